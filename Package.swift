@@ -1,0 +1,76 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Showroom: one target per layer; lower layers never import higher ones (see docs/architecture.md).
+let package = Package(
+    name: "showroom",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "showroom", targets: ["showroom"]),
+        .library(name: "MediaWire", targets: ["MediaWire"]),
+        .library(name: "MediaPipeline", targets: ["MediaPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // MARK: C libraries, each behind a system-library target with a shim header.
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CYUV", providers: [.apt(["libyuv-dev"])]),
+
+        // MARK: Layers, bottom up.
+        .target(name: "MediaWire"),
+        .target(name: "MediaCrypto", dependencies: ["CSRTP", "COpenSSL"]),
+        .target(name: "MediaCodecs", dependencies: ["COpus", "CVPX", "CYUV"]),
+        .target(name: "MediaPipeline", dependencies: ["MediaWire", "MediaCodecs"]),
+        .target(
+            name: "ShowroomServer",
+            dependencies: [
+                "MediaWire", "MediaCrypto", "MediaPipeline",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "showroom",
+            dependencies: [
+                "ShowroomServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: Tests mirror Sources.
+        .testTarget(name: "MediaWireTests", dependencies: ["MediaWire"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs"]),
+        .testTarget(name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs"]),
+        .testTarget(
+            name: "ShowroomServerTests",
+            dependencies: [
+                "ShowroomServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+
+        // MARK: Benchmarks (package-benchmark): `swift package benchmark`.
+        .executableTarget(
+            name: "MediaBenchmarks",
+            dependencies: [
+                "MediaWire", "MediaCrypto", "MediaCodecs", "MediaPipeline",
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/MediaBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
