@@ -49,10 +49,14 @@ let package = Package(
         ),
 
         // MARK: Tests mirror Sources.
-        .testTarget(name: "MediaWireTests", dependencies: ["MediaWire"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs"]),
-        .testTarget(name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs"]),
+        .target(name: "ShowroomTestSupport", path: "Tests/ShowroomTestSupport"),
+        .testTarget(name: "MediaWireTests", dependencies: ["MediaWire", "ShowroomTestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "ShowroomTestSupport"],
+            exclude: ["Fixtures"]),
+        .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "ShowroomTestSupport"]),
+        .testTarget(
+            name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
             name: "ShowroomServerTests",
             dependencies: [

@@ -101,8 +101,7 @@ public enum RTCPPacket: Hashable, Sendable {
         return out
     }
 
-    /// Appends this packet, header included, padded to a 32-bit boundary with zero bytes inside
-    /// the body where the format allows (SDES, BYE reason, TWCC) rather than with the P bit.
+    /// Appends this packet, header included, padded to a 32-bit boundary.
     public func serialize(into out: inout [UInt8]) {
         let start = out.count
         out.append(contentsOf: [0, 0, 0, 0])
@@ -140,8 +139,18 @@ public enum RTCPPacket: Hashable, Sendable {
             countOrFormat = count & 0x1F; pt = type
             out.append(contentsOf: body)
         }
-        while (out.count - start) % 4 != 0 { out.append(0) }
-        out[start] = 0x80 | countOrFormat
+        // A body that does not end on a word boundary (a BYE reason, TWCC deltas, an opaque body
+        // whose padding was stripped) is padded with the P bit and a count (RFC 3550 §6.4.1), so
+        // that parsing strips exactly what was added.
+        var padded: UInt8 = 0
+        let misalignment = (out.count - start) % 4
+        if misalignment != 0 {
+            padded = 0x20
+            let count = 4 - misalignment
+            out.append(contentsOf: repeatElement(0, count: count - 1))
+            out.append(UInt8(count))
+        }
+        out[start] = 0x80 | padded | countOrFormat
         out[start + 1] = pt
         out.setU16(UInt16(truncatingIfNeeded: (out.count - start) / 4 - 1), at: start + 2)
     }
