@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "ShowroomTestSupport", path: "Tests/ShowroomTestSupport"),
         .testTarget(name: "MediaWireTests", dependencies: ["MediaWire", "ShowroomTestSupport"], exclude: ["Fixtures"]),
         .testTarget(
-            name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "ShowroomTestSupport"],
+            name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "COpenSSL", "ShowroomTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
