@@ -1,0 +1,25 @@
+/// Why a codec call failed; compared by code.
+public struct CodecError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// A parameter outside what the codec accepts (size, rate, channels).
+        case invalidArgument
+        /// The encoder or decoder could not be created.
+        case initializationFailed
+        /// Encoding failed.
+        case encodeFailed
+        /// The input is not a decodable packet or frame.
+        case corruptInput
+    }
+
+    public let code: Code
+    public let detail: String
+
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public static func == (a: CodecError, b: CodecError) -> Bool { a.code == b.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+    public var description: String { "codec \(code.rawValue): \(detail)" }
+}
