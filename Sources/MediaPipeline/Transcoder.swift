@@ -1,0 +1,336 @@
+import MediaCodecs
+import MediaWire
+
+/// How long each stage took for one frame (ms). `jitterWait` is on the injected clock (time in
+/// the jitter buffer); the others are measured processing time on the machine's monotonic clock.
+public struct StageTimes: Sendable, Equatable {
+    public var jitterWait = 0.0
+    public var decode = 0.0
+    public var scale = 0.0
+    public var encode = 0.0
+    public var packetize = 0.0
+
+    public init() {}
+
+    /// What the transcoder added to the frame's latency: waiting plus processing.
+    public var total: Double { jitterWait + decode + scale + encode + packetize }
+
+    mutating func accumulate(_ other: StageTimes) {
+        jitterWait += other.jitterWait
+        decode += other.decode
+        scale += other.scale
+        encode += other.encode
+        packetize += other.packetize
+    }
+}
+
+/// One frame that left the transcoder.
+public struct TranscodedFrame: Sendable, Equatable {
+    /// RTP timestamp, the same as the input frame's (both clocks are the codec's RTP clock).
+    public var timestamp: UInt32
+    /// Capture time carried from the input (abs-capture-time), in microseconds, if it had one.
+    public var captureTime: Int64?
+    public var stages: StageTimes
+}
+
+/// What one ``VideoTranscoder/process(now:)`` or ``AudioTranscoder/process(now:)`` call asks the caller to do.
+public struct TranscoderOutput: Sendable {
+    /// RTP packets to send to the branch's subscribers.
+    public var packets: [RTPPacket] = []
+    /// Sequence numbers to NACK towards the publisher.
+    public var nack: [UInt16] = []
+    /// Send a PLI to the publisher.
+    public var requestKeyFrame = false
+    public var frames: [TranscodedFrame] = []
+}
+
+/// Counters and mean stage times of a transcoder.
+public struct TranscoderStatistics: Sendable {
+    public var framesIn = 0
+    public var framesOut = 0
+    public var decodeErrors = 0
+    public var stageTotals = StageTimes()
+
+    /// Mean per-stage time over all output frames (ms).
+    public var meanStages: StageTimes {
+        guard framesOut > 0 else { return StageTimes() }
+        var m = stageTotals
+        let n = Double(framesOut)
+        m.jitterWait /= n; m.decode /= n; m.scale /= n; m.encode /= n; m.packetize /= n
+        return m
+    }
+}
+
+func milliseconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) * 1_000 + Double(d.components.attoseconds) / 1e15
+}
+
+/// RTP in → jitter buffer → VP8 decode → scale → VP8 encode → packetize → RTP out.
+///
+/// I/O-free: the caller feeds packets with their arrival time and calls ``process(now:)`` when
+/// ``nextWakeup`` comes (or on a tick); it sends what the output says.
+public final class VideoTranscoder {
+    public struct Configuration: Sendable {
+        public var width: Int
+        public var height: Int
+        public var bitrate: Int
+        public var framerate = 30
+        public var payloadType: UInt8 = 96
+        public var ssrc: UInt32
+        public var maxPayloadSize = 1_180
+        /// The abs-capture-time extension id, read on input and written on output.
+        public var captureTimeExtensionID: UInt8?
+        public var jitterBuffer = JitterBufferConfiguration(clockRate: 90_000)
+
+        public init(width: Int, height: Int, bitrate: Int, ssrc: UInt32, captureTimeExtensionID: UInt8? = nil) {
+            self.width = width
+            self.height = height
+            self.bitrate = bitrate
+            self.ssrc = ssrc
+            self.captureTimeExtensionID = captureTimeExtensionID
+        }
+    }
+
+    public let configuration: Configuration
+    public private(set) var statistics = TranscoderStatistics()
+    private var input: VideoJitterBuffer
+    private let decoder: VP8Decoder
+    private let encoder: VP8Encoder
+    private var packetizer: VP8Packetizer
+    private var scaled: I420Frame
+    private var sequence: UInt16
+    private var keyFrameRequested = false
+    private let clock = ContinuousClock()
+
+    public init(_ configuration: Configuration) throws(CodecError) {
+        self.configuration = configuration
+        input = VideoJitterBuffer(configuration: configuration.jitterBuffer)
+        decoder = try VP8Decoder()
+        encoder = try VP8Encoder(
+            width: configuration.width, height: configuration.height, bitrate: configuration.bitrate,
+            framerate: configuration.framerate)
+        packetizer = VP8Packetizer(maxPayloadSize: configuration.maxPayloadSize, initialPictureID: UInt16(configuration.ssrc & 0x7FFF))
+        scaled = try I420Frame(width: configuration.width, height: configuration.height)
+        sequence = UInt16(truncatingIfNeeded: configuration.ssrc >> 7)
+    }
+
+    /// A subscriber of this branch lost a picture: the next output frame is a key frame (the
+    /// publisher is not asked).
+    public func requestKeyFrame() { keyFrameRequested = true }
+
+    /// Changes the output bitrate (bits per second), e.g. from the subscribers' bandwidth estimate.
+    public func setBitrate(_ bitrate: Int) { encoder.bitrate = bitrate }
+
+    public func setRoundTripTime(milliseconds: Double) { input.setRoundTripTime(milliseconds: milliseconds) }
+
+    public func receive(_ packet: RTPPacket, arrival: MediaTime) { input.insert(packet, arrival: arrival) }
+
+    /// When to call ``process(now:)`` next, if a frame is waiting.
+    public var nextWakeup: MediaTime? { input.nextPlayout }
+
+    public var jitterStatistics: JitterBufferStatistics { input.statistics }
+
+    public func process(now: MediaTime) -> TranscoderOutput {
+        var out = TranscoderOutput()
+        out.nack = input.nackList(now: now)
+        for event in input.pop(now: now) {
+            switch event {
+            case .requestKeyFrame:
+                out.requestKeyFrame = true
+            case .frame(let frame, let packets, let arrival):
+                statistics.framesIn += 1
+                var stages = StageTimes()
+                stages.jitterWait = (now - arrival).milliseconds
+                let capture = captureTime(of: packets)
+
+                var t0 = clock.now
+                guard let picture = try? decoder.decode(frame.data) else {
+                    statistics.decodeErrors += 1
+                    out.requestKeyFrame = true
+                    continue
+                }
+                var t1 = clock.now
+                stages.decode = milliseconds(t1 - t0)
+
+                t0 = t1
+                let source: I420Frame
+                if picture.width == scaled.width && picture.height == scaled.height {
+                    source = picture
+                } else {
+                    picture.scale(into: &scaled)
+                    source = scaled
+                }
+                t1 = clock.now
+                stages.scale = milliseconds(t1 - t0)
+
+                t0 = t1
+                let forceKey = keyFrameRequested
+                keyFrameRequested = false
+                guard let encoded = try? encoder.encode(source, pts: Int64(frame.timestamp), forceKeyFrame: forceKey) else {
+                    continue
+                }
+                t1 = clock.now
+                stages.encode = milliseconds(t1 - t0)
+
+                t0 = t1
+                let payloads = packetizer.packetize(frame: encoded.data)
+                var extensions: RTPHeaderExtensions?
+                if let id = configuration.captureTimeExtensionID, let capture {
+                    extensions = RTPHeaderExtensions(elements: [
+                        RTPHeaderExtension(id: id, data: AbsoluteCaptureTime(microseconds: capture).serialized())
+                    ])
+                }
+                for (i, payload) in payloads.enumerated() {
+                    let header = RTPHeader(
+                        marker: i == payloads.count - 1, payloadType: configuration.payloadType,
+                        sequenceNumber: sequence, timestamp: frame.timestamp, ssrc: configuration.ssrc,
+                        extensions: i == 0 ? extensions : nil)
+                    sequence &+= 1
+                    out.packets.append(RTPPacket(header: header, payload: payload))
+                }
+                stages.packetize = milliseconds(clock.now - t0)
+
+                statistics.framesOut += 1
+                statistics.stageTotals.accumulate(stages)
+                out.frames.append(TranscodedFrame(timestamp: frame.timestamp, captureTime: capture, stages: stages))
+            }
+        }
+        return out
+    }
+
+    private func captureTime(of packets: [RTPPacket]) -> Int64? {
+        guard let id = configuration.captureTimeExtensionID else { return nil }
+        for p in packets {
+            if let data = p.header.extensions?[id], let t = try? AbsoluteCaptureTime(parsing: data) { return t.microseconds }
+        }
+        return nil
+    }
+}
+
+/// RTP in → jitter buffer → Opus decode (with PLC and FEC) → channel mix → Opus encode → RTP out.
+public final class AudioTranscoder {
+    public struct Configuration: Sendable {
+        public var inputChannels = 2
+        public var outputChannels = 1
+        public var bitrate = 24_000
+        public var payloadType: UInt8 = 111
+        public var ssrc: UInt32
+        public var captureTimeExtensionID: UInt8?
+        public var jitterBuffer = JitterBufferConfiguration(clockRate: 48_000)
+
+        public init(ssrc: UInt32, outputChannels: Int = 1, bitrate: Int = 24_000, captureTimeExtensionID: UInt8? = nil) {
+            self.ssrc = ssrc
+            self.outputChannels = outputChannels
+            self.bitrate = bitrate
+            self.captureTimeExtensionID = captureTimeExtensionID
+        }
+    }
+
+    public let configuration: Configuration
+    public private(set) var statistics = TranscoderStatistics()
+    private var input: AudioJitterBuffer
+    private let decoder: OpusDecoder
+    private let encoder: OpusEncoder
+    /// Decoded, channel-mixed samples waiting to fill a 20 ms output frame.
+    private var fifo: [Int16] = []
+    private var fifoTimestamp: UInt32?
+    private var lastCapture: (timestamp: UInt32, microseconds: Int64)?
+    private var sequence: UInt16
+    private let clock = ContinuousClock()
+    private static let frameSamples = 960
+
+    public init(_ configuration: Configuration) throws(CodecError) {
+        self.configuration = configuration
+        input = AudioJitterBuffer(configuration: configuration.jitterBuffer)
+        decoder = try OpusDecoder(channels: configuration.inputChannels)
+        encoder = try OpusEncoder(
+            channels: configuration.outputChannels, application: .voip, bitrate: configuration.bitrate,
+            inbandFEC: true, expectedLossPercent: 5)
+        sequence = UInt16(truncatingIfNeeded: configuration.ssrc >> 5)
+    }
+
+    public func receive(_ packet: RTPPacket, arrival: MediaTime) { input.insert(packet, arrival: arrival) }
+    public var nextWakeup: MediaTime? { input.nextPlayout }
+    public var jitterStatistics: JitterBufferStatistics { input.statistics }
+
+    public func process(now: MediaTime) -> TranscoderOutput {
+        var out = TranscoderOutput()
+        out.nack = input.nackList(now: now)
+        for event in input.pop(now: now) {
+            var stages = StageTimes()
+            let t0 = clock.now
+            let pcm: [Int16]?
+            var timestamp: UInt32?
+            switch event {
+            case .packet(let packet, let arrival):
+                statistics.framesIn += 1
+                stages.jitterWait = (now - arrival).milliseconds
+                timestamp = packet.header.timestamp
+                if let id = configuration.captureTimeExtensionID, let data = packet.header.extensions?[id],
+                    let t = try? AbsoluteCaptureTime(parsing: data)
+                {
+                    lastCapture = (packet.header.timestamp, t.microseconds)
+                }
+                pcm = try? decoder.decode(packet.payload)
+                if pcm == nil { statistics.decodeErrors += 1 }
+            case .conceal(let samples):
+                pcm = try? decoder.concealLoss(samples: samples)
+            case .recover(let next, let samples):
+                pcm = try? decoder.recoverPrevious(from: next.payload, samples: samples)
+            }
+            stages.decode = milliseconds(clock.now - t0)
+            guard let pcm else { continue }
+            if fifo.isEmpty, let timestamp { fifoTimestamp = timestamp }
+            mix(pcm)
+            encodeReady(stages: stages, into: &out)
+        }
+        return out
+    }
+
+    private func mix(_ pcm: [Int16]) {
+        let inC = configuration.inputChannels, outC = configuration.outputChannels
+        if inC == outC {
+            fifo += pcm
+        } else if inC == 2 && outC == 1 {
+            fifo.reserveCapacity(fifo.count + pcm.count / 2)
+            for i in stride(from: 0, to: pcm.count - 1, by: 2) { fifo.append(Int16((Int32(pcm[i]) + Int32(pcm[i + 1])) / 2)) }
+        } else {
+            for s in pcm { fifo.append(s); fifo.append(s) }
+        }
+    }
+
+    private func encodeReady(stages: StageTimes, into out: inout TranscoderOutput) {
+        let n = Self.frameSamples * configuration.outputChannels
+        var stages = stages
+        while fifo.count >= n {
+            let t0 = clock.now
+            let frame = Array(fifo.prefix(n))
+            fifo.removeFirst(n)
+            guard let payload = try? encoder.encode(frame) else { continue }
+            let t1 = clock.now
+            stages.encode = milliseconds(t1 - t0)
+            let ts = fifoTimestamp ?? 0
+            fifoTimestamp = ts &+ UInt32(Self.frameSamples)
+            var capture: Int64?
+            if let last = lastCapture {
+                capture = last.microseconds + Int64(Int32(bitPattern: ts &- last.timestamp)) * 1_000_000 / 48_000
+            }
+            var extensions: RTPHeaderExtensions?
+            if let id = configuration.captureTimeExtensionID, let capture {
+                extensions = RTPHeaderExtensions(elements: [
+                    RTPHeaderExtension(id: id, data: AbsoluteCaptureTime(microseconds: capture).serialized())
+                ])
+            }
+            let header = RTPHeader(
+                payloadType: configuration.payloadType, sequenceNumber: sequence, timestamp: ts, ssrc: configuration.ssrc,
+                extensions: extensions)
+            sequence &+= 1
+            out.packets.append(RTPPacket(header: header, payload: payload))
+            stages.packetize = milliseconds(clock.now - t1)
+            statistics.framesOut += 1
+            statistics.stageTotals.accumulate(stages)
+            out.frames.append(TranscodedFrame(timestamp: ts, captureTime: capture, stages: stages))
+            stages = StageTimes()
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// The absolute capture time header extension
+/// (`http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time`): when the frame was captured,
+/// as a 64-bit NTP timestamp (UQ32.32 seconds), optionally with the sender's estimate of the offset
+/// between its capture clock and its own NTP clock (Q32.32). Showroom carries it from publisher
+/// to subscriber, through transcoding too, so a receiver can compute glass-to-glass latency.
+public struct AbsoluteCaptureTime: Hashable, Sendable {
+    public var captureTimestamp: UInt64
+    public var estimatedCaptureClockOffset: Int64?
+
+    public init(captureTimestamp: UInt64, estimatedCaptureClockOffset: Int64? = nil) {
+        self.captureTimestamp = captureTimestamp
+        self.estimatedCaptureClockOffset = estimatedCaptureClockOffset
+    }
+
+    /// From microseconds on any clock, as UQ32.32 seconds.
+    public init(microseconds: Int64) {
+        let us = UInt64(max(microseconds, 0))
+        captureTimestamp = (us / 1_000_000) << 32 | ((us % 1_000_000) << 32) / 1_000_000
+    }
+
+    /// Back to microseconds.
+    public var microseconds: Int64 {
+        Int64((captureTimestamp >> 32) * 1_000_000 + ((captureTimestamp & 0xFFFF_FFFF) * 1_000_000 + (1 << 31)) >> 32)
+    }
+
+    public init(parsing data: [UInt8]) throws(WireError) {
+        guard data.count == 8 || data.count == 16 else {
+            throw WireError(.badLength, "abs-capture-time of \(data.count) bytes")
+        }
+        var r = ByteReader(data[...])
+        captureTimestamp = try r.u64()
+        estimatedCaptureClockOffset = data.count == 16 ? Int64(bitPattern: try r.u64()) : nil
+    }
+
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.appendU64(captureTimestamp)
+        if let estimatedCaptureClockOffset { out.appendU64(UInt64(bitPattern: estimatedCaptureClockOffset)) }
+        return out
+    }
+}
