@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+
+/// What `showroom serve` runs with. Defaults are the embedded ones: loopback only, data beside
+/// the working directory.
+public struct ServerConfiguration: Sendable {
+    /// Address the HTTP server binds (default 127.0.0.1: nothing is exposed unless asked).
+    public var host: String = "127.0.0.1"
+    /// HTTP port; 0 asks the kernel for a free one.
+    public var port: Int = 8080
+    /// Where the server keeps its state (secret, chat database in later versions).
+    public var dataDirectory: String = "./.showroom"
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    /// Checks the values a user can get wrong and says which one.
+    public func validate() throws(ServerError) {
+        guard (0...65_535).contains(port) else { throw ServerError(.invalidConfiguration, "port \(port) is not 0–65535") }
+        guard !host.isEmpty else { throw ServerError(.invalidConfiguration, "host is empty") }
+        guard !dataDirectory.isEmpty else { throw ServerError(.invalidConfiguration, "data directory is empty") }
+    }
+
+    /// Creates the data directory (mode 0700) if it does not exist and returns its absolute path.
+    public func prepareDataDirectory() throws(ServerError) -> String {
+        let url = URL(fileURLWithPath: dataDirectory).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw ServerError(.invalidConfiguration, "data directory \(url.path) is a file")
+            }
+            return url.path
+        }
+        do {
+            try FileManager.default.createDirectory(
+                at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ServerError(.invalidConfiguration, "cannot create data directory \(url.path): \(error)")
+        }
+        return url.path
+    }
+}
+
+/// Why the server could not start or serve; compared by code.
+public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case invalidConfiguration
+    }
+
+    public let code: Code
+    public let detail: String
+
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+
+    public static func == (a: ServerError, b: ServerError) -> Bool { a.code == b.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+    public var description: String { "\(code.rawValue): \(detail)" }
+}

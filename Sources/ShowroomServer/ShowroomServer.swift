@@ -1,0 +1,58 @@
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Composition root: builds the HTTP application from a configuration. Later layers (relay,
+/// signaling, chat) join here as services of the same group.
+public enum ShowroomServer {
+    /// The version reported by `/healthz` and `showroom --version`.
+    public static let version = "0.1.0"
+
+    /// The body of `GET /healthz`.
+    public struct Health: ResponseEncodable, Sendable, Equatable, Decodable {
+        public var status: String
+        public var version: String
+
+        public init(status: String, version: String) {
+            self.status = status
+            self.version = version
+        }
+    }
+
+    /// The router with every route the server answers.
+    public static func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("healthz") { _, _ in Health(status: "ok", version: version) }
+        return router
+    }
+
+    /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
+    public static func application(
+        configuration: ServerConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws(ServerError) -> some ApplicationProtocol {
+        try configuration.validate()
+        let dataDirectory = try configuration.prepareDataDirectory()
+        logger.info(
+            "showroom configuration",
+            metadata: [
+                "host": .string(configuration.host), "port": .stringConvertible(configuration.port),
+                "dataDirectory": .string(dataDirectory), "logLevel": .string(configuration.logLevel.rawValue),
+                "version": .string(version),
+            ])
+        return Application(
+            router: router(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+
+    /// Builds and runs the server until SIGINT or SIGTERM, then shuts down gracefully.
+    public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
+        let app = try application(configuration: configuration, logger: logger) { port in
+            logger.info("showroom listening", metadata: ["url": .string("http://\(configuration.host):\(port)")])
+        }
+        try await app.runService()
+        logger.info("showroom stopped")
+    }
+}

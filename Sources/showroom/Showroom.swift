@@ -1,0 +1,66 @@
+import ArgumentParser
+import Logging
+import ShowroomServer
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Showroom: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "showroom",
+        abstract: "Video shopping server: live product demos, consultations with chat and video.",
+        version: ShowroomServer.version,
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server on its embedded defaults: HTTP on 127.0.0.1:8080, state in ./.showroom.",
+        discussion: "Stops cleanly on SIGINT (Ctrl-C) or SIGTERM. GET /healthz answers when it is up.")
+
+    @Option(help: "Address to bind the HTTP server to. Keep 127.0.0.1 unless a proxy or peers on other hosts need it.")
+    var host = "127.0.0.1"
+
+    @Option(help: "HTTP port (0 picks a free one and logs it).")
+    var port = 8080
+
+    @Option(help: "Directory for the server's state; created with mode 0700 if missing.")
+    var dataDir = "./.showroom"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown log level '\(logLevel)'")
+        }
+        // A parent (a test runner, some supervisors) may hand us a blocked SIGINT/SIGTERM mask;
+        // the graceful shutdown below depends on receiving them.
+        #if canImport(Glibc)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        #endif
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var config = ServerConfiguration()
+        config.host = host
+        config.port = port
+        config.dataDirectory = dataDir
+        config.logLevel = level
+        let logger = Logger(label: "showroom")
+        do {
+            try await ShowroomServer.run(configuration: config, logger: logger)
+        } catch let error as ServerError {
+            throw ValidationError(error.description)
+        }
+    }
+}

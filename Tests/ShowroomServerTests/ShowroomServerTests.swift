@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ShowroomServer
+import ShowroomTestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite struct ShowroomServerTests {
+    static func temporaryDirectory() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("showroom-test-\(UInt64.random(in: 0...UInt64.max))").path
+    }
+
+    @Test func healthzAnswersOnALiveServer() async throws {
+        var config = ServerConfiguration()
+        config.port = 0
+        config.dataDirectory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
+        let app = try ShowroomServer.application(configuration: config, logger: Logger(label: "test"))
+        try await app.test(.live) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                let health = try JSONDecoder().decode(ShowroomServer.Health.self, from: Data(buffer: response.body))
+                #expect(health == ShowroomServer.Health(status: "ok", version: ShowroomServer.version))
+            }
+            try await client.execute(uri: "/nope", method: .get) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test func createsThePrivateDataDirectory() throws {
+        var config = ServerConfiguration()
+        config.dataDirectory = Self.temporaryDirectory() + "/nested/data"
+        defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
+        let path = try config.prepareDataDirectory()
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        #expect(try config.prepareDataDirectory() == path)  // idempotent
+    }
+
+    @Test func rejectsBadConfiguration() throws {
+        var config = ServerConfiguration()
+        config.port = 70_000
+        #expect(throws: ServerError(.invalidConfiguration, "")) { try config.validate() }
+        let file = Self.temporaryDirectory()
+        FileManager.default.createFile(atPath: file, contents: Data())
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        var onAFile = ServerConfiguration()
+        onAFile.dataDirectory = file
+        #expect(throws: ServerError(.invalidConfiguration, "")) { try onAFile.prepareDataDirectory() }
+    }
+}
+
+/// The real `showroom` executable: serves, and stops cleanly on SIGINT and SIGTERM.
+@Suite struct ShowroomCommandTests {
+    static var executable: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/showroom").path
+    }
+
+    static func get(_ url: String) async -> (Int, String)? {
+        guard let u = URL(string: url), let (data, response) = try? await URLSession.shared.data(from: u) else { return nil }
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func servesThenStopsOnSignal(_ signal: Int32) async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable), "build first: swift build")
+        let port = try UDPSocket().port  // a port number free a moment ago (TCP and UDP share the range)
+        let dataDir = ShowroomServerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["serve", "--port", "\(port)", "--data-dir", dataDir, "--log-level", "warning"]
+        try process.run()
+        var health: (Int, String)?
+        for _ in 0..<100 where health == nil {  // up to ~10 s for the server to bind
+            health = await Self.get("http://127.0.0.1:\(port)/healthz")
+            if health == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(health?.0 == 200)
+        #expect(health?.1.contains("\"ok\"") == true)
+        kill(process.processIdentifier, signal)
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: dataDir))
+    }
+
+    @Test func rejectsABadPortWithAMessage() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["serve", "--port", "99999", "--data-dir", ShowroomServerTests.temporaryDirectory()]
+        let stderr = Pipe()
+        process.standardError = stderr
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus != 0)
+        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(text.contains("port 99999"))
+    }
+}
