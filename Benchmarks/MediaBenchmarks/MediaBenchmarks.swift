@@ -1,0 +1,211 @@
+import Benchmark
+import MediaCodecs
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+
+/// `swift package benchmark` — wall time and malloc counts (not the ARC metrics, which crash on
+/// Linux here). Benchmarks whose name ends in "×1000" run 1000 operations per iteration, so their
+/// times read as nanoseconds per operation when the table says µs.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .cpuTotal, .mallocCountTotal], warmupIterations: 3, maxDuration: .seconds(3),
+        maxIterations: 10_000)
+
+    let kilo = Benchmark.Configuration(scalingFactor: .kilo)
+
+    // MARK: Wire formats
+
+    let rtpBytes = RTPPacket(
+        header: RTPHeader(
+            marker: true, payloadType: 96, sequenceNumber: 1_234, timestamp: 90_000, ssrc: 0xCAFE,
+            extensions: RTPHeaderExtensions(elements: [
+                RTPHeaderExtension(id: 1, data: [1, 2, 3]), RTPHeaderExtension(id: 3, data: Array(repeating: 9, count: 8)),
+            ])),
+        payload: Array(repeating: 0x55, count: 1_160)
+    ).serialized()
+
+    Benchmark("RTP parse+serialize 1200 B ×1000", configuration: kilo) { benchmark in
+        var out: [UInt8] = []
+        out.reserveCapacity(1_500)
+        for _ in benchmark.scaledIterations {
+            guard let p = try? RTPPacket(parsing: rtpBytes) else { continue }
+            out.removeAll(keepingCapacity: true)
+            p.serialize(into: &out)
+            blackHole(out.count)
+        }
+    }
+
+    // MARK: SRTP
+
+    let key = Array(UInt8(0)..<16), salt = Array(UInt8(16)..<30)
+    Benchmark("SRTP protect 1200 B ×1000", configuration: kilo) { benchmark in
+        guard let material = try? SRTPKeyingMaterial(profile: .aes128CmHmacSha1_80, masterKey: key, masterSalt: salt),
+            let session = try? SRTPSession(material, direction: .outbound)
+        else { return }
+        var buffer = [UInt8](repeating: 0, count: 1_500)
+        var seq: UInt16 = 0
+        benchmark.startMeasurement()
+        buffer.withUnsafeMutableBytes { buf in
+            for _ in benchmark.scaledIterations {
+                rtpBytes.withUnsafeBytes { buf.copyMemory(from: $0) }
+                seq &+= 1
+                buf[2] = UInt8(seq >> 8)
+                buf[3] = UInt8(seq & 0xFF)
+                blackHole(try? session.protectRTP(buf, length: rtpBytes.count))
+            }
+        }
+    }
+
+    Benchmark("SRTP unprotect 1200 B ×1000", configuration: kilo) { benchmark in
+        guard let material = try? SRTPKeyingMaterial(profile: .aes128CmHmacSha1_80, masterKey: key, masterSalt: salt),
+            let sender = try? SRTPSession(material, direction: .outbound),
+            let receiver = try? SRTPSession(material, direction: .inbound)
+        else { return }
+        // Every packet must be new to the receiver's replay window: protect them all first.
+        var packets: [[UInt8]] = []
+        for i in benchmark.scaledIterations {
+            var p = rtpBytes
+            p[2] = UInt8((i >> 8) & 0xFF)
+            p[3] = UInt8(i & 0xFF)
+            try? sender.protectRTP(&p)
+            packets.append(p + [UInt8](repeating: 0, count: 16))
+        }
+        let length = rtpBytes.count + 10
+        benchmark.startMeasurement()
+        for i in benchmark.scaledIterations {
+            packets[i].withUnsafeMutableBytes { blackHole(try? receiver.unprotectRTP($0, length: length)) }
+        }
+    }
+
+    Benchmark("SRTP protect 1200 B AEAD-GCM ×1000", configuration: kilo) { benchmark in
+        guard let material = try? SRTPKeyingMaterial(profile: .aeadAes128Gcm, masterKey: key, masterSalt: Array(salt.prefix(12))),
+            let session = try? SRTPSession(material, direction: .outbound)
+        else { return }
+        var buffer = [UInt8](repeating: 0, count: 1_500)
+        var seq: UInt16 = 0
+        benchmark.startMeasurement()
+        buffer.withUnsafeMutableBytes { buf in
+            for _ in benchmark.scaledIterations {
+                rtpBytes.withUnsafeBytes { buf.copyMemory(from: $0) }
+                seq &+= 1
+                buf[2] = UInt8(seq >> 8)
+                buf[3] = UInt8(seq & 0xFF)
+                blackHole(try? session.protectRTP(buf, length: rtpBytes.count))
+            }
+        }
+    }
+
+    // MARK: Jitter buffer
+
+    Benchmark("Jitter buffer insert+pop ×1000", configuration: kilo) { benchmark in
+        var jb = JitterBuffer(configuration: JitterBufferConfiguration(clockRate: 48_000))
+        let payload = [UInt8](repeating: 1, count: 100)
+        var n = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let p = RTPPacket(
+                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(n * 960), ssrc: 1),
+                payload: payload)
+            let t = MediaTime(microseconds: Int64(n) * 20_000 + 30_000)
+            jb.insert(p, arrival: t)
+            blackHole(jb.pop(now: t))
+            n += 1
+        }
+    }
+
+    // MARK: Codecs
+
+    let stereo20ms = TestPattern.audio(sampleRate: 48_000, channels: 2, start: 0, count: 960)
+    Benchmark("Opus encode 20 ms 48k stereo 64 kbit/s") { benchmark in
+        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000) else { return }
+        var out = [UInt8](repeating: 0, count: 1_500)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try? encoder.encode(stereo20ms, into: &out)) }
+    }
+
+    Benchmark("Opus decode 20 ms 48k stereo") { benchmark in
+        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000), let decoder = try? OpusDecoder(channels: 2),
+            let packet = try? encoder.encode(stereo20ms)
+        else { return }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(try? decoder.decode(packet)) }
+    }
+
+    let frames640 = (0..<30).compactMap { try? TestPattern.video(width: 640, height: 360, index: $0) }
+    Benchmark("VP8 encode 640x360 (realtime, cpu-used 8)") { benchmark in
+        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 800_000) else { return }
+        var i = 0
+        for f in frames640.prefix(5) { _ = try? encoder.encode(f, pts: Int64(i * 3_000)); i += 1 }  // past the key frame
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            blackHole(try? encoder.encode(frames640[i % frames640.count], pts: Int64(i * 3_000)))
+            i += 1
+        }
+    }
+
+    Benchmark("VP8 decode 640x360") { benchmark in
+        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 800_000), let decoder = try? VP8Decoder() else { return }
+        let encoded = frames640.enumerated().compactMap { try? encoder.encode($1, pts: Int64($0 * 3_000))?.data }
+        var i = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            // Decode the sequence in order; restart at the key frame.
+            if i == encoded.count { i = 0 }
+            blackHole(try? decoder.decode(encoded[i]))
+            i += 1
+        }
+    }
+
+    // MARK: Transcode steps (jitter buffer → decode → scale → encode → packetize)
+
+    Benchmark("Transcode step video 640x360→320x180 (one frame)") { benchmark in
+        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 1_000_000),
+            let transcoder = try? VideoTranscoder(.init(width: 320, height: 180, bitrate: 250_000, ssrc: 2))
+        else { return }
+        var packetizer = VP8Packetizer()
+        let source: [[RTPPacket]] = frames640.enumerated().map { i, f in
+            let data = (try? encoder.encode(f, pts: Int64(i * 3_000), forceKeyFrame: i == 0))??.data ?? []
+            return packetizer.packetize(frame: data).enumerated().map { j, payload in
+                RTPPacket(header: RTPHeader(marker: false, payloadType: 96, sequenceNumber: 0, timestamp: 0, ssrc: 1), payload: payload)
+            }
+        }
+        var seq: UInt16 = 0
+        var n = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            // Loop the 30-frame clip (its first frame is a key frame), with continuous seq/ts.
+            let packets = source[n % source.count]
+            let t = MediaTime(microseconds: Int64(n) * 33_333)
+            for (j, var p) in packets.enumerated() {
+                p.header.sequenceNumber = seq
+                p.header.timestamp = UInt32(n * 3_000)
+                p.header.marker = j == packets.count - 1
+                seq &+= 1
+                transcoder.receive(p, arrival: t)
+            }
+            blackHole(transcoder.process(now: t + .milliseconds(200)))
+            n += 1
+        }
+    }
+
+    Benchmark("Transcode step audio Opus 48k stereo 64k → mono 24k (20 ms)") { benchmark in
+        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000),
+            let transcoder = try? AudioTranscoder(.init(ssrc: 3, outputChannels: 1, bitrate: 24_000))
+        else { return }
+        let packets = (0..<50).compactMap { i in
+            try? encoder.encode(TestPattern.audio(sampleRate: 48_000, channels: 2, start: i * 960, count: 960))
+        }
+        var n = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let t = MediaTime(microseconds: Int64(n) * 20_000)
+            let p = RTPPacket(
+                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(truncatingIfNeeded: n * 960), ssrc: 5),
+                payload: packets[n % packets.count])
+            transcoder.receive(p, arrival: t)
+            blackHole(transcoder.process(now: t + .milliseconds(200)))
+            n += 1
+        }
+    }
+}
