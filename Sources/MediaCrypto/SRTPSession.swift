@@ -7,9 +7,21 @@ import CSRTP
 /// keeps the rollover counter per SSRC ([RFC 3711 §3.3.1](https://www.rfc-editor.org/rfc/rfc3711#section-3.3.1))
 /// and a replay window ([§3.3.2](https://www.rfc-editor.org/rfc/rfc3711#section-3.3.2)).
 ///
+/// For AES_CM_128_HMAC_SHA1_80, RTP goes through ``AESCMTransform`` (OpenSSL's AES-NI and
+/// SHA-NI, no allocation per packet) unless ``Backend/libsrtp`` is asked for; SRTCP and
+/// AEAD-GCM always go through libsrtp.
+///
 /// Not thread-safe: a session belongs to the event loop of its peer connection.
 public final class SRTPSession {
     public enum Direction: Sendable { case outbound, inbound }
+
+    /// Which implementation protects RTP.
+    public enum Backend: Sendable {
+        /// The fastest correct one: the native AES-CM path where it applies, libsrtp otherwise.
+        case automatic
+        /// libsrtp for everything (the reference the native path is tested against).
+        case libsrtp
+    }
 
     /// Replay window in packets: large enough for video that arrives out of order after a NACK.
     public static let replayWindow = 1_024
@@ -17,13 +29,17 @@ public final class SRTPSession {
     public let profile: SRTPProfile
     public let direction: Direction
     private var session: srtp_t?
+    private let native: AESCMTransform?
 
     private static let initialized: Bool = srtp_init() == srtp_err_status_ok
 
-    public init(_ material: SRTPKeyingMaterial, direction: Direction) throws(SRTPError) {
+    public init(_ material: SRTPKeyingMaterial, direction: Direction, backend: Backend = .automatic) throws(SRTPError) {
         guard Self.initialized else { throw SRTPError(.library, "srtp_init failed") }
         profile = material.profile
         self.direction = direction
+        native =
+            backend == .automatic && material.profile == .aes128CmHmacSha1_80
+            ? try AESCMTransform(material, direction: direction, replayWindow: Self.replayWindow) : nil
         var policy = srtp_policy_t()
         switch material.profile {
         case .aes128CmHmacSha1_80:
@@ -61,25 +77,26 @@ public final class SRTPSession {
 
     /// Protects an RTP packet in place; the array grows by the tag.
     public func protectRTP(_ packet: inout [UInt8]) throws(SRTPError) {
-        try transform(&packet, srtp_protect)
+        try transformArray(&packet) { (buf, n) throws(SRTPError) in try protectRTP(buf, length: n) }
     }
 
     /// Verifies and decrypts an SRTP packet in place; the array shrinks to the RTP packet.
     public func unprotectRTP(_ packet: inout [UInt8]) throws(SRTPError) {
-        try transform(&packet, srtp_unprotect)
+        try transformArray(&packet) { (buf, n) throws(SRTPError) in try unprotectRTP(buf, length: n) }
     }
 
     /// Protects an RTCP compound packet in place (adds the SRTCP index and tag).
     public func protectRTCP(_ packet: inout [UInt8]) throws(SRTPError) {
-        try transform(&packet, srtp_protect_rtcp)
+        try transformArray(&packet) { (buf, n) throws(SRTPError) in try protectRTCP(buf, length: n) }
     }
 
     public func unprotectRTCP(_ packet: inout [UInt8]) throws(SRTPError) {
-        try transform(&packet, srtp_unprotect_rtcp)
+        try transformArray(&packet) { (buf, n) throws(SRTPError) in try unprotectRTCP(buf, length: n) }
     }
 
     /// The rollover counter libsrtp holds for `ssrc`, if that stream has been seen.
     public func rolloverCounter(ssrc: UInt32) -> UInt32? {
+        if let native { return native.rolloverCounter(ssrc: ssrc) }
         guard let session else { return nil }
         var roc: UInt32 = 0
         return srtp_get_stream_roc(session, ssrc, &roc) == srtp_err_status_ok ? roc : nil
@@ -90,12 +107,19 @@ public final class SRTPSession {
     /// Protects the `length` bytes at the start of `buffer` in place and returns the new length.
     /// `buffer` must have ``maxTrailer`` bytes free after `length`.
     public func protectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        try transform(buffer, length: length, grows: true, srtp_protect)
+        if let native {
+            guard length >= 0, buffer.count - length >= Self.maxTrailer else {
+                throw SRTPError(.badPacket, "length \(length) in a buffer of \(buffer.count)")
+            }
+            return try native.protect(buffer, length: length)
+        }
+        return try transform(buffer, length: length, grows: true, srtp_protect)
     }
 
     /// Unprotects in place and returns the RTP length.
     public func unprotectRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
-        try transform(buffer, length: length, grows: false, srtp_unprotect)
+        if let native { return try native.unprotect(buffer, length: length) }
+        return try transform(buffer, length: length, grows: false, srtp_unprotect)
     }
 
     public func protectRTCP(_ buffer: UnsafeMutableRawBufferPointer, length: Int) throws(SRTPError) -> Int {
@@ -108,12 +132,14 @@ public final class SRTPSession {
 
     private typealias Operation = (srtp_t?, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int32>?) -> srtp_err_status_t
 
-    private func transform(_ packet: inout [UInt8], _ op: Operation) throws(SRTPError) {
+    private func transformArray(
+        _ packet: inout [UInt8], _ op: (UnsafeMutableRawBufferPointer, Int) throws(SRTPError) -> Int
+    ) throws(SRTPError) {
         let length = packet.count
         packet.append(contentsOf: repeatElement(0, count: Self.maxTrailer))
         let result: Result<Int, SRTPError> = packet.withUnsafeMutableBytes { buf in
             do throws(SRTPError) {
-                return .success(try transform(buf, length: length, grows: true, op))
+                return .success(try op(buf, length))
             } catch {
                 return .failure(error)
             }
