@@ -11,6 +11,10 @@ struct Showroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "showroom",
         abstract: "Video shopping server: live product demos, consultations with chat and video.",
+        discussion: """
+            `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
+            --data-dir (default ./.showroom), --log-level (default info); `showroom serve --help` explains each.
+            """,
         version: ShowroomServer.version,
         subcommands: [Serve.self],
         defaultSubcommand: Serve.self)

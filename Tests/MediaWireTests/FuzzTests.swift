@@ -12,6 +12,7 @@ import Testing
     static func corpus() throws -> [[UInt8]] {
         let dir = Fixtures.directory()
         var seeds = try Fixtures.records("gstreamer-vp8.rtp", in: dir) + Fixtures.records("gstreamer-opus.rtp", in: dir)
+        seeds += try Fixtures.records("gstreamer-vp8-extensions.rtp", in: dir)
         seeds += try Fixtures.records("gstreamer-rtcp.rtcp", in: dir)
         seeds += RTCPPacketTests.samples.map { RTCPPacket.serializeCompound([$0]) }
         seeds += RTPPacketTests.samples.map { $0.serialized() }

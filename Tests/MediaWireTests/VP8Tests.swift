@@ -148,3 +148,29 @@ import Testing
         #expect(throws: WireError(.truncated, "")) { try OpusPacketInfo(parsing: []) }
     }
 }
+
+@Suite struct HeaderExtensionFixtureTests {
+    /// GStreamer's payloader with transport-wide CC (id 3) and 64-bit NTP (id 5) extensions.
+    @Test func gstreamerOneByteExtensionsParse() throws {
+        let captures = try Fixtures.records("gstreamer-vp8-extensions.rtp", in: Fixtures.directory())
+        #expect(captures.count >= 10)
+        var transportSequences: [UInt16] = []
+        var ntpCount = 0
+        for bytes in captures {
+            let packet = try RTPPacket(parsing: bytes)
+            #expect(packet.serialized() == bytes)
+            let ext = try #require(packet.header.extensions)
+            #expect(ext.form == .oneByte)
+            let twcc = try #require(ext[3])
+            #expect(twcc.count == 2)
+            transportSequences.append(UInt16(twcc[0]) << 8 | UInt16(twcc[1]))
+            if let ntp = ext[5] {
+                #expect(ntp.count == 8)
+                ntpCount += 1
+            }
+        }
+        // Transport-wide sequence numbers count up by one per packet.
+        for (a, b) in zip(transportSequences, transportSequences.dropFirst()) { #expect(b == a &+ 1) }
+        #expect(ntpCount >= 1)
+    }
+}
