@@ -174,12 +174,7 @@ public final class VideoTranscoder {
 
                 t0 = t1
                 let payloads = packetizer.packetize(frame: encoded.data)
-                var extensions: RTPHeaderExtensions?
-                if let id = configuration.captureTimeExtensionID, let capture {
-                    extensions = RTPHeaderExtensions(elements: [
-                        RTPHeaderExtension(id: id, data: AbsoluteCaptureTime(microseconds: capture).serialized())
-                    ])
-                }
+                let extensions = Self.captureExtensions(capture, id: configuration.captureTimeExtensionID)
                 for (i, payload) in payloads.enumerated() {
                     let header = RTPHeader(
                         marker: i == payloads.count - 1, payloadType: configuration.payloadType,
@@ -200,10 +195,13 @@ public final class VideoTranscoder {
 
     private func captureTime(of packets: [RTPPacket]) -> Int64? {
         guard let id = configuration.captureTimeExtensionID else { return nil }
-        for p in packets {
-            if let data = p.header.extensions?[id], let t = try? AbsoluteCaptureTime(parsing: data) { return t.microseconds }
-        }
-        return nil
+        return packets.lazy.compactMap { AbsoluteCaptureTime(in: $0.header, id: id)?.microseconds }.first
+    }
+
+    /// The abs-capture-time extension for an output packet, when there is an id and a time.
+    static func captureExtensions(_ microseconds: Int64?, id: UInt8?) -> RTPHeaderExtensions? {
+        guard let id, let microseconds else { return nil }
+        return AbsoluteCaptureTime(microseconds: microseconds).headerExtensions(id: id)
     }
 }
 
@@ -275,9 +273,7 @@ public final class AudioTranscoder {
                 statistics.framesIn += 1
                 stages.jitterWait = (now - arrival).milliseconds
                 timestamp = packet.header.timestamp
-                if let id = configuration.captureTimeExtensionID, let data = packet.header.extensions?[id],
-                    let t = try? AbsoluteCaptureTime(parsing: data)
-                {
+                if let id = configuration.captureTimeExtensionID, let t = AbsoluteCaptureTime(in: packet.header, id: id) {
                     lastCapture = (packet.header.timestamp, t.microseconds)
                 }
                 pcm = try? decoder.decode(packet.payload)
@@ -312,12 +308,7 @@ public final class AudioTranscoder {
             if let last = lastCapture {
                 capture = last.microseconds + Int64(Int32(bitPattern: ts &- last.timestamp)) * 1_000_000 / 48_000
             }
-            var extensions: RTPHeaderExtensions?
-            if let id = configuration.captureTimeExtensionID, let capture {
-                extensions = RTPHeaderExtensions(elements: [
-                    RTPHeaderExtension(id: id, data: AbsoluteCaptureTime(microseconds: capture).serialized())
-                ])
-            }
+            let extensions = VideoTranscoder.captureExtensions(capture, id: configuration.captureTimeExtensionID)
             let header = RTPHeader(
                 payloadType: configuration.payloadType, sequenceNumber: sequence, timestamp: ts, ssrc: configuration.ssrc,
                 extensions: extensions)

@@ -38,4 +38,15 @@ public struct AbsoluteCaptureTime: Hashable, Sendable {
         if let estimatedCaptureClockOffset { out.appendU64(UInt64(bitPattern: estimatedCaptureClockOffset)) }
         return out
     }
+
+    /// The capture time an RTP header carries under extension `id`, if it carries a valid one.
+    public init?(in header: RTPHeader, id: UInt8) {
+        guard let data = header.extensions?[id], let t = try? AbsoluteCaptureTime(parsing: data) else { return nil }
+        self = t
+    }
+
+    /// A header-extension block that carries this capture time under `id`.
+    public func headerExtensions(id: UInt8) -> RTPHeaderExtensions {
+        RTPHeaderExtensions(elements: [RTPHeaderExtension(id: id, data: serialized())])
+    }
 }
