@@ -25,8 +25,11 @@ typedef struct {
 static inline void COpenSSL_hmacSHA1Prepare(COpenSSL_HMACSHA1Key *k, const unsigned char *key, size_t length) {
     unsigned char block[64];
     memset(block, 0, sizeof block);
-    if (length > 64) length = 64; /* SRTP auth keys are 20 bytes */
-    memcpy(block, key, length);
+    if (length > 64) {
+        SHA1(key, length, block); /* RFC 2104: a key longer than the block is hashed first */
+    } else {
+        memcpy(block, key, length);
+    }
     for (int i = 0; i < 64; i++) block[i] ^= 0x36;
     SHA1_Init(&k->inner);
     SHA1_Update(&k->inner, block, 64);
