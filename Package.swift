@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -31,9 +32,18 @@ let package = Package(
         .target(name: "MediaCodecs", dependencies: ["COpus", "CVPX", "CYUV"]),
         .target(name: "MediaPipeline", dependencies: ["MediaWire", "MediaCodecs"]),
         .target(
-            name: "ShowroomServer",
+            name: "Relay",
             dependencies: [
                 "MediaWire", "MediaCrypto", "MediaPipeline",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "ShowroomServer",
+            dependencies: [
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -57,6 +67,9 @@ let package = Package(
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
             name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),
+        .testTarget(
+            name: "RelayTests", dependencies: ["Relay", "MediaWire", "MediaCrypto", "ShowroomTestSupport"],
+            exclude: ["Fixtures"]),
         .testTarget(
             name: "ShowroomServerTests",
             dependencies: [

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Relay
 
 /// What `showroom serve` runs with. Defaults are the embedded ones: loopback only, data beside
 /// the working directory.
@@ -11,6 +12,8 @@ public struct ServerConfiguration: Sendable {
     /// Where the server keeps its state (secret, chat database in later versions).
     public var dataDirectory: String = "./.showroom"
     public var logLevel: Logger.Level = .info
+    /// The UDP media plane (port, announced address).
+    public var relay = RelayConfiguration()
 
     public init() {}
 
@@ -19,6 +22,12 @@ public struct ServerConfiguration: Sendable {
         guard (0...65_535).contains(port) else { throw ServerError(.invalidConfiguration, "port \(port) is not 0–65535") }
         guard !host.isEmpty else { throw ServerError(.invalidConfiguration, "host is empty") }
         guard !dataDirectory.isEmpty else { throw ServerError(.invalidConfiguration, "data directory is empty") }
+        guard (0...65_535).contains(relay.mediaPort) else {
+            throw ServerError(.invalidConfiguration, "media port \(relay.mediaPort) is not 0–65535")
+        }
+        guard relay.announceIP.split(separator: ".").count == 4 || relay.announceIP.contains(":") else {
+            throw ServerError(.invalidConfiguration, "announce IP \(relay.announceIP) is not an IP address")
+        }
     }
 
     /// Creates the data directory (mode 0700) if it does not exist and returns its absolute path.

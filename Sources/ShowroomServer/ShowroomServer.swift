@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import Relay
 
 /// Composition root: builds the HTTP application from a configuration. Later layers (relay,
 /// signaling, chat) join here as services of the same group.
@@ -20,15 +21,22 @@ public enum ShowroomServer {
     }
 
     /// The router with every route the server answers.
-    public static func router() -> Router<BasicRequestContext> {
+    public static func router(relay: RelayServer? = nil) -> Router<BasicRequestContext> {
         let router = Router()
+        // WHIP/WHEP clients may live on another origin (a shop's page): allow them, and let them
+        // read Location (RFC 9725 §4.2).
+        router.add(
+            middleware: CORSMiddleware(
+                allowOrigin: .all, allowHeaders: [.contentType, .authorization],
+                allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
+        if let relay { WHIPRoutes.add(to: router, relay: relay) }
         return router
     }
 
     /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
-        configuration: ServerConfiguration, logger: Logger,
+        configuration: ServerConfiguration, relay: RelayServer? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(ServerError) -> some ApplicationProtocol {
         try configuration.validate()
@@ -41,7 +49,7 @@ public enum ShowroomServer {
                 "version": .string(version),
             ])
         return Application(
-            router: router(),
+            router: router(relay: relay),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -49,10 +57,13 @@ public enum ShowroomServer {
 
     /// Builds and runs the server until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
-        let app = try application(configuration: configuration, logger: logger) { port in
+        try configuration.validate()
+        let relay = try await RelayServer.start(configuration: configuration.relay, logger: logger)
+        let app = try application(configuration: configuration, relay: relay, logger: logger) { port in
             logger.info("showroom listening", metadata: ["url": .string("http://\(configuration.host):\(port)")])
         }
         try await app.runService()
+        await relay.stop()
         logger.info("showroom stopped")
     }
 }

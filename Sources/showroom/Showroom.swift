@@ -13,7 +13,8 @@ struct Showroom: AsyncParsableCommand {
         abstract: "Video shopping server: live product demos, consultations with chat and video.",
         discussion: """
             `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
-            --data-dir (default ./.showroom), --log-level (default info); `showroom serve --help` explains each.
+            --media-port (default 40000), --announce-ip (default 127.0.0.1), --data-dir (default ./.showroom), \
+            --log-level (default info); `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
         subcommands: [Serve.self],
@@ -30,6 +31,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "HTTP port (0 picks a free one and logs it).")
     var port = 8080
+
+    @Option(help: "UDP port for all WebRTC media (STUN, DTLS, SRTP); 0 picks a free one.")
+    var mediaPort = 40_000
+
+    @Option(help: "Address announced in SDP candidates. The server never guesses it from its interfaces; set it to a public address when peers are not on this host.")
+    var announceIP = "127.0.0.1"
 
     @Option(help: "Directory for the server's state; created with mode 0700 if missing.")
     var dataDir = "./.showroom"
@@ -59,6 +66,10 @@ struct Serve: AsyncParsableCommand {
         config.host = host
         config.port = port
         config.dataDirectory = dataDir
+        config.relay.mediaPort = mediaPort
+        config.relay.announceIP = announceIP
+        // Bind the media socket where the announced address lives: loopback by default.
+        config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"
         config.logLevel = level
         let logger = Logger(label: "showroom")
         do {

@@ -1,0 +1,79 @@
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+
+/// The ICE-lite side of one peer ([RFC 8445 §2.5](https://www.rfc-editor.org/rfc/rfc8445#section-2.5)):
+/// it answers authenticated binding requests and follows the address they come from, and it
+/// tracks consent ([RFC 7675](https://www.rfc-editor.org/rfc/rfc7675)). I/O-free.
+public struct ICELiteAgent: Sendable {
+    public let localUfrag: String
+    public let localPassword: String
+    public let remoteUfrag: String
+    /// The address media goes to: set by the first authenticated check, moved only by another.
+    public private(set) var selected: PeerAddress?
+    public private(set) var nominated = false
+    public private(set) var lastConsent: MediaTime?
+    /// Consent lapses after this long without an authenticated check (RFC 7675 §5.1: 30 s).
+    public static let consentTimeout = MediaTime(microseconds: 30_000_000)
+
+    public init(localUfrag: String, localPassword: String, remoteUfrag: String) {
+        self.localUfrag = localUfrag
+        self.localPassword = localPassword
+        self.remoteUfrag = remoteUfrag
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        /// Send these bytes back to the sender.
+        case respond([UInt8])
+        /// Not for us, or not authentic: drop and count under this reason.
+        case drop(String)
+    }
+
+    /// The local ufrag a binding request is addressed to (the part of USERNAME before ':').
+    public static func localUfrag(of message: STUNMessage) -> String? {
+        guard let u = message.username, let colon = u.firstIndex(of: ":") else { return nil }
+        return String(u[..<colon])
+    }
+
+    public mutating func handle(_ bytes: [UInt8], message: STUNMessage, from address: PeerAddress, now: MediaTime) -> Outcome {
+        guard message.type == STUNMessage.MessageType.bindingRequest else { return .drop("stun-not-binding-request") }
+        guard message.username == "\(localUfrag):\(remoteUfrag)" else { return .drop("stun-wrong-username") }
+        guard STUNMessage.verifyIntegrity(bytes, key: Array(localPassword.utf8), mac: HMACSHA1.digest) else {
+            return .drop("stun-bad-integrity")
+        }
+        if message[STUNMessage.AttributeType.fingerprint] != nil && !STUNMessage.verifyFingerprint(bytes) {
+            return .drop("stun-bad-fingerprint")
+        }
+        // Authenticated: this address may carry media (and replaces an old one, e.g. a network change).
+        selected = address
+        lastConsent = now
+        if message.hasUseCandidate { nominated = true }
+        let response = STUNMessage(
+            type: STUNMessage.MessageType.bindingSuccess, transactionID: message.transactionID,
+            attributes: [
+                .init(
+                    type: STUNMessage.AttributeType.xorMappedAddress,
+                    value: STUNAddress(address: address.ip, port: address.port).xorEncoded(transactionID: message.transactionID))
+            ])
+        return .respond(response.serialized(integrityKey: Array(localPassword.utf8), mac: HMACSHA1.digest))
+    }
+
+    /// True once the peer has gone quiet for longer than the consent timeout.
+    public func consentExpired(now: MediaTime) -> Bool {
+        guard let lastConsent else { return false }
+        return now - lastConsent > Self.consentTimeout
+    }
+}
+
+/// An IP address (4 or 16 bytes) and port: the key for a peer on the UDP socket.
+public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
+    public var ip: [UInt8]
+    public var port: UInt16
+    public init(ip: [UInt8], port: UInt16) {
+        self.ip = ip
+        self.port = port
+    }
+    public var description: String {
+        ip.count == 4 ? "\(ip.map(String.init).joined(separator: ".")):\(port)" : "[v6]:\(port)"
+    }
+}

@@ -1,0 +1,68 @@
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+
+/// One WebRTC peer of the relay: its ICE-lite agent, DTLS endpoint and SRTP contexts, and what was
+/// negotiated. Owned by the relay's event loop; never touched from elsewhere.
+final class PeerSession {
+    enum Role { case publisher, viewer }
+
+    let id: String
+    let room: String
+    let role: Role
+    var ice: ICELiteAgent
+    let dtls: DTLSEndpoint
+    let media: [NegotiatedMedia]
+    /// For a viewer: the SSRC the relay sends each kind with.
+    let outgoing: [String: OutgoingTrack]
+    var srtpIn: SRTPSession?
+    var srtpOut: SRTPSession?
+    /// For a publisher: the SSRC its video arrives with (learnt from the first packet).
+    var publisherSSRC: [String: UInt32] = [:]
+    var lastKeyFrameRequest: MediaTime?
+    let created: MediaTime
+    /// Per-kind retransmission cache of a publisher's plain RTP, keyed by sequence number.
+    var cache: [String: RetransmissionCache] = [:]
+    var stats = PeerStatistics()
+
+    init(id: String, room: String, role: Role, ice: ICELiteAgent, dtls: DTLSEndpoint, media: [NegotiatedMedia],
+         outgoing: [OutgoingTrack], now: MediaTime) {
+        self.id = id
+        self.room = room
+        self.role = role
+        self.ice = ice
+        self.dtls = dtls
+        self.media = media
+        self.outgoing = Dictionary(outgoing.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
+        created = now
+    }
+
+    var isConnected: Bool { srtpIn != nil && srtpOut != nil && ice.selected != nil }
+
+    func kind(ofPayloadType pt: UInt8) -> String? { media.first { $0.payloadType == pt }?.kind }
+    func payloadType(of kind: String) -> UInt8? { media.first { $0.kind == kind }?.payloadType }
+}
+
+/// Counters of one peer, for logs and, later, metrics.
+public struct PeerStatistics: Sendable, Equatable {
+    public var packetsIn = 0
+    public var bytesIn = 0
+    public var packetsOut = 0
+    public var bytesOut = 0
+    public var nacksIn = 0
+    public var retransmitted = 0
+    public var keyFrameRequests = 0
+    public var dropped = 0
+}
+
+/// The last `capacity` packets of one stream, to answer NACKs
+/// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
+struct RetransmissionCache {
+    private var slots: [RTPPacket?]
+    init(capacity: Int = 512) { slots = [RTPPacket?](repeating: nil, count: capacity) }
+    mutating func store(_ p: RTPPacket) { slots[Int(p.header.sequenceNumber) % slots.count] = p }
+    func packet(_ seq: UInt16) -> RTPPacket? {
+        guard let p = slots[Int(seq) % slots.count], p.header.sequenceNumber == seq else { return nil }
+        return p
+    }
+}

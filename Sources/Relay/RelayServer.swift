@@ -1,0 +1,208 @@
+import Logging
+import MediaCrypto
+import MediaPipeline
+import NIOCore
+import NIOPosix
+
+/// Where the media plane listens and what it announces.
+public struct RelayConfiguration: Sendable {
+    /// Address the UDP socket binds (127.0.0.1 unless peers on other hosts must reach it).
+    public var bindHost = "127.0.0.1"
+    /// UDP port for all media (0 picks a free one).
+    public var mediaPort = 40_000
+    /// The address put in the SDP candidate; never found by enumerating interfaces.
+    public var announceIP = "127.0.0.1"
+
+    public init() {}
+}
+
+/// The media plane: one UDP socket for STUN, DTLS, SRTP and SRTCP of every peer (RFC 7983
+/// demultiplexing), on one event loop that owns all session state — no lock or hop per packet.
+public final class RelayServer: Sendable {
+    public let configuration: RelayConfiguration
+    /// The port actually bound.
+    public let port: Int
+    public let fingerprint: String
+    private let channel: any Channel
+    private let state: NIOLoopBound<RelayState>
+
+    public enum OpenError: Error, Sendable, Equatable {
+        /// The offer is not usable SDP or cannot be served: 400 with the reason.
+        case badOffer(String)
+        /// A publisher is already live in the room: 409.
+        case roomBusy
+        /// Nothing is published in the room: 404.
+        case nothingPublished
+        case internalError(String)
+    }
+
+    public static func start(
+        configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
+    ) async throws -> RelayServer {
+        let certificate = try DTLSCertificate()
+        let loop = group.next()
+        let bound = try await loop.submit { () -> NIOLoopBound<RelayState> in
+            NIOLoopBound(
+                RelayState(certificate: certificate, announceIP: configuration.announceIP, mediaPort: configuration.mediaPort, logger: logger),
+                eventLoop: loop)
+        }.get()
+        let channel = try await DatagramBootstrap(group: loop)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.datagramVectorReadMessageCount, value: 32)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2_048 * 32))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(RelayHandler(state: bound))
+                }
+            }
+            .bind(host: configuration.bindHost, port: configuration.mediaPort).get()
+        let port = channel.localAddress?.port ?? configuration.mediaPort
+        if port != configuration.mediaPort {
+            try await loop.submit { bound.value.updatePort(port) }.get()
+        }
+        logger.info("media relay listening", metadata: ["udp": .string("\(configuration.bindHost):\(port)"), "announce": .string(configuration.announceIP)])
+        return RelayServer(configuration: configuration, port: port, fingerprint: certificate.fingerprint, channel: channel, state: bound)
+    }
+
+    private init(configuration: RelayConfiguration, port: Int, fingerprint: String, channel: any Channel, state: NIOLoopBound<RelayState>) {
+        self.configuration = configuration
+        self.port = port
+        self.fingerprint = fingerprint
+        self.channel = channel
+        self.state = state
+    }
+
+    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer.
+    public func open(room: String, publishing: Bool, offer: String) async throws(OpenError) -> (id: String, answer: String) {
+        let state = self.state
+        let result: Result<(String, String), OpenError>
+        do {
+            result = try await channel.eventLoop.submit { () -> Result<(String, String), OpenError> in
+                do throws(RelayState.SessionError) {
+                    let r = try state.value.open(room: room, role: publishing ? .publisher : .viewer, offer: offer, now: .now)
+                    return .success((r.id, r.answer))
+                } catch {
+                    switch error {
+                    case .negotiation(let e): return .failure(.badOffer(e.description))
+                    case .malformed(let m): return .failure(.badOffer("malformed SDP: \(m)"))
+                    case .roomBusy: return .failure(.roomBusy)
+                    case .nothingPublished: return .failure(.nothingPublished)
+                    case .setup(let m): return .failure(.internalError(m))
+                    }
+                }
+            }.get()
+        } catch {
+            throw .internalError("relay unavailable: \(error)")
+        }
+        return try result.get()
+    }
+
+    /// Ends a session (WHIP/WHEP DELETE); false if there is none with that id in that room.
+    public func close(room: String, id: String) async -> Bool {
+        let state = self.state
+        return (try? await channel.eventLoop.submit { state.value.close(id: id, room: room, reason: "deleted") }.get()) ?? false
+    }
+
+    /// Drop counters by reason.
+    public func droppedCounts() async -> [String: Int] {
+        let state = self.state
+        return (try? await channel.eventLoop.submit { state.value.dropped }.get()) ?? [:]
+    }
+
+    public func sessionCount() async -> Int {
+        let state = self.state
+        return (try? await channel.eventLoop.submit { state.value.sessionCount() }.get()) ?? 0
+    }
+
+    public func stop() async {
+        try? await channel.close()
+    }
+}
+
+extension MediaTime {
+    /// The event loop's monotonic clock, for state that the relay owns.
+    static var now: MediaTime { MediaTime(microseconds: Int64(NIODeadline.now().uptimeNanoseconds / 1_000)) }
+}
+
+extension RelayState {
+    func updatePort(_ port: Int) { mediaPortOverride = port }
+}
+
+/// Reads datagrams, hands them to ``RelayState``, writes what it returns in one flush (NIO sends
+/// a flushed batch with `sendmmsg`), and drives the timers.
+final class RelayHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let state: NIOLoopBound<RelayState>
+    private var timer: RepeatedTask?
+    private var pending = 0
+
+    init(state: NIOLoopBound<RelayState>) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let state = self.state
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
+            let out = state.value.tick(now: .now)
+            Self.write(out, context: loopBoundContext.value)
+            if !out.isEmpty { loopBoundContext.value.flush() }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard let address = PeerAddress(envelope.remoteAddress) else { return }
+        let bytes = Array(envelope.data.readableBytesView)
+        let out = state.value.receive(bytes, from: address, now: .now)
+        Self.write(out, context: context)
+        pending += out.count
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pending > 0 {
+            context.flush()
+            pending = 0
+        }
+    }
+
+    private static func write(_ out: [RelayState.Outgoing], context: ChannelHandlerContext) {
+        for o in out {
+            guard let to = o.to.socketAddress else { continue }
+            var buffer = context.channel.allocator.buffer(capacity: o.bytes.count)
+            buffer.writeBytes(o.bytes)
+            context.write(NIOAny(AddressedEnvelope(remoteAddress: to, data: buffer)), promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A UDP error (ICMP unreachable from a peer that left) must not close the shared socket.
+    }
+}
+
+extension PeerAddress {
+    init?(_ address: SocketAddress) {
+        switch address {
+        case .v4(let a):
+            let raw = a.address.sin_addr.s_addr.bigEndian
+            self.init(ip: [UInt8(raw >> 24), UInt8(raw >> 16 & 0xFF), UInt8(raw >> 8 & 0xFF), UInt8(raw & 0xFF)], port: UInt16(address.port ?? 0))
+        case .v6(let a):
+            let bytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            self.init(ip: bytes, port: UInt16(address.port ?? 0))
+        default:
+            return nil
+        }
+    }
+
+    var socketAddress: SocketAddress? {
+        if ip.count == 4 {
+            return try? SocketAddress(ipAddress: ip.map(String.init).joined(separator: "."), port: Int(port))
+        }
+        guard ip.count == 16 else { return nil }
+        var parts: [String] = []
+        for i in stride(from: 0, to: 16, by: 2) { parts.append(String(UInt16(ip[i]) << 8 | UInt16(ip[i + 1]), radix: 16)) }
+        return try? SocketAddress(ipAddress: parts.joined(separator: ":"), port: Int(port))
+    }
+}

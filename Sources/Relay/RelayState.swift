@@ -1,0 +1,305 @@
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+
+/// Everything the relay knows, owned by its UDP channel's event loop: sessions by id, ICE ufrag
+/// and address, rooms, and drop counters. It takes datagrams and ticks and returns datagrams to
+/// send — the I/O is the channel handler's.
+final class RelayState {
+    struct Outgoing {
+        var bytes: [UInt8]
+        var to: PeerAddress
+    }
+
+    let certificate: DTLSCertificate
+    let announceIP: String
+    private let configuredMediaPort: Int
+    /// The port actually bound, when the configured one was 0.
+    var mediaPortOverride: Int?
+    var mediaPort: Int { mediaPortOverride ?? configuredMediaPort }
+    let logger: Logger
+    private var sessions: [String: PeerSession] = [:]
+    private var byUfrag: [String: PeerSession] = [:]
+    private var byAddress: [PeerAddress: PeerSession] = [:]
+    /// Room → publisher session id, and viewer ids.
+    private var publishers: [String: String] = [:]
+    private var viewers: [String: Set<String>] = [:]
+    /// Datagrams dropped, by reason (metric label-sized strings).
+    private(set) var dropped: [String: Int] = [:]
+    private var rng = SystemRandomNumberGenerator()
+    /// Shortest interval between two PLIs to one publisher.
+    static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
+    static let relaySSRC: UInt32 = 0x5EED_0001
+
+    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, logger: Logger) {
+        self.certificate = certificate
+        self.announceIP = announceIP
+        configuredMediaPort = mediaPort
+        self.logger = logger
+    }
+
+    private func count(_ reason: String) { dropped[reason, default: 0] += 1 }
+
+    private func randomToken(_ n: Int) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<n).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] })
+    }
+
+    // MARK: Control path
+
+    enum SessionError: Error, Equatable {
+        case negotiation(NegotiationError)
+        case malformed(String)
+        case roomBusy
+        case nothingPublished
+        case setup(String)
+    }
+
+    /// Creates a session from an SDP offer and returns the answer.
+    func open(room: String, role: PeerSession.Role, offer: String, now: MediaTime) throws(SessionError) -> (id: String, answer: String) {
+        let parsed: SessionDescription
+        do { parsed = try SessionDescription(parsing: offer) } catch { throw .malformed(error.description) }
+        var tracks: [OutgoingTrack] = []
+        switch role {
+        case .publisher:
+            if let existing = publishers[room], sessions[existing] != nil { throw .roomBusy }
+        case .viewer:
+            guard let pid = publishers[room], let publisher = sessions[pid] else { throw .nothingPublished }
+            for m in publisher.media {
+                tracks.append(OutgoingTrack(kind: m.kind, ssrc: UInt32.random(in: 1...UInt32.max, using: &rng), streamID: "showroom-\(room)", trackID: "\(m.kind)-\(pid)"))
+            }
+        }
+        let ufrag = randomToken(8), pwd = randomToken(24)
+        let answerer = SDPAnswerer(
+            iceUfrag: ufrag, icePassword: pwd, fingerprint: certificate.fingerprint, candidateAddress: announceIP,
+            candidatePort: mediaPort, sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &rng))
+        let result: (answer: SessionDescription, media: [NegotiatedMedia], remote: SDPAnswerer.RemoteTransport)
+        do {
+            result = try answerer.answer(parsed, role: role == .publisher ? .publisher : .viewer, tracks: tracks)
+        } catch { throw .negotiation(error) }
+        let dtlsRole: DTLSEndpoint.Role = result.remote.setup == "passive" ? .client : .server
+        let dtls: DTLSEndpoint
+        do {
+            dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, remoteFingerprint: result.remote.fingerprint)
+        } catch { throw .setup(error.description) }
+        let id = randomToken(16)
+        let session = PeerSession(
+            id: id, room: room, role: role,
+            ice: ICELiteAgent(localUfrag: ufrag, localPassword: pwd, remoteUfrag: result.remote.iceUfrag), dtls: dtls,
+            media: result.media, outgoing: tracks, now: now)
+        sessions[id] = session
+        byUfrag[ufrag] = session
+        switch role {
+        case .publisher: publishers[room] = id
+        case .viewer: viewers[room, default: []].insert(id)
+        }
+        logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
+        return (id, result.answer.serialized())
+    }
+
+    /// Ends a session; true if it existed in that room.
+    @discardableResult
+    func close(id: String, room: String? = nil, reason: String) -> Bool {
+        guard let s = sessions[id], room == nil || s.room == room else { return false }
+        sessions[id] = nil
+        byUfrag[s.ice.localUfrag] = nil
+        if let a = s.ice.selected, byAddress[a] === s { byAddress[a] = nil }
+        if publishers[s.room] == id { publishers[s.room] = nil }
+        viewers[s.room]?.remove(id)
+        logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
+        return true
+    }
+
+    func sessionCount() -> Int { sessions.count }
+
+    // MARK: Data path
+
+    /// One received datagram; RFC 7983 demultiplexing by the first byte.
+    func receive(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+        guard let first = bytes.first else {
+            count("empty")
+            return []
+        }
+        switch first {
+        case 0...3: return stun(bytes, from: address, now: now)
+        case 20...63: return dtls(bytes, from: address)
+        case 128...191: return rtpOrRTCP(bytes, from: address, now: now)
+        default:
+            count("unknown-first-byte")
+            return []
+        }
+    }
+
+    private func stun(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+        guard let message = try? STUNMessage(parsing: bytes) else {
+            count("stun-malformed")
+            return []
+        }
+        guard let ufrag = ICELiteAgent.localUfrag(of: message), let session = byUfrag[ufrag] else {
+            count("stun-unknown-ufrag")
+            return []
+        }
+        let before = session.ice.selected
+        switch session.ice.handle(bytes, message: message, from: address, now: now) {
+        case .drop(let reason):
+            count(reason)
+            return []
+        case .respond(let response):
+            if before != address {
+                if let before, byAddress[before] === session { byAddress[before] = nil }
+                byAddress[address] = session
+            }
+            return [Outgoing(bytes: response, to: address)]
+        }
+    }
+
+    private func dtls(_ bytes: [UInt8], from address: PeerAddress) -> [Outgoing] {
+        guard let session = byAddress[address] else {
+            count("dtls-unknown-source")
+            return []
+        }
+        let wasConnected = session.srtpIn != nil
+        var out = session.dtls.receive(bytes).map { Outgoing(bytes: $0, to: address) }
+        switch session.dtls.state {
+        case .connected where !wasConnected:
+            do {
+                let keys = try session.dtls.srtpKeys()
+                session.srtpIn = try SRTPSession(keys.remote, direction: .inbound)
+                session.srtpOut = try SRTPSession(keys.local, direction: .outbound)
+                logger.info("dtls connected", metadata: ["session": .string(session.id)])
+                if session.role == .viewer { out += requestKeyFrame(room: session.room, now: nil) }
+            } catch {
+                logger.warning("srtp setup failed", metadata: ["session": .string(session.id), "error": .string("\(error)")])
+                close(id: session.id, reason: "srtp setup failed")
+            }
+        case .failed(let error):
+            logger.warning("dtls failed", metadata: ["session": .string(session.id), "error": .string(error.description)])
+            close(id: session.id, reason: "dtls: \(error.description)")
+        default: break
+        }
+        return out
+    }
+
+    private func rtpOrRTCP(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+        guard let session = byAddress[address], let srtpIn = session.srtpIn else {
+            count("srtp-unknown-source")
+            return []
+        }
+        session.stats.packetsIn += 1
+        session.stats.bytesIn += bytes.count
+        // RTCP packet types 192–223 sit where RTP has marker + payload type (RFC 5761 §4).
+        let isRTCP = bytes.count > 1 && (192...223).contains(bytes[1])
+        var plain = bytes
+        do {
+            if isRTCP { try srtpIn.unprotectRTCP(&plain) } else { try srtpIn.unprotectRTP(&plain) }
+        } catch {
+            count(isRTCP ? "srtcp-\(error.code.rawValue)" : "srtp-\(error.code.rawValue)")
+            session.stats.dropped += 1
+            return []
+        }
+        if isRTCP { return rtcp(plain, from: session, now: now) }
+        guard session.role == .publisher, let packet = try? RTPPacket(parsing: plain) else {
+            count(session.role == .publisher ? "rtp-malformed" : "rtp-from-viewer")
+            return []
+        }
+        guard let kind = session.kind(ofPayloadType: packet.header.payloadType) else {
+            count("rtp-unknown-payload-type")
+            return []
+        }
+        session.publisherSSRC[kind] = packet.header.ssrc
+        session.cache[kind, default: RetransmissionCache()].store(packet)
+        return forward(packet, kind: kind, room: session.room)
+    }
+
+    /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
+    private func forward(_ packet: RTPPacket, kind: String, room: String) -> [Outgoing] {
+        var out: [Outgoing] = []
+        for vid in viewers[room] ?? [] {
+            guard let viewer = sessions[vid], viewer.isConnected, let o = send(packet, kind: kind, to: viewer) else { continue }
+            out.append(o)
+        }
+        return out
+    }
+
+    private func send(_ packet: RTPPacket, kind: String, to viewer: PeerSession) -> Outgoing? {
+        guard let track = viewer.outgoing[kind], let pt = viewer.payloadType(of: kind), let srtpOut = viewer.srtpOut,
+            let address = viewer.ice.selected
+        else { return nil }
+        var p = packet
+        p.header.ssrc = track.ssrc
+        p.header.payloadType = pt
+        p.header.csrcs = []
+        p.header.extensions = nil  // extension ids are the publisher's; none are mapped yet
+        var bytes = p.serialized()
+        do { try srtpOut.protectRTP(&bytes) } catch {
+            count("srtp-protect-\(error.code.rawValue)")
+            return nil
+        }
+        viewer.stats.packetsOut += 1
+        viewer.stats.bytesOut += bytes.count
+        return Outgoing(bytes: bytes, to: address)
+    }
+
+    private func rtcp(_ plain: [UInt8], from session: PeerSession, now: MediaTime) -> [Outgoing] {
+        guard let packets = try? RTCPPacket.parseCompound(plain) else {
+            count("rtcp-malformed")
+            return []
+        }
+        guard session.role == .viewer else { return [] }  // publisher reports: nothing to do yet
+        var out: [Outgoing] = []
+        for p in packets {
+            switch p {
+            case .pictureLossIndication, .fullIntraRequest:
+                out += requestKeyFrame(room: session.room, now: now)
+            case .nack(let nack):
+                session.stats.nacksIn += 1
+                guard let kind = session.outgoing.first(where: { $0.value.ssrc == nack.mediaSSRC })?.key,
+                    let pid = publishers[session.room], let publisher = sessions[pid], let cache = publisher.cache[kind]
+                else { continue }
+                for seq in nack.lostSequenceNumbers {
+                    if let original = cache.packet(seq), let o = send(original, kind: kind, to: session) {
+                        session.stats.retransmitted += 1
+                        out.append(o)
+                    }
+                }
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// Sends a PLI to the room's publisher, at most once per ``keyFrameRequestInterval``
+    /// (a nil `now` forces it: a new viewer needs a key frame at once).
+    private func requestKeyFrame(room: String, now: MediaTime?) -> [Outgoing] {
+        guard let pid = publishers[room], let publisher = sessions[pid], let srtpOut = publisher.srtpOut,
+            let address = publisher.ice.selected, let ssrc = publisher.publisherSSRC["video"]
+        else { return [] }
+        if let now, let last = publisher.lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return [] }
+        if let now { publisher.lastKeyFrameRequest = now }
+        var bytes = RTCPPacket.serializeCompound([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
+            .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc)),
+        ])
+        guard (try? srtpOut.protectRTCP(&bytes)) != nil else { return [] }
+        publisher.stats.keyFrameRequests += 1
+        return [Outgoing(bytes: bytes, to: address)]
+    }
+
+    /// Timers: DTLS retransmissions, consent expiry, and periodic key-frame requests for viewers
+    /// that joined before the publisher's first video packet was seen.
+    func tick(now: MediaTime) -> [Outgoing] {
+        var out: [Outgoing] = []
+        for s in Array(sessions.values) {
+            if s.ice.consentExpired(now: now) || (s.ice.selected == nil && now - s.created > ICELiteAgent.consentTimeout) {
+                close(id: s.id, reason: "consent expired")
+                continue
+            }
+            if let t = s.dtls.timeoutMicroseconds, t == 0, let address = s.ice.selected {
+                out += s.dtls.handleTimeout().map { Outgoing(bytes: $0, to: address) }
+                if case .failed(let e) = s.dtls.state { close(id: s.id, reason: "dtls: \(e.description)") }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,160 @@
+import MediaWire
+
+/// What the relay sends on one media section of a viewer's session: the stream it forwards.
+public struct OutgoingTrack: Sendable, Equatable {
+    public var kind: String
+    public var ssrc: UInt32
+    public var streamID: String
+    public var trackID: String
+
+    public init(kind: String, ssrc: UInt32, streamID: String, trackID: String) {
+        self.kind = kind
+        self.ssrc = ssrc
+        self.streamID = streamID
+        self.trackID = trackID
+    }
+}
+
+/// The negotiated result for one media section.
+public struct NegotiatedMedia: Sendable, Equatable {
+    public var mid: String
+    public var kind: String
+    /// The peer's payload type for the codec we chose (Opus or VP8).
+    public var payloadType: UInt8
+    public var codec: String
+    /// The peer's header-extension id for the MID extension, if it offered one.
+    public var midExtensionID: UInt8?
+    /// SSRCs the peer announced for this section (a publisher's media, first one primary).
+    public var remoteSSRCs: [UInt32]
+}
+
+/// Why an offer cannot be answered; it maps to a 4xx with the reason.
+public struct NegotiationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        case malformedOffer, noCommonCodec, missingICECredentials, missingFingerprint, unsupportedTransport
+    }
+    public let code: Code
+    public let detail: String
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+    public static func == (a: NegotiationError, b: NegotiationError) -> Bool { a.code == b.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+    public var description: String { "\(code.rawValue): \(detail)" }
+}
+
+/// Builds the SDP answer of an ICE-lite, BUNDLE-only, rtcp-mux-only relay
+/// ([RFC 8829 §5.3](https://www.rfc-editor.org/rfc/rfc8829#section-5.3) as it applies to a
+/// server): Opus and VP8 only, one host candidate, DTLS role passive.
+public struct SDPAnswerer: Sendable {
+    public enum Role: Sendable { case publisher, viewer }
+
+    public var iceUfrag: String
+    public var icePassword: String
+    public var fingerprint: String
+    public var candidateAddress: String
+    public var candidatePort: Int
+    public var sessionID: UInt64
+
+    public init(iceUfrag: String, icePassword: String, fingerprint: String, candidateAddress: String, candidatePort: Int, sessionID: UInt64) {
+        self.iceUfrag = iceUfrag
+        self.icePassword = icePassword
+        self.fingerprint = fingerprint
+        self.candidateAddress = candidateAddress
+        self.candidatePort = candidatePort
+        self.sessionID = sessionID
+    }
+
+    /// The remote side's transport parameters, read from the offer.
+    public struct RemoteTransport: Sendable, Equatable {
+        public var iceUfrag: String
+        public var icePassword: String
+        public var fingerprint: String
+        public var setup: String
+    }
+
+    public func answer(
+        _ offer: SessionDescription, role: Role, tracks: [OutgoingTrack] = []
+    ) throws(NegotiationError) -> (answer: SessionDescription, media: [NegotiatedMedia], remote: RemoteTransport) {
+        guard let first = offer.media.first else { throw NegotiationError(.malformedOffer, "no media sections") }
+        guard let ufrag = offer.value("ice-ufrag", in: first), let pwd = offer.value("ice-pwd", in: first) else {
+            throw NegotiationError(.missingICECredentials, "the offer has no ice-ufrag/ice-pwd")
+        }
+        let fingerprints = first.values("fingerprint") + offer.attributes.filter { $0.name == "fingerprint" }.compactMap(\.value)
+        guard let sha256 = fingerprints.first(where: { $0.lowercased().hasPrefix("sha-256 ") }) else {
+            throw NegotiationError(.missingFingerprint, "the offer has no sha-256 fingerprint")
+        }
+        let setup = offer.value("setup", in: first) ?? "actpass"
+        var media: [SessionDescription.Media] = []
+        var negotiated: [NegotiatedMedia] = []
+        var bundle: [String] = []
+        var usedTracks = 0
+        for (index, m) in offer.media.enumerated() {
+            let mid = m.mid ?? String(index)
+            guard m.proto.contains("SAVPF") || m.proto.contains("SAVP") else {
+                media.append(rejected(m, mid: mid))
+                continue
+            }
+            let wanted = m.kind == "audio" ? ("opus", 48_000) : m.kind == "video" ? ("vp8", 90_000) : nil
+            guard let wanted, let codec = m.codecs.first(where: { $0.name.lowercased() == wanted.0 && $0.clockRate == wanted.1 }) else {
+                media.append(rejected(m, mid: mid))
+                continue
+            }
+            var out = SessionDescription.Media(kind: m.kind, port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(codec.payloadType)])
+            out.lines = ["c=IN IP4 \(candidateAddress)"]
+            var a: [SessionDescription.Attribute] = [
+                .init("mid", mid),
+                .init("ice-ufrag", iceUfrag), .init("ice-pwd", icePassword),
+                .init("fingerprint", "sha-256 \(fingerprint)"),
+                // We answer passive to actpass (RFC 8842 §5.3); to an active offerer too.
+                .init("setup", setup == "passive" ? "active" : "passive"),
+                .init("rtcp-mux"),
+            ]
+            let sending = role == .viewer
+            a.append(.init(sending ? "sendonly" : "recvonly"))
+            a.append(.init("rtpmap", "\(codec.payloadType) \(m.kind == "audio" ? "opus/48000/2" : "VP8/90000")"))
+            if m.kind == "audio" {
+                a.append(.init("fmtp", "\(codec.payloadType) minptime=10;useinbandfec=1"))
+            } else {
+                for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
+            }
+            let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
+            if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
+            if sending {
+                guard usedTracks < tracks.count, let track = tracks.dropFirst(usedTracks).first(where: { $0.kind == m.kind }) else {
+                    media.append(rejected(m, mid: mid))
+                    continue
+                }
+                usedTracks += 1
+                a.append(.init("msid", "\(track.streamID) \(track.trackID)"))
+                a.append(.init("ssrc", "\(track.ssrc) cname:showroom"))
+                a.append(.init("ssrc", "\(track.ssrc) msid:\(track.streamID) \(track.trackID)"))
+            }
+            a.append(.init("candidate", "1 1 udp 2130706431 \(candidateAddress) \(candidatePort) typ host"))
+            a.append(.init("end-of-candidates"))
+            out.attributes = a
+            media.append(out)
+            bundle.append(mid)
+            negotiated.append(
+                NegotiatedMedia(mid: mid, kind: m.kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt, remoteSSRCs: m.ssrcs))
+        }
+        guard !negotiated.isEmpty else {
+            throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")
+        }
+        let answer = SessionDescription(
+            lines: ["v=0", "o=- \(sessionID) 2 IN IP4 127.0.0.1", "s=-", "t=0 0"],
+            attributes: [.init("group", "BUNDLE " + bundle.joined(separator: " ")), .init("ice-lite"), .init("msid-semantic", " WMS *")],
+            media: media)
+        let fp = String(sha256.dropFirst("sha-256 ".count))
+        return (answer, negotiated, RemoteTransport(iceUfrag: ufrag, icePassword: pwd, fingerprint: fp, setup: setup))
+    }
+
+    /// A section we do not take: port 0, as RFC 8829 §5.3.1 says.
+    private func rejected(_ m: SessionDescription.Media, mid: String) -> SessionDescription.Media {
+        var out = SessionDescription.Media(kind: m.kind, port: 0, proto: m.proto, formats: m.formats.isEmpty ? ["0"] : [m.formats[0]])
+        out.lines = ["c=IN IP4 0.0.0.0"]
+        out.attributes = [.init("mid", mid), .init("inactive")]
+        return out
+    }
+}

@@ -1,0 +1,67 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import Relay
+
+/// WHIP (RFC 9725) and WHEP endpoints: an SDP offer in, `201 Created` with the answer and a
+/// `Location` for the session out; `DELETE` on the location ends it.
+enum WHIPRoutes {
+    /// Largest SDP offer accepted (a few tracks take a few kilobytes).
+    static let maxOfferBytes = 64 * 1_024
+
+    static func add(to router: Router<BasicRequestContext>, relay: RelayServer) {
+        router.post("whip/:room") { request, context in try await open(request, context, relay: relay, publishing: true) }
+        router.post("whep/:room") { request, context in try await open(request, context, relay: relay, publishing: false) }
+        for kind in ["whip", "whep"] {
+            router.delete("\(kind)/:room/:session") { _, context -> Response in
+                let room = try context.parameters.require("room"), session = try context.parameters.require("session")
+                guard await relay.close(room: room, id: session) else {
+                    throw HTTPError(.notFound, message: "no session \(session) in room \(room)")
+                }
+                return Response(status: .ok)
+            }
+            // Trickle ICE and ICE restarts by PATCH (RFC 9725 §4.3) are not supported: all our
+            // candidates are in the answer, and an ICE-lite server needs none of the client's.
+            router.patch("\(kind)/:room/:session") { _, _ -> Response in
+                var headers = HTTPFields()
+                headers[.allow] = "DELETE, OPTIONS"
+                return Response(status: .methodNotAllowed, headers: headers)
+            }
+        }
+    }
+
+    static func validRoom(_ room: String) -> Bool {
+        (1...64).contains(room.count) && room.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
+    }
+
+    static func open(_ request: Request, _ context: BasicRequestContext, relay: RelayServer, publishing: Bool) async throws -> Response {
+        let room = try context.parameters.require("room")
+        guard validRoom(room) else { throw HTTPError(.badRequest, message: "room names are 1–64 letters, digits, - or _") }
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
+            throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
+        }
+        var body = request.body
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxOfferBytes)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge, message: "SDP offers are limited to \(maxOfferBytes) bytes")
+        }
+        let offer = String(buffer: buffer)
+        let kind = publishing ? "whip" : "whep"
+        do {
+            let (id, answer) = try await relay.open(room: room, publishing: publishing, offer: offer)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/sdp"
+            headers[.location] = "/\(kind)/\(room)/\(id)"
+            return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+        } catch {
+            switch error {
+            case .badOffer(let reason): throw HTTPError(.badRequest, message: reason)
+            case .roomBusy: throw HTTPError(.conflict, message: "room \(room) already has a publisher")
+            case .nothingPublished: throw HTTPError(.notFound, message: "nothing is published in room \(room)")
+            case .internalError(let reason): throw HTTPError(.internalServerError, message: reason)
+            }
+        }
+    }
+}

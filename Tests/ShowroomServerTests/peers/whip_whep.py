@@ -1,0 +1,104 @@
+"""An aiortc publisher (WHIP) and an aiortc viewer (WHEP) against a Showroom server on loopback.
+
+Prints one JSON line: frames the viewer decoded per kind, HTTP statuses, and timings. Used by
+ShowroomServerTests; run by hand with: .venv/bin/python whip_whep.py --url http://127.0.0.1:8080
+"""
+import argparse, asyncio, json, time, urllib.error, urllib.request
+
+import aioice.ice
+
+# aiortc ignores loopback unless told; and it must never contact anything but loopback.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+from aiortc import (AudioStreamTrack, RTCConfiguration, RTCPeerConnection,  # noqa: E402
+                    RTCSessionDescription, VideoStreamTrack)
+from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
+
+
+def post(url, sdp):
+    req = urllib.request.Request(url, data=sdp.encode(), method="POST",
+                                 headers={"Content-Type": "application/sdp"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status, resp.headers.get("Location"), resp.read().decode()
+
+
+def delete(url):
+    req = urllib.request.Request(url, method="DELETE")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def prefer(pc, kind, mime):
+    for t in pc.getTransceivers():
+        if t.kind == kind:
+            caps = RTCRtpSender.getCapabilities(kind)
+            t.setCodecPreferences([c for c in caps.codecs if c.mimeType.lower() == mime])
+
+
+async def negotiate(pc, url):
+    await pc.setLocalDescription(await pc.createOffer())
+    loop = asyncio.get_running_loop()
+    status, location, answer = await loop.run_in_executor(None, post, url, pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return status, location
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--url", required=True)
+    ap.add_argument("--room", default="demo")
+    ap.add_argument("--seconds", type=float, default=12)
+    ap.add_argument("--video-frames", type=int, default=60)
+    ap.add_argument("--audio-frames", type=int, default=50)
+    args = ap.parse_args()
+    config = RTCConfiguration(iceServers=[])
+    result = {}
+    t0 = time.monotonic()
+
+    publisher = RTCPeerConnection(config)
+    publisher.addTrack(AudioStreamTrack())
+    publisher.addTrack(VideoStreamTrack())
+    prefer(publisher, "video", "video/vp8")
+    prefer(publisher, "audio", "audio/opus")
+    result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}")
+
+    viewer = RTCPeerConnection(config)
+    viewer.addTransceiver("audio", direction="recvonly")
+    viewer.addTransceiver("video", direction="recvonly")
+    counts = {"audio": 0, "video": 0}
+    first = {}
+
+    async def consume(track):
+        while True:
+            try:
+                await track.recv()
+            except Exception:
+                return
+            counts[track.kind] += 1
+            first.setdefault(track.kind, time.monotonic() - t0)
+
+    @viewer.on("track")
+    def on_track(track):
+        asyncio.ensure_future(consume(track))
+
+    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}")
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
+            break
+        await asyncio.sleep(0.1)
+    result.update(video_frames=counts["video"], audio_frames=counts["audio"],
+                  first_video_s=first.get("video"), first_audio_s=first.get("audio"),
+                  elapsed_s=time.monotonic() - t0)
+    loop = asyncio.get_running_loop()
+    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location)
+    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location)
+    await viewer.close()
+    await publisher.close()
+    print(json.dumps(result), flush=True)
+
+
+asyncio.run(main())
