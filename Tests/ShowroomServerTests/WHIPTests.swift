@@ -1,0 +1,143 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Relay
+import ShowroomServer
+import ShowroomTestSupport
+import Testing
+
+/// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback.
+func withLiveServer(_ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void) async throws {
+    var relayConfig = RelayConfiguration()
+    relayConfig.mediaPort = 0
+    let relay = try await RelayServer.start(configuration: relayConfig, logger: Logger(label: "test"))
+    var config = ServerConfiguration()
+    config.port = 0
+    config.dataDirectory = ShowroomServerTests.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
+    let app = try ShowroomServer.application(configuration: config, relay: relay, logger: Logger(label: "test"))
+    do {
+        try await app.test(.live) { client in try await body(client, relay) }
+    } catch {
+        await relay.stop()
+        throw error
+    }
+    await relay.stop()
+}
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+func fixtureOffer(_ name: String) throws -> String {
+    try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/RelayTests/Fixtures/\(name)"), encoding: .utf8)
+}
+
+@Suite struct WHIPTests {
+    static let sdp: HTTPFields = [.contentType: "application/sdp"]
+
+    @Test func publishAnswersWithCreatedLocationAndAnICELiteAnswer() async throws {
+        let offer = try fixtureOffer("aiortc-publisher-offer.sdp")
+        try await withLiveServer { client, relay in
+            let location = try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .created)
+                #expect(r.headers[.contentType] == "application/sdp")
+                let answer = String(buffer: r.body)
+                #expect(answer.contains("a=ice-lite"))
+                #expect(answer.contains("a=setup:passive"))
+                #expect(answer.contains("a=fingerprint:sha-256 \(relay.fingerprint)"))
+                #expect(answer.contains("typ host"))
+                #expect(answer.contains("127.0.0.1 \(relay.port) typ host"))
+                return try #require(r.headers[.location])
+            }
+            #expect(location.hasPrefix("/whip/demo/"))
+            #expect(await relay.sessionCount() == 1)
+            // A second publisher in the same room is refused; the first stays.
+            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .conflict)
+            }
+            try await client.execute(uri: location, method: .patch) { r in #expect(r.status == .methodNotAllowed) }
+            try await client.execute(uri: location, method: .delete) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: location, method: .delete) { r in #expect(r.status == .notFound) }
+            #expect(await relay.sessionCount() == 0)
+        }
+    }
+
+    @Test func badRequestsGetA4xxWithAReasonAndChangeNothing() async throws {
+        let offer = try fixtureOffer("aiortc-publisher-offer.sdp")
+        try await withLiveServer { client, relay in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .unsupportedMediaType)
+            }
+            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: "hello")) { r in
+                #expect(r.status == .badRequest)
+                #expect(String(buffer: r.body).contains("SDP"))
+            }
+            let big = String(repeating: "a=x\r\n", count: 20_000)
+            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: "v=0\r\n" + big)) { r in
+                #expect(r.status == .contentTooLarge)
+            }
+            let h264Only = offer.replacingOccurrences(of: "VP8/90000", with: "H265/90000").replacingOccurrences(of: "opus/48000/2", with: "L16/48000/2")
+            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: h264Only)) { r in
+                #expect(r.status == .badRequest)
+                #expect(String(buffer: r.body).contains("noCommonCodec"))
+            }
+            try await client.execute(uri: "/whip/bad%20room", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/whep/empty", method: .post, headers: Self.sdp, body: ByteBuffer(string: try fixtureOffer("aiortc-viewer-offer.sdp"))) { r in
+                #expect(r.status == .notFound)
+            }
+            #expect(await relay.sessionCount() == 0)
+        }
+    }
+
+    @Test func corsPreflightAllowsAnotherOrigin() async throws {
+        try await withLiveServer { client, _ in
+            let headers: HTTPFields = [
+                .origin: "https://shop.example", .accessControlRequestMethod: "POST",
+                .accessControlRequestHeaders: "content-type, authorization",
+            ]
+            try await client.execute(uri: "/whip/demo", method: .options, headers: headers) { r in
+                #expect(r.status == .noContent || r.status == .ok)
+                #expect(r.headers[.accessControlAllowOrigin] == "*")
+                #expect(r.headers[.accessControlAllowMethods]?.contains("POST") == true)
+            }
+        }
+    }
+
+    /// (b) of the interop list: an aiortc publisher (WHIP) and an aiortc viewer (WHEP) through the
+    /// relay on loopback; the viewer must decode at least 60 video frames and receive audio.
+    @Test func aiortcPublisherToAiortcViewer() async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
+        try await withLiveServer { client, relay in
+            let port = try #require(client.port)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [
+                repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
+                "--url", "http://127.0.0.1:\(port)", "--room", "interop", "--seconds", "15",
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let started = Date()
+            while process.isRunning && Date().timeIntervalSince(started) < 60 { try await Task.sleep(for: .milliseconds(100)) }
+            if process.isRunning { process.terminate() }
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let line = try #require(text.split(separator: "\n").last, "no output from the peers")
+            let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            #expect(result["whip_status"] as? Int == 201)
+            #expect(result["whep_status"] as? Int == 201)
+            let video = result["video_frames"] as? Int ?? 0, audio = result["audio_frames"] as? Int ?? 0
+            #expect(video >= 60, "viewer decoded \(video) video frames")
+            #expect(audio >= 50, "viewer received \(audio) audio frames")
+            #expect(result["whep_delete"] as? Int == 200)
+            #expect(result["whip_delete"] as? Int == 200)
+            #expect(await relay.sessionCount() == 0)
+            print("aiortc → showroom → aiortc: \(line)")
+        }
+    }
+}
