@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+import NIOCore
+@testable import Relay
+import ShowroomTestSupport
+import Testing
+
+func offer(_ name: String) throws -> SessionDescription {
+    try SessionDescription(parsing: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/\(name)"), encoding: .utf8))
+}
+
+let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijkl", fingerprint: "AA:BB", candidateAddress: "127.0.0.1", candidatePort: 40_000, sessionID: 7)
+
+@Suite struct SDPTests {
+    @Test func parsesARealAiortcOffer() throws {
+        let o = try offer("aiortc-publisher-offer.sdp")
+        #expect(o.media.count == 2)
+        let audio = o.media[0], video = o.media[1]
+        #expect(audio.kind == "audio" && video.kind == "video")
+        #expect(audio.mid == "0" && video.mid == "1")
+        #expect(audio.codecs.first?.name == "opus" && audio.codecs.first?.channels == 2)
+        let vp8 = try #require(video.codecs.first { $0.name == "VP8" })
+        #expect(vp8.feedback.contains("nack pli"))
+        #expect(video.extensions.contains { $0.uri.contains("sdes:mid") })
+        #expect(video.ssrcs.count == 2)
+        #expect(o.value("ice-ufrag", in: audio) != nil)
+        #expect(o.value("group") == "BUNDLE 0 1")
+        // Re-serializing gives the same description back.
+        #expect(try SessionDescription(parsing: o.serialized()) == o)
+    }
+
+    @Test func rejectsGarbage() {
+        #expect(throws: WireError.self) { try SessionDescription(parsing: "hello") }
+        #expect(throws: WireError.self) { try SessionDescription(parsing: "v=1\r\n") }
+        #expect(throws: WireError.self) { try SessionDescription(parsing: "v=0\r\nm=audio x RTP/AVP 0\r\n") }
+        #expect(throws: WireError.self) { try SessionDescription(parsing: "v=0\r\n" + String(repeating: "a=x\r\n", count: 20_000)) }
+        var rng = SeededRandom(seed: 12)
+        let text = Array((try? String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8))?.utf8 ?? "".utf8)
+        for _ in 0..<20_000 {
+            let mutated = rng.mutate(text)
+            if let d = try? SessionDescription(parsing: String(decoding: mutated, as: UTF8.self)) {
+                _ = try? answerer.answer(d, role: .publisher)
+            }
+        }
+    }
+}
+
+@Suite struct SDPAnswererTests {
+    @Test func publisherGetsARecvonlyBundleAnswer() throws {
+        let (answer, media, remote) = try answerer.answer(try offer("aiortc-publisher-offer.sdp"), role: .publisher)
+        #expect(answer.value("group") == "BUNDLE 0 1")
+        #expect(answer.attributes.contains { $0.name == "ice-lite" })
+        #expect(media.map(\.kind) == ["audio", "video"])
+        #expect(media[1].codec == "VP8")
+        #expect(remote.setup == "actpass")
+        #expect(remote.fingerprint.hasPrefix("A4:12"))
+        for m in answer.media {
+            #expect(m.direction == "recvonly")
+            #expect(m.value("setup") == "passive")
+            #expect(m.has("rtcp-mux"))
+            #expect(m.values("candidate") == ["1 1 udp 2130706431 127.0.0.1 40000 typ host"])
+            #expect(m.formats.count == 1)
+        }
+        #expect(answer.media[0].value("fmtp")?.contains("useinbandfec=1") == true)
+        #expect(answer.media[1].values("rtcp-fb").contains { $0.hasSuffix("nack pli") })
+    }
+
+    @Test func viewerGetsSendonlyWithOurSSRCs() throws {
+        let tracks = [
+            OutgoingTrack(kind: "audio", ssrc: 111, streamID: "s", trackID: "a"),
+            OutgoingTrack(kind: "video", ssrc: 222, streamID: "s", trackID: "v"),
+        ]
+        let (answer, _, _) = try answerer.answer(try offer("aiortc-viewer-offer.sdp"), role: .viewer, tracks: tracks)
+        #expect(answer.media.map(\.direction) == ["sendonly", "sendonly"])
+        #expect(answer.media[0].ssrcs == [111])
+        #expect(answer.media[1].ssrcs == [222])
+        #expect(answer.media[1].value("msid") == "s v")
+    }
+
+    @Test func noCommonCodecIsAClearError() throws {
+        var o = try offer("aiortc-publisher-offer.sdp")
+        for i in o.media.indices {
+            o.media[i].attributes = o.media[i].attributes.filter { $0.name != "rtpmap" || !($0.value ?? "").contains("opus") && !($0.value ?? "").contains("VP8") }
+        }
+        #expect(throws: NegotiationError(.noCommonCodec, "")) { try answerer.answer(o, role: .publisher) }
+        var noICE = try offer("aiortc-publisher-offer.sdp")
+        for i in noICE.media.indices { noICE.media[i].attributes.removeAll { $0.name == "ice-ufrag" } }
+        #expect(throws: NegotiationError(.missingICECredentials, "")) { try answerer.answer(noICE, role: .publisher) }
+    }
+}
+
+@Suite struct ICELiteAgentTests {
+    static func request(username: String, password: String, useCandidate: Bool = false, tid: UInt8 = 1) -> [UInt8] {
+        var attributes: [STUNMessage.Attribute] = [.init(type: STUNMessage.AttributeType.username, value: Array(username.utf8))]
+        if useCandidate { attributes.append(.init(type: STUNMessage.AttributeType.useCandidate, value: [])) }
+        return STUNMessage(type: STUNMessage.MessageType.bindingRequest, transactionID: Array(repeating: tid, count: 12), attributes: attributes)
+            .serialized(integrityKey: Array(password.utf8), mac: HMACSHA1.digest)
+    }
+
+    @Test func answersAuthenticatedChecksAndFollowsOnlyThem() throws {
+        var agent = ICELiteAgent(localUfrag: "loc", localPassword: "localpassword0123456789", remoteUfrag: "rem")
+        let a = PeerAddress(ip: [127, 0, 0, 1], port: 5_000), b = PeerAddress(ip: [127, 0, 0, 1], port: 6_000)
+        let good = Self.request(username: "loc:rem", password: "localpassword0123456789", useCandidate: true)
+        guard case .respond(let response) = agent.handle(good, message: try STUNMessage(parsing: good), from: a, now: .zero) else {
+            Issue.record("no response")
+            return
+        }
+        let parsed = try STUNMessage(parsing: response)
+        #expect(parsed.type == STUNMessage.MessageType.bindingSuccess)
+        #expect(STUNMessage.verifyIntegrity(response, key: Array("localpassword0123456789".utf8), mac: HMACSHA1.digest))
+        #expect(STUNMessage.verifyFingerprint(response))
+        #expect(try STUNAddress(xorDecoding: parsed[STUNMessage.AttributeType.xorMappedAddress] ?? [], transactionID: parsed.transactionID) == STUNAddress(address: [127, 0, 0, 1], port: 5_000))
+        #expect(agent.selected == a && agent.nominated)
+        // Forged (wrong password) and misaddressed checks from another address change nothing.
+        let forged = Self.request(username: "loc:rem", password: "wrong-password-xxxxxxxx")
+        #expect(agent.handle(forged, message: try STUNMessage(parsing: forged), from: b, now: .zero) == .drop("stun-bad-integrity"))
+        let other = Self.request(username: "loc:someone", password: "localpassword0123456789")
+        #expect(agent.handle(other, message: try STUNMessage(parsing: other), from: b, now: .zero) == .drop("stun-wrong-username"))
+        #expect(agent.selected == a)
+        // An authenticated check from a new address moves the session there.
+        let moved = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: 2)
+        _ = agent.handle(moved, message: try STUNMessage(parsing: moved), from: b, now: .milliseconds(1_000))
+        #expect(agent.selected == b)
+    }
+
+    @Test func consentLapsesAfterThirtySecondsOfSilence() throws {
+        var agent = ICELiteAgent(localUfrag: "loc", localPassword: "localpassword0123456789", remoteUfrag: "rem")
+        let check = Self.request(username: "loc:rem", password: "localpassword0123456789")
+        _ = agent.handle(check, message: try STUNMessage(parsing: check), from: PeerAddress(ip: [127, 0, 0, 1], port: 1), now: .milliseconds(1_000))
+        #expect(!agent.consentExpired(now: .milliseconds(30_000)))
+        #expect(agent.consentExpired(now: .milliseconds(31_001)))
+    }
+}
+
+@Suite struct RelayStateTests {
+    static func state() throws -> RelayState {
+        RelayState(certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
+    }
+
+    @Test func malformedAndUnknownDatagramsAreDroppedAndCounted() throws {
+        let s = try Self.state()
+        let stranger = PeerAddress(ip: [127, 0, 0, 1], port: 9)
+        var rng = SeededRandom(seed: 99)
+        for i in 0..<20_000 {
+            var junk = rng.bytes(Int.random(in: 0...300, using: &rng))
+            if !junk.isEmpty { junk[0] = [0x00, 0x01, 22, 23, 0x80, 0x90, 0xFF][i % 7] }
+            #expect(s.receive(junk, from: stranger, now: .zero).isEmpty)
+        }
+        let drops = s.dropped
+        #expect(drops["empty", default: 0] > 0)
+        #expect(drops["dtls-unknown-source", default: 0] > 0)
+        #expect(drops["srtp-unknown-source", default: 0] > 0)
+        #expect(drops["unknown-first-byte", default: 0] > 0)
+        #expect(drops.values.reduce(0, +) == 20_000)
+    }
+
+    @Test func aSessionSurvivesGarbageAroundIt() throws {
+        let s = try Self.state()
+        let (id, answer) = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
+        let parsed = try SessionDescription(parsing: answer)
+        let ufrag = try #require(parsed.media[0].value("ice-ufrag")), pwd = try #require(parsed.media[0].value("ice-pwd"))
+        let peer = PeerAddress(ip: [127, 0, 0, 1], port: 50_676)
+        // Garbage from the peer's own address before and after it authenticates.
+        _ = s.receive([0x00, 0x01, 0x00], from: peer, now: .zero)
+        let check = ICELiteAgentTests.request(username: "\(ufrag):RzOd", password: pwd)
+        #expect(s.receive(check, from: peer, now: .zero).count == 1)
+        _ = s.receive([22, 254, 253, 0, 0], from: peer, now: .zero)
+        _ = s.receive([0x80, 96, 0, 1], from: peer, now: .zero)
+        #expect(s.sessionCount() == 1)
+        #expect(s.receive(check, from: peer, now: .zero).count == 1)  // still answered
+        #expect(s.close(id: id, reason: "test"))
+        #expect(s.receive(check, from: peer, now: .zero).isEmpty)
+    }
+
+    @Test func silentSessionsAreReaped() throws {
+        let s = try Self.state()
+        _ = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
+        _ = s.tick(now: .milliseconds(29_000))
+        #expect(s.sessionCount() == 1)
+        _ = s.tick(now: .milliseconds(31_000))
+        #expect(s.sessionCount() == 0)
+    }
+}
