@@ -21,7 +21,7 @@ public enum ShowroomServer {
     }
 
     /// The router with every route the server answers.
-    public static func router(relay: RelayServer? = nil) -> Router<BasicRequestContext> {
+    public static func router(relay: RelayServer? = nil, auth: TokenAuthority? = nil) -> Router<BasicRequestContext> {
         let router = Router()
         // WHIP/WHEP clients may live on another origin (a shop's page): allow them, and let them
         // read Location (RFC 9725 §4.2).
@@ -30,13 +30,13 @@ public enum ShowroomServer {
                 allowOrigin: .all, allowHeaders: [.contentType, .authorization],
                 allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
-        if let relay { WHIPRoutes.add(to: router, relay: relay) }
+        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
         return router
     }
 
     /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
-        configuration: ServerConfiguration, relay: RelayServer? = nil, logger: Logger,
+        configuration: ServerConfiguration, relay: RelayServer? = nil, auth: TokenAuthority? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(ServerError) -> some ApplicationProtocol {
         try configuration.validate()
@@ -49,7 +49,7 @@ public enum ShowroomServer {
                 "version": .string(version),
             ])
         return Application(
-            router: router(relay: relay),
+            router: router(relay: relay, auth: auth),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -58,8 +58,10 @@ public enum ShowroomServer {
     /// Builds and runs the server until SIGINT or SIGTERM, then shuts down gracefully.
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
         try configuration.validate()
+        let dataDirectory = try configuration.prepareDataDirectory()
+        let auth = await TokenAuthority(secret: try TokenAuthority.loadSecret(dataDirectory: dataDirectory))
         let relay = try await RelayServer.start(configuration: configuration.relay, logger: logger)
-        let app = try application(configuration: configuration, relay: relay, logger: logger) { port in
+        let app = try application(configuration: configuration, relay: relay, auth: auth, logger: logger) { port in
             logger.info("showroom listening", metadata: ["url": .string("http://\(configuration.host):\(port)")])
         }
         try await app.runService()

@@ -9,12 +9,17 @@ enum WHIPRoutes {
     /// Largest SDP offer accepted (a few tracks take a few kilobytes).
     static let maxOfferBytes = 64 * 1_024
 
-    static func add(to router: Router<BasicRequestContext>, relay: RelayServer) {
-        router.post("whip/:room") { request, context in try await open(request, context, relay: relay, publishing: true) }
-        router.post("whep/:room") { request, context in try await open(request, context, relay: relay, publishing: false) }
+    static func add(to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority) {
+        router.post("whip/:room") { request, context in
+            try await open(request, context, relay: relay, auth: auth, publishing: true)
+        }
+        router.post("whep/:room") { request, context in
+            try await open(request, context, relay: relay, auth: auth, publishing: false)
+        }
         for kind in ["whip", "whep"] {
-            router.delete("\(kind)/:room/:session") { _, context -> Response in
+            router.delete("\(kind)/:room/:session") { request, context -> Response in
                 let room = try context.parameters.require("room"), session = try context.parameters.require("session")
+                try await authorize(request, auth: auth, room: room, role: kind == "whip" ? .publisher : .viewer)
                 guard await relay.close(room: room, id: session) else {
                     throw HTTPError(.notFound, message: "no session \(session) in room \(room)")
                 }
@@ -34,9 +39,29 @@ enum WHIPRoutes {
         (1...64).contains(room.count) && room.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
     }
 
-    static func open(_ request: Request, _ context: BasicRequestContext, relay: RelayServer, publishing: Bool) async throws -> Response {
+    /// 401 for a missing, forged or expired token, 403 for one of another room or role: before the
+    /// body is read or anything else happens.
+    static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role) async throws {
+        do {
+            _ = try await auth.authorize(request.headers[.authorization], room: room, role: role)
+        } catch {
+            switch error.code {
+            case .unauthorized:
+                var headers = HTTPFields()
+                headers[.wwwAuthenticate] = "Bearer"
+                throw HTTPError(.unauthorized, headers: headers, message: error.detail)
+            case .forbidden:
+                throw HTTPError(.forbidden, message: error.detail)
+            }
+        }
+    }
+
+    static func open(
+        _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, publishing: Bool
+    ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: "room names are 1–64 letters, digits, - or _") }
+        try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }

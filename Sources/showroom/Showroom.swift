@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ShowroomServer
 
@@ -17,7 +18,7 @@ struct Showroom: AsyncParsableCommand {
             --log-level (default info); `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Token.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -77,5 +78,34 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ServerError {
             throw ValidationError(error.description)
         }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print an access token (JWT, HS256) for the server that uses this data directory.",
+        discussion: "The secret is SHOWROOM_SECRET if set, else <data-dir>/secret (created on first use, mode 0600).")
+
+    @Option(help: "The room the token is for (letters, digits, - or _).")
+    var room: String
+
+    @Option(help: "Who the bearer is (shown in logs).")
+    var identity: String
+
+    @Option(help: "publisher (WHIP: go live, and watch) or viewer (WHEP: watch).")
+    var role: String
+
+    @Option(help: "Seconds until the token expires.")
+    var ttl: Int = 3_600
+
+    @Option(help: "The server's data directory, where its secret lives.")
+    var dataDir = "./.showroom"
+
+    func run() async throws {
+        guard let role = Role(rawValue: role) else { throw ValidationError("role must be publisher or viewer") }
+        guard ttl > 0 else { throw ValidationError("ttl must be positive") }
+        let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir)
+        let authority = await TokenAuthority(secret: secret)
+        print(try await authority.mint(identity: identity, room: room, role: role, ttl: TimeInterval(ttl)))
     }
 }

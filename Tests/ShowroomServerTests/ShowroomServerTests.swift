@@ -107,4 +107,32 @@ import FoundationNetworking
         let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.contains("port 99999"))
     }
+
+    @Test func tokenCommandMintsATokenTheServerAccepts() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.executable))
+        let dataDir = ShowroomServerTests.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["token", "--room", "shoes", "--identity", "ada", "--role", "publisher", "--ttl", "60", "--data-dir", dataDir]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SHOWROOM_SECRET"] = nil
+        process.environment = environment
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let jwt = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(jwt.split(separator: ".").count == 3)
+        // The secret was created once, private, and verifies the token.
+        let secretPath = dataDir + "/secret"
+        let mode = (try FileManager.default.attributesOfItem(atPath: secretPath)[.posixPermissions] as? NSNumber)?.intValue
+        #expect(mode == 0o600)
+        let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: [:])
+        let token = try await TokenAuthority(secret: secret).authorize("Bearer \(jwt)", room: "shoes", role: .publisher)
+        #expect(token.sub.value == "ada")
+        #expect(try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: [:]) == secret)  // not regenerated
+        #expect(try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: ["SHOWROOM_SECRET": "env"]) == Array("env".utf8))
+    }
 }

@@ -9,6 +9,16 @@ import ShowroomServer
 import ShowroomTestSupport
 import Testing
 
+let testSecret = Array("test-secret-test-secret-test-secret!".utf8)
+
+func token(_ room: String, _ role: Role, ttl: TimeInterval = 600, secret: [UInt8] = testSecret) async throws -> String {
+    try await TokenAuthority(secret: secret).mint(identity: "tester", room: room, role: role, ttl: ttl)
+}
+
+func sdpHeaders(_ token: String) -> HTTPFields {
+    [.contentType: "application/sdp", .authorization: "Bearer \(token)"]
+}
+
 /// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback.
 func withLiveServer(_ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void) async throws {
     var relayConfig = RelayConfiguration()
@@ -18,7 +28,8 @@ func withLiveServer(_ body: @Sendable (any TestClientProtocol, RelayServer) asyn
     config.port = 0
     config.dataDirectory = ShowroomServerTests.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
-    let app = try ShowroomServer.application(configuration: config, relay: relay, logger: Logger(label: "test"))
+    let auth = await TokenAuthority(secret: testSecret)
+    let app = try ShowroomServer.application(configuration: config, relay: relay, auth: auth, logger: Logger(label: "test"))
     do {
         try await app.test(.live) { client in try await body(client, relay) }
     } catch {
@@ -35,12 +46,34 @@ func fixtureOffer(_ name: String) throws -> String {
 }
 
 @Suite struct WHIPTests {
-    static let sdp: HTTPFields = [.contentType: "application/sdp"]
+    @Test func tokensAreCheckedBeforeAnythingHappens() async throws {
+        let offer = ByteBuffer(string: try fixtureOffer("aiortc-publisher-offer.sdp"))
+        let cases: [(String?, HTTPResponse.Status)] = [
+            (nil, .unauthorized),
+            ("not-a-jwt", .unauthorized),
+            (try await token("demo", .publisher, secret: Array("another-secret-another-secret-!!".utf8)), .unauthorized),  // forged
+            (try await token("demo", .publisher, ttl: -60), .unauthorized),  // expired
+            (try await token("other", .publisher), .forbidden),
+            (try await token("demo", .viewer), .forbidden),  // a viewer cannot publish
+        ]
+        try await withLiveServer { client, relay in
+            for (bearer, status) in cases {
+                var headers: HTTPFields = [.contentType: "application/sdp"]
+                if let bearer { headers[.authorization] = "Bearer \(bearer)" }
+                try await client.execute(uri: "/whip/demo", method: .post, headers: headers, body: offer) { r in
+                    #expect(r.status == status)
+                    if status == .unauthorized { #expect(r.headers[.wwwAuthenticate] == "Bearer") }
+                }
+            }
+            #expect(await relay.sessionCount() == 0)
+        }
+    }
 
     @Test func publishAnswersWithCreatedLocationAndAnICELiteAnswer() async throws {
         let offer = try fixtureOffer("aiortc-publisher-offer.sdp")
+        let publisher = try await token("demo", .publisher)
         try await withLiveServer { client, relay in
-            let location = try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+            let location = try await client.execute(uri: "/whip/demo", method: .post, headers: sdpHeaders(publisher), body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .created)
                 #expect(r.headers[.contentType] == "application/sdp")
                 let answer = String(buffer: r.body)
@@ -54,39 +87,44 @@ func fixtureOffer(_ name: String) throws -> String {
             #expect(location.hasPrefix("/whip/demo/"))
             #expect(await relay.sessionCount() == 1)
             // A second publisher in the same room is refused; the first stays.
-            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: sdpHeaders(publisher), body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .conflict)
             }
-            try await client.execute(uri: location, method: .patch) { r in #expect(r.status == .methodNotAllowed) }
-            try await client.execute(uri: location, method: .delete) { r in #expect(r.status == .ok) }
-            try await client.execute(uri: location, method: .delete) { r in #expect(r.status == .notFound) }
+            let auth: HTTPFields = [.authorization: "Bearer \(publisher)"]
+            try await client.execute(uri: location, method: .patch, headers: auth) { r in #expect(r.status == .methodNotAllowed) }
+            try await client.execute(uri: location, method: .delete) { r in #expect(r.status == .unauthorized) }
+            try await client.execute(uri: location, method: .delete, headers: auth) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: location, method: .delete, headers: auth) { r in #expect(r.status == .notFound) }
             #expect(await relay.sessionCount() == 0)
         }
     }
 
     @Test func badRequestsGetA4xxWithAReasonAndChangeNothing() async throws {
         let offer = try fixtureOffer("aiortc-publisher-offer.sdp")
+        let publisher = try await token("demo", .publisher)
+        let sdp = sdpHeaders(publisher)
         try await withLiveServer { client, relay in
-            try await client.execute(uri: "/whip/demo", method: .post, headers: [.contentType: "text/plain"], body: ByteBuffer(string: offer)) { r in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: [.contentType: "text/plain", .authorization: "Bearer \(publisher)"], body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .unsupportedMediaType)
             }
-            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: "hello")) { r in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: sdp, body: ByteBuffer(string: "hello")) { r in
                 #expect(r.status == .badRequest)
                 #expect(String(buffer: r.body).contains("SDP"))
             }
             let big = String(repeating: "a=x\r\n", count: 20_000)
-            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: "v=0\r\n" + big)) { r in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: sdp, body: ByteBuffer(string: "v=0\r\n" + big)) { r in
                 #expect(r.status == .contentTooLarge)
             }
             let h264Only = offer.replacingOccurrences(of: "VP8/90000", with: "H265/90000").replacingOccurrences(of: "opus/48000/2", with: "L16/48000/2")
-            try await client.execute(uri: "/whip/demo", method: .post, headers: Self.sdp, body: ByteBuffer(string: h264Only)) { r in
+            try await client.execute(uri: "/whip/demo", method: .post, headers: sdp, body: ByteBuffer(string: h264Only)) { r in
                 #expect(r.status == .badRequest)
                 #expect(String(buffer: r.body).contains("noCommonCodec"))
             }
-            try await client.execute(uri: "/whip/bad%20room", method: .post, headers: Self.sdp, body: ByteBuffer(string: offer)) { r in
+            try await client.execute(uri: "/whip/bad%20room", method: .post, headers: sdp, body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .badRequest)
             }
-            try await client.execute(uri: "/whep/empty", method: .post, headers: Self.sdp, body: ByteBuffer(string: try fixtureOffer("aiortc-viewer-offer.sdp"))) { r in
+            let emptyViewer = sdpHeaders(try await token("empty", .viewer))
+            try await client.execute(uri: "/whep/empty", method: .post, headers: emptyViewer, body: ByteBuffer(string: try fixtureOffer("aiortc-viewer-offer.sdp"))) { r in
                 #expect(r.status == .notFound)
             }
             #expect(await relay.sessionCount() == 0)
@@ -119,6 +157,7 @@ func fixtureOffer(_ name: String) throws -> String {
             process.arguments = [
                 repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
                 "--url", "http://127.0.0.1:\(port)", "--room", "interop", "--seconds", "15",
+                "--publisher-token", try await token("interop", .publisher), "--viewer-token", try await token("interop", .viewer),
             ]
             let output = Pipe()
             process.standardOutput = output

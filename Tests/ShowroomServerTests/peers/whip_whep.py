@@ -1,7 +1,10 @@
 """An aiortc publisher (WHIP) and an aiortc viewer (WHEP) against a Showroom server on loopback.
 
 Prints one JSON line: frames the viewer decoded per kind, HTTP statuses, and timings. Used by
-ShowroomServerTests; run by hand with: .venv/bin/python whip_whep.py --url http://127.0.0.1:8080
+ShowroomServerTests; run by hand with:
+  .venv/bin/python whip_whep.py --url http://127.0.0.1:8080 --room demo \
+      --publisher-token "$(showroom token --room demo --identity me --role publisher)" \
+      --viewer-token "$(showroom token --room demo --identity you --role viewer)"
 """
 import argparse, asyncio, json, time, urllib.error, urllib.request
 
@@ -15,15 +18,15 @@ from aiortc import (AudioStreamTrack, RTCConfiguration, RTCPeerConnection,  # no
 from aiortc.rtcrtpsender import RTCRtpSender  # noqa: E402
 
 
-def post(url, sdp):
+def post(url, sdp, token):
     req = urllib.request.Request(url, data=sdp.encode(), method="POST",
-                                 headers={"Content-Type": "application/sdp"})
+                                 headers={"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.status, resp.headers.get("Location"), resp.read().decode()
 
 
-def delete(url):
-    req = urllib.request.Request(url, method="DELETE")
+def delete(url, token):
+    req = urllib.request.Request(url, method="DELETE", headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status
@@ -38,10 +41,10 @@ def prefer(pc, kind, mime):
             t.setCodecPreferences([c for c in caps.codecs if c.mimeType.lower() == mime])
 
 
-async def negotiate(pc, url):
+async def negotiate(pc, url, token):
     await pc.setLocalDescription(await pc.createOffer())
     loop = asyncio.get_running_loop()
-    status, location, answer = await loop.run_in_executor(None, post, url, pc.localDescription.sdp)
+    status, location, answer = await loop.run_in_executor(None, post, url, pc.localDescription.sdp, token)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return status, location
 
@@ -50,6 +53,8 @@ async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--room", default="demo")
+    ap.add_argument("--publisher-token", required=True)
+    ap.add_argument("--viewer-token", required=True)
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--video-frames", type=int, default=60)
     ap.add_argument("--audio-frames", type=int, default=50)
@@ -63,7 +68,7 @@ async def main():
     publisher.addTrack(VideoStreamTrack())
     prefer(publisher, "video", "video/vp8")
     prefer(publisher, "audio", "audio/opus")
-    result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}")
+    result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}", args.publisher_token)
 
     viewer = RTCPeerConnection(config)
     viewer.addTransceiver("audio", direction="recvonly")
@@ -84,7 +89,7 @@ async def main():
     def on_track(track):
         asyncio.ensure_future(consume(track))
 
-    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}")
+    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}", args.viewer_token)
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
@@ -94,8 +99,8 @@ async def main():
                   first_video_s=first.get("video"), first_audio_s=first.get("audio"),
                   elapsed_s=time.monotonic() - t0)
     loop = asyncio.get_running_loop()
-    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location)
-    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location)
+    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location, args.viewer_token)
+    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location, args.publisher_token)
     await viewer.close()
     await publisher.close()
     print(json.dumps(result), flush=True)

@@ -1,0 +1,94 @@
+import Foundation
+import JWTKit
+
+/// What a token lets its bearer do.
+public enum Role: String, Codable, Sendable, CaseIterable {
+    /// Publishes media into a room (WHIP); may also watch it.
+    case publisher
+    /// Watches a room (WHEP).
+    case viewer
+}
+
+/// The claims of a Showroom access token: a JWT signed HS256 with the server's secret.
+public struct AccessToken: JWTPayload, Equatable {
+    /// The identity of the bearer.
+    public var sub: SubjectClaim
+    public var exp: ExpirationClaim
+    /// The room this token is for.
+    public var room: String
+    public var role: Role
+
+    public init(identity: String, room: String, role: Role, expires: Date) {
+        sub = SubjectClaim(value: identity)
+        exp = ExpirationClaim(value: expires)
+        self.room = room
+        self.role = role
+    }
+
+    public func verify(using algorithm: some JWTAlgorithm) throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Why a request was refused: `unauthorized` (401: no valid token) or `forbidden` (403: a valid
+/// token for another room or role).
+public struct AuthError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case unauthorized, forbidden }
+    public let code: Code
+    public let detail: String
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+    public static func == (a: AuthError, b: AuthError) -> Bool { a.code == b.code }
+    public func hash(into h: inout Hasher) { h.combine(code) }
+    public var description: String { "\(code.rawValue): \(detail)" }
+}
+
+/// Signs and checks access tokens with the server's secret.
+public struct TokenAuthority: Sendable {
+    private let keys: JWTKeyCollection
+
+    public init(secret: [UInt8]) async {
+        keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+    }
+
+    public func mint(identity: String, room: String, role: Role, ttl: TimeInterval) async throws -> String {
+        try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl)))
+    }
+
+    /// Checks an `Authorization` header value for `room` and `role`.
+    public func authorize(_ header: String?, room: String, role: Role) async throws(AuthError) -> AccessToken {
+        guard let header, header.lowercased().hasPrefix("bearer ") else {
+            throw AuthError(.unauthorized, "an Authorization: Bearer token is required")
+        }
+        let token: AccessToken
+        do {
+            token = try await keys.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), as: AccessToken.self)
+        } catch {
+            throw AuthError(.unauthorized, "the token is invalid or expired")
+        }
+        guard token.room == room else { throw AuthError(.forbidden, "the token is for room \(token.room), not \(room)") }
+        guard token.role == role || (token.role == .publisher && role == .viewer) else {
+            throw AuthError(.forbidden, "a \(token.role.rawValue) token cannot act as \(role.rawValue)")
+        }
+        return token
+    }
+
+    /// The server's secret: `SHOWROOM_SECRET` if set, else `<data dir>/secret`, created once with
+    /// 32 random bytes and mode 0600.
+    public static func loadSecret(dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [UInt8] {
+        if let s = environment["SHOWROOM_SECRET"], !s.isEmpty { return Array(s.utf8) }
+        let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("secret").path
+        if let existing = FileManager.default.contents(atPath: path), existing.count >= 32 { return Array(existing) }
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var rng = SystemRandomNumberGenerator()
+        for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+        }
+        return bytes
+    }
+}
