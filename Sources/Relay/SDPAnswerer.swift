@@ -89,7 +89,7 @@ public struct SDPAnswerer: Sendable {
         var media: [SessionDescription.Media] = []
         var negotiated: [NegotiatedMedia] = []
         var bundle: [String] = []
-        var usedTracks = 0
+        var usedTracks = Set<Int>()
         for (index, m) in offer.media.enumerated() {
             let mid = m.mid ?? String(index)
             guard m.proto.contains("SAVPF") || m.proto.contains("SAVP") else {
@@ -122,11 +122,13 @@ public struct SDPAnswerer: Sendable {
             let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
             if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
             if sending {
-                guard usedTracks < tracks.count, let track = tracks.dropFirst(usedTracks).first(where: { $0.kind == m.kind }) else {
+                // Each outgoing track serves one section of its kind, whatever order the viewer offers in.
+                guard let index = tracks.indices.first(where: { tracks[$0].kind == m.kind && !usedTracks.contains($0) }) else {
                     media.append(rejected(m, mid: mid))
                     continue
                 }
-                usedTracks += 1
+                usedTracks.insert(index)
+                let track = tracks[index]
                 a.append(.init("msid", "\(track.streamID) \(track.trackID)"))
                 a.append(.init("ssrc", "\(track.ssrc) cname:showroom"))
                 a.append(.init("ssrc", "\(track.ssrc) msid:\(track.streamID) \(track.trackID)"))

@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
 
     public init() {}
 
+    /// True when the HTTP server is reachable from this machine only.
+    public var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" }
+
     /// Checks the values a user can get wrong and says which one.
     public func validate() throws(ServerError) {
         guard (0...65_535).contains(port) else { throw ServerError(.invalidConfiguration, "port \(port) is not 0–65535") }

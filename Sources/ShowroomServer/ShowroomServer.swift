@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -21,8 +22,14 @@ public enum ShowroomServer {
     }
 
     /// The router with every route the server answers.
-    public static func router(relay: RelayServer? = nil, auth: TokenAuthority? = nil) -> Router<BasicRequestContext> {
+    public static func router(
+        relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false
+    ) -> Router<BasicRequestContext> {
         let router = Router()
+        // The web page (plain HTML/JS shipped as a resource of this target).
+        if let web = Bundle.module.resourceURL?.appendingPathComponent("Web").path {
+            router.add(middleware: FileMiddleware(web, searchForIndexHtml: true))
+        }
         // WHIP/WHEP clients may live on another origin (a shop's page): allow them, and let them
         // read Location (RFC 9725 §4.2).
         router.add(
@@ -31,6 +38,17 @@ public enum ShowroomServer {
                 allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
+        if demoTokens, let auth {
+            // Only when the server listens on loopback: whoever can reach it is on this machine.
+            router.get("demo-token") { request, _ -> String in
+                let room = request.uri.queryParameters.get("room") ?? "demo"
+                guard WHIPRoutes.validRoom(room) else { throw HTTPError(.badRequest, message: "bad room name") }
+                guard let role = request.uri.queryParameters.get("role").flatMap(Role.init(rawValue:)) else {
+                    throw HTTPError(.badRequest, message: "role must be publisher or viewer")
+                }
+                return try await auth.mint(identity: "page-\(UInt32.random(in: 0...UInt32.max))", room: room, role: role, ttl: 3_600)
+            }
+        }
         return router
     }
 
@@ -49,7 +67,7 @@ public enum ShowroomServer {
                 "version": .string(version),
             ])
         return Application(
-            router: router(relay: relay, auth: auth),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

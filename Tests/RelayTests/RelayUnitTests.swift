@@ -78,6 +78,12 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(answer.media[0].ssrcs == [111])
         #expect(answer.media[1].ssrcs == [222])
         #expect(answer.media[1].value("msid") == "s v")
+        // A viewer that offers video before audio (as the web page does) gets both.
+        var reversed = try offer("aiortc-viewer-offer.sdp")
+        reversed.media.reverse()
+        let (answer2, media2, _) = try answerer.answer(reversed, role: .viewer, tracks: tracks)
+        #expect(media2.map(\.kind) == ["video", "audio"])
+        #expect(answer2.media.map(\.ssrcs) == [[222], [111]])
     }
 
     @Test func noCommonCodecIsAClearError() throws {

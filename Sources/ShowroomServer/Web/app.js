@@ -1,0 +1,144 @@
+// Showroom's test page: publish with WHIP (RFC 9725), watch with WHEP. No build step.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let pc = null;
+let resource = null;
+let token = null;
+let lastBytes = null;
+
+// For tests and curious users: the latest figures, also shown on the page.
+window.showroomStats = { state: "idle", framesDecoded: 0, framesSent: 0, audioPacketsReceived: 0, bitrateKbps: 0 };
+
+async function tokenFor(room, role) {
+  const typed = $("token").value.trim();
+  if (typed) return typed;
+  // The server offers demo tokens only when it listens on loopback.
+  const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}`);
+  if (!r.ok) throw new Error(`no token: paste one from \`showroom token\` (${r.status})`);
+  return (await r.text()).trim();
+}
+
+function waitForIce(pc) {
+  // Non-trickle: send the offer with its candidates (the server is ICE-lite and needs none).
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 2000);
+  });
+}
+
+async function negotiate(kind, room) {
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitForIce(pc);
+  const r = await fetch(`/${kind}/${encodeURIComponent(room)}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/sdp", "Authorization": `Bearer ${token}` },
+    body: pc.localDescription.sdp,
+  });
+  if (r.status !== 201) throw new Error(`${kind.toUpperCase()} ${r.status}: ${await r.text()}`);
+  resource = r.headers.get("Location");
+  await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
+}
+
+function preferCodec(transceiver, mime) {
+  const caps = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind);
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mime);
+  const rest = caps.codecs.filter((c) => c.mimeType.toLowerCase() !== mime);
+  transceiver.setCodecPreferences([...first, ...rest]);
+}
+
+function newConnection() {
+  pc = new RTCPeerConnection({ iceServers: [] });
+  pc.addEventListener("connectionstatechange", () => {
+    $("state").textContent = pc.connectionState;
+    window.showroomStats.state = pc.connectionState;
+  });
+}
+
+async function goLive() {
+  const room = $("room").value;
+  token = await tokenFor(room, "publisher");
+  const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+  $("video").srcObject = media;
+  newConnection();
+  for (const track of media.getTracks()) {
+    const t = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
+    preferCodec(t, track.kind === "video" ? "video/vp8" : "audio/opus");
+  }
+  await negotiate("whip", room);
+}
+
+async function watch() {
+  const room = $("room").value;
+  token = await tokenFor(room, "viewer");
+  newConnection();
+  const stream = new MediaStream();
+  $("video").srcObject = stream;
+  $("video").muted = false;
+  pc.addEventListener("track", (e) => stream.addTrack(e.track));
+  preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video/vp8");
+  preferCodec(pc.addTransceiver("audio", { direction: "recvonly" }), "audio/opus");
+  await negotiate("whep", room);
+}
+
+async function stop() {
+  if (resource) await fetch(resource, { method: "DELETE", headers: { "Authorization": `Bearer ${token}` } }).catch(() => {});
+  if (pc) pc.close();
+  pc = null;
+  resource = null;
+  $("state").textContent = window.showroomStats.state = "stopped";
+  setButtons(false);
+}
+
+async function updateStats() {
+  if (!pc) return;
+  const report = await pc.getStats();
+  let bytes = 0, frames = 0, sent = 0, lost = 0, jitter = null, rtt = null, audioPackets = 0;
+  report.forEach((s) => {
+    if (s.type === "inbound-rtp") {
+      bytes += s.bytesReceived || 0;
+      lost += s.packetsLost || 0;
+      if (s.kind === "video") { frames += s.framesDecoded || 0; jitter = s.jitter; }
+      if (s.kind === "audio") audioPackets += s.packetsReceived || 0;
+    } else if (s.type === "outbound-rtp") {
+      bytes += s.bytesSent || 0;
+      if (s.kind === "video") sent += s.framesEncoded || 0;
+    } else if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) {
+      rtt = s.currentRoundTripTime;
+    } else if (s.type === "remote-inbound-rtp" && s.roundTripTime !== undefined) {
+      rtt = rtt ?? s.roundTripTime;
+    }
+  });
+  const kbps = lastBytes === null ? 0 : ((bytes - lastBytes) * 8) / 1000;
+  lastBytes = bytes;
+  Object.assign(window.showroomStats, { framesDecoded: frames, framesSent: sent, audioPacketsReceived: audioPackets, bitrateKbps: kbps, packetsLost: lost });
+  $("bitrate").textContent = `${kbps.toFixed(0)} kbit/s`;
+  $("frames").textContent = sent ? `${sent} sent` : `${frames} decoded`;
+  $("loss").textContent = `${lost}`;
+  $("jitter").textContent = jitter === null ? "–" : `${(jitter * 1000).toFixed(1)} ms`;
+  $("rtt").textContent = rtt === null ? "–" : `${(rtt * 1000).toFixed(1)} ms`;
+}
+
+function setButtons(running) {
+  $("live").disabled = running;
+  $("watch").disabled = running;
+  $("stop").disabled = !running;
+}
+
+function run(action) {
+  return async () => {
+    $("error").textContent = "";
+    setButtons(true);
+    try { await action(); } catch (e) { $("error").textContent = e.message; await stop(); }
+  };
+}
+
+$("live").addEventListener("click", run(goLive));
+$("watch").addEventListener("click", run(watch));
+$("stop").addEventListener("click", stop);
+setInterval(updateStats, 1000);
+const params = new URLSearchParams(location.search);
+if (params.get("room")) $("room").value = params.get("room");

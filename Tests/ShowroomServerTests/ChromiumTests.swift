@@ -1,0 +1,56 @@
+import Foundation
+import ShowroomTestSupport
+import Testing
+
+/// Runs `command` inside a fresh network namespace that holds only `lo`, created and deleted
+/// here: the browser and the server under test can reach nothing but each other.
+func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throws -> String {
+    let ns = "showroom-test-\(UInt32.random(in: 0...UInt32.max))"
+    func ip(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") { p.executableURL = URL(fileURLWithPath: "/sbin/ip") }
+        p.arguments = args
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+    try #require(try ip(["netns", "add", ns]) == 0, "cannot create a network namespace (needs root and iproute2)")
+    defer { _ = try? ip(["netns", "del", ns]) }
+    try #require(try ip(["-n", ns, "link", "set", "lo", "up"]) == 0)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip")
+    process.arguments = ["netns", "exec", ns] + command
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let started = Date()
+    while process.isRunning && Date().timeIntervalSince(started) < timeout { try await Task.sleep(for: .milliseconds(200)) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+}
+
+/// (a) Chromium publishes and Chromium watches; (c) aiortc publishes and Chromium watches. The
+/// server is the real `showroom` binary with its web page; the watching page's getStats() must
+/// show at least 60 decoded video frames and received audio within 10 s.
+@Suite(.serialized) struct ChromiumTests {
+    @Test(arguments: ["chromium", "aiortc"])
+    func chromiumWatchesALiveRoom(publisher: String) async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium"), "run tools/dev setup: it installs chromium")
+        let text = try await inLoopbackNamespace(
+            [python, repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/chromium_whip_whep.py").path,
+             "--showroom", ShowroomCommandTests.executable, "--publisher", publisher, "--seconds", "10"],
+            timeout: 120)
+        let line = try #require(text.split(separator: "\n").last, "no output from the browser driver")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let viewer = result["viewer"] as? [String: Any] ?? [:]
+        let frames = viewer["framesDecoded"] as? Int ?? 0, audio = viewer["audioPacketsReceived"] as? Int ?? 0
+        #expect(frames >= 60, "the watching page decoded \(frames) frames: \(line)")
+        #expect(audio > 0, "the watching page received no audio: \(line)")
+        #expect((result["seconds"] as? Double ?? 99) <= 10.5)
+        if publisher == "chromium" { #expect(result["publisher_state"] as? String == "connected") }
+        print("\(publisher) → showroom → chromium: \(line)")
+    }
+}
