@@ -1,6 +1,7 @@
 import MediaCrypto
 import MediaPipeline
 import MediaWire
+import NIOCore
 
 /// One WebRTC peer of the relay: its ICE-lite agent, DTLS endpoint and SRTP contexts, and what was
 /// negotiated. Owned by the relay's event loop; never touched from elsewhere.
@@ -20,6 +21,8 @@ final class PeerSession {
     /// For a publisher: the SSRC its video arrives with (learnt from the first packet).
     var publisherSSRC: [String: UInt32] = [:]
     var lastKeyFrameRequest: MediaTime?
+    /// The selected address in NIO's form, set with the ICE selection.
+    var socketAddress: SocketAddress?
     let created: MediaTime
     /// Per-kind retransmission cache of a publisher's plain RTP, keyed by sequence number.
     var cache: [String: RetransmissionCache] = [:]
@@ -55,14 +58,17 @@ public struct PeerStatistics: Sendable, Equatable {
     public var dropped = 0
 }
 
-/// The last `capacity` packets of one stream, to answer NACKs
-/// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
+/// The last `capacity` packets of one stream (plain RTP, as received), to answer NACKs
+/// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)). Storing a
+/// `ByteBuffer` keeps a reference, not a copy.
 struct RetransmissionCache {
-    private var slots: [RTPPacket?]
-    init(capacity: Int = 512) { slots = [RTPPacket?](repeating: nil, count: capacity) }
-    mutating func store(_ p: RTPPacket) { slots[Int(p.header.sequenceNumber) % slots.count] = p }
-    func packet(_ seq: UInt16) -> RTPPacket? {
-        guard let p = slots[Int(seq) % slots.count], p.header.sequenceNumber == seq else { return nil }
-        return p
+    private var slots: [(seq: UInt16, packet: ByteBuffer)?]
+    init(capacity: Int = 512) { slots = .init(repeating: nil, count: capacity) }
+    mutating func store(_ p: ByteBuffer, sequenceNumber: UInt16) {
+        slots[Int(sequenceNumber) % slots.count] = (sequenceNumber, p)
+    }
+    func packet(_ seq: UInt16) -> ByteBuffer? {
+        guard let slot = slots[Int(seq) % slots.count], slot.seq == seq else { return nil }
+        return slot.packet
     }
 }

@@ -137,6 +137,8 @@ final class RelayHandler: ChannelInboundHandler {
     private let state: NIOLoopBound<RelayState>
     private var timer: RepeatedTask?
     private var pending = 0
+    /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
+    private var addresses: [SocketAddress: PeerAddress] = [:]
 
     init(state: NIOLoopBound<RelayState>) { self.state = state }
 
@@ -154,9 +156,17 @@ final class RelayHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard let address = PeerAddress(envelope.remoteAddress) else { return }
-        let bytes = Array(envelope.data.readableBytesView)
-        let out = state.value.receive(bytes, from: address, now: .now)
+        let address: PeerAddress
+        if let known = addresses[envelope.remoteAddress] {
+            address = known
+        } else {
+            guard let converted = PeerAddress(envelope.remoteAddress) else { return }
+            if addresses.count > 10_000 { addresses.removeAll() }
+            addresses[envelope.remoteAddress] = converted
+            address = converted
+        }
+        var buffer = envelope.data
+        let out = state.value.receive(&buffer, from: address, socket: envelope.remoteAddress, now: .now)
         Self.write(out, context: context)
         pending += out.count
     }
@@ -170,10 +180,8 @@ final class RelayHandler: ChannelInboundHandler {
 
     private static func write(_ out: [RelayState.Outgoing], context: ChannelHandlerContext) {
         for o in out {
-            guard let to = o.to.socketAddress else { continue }
-            var buffer = context.channel.allocator.buffer(capacity: o.bytes.count)
-            buffer.writeBytes(o.bytes)
-            context.write(NIOAny(AddressedEnvelope(remoteAddress: to, data: buffer)), promise: nil)
+            guard let to = o.socket ?? o.to.socketAddress else { continue }
+            context.write(NIOAny(AddressedEnvelope(remoteAddress: to, data: o.buffer)), promise: nil)
         }
     }
 

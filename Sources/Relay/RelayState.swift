@@ -2,15 +2,34 @@ import Logging
 import MediaCrypto
 import MediaPipeline
 import MediaWire
+import NIOCore
 
 /// Everything the relay knows, owned by its UDP channel's event loop: sessions by id, ICE ufrag
 /// and address, rooms, and drop counters. It takes datagrams and ticks and returns datagrams to
 /// send — the I/O is the channel handler's.
 final class RelayState {
     struct Outgoing {
-        var bytes: [UInt8]
+        var buffer: ByteBuffer
         var to: PeerAddress
+        /// The same address as NIO wants it, when known (saves a conversion per packet).
+        var socket: SocketAddress?
+
+        init(buffer: ByteBuffer, to: PeerAddress, socket: SocketAddress? = nil) {
+            self.buffer = buffer
+            self.to = to
+            self.socket = socket
+        }
+
+        /// Control-path messages (STUN, DTLS, RTCP we originate) come as arrays.
+        init(bytes: [UInt8], to: PeerAddress) {
+            buffer = ByteBuffer(bytes: bytes)
+            self.to = to
+        }
+
+        var bytes: [UInt8] { Array(buffer.readableBytesView) }
     }
+
+    let allocator = ByteBufferAllocator()
 
     let certificate: DTLSCertificate
     let announceIP: String
@@ -115,23 +134,29 @@ final class RelayState {
 
     // MARK: Data path
 
-    /// One received datagram; RFC 7983 demultiplexing by the first byte.
-    func receive(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
-        guard let first = bytes.first else {
+    /// One received datagram; RFC 7983 demultiplexing by the first byte. SRTP is unprotected in
+    /// `buffer` itself; only the control path copies bytes out.
+    func receive(_ buffer: inout ByteBuffer, from address: PeerAddress, socket: SocketAddress? = nil, now: MediaTime) -> [Outgoing] {
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
             count("empty")
             return []
         }
         switch first {
-        case 0...3: return stun(bytes, from: address, now: now)
-        case 20...63: return dtls(bytes, from: address)
-        case 128...191: return rtpOrRTCP(bytes, from: address, now: now)
+        case 0...3: return stun(Array(buffer.readableBytesView), from: address, socket: socket, now: now)
+        case 20...63: return dtls(Array(buffer.readableBytesView), from: address)
+        case 128...191: return rtpOrRTCP(&buffer, from: address, now: now)
         default:
             count("unknown-first-byte")
             return []
         }
     }
 
-    private func stun(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+    func receive(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+        var buffer = ByteBuffer(bytes: bytes)
+        return receive(&buffer, from: address, now: now)
+    }
+
+    private func stun(_ bytes: [UInt8], from address: PeerAddress, socket: SocketAddress?, now: MediaTime) -> [Outgoing] {
         guard let message = try? STUNMessage(parsing: bytes) else {
             count("stun-malformed")
             return []
@@ -149,6 +174,7 @@ final class RelayState {
             if before != address {
                 if let before, byAddress[before] === session { byAddress[before] = nil }
                 byAddress[address] = session
+                session.socketAddress = socket ?? address.socketAddress
             }
             return [Outgoing(bytes: response, to: address)]
         }
@@ -181,64 +207,83 @@ final class RelayState {
         return out
     }
 
-    private func rtpOrRTCP(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [Outgoing] {
+    private func rtpOrRTCP(_ buffer: inout ByteBuffer, from address: PeerAddress, now: MediaTime) -> [Outgoing] {
         guard let session = byAddress[address], let srtpIn = session.srtpIn else {
             count("srtp-unknown-source")
             return []
         }
         session.stats.packetsIn += 1
-        session.stats.bytesIn += bytes.count
+        session.stats.bytesIn += buffer.readableBytes
         // RTCP packet types 192–223 sit where RTP has marker + payload type (RFC 5761 §4).
-        let isRTCP = bytes.count > 1 && (192...223).contains(bytes[1])
-        var plain = bytes
-        do {
-            if isRTCP { try srtpIn.unprotectRTCP(&plain) } else { try srtpIn.unprotectRTP(&plain) }
-        } catch {
-            count(isRTCP ? "srtcp-\(error.code.rawValue)" : "srtp-\(error.code.rawValue)")
+        let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) ?? 0
+        let isRTCP = (192...223).contains(second)
+        let unprotected: Result<Int, SRTPError> = buffer.withUnsafeMutableReadableBytes { raw in
+            do throws(SRTPError) {
+                return .success(isRTCP ? try srtpIn.unprotectRTCP(raw, length: raw.count) : try srtpIn.unprotectRTP(raw, length: raw.count))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard case .success(let length) = unprotected else {
+            if case .failure(let error) = unprotected { count(isRTCP ? "srtcp-\(error.code.rawValue)" : "srtp-\(error.code.rawValue)") }
             session.stats.dropped += 1
             return []
         }
-        if isRTCP { return rtcp(plain, from: session, now: now) }
-        guard session.role == .publisher, let packet = try? RTPPacket(parsing: plain) else {
-            count(session.role == .publisher ? "rtp-malformed" : "rtp-from-viewer")
+        buffer.moveWriterIndex(to: buffer.readerIndex + length)
+        if isRTCP { return rtcp(Array(buffer.readableBytesView), from: session, now: now) }
+        guard session.role == .publisher else {
+            count("rtp-from-viewer")
             return []
         }
-        guard let kind = session.kind(ofPayloadType: packet.header.payloadType) else {
+        guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else {
+            count("rtp-malformed")
+            return []
+        }
+        guard let kind = session.kind(ofPayloadType: header.payloadType) else {
             count("rtp-unknown-payload-type")
             return []
         }
-        session.publisherSSRC[kind] = packet.header.ssrc
-        session.cache[kind, default: RetransmissionCache()].store(packet)
-        return forward(packet, kind: kind, room: session.room)
+        session.publisherSSRC[kind] = header.ssrc
+        session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
+        return forward(buffer, header: header, kind: kind, room: session.room)
     }
 
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
-    private func forward(_ packet: RTPPacket, kind: String, room: String) -> [Outgoing] {
+    private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String) -> [Outgoing] {
         var out: [Outgoing] = []
         for vid in viewers[room] ?? [] {
-            guard let viewer = sessions[vid], viewer.isConnected, let o = send(packet, kind: kind, to: viewer) else { continue }
+            guard let viewer = sessions[vid], viewer.isConnected, let o = send(packet, header: header, kind: kind, to: viewer) else { continue }
             out.append(o)
         }
         return out
     }
 
-    private func send(_ packet: RTPPacket, kind: String, to viewer: PeerSession) -> Outgoing? {
+    /// Writes the packet for one viewer — its SSRC and payload type, no CSRCs or extensions (their
+    /// ids are the publisher's) — into a new buffer and protects it there: one allocation.
+    private func send(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, to viewer: PeerSession) -> Outgoing? {
         guard let track = viewer.outgoing[kind], let pt = viewer.payloadType(of: kind), let srtpOut = viewer.srtpOut,
             let address = viewer.ice.selected
         else { return nil }
-        var p = packet
-        p.header.ssrc = track.ssrc
-        p.header.payloadType = pt
-        p.header.csrcs = []
-        p.header.extensions = nil  // extension ids are the publisher's; none are mapped yet
-        var bytes = p.serialized()
-        do { try srtpOut.protectRTP(&bytes) } catch {
-            count("srtp-protect-\(error.code.rawValue)")
+        let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        var out = allocator.buffer(capacity: 12 + payload.count + SRTPSession.maxTrailer)
+        out.writeInteger(UInt8(0x80 | (header.hasPadding ? 0x20 : 0)))
+        out.writeInteger(UInt8((header.marker ? 0x80 : 0) | pt))
+        out.writeInteger(header.sequenceNumber)
+        out.writeInteger(header.timestamp)
+        out.writeInteger(track.ssrc)
+        out.writeBytes(payload)
+        let length = out.readableBytes
+        let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
+            try? srtpOut.protectRTP(raw, length: length)
+        }
+        guard let protected else {
+            count("srtp-protect-failed")
             return nil
         }
+        out.moveWriterIndex(to: protected)
         viewer.stats.packetsOut += 1
-        viewer.stats.bytesOut += bytes.count
-        return Outgoing(bytes: bytes, to: address)
+        viewer.stats.bytesOut += protected
+        return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
     }
 
     private func rtcp(_ plain: [UInt8], from session: PeerSession, now: MediaTime) -> [Outgoing] {
@@ -258,10 +303,12 @@ final class RelayState {
                     let pid = publishers[session.room], let publisher = sessions[pid], let cache = publisher.cache[kind]
                 else { continue }
                 for seq in nack.lostSequenceNumbers {
-                    if let original = cache.packet(seq), let o = send(original, kind: kind, to: session) {
-                        session.stats.retransmitted += 1
-                        out.append(o)
-                    }
+                    guard let original = cache.packet(seq),
+                        let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
+                        let o = send(original, header: header, kind: kind, to: session)
+                    else { continue }
+                    session.stats.retransmitted += 1
+                    out.append(o)
                 }
             default: break
             }

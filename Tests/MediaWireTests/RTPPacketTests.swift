@@ -144,3 +144,30 @@ import Testing
         #expect(!isNewer(5, than: 5))
     }
 }
+
+@Suite struct RTPHeaderViewTests {
+    @Test(arguments: RTPPacketTests.samples)
+    func agreesWithTheFullParser(_ packet: RTPPacket) throws {
+        let bytes = packet.serialized()
+        let view = try bytes.withUnsafeBytes { (raw) throws(WireError) in try RTPHeaderView(raw) }
+        #expect(view.payloadType == packet.header.payloadType)
+        #expect(view.sequenceNumber == packet.header.sequenceNumber)
+        #expect(view.timestamp == packet.header.timestamp)
+        #expect(view.ssrc == packet.header.ssrc)
+        #expect(view.marker == packet.header.marker)
+        #expect(view.headerLength == packet.header.serializedSize)
+    }
+
+    @Test func neverReadsPastTheBuffer() {
+        var rng = SeededRandom(seed: 31)
+        var parsed = 0
+        for _ in 0..<200_000 {
+            let b = rng.mutate(RTPPacketTests.samples[Int.random(in: 0..<RTPPacketTests.samples.count, using: &rng)].serialized())
+            if let v = try? b.withUnsafeBytes({ (raw) throws(WireError) in try RTPHeaderView(raw) }) {
+                #expect(v.headerLength <= b.count)
+                parsed += 1
+            }
+        }
+        #expect(parsed > 0)
+    }
+}
