@@ -91,6 +91,16 @@ let package = Package(
             path: "Benchmarks/MediaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The relay benchmark: real SRTP peers over loopback UDP, `swift run -c release RelayBenchmark`.
+        .executableTarget(
+            name: "RelayBenchmark",
+            dependencies: [
+                "Relay", "MediaWire", "MediaCrypto",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/RelayBenchmark"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
