@@ -27,6 +27,12 @@ final class PeerSession {
     /// Per-kind retransmission cache of a publisher's plain RTP, keyed by sequence number.
     var cache: [String: RetransmissionCache] = [:]
     var stats = PeerStatistics()
+    /// A publisher's incoming streams by SSRC.
+    var receiveStats: [UInt32: RTPReceiveStatistics] = [:]
+    /// A viewer's outgoing streams by kind.
+    var sendStats: [String: RTPSendStatistics] = [:]
+    /// Bytes received in the current reporting interval, for the REMB estimate.
+    var intervalBytes = 0
 
     init(id: String, room: String, role: Role, ice: ICELiteAgent, dtls: DTLSEndpoint, media: [NegotiatedMedia],
          outgoing: [OutgoingTrack], now: MediaTime) {

@@ -109,6 +109,12 @@ public final class RelayServer: Sendable {
         return (try? await channel.eventLoop.submit { state.value.dropped }.get()) ?? [:]
     }
 
+    /// Per-session and per-stream figures (packets, bytes, loss, jitter, RTT, NACKs, PLIs).
+    public func statistics() async -> [SessionStatistics] {
+        let state = self.state
+        return (try? await channel.eventLoop.submit { state.value.statistics() }.get()) ?? []
+    }
+
     public func sessionCount() async -> Int {
         let state = self.state
         return (try? await channel.eventLoop.submit { state.value.sessionCount() }.get()) ?? 0

@@ -4,6 +4,10 @@ import MediaPipeline
 import MediaWire
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Everything the relay knows, owned by its UDP channel's event loop: sessions by id, ICE ufrag
 /// and address, rooms, and drop counters. It takes datagrams and ticks and returns datagrams to
 /// send — the I/O is the channel handler's.
@@ -47,6 +51,12 @@ final class RelayState {
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
+    /// The time of the datagram or tick being handled.
+    private var currentTime = MediaTime.zero
+    private var lastReports = MediaTime.zero
+    /// How often RTCP reports go out (RFC 3550 §6.2 allows 5% of the session bandwidth; once a
+    /// second is well inside that for video).
+    static let reportInterval = MediaTime(microseconds: 1_000_000)
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
     static let relaySSRC: UInt32 = 0x5EED_0001
@@ -137,6 +147,7 @@ final class RelayState {
     /// One received datagram; RFC 7983 demultiplexing by the first byte. SRTP is unprotected in
     /// `buffer` itself; only the control path copies bytes out.
     func receive(_ buffer: inout ByteBuffer, from address: PeerAddress, socket: SocketAddress? = nil, now: MediaTime) -> [Outgoing] {
+        currentTime = now
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
             count("empty")
             return []
@@ -244,9 +255,14 @@ final class RelayState {
             return []
         }
         session.publisherSSRC[kind] = header.ssrc
+        session.intervalBytes += buffer.readableBytes
+        session.receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: Self.clockRate(kind))]
+            .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
         session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
         return forward(buffer, header: header, kind: kind, room: session.room)
     }
+
+    static func clockRate(_ kind: String) -> Int { kind == "audio" ? 48_000 : 90_000 }
 
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
     private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String) -> [Outgoing] {
@@ -281,6 +297,8 @@ final class RelayState {
             return nil
         }
         out.moveWriterIndex(to: protected)
+        viewer.sendStats[kind, default: RTPSendStatistics(clockRate: Self.clockRate(kind))]
+            .record(timestamp: header.timestamp, payloadBytes: payload.count, at: currentTime)
         viewer.stats.packetsOut += 1
         viewer.stats.bytesOut += protected
         return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
@@ -291,9 +309,22 @@ final class RelayState {
             count("rtcp-malformed")
             return []
         }
-        guard session.role == .viewer else { return [] }  // publisher reports: nothing to do yet
+        if session.role == .publisher {
+            for case .senderReport(let sr) in packets {
+                session.receiveStats[sr.ssrc]?.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, arrival: now)
+            }
+            return []
+        }
         var out: [Outgoing] = []
         for p in packets {
+            var blocks: [RTCPReportBlock] = []
+            if case .receiverReport(let rr) = p { blocks = rr.reports }
+            if case .senderReport(let sr) = p { blocks = sr.reports }
+            for block in blocks {
+                if let kind = session.outgoing.first(where: { $0.value.ssrc == block.ssrc })?.key {
+                    session.sendStats[kind]?.receive(block, now: now)
+                }
+            }
             switch p {
             case .pictureLossIndication, .fullIntraRequest:
                 out += requestKeyFrame(room: session.room, now: now)
@@ -335,8 +366,14 @@ final class RelayState {
 
     /// Timers: DTLS retransmissions, consent expiry, and periodic key-frame requests for viewers
     /// that joined before the publisher's first video packet was seen.
-    func tick(now: MediaTime) -> [Outgoing] {
+    func tick(now: MediaTime, ntp: UInt64 = RelayState.ntpNow()) -> [Outgoing] {
+        currentTime = now
         var out: [Outgoing] = []
+        if now - lastReports >= Self.reportInterval {
+            let seconds = Double((now - lastReports).microseconds) / 1e6
+            lastReports = now
+            for s in sessions.values where s.isConnected { out += reports(for: s, ntp: ntp, intervalSeconds: seconds, now: now) }
+        }
         for s in Array(sessions.values) {
             if s.ice.consentExpired(now: now) || (s.ice.selected == nil && now - s.created > ICELiteAgent.consentTimeout) {
                 close(id: s.id, reason: "consent expired")
@@ -349,4 +386,90 @@ final class RelayState {
         }
         return out
     }
+
+    /// The current wall-clock time as a 64-bit NTP timestamp (seconds since 1900 ‖ fraction).
+    static func ntpNow() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        let seconds = UInt64(ts.tv_sec) + 2_208_988_800
+        let fraction = (UInt64(ts.tv_nsec) << 32) / 1_000_000_000
+        return seconds << 32 | fraction
+    }
+
+    /// Periodic RTCP: to a viewer, an SR per outgoing stream; to a publisher, an RR with a block
+    /// per incoming stream and a REMB with the bitrate it may send.
+    private func reports(for s: PeerSession, ntp: UInt64, intervalSeconds: Double, now: MediaTime) -> [Outgoing] {
+        guard let srtpOut = s.srtpOut, let address = s.ice.selected else { return [] }
+        var packets: [RTCPPacket] = []
+        switch s.role {
+        case .viewer:
+            for (kind, track) in s.outgoing.sorted(by: { $0.key < $1.key }) {
+                if let sr = s.sendStats[kind]?.senderReport(ssrc: track.ssrc, ntp: ntp, now: now) { packets.append(.senderReport(sr)) }
+            }
+            guard !packets.isEmpty else { return [] }
+            packets.append(.sourceDescription(RTCPSourceDescription(chunks: s.outgoing.values.map { .init(ssrc: $0.ssrc, items: [.cname("showroom")]) })))
+        case .publisher:
+            var blocks: [RTCPReportBlock] = []
+            for ssrc in s.receiveStats.keys.sorted() {
+                if let block = s.receiveStats[ssrc]?.reportBlock(ssrc: ssrc, now: now) { blocks.append(block) }
+            }
+            guard !blocks.isEmpty else { return [] }
+            packets.append(.receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC, reports: blocks)))
+            // Receiver-estimated maximum bitrate: room above what arrives while loss is low,
+            // less than it when loss is high (a loss-based estimate; no delay-based one yet).
+            let rate = Double(s.intervalBytes * 8) / max(intervalSeconds, 0.001)
+            s.intervalBytes = 0
+            let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
+            let estimate = loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
+            packets.append(.remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, 8_000_000)), ssrcs: blocks.map(\.ssrc))))
+        }
+        var bytes = RTCPPacket.serializeCompound(packets)
+        guard (try? srtpOut.protectRTCP(&bytes)) != nil else { return [] }
+        return [Outgoing(buffer: ByteBuffer(bytes: bytes), to: address, socket: s.socketAddress)]
+    }
+
+    /// Per-session figures for logs and metrics.
+    func statistics() -> [SessionStatistics] {
+        sessions.values.map { s in
+            var streams: [String: StreamStatistics] = [:]
+            switch s.role {
+            case .publisher:
+                for (kind, ssrc) in s.publisherSSRC {
+                    guard let r = s.receiveStats[ssrc] else { continue }
+                    streams[kind] = StreamStatistics(
+                        packets: r.received, bytes: r.bytes, lost: Int(r.cumulativeLost), jitterMilliseconds: r.jitterMilliseconds,
+                        roundTripMilliseconds: nil)
+                }
+            case .viewer:
+                for (kind, st) in s.sendStats {
+                    streams[kind] = StreamStatistics(
+                        packets: Int(st.packets), bytes: Int(st.octets), lost: Int(st.cumulativeLost),
+                        jitterMilliseconds: st.jitterMilliseconds, roundTripMilliseconds: st.roundTripTime)
+                }
+            }
+            return SessionStatistics(
+                id: s.id, room: s.room, publishing: s.role == .publisher, streams: streams, nacks: s.stats.nacksIn,
+                retransmitted: s.stats.retransmitted, keyFrameRequests: s.stats.keyFrameRequests)
+        }
+    }
+}
+
+/// One stream's figures: packets and bytes, loss, jitter and (outgoing) round-trip time.
+public struct StreamStatistics: Sendable, Equatable {
+    public var packets: Int
+    public var bytes: Int
+    public var lost: Int
+    public var jitterMilliseconds: Double
+    public var roundTripMilliseconds: Double?
+}
+
+/// One session's figures.
+public struct SessionStatistics: Sendable, Equatable {
+    public var id: String
+    public var room: String
+    public var publishing: Bool
+    public var streams: [String: StreamStatistics]
+    public var nacks: Int
+    public var retransmitted: Int
+    public var keyFrameRequests: Int
 }
