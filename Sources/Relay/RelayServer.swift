@@ -48,6 +48,9 @@ public final class RelayServer: Sendable {
         }.get()
         let channel = try await DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One packet fans out to every viewer in one flush: room for large rooms' bursts.
+            .channelOption(.socketOption(.so_sndbuf), value: 8 << 20)
+            .channelOption(.socketOption(.so_rcvbuf), value: 8 << 20)
             .channelOption(.datagramVectorReadMessageCount, value: 32)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2_048 * 32))
             .channelInitializer { channel in

@@ -45,9 +45,10 @@ final class RelayState {
     private var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
     private var byAddress: [PeerAddress: PeerSession] = [:]
-    /// Room → publisher session id, and viewer ids.
+    /// Room → publisher session id, and the room's viewers (held directly, so that fan-out does
+    /// no lookup per viewer).
     private var publishers: [String: String] = [:]
-    private var viewers: [String: Set<String>] = [:]
+    private var viewers: [String: [PeerSession]] = [:]
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
@@ -121,7 +122,7 @@ final class RelayState {
         byUfrag[ufrag] = session
         switch role {
         case .publisher: publishers[room] = id
-        case .viewer: viewers[room, default: []].insert(id)
+        case .viewer: viewers[room, default: []].append(session)
         }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
         return (id, result.answer.serialized())
@@ -135,7 +136,8 @@ final class RelayState {
         byUfrag[s.ice.localUfrag] = nil
         if let a = s.ice.selected, byAddress[a] === s { byAddress[a] = nil }
         if publishers[s.room] == id { publishers[s.room] = nil }
-        viewers[s.room]?.remove(id)
+        viewers[s.room]?.removeAll { $0 === s }
+        if viewers[s.room]?.isEmpty == true { viewers[s.room] = nil }
         logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
         return true
     }
@@ -266,10 +268,11 @@ final class RelayState {
 
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
     private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String) -> [Outgoing] {
+        guard let room = viewers[room] else { return [] }
         var out: [Outgoing] = []
-        for vid in viewers[room] ?? [] {
-            guard let viewer = sessions[vid], viewer.isConnected, let o = send(packet, header: header, kind: kind, to: viewer) else { continue }
-            out.append(o)
+        out.reserveCapacity(room.count)
+        for viewer in room where viewer.isConnected {
+            if let o = send(packet, header: header, kind: kind, to: viewer) { out.append(o) }
         }
         return out
     }
