@@ -14,6 +14,7 @@ final class AESCMTransform {
     /// ([§3.3.1](https://www.rfc-editor.org/rfc/rfc3711#section-3.3.1)) and, inbound, the replay
     /// window ([§3.3.2](https://www.rfc-editor.org/rfc/rfc3711#section-3.3.2)).
     struct Stream {
+        let ssrc: UInt32
         var roc: UInt32
         var highest: UInt16
         /// Bit i set: the index `highestIndex − i` was received.
@@ -77,7 +78,8 @@ final class AESCMTransform {
     private let cipher: OpaquePointer
     private var hmac = COpenSSL_HMACSHA1Key()
     private var salt = [UInt8](repeating: 0, count: 14)
-    private var streams: [UInt32: Stream] = [:]
+    /// A peer has a handful of SSRCs: a linear search beats hashing.
+    private var streams: [Stream] = []
     private let windowWords: Int
 
     init(_ material: SRTPKeyingMaterial, direction: SRTPSession.Direction, replayWindow: Int) throws(SRTPError) {
@@ -118,7 +120,14 @@ final class AESCMTransform {
         return out
     }
 
-    func rolloverCounter(ssrc: UInt32) -> UInt32? { streams[ssrc]?.roc }
+    func rolloverCounter(ssrc: UInt32) -> UInt32? { slot(ssrc).map { streams[$0].roc } }
+
+    private func slot(_ ssrc: UInt32) -> Int? { streams.firstIndex { $0.ssrc == ssrc } }
+
+    private func newStream(_ ssrc: UInt32, seq: UInt16) -> Int {
+        streams.append(Stream(ssrc: ssrc, roc: 0, highest: seq, window: [UInt64](repeating: 0, count: windowWords)))
+        return streams.count - 1
+    }
 
     /// Length of the RTP header (fixed part, CSRCs, extension), or nil if the packet is too short.
     private static func headerLength(_ p: UnsafeMutableRawBufferPointer, length: Int) -> Int? {
@@ -165,12 +174,10 @@ final class AESCMTransform {
         guard p.count - length >= Self.tagLength else { throw SRTPError(.badPacket, "no room for the tag") }
         let seq = UInt16(p[2]) << 8 | UInt16(p[3])
         let ssrc = UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11])
-        if streams[ssrc] == nil {
-            streams[ssrc] = Stream(roc: 0, highest: seq, window: [UInt64](repeating: 0, count: windowWords))
-        }
-        let index = streams[ssrc]!.estimate(seq)
+        let i = slot(ssrc) ?? newStream(ssrc, seq: seq)
+        let index = streams[i].estimate(seq)
         // A sender may protect the same packet again (retransmission without RTX): no replay check.
-        streams[ssrc]!.accept(index)
+        streams[i].accept(index)
         guard crypt(p, header: header, length: length, ssrc: ssrc, index: index) else {
             throw SRTPError(.library, "AES-CTR")
         }
@@ -185,19 +192,17 @@ final class AESCMTransform {
         let body = length - Self.tagLength
         let seq = UInt16(p[2]) << 8 | UInt16(p[3])
         let ssrc = UInt32(p[8]) << 24 | UInt32(p[9]) << 16 | UInt32(p[10]) << 8 | UInt32(p[11])
-        let known = streams[ssrc]
-        let index = known?.estimate(seq) ?? UInt64(seq)
-        if let known, known.isReplay(index) { throw SRTPError(.replay, "index \(index) seen or too old") }
+        let known = slot(ssrc)
+        let index = known.map { streams[$0].estimate(seq) } ?? UInt64(seq)
+        if let known, streams[known].isReplay(index) { throw SRTPError(.replay, "index \(index) seen or too old") }
         let ok: Bool = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.tagLength) { expected in
             tag(p, length: body, roc: UInt32(truncatingIfNeeded: index >> 16), into: expected.baseAddress!)
             return CRYPTO_memcmp(expected.baseAddress, p.baseAddress! + body, Self.tagLength) == 0
         }
         guard ok else { throw SRTPError(.authenticationFailed, "tag did not verify") }
         guard crypt(p, header: header, length: body, ssrc: ssrc, index: index) else { throw SRTPError(.library, "AES-CTR") }
-        if known == nil {
-            streams[ssrc] = Stream(roc: 0, highest: seq, window: [UInt64](repeating: 0, count: windowWords))
-        }
-        streams[ssrc]!.accept(index)
+        let i = known ?? newStream(ssrc, seq: seq)
+        streams[i].accept(index)
         return body
     }
 }

@@ -16,6 +16,9 @@ final class PeerSession {
     let media: [NegotiatedMedia]
     /// For a viewer: the SSRC the relay sends each kind with.
     let outgoing: [String: OutgoingTrack]
+    /// For a viewer, the same per kind index (``kindIndex(_:)``), with the payload type and the
+    /// send statistics: what forwarding touches per packet, without hashing.
+    var slots: [OutgoingSlot?] = [nil, nil]
     var srtpIn: SRTPSession?
     var srtpOut: SRTPSession?
     /// For a publisher: the SSRC its video arrives with (learnt from the first packet).
@@ -29,8 +32,6 @@ final class PeerSession {
     var stats = PeerStatistics()
     /// A publisher's incoming streams by SSRC.
     var receiveStats: [UInt32: RTPReceiveStatistics] = [:]
-    /// A viewer's outgoing streams by kind.
-    var sendStats: [String: RTPSendStatistics] = [:]
     /// Bytes received in the current reporting interval, for the REMB estimate.
     var intervalBytes = 0
 
@@ -44,12 +45,28 @@ final class PeerSession {
         self.media = media
         self.outgoing = Dictionary(outgoing.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         created = now
+        for track in outgoing {
+            guard let pt = media.first(where: { $0.kind == track.kind })?.payloadType, slots[Self.kindIndex(track.kind)] == nil else { continue }
+            slots[Self.kindIndex(track.kind)] = OutgoingSlot(
+                kind: track.kind, ssrc: track.ssrc, payloadType: pt,
+                stats: RTPSendStatistics(clockRate: track.kind == "audio" ? 48_000 : 90_000))
+        }
     }
+
+    static func kindIndex(_ kind: String) -> Int { kind == "audio" ? 0 : 1 }
 
     var isConnected: Bool { srtpIn != nil && srtpOut != nil && ice.selected != nil }
 
     func kind(ofPayloadType pt: UInt8) -> String? { media.first { $0.payloadType == pt }?.kind }
     func payloadType(of kind: String) -> UInt8? { media.first { $0.kind == kind }?.payloadType }
+}
+
+/// One outgoing stream of a viewer.
+struct OutgoingSlot {
+    let kind: String
+    let ssrc: UInt32
+    let payloadType: UInt8
+    var stats: RTPSendStatistics
 }
 
 /// Counters of one peer, for logs and, later, metrics.

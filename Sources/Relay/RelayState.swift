@@ -269,27 +269,27 @@ final class RelayState {
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
     private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String) -> [Outgoing] {
         guard let room = viewers[room] else { return [] }
+        let k = PeerSession.kindIndex(kind)
         var out: [Outgoing] = []
         out.reserveCapacity(room.count)
         for viewer in room where viewer.isConnected {
-            if let o = send(packet, header: header, kind: kind, to: viewer) { out.append(o) }
+            if let o = send(packet, header: header, kindIndex: k, to: viewer) { out.append(o) }
         }
         return out
     }
 
     /// Writes the packet for one viewer — its SSRC and payload type, no CSRCs or extensions (their
     /// ids are the publisher's) — into a new buffer and protects it there: one allocation.
-    private func send(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, to viewer: PeerSession) -> Outgoing? {
-        guard let track = viewer.outgoing[kind], let pt = viewer.payloadType(of: kind), let srtpOut = viewer.srtpOut,
-            let address = viewer.ice.selected
-        else { return nil }
+    private func send(_ packet: ByteBuffer, header: RTPHeaderView, kindIndex: Int, to viewer: PeerSession) -> Outgoing? {
+        guard let slot = viewer.slots[kindIndex], let srtpOut = viewer.srtpOut, let address = viewer.ice.selected else { return nil }
+        let pt = slot.payloadType
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
         var out = allocator.buffer(capacity: 12 + payload.count + SRTPSession.maxTrailer)
         out.writeInteger(UInt8(0x80 | (header.hasPadding ? 0x20 : 0)))
         out.writeInteger(UInt8((header.marker ? 0x80 : 0) | pt))
         out.writeInteger(header.sequenceNumber)
         out.writeInteger(header.timestamp)
-        out.writeInteger(track.ssrc)
+        out.writeInteger(slot.ssrc)
         out.writeBytes(payload)
         let length = out.readableBytes
         let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
@@ -300,8 +300,7 @@ final class RelayState {
             return nil
         }
         out.moveWriterIndex(to: protected)
-        viewer.sendStats[kind, default: RTPSendStatistics(clockRate: Self.clockRate(kind))]
-            .record(timestamp: header.timestamp, payloadBytes: payload.count, at: currentTime)
+        viewer.slots[kindIndex]?.stats.record(timestamp: header.timestamp, payloadBytes: payload.count, at: currentTime)
         viewer.stats.packetsOut += 1
         viewer.stats.bytesOut += protected
         return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
@@ -324,8 +323,8 @@ final class RelayState {
             if case .receiverReport(let rr) = p { blocks = rr.reports }
             if case .senderReport(let sr) = p { blocks = sr.reports }
             for block in blocks {
-                if let kind = session.outgoing.first(where: { $0.value.ssrc == block.ssrc })?.key {
-                    session.sendStats[kind]?.receive(block, now: now)
+                for i in session.slots.indices where session.slots[i]?.ssrc == block.ssrc {
+                    session.slots[i]?.stats.receive(block, now: now)
                 }
             }
             switch p {
@@ -339,7 +338,7 @@ final class RelayState {
                 for seq in nack.lostSequenceNumbers {
                     guard let original = cache.packet(seq),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
-                        let o = send(original, header: header, kind: kind, to: session)
+                        let o = send(original, header: header, kindIndex: PeerSession.kindIndex(kind), to: session)
                     else { continue }
                     session.stats.retransmitted += 1
                     out.append(o)
@@ -406,8 +405,9 @@ final class RelayState {
         var packets: [RTCPPacket] = []
         switch s.role {
         case .viewer:
-            for (kind, track) in s.outgoing.sorted(by: { $0.key < $1.key }) {
-                if let sr = s.sendStats[kind]?.senderReport(ssrc: track.ssrc, ntp: ntp, now: now) { packets.append(.senderReport(sr)) }
+            for i in s.slots.indices {
+                guard let ssrc = s.slots[i]?.ssrc, let sr = s.slots[i]?.stats.senderReport(ssrc: ssrc, ntp: ntp, now: now) else { continue }
+                packets.append(.senderReport(sr))
             }
             guard !packets.isEmpty else { return [] }
             packets.append(.sourceDescription(RTCPSourceDescription(chunks: s.outgoing.values.map { .init(ssrc: $0.ssrc, items: [.cname("showroom")]) })))
@@ -444,8 +444,9 @@ final class RelayState {
                         roundTripMilliseconds: nil)
                 }
             case .viewer:
-                for (kind, st) in s.sendStats {
-                    streams[kind] = StreamStatistics(
+                for case let slot? in s.slots {
+                    let st = slot.stats
+                    streams[slot.kind] = StreamStatistics(
                         packets: Int(st.packets), bytes: Int(st.octets), lost: Int(st.cumulativeLost),
                         jitterMilliseconds: st.jitterMilliseconds, roundTripMilliseconds: st.roundTripTime)
                 }
