@@ -28,9 +28,10 @@ let package = Package(
         .systemLibrary(name: "CYUV", providers: [.apt(["libyuv-dev"])]),
 
         // MARK: Layers, bottom up.
-        .target(name: "MediaWire"),
-        .target(name: "MediaCrypto", dependencies: ["CSRTP", "COpenSSL"]),
-        .target(name: "MediaCodecs", dependencies: ["COpus", "CVPX", "CYUV"]),
+        .target(name: "ShowroomCore"),
+        .target(name: "MediaWire", dependencies: ["ShowroomCore"]),
+        .target(name: "MediaCrypto", dependencies: ["ShowroomCore", "CSRTP", "COpenSSL"]),
+        .target(name: "MediaCodecs", dependencies: ["ShowroomCore", "COpus", "CVPX", "CYUV"]),
         .target(name: "MediaPipeline", dependencies: ["MediaWire", "MediaCodecs"]),
         .target(
             name: "Relay",

@@ -1,5 +1,8 @@
+import ShowroomCore
+
 /// Why a codec call failed; compared by code.
-public struct CodecError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct CodecError: CodedError {
+    public static let domain = "codec"
     public enum Code: String, Sendable, Hashable {
         /// A parameter outside what the codec accepts (size, rate, channels).
         case invalidArgument
@@ -19,7 +22,4 @@ public struct CodecError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func == (a: CodecError, b: CodecError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "codec \(code.rawValue): \(detail)" }
 }

@@ -1,4 +1,5 @@
 import COpenSSL
+import ShowroomCore
 
 /// An ECDSA P-256 key and a self-signed certificate for DTLS-SRTP, generated at start
 /// ([RFC 5763 §5](https://www.rfc-editor.org/rfc/rfc5763#section-5)); peers verify it by the
@@ -54,7 +55,8 @@ extension String {
 }
 
 /// Why a DTLS handshake failed; compared by code.
-public struct DTLSError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct DTLSError: CodedError {
+    public static let domain = "dtls"
     public enum Code: String, Sendable, Hashable {
         case setupFailed
         /// OpenSSL rejected the handshake (bad message, no common cipher or SRTP profile…).
@@ -75,7 +77,4 @@ public struct DTLSError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func == (a: DTLSError, b: DTLSError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "dtls \(code.rawValue): \(detail)" }
 }

@@ -1,3 +1,5 @@
+import ShowroomCore
+
 /// The SRTP protection profiles Showroom negotiates
 /// ([RFC 5764 §4.1.2](https://www.rfc-editor.org/rfc/rfc5764#section-4.1.2),
 /// [RFC 7714 §14.2](https://www.rfc-editor.org/rfc/rfc7714#section-14.2)).
@@ -68,7 +70,8 @@ public struct SRTPKeyingMaterial: Sendable, Hashable {
 }
 
 /// Why an SRTP operation failed; compared by code.
-public struct SRTPError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct SRTPError: CodedError {
+    public static let domain = "srtp"
     public enum Code: String, Sendable, Hashable {
         /// The tag did not verify: forged, corrupted, or the wrong key.
         case authenticationFailed
@@ -89,7 +92,4 @@ public struct SRTPError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func == (a: SRTPError, b: SRTPError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "srtp \(code.rawValue): \(detail)" }
 }

@@ -1,8 +1,11 @@
+import ShowroomCore
+
 /// The error every ``MediaWire`` parser throws for bytes that do not form a valid packet.
 ///
 /// Compared by ``code`` only, so callers can count drops per code; ``description`` carries the
 /// detail for a log line and ``code``'s raw value is short enough for a metric label.
-public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct WireError: CodedError {
+    public static let domain = "wire"
     /// What kind of malformation was found.
     public enum Code: String, Sendable, Hashable, CaseIterable {
         /// The buffer ended before a field that the header promised.
@@ -28,9 +31,6 @@ public struct WireError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func == (lhs: WireError, rhs: WireError) -> Bool { lhs.code == rhs.code }
-    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
-    public var description: String { "\(code.rawValue): \(detail)" }
 
     static func truncated(_ what: String) -> WireError { WireError(.truncated, what) }
     static func badLength(_ what: String) -> WireError { WireError(.badLength, what) }

@@ -1,4 +1,5 @@
 import MediaWire
+import ShowroomCore
 
 /// What the relay sends on one media section of a viewer's session: the stream it forwards.
 public struct OutgoingTrack: Sendable, Equatable {
@@ -29,7 +30,8 @@ public struct NegotiatedMedia: Sendable, Equatable {
 }
 
 /// Why an offer cannot be answered; it maps to a 4xx with the reason.
-public struct NegotiationError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct NegotiationError: CodedError {
+    public static let domain = "sdp"
     public enum Code: String, Sendable, Hashable {
         case malformedOffer, noCommonCodec, missingICECredentials, missingFingerprint, unsupportedTransport
     }
@@ -39,9 +41,6 @@ public struct NegotiationError: Error, Hashable, Sendable, CustomStringConvertib
         self.code = code
         self.detail = detail
     }
-    public static func == (a: NegotiationError, b: NegotiationError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "\(code.rawValue): \(detail)" }
 }
 
 /// Builds the SDP answer of an ICE-lite, BUNDLE-only, rtcp-mux-only relay

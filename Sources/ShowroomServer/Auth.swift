@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import ShowroomCore
 
 /// What a token lets its bearer do.
 public enum Role: String, Codable, Sendable, CaseIterable {
@@ -32,7 +33,8 @@ public struct AccessToken: JWTPayload, Equatable {
 
 /// Why a request was refused: `unauthorized` (401: no valid token) or `forbidden` (403: a valid
 /// token for another room or role).
-public struct AuthError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct AuthError: CodedError {
+    public static let domain = "auth"
     public enum Code: String, Sendable { case unauthorized, forbidden }
     public let code: Code
     public let detail: String
@@ -40,9 +42,6 @@ public struct AuthError: Error, Hashable, Sendable, CustomStringConvertible {
         self.code = code
         self.detail = detail
     }
-    public static func == (a: AuthError, b: AuthError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "\(code.rawValue): \(detail)" }
 }
 
 /// Signs and checks access tokens with the server's secret.

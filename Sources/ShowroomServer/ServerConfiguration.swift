@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Relay
+import ShowroomCore
 
 /// What `showroom serve` runs with. Defaults are the embedded ones: loopback only, data beside
 /// the working directory.
@@ -54,7 +55,8 @@ public struct ServerConfiguration: Sendable {
 }
 
 /// Why the server could not start or serve; compared by code.
-public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct ServerError: CodedError {
+    public static let domain = "server"
     public enum Code: String, Sendable, Hashable {
         case invalidConfiguration
     }
@@ -67,7 +69,4 @@ public struct ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         self.detail = detail
     }
 
-    public static func == (a: ServerError, b: ServerError) -> Bool { a.code == b.code }
-    public func hash(into h: inout Hasher) { h.combine(code) }
-    public var description: String { "\(code.rawValue): \(detail)" }
 }
