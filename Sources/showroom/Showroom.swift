@@ -106,6 +106,7 @@ struct Token: AsyncParsableCommand {
         guard ttl > 0 else { throw ValidationError("ttl must be positive") }
         let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir)
         let authority = await TokenAuthority(secret: secret)
-        print(try await authority.mint(identity: identity, room: room, role: role, ttl: TimeInterval(ttl)))
+        let token = try await authority.mint(identity: identity, room: room, role: role, ttl: TimeInterval(ttl))
+        FileHandle.standardOutput.write(Data((token + "\n").utf8))
     }
 }
