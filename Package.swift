@@ -7,6 +7,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "showroom", targets: ["showroom"]),
+        .executable(name: "showroom-netsim", targets: ["showroom-netsim"]),
         .library(name: "MediaWire", targets: ["MediaWire"]),
         .library(name: "MediaPipeline", targets: ["MediaPipeline"]),
     ],
@@ -92,6 +93,14 @@ let package = Package(
             path: "Benchmarks/MediaBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // showroom-netsim: a userspace UDP impairment relay (this kernel has no netem).
+        .target(name: "NetworkImpairment", path: "tools/netsim/NetworkImpairment"),
+        .executableTarget(
+            name: "showroom-netsim",
+            dependencies: ["NetworkImpairment", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "tools/netsim/showroom-netsim"
+        ),
+        .testTarget(name: "NetworkImpairmentTests", dependencies: ["NetworkImpairment", "ShowroomTestSupport"]),
         // The relay benchmark: real SRTP peers over loopback UDP, `swift run -c release RelayBenchmark`.
         .executableTarget(
             name: "RelayBenchmark",

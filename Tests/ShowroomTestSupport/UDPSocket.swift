@@ -67,7 +67,7 @@ public final class ChildProcess {
 
     public init(_ executable: String, _ arguments: [String]) throws {
         guard let path = Self.which(executable) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(executable) is not installed: run tools/setup.sh"])
+            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(executable) is not installed: run tools/dev setup (or swift build)"])
         }
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -86,6 +86,7 @@ public final class ChildProcess {
     }
 
     public static func which(_ name: String) -> String? {
+        if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
         let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
         return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
