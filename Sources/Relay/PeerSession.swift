@@ -11,6 +11,8 @@ final class PeerSession {
     let id: String
     let room: String
     let role: Role
+    /// For a viewer: which rendition it receives.
+    var quality: Quality = .source
     var ice: ICELiteAgent
     let dtls: DTLSEndpoint
     let media: [NegotiatedMedia]

@@ -76,13 +76,16 @@ public final class RelayServer: Sendable {
     }
 
     /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer.
-    public func open(room: String, publishing: Bool, offer: String) async throws(OpenError) -> (id: String, answer: String) {
+    public func open(
+        room: String, publishing: Bool, quality: Quality = .source, offer: String
+    ) async throws(OpenError) -> (id: String, answer: String) {
         let state = self.state
         let result: Result<(String, String), OpenError>
         do {
             result = try await channel.eventLoop.submit { () -> Result<(String, String), OpenError> in
                 do throws(RelayState.SessionError) {
-                    let r = try state.value.open(room: room, role: publishing ? .publisher : .viewer, offer: offer, now: .now)
+                    let r = try state.value.open(
+                        room: room, role: publishing ? .publisher : .viewer, quality: quality, offer: offer, now: .now)
                     return .success((r.id, r.answer))
                 } catch {
                     switch error {
@@ -145,6 +148,7 @@ final class RelayHandler: ChannelInboundHandler {
 
     private let state: NIOLoopBound<RelayState>
     private var timer: RepeatedTask?
+    private var transcodeTimer: RepeatedTask?
     private var pending = 0
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
@@ -159,9 +163,19 @@ final class RelayHandler: ChannelInboundHandler {
             Self.write(out, context: loopBoundContext.value)
             if !out.isEmpty { loopBoundContext.value.flush() }
         }
+        // Transcoded renditions need finer timing than the 20 ms tick (30 fps is 33 ms a frame).
+        transcodeTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { _ in
+            guard state.value.hasBranches else { return }
+            let out = state.value.processBranches(now: .now)
+            Self.write(out, context: loopBoundContext.value)
+            if !out.isEmpty { loopBoundContext.value.flush() }
+        }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        transcodeTimer?.cancel()
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)

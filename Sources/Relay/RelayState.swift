@@ -49,6 +49,9 @@ final class RelayState {
     /// no lookup per viewer).
     private var publishers: [String: String] = [:]
     private var viewers: [String: [PeerSession]] = [:]
+    /// Room → its transcoded renditions.
+    private var branches: [String: [Quality: TranscodingBranch]] = [:]
+    var hasBranches: Bool { !branches.isEmpty }
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
@@ -87,7 +90,9 @@ final class RelayState {
     }
 
     /// Creates a session from an SDP offer and returns the answer.
-    func open(room: String, role: PeerSession.Role, offer: String, now: MediaTime) throws(SessionError) -> (id: String, answer: String) {
+    func open(
+        room: String, role: PeerSession.Role, quality: Quality = .source, offer: String, now: MediaTime
+    ) throws(SessionError) -> (id: String, answer: String) {
         let parsed: SessionDescription
         do { parsed = try SessionDescription(parsing: offer) } catch { throw .malformed(error.description) }
         var tracks: [OutgoingTrack] = []
@@ -120,9 +125,19 @@ final class RelayState {
             media: result.media, outgoing: tracks, now: now)
         sessions[id] = session
         byUfrag[ufrag] = session
+        session.quality = quality
         switch role {
         case .publisher: publishers[room] = id
-        case .viewer: viewers[room, default: []].append(session)
+        case .viewer where quality == .source: viewers[room, default: []].append(session)
+        case .viewer:
+            if branches[room]?[quality] == nil {
+                do { branches[room, default: [:]][quality] = try TranscodingBranch(quality: quality) } catch {
+                    sessions[id] = nil
+                    byUfrag[ufrag] = nil
+                    throw .setup("transcoder: \(error)")
+                }
+            }
+            branches[room]?[quality]?.viewers.append(session)
         }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
         return (id, result.answer.serialized())
@@ -138,6 +153,11 @@ final class RelayState {
         if publishers[s.room] == id { publishers[s.room] = nil }
         viewers[s.room]?.removeAll { $0 === s }
         if viewers[s.room]?.isEmpty == true { viewers[s.room] = nil }
+        if let branch = branches[s.room]?[s.quality] {
+            branch.viewers.removeAll { $0 === s }
+            if branch.viewers.isEmpty { branches[s.room]?[s.quality] = nil }
+            if branches[s.room]?.isEmpty == true { branches[s.room] = nil }
+        }
         logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
         return true
     }
@@ -207,7 +227,13 @@ final class RelayState {
                 session.srtpIn = try SRTPSession(keys.remote, direction: .inbound)
                 session.srtpOut = try SRTPSession(keys.local, direction: .outbound)
                 logger.info("dtls connected", metadata: ["session": .string(session.id)])
-                if session.role == .viewer { out += requestKeyFrame(room: session.room, now: nil) }
+                if session.role == .viewer {
+                    if let branch = branches[session.room]?[session.quality] {
+                        branch.video.requestKeyFrame()
+                    } else {
+                        out += requestKeyFrame(room: session.room, now: nil)
+                    }
+                }
             } catch {
                 logger.warning("srtp setup failed", metadata: ["session": .string(session.id), "error": .string("\(error)")])
                 close(id: session.id, reason: "srtp setup failed")
@@ -261,7 +287,62 @@ final class RelayState {
         session.receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: Self.clockRate(kind))]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
         session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
-        return forward(buffer, header: header, kind: kind, room: session.room)
+        var out = forward(buffer, header: header, kind: kind, room: session.room)
+        if let renditions = branches[session.room] {
+            let k = PeerSession.kindIndex(kind)
+            let packet = try? RTPPacket(parsing: Array(buffer.readableBytesView))
+            for branch in renditions.values {
+                if kind == "video" {
+                    if let packet { branch.video.receive(packet, arrival: now) }
+                } else if let audio = branch.audio {
+                    if let packet { audio.receive(packet, arrival: now) }
+                } else {
+                    // Medium keeps the source's audio.
+                    for viewer in branch.viewers where viewer.isConnected {
+                        if let o = send(buffer, header: header, kindIndex: k, to: viewer) { out.append(o) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Runs the transcoders: whatever their jitter buffers release is decoded, scaled, encoded
+    /// and sent to the branch's viewers; their requests (key frame, NACK) go to the publisher.
+    /// Runs on the relay's loop: a VP8 frame costs ~3.5 ms of it (docs/benchmarks.md).
+    func processBranches(now: MediaTime) -> [Outgoing] {
+        var out: [Outgoing] = []
+        for (room, renditions) in branches {
+            for branch in renditions.values {
+                var results = [(branch.video.process(now: now), 1)]
+                if let audio = branch.audio { results.append((audio.process(now: now), 0)) }
+                for (result, kindIndex) in results {
+                    if result.requestKeyFrame { out += requestKeyFrame(room: room, now: now) }
+                    if !result.nack.isEmpty { out += nack(room: room, kind: kindIndex == 1 ? "video" : "audio", result.nack) }
+                    for packet in result.packets {
+                        let buffer = ByteBuffer(bytes: packet.serialized())
+                        guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
+                        for viewer in branch.viewers where viewer.isConnected {
+                            if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer) { out.append(o) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// A generic NACK to the room's publisher for a transcoder's missing packets.
+    private func nack(room: String, kind: String, _ lost: [UInt16]) -> [Outgoing] {
+        guard let pid = publishers[room], let publisher = sessions[pid], let srtpOut = publisher.srtpOut,
+            let address = publisher.ice.selected, let ssrc = publisher.publisherSSRC[kind]
+        else { return [] }
+        var bytes = RTCPPacket.serializeCompound([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
+            .nack(RTCPGenericNACK(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc, lost: lost)),
+        ])
+        guard (try? srtpOut.protectRTCP(&bytes)) != nil else { return [] }
+        return [Outgoing(buffer: ByteBuffer(bytes: bytes), to: address, socket: publisher.socketAddress)]
     }
 
     static func clockRate(_ kind: String) -> Int { kind == "audio" ? 48_000 : 90_000 }
@@ -329,7 +410,11 @@ final class RelayState {
             }
             switch p {
             case .pictureLossIndication, .fullIntraRequest:
-                out += requestKeyFrame(room: session.room, now: now)
+                if let branch = branches[session.room]?[session.quality] {
+                    branch.video.requestKeyFrame()  // the branch's encoder, not the publisher
+                } else {
+                    out += requestKeyFrame(room: session.room, now: now)
+                }
             case .nack(let nack):
                 session.stats.nacksIn += 1
                 guard let kind = session.outgoing.first(where: { $0.value.ssrc == nack.mediaSSRC })?.key,

@@ -74,8 +74,12 @@ enum WHIPRoutes {
         }
         let offer = String(buffer: buffer)
         let kind = publishing ? "whip" : "whep"
+        let qualityName = request.uri.queryParameters.get("quality") ?? "source"
+        guard let quality = Quality(rawValue: qualityName), publishing == false || quality == .source else {
+            throw HTTPError(.badRequest, message: "quality must be source, medium or low (and only watching can ask for one)")
+        }
         do {
-            let (id, answer) = try await relay.open(room: room, publishing: publishing, offer: offer)
+            let (id, answer) = try await relay.open(room: room, publishing: publishing, quality: quality, offer: offer)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
             headers[.location] = "/\(kind)/\(room)/\(id)"

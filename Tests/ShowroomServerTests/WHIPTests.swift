@@ -123,6 +123,9 @@ func fixtureOffer(_ name: String) throws -> String {
             try await client.execute(uri: "/whip/bad%20room", method: .post, headers: sdp, body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .badRequest)
             }
+            try await client.execute(uri: "/whip/demo?quality=low", method: .post, headers: sdp, body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .badRequest)  // only watching can ask for a rendition
+            }
             let emptyViewer = sdpHeaders(try await token("empty", .viewer))
             try await client.execute(uri: "/whep/empty", method: .post, headers: emptyViewer, body: ByteBuffer(string: try fixtureOffer("aiortc-viewer-offer.sdp"))) { r in
                 #expect(r.status == .notFound)
@@ -146,8 +149,10 @@ func fixtureOffer(_ name: String) throws -> String {
     }
 
     /// (b) of the interop list: an aiortc publisher (WHIP) and an aiortc viewer (WHEP) through the
-    /// relay on loopback; the viewer must decode at least 60 video frames and receive audio.
-    @Test func aiortcPublisherToAiortcViewer() async throws {
+    /// relay on loopback; the viewer must decode at least 60 video frames and receive audio — as
+    /// the source (aiortc's 640×480) or a transcoded rendition (`?quality=`).
+    @Test(arguments: [("source", "640x480"), ("medium", "640x360"), ("low", "320x180")])
+    func aiortcPublisherToAiortcViewer(quality: String, size: String) async throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
         try await withLiveServer { client, relay in
@@ -156,7 +161,7 @@ func fixtureOffer(_ name: String) throws -> String {
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [
                 repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
-                "--url", "http://127.0.0.1:\(port)", "--room", "interop", "--seconds", "15",
+                "--url", "http://127.0.0.1:\(port)", "--room", "interop", "--seconds", "15", "--quality", quality,
                 "--publisher-token", try await token("interop", .publisher), "--viewer-token", try await token("interop", .viewer),
             ]
             let output = Pipe()
@@ -173,10 +178,11 @@ func fixtureOffer(_ name: String) throws -> String {
             let video = result["video_frames"] as? Int ?? 0, audio = result["audio_frames"] as? Int ?? 0
             #expect(video >= 60, "viewer decoded \(video) video frames")
             #expect(audio >= 50, "viewer received \(audio) audio frames")
+            #expect(result["video_sizes"] as? [String] == [size], "decoded sizes: \(line)")
             #expect(result["whep_delete"] as? Int == 200)
             #expect(result["whip_delete"] as? Int == 200)
             #expect(await relay.sessionCount() == 0)
-            print("aiortc → showroom → aiortc: \(line)")
+            print("aiortc → showroom (\(quality)) → aiortc: \(line)")
         }
     }
 }

@@ -58,6 +58,7 @@ async def main():
     ap.add_argument("--seconds", type=float, default=12)
     ap.add_argument("--video-frames", type=int, default=60)
     ap.add_argument("--audio-frames", type=int, default=50)
+    ap.add_argument("--quality", default="source")
     args = ap.parse_args()
     config = RTCConfiguration(iceServers=[])
     result = {}
@@ -75,27 +76,30 @@ async def main():
     viewer.addTransceiver("video", direction="recvonly")
     counts = {"audio": 0, "video": 0}
     first = {}
+    sizes = set()
 
     async def consume(track):
         while True:
             try:
-                await track.recv()
+                frame = await track.recv()
             except Exception:
                 return
             counts[track.kind] += 1
+            if track.kind == "video":
+                sizes.add(f"{frame.width}x{frame.height}")
             first.setdefault(track.kind, time.monotonic() - t0)
 
     @viewer.on("track")
     def on_track(track):
         asyncio.ensure_future(consume(track))
 
-    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}", args.viewer_token)
+    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}?quality={args.quality}", args.viewer_token)
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
             break
         await asyncio.sleep(0.1)
-    result.update(video_frames=counts["video"], audio_frames=counts["audio"],
+    result.update(video_frames=counts["video"], audio_frames=counts["audio"], video_sizes=sorted(sizes),
                   first_video_s=first.get("video"), first_audio_s=first.get("audio"),
                   elapsed_s=time.monotonic() - t0)
     loop = asyncio.get_running_loop()
