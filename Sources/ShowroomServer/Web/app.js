@@ -29,10 +29,10 @@ function waitForIce(pc) {
   });
 }
 
-async function negotiate(kind, room) {
+async function negotiate(kind, room, query = "") {
   await pc.setLocalDescription(await pc.createOffer());
   await waitForIce(pc);
-  const r = await fetch(`/${kind}/${encodeURIComponent(room)}`, {
+  const r = await fetch(`/${kind}/${encodeURIComponent(room)}${query}`, {
     method: "POST",
     headers: { "Content-Type": "application/sdp", "Authorization": `Bearer ${token}` },
     body: pc.localDescription.sdp,
@@ -81,7 +81,7 @@ async function watch() {
   pc.addEventListener("track", (e) => stream.addTrack(e.track));
   preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video/vp8");
   preferCodec(pc.addTransceiver("audio", { direction: "recvonly" }), "audio/opus");
-  await negotiate("whep", room);
+  await negotiate("whep", room, `?quality=${encodeURIComponent($("quality").value)}`);
 }
 
 async function stop() {
@@ -142,3 +142,4 @@ $("stop").addEventListener("click", stop);
 setInterval(updateStats, 1000);
 const params = new URLSearchParams(location.search);
 if (params.get("room")) $("room").value = params.get("room");
+if (params.get("quality")) $("quality").value = params.get("quality");
