@@ -52,6 +52,9 @@ final class RelayState {
     /// Room → its transcoded renditions.
     private var branches: [String: [Quality: TranscodingBranch]] = [:]
     var hasBranches: Bool { !branches.isEmpty }
+    /// Rooms where a viewer connected before the publisher's first video packet: the PLI goes out
+    /// when that packet (and so the SSRC to name) arrives.
+    private var keyFrameOwed: Set<String> = []
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
@@ -282,12 +285,16 @@ final class RelayState {
             count("rtp-unknown-payload-type")
             return []
         }
+        let firstOfKind = session.publisherSSRC[kind] == nil
         session.publisherSSRC[kind] = header.ssrc
         session.intervalBytes += buffer.readableBytes
         session.receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: Self.clockRate(kind))]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
         session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
         var out = forward(buffer, header: header, kind: kind, room: session.room)
+        if firstOfKind && kind == "video" && keyFrameOwed.remove(session.room) != nil {
+            out += requestKeyFrame(room: session.room, now: nil)
+        }
         if let renditions = branches[session.room] {
             let k = PeerSession.kindIndex(kind)
             let packet = try? RTPPacket(parsing: Array(buffer.readableBytesView))
@@ -439,7 +446,10 @@ final class RelayState {
     private func requestKeyFrame(room: String, now: MediaTime?) -> [Outgoing] {
         guard let pid = publishers[room], let publisher = sessions[pid], let srtpOut = publisher.srtpOut,
             let address = publisher.ice.selected, let ssrc = publisher.publisherSSRC["video"]
-        else { return [] }
+        else {
+            keyFrameOwed.insert(room)
+            return []
+        }
         if let now, let last = publisher.lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return [] }
         if let now { publisher.lastKeyFrameRequest = now }
         var bytes = RTCPPacket.serializeCompound([
@@ -451,8 +461,7 @@ final class RelayState {
         return [Outgoing(bytes: bytes, to: address)]
     }
 
-    /// Timers: DTLS retransmissions, consent expiry, and periodic key-frame requests for viewers
-    /// that joined before the publisher's first video packet was seen.
+    /// Timers: RTCP reports, DTLS retransmissions and consent expiry.
     func tick(now: MediaTime, ntp: UInt64 = RelayState.ntpNow()) -> [Outgoing] {
         currentTime = now
         var out: [Outgoing] = []
