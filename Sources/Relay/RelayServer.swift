@@ -63,6 +63,24 @@ public final class RelayServer: Sendable {
         if port != configuration.mediaPort {
             try await loop.submit { bound.value.updatePort(port) }.get()
         }
+        // Renditions' codecs get their own thread: a VP8 frame must not stall forwarding.
+        let codecLoop = MultiThreadedEventLoopGroup.singleton.makeIterator().first { $0 !== loop }
+            ?? MultiThreadedEventLoopGroup.singleton.next()
+        try await loop.submit {
+            bound.value.startEngine = { room, quality in
+                try TranscodingEngine(quality: quality, loop: codecLoop) { output in
+                    loop.execute {
+                        let out = bound.value.branchOutput(room: room, quality: quality, output, now: .now)
+                        guard !out.isEmpty else { return }
+                        for o in out {
+                            guard let to = o.socket ?? o.to.socketAddress else { continue }
+                            channel.write(AddressedEnvelope(remoteAddress: to, data: o.buffer), promise: nil)
+                        }
+                        channel.flush()
+                    }
+                }
+            }
+        }.get()
         logger.info("media relay listening", metadata: ["udp": .string("\(configuration.bindHost):\(port)"), "announce": .string(configuration.announceIP)])
         return RelayServer(configuration: configuration, port: port, fingerprint: certificate.fingerprint, channel: channel, state: bound)
     }
@@ -148,7 +166,6 @@ final class RelayHandler: ChannelInboundHandler {
 
     private let state: NIOLoopBound<RelayState>
     private var timer: RepeatedTask?
-    private var transcodeTimer: RepeatedTask?
     private var pending = 0
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
@@ -163,19 +180,10 @@ final class RelayHandler: ChannelInboundHandler {
             Self.write(out, context: loopBoundContext.value)
             if !out.isEmpty { loopBoundContext.value.flush() }
         }
-        // Transcoded renditions need finer timing than the 20 ms tick (30 fps is 33 ms a frame).
-        transcodeTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { _ in
-            guard state.value.hasBranches else { return }
-            let out = state.value.processBranches(now: .now)
-            Self.write(out, context: loopBoundContext.value)
-            if !out.isEmpty { loopBoundContext.value.flush() }
-        }
+
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
-        transcodeTimer?.cancel()
-    }
+    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)

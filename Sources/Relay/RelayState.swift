@@ -51,10 +51,11 @@ final class RelayState {
     private var viewers: [String: [PeerSession]] = [:]
     /// Room → its transcoded renditions.
     private var branches: [String: [Quality: TranscodingBranch]] = [:]
-    var hasBranches: Bool { !branches.isEmpty }
     /// Rooms where a viewer connected before the publisher's first video packet: the PLI goes out
     /// when that packet (and so the SSRC to name) arrives.
     private var keyFrameOwed: Set<String> = []
+    /// Starts the codecs of a rendition on their own loop (set by ``RelayServer``).
+    var startEngine: ((String, Quality) throws -> TranscodingEngine)?
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
@@ -134,7 +135,10 @@ final class RelayState {
         case .viewer where quality == .source: viewers[room, default: []].append(session)
         case .viewer:
             if branches[room]?[quality] == nil {
-                do { branches[room, default: [:]][quality] = try TranscodingBranch(quality: quality) } catch {
+                guard let startEngine else { throw .setup("transcoding is not available") }
+                do {
+                    branches[room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(room, quality))
+                } catch {
                     sessions[id] = nil
                     byUfrag[ufrag] = nil
                     throw .setup("transcoder: \(error)")
@@ -158,7 +162,10 @@ final class RelayState {
         if viewers[s.room]?.isEmpty == true { viewers[s.room] = nil }
         if let branch = branches[s.room]?[s.quality] {
             branch.viewers.removeAll { $0 === s }
-            if branch.viewers.isEmpty { branches[s.room]?[s.quality] = nil }
+            if branch.viewers.isEmpty {
+                branch.engine.stop()
+                branches[s.room]?[s.quality] = nil
+            }
             if branches[s.room]?.isEmpty == true { branches[s.room] = nil }
         }
         logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
@@ -232,7 +239,7 @@ final class RelayState {
                 logger.info("dtls connected", metadata: ["session": .string(session.id)])
                 if session.role == .viewer {
                     if let branch = branches[session.room]?[session.quality] {
-                        branch.video.requestKeyFrame()
+                        branch.engine.requestKeyFrame()
                     } else {
                         out += requestKeyFrame(room: session.room, now: nil)
                     }
@@ -299,10 +306,8 @@ final class RelayState {
             let k = PeerSession.kindIndex(kind)
             let packet = try? RTPPacket(parsing: Array(buffer.readableBytesView))
             for branch in renditions.values {
-                if kind == "video" {
-                    if let packet { branch.video.receive(packet, arrival: now) }
-                } else if let audio = branch.audio {
-                    if let packet { audio.receive(packet, arrival: now) }
+                if kind == "video" || branch.transcodesAudio {
+                    if let packet { branch.engine.feed(packet, video: kind == "video", arrival: now) }
                 } else {
                     // Medium keeps the source's audio.
                     for viewer in branch.viewers where viewer.isConnected {
@@ -314,25 +319,19 @@ final class RelayState {
         return out
     }
 
-    /// Runs the transcoders: whatever their jitter buffers release is decoded, scaled, encoded
-    /// and sent to the branch's viewers; their requests (key frame, NACK) go to the publisher.
-    /// Runs on the relay's loop: a VP8 frame costs ~3.5 ms of it (docs/benchmarks.md).
-    func processBranches(now: MediaTime) -> [Outgoing] {
+    /// What a rendition's codecs produced: sent to its viewers; its requests go to the publisher.
+    func branchOutput(room: String, quality: Quality, _ output: BranchOutput, now: MediaTime) -> [Outgoing] {
+        guard let branch = branches[room]?[quality] else { return [] }
+        currentTime = now
         var out: [Outgoing] = []
-        for (room, renditions) in branches {
-            for branch in renditions.values {
-                var results = [(branch.video.process(now: now), 1)]
-                if let audio = branch.audio { results.append((audio.process(now: now), 0)) }
-                for (result, kindIndex) in results {
-                    if result.requestKeyFrame { out += requestKeyFrame(room: room, now: now) }
-                    if !result.nack.isEmpty { out += nack(room: room, kind: kindIndex == 1 ? "video" : "audio", result.nack) }
-                    for packet in result.packets {
-                        let buffer = ByteBuffer(bytes: packet.serialized())
-                        guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
-                        for viewer in branch.viewers where viewer.isConnected {
-                            if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer) { out.append(o) }
-                        }
-                    }
+        if output.requestKeyFrame { out += requestKeyFrame(room: room, now: now) }
+        if !output.videoNACKs.isEmpty { out += nack(room: room, kind: "video", output.videoNACKs) }
+        for (packets, kindIndex) in [(output.video, 1), (output.audio, 0)] {
+            for packet in packets {
+                let buffer = ByteBuffer(bytes: packet.serialized())
+                guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
+                for viewer in branch.viewers where viewer.isConnected {
+                    if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer) { out.append(o) }
                 }
             }
         }
@@ -418,7 +417,7 @@ final class RelayState {
             switch p {
             case .pictureLossIndication, .fullIntraRequest:
                 if let branch = branches[session.room]?[session.quality] {
-                    branch.video.requestKeyFrame()  // the branch's encoder, not the publisher
+                    branch.engine.requestKeyFrame()  // the rendition's encoder, not the publisher
                 } else {
                     out += requestKeyFrame(room: session.room, now: now)
                 }

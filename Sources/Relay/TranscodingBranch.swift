@@ -1,6 +1,7 @@
 import MediaCodecs
 import MediaPipeline
 import MediaWire
+import NIOCore
 
 /// What a viewer asks to receive (WHEP `?quality=`).
 public enum Quality: String, Sendable, CaseIterable {
@@ -12,23 +13,85 @@ public enum Quality: String, Sendable, CaseIterable {
     case low
 }
 
+/// What a rendition's codecs produced in one run, handed back to the relay's loop.
+struct BranchOutput: Sendable {
+    var video: [RTPPacket] = []
+    var audio: [RTPPacket] = []
+    var requestKeyFrame = false
+    var videoNACKs: [UInt16] = []
+    var isEmpty: Bool { video.isEmpty && audio.isEmpty && !requestKeyFrame && videoNACKs.isEmpty }
+}
+
+/// The codec side of a rendition: its transcoders, confined to their own event loop so that a
+/// 3.5 ms VP8 frame never stalls forwarding on the relay's loop. The relay talks to it only by
+/// `execute` (packets in, key-frame requests) and gets results back through `deliver`.
+///
+/// `@unchecked Sendable`: after `init` returns, `codecs` and `task` are touched only by closures
+/// running on `loop` — one thread, in order — which is what makes them safe to share.
+final class TranscodingEngine: @unchecked Sendable {
+    private let loop: any EventLoop
+    private let codecs: Codecs
+    private var task: RepeatedTask?
+
+    final class Codecs {
+        let video: VideoTranscoder
+        let audio: AudioTranscoder?
+        init(quality: Quality) throws {
+            let (w, h, bitrate) = quality == .low ? (320, 180, 250_000) : (640, 360, 600_000)
+            var v = VideoTranscoder.Configuration(width: w, height: h, bitrate: bitrate, ssrc: UInt32.random(in: 1...UInt32.max))
+            // The rendition's own buffering adds to latency: keep it short (receivers buffer too).
+            v.jitterBuffer.maximumDelay = 80
+            video = try VideoTranscoder(v)
+            audio = quality == .low ? try AudioTranscoder(.init(ssrc: UInt32.random(in: 1...UInt32.max), outputChannels: 1, bitrate: 24_000)) : nil
+        }
+    }
+
+    /// Starts the codecs on `loop`; `deliver` is called (on `loop`) with every non-empty result.
+    init(quality: Quality, loop: any EventLoop, deliver: @escaping @Sendable (BranchOutput) -> Void) throws {
+        self.loop = loop
+        codecs = try Codecs(quality: quality)
+        loop.execute { [self] in
+            task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { [self] _ in
+                let now = MediaTime.now
+                var out = BranchOutput()
+                let v = codecs.video.process(now: now)
+                out.video = v.packets
+                out.requestKeyFrame = v.requestKeyFrame
+                out.videoNACKs = v.nack
+                if let a = codecs.audio?.process(now: now) { out.audio = a.packets }
+                if !out.isEmpty { deliver(out) }
+            }
+        }
+    }
+
+    func feed(_ packet: RTPPacket, video: Bool, arrival: MediaTime) {
+        loop.execute { [self] in
+            if video { codecs.video.receive(packet, arrival: arrival) } else { codecs.audio?.receive(packet, arrival: arrival) }
+        }
+    }
+
+    func requestKeyFrame() {
+        loop.execute { [self] in codecs.video.requestKeyFrame() }
+    }
+
+    func stop() {
+        loop.execute { [self] in task?.cancel() }
+    }
+}
+
 /// A transcoded rendition of a room's publisher, shared by every viewer that asked for it:
-/// started with its first viewer and dropped after its last. It is a "publisher" inside the
+/// started with its first viewer and stopped after its last. It is a "publisher" inside the
 /// relay: its output packets go through the same per-viewer rewriting as the source's.
 final class TranscodingBranch {
     let quality: Quality
-    let video: VideoTranscoder
-    /// Nil for `.medium`: audio is forwarded from the source.
-    let audio: AudioTranscoder?
+    let engine: TranscodingEngine
+    /// Whether audio is transcoded too (`.low`) or forwarded from the source (`.medium`).
+    let transcodesAudio: Bool
     var viewers: [PeerSession] = []
 
-    init(quality: Quality) throws {
+    init(quality: Quality, engine: TranscodingEngine) {
         self.quality = quality
-        let (w, h, bitrate) = quality == .low ? (320, 180, 250_000) : (640, 360, 600_000)
-        var v = VideoTranscoder.Configuration(width: w, height: h, bitrate: bitrate, ssrc: UInt32.random(in: 1...UInt32.max))
-        // The branch's own buffering adds to latency: keep it short (weak receivers have their own).
-        v.jitterBuffer.maximumDelay = 80
-        video = try VideoTranscoder(v)
-        audio = quality == .low ? try AudioTranscoder(.init(ssrc: UInt32.random(in: 1...UInt32.max), outputChannels: 1, bitrate: 24_000)) : nil
+        self.engine = engine
+        transcodesAudio = quality == .low
     }
 }
