@@ -51,7 +51,8 @@ final class PeerSession {
             guard let pt = media.first(where: { $0.kind == track.kind })?.payloadType, slots[Self.kindIndex(track.kind)] == nil else { continue }
             slots[Self.kindIndex(track.kind)] = OutgoingSlot(
                 kind: track.kind, ssrc: track.ssrc, payloadType: pt,
-                stats: RTPSendStatistics(clockRate: track.kind == "audio" ? 48_000 : 90_000))
+                stats: RTPSendStatistics(clockRate: track.kind == "audio" ? 48_000 : 90_000),
+                rewriter: StreamRewriter(clockRate: track.kind == "audio" ? 48_000 : 90_000))
         }
     }
 
@@ -69,6 +70,7 @@ struct OutgoingSlot {
     let ssrc: UInt32
     let payloadType: UInt8
     var stats: RTPSendStatistics
+    var rewriter: StreamRewriter
 }
 
 /// Counters of one peer, for logs and, later, metrics.

@@ -70,13 +70,7 @@ public final class RelayServer: Sendable {
             bound.value.startEngine = { room, quality in
                 try TranscodingEngine(quality: quality, loop: codecLoop) { output in
                     loop.execute {
-                        let out = bound.value.branchOutput(room: room, quality: quality, output, now: .now)
-                        guard !out.isEmpty else { return }
-                        for o in out {
-                            guard let to = o.socket ?? o.to.socketAddress else { continue }
-                            channel.write(AddressedEnvelope(remoteAddress: to, data: o.buffer), promise: nil)
-                        }
-                        channel.flush()
+                        RelayServer.write(bound.value.branchOutput(room: room, quality: quality, output, now: .now), to: channel)
                     }
                 }
             }
@@ -125,6 +119,26 @@ public final class RelayServer: Sendable {
     public func close(room: String, id: String) async -> Bool {
         let state = self.state
         return (try? await channel.eventLoop.submit { state.value.close(id: id, room: room, reason: "deleted") }.get()) ?? false
+    }
+
+    /// Moves a viewer to another rendition (its RTP streams continue unbroken).
+    public func setQuality(id: String, quality: Quality) async -> Bool {
+        let state = self.state, channel = self.channel
+        return (try? await channel.eventLoop.submit { () -> Bool in
+            guard let out = try? state.value.setQuality(id: id, quality: quality) else { return false }
+            Self.write(out, to: channel)
+            return true
+        }.get()) ?? false
+    }
+
+    /// Writes and flushes from the channel's loop (the control path's own sends).
+    static func write(_ out: [RelayState.Outgoing], to channel: any Channel) {
+        guard !out.isEmpty else { return }
+        for o in out {
+            guard let to = o.socket ?? o.to.socketAddress else { continue }
+            channel.write(AddressedEnvelope(remoteAddress: to, data: o.buffer), promise: nil)
+        }
+        channel.flush()
     }
 
     /// Drop counters by reason.

@@ -174,6 +174,37 @@ final class RelayState {
 
     func sessionCount() -> Int { sessions.count }
 
+    /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
+    /// a key frame of the new one. Nil if there is no such viewer; else what to send (a PLI).
+    func setQuality(id: String, quality: Quality) throws(SessionError) -> [Outgoing]? {
+        guard let s = sessions[id], s.role == .viewer else { return nil }
+        if s.quality == quality { return [] }
+        // Leave the old rendition.
+        viewers[s.room]?.removeAll { $0 === s }
+        if let branch = branches[s.room]?[s.quality] {
+            branch.viewers.removeAll { $0 === s }
+            if branch.viewers.isEmpty {
+                branch.engine.stop()
+                branches[s.room]?[s.quality] = nil
+            }
+        }
+        // Join the new one.
+        s.quality = quality
+        if quality == .source {
+            viewers[s.room, default: []].append(s)
+            return requestKeyFrame(room: s.room, now: nil)
+        }
+        if branches[s.room]?[quality] == nil {
+            guard let startEngine else { throw .setup("transcoding is not available") }
+            do { branches[s.room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(s.room, quality)) } catch {
+                throw .setup("transcoder: \(error)")
+            }
+        }
+        branches[s.room]?[quality]?.viewers.append(s)
+        branches[s.room]?[quality]?.engine.requestKeyFrame()
+        return []
+    }
+
     // MARK: Data path
 
     /// One received datagram; RFC 7983 demultiplexing by the first byte. SRTP is unprotected in
@@ -368,14 +399,17 @@ final class RelayState {
     /// Writes the packet for one viewer — its SSRC and payload type, no CSRCs or extensions (their
     /// ids are the publisher's) — into a new buffer and protects it there: one allocation.
     private func send(_ packet: ByteBuffer, header: RTPHeaderView, kindIndex: Int, to viewer: PeerSession) -> Outgoing? {
-        guard let slot = viewer.slots[kindIndex], let srtpOut = viewer.srtpOut, let address = viewer.ice.selected else { return nil }
+        guard let slot = viewer.slots[kindIndex], let srtpOut = viewer.srtpOut, let address = viewer.ice.selected,
+            let (seq, ts) = viewer.slots[kindIndex]?.rewriter.rewrite(
+                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: currentTime)
+        else { return nil }
         let pt = slot.payloadType
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
         var out = allocator.buffer(capacity: 12 + payload.count + SRTPSession.maxTrailer)
         out.writeInteger(UInt8(0x80 | (header.hasPadding ? 0x20 : 0)))
         out.writeInteger(UInt8((header.marker ? 0x80 : 0) | pt))
-        out.writeInteger(header.sequenceNumber)
-        out.writeInteger(header.timestamp)
+        out.writeInteger(seq)
+        out.writeInteger(ts)
         out.writeInteger(slot.ssrc)
         out.writeBytes(payload)
         let length = out.readableBytes
@@ -387,7 +421,7 @@ final class RelayState {
             return nil
         }
         out.moveWriterIndex(to: protected)
-        viewer.slots[kindIndex]?.stats.record(timestamp: header.timestamp, payloadBytes: payload.count, at: currentTime)
+        viewer.slots[kindIndex]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: currentTime)
         viewer.stats.packetsOut += 1
         viewer.stats.bytesOut += protected
         return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
@@ -423,11 +457,13 @@ final class RelayState {
                 }
             case .nack(let nack):
                 session.stats.nacksIn += 1
-                guard let kind = session.outgoing.first(where: { $0.value.ssrc == nack.mediaSSRC })?.key,
-                    let pid = publishers[session.room], let publisher = sessions[pid], let cache = publisher.cache[kind]
+                // Only the source is cached; a rendition's viewers lean on its key frames instead.
+                guard session.quality == .source, let kind = session.outgoing.first(where: { $0.value.ssrc == nack.mediaSSRC })?.key,
+                    let pid = publishers[session.room], let publisher = sessions[pid], let cache = publisher.cache[kind],
+                    let rewriter = session.slots[PeerSession.kindIndex(kind)]?.rewriter
                 else { continue }
                 for seq in nack.lostSequenceNumbers {
-                    guard let original = cache.packet(seq),
+                    guard let original = cache.packet(rewriter.original(seq)),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
                         let o = send(original, header: header, kindIndex: PeerSession.kindIndex(kind), to: session)
                     else { continue }

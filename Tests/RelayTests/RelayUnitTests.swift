@@ -190,3 +190,23 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(s.sessionCount() == 0)
     }
 }
+
+@Suite struct StreamRewriterTests {
+    @Test func aSourceChangeContinuesTheSequenceAndTheClock() {
+        var r = StreamRewriter(clockRate: 90_000)
+        var out: [(UInt16, UInt32)] = []
+        for i in 0..<10 {  // source A: seq 65530…, ts 1000 + 3000 i, every 33 ms
+            out.append(r.rewrite(ssrc: 0xA, sequenceNumber: UInt16(truncatingIfNeeded: 65_530 + i), timestamp: UInt32(1_000 + 3_000 * i), now: .milliseconds(Double(i) * 33)))
+        }
+        #expect(out.map(\.0) == (0..<10).map { UInt16(truncatingIfNeeded: 65_530 + $0) })  // the first source passes through
+        // Source B starts far away; 100 ms after A's last packet.
+        for i in 0..<5 {
+            out.append(r.rewrite(ssrc: 0xB, sequenceNumber: UInt16(7_000 + i), timestamp: UInt32(500_000 + 3_000 * i), now: .milliseconds(397 + Double(i) * 33)))
+        }
+        let seqs = out.map(\.0)
+        for (a, b) in zip(seqs, seqs.dropFirst()) { #expect(b == a &+ 1) }
+        let (lastA, firstB) = (out[9].1, out[10].1)
+        #expect(firstB &- lastA == 9_000)  // 100 ms at 90 kHz
+        #expect(r.original(seqs[12]) == 7_002)  // NACKs map back to the current source
+    }
+}

@@ -185,4 +185,43 @@ func fixtureOffer(_ name: String) throws -> String {
             print("aiortc → showroom (\(quality)) → aiortc: \(line)")
         }
     }
+
+    /// A viewer moved from the source to the `low` rendition mid-stream keeps decoding: its RTP
+    /// streams continue (rewritten sequence numbers and timestamps) and a key frame of the new
+    /// size arrives.
+    @Test func aViewerMovesBetweenRenditionsWithoutBreaking() async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
+        try await withLiveServer { client, relay in
+            let port = try #require(client.port)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [
+                repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
+                "--url", "http://127.0.0.1:\(port)", "--room", "switch", "--seconds", "20", "--video-frames", "150",
+                "--publisher-token", try await token("switch", .publisher), "--viewer-token", try await token("switch", .viewer),
+            ]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            // Once the viewer has had ~60 video packets of the source, move it to `low`.
+            var moved = false
+            let started = Date()
+            while process.isRunning && Date().timeIntervalSince(started) < 60 {
+                if !moved, let viewer = await relay.statistics().first(where: { !$0.publishing }),
+                    (viewer.streams["video"]?.packets ?? 0) > 60
+                {
+                    moved = await relay.setQuality(id: viewer.id, quality: .low)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(moved)
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let line = try #require(text.split(separator: "\n").last)
+            let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            #expect(result["video_sizes"] as? [String] == ["320x180", "640x480"], "sizes: \(line)")
+            #expect((result["video_frames"] as? Int ?? 0) >= 150, "frames: \(line)")
+            print("source → low mid-stream: \(line)")
+        }
+    }
 }
