@@ -45,6 +45,38 @@ func fixtureOffer(_ name: String) throws -> String {
     try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/RelayTests/Fixtures/\(name)"), encoding: .utf8)
 }
 
+/// The aiortc publisher and viewer of `peers/whip_whep.py`, run against a live server.
+final class AiortcPeers {
+    let process = Process()
+    private let output = Pipe()
+
+    init(port: Int, room: String, arguments: [String]) async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [
+            repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
+            "--url", "http://127.0.0.1:\(port)", "--room", room,
+            "--publisher-token", try await token(room, .publisher), "--viewer-token", try await token(room, .viewer),
+        ] + arguments
+        process.standardOutput = output
+        try process.run()
+    }
+
+    /// Waits (at most a minute) for the peers to finish and returns their JSON report.
+    func result(while poll: () async -> Void = {}) async throws -> (fields: [String: Any], line: String) {
+        let started = Date()
+        while process.isRunning && Date().timeIntervalSince(started) < 60 {
+            await poll()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        if process.isRunning { process.terminate() }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let line = try #require(text.split(separator: "\n").last, "no output from the peers").description
+        return (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:], line)
+    }
+}
+
 @Suite struct WHIPTests {
     @Test func tokensAreCheckedBeforeAnythingHappens() async throws {
         let offer = ByteBuffer(string: try fixtureOffer("aiortc-publisher-offer.sdp"))
@@ -153,26 +185,9 @@ func fixtureOffer(_ name: String) throws -> String {
     /// the source (aiortc's 640×480) or a transcoded rendition (`?quality=`).
     @Test(arguments: [("source", "640x480"), ("medium", "640x360"), ("low", "320x180")])
     func aiortcPublisherToAiortcViewer(quality: String, size: String) async throws {
-        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
-        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
         try await withLiveServer { client, relay in
-            let port = try #require(client.port)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [
-                repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
-                "--url", "http://127.0.0.1:\(port)", "--room", "interop", "--seconds", "15", "--quality", quality,
-                "--publisher-token", try await token("interop", .publisher), "--viewer-token", try await token("interop", .viewer),
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let started = Date()
-            while process.isRunning && Date().timeIntervalSince(started) < 60 { try await Task.sleep(for: .milliseconds(100)) }
-            if process.isRunning { process.terminate() }
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let line = try #require(text.split(separator: "\n").last, "no output from the peers")
-            let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
+            let peers = try await AiortcPeers(port: try #require(client.port), room: "interop", arguments: ["--seconds", "15", "--quality", quality])
+            let (result, line) = try await peers.result()
             #expect(result["whip_status"] as? Int == 201)
             #expect(result["whep_status"] as? Int == 201)
             let video = result["video_frames"] as? Int ?? 0, audio = result["audio_frames"] as? Int ?? 0
@@ -190,35 +205,19 @@ func fixtureOffer(_ name: String) throws -> String {
     /// streams continue (rewritten sequence numbers and timestamps) and a key frame of the new
     /// size arrives.
     @Test func aViewerMovesBetweenRenditionsWithoutBreaking() async throws {
-        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
-        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
         try await withLiveServer { client, relay in
-            let port = try #require(client.port)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [
-                repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
-                "--url", "http://127.0.0.1:\(port)", "--room", "switch", "--seconds", "20", "--video-frames", "150",
-                "--publisher-token", try await token("switch", .publisher), "--viewer-token", try await token("switch", .viewer),
-            ]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
+            let peers = try await AiortcPeers(
+                port: try #require(client.port), room: "switch", arguments: ["--seconds", "20", "--video-frames", "150"])
             // Once the viewer has had ~60 video packets of the source, move it to `low`.
             var moved = false
-            let started = Date()
-            while process.isRunning && Date().timeIntervalSince(started) < 60 {
+            let (result, line) = try await peers.result {
                 if !moved, let viewer = await relay.statistics().first(where: { !$0.publishing }),
                     (viewer.streams["video"]?.packets ?? 0) > 60
                 {
                     moved = await relay.setQuality(id: viewer.id, quality: .low)
                 }
-                try await Task.sleep(for: .milliseconds(50))
             }
             #expect(moved)
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let line = try #require(text.split(separator: "\n").last)
-            let result = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:]
             #expect(result["video_sizes"] as? [String] == ["320x180", "640x480"], "sizes: \(line)")
             #expect((result["video_frames"] as? Int ?? 0) >= 150, "frames: \(line)")
             print("source → low mid-stream: \(line)")
