@@ -156,7 +156,7 @@ public final class SRTPSession {
         throws(SRTPError) -> Int
     {
         guard let session else { throw SRTPError(.library, "session closed") }
-        guard length >= 4, length <= buffer.count, !grows || buffer.count - length >= Self.maxTrailer || direction == .inbound
+        guard length >= 4, length <= buffer.count, !grows || buffer.count - length >= Self.maxTrailer
         else { throw SRTPError(.badPacket, "length \(length) in a buffer of \(buffer.count)") }
         var len = Int32(length)
         let status = op(session, buffer.baseAddress, &len)

@@ -16,10 +16,8 @@ final class PeerSession {
     var ice: ICELiteAgent
     let dtls: DTLSEndpoint
     let media: [NegotiatedMedia]
-    /// For a viewer: the SSRC the relay sends each kind with.
-    let outgoing: [String: OutgoingTrack]
-    /// For a viewer, the same per kind index (``kindIndex(_:)``), with the payload type and the
-    /// send statistics: what forwarding touches per packet, without hashing.
+    /// For a viewer: what the relay sends for each kind, by ``kindIndex(_:)`` — SSRC, payload type,
+    /// send statistics and rewriter: what forwarding touches per packet, without hashing.
     var slots: [OutgoingSlot?] = [nil, nil]
     var srtpIn: SRTPSession?
     var srtpOut: SRTPSession?
@@ -45,7 +43,6 @@ final class PeerSession {
         self.ice = ice
         self.dtls = dtls
         self.media = media
-        self.outgoing = Dictionary(outgoing.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         created = now
         for track in outgoing {
             guard let pt = media.first(where: { $0.kind == track.kind })?.payloadType, slots[Self.kindIndex(track.kind)] == nil else { continue }
@@ -61,7 +58,6 @@ final class PeerSession {
     var isConnected: Bool { srtpIn != nil && srtpOut != nil && ice.selected != nil }
 
     func kind(ofPayloadType pt: UInt8) -> String? { media.first { $0.payloadType == pt }?.kind }
-    func payloadType(of kind: String) -> UInt8? { media.first { $0.kind == kind }?.payloadType }
 }
 
 /// One outgoing stream of a viewer.

@@ -134,10 +134,7 @@ public final class RelayServer: Sendable {
     /// Writes and flushes from the channel's loop (the control path's own sends).
     static func write(_ out: [RelayState.Outgoing], to channel: any Channel) {
         guard !out.isEmpty else { return }
-        for o in out {
-            guard let to = o.socket ?? o.to.socketAddress else { continue }
-            channel.write(AddressedEnvelope(remoteAddress: to, data: o.buffer), promise: nil)
-        }
+        for o in out { if let envelope = o.envelope { channel.write(envelope, promise: nil) } }
         channel.flush()
     }
 
@@ -224,14 +221,18 @@ final class RelayHandler: ChannelInboundHandler {
     }
 
     private static func write(_ out: [RelayState.Outgoing], context: ChannelHandlerContext) {
-        for o in out {
-            guard let to = o.socket ?? o.to.socketAddress else { continue }
-            context.write(NIOAny(AddressedEnvelope(remoteAddress: to, data: o.buffer)), promise: nil)
-        }
+        for o in out { if let envelope = o.envelope { context.write(NIOAny(envelope), promise: nil) } }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A UDP error (ICMP unreachable from a peer that left) must not close the shared socket.
+    }
+}
+
+extension RelayState.Outgoing {
+    /// The datagram as NIO writes it (nil only for an address NIO cannot express).
+    var envelope: AddressedEnvelope<ByteBuffer>? {
+        (socket ?? to.socketAddress).map { AddressedEnvelope(remoteAddress: $0, data: buffer) }
     }
 }
 

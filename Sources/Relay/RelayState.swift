@@ -30,7 +30,6 @@ final class RelayState {
             self.to = to
         }
 
-        var bytes: [UInt8] { Array(buffer.readableBytesView) }
     }
 
     let allocator = ByteBufferAllocator()
@@ -458,14 +457,14 @@ final class RelayState {
             case .nack(let nack):
                 session.stats.nacksIn += 1
                 // Only the source is cached; a rendition's viewers lean on its key frames instead.
-                guard session.quality == .source, let kind = session.outgoing.first(where: { $0.value.ssrc == nack.mediaSSRC })?.key,
-                    let pid = publishers[session.room], let publisher = sessions[pid], let cache = publisher.cache[kind],
-                    let rewriter = session.slots[PeerSession.kindIndex(kind)]?.rewriter
+                guard session.quality == .source, let k = session.slots.firstIndex(where: { $0?.ssrc == nack.mediaSSRC }),
+                    let slot = session.slots[k], let pid = publishers[session.room], let publisher = sessions[pid],
+                    let cache = publisher.cache[slot.kind]
                 else { continue }
                 for seq in nack.lostSequenceNumbers {
-                    guard let original = cache.packet(rewriter.original(seq)),
+                    guard let original = cache.packet(slot.rewriter.original(seq)),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
-                        let o = send(original, header: header, kindIndex: PeerSession.kindIndex(kind), to: session)
+                        let o = send(original, header: header, kindIndex: k, to: session)
                     else { continue }
                     session.stats.retransmitted += 1
                     out.append(o)
@@ -539,7 +538,7 @@ final class RelayState {
                 packets.append(.senderReport(sr))
             }
             guard !packets.isEmpty else { return [] }
-            packets.append(.sourceDescription(RTCPSourceDescription(chunks: s.outgoing.values.map { .init(ssrc: $0.ssrc, items: [.cname("showroom")]) })))
+            packets.append(.sourceDescription(RTCPSourceDescription(chunks: s.slots.compactMap { $0.map { .init(ssrc: $0.ssrc, items: [.cname("showroom")]) } })))
         case .publisher:
             var blocks: [RTCPReportBlock] = []
             for ssrc in s.receiveStats.keys.sorted() {
