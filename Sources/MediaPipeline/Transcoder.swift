@@ -141,7 +141,7 @@ public final class VideoTranscoder {
                 statistics.framesIn += 1
                 var stages = StageTimes()
                 stages.jitterWait = (now - arrival).milliseconds
-                let capture = captureTime(of: packets)
+                let capture = captureTime(of: packets, timestamp: frame.timestamp)
 
                 var t0 = clock.now
                 guard let picture = try? decoder.decode(frame.data) else {
@@ -193,10 +193,18 @@ public final class VideoTranscoder {
         return out
     }
 
-    private func captureTime(of packets: [RTPPacket]) -> Int64? {
+    /// The frame's capture time: carried by one of its packets, or else extrapolated from the last
+    /// one carried along the RTP clock — senders such as libwebrtc attach it only about once a second.
+    private func captureTime(of packets: [RTPPacket], timestamp: UInt32) -> Int64? {
         guard let id = configuration.captureTimeExtensionID else { return nil }
-        return packets.lazy.compactMap { AbsoluteCaptureTime(in: $0.header, id: id)?.microseconds }.first
+        if let t = packets.lazy.compactMap({ AbsoluteCaptureTime(in: $0.header, id: id)?.microseconds }).first {
+            lastCapture = (timestamp, t)
+            return t
+        }
+        guard let last = lastCapture else { return nil }
+        return last.microseconds + Int64(Int32(bitPattern: timestamp &- last.timestamp)) * 1_000_000 / 90_000
     }
+    private var lastCapture: (timestamp: UInt32, microseconds: Int64)?
 
     /// The abs-capture-time extension for an output packet, when there is an id and a time.
     static func captureExtensions(_ microseconds: Int64?, id: UInt8?) -> RTPHeaderExtensions? {

@@ -4,6 +4,9 @@
 /// between its capture clock and its own NTP clock (Q32.32). Showroom carries it from publisher
 /// to subscriber, through transcoding too, so a receiver can compute glass-to-glass latency.
 public struct AbsoluteCaptureTime: Hashable, Sendable {
+    /// The extension's URI in SDP `a=extmap` lines.
+    public static let uri = "http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time"
+
     public var captureTimestamp: UInt64
     public var estimatedCaptureClockOffset: Int64?
 

@@ -28,4 +28,43 @@ public struct RTPHeaderView: Sendable, Equatable {
         hasPadding = bytes[0] & 0x20 != 0
         headerLength = length
     }
+
+    /// Where the data of header-extension element `id` lies in `bytes` (the packet this view was
+    /// read from), for the one-byte and two-byte forms
+    /// ([RFC 8285 §4.2–4.3](https://www.rfc-editor.org/rfc/rfc8285#section-4.2)); nil when the
+    /// packet has no such element. Every length is checked against the extension block.
+    public static func extensionElement(id: UInt8, in bytes: UnsafeRawBufferPointer) -> Range<Int>? {
+        guard bytes.count >= 12, bytes[0] & 0x10 != 0 else { return nil }
+        let start = 12 + 4 * Int(bytes[0] & 0x0F)
+        guard bytes.count >= start + 4 else { return nil }
+        let profile = UInt16(bytes[start]) << 8 | UInt16(bytes[start + 1])
+        let end = start + 4 + 4 * (Int(bytes[start + 2]) << 8 | Int(bytes[start + 3]))
+        guard end <= bytes.count else { return nil }
+        var i = start + 4
+        if profile == 0xBEDE {
+            while i < end {
+                let b = bytes[i]
+                i += 1
+                if b == 0 { continue }  // padding
+                if b >> 4 == 15 { return nil }  // reserved id: stop (§4.2)
+                let length = Int(b & 0x0F) + 1
+                guard i + length <= end else { return nil }
+                if b >> 4 == id { return i..<(i + length) }
+                i += length
+            }
+        } else if profile & 0xFFF0 == 0x1000 {
+            while i < end {
+                let elementID = bytes[i]
+                i += 1
+                if elementID == 0 { continue }
+                guard i < end else { return nil }
+                let length = Int(bytes[i])
+                i += 1
+                guard i + length <= end else { return nil }
+                if elementID == id { return i..<(i + length) }
+                i += length
+            }
+        }
+        return nil
+    }
 }

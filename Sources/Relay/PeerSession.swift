@@ -49,9 +49,15 @@ final class PeerSession {
             slots[Self.kindIndex(track.kind)] = OutgoingSlot(
                 kind: track.kind, ssrc: track.ssrc, payloadType: pt,
                 stats: RTPSendStatistics(clockRate: track.kind == "audio" ? 48_000 : 90_000),
-                rewriter: StreamRewriter(clockRate: track.kind == "audio" ? 48_000 : 90_000))
+                rewriter: StreamRewriter(clockRate: track.kind == "audio" ? 48_000 : 90_000),
+                captureTimeExtensionID: media.first(where: { $0.kind == track.kind })?.captureTimeExtensionID)
         }
+        for m in media { captureTimeExtensionIDs[Self.kindIndex(m.kind)] = m.captureTimeExtensionID }
     }
+
+    /// The peer's abs-capture-time id per kind (``kindIndex(_:)``): for a publisher, where its
+    /// packets carry capture times.
+    var captureTimeExtensionIDs: [UInt8?] = [nil, nil]
 
     static func kindIndex(_ kind: String) -> Int { kind == "audio" ? 0 : 1 }
 
@@ -67,6 +73,8 @@ struct OutgoingSlot {
     let payloadType: UInt8
     var stats: RTPSendStatistics
     var rewriter: StreamRewriter
+    /// The viewer's abs-capture-time id for this stream, if it negotiated one.
+    let captureTimeExtensionID: UInt8?
 }
 
 /// Counters of one peer, for logs and, later, metrics.

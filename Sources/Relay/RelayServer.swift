@@ -67,8 +67,8 @@ public final class RelayServer: Sendable {
         let codecLoop = MultiThreadedEventLoopGroup.singleton.makeIterator().first { $0 !== loop }
             ?? MultiThreadedEventLoopGroup.singleton.next()
         try await loop.submit {
-            bound.value.startEngine = { room, quality in
-                try TranscodingEngine(quality: quality, loop: codecLoop) { output in
+            bound.value.startEngine = { room, quality, captureID in
+                try TranscodingEngine(quality: quality, captureTimeExtensionID: captureID, loop: codecLoop) { output in
                     loop.execute {
                         RelayServer.write(bound.value.branchOutput(room: room, quality: quality, output, now: .now), to: channel)
                     }

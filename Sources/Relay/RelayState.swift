@@ -54,7 +54,7 @@ final class RelayState {
     /// when that packet (and so the SSRC to name) arrives.
     private var keyFrameOwed: Set<String> = []
     /// Starts the codecs of a rendition on their own loop (set by ``RelayServer``).
-    var startEngine: ((String, Quality) throws -> TranscodingEngine)?
+    var startEngine: ((String, Quality, UInt8?) throws -> TranscodingEngine)?
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     private var rng = SystemRandomNumberGenerator()
@@ -136,7 +136,7 @@ final class RelayState {
             if branches[room]?[quality] == nil {
                 guard let startEngine else { throw .setup("transcoding is not available") }
                 do {
-                    branches[room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(room, quality))
+                    branches[room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(room, quality, captureID(room)))
                 } catch {
                     sessions[id] = nil
                     byUfrag[ufrag] = nil
@@ -173,6 +173,11 @@ final class RelayState {
 
     func sessionCount() -> Int { sessions.count }
 
+    /// The abs-capture-time id of the room's publisher (its video's; BUNDLE keeps one id per URI).
+    private func captureID(_ room: String) -> UInt8? {
+        publishers[room].flatMap { sessions[$0] }.flatMap { $0.captureTimeExtensionIDs[1] ?? $0.captureTimeExtensionIDs[0] }
+    }
+
     /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
     /// a key frame of the new one. Nil if there is no such viewer; else what to send (a PLI).
     func setQuality(id: String, quality: Quality) throws(SessionError) -> [Outgoing]? {
@@ -195,7 +200,10 @@ final class RelayState {
         }
         if branches[s.room]?[quality] == nil {
             guard let startEngine else { throw .setup("transcoding is not available") }
-            do { branches[s.room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(s.room, quality)) } catch {
+            do {
+                branches[s.room, default: [:]][quality] = TranscodingBranch(
+                    quality: quality, engine: try startEngine(s.room, quality, captureID(s.room)))
+            } catch {
                 throw .setup("transcoder: \(error)")
             }
         }
@@ -328,7 +336,8 @@ final class RelayState {
         session.receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: Self.clockRate(kind))]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
         session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
-        var out = forward(buffer, header: header, kind: kind, room: session.room)
+        let capture = Self.captureTime(in: buffer, id: session.captureTimeExtensionIDs[PeerSession.kindIndex(kind)])
+        var out = forward(buffer, header: header, kind: kind, room: session.room, capture: capture)
         if firstOfKind && kind == "video" && keyFrameOwed.remove(session.room) != nil {
             out += requestKeyFrame(room: session.room, now: nil)
         }
@@ -341,12 +350,23 @@ final class RelayState {
                 } else {
                     // Medium keeps the source's audio.
                     for viewer in branch.viewers where viewer.isConnected {
-                        if let o = send(buffer, header: header, kindIndex: k, to: viewer) { out.append(o) }
+                        if let o = send(buffer, header: header, kindIndex: k, to: viewer, capture: capture) { out.append(o) }
                     }
                 }
             }
         }
         return out
+    }
+
+    /// The abs-capture-time a packet carries under `id`, read in place (no allocation).
+    static func captureTime(in packet: ByteBuffer, id: UInt8?) -> AbsoluteCaptureTime? {
+        guard let id else { return nil }
+        return packet.withUnsafeReadableBytes { raw -> AbsoluteCaptureTime? in
+            guard let r = RTPHeaderView.extensionElement(id: id, in: raw), r.count == 8 || r.count == 16 else { return nil }
+            func u64(_ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(raw[at + $1]) } }
+            return AbsoluteCaptureTime(
+                captureTimestamp: u64(r.lowerBound), estimatedCaptureClockOffset: r.count == 16 ? Int64(bitPattern: u64(r.lowerBound + 8)) : nil)
+        }
     }
 
     /// What a rendition's codecs produced: sent to its viewers; its requests go to the publisher.
@@ -360,8 +380,9 @@ final class RelayState {
             for packet in packets {
                 let buffer = ByteBuffer(bytes: packet.serialized())
                 guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
+                let capture = branch.engine.captureTimeExtensionID.flatMap { AbsoluteCaptureTime(in: packet.header, id: $0) }
                 for viewer in branch.viewers where viewer.isConnected {
-                    if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer) { out.append(o) }
+                    if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer, capture: capture) { out.append(o) }
                 }
             }
         }
@@ -384,32 +405,34 @@ final class RelayState {
     static func clockRate(_ kind: String) -> Int { kind == "audio" ? 48_000 : 90_000 }
 
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
-    private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String) -> [Outgoing] {
+    private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String, capture: AbsoluteCaptureTime?) -> [Outgoing] {
         guard let room = viewers[room] else { return [] }
         let k = PeerSession.kindIndex(kind)
         var out: [Outgoing] = []
         out.reserveCapacity(room.count)
         for viewer in room where viewer.isConnected {
-            if let o = send(packet, header: header, kindIndex: k, to: viewer) { out.append(o) }
+            if let o = send(packet, header: header, kindIndex: k, to: viewer, capture: capture) { out.append(o) }
         }
         return out
     }
 
-    /// Writes the packet for one viewer — its SSRC and payload type, no CSRCs or extensions (their
-    /// ids are the publisher's) — into a new buffer and protects it there: one allocation.
-    private func send(_ packet: ByteBuffer, header: RTPHeaderView, kindIndex: Int, to viewer: PeerSession) -> Outgoing? {
+    /// Writes the packet for one viewer — its SSRC and payload type, no CSRCs, and of the header
+    /// extensions only the capture time, under the viewer's id (ids are per peer,
+    /// [RFC 8285 §5](https://www.rfc-editor.org/rfc/rfc8285#section-5)) — into a new buffer and
+    /// protects it there: one allocation.
+    private func send(
+        _ packet: ByteBuffer, header: RTPHeaderView, kindIndex: Int, to viewer: PeerSession, capture: AbsoluteCaptureTime? = nil
+    ) -> Outgoing? {
         guard let slot = viewer.slots[kindIndex], let srtpOut = viewer.srtpOut, let address = viewer.ice.selected,
             let (seq, ts) = viewer.slots[kindIndex]?.rewriter.rewrite(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: currentTime)
         else { return nil }
         let pt = slot.payloadType
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
-        var out = allocator.buffer(capacity: 12 + payload.count + SRTPSession.maxTrailer)
-        out.writeInteger(UInt8(0x80 | (header.hasPadding ? 0x20 : 0)))
-        out.writeInteger(UInt8((header.marker ? 0x80 : 0) | pt))
-        out.writeInteger(seq)
-        out.writeInteger(ts)
-        out.writeInteger(slot.ssrc)
+        var out = allocator.buffer(capacity: 12 + 20 + payload.count + SRTPSession.maxTrailer)
+        Self.writeHeader(
+            into: &out, marker: header.marker, padding: header.hasPadding, payloadType: pt, sequenceNumber: seq, timestamp: ts,
+            ssrc: slot.ssrc, capture: capture.flatMap { c in slot.captureTimeExtensionID.map { ($0, c) } })
         out.writeBytes(payload)
         let length = out.readableBytes
         let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
@@ -424,6 +447,35 @@ final class RelayState {
         viewer.stats.packetsOut += 1
         viewer.stats.bytesOut += protected
         return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
+    }
+
+    /// An outgoing RTP header: the fixed part and, when given, one abs-capture-time element of 8
+    /// or 16 bytes padded to whole words — the one-byte form (RFC 8285 §4.2) for ids 1–14, the
+    /// two-byte form (§4.3) above.
+    static func writeHeader(
+        into out: inout ByteBuffer, marker: Bool, padding: Bool, payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32,
+        ssrc: UInt32, capture: (id: UInt8, time: AbsoluteCaptureTime)?
+    ) {
+        out.writeInteger(UInt8(0x80 | (padding ? 0x20 : 0) | (capture != nil ? 0x10 : 0)))
+        out.writeInteger(UInt8((marker ? 0x80 : 0) | payloadType))
+        out.writeInteger(sequenceNumber)
+        out.writeInteger(timestamp)
+        out.writeInteger(ssrc)
+        guard let (id, time) = capture else { return }
+        let length = time.estimatedCaptureClockOffset == nil ? 8 : 16
+        let oneByte = id <= 14
+        let elementHeader = oneByte ? 1 : 2
+        out.writeInteger(UInt16(oneByte ? 0xBEDE : 0x1000))
+        out.writeInteger(UInt16((elementHeader + length + 3) / 4))
+        if oneByte {
+            out.writeInteger(UInt8(id << 4 | UInt8(length - 1)))
+        } else {
+            out.writeInteger(id)
+            out.writeInteger(UInt8(length))
+        }
+        out.writeInteger(time.captureTimestamp)
+        if let offset = time.estimatedCaptureClockOffset { out.writeInteger(offset) }
+        out.writeRepeatingByte(0, count: (4 - (elementHeader + length) % 4) % 4)
     }
 
     private func rtcp(_ plain: [UInt8], from session: PeerSession, now: MediaTime) -> [Outgoing] {
@@ -464,7 +516,9 @@ final class RelayState {
                 for seq in nack.lostSequenceNumbers {
                     guard let original = cache.packet(slot.rewriter.original(seq)),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
-                        let o = send(original, header: header, kindIndex: k, to: session)
+                        let o = send(
+                            original, header: header, kindIndex: k, to: session,
+                            capture: Self.captureTime(in: original, id: publisher.captureTimeExtensionIDs[k]))
                     else { continue }
                     session.stats.retransmitted += 1
                     out.append(o)

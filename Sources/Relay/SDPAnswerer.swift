@@ -25,6 +25,9 @@ public struct NegotiatedMedia: Sendable, Equatable {
     public var codec: String
     /// The peer's header-extension id for the MID extension, if it offered one.
     public var midExtensionID: UInt8?
+    /// The peer's id for abs-capture-time, if it offered it: the capture time then travels with
+    /// the media (from a publisher, to a viewer).
+    public var captureTimeExtensionID: UInt8?
     /// SSRCs the peer announced for this section (a publisher's media, first one primary).
     public var remoteSSRCs: [UInt32]
 }
@@ -120,6 +123,8 @@ public struct SDPAnswerer: Sendable {
             }
             let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
             if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
+            let captureExt = m.extensions.first { $0.uri == AbsoluteCaptureTime.uri }?.id
+            if let captureExt { a.append(.init("extmap", "\(captureExt) \(AbsoluteCaptureTime.uri)")) }
             if sending {
                 // Each outgoing track serves one section of its kind, whatever order the viewer offers in.
                 guard let index = tracks.indices.first(where: { tracks[$0].kind == m.kind && !usedTracks.contains($0) }) else {
@@ -138,7 +143,8 @@ public struct SDPAnswerer: Sendable {
             media.append(out)
             bundle.append(mid)
             negotiated.append(
-                NegotiatedMedia(mid: mid, kind: m.kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt, remoteSSRCs: m.ssrcs))
+                NegotiatedMedia(mid: mid, kind: m.kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
+                    captureTimeExtensionID: captureExt, remoteSSRCs: m.ssrcs))
         }
         guard !negotiated.isEmpty else {
             throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")

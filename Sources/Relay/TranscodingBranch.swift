@@ -36,20 +36,31 @@ final class TranscodingEngine: @unchecked Sendable {
     final class Codecs {
         let video: VideoTranscoder
         let audio: AudioTranscoder?
-        init(quality: Quality) throws {
+        init(quality: Quality, captureTimeExtensionID: UInt8?) throws {
             let (w, h, bitrate) = quality == .low ? (320, 180, 250_000) : (640, 360, 600_000)
-            var v = VideoTranscoder.Configuration(width: w, height: h, bitrate: bitrate, ssrc: UInt32.random(in: 1...UInt32.max))
+            var v = VideoTranscoder.Configuration(
+                width: w, height: h, bitrate: bitrate, ssrc: UInt32.random(in: 1...UInt32.max), captureTimeExtensionID: captureTimeExtensionID)
             // The rendition's own buffering adds to latency: keep it short (receivers buffer too).
             v.jitterBuffer.maximumDelay = 80
             video = try VideoTranscoder(v)
-            audio = quality == .low ? try AudioTranscoder(.init(ssrc: UInt32.random(in: 1...UInt32.max), outputChannels: 1, bitrate: 24_000)) : nil
+            audio =
+                quality == .low
+                ? try AudioTranscoder(
+                    .init(ssrc: UInt32.random(in: 1...UInt32.max), outputChannels: 1, bitrate: 24_000, captureTimeExtensionID: captureTimeExtensionID))
+                : nil
         }
     }
 
+    /// The abs-capture-time id read from the publisher's packets and written on the output.
+    let captureTimeExtensionID: UInt8?
+
     /// Starts the codecs on `loop`; `deliver` is called (on `loop`) with every non-empty result.
-    init(quality: Quality, loop: any EventLoop, deliver: @escaping @Sendable (BranchOutput) -> Void) throws {
+    init(
+        quality: Quality, captureTimeExtensionID: UInt8?, loop: any EventLoop, deliver: @escaping @Sendable (BranchOutput) -> Void
+    ) throws {
         self.loop = loop
-        codecs = try Codecs(quality: quality)
+        self.captureTimeExtensionID = captureTimeExtensionID
+        codecs = try Codecs(quality: quality, captureTimeExtensionID: captureTimeExtensionID)
         loop.execute { [self] in
             task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { [self] _ in
                 let now = MediaTime.now

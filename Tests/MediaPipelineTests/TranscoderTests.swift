@@ -165,6 +165,33 @@ func publishVideo(width: Int, height: Int, count: Int, keyEvery: Int = 1_000) th
         #expect(keyFrames.contains { $0 >= 25 && $0 <= 27 }, "key frames at \(keyFrames)")
     }
 
+    /// A sender that attaches the capture time to one frame in 30 (as libwebrtc does, about once a
+    /// second): every output frame still carries one, extrapolated along the RTP clock, and the
+    /// output packets carry it under the configured id.
+    @Test func captureTimeIsExtrapolatedBetweenSparseExtensions() throws {
+        let input = try publishVideo(width: 320, height: 180, count: 70)
+        var config = VideoTranscoder.Configuration(width: 160, height: 90, bitrate: 150_000, ssrc: 1, captureTimeExtensionID: 3)
+        config.jitterBuffer.minimumDelay = 0
+        let transcoder = try VideoTranscoder(config)
+        var frames: [TranscodedFrame] = []
+        var carried: [UInt32: Int64] = [:]
+        for (i, f) in input.enumerated() {
+            for var p in f.packets {
+                if i % 30 != 0 { p.header.extensions = nil }
+                transcoder.receive(p, arrival: MediaTime(microseconds: f.time))
+            }
+            let o = transcoder.process(now: MediaTime(microseconds: f.time + 40_000))
+            frames += o.frames
+            for p in o.packets { if let t = AbsoluteCaptureTime(in: p.header, id: 3) { carried[p.header.timestamp] = t.microseconds } }
+        }
+        #expect(frames.count >= 65)
+        for f in frames {
+            let expected = Int64(f.timestamp / 3_000) * 1_000_000 / 30
+            #expect(abs((f.captureTime ?? -1_000_000) - expected) <= 1, "frame \(f.timestamp / 3_000)")
+            #expect(carried[f.timestamp] == f.captureTime)
+        }
+    }
+
     /// 48 kHz stereo 64 kbit/s → mono 24 kbit/s over the reference path.
     @Test func audioTranscodeKeepsTheSignal() throws {
         let encoder = try OpusEncoder(channels: 2, bitrate: 64_000)

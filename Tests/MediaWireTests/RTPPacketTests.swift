@@ -155,6 +155,13 @@ import Testing
         #expect(view.ssrc == packet.header.ssrc)
         #expect(view.marker == packet.header.marker)
         #expect(view.headerLength == packet.header.serializedSize)
+        // The in-place extension lookup finds what the full parser found, for every id.
+        for id in UInt8(1)...UInt8(255) {
+            let range = bytes.withUnsafeBytes { RTPHeaderView.extensionElement(id: id, in: $0) }
+            let expected: [UInt8]? =
+                if case .other = packet.header.extensions?.form { nil } else { packet.header.extensions?[id] }
+            #expect(range.map { Array(bytes[$0]) } == expected, "id \(id)")
+        }
     }
 
     @Test func neverReadsPastTheBuffer() {
@@ -165,6 +172,9 @@ import Testing
             if let v = try? b.withUnsafeBytes({ (raw) throws(WireError) in try RTPHeaderView(raw) }) {
                 #expect(v.headerLength <= b.count)
                 parsed += 1
+            }
+            for id: UInt8 in [1, 3, 200] {
+                if let r = b.withUnsafeBytes({ RTPHeaderView.extensionElement(id: id, in: $0) }) { #expect(r.upperBound <= b.count) }
             }
         }
         #expect(parsed > 0)

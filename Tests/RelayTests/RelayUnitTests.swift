@@ -86,6 +86,40 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(answer2.media.map(\.ssrcs) == [[222], [111]])
     }
 
+    /// abs-capture-time is answered under the id the peer chose, per section, and reported in the
+    /// negotiated media; a peer that did not offer it does not get it.
+    @Test func captureTimeExtensionIsAcceptedWhenOffered() throws {
+        var o = try offer("aiortc-publisher-offer.sdp")
+        o.media[1].attributes.append(.init("extmap", "9 \(AbsoluteCaptureTime.uri)"))
+        let (answer, media, _) = try answerer.answer(o, role: .publisher)
+        #expect(media.map(\.captureTimeExtensionID) == [nil, 9])
+        #expect(answer.media[1].extensions.contains { $0.id == 9 && $0.uri == AbsoluteCaptureTime.uri })
+        #expect(!answer.media[0].extensions.contains { $0.uri == AbsoluteCaptureTime.uri })
+    }
+
+    /// A capture time read from a publisher's packet (under its id) is written for a viewer under
+    /// the viewer's id and parses back the same, in both header forms; other extensions are not carried.
+    @Test(arguments: [(UInt8(3), UInt8(5)), (14, 1), (5, 15), (200, 7), (7, 200)])
+    func captureTimeIsRewrittenUnderTheViewersID(publisherID: UInt8, viewerID: UInt8) throws {
+        let capture = AbsoluteCaptureTime(captureTimestamp: 0x0123_4567_89AB_CDEF, estimatedCaptureClockOffset: publisherID == 14 ? -5 : nil)
+        var extensions = capture.headerExtensions(id: publisherID)
+        extensions.elements.insert(RTPHeaderExtension(id: 1, data: [0x30]), at: 0)  // the publisher's mid: not forwarded
+        let source = RTPPacket(
+            header: RTPHeader(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3, extensions: extensions),
+            payload: [1, 2, 3])
+        let read = try #require(RelayState.captureTime(in: ByteBuffer(bytes: source.serialized()), id: publisherID))
+        #expect(read == capture)
+        #expect(RelayState.captureTime(in: ByteBuffer(bytes: source.serialized()), id: 13) == nil)
+        var out = ByteBuffer()
+        RelayState.writeHeader(
+            into: &out, marker: true, padding: false, payloadType: 100, sequenceNumber: 9, timestamp: 10, ssrc: 11, capture: (viewerID, read))
+        out.writeBytes(source.payload)
+        let forwarded = try RTPPacket(parsing: Array(out.readableBytesView))
+        #expect(forwarded.header.extensions?.elements.count == 1)
+        #expect(AbsoluteCaptureTime(in: forwarded.header, id: viewerID) == capture)
+        #expect(forwarded.payload == [1, 2, 3] && forwarded.header.payloadType == 100 && forwarded.header.marker)
+    }
+
     @Test func noCommonCodecIsAClearError() throws {
         var o = try offer("aiortc-publisher-offer.sdp")
         for i in o.media.indices {
