@@ -381,6 +381,7 @@ final class RelayState {
                 let buffer = ByteBuffer(bytes: packet.serialized())
                 guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
                 let capture = branch.engine.captureTimeExtensionID.flatMap { AbsoluteCaptureTime(in: packet.header, id: $0) }
+                branch.cache[kindIndex].store(buffer, sequenceNumber: header.sequenceNumber)
                 for viewer in branch.viewers where viewer.isConnected {
                     if let o = send(buffer, header: header, kindIndex: kindIndex, to: viewer, capture: capture) { out.append(o) }
                 }
@@ -508,17 +509,20 @@ final class RelayState {
                 }
             case .nack(let nack):
                 session.stats.nacksIn += 1
-                // Only the source is cached; a rendition's viewers lean on its key frames instead.
-                guard session.quality == .source, let k = session.slots.firstIndex(where: { $0?.ssrc == nack.mediaSSRC }),
-                    let slot = session.slots[k], let pid = publishers[session.room], let publisher = sessions[pid],
-                    let cache = publisher.cache[slot.kind]
-                else { continue }
+                // The source's packets are the publisher's; a rendition's are its branch's.
+                guard let k = session.slots.firstIndex(where: { $0?.ssrc == nack.mediaSSRC }), let slot = session.slots[k] else { continue }
+                let cache: RetransmissionCache?, captureID: UInt8?
+                if let branch = branches[session.room]?[session.quality], slot.kind == "video" || branch.transcodesAudio {
+                    (cache, captureID) = (branch.cache[k], branch.engine.captureTimeExtensionID)
+                } else {
+                    let publisher = publishers[session.room].flatMap { sessions[$0] }
+                    (cache, captureID) = (publisher?.cache[slot.kind], publisher?.captureTimeExtensionIDs[k] ?? nil)
+                }
+                guard let cache else { continue }
                 for seq in nack.lostSequenceNumbers {
                     guard let original = cache.packet(slot.rewriter.original(seq)),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
-                        let o = send(
-                            original, header: header, kindIndex: k, to: session,
-                            capture: Self.captureTime(in: original, id: publisher.captureTimeExtensionIDs[k]))
+                        let o = send(original, header: header, kindIndex: k, to: session, capture: Self.captureTime(in: original, id: captureID))
                     else { continue }
                     session.stats.retransmitted += 1
                     out.append(o)

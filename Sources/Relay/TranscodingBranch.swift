@@ -99,6 +99,8 @@ final class TranscodingBranch {
     /// Whether audio is transcoded too (`.low`) or forwarded from the source (`.medium`).
     let transcodesAudio: Bool
     var viewers: [PeerSession] = []
+    /// The rendition's own packets by kind (``PeerSession/kindIndex(_:)``), to answer its viewers' NACKs.
+    var cache: [RetransmissionCache] = [RetransmissionCache(), RetransmissionCache()]
 
     init(quality: Quality, engine: TranscodingEngine) {
         self.quality = quality

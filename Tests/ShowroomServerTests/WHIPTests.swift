@@ -45,17 +45,17 @@ func fixtureOffer(_ name: String) throws -> String {
     try String(contentsOf: repositoryRoot.appendingPathComponent("Tests/RelayTests/Fixtures/\(name)"), encoding: .utf8)
 }
 
-/// The aiortc publisher and viewer of `peers/whip_whep.py`, run against a live server.
+/// An aiortc publisher and viewer (`peers/whip_whep.py`, or another script there), run against a live server.
 final class AiortcPeers {
     let process = Process()
     private let output = Pipe()
 
-    init(port: Int, room: String, arguments: [String]) async throws {
+    init(port: Int, room: String, script: String = "whip_whep.py", arguments: [String]) async throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = [
-            repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/whip_whep.py").path,
+            repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/\(script)").path,
             "--url", "http://127.0.0.1:\(port)", "--room", room,
             "--publisher-token", try await token(room, .publisher), "--viewer-token", try await token(room, .viewer),
         ] + arguments
@@ -63,10 +63,10 @@ final class AiortcPeers {
         try process.run()
     }
 
-    /// Waits (at most a minute) for the peers to finish and returns their JSON report.
-    func result(while poll: () async -> Void = {}) async throws -> (fields: [String: Any], line: String) {
+    /// Waits (at most `limit` seconds) for the peers to finish and returns their JSON report.
+    func result(limit: TimeInterval = 60, while poll: () async -> Void = {}) async throws -> (fields: [String: Any], line: String) {
         let started = Date()
-        while process.isRunning && Date().timeIntervalSince(started) < 60 {
+        while process.isRunning && Date().timeIntervalSince(started) < limit {
             await poll()
             try await Task.sleep(for: .milliseconds(50))
         }

@@ -1,0 +1,90 @@
+import Foundation
+import Relay
+import ShowroomTestSupport
+import Testing
+
+/// `showroom-netsim` between a viewer and the relay, run by the test: clients reach the relay
+/// through `port`.
+final class ImpairedPath {
+    let port: Int
+    private let process: ChildProcess
+
+    init(relayPort: Int, _ arguments: [String]) throws {
+        let executable = repositoryRoot.appendingPathComponent(".build/debug/showroom-netsim").path
+        try #require(FileManager.default.isExecutableFile(atPath: executable), "swift build first: it makes showroom-netsim")
+        port = Int(try UDPSocket().port)  // a free port, released again for netsim to take
+        process = try ChildProcess(
+            executable, ["--listen", "127.0.0.1:\(port)", "--forward", "127.0.0.1:\(relayPort)", "--seed", "7"] + arguments)
+        // Ready once the port is taken (bounded): binding it ourselves then fails.
+        var bound = false
+        for _ in 0..<200 where !bound {
+            if (try? UDPSocket(port: UInt16(port))) == nil { bound = true } else { usleep(10_000) }
+        }
+        try #require(bound, "showroom-netsim did not bind 127.0.0.1:\(port)")
+    }
+}
+
+/// Issue 5's end-to-end checks: an aiortc publisher on a clean path, an aiortc viewer behind the
+/// impairment relay, 20 s of 640×360 video with capture times; glass-to-glass latency is measured by
+/// the viewer from abs-capture-time (`peers/latency.py`).
+@Suite(.serialized) struct WeakNetworkTests {
+    struct Run {
+        var fields: [String: Any]
+        var line: String
+        /// The viewer's session as the relay saw it last.
+        var viewer: SessionStatistics?
+
+        var latency: [String: Double] { fields["latency_ms"] as? [String: Double] ?? [:] }
+        var frames: Int { fields["video_frames"] as? Int ?? 0 }
+        var maxGap: Double { fields["max_gap_ms"] as? Double ?? .infinity }
+    }
+
+    /// Runs the peers for `seconds` through the impaired path and hands the outcome to `check`.
+    static func run(quality: String, network: [String], seconds: Int = 20, check: @Sendable (Run) throws -> Void) async throws {
+        try await withLiveServer { client, relay in
+            let path = try ImpairedPath(relayPort: relay.port, network)
+            let peers = try await AiortcPeers(
+                port: try #require(client.port), room: "weak", script: "latency.py",
+                arguments: ["--seconds", "\(seconds)", "--quality", quality, "--viewer-via", "\(path.port)"])
+            var viewer: SessionStatistics?
+            let (fields, line) = try await peers.result(limit: Double(seconds) + 40) {
+                if let v = await relay.statistics().first(where: { !$0.publishing }) { viewer = v }
+            }
+            _ = path
+            try check(Run(fields: fields, line: line, viewer: viewer))
+        }
+    }
+
+    static let lossy = ["--delay", "30", "--jitter", "10", "--loss", "2"]
+
+    /// Forwarded (`source`) at 30 ms ± 10 ms and 2% loss: playing throughout, NACK repairs most
+    /// losses, glass-to-glass p95 under 150 ms.
+    @Test func forwardedVideoKeepsPlayingAndLatencyStaysInBudget() async throws {
+        try await Self.run(quality: "source", network: Self.lossy) { r in
+        print("weak network, source, 30±10 ms, 2% loss: \(r.line); relay: \(String(describing: r.viewer))")
+        #expect(r.frames >= 20 * 30 * 9 / 10, "frames: \(r.line)")
+        #expect(r.maxGap < 1_000, "a freeze: \(r.line)")
+        #expect((r.fields["frames_with_capture_time"] as? Int ?? 0) >= r.frames * 95 / 100, "capture times: \(r.line)")
+        #expect((r.latency["p95"] ?? .infinity) < 150, "glass-to-glass: \(r.line)")
+        let viewer = try #require(r.viewer)
+        let video = try #require(viewer.streams["video"])
+        // 2% of the packets were dropped on the way; NACK brought most of them back.
+        #expect(viewer.retransmitted > 0)
+        #expect(Double(video.lost) < 0.01 * Double(video.packets), "unrepaired: \(video.lost) of \(video.packets)")
+        }
+    }
+
+    /// The `low` rendition (jitter buffer → decode → scale → encode) over the same network: p95
+    /// under 200 ms, playing throughout, its own packets retransmitted on NACK.
+    @Test func transcodedLowKeepsPlayingAndLatencyStaysInBudget() async throws {
+        try await Self.run(quality: "low", network: Self.lossy) { r in
+        print("weak network, low, 30±10 ms, 2% loss: \(r.line); relay: \(String(describing: r.viewer))")
+        #expect(r.fields["video_sizes"] as? [String] == ["320x180"])
+        #expect(r.frames >= 20 * 30 * 9 / 10, "frames: \(r.line)")
+        #expect(r.maxGap < 1_000, "a freeze: \(r.line)")
+        #expect((r.fields["frames_with_capture_time"] as? Int ?? 0) >= r.frames * 95 / 100, "capture times: \(r.line)")
+        #expect((r.latency["p95"] ?? .infinity) < 200, "glass-to-glass: \(r.line)")
+        #expect((r.viewer?.retransmitted ?? 0) > 0)
+        }
+    }
+}
