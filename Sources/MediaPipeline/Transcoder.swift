@@ -81,6 +81,9 @@ public final class VideoTranscoder {
         /// The abs-capture-time extension id, read on input and written on output.
         public var captureTimeExtensionID: UInt8?
         public var jitterBuffer = JitterBufferConfiguration(clockRate: 90_000)
+        /// Key frames on request at most this often: a receiver that keeps losing packets keeps
+        /// asking, and a key frame each time would only make it lose more.
+        public var minimumKeyFrameInterval = MediaTime(microseconds: 500_000)
 
         public init(width: Int, height: Int, bitrate: Int, ssrc: UInt32, captureTimeExtensionID: UInt8? = nil) {
             self.width = width
@@ -100,6 +103,7 @@ public final class VideoTranscoder {
     private var scaled: I420Frame
     private var sequence: UInt16
     private var keyFrameRequested = false
+    private var lastKeyFrame: MediaTime?
     private let clock = ContinuousClock()
 
     public init(_ configuration: Configuration) throws(CodecError) {
@@ -115,7 +119,8 @@ public final class VideoTranscoder {
     }
 
     /// A subscriber of this branch lost a picture: the next output frame is a key frame (the
-    /// publisher is not asked).
+    /// publisher is not asked) — or, within ``Configuration/minimumKeyFrameInterval`` of the last
+    /// forced one, the first frame after it.
     public func requestKeyFrame() { keyFrameRequested = true }
 
     /// Changes the output bitrate (bits per second), e.g. from the subscribers' bandwidth estimate.
@@ -164,8 +169,12 @@ public final class VideoTranscoder {
                 stages.scale = milliseconds(t1 - t0)
 
                 t0 = t1
-                let forceKey = keyFrameRequested
-                keyFrameRequested = false
+                // A request waits until the interval since the last forced key frame has passed.
+                let forceKey = keyFrameRequested && (lastKeyFrame.map { now - $0 >= configuration.minimumKeyFrameInterval } ?? true)
+                if forceKey {
+                    keyFrameRequested = false
+                    lastKeyFrame = now
+                }
                 guard let encoded = try? encoder.encode(source, pts: Int64(frame.timestamp), forceKeyFrame: forceKey) else {
                     continue
                 }

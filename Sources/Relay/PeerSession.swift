@@ -13,6 +13,10 @@ final class PeerSession {
     let role: Role
     /// For a viewer: which rendition it receives.
     var quality: Quality = .source
+    /// For a viewer that lets the relay choose its rendition from its reports.
+    var adaptation: QualityController?
+    /// For a publisher: what it sends, bits/s, over the last reporting interval.
+    var incomingBitrate: Double?
     var ice: ICELiteAgent
     let dtls: DTLSEndpoint
     let media: [NegotiatedMedia]
@@ -30,6 +34,7 @@ final class PeerSession {
     /// Per-kind retransmission cache of a publisher's plain RTP, keyed by sequence number.
     var cache: [String: RetransmissionCache] = [:]
     var stats = PeerStatistics()
+    var retransmissionBudget = RetransmissionBudget()
     /// A publisher's incoming streams by SSRC.
     var receiveStats: [UInt32: RTPReceiveStatistics] = [:]
     /// Bytes received in the current reporting interval, for the REMB estimate.
@@ -75,6 +80,23 @@ struct OutgoingSlot {
     var rewriter: StreamRewriter
     /// The viewer's abs-capture-time id for this stream, if it negotiated one.
     let captureTimeExtensionID: UInt8?
+    /// When each recently retransmitted sequence number went out (by seq % 512).
+    var resent: [(seq: UInt16, at: MediaTime)?] = .init(repeating: nil, count: 512)
+}
+
+/// Bytes a viewer may spend on retransmissions: a quarter of what it was sent, at most
+/// ``capacity`` saved up — so that NACKs from a receiver behind a bottleneck cannot crowd out its media.
+struct RetransmissionBudget {
+    static let capacity = 64 * 1_024
+    private(set) var bytes = capacity
+
+    mutating func earn(_ sent: Int) { bytes = min(bytes + sent / 4, Self.capacity) }
+
+    mutating func spend(_ n: Int) -> Bool {
+        guard bytes >= n else { return false }
+        bytes -= n
+        return true
+    }
 }
 
 /// Counters of one peer, for logs and, later, metrics.
@@ -87,6 +109,10 @@ public struct PeerStatistics: Sendable, Equatable {
     public var retransmitted = 0
     public var keyFrameRequests = 0
     public var dropped = 0
+    /// Automatic moves between renditions.
+    public var qualityChanges = 0
+    /// NACKed packets not resent: sent again within a round trip, or over the retransmission budget.
+    public var retransmissionsSkipped = 0
 }
 
 /// The last `capacity` packets of one stream (plain RTP, as received), to answer NACKs

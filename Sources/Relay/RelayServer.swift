@@ -87,9 +87,11 @@ public final class RelayServer: Sendable {
         self.state = state
     }
 
-    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer.
+    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer. A viewer gets
+    /// `quality` at most; with `adaptive` the relay moves it down to renditions its path can
+    /// carry and back up (``QualityController``).
     public func open(
-        room: String, publishing: Bool, quality: Quality = .source, offer: String
+        room: String, publishing: Bool, quality: Quality = .source, adaptive: Bool = true, offer: String
     ) async throws(OpenError) -> (id: String, answer: String) {
         let state = self.state
         let result: Result<(String, String), OpenError>
@@ -97,7 +99,7 @@ public final class RelayServer: Sendable {
             result = try await channel.eventLoop.submit { () -> Result<(String, String), OpenError> in
                 do throws(RelayState.SessionError) {
                     let r = try state.value.open(
-                        room: room, role: publishing ? .publisher : .viewer, quality: quality, offer: offer, now: .now)
+                        room: room, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, offer: offer, now: .now)
                     return .success((r.id, r.answer))
                 } catch {
                     switch error {

@@ -94,7 +94,7 @@ final class RelayState {
 
     /// Creates a session from an SDP offer and returns the answer.
     func open(
-        room: String, role: PeerSession.Role, quality: Quality = .source, offer: String, now: MediaTime
+        room: String, role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true, offer: String, now: MediaTime
     ) throws(SessionError) -> (id: String, answer: String) {
         let parsed: SessionDescription
         do { parsed = try SessionDescription(parsing: offer) } catch { throw .malformed(error.description) }
@@ -129,6 +129,7 @@ final class RelayState {
         sessions[id] = session
         byUfrag[ufrag] = session
         session.quality = quality
+        if role == .viewer && adaptive && quality != .low { session.adaptation = QualityController(ceiling: quality) }
         switch role {
         case .publisher: publishers[room] = id
         case .viewer where quality == .source: viewers[room, default: []].append(session)
@@ -179,9 +180,15 @@ final class RelayState {
     }
 
     /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
-    /// a key frame of the new one. Nil if there is no such viewer; else what to send (a PLI).
+    /// a key frame of the new one. An explicit choice ends automatic adaptation for that viewer.
+    /// Nil if there is no such viewer; else what to send (a PLI).
     func setQuality(id: String, quality: Quality) throws(SessionError) -> [Outgoing]? {
         guard let s = sessions[id], s.role == .viewer else { return nil }
+        s.adaptation = nil
+        return try move(s, to: quality)
+    }
+
+    private func move(_ s: PeerSession, to quality: Quality) throws(SessionError) -> [Outgoing] {
         if s.quality == quality { return [] }
         // Leave the old rendition.
         viewers[s.room]?.removeAll { $0 === s }
@@ -447,6 +454,7 @@ final class RelayState {
         viewer.slots[kindIndex]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: currentTime)
         viewer.stats.packetsOut += 1
         viewer.stats.bytesOut += protected
+        viewer.retransmissionBudget.earn(protected)
         return Outgoing(buffer: out, to: address, socket: viewer.socketAddress)
     }
 
@@ -499,7 +507,9 @@ final class RelayState {
                 for i in session.slots.indices where session.slots[i]?.ssrc == block.ssrc {
                     session.slots[i]?.stats.receive(block, now: now)
                 }
+                if block.ssrc == session.slots[1]?.ssrc { out += adapt(session, to: block, now: now) }
             }
+            if case .remb(let remb) = p { session.adaptation?.receiverEstimate(Double(remb.bitrate)) }
             switch p {
             case .pictureLossIndication, .fullIntraRequest:
                 if let branch = branches[session.room]?[session.quality] {
@@ -519,11 +529,24 @@ final class RelayState {
                     (cache, captureID) = (publisher?.cache[slot.kind], publisher?.captureTimeExtensionIDs[k] ?? nil)
                 }
                 guard let cache else { continue }
+                // A packet goes again at most once per round trip (RFC 4585 §3.5.2 leaves the
+                // policy to the sender); and only within the viewer's retransmission budget.
+                let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
                 for seq in nack.lostSequenceNumbers {
-                    guard let original = cache.packet(slot.rewriter.original(seq)),
-                        let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }),
-                        let o = send(original, header: header, kindIndex: k, to: session, capture: Self.captureTime(in: original, id: captureID))
+                    guard let input = slot.rewriter.original(seq), let original = cache.packet(input),
+                        let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
                     else { continue }
+                    if let last = session.slots[k]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
+                        session.stats.retransmissionsSkipped += 1
+                        continue
+                    }
+                    guard session.retransmissionBudget.spend(original.readableBytes) else {
+                        session.stats.retransmissionsSkipped += 1
+                        continue
+                    }
+                    guard let o = send(original, header: header, kindIndex: k, to: session, capture: Self.captureTime(in: original, id: captureID))
+                    else { continue }
+                    session.slots[k]?.resent[Int(seq) % 512] = (seq, now)
                     session.stats.retransmitted += 1
                     out.append(o)
                 }
@@ -531,6 +554,32 @@ final class RelayState {
             }
         }
         return out
+    }
+
+    /// Feeds a viewer's video report to its adaptation and carries out a move it decides.
+    private func adapt(_ viewer: PeerSession, to block: RTCPReportBlock, now: MediaTime) -> [Outgoing] {
+        let source = publishers[viewer.room].flatMap { sessions[$0] }?.incomingBitrate
+        guard
+            let q = viewer.adaptation?.report(
+                fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: viewer.slots[1]?.stats.roundTripTime,
+                bytesSent: viewer.stats.bytesOut, sourceBitrate: source, now: now)
+        else { return [] }
+        let from = viewer.quality
+        do {
+            let out = try move(viewer, to: q)
+            viewer.stats.qualityChanges += 1
+            logger.info(
+                "rendition changed",
+                metadata: [
+                    "session": .string(viewer.id), "from": .string(from.rawValue), "to": .string(q.rawValue),
+                    "estimate": .stringConvertible(Int(viewer.adaptation?.estimate ?? 0)),
+                ])
+            return out
+        } catch {
+            logger.warning("rendition change failed", metadata: ["session": .string(viewer.id), "error": .string("\(error)")])
+            viewer.adaptation = nil
+            return []
+        }
     }
 
     /// Sends a PLI to the room's publisher, at most once per ``keyFrameRequestInterval``
@@ -608,6 +657,7 @@ final class RelayState {
             // less than it when loss is high (a loss-based estimate; no delay-based one yet).
             let rate = Double(s.intervalBytes * 8) / max(intervalSeconds, 0.001)
             s.intervalBytes = 0
+            s.incomingBitrate = rate
             let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
             let estimate = loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
             packets.append(.remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, 8_000_000)), ssrcs: blocks.map(\.ssrc))))
@@ -639,7 +689,8 @@ final class RelayState {
             }
             return SessionStatistics(
                 id: s.id, room: s.room, publishing: s.role == .publisher, streams: streams, nacks: s.stats.nacksIn,
-                retransmitted: s.stats.retransmitted, keyFrameRequests: s.stats.keyFrameRequests)
+                retransmitted: s.stats.retransmitted, retransmissionsSkipped: s.stats.retransmissionsSkipped, keyFrameRequests: s.stats.keyFrameRequests, quality: s.quality,
+                qualityChanges: s.stats.qualityChanges)
         }
     }
 }
@@ -661,5 +712,9 @@ public struct SessionStatistics: Sendable, Equatable {
     public var streams: [String: StreamStatistics]
     public var nacks: Int
     public var retransmitted: Int
+    public var retransmissionsSkipped: Int
     public var keyFrameRequests: Int
+    /// For a viewer: the rendition it gets now, and how often adaptation moved it.
+    public var quality: Quality
+    public var qualityChanges: Int
 }

@@ -14,6 +14,9 @@ struct StreamRewriter: Sendable {
     private var lastSequence: UInt16 = 0
     private var lastTimestamp: UInt32 = 0
     private var lastSent: MediaTime?
+    /// The first outgoing sequence number of the current source: a NACK for anything earlier names
+    /// a packet of a source no longer forwarded.
+    private var firstOfSource: UInt16?
 
     init(clockRate: Int) { self.clockRate = clockRate }
 
@@ -27,6 +30,7 @@ struct StreamRewriter: Sendable {
                 timestampOffset = lastTimestamp &+ UInt32(truncatingIfNeeded: elapsed) &- timestamp
             }
             source = ssrc
+            firstOfSource = sequenceNumber &+ sequenceOffset
         }
         let seq = sequenceNumber &+ sequenceOffset, ts = timestamp &+ timestampOffset
         if lastSent == nil || isNewer(seq, than: lastSequence) {
@@ -37,6 +41,10 @@ struct StreamRewriter: Sendable {
         return (seq, ts)
     }
 
-    /// The input sequence number behind an outgoing one (to answer a NACK from the cache).
-    func original(_ sequenceNumber: UInt16) -> UInt16 { sequenceNumber &- sequenceOffset }
+    /// The input sequence number behind an outgoing one (to answer a NACK from the cache); nil for
+    /// one sent before the current source.
+    func original(_ sequenceNumber: UInt16) -> UInt16? {
+        if let first = firstOfSource, isNewer(first, than: sequenceNumber) { return nil }
+        return sequenceNumber &- sequenceOffset
+    }
 }

@@ -9,7 +9,8 @@ public enum Quality: String, Sendable, CaseIterable {
     case source
     /// 640×360 VP8 at about 600 kbit/s; audio forwarded.
     case medium
-    /// 320×180 VP8 at about 250 kbit/s and Opus mono at 24 kbit/s.
+    /// 320×180 VP8 at 225 kbit/s and Opus mono at 24 kbit/s: with packet overhead about 265 kbit/s,
+    /// so that it fits a 300 kbit/s path with room left for retransmissions.
     case low
 }
 
@@ -37,7 +38,7 @@ final class TranscodingEngine: @unchecked Sendable {
         let video: VideoTranscoder
         let audio: AudioTranscoder?
         init(quality: Quality, captureTimeExtensionID: UInt8?) throws {
-            let (w, h, bitrate) = quality == .low ? (320, 180, 250_000) : (640, 360, 600_000)
+            let (w, h, bitrate) = quality == .low ? (320, 180, 225_000) : (640, 360, 600_000)
             var v = VideoTranscoder.Configuration(
                 width: w, height: h, bitrate: bitrate, ssrc: UInt32.random(in: 1...UInt32.max), captureTimeExtensionID: captureTimeExtensionID)
             // The rendition's own buffering adds to latency: keep it short (receivers buffer too).

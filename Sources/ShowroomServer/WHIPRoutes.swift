@@ -78,8 +78,12 @@ enum WHIPRoutes {
         guard let quality = Quality(rawValue: qualityName), publishing == false || quality == .source else {
             throw HTTPError(.badRequest, message: "quality must be source, medium or low (and only watching can ask for one)")
         }
+        let adaptiveName = request.uri.queryParameters.get("adaptive") ?? "1"
+        guard let adaptive = ["1": true, "true": true, "0": false, "false": false][adaptiveName] else {
+            throw HTTPError(.badRequest, message: "adaptive must be 1 or 0 (true or false)")
+        }
         do {
-            let (id, answer) = try await relay.open(room: room, publishing: publishing, quality: quality, offer: offer)
+            let (id, answer) = try await relay.open(room: room, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
             headers[.location] = "/\(kind)/\(room)/\(id)"

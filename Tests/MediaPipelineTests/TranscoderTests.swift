@@ -165,6 +165,25 @@ func publishVideo(width: Int, height: Int, count: Int, keyEvery: Int = 1_000) th
         #expect(keyFrames.contains { $0 >= 25 && $0 <= 27 }, "key frames at \(keyFrames)")
     }
 
+    /// A subscriber asking on every frame gets a key frame only every 500 ms (15 frames at 30 fps).
+    @Test func keyFrameRequestsAreRateLimited() throws {
+        let input = try publishVideo(width: 320, height: 180, count: 60)
+        var config = VideoTranscoder.Configuration(width: 160, height: 90, bitrate: 150_000, ssrc: 1)
+        config.jitterBuffer.minimumDelay = 0
+        let transcoder = try VideoTranscoder(config)
+        var keyFrames: [Int] = []
+        for f in input {
+            for p in f.packets { transcoder.receive(p, arrival: MediaTime(microseconds: f.time)) }
+            transcoder.requestKeyFrame()
+            for p in transcoder.process(now: MediaTime(microseconds: f.time)).packets where VP8PayloadDescriptor.isKeyFrameStart(p.payload[...]) {
+                keyFrames.append(Int(p.header.timestamp) / 3_000)
+            }
+        }
+        let gaps = zip(keyFrames, keyFrames.dropFirst()).map { $1 - $0 }
+        #expect(keyFrames.count >= 3, "key frames at \(keyFrames)")
+        #expect(gaps.allSatisfy { $0 >= 15 }, "key frames at \(keyFrames)")
+    }
+
     /// A sender that attaches the capture time to one frame in 30 (as libwebrtc does, about once a
     /// second): every output frame still carries one, extrapolated along the RTP clock, and the
     /// output packets carry it under the configured id.

@@ -40,12 +40,14 @@ final class ImpairedPath {
     }
 
     /// Runs the peers for `seconds` through the impaired path and hands the outcome to `check`.
-    static func run(quality: String, network: [String], seconds: Int = 20, check: @Sendable (Run) throws -> Void) async throws {
+    static func run(
+        quality: String, network: [String], seconds: Int = 20, adaptive: Bool = true, check: @Sendable (Run) throws -> Void
+    ) async throws {
         try await withLiveServer { client, relay in
             let path = try ImpairedPath(relayPort: relay.port, network)
             let peers = try await AiortcPeers(
                 port: try #require(client.port), room: "weak", script: "latency.py",
-                arguments: ["--seconds", "\(seconds)", "--quality", quality, "--viewer-via", "\(path.port)"])
+                arguments: ["--seconds", "\(seconds)", "--quality", quality, "--viewer-via", "\(path.port)", "--adaptive", adaptive ? "1" : "0"])
             var viewer: SessionStatistics?
             let (fields, line) = try await peers.result(limit: Double(seconds) + 40) {
                 if let v = await relay.statistics().first(where: { !$0.publishing }) { viewer = v }
@@ -85,6 +87,28 @@ final class ImpairedPath {
         #expect((r.fields["frames_with_capture_time"] as? Int ?? 0) >= r.frames * 95 / 100, "capture times: \(r.line)")
         #expect((r.latency["p95"] ?? .infinity) < 200, "glass-to-glass: \(r.line)")
         #expect((r.viewer?.retransmitted ?? 0) > 0)
+        }
+    }
+
+    /// A `source` subscriber behind a 300 kbit/s bottleneck (the publisher sends well over 1 Mbit/s):
+    /// the relay moves it down to `low` from its receiver reports, and it keeps playing.
+    @Test func aSourceViewerBehindA300KbpsCapIsMovedDownAndKeepsPlaying() async throws {
+        try await Self.run(quality: "source", network: ["--delay", "20", "--rate", "300"]) { r in
+            print("weak network, source behind 300 kbit/s: \(r.line); relay: \(String(describing: r.viewer))")
+            let viewer = try #require(r.viewer)
+            #expect(viewer.quality == .low)
+            #expect(viewer.qualityChanges >= 1)
+            #expect(r.fields["sizes_last_5s"] as? [String] == ["320x180"], "\(r.line)")
+            #expect((r.fields["frames_last_5s"] as? Int ?? 0) >= 5 * 30 * 8 / 10, "still playing: \(r.line)")
+        }
+    }
+
+    /// The same viewer with `adaptive=0` stays on the source (and suffers): the opt-out holds.
+    @Test func anOptedOutViewerIsNotMoved() async throws {
+        try await Self.run(quality: "source", network: ["--delay", "20", "--rate", "300"], seconds: 8, adaptive: false) { r in
+            let viewer = try #require(r.viewer)
+            #expect(viewer.quality == .source)
+            #expect(viewer.qualityChanges == 0)
         }
     }
 }

@@ -9,6 +9,7 @@ import time
 from struct import pack, unpack
 
 from aiortc import jitterbuffer, rtcrtpreceiver, rtp
+from aiortc.codecs import vpx
 from aiortc.codecs import HEADER_EXTENSIONS
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
@@ -37,6 +38,55 @@ def ntp_now():
 
 def ntp_to_seconds(ntp):
     return ntp / (1 << 32) - NTP_EPOCH_OFFSET
+
+
+def starts_key_frame(packet):
+    try:
+        descriptor, data = vpx.VpxPayloadDescriptor.parse(packet.payload)
+    except Exception:
+        return False
+    return descriptor.partition_start and descriptor.partition_id == 0 and len(data) > 0 and data[0] & 1 == 0
+
+
+def skip_to_key_frame(buffer, sequence_number):
+    """Drops what precedes the first complete key frame after a hole; returns a frame if one is ready."""
+    slots, origin, capacity = buffer._packets, buffer._origin, buffer._capacity
+    hole = False
+    for count in range(1, capacity):
+        first = slots[(origin + count) % capacity]
+        if first is None:
+            hole = True
+            continue
+        if not hole or not starts_key_frame(first):
+            continue
+        # Complete: its packets run on without a hole up to the marker.
+        for i in range(count, capacity):
+            p = slots[(origin + i) % capacity]
+            if p is None or p.timestamp != first.timestamp:
+                break
+            if p.marker:
+                buffer.remove(count)
+                return buffer._remove_frame(sequence_number)
+        return None
+    return None
+
+
+async def renack(receiver, packet):
+    """aiortc NACKs a missing packet once, when the gap appears; if the retransmission is lost too,
+    the frame waits for the next new gap. libwebrtc asks again every round trip: so do we, every
+    100 ms, for what is still missing and not yet given up (older than the jitter buffer's start)."""
+    generator = receiver._RTCRtpReceiver__nack_generator
+    if generator is None or not generator.missing:
+        return
+    now = time.monotonic()
+    if now - getattr(receiver, "_last_renack", 0) < 0.1:
+        return
+    receiver._last_renack = now
+    origin = receiver._RTCRtpReceiver__jitter_buffer._origin
+    if origin is not None:
+        generator.missing = {s for s in generator.missing if (s - origin) & 0xFFFF < 0x8000}
+    if generator.missing:
+        await receiver._send_rtcp_nack(packet.ssrc, sorted(generator.missing))
 
 
 def install():
@@ -109,10 +159,16 @@ def install():
     # aiortc's jitter buffer hands out one complete frame per arriving packet, so after any wait for a
     # retransmission a stream of about one packet per frame (a 250 kbit/s rendition) never catches up
     # and its latency only grows. Drain every complete frame, as libwebrtc's frame buffer does.
+    # And it waits for a missing packet until 512 packets later (17 s of a 250 kbit/s stream), even
+    # when a complete key frame has arrived since — one that makes everything before it obsolete,
+    # which is where libwebrtc resumes. A packet the sender will not resend (lost before the
+    # relay moved this subscriber to another rendition) otherwise freezes it for that long.
     add = jitterbuffer.JitterBuffer.add
 
     def add_(self, packet):
         pli_flag, frame = add(self, packet)
+        if frame is None and self._is_video and packet.marker:
+            frame = skip_to_key_frame(self, packet.sequence_number)
         if frame is not None:
             while (more := self._remove_frame(packet.sequence_number)) is not None:
                 self.drained = getattr(self, "drained", []) + [more]
@@ -131,6 +187,7 @@ def install():
                 for k in list(seen)[:2048]:
                     del seen[k]
         await handle(self, packet, arrival_time_ms)
+        await renack(self, packet)
         buffer = self._RTCRtpReceiver__jitter_buffer
         codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
         for frame in getattr(buffer, "drained", []):

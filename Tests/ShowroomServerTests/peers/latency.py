@@ -150,7 +150,8 @@ async def main():
         latency_ms={p: percentile(latencies, float(p[1:])) for p in ("p50", "p95", "p99")} | {"max": max(latencies, default=None)},
         max_gap_ms=max(gaps, default=0) * 1000, freezes_over_500ms=sum(1 for g in gaps if g > 0.5),
         measured_s=end - start, video_sizes=sorted({f"{w}x{h}" for _, w, h, _ in frames}),
-        sizes_last_5s=sorted({f"{w}x{h}" for _, w, h, _ in last5}), frames_last_5s=len(last5))
+        sizes_last_5s=sorted({f"{w}x{h}" for _, w, h, _ in last5}), frames_last_5s=len(last5),
+        latency_last_5s_ms={p: percentile([f[3] for f in last5 if f[3] is not None], float(p[1:])) for p in ("p50", "p95")})
     loop = asyncio.get_running_loop()
     result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location, args.viewer_token)
     result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location, args.publisher_token)

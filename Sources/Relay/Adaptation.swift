@@ -1,0 +1,136 @@
+import MediaPipeline
+
+extension Quality {
+    /// Renditions from the best down.
+    static let descending: [Quality] = [.source, .medium, .low]
+
+    /// About what the rendition needs on the wire (media, RTP/SRTP/UDP overhead included), bits/s;
+    /// `source` is measured from the publisher instead.
+    var nominalBitrate: Double {
+        switch self {
+        case .source: 1_500_000
+        case .medium: 700_000
+        case .low: 265_000
+        }
+    }
+}
+
+/// Moves one subscriber between renditions from what its receiver reports say about its path
+/// (I/O-free: it takes reports and the time, and answers with a rendition to switch to).
+///
+/// The estimate is the loss-based controller of Google Congestion Control
+/// ([draft-ietf-rmcat-gcc-02 §6](https://datatracker.ietf.org/doc/html/draft-ietf-rmcat-gcc-02#section-6)),
+/// fed by RTCP receiver reports ([RFC 3550 §6.4.2](https://www.rfc-editor.org/rfc/rfc3550#section-6.4.2)):
+/// more than 10% lost cuts it by half the loss (and to no more than what got through); less
+/// than 2% lets it grow 5% a report, up to 1.5× what is being sent — a clean path says nothing
+/// about rates never tried; a REMB from the receiver caps it. A round-trip time that grows by more
+/// than ``queueingDelay`` over the smallest seen counts as congestion too (a bottleneck's queue
+/// fills before it drops).
+///
+/// Down-moves are immediate on congestion, to the best rendition the estimate carries. Up-moves go one step at
+/// a time: when the estimate carries the next rendition with ``upMargin`` for ``upHold``, or —
+/// since the estimate cannot see past what is sent — as a probe after ``probeInterval`` without
+/// congestion. A probe undone within ``failureWindow`` doubles the interval (to
+/// ``maximumProbeInterval``), so a viewer behind a hard cap is disturbed less and less often.
+struct QualityController {
+    /// The best rendition this subscriber may get (what it asked for).
+    let ceiling: Quality
+    private(set) var current: Quality
+    /// Bits per second the path is believed to carry; nil until the first report.
+    private(set) var estimate: Double?
+    private var lastReport: (time: MediaTime, bytesSent: Int)?
+    private var minimumRTT: Double?
+    private var lastSwitch: MediaTime?
+    private var lastUpSwitch: MediaTime?
+    private var upCandidateSince: MediaTime?
+    private var lastCongestion: MediaTime?
+    private var started: MediaTime?
+    private(set) var probeInterval = Self.initialProbeInterval
+    private var remb: Double?
+
+    static let upHold = MediaTime(microseconds: 4_000_000)
+    static let initialProbeInterval = MediaTime(microseconds: 30_000_000)
+    static let maximumProbeInterval = MediaTime(microseconds: 240_000_000)
+    /// After a switch, reports still describe the old stream for about one reporting interval.
+    static let settle = MediaTime(microseconds: 1_500_000)
+    static let failureWindow = MediaTime(microseconds: 10_000_000)
+    static let upMargin = 1.2
+    static let queueingDelay = 150.0
+
+    init(ceiling: Quality) {
+        self.ceiling = ceiling
+        current = ceiling
+    }
+
+    /// A REMB from the subscriber (bits/s).
+    mutating func receiverEstimate(_ bitrate: Double) { remb = bitrate }
+
+    /// A receiver report on the subscriber's video: its fraction lost (0–1), the round-trip time
+    /// if known, and the bytes sent to it so far; `sourceBitrate` is what the publisher sends now.
+    /// Returns the rendition to switch to, if any.
+    mutating func report(
+        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, now: MediaTime
+    ) -> Quality? {
+        defer { lastReport = (now, bytesSent) }
+        if started == nil { started = now }
+        guard let last = lastReport, now > last.time else { return nil }
+        let sent = Double(bytesSent - last.bytesSent) * 8 / (Double((now - last.time).microseconds) / 1e6)
+        if let lastSwitch, now - lastSwitch < Self.settle { return nil }
+
+        var queueing = false
+        if let rtt {
+            minimumRTT = min(minimumRTT ?? rtt, rtt)
+            queueing = rtt > (minimumRTT ?? rtt) + Self.queueingDelay
+        }
+        // A receiver estimate below what it is sent is the receiver saying it cannot take it.
+        let congested = loss > 0.1 || queueing || (remb.map { $0 < sent * 0.95 } ?? false)
+        if loss > 0.1 || queueing {
+            // GCC's decrease, and never above what got through.
+            estimate = min(min(estimate ?? sent, sent) * (1 - 0.5 * max(loss, queueing ? 0.3 : 0)), sent * (1 - loss))
+        } else if loss < 0.02 {
+            estimate = min(max(estimate ?? sent, sent) * 1.05, sent * 1.5)
+        } else if estimate == nil {
+            estimate = sent
+        }
+        if let remb, let e = estimate { estimate = min(e, remb) }
+        if congested { lastCongestion = now }
+        guard let estimate else { return nil }
+
+        func needs(_ q: Quality) -> Double { q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate }
+        let allowed = Quality.descending.drop { $0 != ceiling }
+        let fits = allowed.first { needs($0) <= estimate } ?? .low
+        let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }
+
+        if congested && rank(fits) > rank(current) {
+            // Down at once (only on congestion: a stream that gets through fits, whatever its nominal rate). A probe undone this soon was premature: probe less often.
+            if let up = lastUpSwitch, now - up < Self.failureWindow {
+                probeInterval = min(probeInterval + probeInterval, Self.maximumProbeInterval)
+            }
+            return switchTo(fits, now: now)
+        }
+        guard let next = allowed.last(where: { rank($0) == rank(current) - 1 }) else { return nil }
+        // Up when the estimate has carried the next rendition, with margin, for a while ...
+        if needs(next) * Self.upMargin <= estimate {
+            let since = upCandidateSince ?? now
+            upCandidateSince = since
+            if now - since >= Self.upHold {
+                lastUpSwitch = now
+                return switchTo(next, now: now)
+            }
+        } else {
+            upCandidateSince = nil
+        }
+        // ... or as a probe, after long enough without congestion.
+        let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
+        guard now - calm >= probeInterval else { return nil }
+        lastUpSwitch = now
+        return switchTo(next, now: now)
+    }
+
+    private mutating func switchTo(_ q: Quality, now: MediaTime) -> Quality {
+        current = q
+        lastSwitch = now
+        upCandidateSince = nil
+        return q
+    }
+}

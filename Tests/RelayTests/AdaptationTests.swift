@@ -1,0 +1,128 @@
+import MediaPipeline
+@testable import Relay
+import Testing
+
+/// A path of some capacity in front of one subscriber: each second the relay sends what the
+/// subscriber's rendition needs and the receiver reports the share that did not fit as lost.
+struct SimulatedPath {
+    var controller: QualityController
+    var capacity: Double
+    var bytesSent = 0
+    var now = MediaTime.zero
+    var source = 2_000_000.0
+    var moves: [(second: Int, to: Quality)] = []
+
+    init(ceiling: Quality = .source, capacity: Double) {
+        controller = QualityController(ceiling: ceiling)
+        self.capacity = capacity
+    }
+
+    func rate(_ q: Quality) -> Double { q == .source ? source : q.nominalBitrate * 0.95 }
+
+    mutating func run(seconds: Int, remb: Double? = nil) {
+        for _ in 0..<seconds {
+            let sent = rate(controller.current)
+            bytesSent += Int(sent / 8)
+            now = now + MediaTime(microseconds: 1_000_000)
+            if let remb { controller.receiverEstimate(remb) }
+            let loss = max(0, 1 - capacity / sent)
+            if let q = controller.report(fractionLost: loss, roundTripMilliseconds: 60, bytesSent: bytesSent, sourceBitrate: source, now: now) {
+                moves.append((Int(now.microseconds / 1_000_000), q))
+            }
+        }
+    }
+}
+
+@Suite struct AdaptationTests {
+    @Test func aClearPathKeepsTheSource() {
+        var path = SimulatedPath(capacity: 10_000_000)
+        path.run(seconds: 60)
+        #expect(path.moves.isEmpty)
+        #expect(path.controller.current == .source)
+    }
+
+    @Test func aCapBelowTheSourceMovesDownAtOnceToWhatFits() {
+        var path = SimulatedPath(capacity: 300_000)
+        path.run(seconds: 29)
+        #expect(path.moves.first?.to == .low)
+        #expect((path.moves.first?.second ?? 99) <= 3, "moved at \(path.moves)")
+        #expect(path.controller.current == .low)
+        // 290 kbit/s fits 300: no move up while the cap lasts (medium needs 700).
+        #expect(path.moves.count == 1, "\(path.moves)")
+    }
+
+    @Test func aMiddleCapSettlesOnMedium() {
+        var path = SimulatedPath(capacity: 1_000_000)
+        path.run(seconds: 30)
+        #expect(path.controller.current == .medium, "\(path.moves)")
+    }
+
+    @Test func itMovesBackUpStepByStepWhenThePathRecovers() {
+        var path = SimulatedPath(capacity: 300_000)
+        path.run(seconds: 10)
+        #expect(path.controller.current == .low)
+        path.capacity = 10_000_000
+        path.run(seconds: 90)
+        #expect(path.moves.map(\.to) == [.low, .medium, .source], "\(path.moves)")
+        // Each step up is a probe after a calm probe interval since the last change.
+        let probe = Int(QualityController.initialProbeInterval.microseconds / 1_000_000)
+        #expect(path.moves[1].second >= path.moves[0].second + probe, "\(path.moves)")
+        #expect(path.moves[2].second >= path.moves[1].second + probe, "\(path.moves)")
+    }
+
+    @Test func anUpMoveThatFailsMakesTheNextOneWaitLonger() {
+        // 500 kbit/s: low fits; medium (700) does not, yet low's clean reports keep tempting it up.
+        var path = SimulatedPath(ceiling: .medium, capacity: 500_000)
+        path.run(seconds: 300)
+        let ups = path.moves.enumerated().filter { $0.element.to == .medium }.map { path.moves[$0.offset].second }
+        let gaps = zip(ups, ups.dropFirst()).map { $1 - $0 }
+        #expect(ups.count >= 2, "\(path.moves)")
+        #expect(gaps == gaps.sorted() && (gaps.last ?? 0) > (gaps.first ?? 0), "up-moves at \(ups)")
+        #expect(path.controller.probeInterval > QualityController.initialProbeInterval)
+    }
+
+    @Test func reportsRightAfterASwitchAreIgnored() {
+        var c = QualityController(ceiling: .source)
+        var t = MediaTime.zero
+        func second() -> MediaTime { t = t + MediaTime(microseconds: 1_000_000); return t }
+        _ = c.report(fractionLost: 0, roundTripMilliseconds: nil, bytesSent: 0, sourceBitrate: 2e6, now: second())
+        #expect(c.report(fractionLost: 0.9, roundTripMilliseconds: nil, bytesSent: 250_000, sourceBitrate: 2e6, now: second()) == .low)
+        // Still about the old stream: heavy loss again, but no further decision (there is none lower anyway) and no estimate change.
+        let before = c.estimate
+        #expect(c.report(fractionLost: 0.9, roundTripMilliseconds: nil, bytesSent: 280_000, sourceBitrate: 2e6, now: t + MediaTime(microseconds: 500_000)) == nil)
+        #expect(c.estimate == before)
+    }
+
+    /// Clean reports on `low` do not by themselves claim medium's rate: the estimate stays within
+    /// 1.5× of what is sent, and only a probe (later) tries more.
+    @Test func cleanReportsAloneDoNotClaimARateNeverTried() {
+        var path = SimulatedPath(capacity: 300_000)
+        path.run(seconds: 5)
+        #expect(path.controller.current == .low)
+        path.capacity = 10_000_000
+        path.run(seconds: 20)
+        // 1.5× low (≈ 380 kbit/s) cannot carry medium by the loss-based estimate alone.
+        #expect(path.controller.estimate ?? 0 < 700_000)
+        #expect(path.controller.current == .low)
+    }
+
+    @Test func aReceiverEstimateCapsIt() {
+        var path = SimulatedPath(capacity: 10_000_000)
+        path.run(seconds: 5, remb: 800_000)
+        #expect(path.controller.current == .medium, "\(path.moves)")
+    }
+
+    @Test func aGrowingRoundTripCountsAsCongestion() {
+        var c = QualityController(ceiling: .source)
+        var sent = 0
+        var t = MediaTime.zero
+        var decided: Quality?
+        for i in 0..<10 {
+            sent += 250_000
+            t = t + MediaTime(microseconds: 1_000_000)
+            // No loss, but the queue grows: 60 ms, then 400 ms.
+            if let q = c.report(fractionLost: 0, roundTripMilliseconds: i < 3 ? 60 : 400, bytesSent: sent, sourceBitrate: 2e6, now: t) { decided = q }
+        }
+        #expect(decided != nil && decided != .source)
+    }
+}
