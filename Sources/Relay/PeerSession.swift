@@ -99,7 +99,7 @@ struct RetransmissionBudget {
     }
 }
 
-/// Counters of one peer, for logs and, later, metrics.
+/// Counters of one peer (and, summed, of the relay), for logs and metrics.
 public struct PeerStatistics: Sendable, Equatable {
     public var packetsIn = 0
     public var bytesIn = 0
@@ -113,6 +113,21 @@ public struct PeerStatistics: Sendable, Equatable {
     public var qualityChanges = 0
     /// NACKed packets not resent: sent again within a round trip, or over the retransmission budget.
     public var retransmissionsSkipped = 0
+
+    public init() {}
+
+    mutating func add(_ o: PeerStatistics) {
+        packetsIn += o.packetsIn
+        bytesIn += o.bytesIn
+        packetsOut += o.packetsOut
+        bytesOut += o.bytesOut
+        nacksIn += o.nacksIn
+        retransmitted += o.retransmitted
+        keyFrameRequests += o.keyFrameRequests
+        dropped += o.dropped
+        qualityChanges += o.qualityChanges
+        retransmissionsSkipped += o.retransmissionsSkipped
+    }
 }
 
 /// The last `capacity` packets of one stream (plain RTP, as received), to answer NACKs

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import MediaCrypto
 import MediaPipeline
@@ -12,6 +13,8 @@ public struct RelayConfiguration: Sendable {
     public var mediaPort = 40_000
     /// The address put in the SDP candidate; never found by enumerating interfaces.
     public var announceIP = "127.0.0.1"
+    /// Where the relay's timers go (per-stage transcoding latency); none by default.
+    public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
 
     public init() {}
 }
@@ -66,10 +69,18 @@ public final class RelayServer: Sendable {
         // Renditions' codecs get their own thread: a VP8 frame must not stall forwarding.
         let codecLoop = MultiThreadedEventLoopGroup.singleton.makeIterator().first { $0 !== loop }
             ?? MultiThreadedEventLoopGroup.singleton.next()
+        let handoffTimers = Dictionary(uniqueKeysWithValues: Quality.allCases.map { q in
+            (q, CoreMetrics.Timer(label: StageTimers.label, dimensions: [("stage", "handoff"), ("kind", "all"), ("quality", q.rawValue)], factory: configuration.metricsFactory))
+        })
+        let handoff = { (q: Quality) in handoffTimers[q]! }
         try await loop.submit {
             bound.value.startEngine = { room, quality, captureID in
-                try TranscodingEngine(quality: quality, captureTimeExtensionID: captureID, loop: codecLoop) { output in
+                try TranscodingEngine(
+                    quality: quality, captureTimeExtensionID: captureID, loop: codecLoop, metrics: configuration.metricsFactory
+                ) { output in
                     loop.execute {
+                        // How long the output waited for the relay's loop: the last stage before the wire.
+                        handoff(quality).recordNanoseconds((MediaTime.now - output.producedAt).microseconds * 1_000)
                         RelayServer.write(bound.value.branchOutput(room: room, quality: quality, output, now: .now), to: channel)
                     }
                 }
@@ -150,6 +161,12 @@ public final class RelayServer: Sendable {
     public func statistics() async -> [SessionStatistics] {
         let state = self.state
         return (try? await channel.eventLoop.submit { state.value.statistics() }.get()) ?? []
+    }
+
+    /// Totals for metrics: sessions, renditions, what went in and out, drops by reason.
+    public func snapshot() async -> RelaySnapshot {
+        let state = self.state
+        return (try? await channel.eventLoop.submit { state.value.snapshot() }.get()) ?? RelaySnapshot()
     }
 
     public func sessionCount() async -> Int {

@@ -57,6 +57,8 @@ final class RelayState {
     var startEngine: ((String, Quality, UInt8?) throws -> TranscodingEngine)?
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
+    /// What sessions that have ended counted, so that totals never go down.
+    private var closedTotals = PeerStatistics()
     private var rng = SystemRandomNumberGenerator()
     /// The time of the datagram or tick being handled.
     private var currentTime = MediaTime.zero
@@ -155,6 +157,7 @@ final class RelayState {
     func close(id: String, room: String? = nil, reason: String) -> Bool {
         guard let s = sessions[id], room == nil || s.room == room else { return false }
         sessions[id] = nil
+        closedTotals.add(s.stats)
         byUfrag[s.ice.localUfrag] = nil
         if let a = s.ice.selected, byAddress[a] === s { byAddress[a] = nil }
         if publishers[s.room] == id { publishers[s.room] = nil }
@@ -667,6 +670,20 @@ final class RelayState {
         return [Outgoing(buffer: ByteBuffer(bytes: bytes), to: address, socket: s.socketAddress)]
     }
 
+    /// Totals for metrics.
+    func snapshot() -> RelaySnapshot {
+        var totals = closedTotals
+        var out = RelaySnapshot()
+        for s in sessions.values {
+            totals.add(s.stats)
+            if s.role == .publisher { out.publishers += 1 } else { out.viewers[s.quality, default: 0] += 1 }
+        }
+        out.totals = totals
+        out.renditions = branches.values.reduce(0) { $0 + $1.count }
+        out.dropped = dropped
+        return out
+    }
+
     /// Per-session figures for logs and metrics.
     func statistics() -> [SessionStatistics] {
         sessions.values.map { s in
@@ -693,6 +710,20 @@ final class RelayState {
                 qualityChanges: s.stats.qualityChanges)
         }
     }
+}
+
+/// The relay's totals at one moment, for `/metrics`.
+public struct RelaySnapshot: Sendable, Equatable {
+    public var publishers = 0
+    /// Viewers by the rendition they get now.
+    public var viewers: [Quality: Int] = [:]
+    /// Transcoding branches running.
+    public var renditions = 0
+    /// Everything counted since start, ended sessions included.
+    public var totals = PeerStatistics()
+    /// Datagrams dropped since start, by reason.
+    public var dropped: [String: Int] = [:]
+    public init() {}
 }
 
 /// One stream's figures: packets and bytes, loss, jitter and (outgoing) round-trip time.

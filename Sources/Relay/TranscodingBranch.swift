@@ -1,3 +1,4 @@
+import CoreMetrics
 import MediaCodecs
 import MediaPipeline
 import MediaWire
@@ -20,6 +21,8 @@ struct BranchOutput: Sendable {
     var audio: [RTPPacket] = []
     var requestKeyFrame = false
     var videoNACKs: [UInt16] = []
+    /// When the codecs handed it over: the relay records the wait for its loop.
+    var producedAt = MediaTime.zero
     var isEmpty: Bool { video.isEmpty && audio.isEmpty && !requestKeyFrame && videoNACKs.isEmpty }
 }
 
@@ -57,11 +60,13 @@ final class TranscodingEngine: @unchecked Sendable {
 
     /// Starts the codecs on `loop`; `deliver` is called (on `loop`) with every non-empty result.
     init(
-        quality: Quality, captureTimeExtensionID: UInt8?, loop: any EventLoop, deliver: @escaping @Sendable (BranchOutput) -> Void
+        quality: Quality, captureTimeExtensionID: UInt8?, loop: any EventLoop, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        deliver: @escaping @Sendable (BranchOutput) -> Void
     ) throws {
         self.loop = loop
         self.captureTimeExtensionID = captureTimeExtensionID
         codecs = try Codecs(quality: quality, captureTimeExtensionID: captureTimeExtensionID)
+        let stages = StageTimers(quality: quality, factory: metrics)
         loop.execute { [self] in
             task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { [self] _ in
                 let now = MediaTime.now
@@ -70,7 +75,12 @@ final class TranscodingEngine: @unchecked Sendable {
                 out.video = v.packets
                 out.requestKeyFrame = v.requestKeyFrame
                 out.videoNACKs = v.nack
-                if let a = codecs.audio?.process(now: now) { out.audio = a.packets }
+                for f in v.frames { stages.record(f.stages, kind: "video") }
+                if let a = codecs.audio?.process(now: now) {
+                    out.audio = a.packets
+                    for f in a.frames { stages.record(f.stages, kind: "audio") }
+                }
+                out.producedAt = .now
                 if !out.isEmpty { deliver(out) }
             }
         }
@@ -88,6 +98,34 @@ final class TranscodingEngine: @unchecked Sendable {
 
     func stop() {
         loop.execute { [self] in task?.cancel() }
+    }
+}
+
+/// Per-stage latency of a rendition's frames, as swift-metrics timers
+/// (`showroom_transcode_stage_seconds{stage, kind, quality}`).
+public struct StageTimers: Sendable {
+    /// The swift-metrics label of every stage timer.
+    public static let metricLabel = "showroom_transcode_stage_seconds"
+    static let label = metricLabel
+    let jitterWait: [CoreMetrics.Timer], decode: [CoreMetrics.Timer], scale: [CoreMetrics.Timer], encode: [CoreMetrics.Timer],
+        packetize: [CoreMetrics.Timer]
+
+    init(quality: Quality, factory: any MetricsFactory) {
+        func timers(_ stage: String) -> [CoreMetrics.Timer] {
+            ["video", "audio"].map {
+                CoreMetrics.Timer(
+                    label: Self.label, dimensions: [("stage", stage), ("kind", $0), ("quality", quality.rawValue)], factory: factory)
+            }
+        }
+        (jitterWait, decode, scale, encode, packetize) = (timers("jitter_wait"), timers("decode"), timers("scale"), timers("encode"), timers("packetize"))
+    }
+
+    func record(_ s: StageTimes, kind: String) {
+        let i = kind == "video" ? 0 : 1
+        for (timer, ms) in [(jitterWait[i], s.jitterWait), (decode[i], s.decode), (encode[i], s.encode), (packetize[i], s.packetize)] {
+            timer.recordNanoseconds(Int64(ms * 1e6))
+        }
+        if kind == "video" { scale[i].recordNanoseconds(Int64(s.scale * 1e6)) }
     }
 }
 

@@ -23,9 +23,11 @@ public enum ShowroomServer {
 
     /// The router with every route the server answers.
     public static func router(
-        relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false
+        relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
+        // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
+        router.add(middleware: MetricsMiddleware())
         // The web page (plain HTML/JS shipped as a resource of this target).
         if let web = Bundle.module.resourceURL?.appendingPathComponent("Web").path {
             router.add(middleware: FileMiddleware(web, searchForIndexHtml: true))
@@ -37,6 +39,14 @@ public enum ShowroomServer {
                 allowOrigin: .all, allowHeaders: [.contentType, .authorization],
                 allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
+        if let metrics {
+            router.get("metrics") { _, _ -> Response in
+                let text = await metrics.render(relay: relay)
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: text)))
+            }
+        }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
         if demoTokens, let auth {
             // Only when the server listens on loopback: whoever can reach it is on this machine.
@@ -54,8 +64,8 @@ public enum ShowroomServer {
 
     /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
-        configuration: ServerConfiguration, relay: RelayServer? = nil, auth: TokenAuthority? = nil, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        configuration: ServerConfiguration, relay: RelayServer? = nil, auth: TokenAuthority? = nil, metrics: ServerMetrics? = nil,
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(ServerError) -> some ApplicationProtocol {
         try configuration.validate()
         let dataDirectory = try configuration.prepareDataDirectory()
@@ -67,7 +77,7 @@ public enum ShowroomServer {
                 "version": .string(version),
             ])
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -78,8 +88,12 @@ public enum ShowroomServer {
         try configuration.validate()
         let dataDirectory = try configuration.prepareDataDirectory()
         let auth = await TokenAuthority(secret: try TokenAuthority.loadSecret(dataDirectory: dataDirectory))
-        let relay = try await RelayServer.start(configuration: configuration.relay, logger: logger)
-        let app = try application(configuration: configuration, relay: relay, auth: auth, logger: logger) { port in
+        let metrics = ServerMetrics()
+        metrics.bootstrap()
+        var relayConfiguration = configuration.relay
+        relayConfiguration.metricsFactory = metrics.factory
+        let relay = try await RelayServer.start(configuration: relayConfiguration, logger: logger)
+        let app = try application(configuration: configuration, relay: relay, auth: auth, metrics: metrics, logger: logger) { port in
             logger.info("showroom listening", metadata: ["url": .string("http://\(configuration.host):\(port)")])
         }
         try await app.runService()

@@ -21,15 +21,17 @@ func sdpHeaders(_ token: String) -> HTTPFields {
 
 /// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback.
 func withLiveServer(_ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void) async throws {
+    let metrics = ServerMetrics()
     var relayConfig = RelayConfiguration()
     relayConfig.mediaPort = 0
+    relayConfig.metricsFactory = metrics.factory
     let relay = try await RelayServer.start(configuration: relayConfig, logger: Logger(label: "test"))
     var config = ServerConfiguration()
     config.port = 0
     config.dataDirectory = ShowroomServerTests.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
     let auth = await TokenAuthority(secret: testSecret)
-    let app = try ShowroomServer.application(configuration: config, relay: relay, auth: auth, logger: Logger(label: "test"))
+    let app = try ShowroomServer.application(configuration: config, relay: relay, auth: auth, metrics: metrics, logger: Logger(label: "test"))
     do {
         try await app.test(.live) { client in try await body(client, relay) }
     } catch {
@@ -78,6 +80,11 @@ final class AiortcPeers {
 }
 
 @Suite struct WHIPTests {
+    /// The value of one sample line of a Prometheus text exposition.
+    static func sample(_ text: String, _ series: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     @Test func tokensAreCheckedBeforeAnythingHappens() async throws {
         let offer = ByteBuffer(string: try fixtureOffer("aiortc-publisher-offer.sdp"))
         let cases: [(String?, HTTPResponse.Status)] = [
@@ -198,6 +205,18 @@ final class AiortcPeers {
             #expect(result["whip_delete"] as? Int == 200)
             #expect(await relay.sessionCount() == 0)
             print("aiortc → showroom (\(quality)) → aiortc: \(line)")
+            // What went through shows in /metrics: packets both ways; a rendition's stage times.
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.status == .ok)
+                let text = String(buffer: r.body)
+                let packetsOut = Self.sample(text, #"showroom_relay_packets_total{direction="out"}"#) ?? 0
+                #expect(packetsOut > 100, "\(text.prefix(2_000))")
+                #expect(Self.sample(text, "process_resident_memory_bytes") ?? 0 > 1_000_000)
+                if quality != "source" {
+                    let encodes = Self.sample(text, #"showroom_transcode_stage_seconds_count{stage="encode",kind="video",quality="\#(quality)"}"#) ?? 0
+                    #expect(encodes >= 60, "\(text.prefix(4_000))")
+                }
+            }
         }
     }
 

@@ -1,0 +1,93 @@
+import Foundation
+import Metrics
+import Prometheus
+import Relay
+import Synchronization
+
+/// What `GET /metrics` exposes, in the Prometheus text format: the relay's totals (read from
+/// ``RelayServer/snapshot()`` at scrape time, so the media path pays nothing per packet), the
+/// per-stage transcoding latency the relay records through swift-metrics, HTTP request metrics
+/// (Hummingbird's `MetricsMiddleware`, once ``bootstrap()`` has run) and the process's CPU time and
+/// resident memory. Every name is listed in docs/metrics.md.
+public final class ServerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    /// Hand this to swift-metrics users (the relay's ``RelayConfiguration/metricsFactory``).
+    public let factory: PrometheusMetricsFactory
+    private let exported = Mutex<[String: Double]>([:])
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Stage times run from tens of microseconds (Opus) to tens of milliseconds (a jitter-buffer wait).
+        factory.durationHistogramBuckets[StageTimers.metricLabel] = [
+            .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(4), .milliseconds(8), .milliseconds(16), .milliseconds(32), .milliseconds(64), .milliseconds(128),
+            .milliseconds(256),
+        ]
+        self.factory = factory
+    }
+
+    /// Makes this registry the process-wide swift-metrics backend (once per process: the CLI does it).
+    public func bootstrap() { MetricsSystem.bootstrap(factory) }
+
+    /// Brings the exported values up to date and renders them.
+    public func render(relay: RelayServer?) async -> String {
+        if let relay { record(await relay.snapshot()) }
+        recordProcess()
+        return registry.emitToString()
+    }
+
+    func record(_ s: RelaySnapshot) {
+        registry.makeGauge(name: "showroom_relay_publishers").set(Double(s.publishers))
+        for q in Quality.allCases {
+            registry.makeGauge(name: "showroom_relay_viewers", labels: [("quality", q.rawValue)]).set(Double(s.viewers[q] ?? 0))
+        }
+        registry.makeGauge(name: "showroom_relay_renditions").set(Double(s.renditions))
+        let t = s.totals
+        advance("showroom_relay_packets_total", [("direction", "in")], to: t.packetsIn)
+        advance("showroom_relay_packets_total", [("direction", "out")], to: t.packetsOut)
+        advance("showroom_relay_bytes_total", [("direction", "in")], to: t.bytesIn)
+        advance("showroom_relay_bytes_total", [("direction", "out")], to: t.bytesOut)
+        advance("showroom_relay_nacks_total", [], to: t.nacksIn)
+        advance("showroom_relay_retransmissions_total", [], to: t.retransmitted)
+        advance("showroom_relay_retransmissions_skipped_total", [], to: t.retransmissionsSkipped)
+        advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
+        advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
+        for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
+    }
+
+    /// Counters move by the difference to the last value exported (Prometheus counters only grow).
+    private func advance(_ name: String, _ labels: [(String, String)], to total: some BinaryInteger) {
+        advance(name, labels, to: Double(total))
+    }
+
+    private func advance(_ name: String, _ labels: [(String, String)], to total: Double) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let delta = exported.withLock { last -> Double in
+            let d = total - (last[key] ?? 0)
+            if d > 0 { last[key] = total }
+            return d
+        }
+        let counter = labels.isEmpty ? registry.makeCounter(name: name) : registry.makeCounter(name: name, labels: labels)
+        if delta > 0 { counter.increment(by: delta) }
+    }
+
+    /// `process_cpu_seconds_total` and `process_resident_memory_bytes`, from /proc (Linux).
+    private func recordProcess() {
+        if let stat = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        {
+            // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) {
+                let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+                advance("process_cpu_seconds_total", [], to: (user + system) / max(ticks, 1))
+            }
+        }
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        {
+            registry.makeGauge(name: "process_resident_memory_bytes").set(Double(pages * Int(sysconf(Int32(_SC_PAGESIZE)))))
+        }
+    }
+}
