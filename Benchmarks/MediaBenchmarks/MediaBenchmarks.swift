@@ -197,4 +197,60 @@ let benchmarks: @Sendable () -> Void = {
             n += 1
         }
     }
+
+    // MARK: Concurrent transcodes on one core: one tick of many independent branches
+
+    // Each iteration is one frame interval for every branch, one after the other on this thread:
+    // when an iteration takes less than the interval (33.3 ms video, 20 ms audio), that many
+    // branches fit on one core. Every branch has its own codecs (cache pressure included).
+    Benchmark("Concurrent transcodes: 10 video 640x360→320x180 branches, one 33.3 ms tick") { benchmark in
+        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 1_000_000) else { return }
+        let branches = (0..<10).compactMap { i in try? VideoTranscoder(.init(width: 320, height: 180, bitrate: 225_000, ssrc: UInt32(10 + i))) }
+        var packetizer = VP8Packetizer()
+        let source: [[RTPPacket]] = frames640.enumerated().map { i, f in
+            let data = (try? encoder.encode(f, pts: Int64(i * 3_000), forceKeyFrame: i == 0))??.data ?? []
+            return packetizer.packetize(frame: data).map { payload in
+                RTPPacket(header: RTPHeader(marker: false, payloadType: 96, sequenceNumber: 0, timestamp: 0, ssrc: 1), payload: payload)
+            }
+        }
+        var seq: UInt16 = 0
+        var n = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let packets = source[n % source.count]
+            let t = MediaTime(microseconds: Int64(n) * 33_333)
+            for branch in branches {
+                for (j, var p) in packets.enumerated() {
+                    p.header.sequenceNumber = seq &+ UInt16(j)
+                    p.header.timestamp = UInt32(n * 3_000)
+                    p.header.marker = j == packets.count - 1
+                    branch.receive(p, arrival: t)
+                }
+                blackHole(branch.process(now: t + .milliseconds(200)))
+            }
+            seq &+= UInt16(packets.count)
+            n += 1
+        }
+    }
+
+    Benchmark("Concurrent transcodes: 200 audio 48k stereo 64k → mono 24k branches, one 20 ms tick") { benchmark in
+        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000) else { return }
+        let branches = (0..<200).compactMap { i in try? AudioTranscoder(.init(ssrc: UInt32(100 + i), outputChannels: 1, bitrate: 24_000)) }
+        let packets = (0..<50).compactMap { i in
+            try? encoder.encode(TestPattern.audio(sampleRate: 48_000, channels: 2, start: i * 960, count: 960))
+        }
+        var n = 0
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let t = MediaTime(microseconds: Int64(n) * 20_000)
+            let p = RTPPacket(
+                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(truncatingIfNeeded: n * 960), ssrc: 5),
+                payload: packets[n % packets.count])
+            for branch in branches {
+                branch.receive(p, arrival: t)
+                blackHole(branch.process(now: t + .milliseconds(200)))
+            }
+            n += 1
+        }
+    }
 }

@@ -239,6 +239,10 @@ public final class AudioTranscoder {
         public var ssrc: UInt32
         public var captureTimeExtensionID: UInt8?
         public var jitterBuffer = JitterBufferConfiguration(clockRate: 48_000)
+        /// The codecs' internal rate. At 24 kbit/s Opus codes no more than 12 kHz of audio
+        /// (super-wideband), so decoding and encoding at 24 kHz loses nothing audible and
+        /// skips half the samples; RTP timestamps stay on Opus's 48 kHz clock (RFC 7587 §4.1).
+        public var codecSampleRate = 24_000
 
         public init(ssrc: UInt32, outputChannels: Int = 1, bitrate: Int = 24_000, captureTimeExtensionID: UInt8? = nil) {
             self.ssrc = ssrc
@@ -259,15 +263,19 @@ public final class AudioTranscoder {
     private var lastCapture: (timestamp: UInt32, microseconds: Int64)?
     private var sequence: UInt16
     private let clock = ContinuousClock()
-    private static let frameSamples = 960
+    /// 20 ms on the RTP clock (48 kHz) and in codec samples.
+    private static let frameTicks = 960
+    private var frameSamples: Int { configuration.codecSampleRate / 50 }
+    /// Codec samples per RTP tick.
+    private var ticksPerSample: Int { 48_000 / configuration.codecSampleRate }
 
     public init(_ configuration: Configuration) throws(CodecError) {
         self.configuration = configuration
         input = AudioJitterBuffer(configuration: configuration.jitterBuffer)
         // Decoding straight to the output channel count lets libopus do the down- or up-mix.
-        decoder = try OpusDecoder(channels: configuration.outputChannels)
+        decoder = try OpusDecoder(sampleRate: configuration.codecSampleRate, channels: configuration.outputChannels)
         encoder = try OpusEncoder(
-            channels: configuration.outputChannels, application: configuration.application,
+            sampleRate: configuration.codecSampleRate, channels: configuration.outputChannels, application: configuration.application,
             bitrate: configuration.bitrate, complexity: configuration.complexity,
             inbandFEC: configuration.inbandFEC, expectedLossPercent: configuration.inbandFEC ? 10 : 0)
         sequence = UInt16(truncatingIfNeeded: configuration.ssrc >> 5)
@@ -295,10 +303,10 @@ public final class AudioTranscoder {
                 }
                 pcm = try? decoder.decode(packet.payload)
                 if pcm == nil { statistics.decodeErrors += 1 }
-            case .conceal(let samples):
-                pcm = try? decoder.concealLoss(samples: samples)
-            case .recover(let next, let samples):
-                pcm = try? decoder.recoverPrevious(from: next.payload, samples: samples)
+            case .conceal(let ticks):
+                pcm = try? decoder.concealLoss(samples: ticks / ticksPerSample)
+            case .recover(let next, let ticks):
+                pcm = try? decoder.recoverPrevious(from: next.payload, samples: ticks / ticksPerSample)
             }
             stages.decode = milliseconds(clock.now - t0)
             guard let pcm else { continue }
@@ -310,7 +318,7 @@ public final class AudioTranscoder {
     }
 
     private func encodeReady(stages: StageTimes, into out: inout TranscoderOutput) {
-        let n = Self.frameSamples * configuration.outputChannels
+        let n = frameSamples * configuration.outputChannels
         var stages = stages
         while fifo.count >= n {
             let t0 = clock.now
@@ -320,7 +328,7 @@ public final class AudioTranscoder {
             let t1 = clock.now
             stages.encode = milliseconds(t1 - t0)
             let ts = fifoTimestamp ?? 0
-            fifoTimestamp = ts &+ UInt32(Self.frameSamples)
+            fifoTimestamp = ts &+ UInt32(Self.frameTicks)
             var capture: Int64?
             if let last = lastCapture {
                 capture = last.microseconds + Int64(Int32(bitPattern: ts &- last.timestamp)) * 1_000_000 / 48_000
