@@ -165,6 +165,11 @@ final class AiortcPeers {
             try await client.execute(uri: "/whip/demo?quality=low", method: .post, headers: sdp, body: ByteBuffer(string: offer)) { r in
                 #expect(r.status == .badRequest)  // only watching can ask for a rendition
             }
+            let viewer = sdpHeaders(try await token("demo", .viewer))
+            try await client.execute(uri: "/whep/demo?adaptive=maybe", method: .post, headers: viewer, body: ByteBuffer(string: offer)) { r in
+                #expect(r.status == .badRequest)
+                #expect(String(buffer: r.body).contains("adaptive"))
+            }
             let emptyViewer = sdpHeaders(try await token("empty", .viewer))
             try await client.execute(uri: "/whep/empty", method: .post, headers: emptyViewer, body: ByteBuffer(string: try fixtureOffer("aiortc-viewer-offer.sdp"))) { r in
                 #expect(r.status == .notFound)
