@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.2.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -46,11 +48,17 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        // Chat: messages as values, the store protocol and its SQLite (GRDB) implementation.
+        .target(name: "Chat", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
+        .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
             name: "ShowroomServer",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay",
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

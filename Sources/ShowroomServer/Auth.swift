@@ -6,8 +6,15 @@ import ShowroomCore
 public enum Role: String, Codable, Sendable, CaseIterable {
     /// Publishes media into a room (WHIP); may also watch it.
     case publisher
-    /// Watches a room (WHEP).
+    /// Watches a room (WHEP) and may chat in it.
     case viewer
+    /// A shopper in a consultation: chats, and may call (publish) and watch.
+    case shopper
+    /// A sales agent: chats, sends product cards and coupons, may call (publish) and watch.
+    case agent
+
+    /// Whether this role may send media into a room.
+    public var canPublish: Bool { self != .viewer }
 }
 
 /// The claims of a Showroom access token: a JWT signed HS256 with the server's secret.
@@ -58,21 +65,27 @@ public struct TokenAuthority: Sendable {
     }
 
     /// Checks an `Authorization` header value for `room` and `role`.
+    /// Checks an `Authorization` header value for `room` and `role` (`.publisher`: may send media;
+    /// `.viewer`: may watch — every role may).
     public func authorize(_ header: String?, room: String, role: Role) async throws(AuthError) -> AccessToken {
         guard let header, header.lowercased().hasPrefix("bearer ") else {
             throw AuthError(.unauthorized, "an Authorization: Bearer token is required")
         }
-        let token: AccessToken
-        do {
-            token = try await keys.verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), as: AccessToken.self)
-        } catch {
-            throw AuthError(.unauthorized, "the token is invalid or expired")
-        }
+        let token = try await verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         guard token.room == room else { throw AuthError(.forbidden, "the token is for room \(token.room), not \(room)") }
-        guard token.role == role || (token.role == .publisher && role == .viewer) else {
+        guard role == .viewer || token.role.canPublish else {
             throw AuthError(.forbidden, "a \(token.role.rawValue) token cannot act as \(role.rawValue)")
         }
         return token
+    }
+
+    /// Checks a bare token (as sent in the WebSocket `hello`): signature and expiry.
+    public func verify(_ token: String) async throws(AuthError) -> AccessToken {
+        do {
+            return try await keys.verify(token, as: AccessToken.self)
+        } catch {
+            throw AuthError(.unauthorized, "the token is invalid or expired")
+        }
     }
 
     /// The server's secret: `SHOWROOM_SECRET` if set, else `<data dir>/secret`, created once with

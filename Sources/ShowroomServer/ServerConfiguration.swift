@@ -59,6 +59,8 @@ public struct ServerError: CodedError {
     public static let domain = "server"
     public enum Code: String, Sendable, Hashable {
         case invalidConfiguration
+        /// The chat database in the data directory cannot be opened.
+        case storage
     }
 
     public let code: Code

@@ -2,7 +2,10 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Chat
+import HummingbirdWebSocket
 import Relay
+import Signaling
 
 /// Composition root: builds the HTTP application from a configuration. Later layers (relay,
 /// signaling, chat) join here as services of the same group.
@@ -54,7 +57,7 @@ public enum ShowroomServer {
                 let room = request.uri.queryParameters.get("room") ?? "demo"
                 guard WHIPRoutes.validRoom(room) else { throw HTTPError(.badRequest, message: "bad room name") }
                 guard let role = request.uri.queryParameters.get("role").flatMap(Role.init(rawValue:)) else {
-                    throw HTTPError(.badRequest, message: "role must be publisher or viewer")
+                    throw HTTPError(.badRequest, message: "role must be publisher, viewer, shopper or agent")
                 }
                 return try await auth.mint(identity: "page-\(UInt32.random(in: 0...UInt32.max))", room: room, role: role, ttl: 3_600)
             }
@@ -76,8 +79,26 @@ public enum ShowroomServer {
                 "dataDirectory": .string(dataDirectory), "logLevel": .string(configuration.logLevel.rawValue),
                 "version": .string(version),
             ])
+        // The chat of every room: one SQLite file in the data directory.
+        let store: SQLiteChatStore
+        do {
+            store = try SQLiteChatStore(path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("chat.sqlite").path)
+        } catch {
+            throw ServerError(.storage, error.description)
+        }
+        let hub = RoomHub(store: store)
+        let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
+        let wsConfiguration = WebSocketServerConfiguration(
+            maxFrameSize: SignalingConnection.maximumFrame, autoPing: .enabled(timePeriod: .seconds(20)))
         return Application(
             router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics),
+            server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, _, logger in
+                // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
+                guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }
+                return .upgrade([:]) { inbound, outbound, _ in
+                    await SignalingConnection.run(inbound: inbound, outbound: outbound, hub: hub, media: media, auth: auth, logger: logger)
+                }
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

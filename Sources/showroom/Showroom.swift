@@ -92,7 +92,7 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Who the bearer is (shown in logs).")
     var identity: String
 
-    @Option(help: "publisher (WHIP: go live, and watch) or viewer (WHEP: watch).")
+    @Option(help: "publisher (go live and watch), viewer (watch and chat), shopper or agent (consultations: chat, call, watch).")
     var role: String
 
     @Option(help: "Seconds until the token expires.")
@@ -102,7 +102,7 @@ struct Token: AsyncParsableCommand {
     var dataDir = "./.showroom"
 
     func run() async throws {
-        guard let role = Role(rawValue: role) else { throw ValidationError("role must be publisher or viewer") }
+        guard let role = Role(rawValue: role) else { throw ValidationError("role must be publisher, viewer, shopper or agent") }
         guard ttl > 0 else { throw ValidationError("ttl must be positive") }
         let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir)
         let authority = await TokenAuthority(secret: secret)

@@ -1,0 +1,157 @@
+import Foundation
+import ShowroomCore
+
+/// What one chat message carries. On the wire (and in the store) it is a JSON object whose `kind`
+/// says which of the others fields are present; see docs/protocol.md.
+public enum ChatContent: Sendable, Equatable {
+    case text(String)
+    case image(url: String, width: Int, height: Int, alt: String)
+    /// A product card; `price` is a decimal string ("129.90") so that no float ever rounds it.
+    case product(sku: String, title: String, price: String, currency: String, imageURL: String?, link: String)
+    /// A coupon; `discount` is "10%" or an amount in the coupon's currency ("5.00 EUR").
+    case coupon(code: String, discount: String, expires: Date)
+    /// Written by the server (someone joined, a call started); never accepted from a client.
+    case system(String)
+
+    public var kind: String {
+        switch self {
+        case .text: "text"
+        case .image: "image"
+        case .product: "product"
+        case .coupon: "coupon"
+        case .system: "system"
+        }
+    }
+
+    /// Limits a client's content must keep.
+    public static let maximumTextLength = 4_000
+    static let maximumFieldLength = 512
+
+    /// Checks what a client sent; the error says which rule it broke.
+    public func validate() throws(ChatError) {
+        func field(_ name: String, _ value: String, max: Int = Self.maximumFieldLength) throws(ChatError) {
+            if value.isEmpty { throw ChatError(.invalidContent, "\(name) is empty") }
+            if value.count > max { throw ChatError(.tooLong, "\(name) is longer than \(max) characters") }
+        }
+        func url(_ name: String, _ value: String) throws(ChatError) {
+            try field(name, value, max: 2_048)
+            guard let u = URL(string: value), let scheme = u.scheme?.lowercased(), scheme == "https" || scheme == "http", u.host != nil else {
+                throw ChatError(.invalidContent, "\(name) must be an http(s) URL")
+            }
+        }
+        switch self {
+        case .text(let t):
+            try field("text", t, max: Self.maximumTextLength)
+        case .image(let u, let w, let h, let alt):
+            try url("url", u)
+            guard (1...16_384).contains(w), (1...16_384).contains(h) else { throw ChatError(.invalidContent, "width and height are 1–16384") }
+            if alt.count > Self.maximumFieldLength { throw ChatError(.tooLong, "alt is too long") }
+        case .product(let sku, let title, let price, let currency, let image, let link):
+            try field("sku", sku, max: 64)
+            try field("title", title)
+            guard price.wholeMatch(of: /[0-9]{1,9}(\.[0-9]{1,2})?/) != nil else {
+                throw ChatError(.invalidContent, "price is a decimal like 129.90")
+            }
+            guard currency.wholeMatch(of: /[A-Z]{3}/) != nil else { throw ChatError(.invalidContent, "currency is an ISO 4217 code like EUR") }
+            if let image { try url("image", image) }
+            try url("link", link)
+        case .coupon(let code, let discount, _):
+            try field("code", code, max: 64)
+            guard discount.wholeMatch(of: /[0-9]{1,3}%|[0-9]{1,9}(\.[0-9]{1,2})? [A-Z]{3}/) != nil else {
+                throw ChatError(.invalidContent, "discount is like 10% or 5.00 EUR")
+            }
+        case .system:
+            throw ChatError(.notAllowed, "system messages come from the server only")
+        }
+    }
+}
+
+extension ChatContent: Codable {
+    private enum Key: String, CodingKey { case kind, text, url, width, height, alt, sku, title, price, currency, image, link, code, discount, expires }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        switch try c.decode(String.self, forKey: .kind) {
+        case "text": self = .text(try c.decode(String.self, forKey: .text))
+        case "image":
+            self = .image(
+                url: try c.decode(String.self, forKey: .url), width: try c.decode(Int.self, forKey: .width),
+                height: try c.decode(Int.self, forKey: .height), alt: try c.decodeIfPresent(String.self, forKey: .alt) ?? "")
+        case "product":
+            self = .product(
+                sku: try c.decode(String.self, forKey: .sku), title: try c.decode(String.self, forKey: .title),
+                price: try c.decode(String.self, forKey: .price), currency: try c.decode(String.self, forKey: .currency),
+                imageURL: try c.decodeIfPresent(String.self, forKey: .image), link: try c.decode(String.self, forKey: .link))
+        case "coupon":
+            self = .coupon(
+                code: try c.decode(String.self, forKey: .code), discount: try c.decode(String.self, forKey: .discount),
+                expires: try c.decode(Date.self, forKey: .expires))
+        case "system": self = .system(try c.decode(String.self, forKey: .text))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown message kind \(other)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(kind, forKey: .kind)
+        switch self {
+        case .text(let t), .system(let t): try c.encode(t, forKey: .text)
+        case .image(let url, let w, let h, let alt):
+            try c.encode(url, forKey: .url)
+            try c.encode(w, forKey: .width)
+            try c.encode(h, forKey: .height)
+            try c.encode(alt, forKey: .alt)
+        case .product(let sku, let title, let price, let currency, let image, let link):
+            try c.encode(sku, forKey: .sku)
+            try c.encode(title, forKey: .title)
+            try c.encode(price, forKey: .price)
+            try c.encode(currency, forKey: .currency)
+            try c.encodeIfPresent(image, forKey: .image)
+            try c.encode(link, forKey: .link)
+        case .coupon(let code, let discount, let expires):
+            try c.encode(code, forKey: .code)
+            try c.encode(discount, forKey: .discount)
+            try c.encode(expires, forKey: .expires)
+        }
+    }
+}
+
+/// A message as stored: its place in the room (`seq`, from 1, no gaps), who sent it and the
+/// sender's own id for it (`clientID`, which makes a retried send idempotent).
+public struct StoredMessage: Sendable, Equatable, Codable {
+    public var room: String
+    public var seq: Int64
+    public var clientID: String
+    public var sender: String
+    public var senderRole: String
+    public var content: ChatContent
+    public var sentAt: Date
+
+    public init(room: String, seq: Int64, clientID: String, sender: String, senderRole: String, content: ChatContent, sentAt: Date) {
+        self.room = room
+        self.seq = seq
+        self.clientID = clientID
+        self.sender = sender
+        self.senderRole = senderRole
+        self.content = content
+        self.sentAt = sentAt
+    }
+}
+
+/// Why a chat operation was refused; the code goes on the wire.
+public struct ChatError: CodedError {
+    public static let domain = "chat"
+    public enum Code: String, Sendable, Hashable {
+        case invalidContent = "invalid_content"
+        case tooLong = "too_long"
+        case notAllowed = "not_allowed"
+        case storage = "storage"
+    }
+    public let code: Code
+    public let detail: String
+    public init(_ code: Code, _ detail: String) {
+        self.code = code
+        self.detail = detail
+    }
+}

@@ -1,0 +1,160 @@
+import Chat
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Relay
+import ServiceLifecycle
+import Signaling
+import Synchronization
+
+/// The relay as signaling's media side.
+struct RelayMedia: MediaNegotiator {
+    let relay: RelayServer
+
+    func publish(room: String, offer: String) async throws(SignalingError) -> (session: String, answer: String) {
+        try await open(room: room, publishing: true, quality: .source, adaptive: false, offer: offer)
+    }
+
+    func subscribe(room: String, offer: String, quality: String, adaptive: Bool) async throws(SignalingError) -> (session: String, answer: String) {
+        try await open(room: room, publishing: false, quality: Quality(rawValue: quality) ?? .source, adaptive: adaptive, offer: offer)
+    }
+
+    private func open(room: String, publishing: Bool, quality: Quality, adaptive: Bool, offer: String) async throws(SignalingError) -> (
+        session: String, answer: String
+    ) {
+        do {
+            let r = try await relay.open(room: room, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
+            return (r.id, r.answer)
+        } catch {
+            switch error {
+            case .badOffer(let reason): throw SignalingError(.badMessage, reason)
+            case .roomBusy: throw SignalingError(.conflict, "room \(room) already has a publisher")
+            case .nothingPublished: throw SignalingError(.notFound, "nothing is published in room \(room)")
+            case .internalError(let reason): throw SignalingError(.media, reason)
+            }
+        }
+    }
+
+    func setQuality(session: String, quality: String) async -> Bool {
+        guard let q = Quality(rawValue: quality) else { return false }
+        return await relay.setQuality(id: session, quality: q)
+    }
+
+    func stop(session: String, room: String) async -> Bool { await relay.close(room: room, id: session) }
+}
+
+/// One `/ws` connection: a reader task feeds text frames to a ``SignalingSession``; a writer task
+/// drains the session's outgoing queue (bounded: a client that cannot keep up is closed with
+/// `slow_consumer` and resumes from its last seq); a watchdog closes connections that never say
+/// hello (10 s) or go quiet (30 s — clients ping every 10 s). The server's shutdown closes every
+/// connection with `shutting_down`.
+enum SignalingConnection {
+    static let maximumFrame = 1 << 16
+    static let queueLength = 4_096
+    static let helloTimeout = Duration.seconds(10)
+    static let idleTimeout = Duration.seconds(30)
+
+    /// What the connection's tasks share.
+    final class State: Sendable {
+        let continuation: AsyncStream<ServerMessage>.Continuation
+        let reason = Mutex<SignalingError?>(nil)
+        let lastSeen = Mutex(ContinuousClock.now)
+        let authenticated = Mutex(false)
+        let done = Mutex(false)
+
+        init(_ continuation: AsyncStream<ServerMessage>.Continuation) { self.continuation = continuation }
+
+        /// Records why the connection ends (the first reason wins) and queues `closing` last.
+        func finish(_ e: SignalingError) {
+            let first = reason.withLock { r -> Bool in
+                guard r == nil else { return false }
+                r = e
+                return true
+            }
+            if first {
+                continuation.yield(.closing(code: e.code.rawValue, reason: e.detail))
+                continuation.finish()
+            }
+        }
+
+        func deliver(_ m: ServerMessage) -> Bool {
+            switch continuation.yield(m) {
+            case .enqueued: return true
+            case .dropped:
+                finish(SignalingError(.slowConsumer, "more than \(queueLength) messages waiting; reconnect and resume"))
+                return false
+            case .terminated: return false
+            @unknown default: return false
+            }
+        }
+    }
+
+    static func run(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: RoomHub, media: (any MediaNegotiator)?,
+        auth: TokenAuthority, logger: Logger
+    ) async {
+        let (queue, continuation) = AsyncStream.makeStream(of: ServerMessage.self, bufferingPolicy: .bufferingOldest(queueLength))
+        let state = State(continuation)
+        let session = SignalingSession(
+            hub: hub, media: media,
+            authenticate: { (token: String) async throws(SignalingError) -> Grant in
+                do throws(AuthError) {
+                    let t = try await auth.verify(token)
+                    state.authenticated.withLock { $0 = true }
+                    return Grant(identity: t.sub.value, role: t.role.rawValue, room: t.room, canPublish: t.role.canPublish)
+                } catch {
+                    throw SignalingError(.unauthorized, error.detail)
+                }
+            }, deliver: { state.deliver($0) })
+
+        await withTaskGroup(of: Void.self) { group in
+            // Writer: drains the queue in order, then closes with the reason's code.
+            group.addTask {
+                for await m in queue { try? await outbound.write(.text(m.json())) }
+                let code: WebSocketErrorCode
+                switch state.reason.withLock({ $0?.code }) {
+                case nil: code = .normalClosure
+                case .shuttingDown?, .timeout?, .slowConsumer?: code = .goingAway
+                default: code = .policyViolation
+                }
+                try? await outbound.close(code, reason: state.reason.withLock { $0?.code.rawValue })
+            }
+            // Watchdog: hello and idle timeouts.
+            group.addTask {
+                let opened = ContinuousClock.now
+                while !state.done.withLock({ $0 }) {
+                    try? await Task.sleep(for: .milliseconds(500))
+                    let now = ContinuousClock.now
+                    if !state.authenticated.withLock({ $0 }), now - opened > helloTimeout {
+                        state.finish(SignalingError(.timeout, "no hello within \(helloTimeout)"))
+                    } else if now - state.lastSeen.withLock({ $0 }) > idleTimeout {
+                        state.finish(SignalingError(.timeout, "nothing received for \(idleTimeout); send ping"))
+                    }
+                }
+            }
+            // Reader, in this task: frames in order through the session.
+            await withGracefulShutdownHandler {
+                do {
+                    for try await frame in inbound.messages(maxSize: maximumFrame) {
+                        state.lastSeen.withLock { $0 = .now }
+                        if state.reason.withLock({ $0 != nil }) { continue }  // closing: drain until the peer closes
+                        guard case .text(let text) = frame else {
+                            state.finish(SignalingError(.badMessage, "only text frames carry the protocol"))
+                            continue
+                        }
+                        if let e = await session.handle(text) { state.finish(e) }
+                    }
+                } catch {
+                    logger.debug("signaling connection ended", metadata: ["error": .string("\(error)")])
+                }
+            } onGracefulShutdown: {
+                state.finish(SignalingError(.shuttingDown, "the server is stopping; reconnect shortly"))
+            }
+            await session.end()
+            state.done.withLock { $0 = true }
+            continuation.finish()
+        }
+    }
+}
