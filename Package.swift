@@ -83,6 +83,7 @@ let package = Package(
             name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "COpenSSL", "ShowroomTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "ShowroomTestSupport"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
         .testTarget(
             name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
@@ -91,8 +92,9 @@ let package = Package(
         .testTarget(
             name: "ShowroomServerTests",
             dependencies: [
-                "ShowroomServer",
+                "ShowroomServer", "Chat", "Signaling",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
         ),
 

@@ -50,7 +50,8 @@ public enum ClientMessage: Sendable, Equatable {
         }
         func integer(_ key: String) throws(SignalingError) -> Int64? {
             guard let v = object[key] else { return nil }
-            guard !(v is Bool), let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9e15 else {
+            // JSON true/false also bridge to NSNumber; their class names say Boolean.
+            guard !String(describing: Swift.type(of: v)).contains("Bool"), let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9e15 else {
                 throw SignalingError(.badMessage, "\(type): \(key) must be an integer")
             }
             return n.int64Value

@@ -1,0 +1,216 @@
+import Foundation
+import HummingbirdTesting
+import NIOCore
+import Relay
+import ShowroomServer
+import Testing
+
+/// `/ws` with a real WebSocket client against a live server: authentication, presence, chat with
+/// acknowledgements, deduplication, resume and history, limits, room isolation, and media
+/// negotiation.
+@Suite struct SignalingTests {
+    func text(_ id: String, _ body: String) -> [String: Any] { ["type": "send", "id": id, "kind": "text", "text": body] }
+
+    @Test func helloWithAValidTokenComesFirst() async throws {
+        try await withLiveServer { client, _ in
+            let port = try #require(client.port)
+            let early = SignalingClient(port: port)
+            early.send(["type": "join", "room": "r1"])
+            let closing = try await early.next("closing")
+            #expect(closing["code"] as? String == "unauthorized")
+            #expect(await early.waitClosed())
+
+            let forged = SignalingClient(port: port)
+            forged.send(["type": "hello", "v": 1, "token": "not-a-token"])
+            #expect(try await forged.next("closing")["code"] as? String == "unauthorized")
+
+            let future = SignalingClient(port: port)
+            future.send(["type": "hello", "v": 2, "token": try await token("r1", .shopper)])
+            #expect(try await future.next("closing")["code"] as? String == "unsupported_version")
+
+            // A valid token for another room cannot join this one.
+            let other = SignalingClient(port: port)
+            other.send(["type": "hello", "v": 1, "token": try await token("r2", .shopper)])
+            let welcome = try await other.next("welcome")
+            #expect((welcome["participant"] as? [String: any Sendable])?["role"] as? String == "shopper")
+            other.send(["type": "join", "room": "r1", "ref": "j"])
+            let refused = try await other.next("error")
+            #expect(refused["code"] as? String == "forbidden" && refused["ref"] as? String == "j")
+            await other.close()
+        }
+    }
+
+    @Test func chatIsAcknowledgedAfterStorageDeliveredToEveryoneInSeqOrderAndNeverDoubled() async throws {
+        try await withLiveServer { client, _ in
+            let port = try #require(client.port)
+            let agent = SignalingClient(port: port), shopper = SignalingClient(port: port)
+            try await agent.enter(token: try await token("shop", .agent), room: "shop")
+            let joined = try await shopper.enter(token: try await token("shop", .shopper), room: "shop")
+            #expect((joined["participants"] as? [any Sendable])?.count == 2)
+            let presence = try await agent.next("presence")
+            #expect(presence["event"] as? String == "joined")
+
+            agent.send(text("m1", "Hello! How can I help?"))
+            let ack = try await agent.next("ack")
+            #expect(ack["id"] as? String == "m1" && ack["seq"] as? Int64 == 1 && ack["duplicate"] as? Bool == false)
+            let got = try await shopper.next("message")
+            #expect(got["seq"] as? Int64 == 1 && got["text"] as? String == "Hello! How can I help?" && got["role"] as? String == "agent")
+
+            // The same client id again (a retry after a lost ack): the original seq, nothing new delivered.
+            agent.send(text("m1", "Hello! How can I help?"))
+            let again = try await agent.next("ack")
+            #expect(again["seq"] as? Int64 == 1 && again["duplicate"] as? Bool == true)
+
+            // A product card and a coupon from the agent.
+            agent.send([
+                "type": "send", "id": "m2", "kind": "product", "sku": "SOFA-3", "title": "Three-seat sofa", "price": "1299.00",
+                "currency": "EUR", "link": "https://shop.example/p/sofa-3",
+            ])
+            agent.send(["type": "send", "id": "m3", "kind": "coupon", "code": "BLUE10", "discount": "10%", "expires": "2026-12-31T23:59:59Z"])
+            let card = try await shopper.next("message"), coupon = try await shopper.next("message")
+            #expect(card["seq"] as? Int64 == 2 && card["kind"] as? String == "product" && card["price"] as? String == "1299.00")
+            #expect(coupon["seq"] as? Int64 == 3 && coupon["kind"] as? String == "coupon" && coupon["code"] as? String == "BLUE10")
+            #expect(shopper.all("message").count == 3)
+
+            // Typing and read receipts reach the other side.
+            shopper.send(["type": "typing", "on": true])
+            #expect(try await agent.next("typing")["on"] as? Bool == true)
+            shopper.send(["type": "read", "seq": 3])
+            let read = try await agent.next("read")
+            #expect(read["seq"] as? Int64 == 3)
+            await agent.close()
+            #expect(try await shopper.next("presence")["event"] as? String == "left")
+            await shopper.close()
+        }
+    }
+
+    @Test func aReconnectingClientGetsExactlyWhatItMissedInOrderThenLiveOnes() async throws {
+        try await withLiveServer { client, _ in
+            let port = try #require(client.port)
+            let agent = SignalingClient(port: port)
+            try await agent.enter(token: try await token("resume", .agent), room: "resume")
+            var shopper = SignalingClient(port: port)
+            let shopperToken = try await token("resume", .shopper)
+            try await shopper.enter(token: shopperToken, room: "resume")
+            agent.send(text("a1", "one"))
+            #expect(try await shopper.next("message")["seq"] as? Int64 == 1)
+            await shopper.close()
+            for i in 2...4 {
+                agent.send(text("a\(i)", "n\(i)"))
+                _ = try await agent.next("ack")
+            }
+            shopper = SignalingClient(port: port)
+            let joined = try await shopper.enter(token: shopperToken, room: "resume", lastSeq: 1)
+            #expect(joined["lastSeq"] as? Int64 == 4)
+            agent.send(text("a5", "live"))
+            var seqs: [Int64] = []
+            for _ in 0..<4 { seqs.append(try await shopper.next("message")["seq"] as? Int64 ?? -1) }
+            #expect(seqs == [2, 3, 4, 5])
+
+            // History pages backwards.
+            shopper.send(["type": "history", "before": 4, "limit": 2, "ref": "h"])
+            let page = try await shopper.next("history")
+            #expect((page["messages"] as? [any Sendable])?.compactMap { ($0 as? [String: any Sendable])?["seq"] as? Int64 } == [2, 3])
+            #expect(page["hasMore"] as? Bool == true && page["ref"] as? String == "h")
+            await shopper.close()
+            await agent.close()
+        }
+    }
+
+    @Test func badInputGetsACodeAndPersistentAbuseIsDisconnected() async throws {
+        try await withLiveServer { client, _ in
+            let port = try #require(client.port)
+            let c = SignalingClient(port: port)
+            c.send(["type": "hello", "v": 1, "token": try await token("limits", .shopper)])
+            _ = try await c.next("welcome")
+            c.send(text("x", "before joining"))
+            #expect(try await c.next("error")["code"] as? String == "not_joined")
+            c.send(["type": "join", "room": "limits"])
+            _ = try await c.next("joined")
+            c.send(text("long", String(repeating: "a", count: 5_000)))
+            #expect(try await c.next("error")["code"] as? String == "too_large")
+            c.send(["type": "send", "id": "p", "kind": "product", "sku": "A", "title": "T", "price": "12,90", "currency": "EUR", "link": "https://a.example"])
+            let invalid = try await c.next("error")
+            #expect(invalid["code"] as? String == "invalid_content" && (invalid["reason"] as? String ?? "").contains("price"))
+            c.send(["type": "send", "id": "s", "kind": "system", "text": "I am the server"])
+            #expect(try await c.next("error")["code"] as? String == "invalid_content")
+            c.sendRaw("{not json")
+            #expect(try await c.next("error")["code"] as? String == "bad_message")
+            // A flood: beyond the burst, rate_limited; keep on, and the server closes with policy.
+            for i in 0..<200 { c.send(["type": "ping", "ref": "\(i)"]) }
+            #expect(try await c.next("error")["code"] as? String == "rate_limited")
+            #expect(try await c.next("closing")["code"] as? String == "policy")
+            #expect(await c.waitClosed())
+            // The server is fine: another client works.
+            let d = SignalingClient(port: port)
+            try await d.enter(token: try await token("limits", .viewer), room: "limits")
+            d.send(text("ok", "still here"))
+            #expect(try await d.next("ack")["seq"] as? Int64 == 1)
+            await d.close()
+        }
+    }
+
+    @Test func oneRoomNeverSeesAnothersChatOrPresence() async throws {
+        try await withLiveServer { client, _ in
+            let port = try #require(client.port)
+            let a = SignalingClient(port: port), b = SignalingClient(port: port), b2 = SignalingClient(port: port)
+            try await a.enter(token: try await token("room-a", .shopper), room: "room-a")
+            try await b.enter(token: try await token("room-b", .agent), room: "room-b")
+            try await b2.enter(token: try await token("room-b", .shopper), room: "room-b")
+            for i in 0..<20 { b.send(text("b\(i)", "secret \(i)")) }
+            for _ in 0..<20 { _ = try await b2.next("message") }
+            a.send(text("a0", "mine"))
+            // a's own message arrives; nothing of room-b's ever does.
+            #expect(try await a.next("message")["text"] as? String == "mine")
+            #expect(a.all("message").count == 1 && a.all("presence").isEmpty)
+            a.send(["type": "history", "limit": 100])
+            #expect((try await a.next("history")["messages"] as? [any Sendable])?.count == 1)
+            await a.close()
+            await b.close()
+            await b2.close()
+        }
+    }
+
+    /// Media over /ws: a publisher's offer is answered; a subscriber asks for the `low` rendition
+    /// (the same choice as WHEP's ?quality=) and the relay serves it that.
+    @Test func publishAndSubscribeWithAQualityOverTheSocket() async throws {
+        try await withLiveServer { client, relay in
+            let port = try #require(client.port)
+            let agent = SignalingClient(port: port), shopper = SignalingClient(port: port)
+            try await agent.enter(token: try await token("call", .agent), room: "call")
+            try await shopper.enter(token: try await token("call", .shopper), room: "call")
+            agent.send(["type": "publish", "sdp": try fixtureOffer("aiortc-publisher-offer.sdp"), "ref": "pub"])
+            let answer = try await agent.next("answer")
+            #expect((answer["sdp"] as? String ?? "").contains("a=ice-lite") && answer["ref"] as? String == "pub")
+            let session = try #require(answer["session"] as? String)
+            let track = try await shopper.next("track")
+            #expect(track["event"] as? String == "published" && track["session"] as? String == session)
+
+            shopper.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp"), "quality": "low", "adaptive": false])
+            let sub = try await shopper.next("answer")
+            #expect((sub["sdp"] as? String ?? "").contains("a=sendonly"))
+            let viewer = try #require(await relay.statistics().first { !$0.publishing })
+            #expect(viewer.quality == .low && viewer.id == sub["session"] as? String)
+
+            // A viewer token cannot publish; a stranger cannot stop someone else's session.
+            let watcher = SignalingClient(port: port)
+            try await watcher.enter(token: try await token("call", .viewer), room: "call")
+            watcher.send(["type": "publish", "sdp": "v=0"])
+            #expect(try await watcher.next("error")["code"] as? String == "forbidden")
+            watcher.send(["type": "stop", "session": session])
+            #expect(try await watcher.next("error")["code"] as? String == "not_found")
+
+            // Leaving ends what the connection opened.
+            await agent.close()
+            #expect(try await shopper.next("track")["event"] as? String == "unpublished")
+            await shopper.close()
+            await watcher.close()
+            var remaining = await relay.sessionCount()
+            for _ in 0..<100 where remaining > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+                remaining = await relay.sessionCount()
+            }
+            #expect(remaining == 0)
+        }
+    }
+}
