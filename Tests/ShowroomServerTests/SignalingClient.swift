@@ -103,6 +103,22 @@ final class SignalingClient: Sendable {
         throw TimeoutError(waitingFor: type, received: box.received.withLock { $0.map { $0["type"] as? String ?? "?" } })
     }
 
+    /// Every unread message, in order (and marks them read).
+    func drain() -> [[String: any Sendable]] {
+        box.received.withLock { all in
+            box.cursor.withLock { c in
+                defer { c = all.count }
+                return Array(all[c...])
+            }
+        }
+    }
+
+    /// Drops the connection without a close handshake (as a network cut does).
+    func abort() async {
+        task.cancel()
+        _ = await task.value
+    }
+
     /// Everything received so far of one type.
     func all(_ type: String) -> [[String: any Sendable]] { box.received.withLock { $0.filter { $0["type"] as? String == type } } }
 
@@ -114,12 +130,12 @@ final class SignalingClient: Sendable {
 
     /// hello + join; returns `joined`.
     @discardableResult
-    func enter(token: String, room: String, lastSeq: Int64? = nil) async throws -> [String: any Sendable] {
+    func enter(token: String, room: String, lastSeq: Int64? = nil, seconds: Double = 10) async throws -> [String: any Sendable] {
         send(["type": "hello", "v": 1, "token": token])
-        _ = try await next("welcome")
+        _ = try await next("welcome", seconds: seconds)
         var join: [String: Any] = ["type": "join", "room": room]
         if let lastSeq { join["lastSeq"] = lastSeq }
         send(join)
-        return try await next("joined")
+        return try await next("joined", seconds: seconds)
     }
 }
