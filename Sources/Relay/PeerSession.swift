@@ -13,6 +13,11 @@ final class PeerSession {
     let role: Role
     /// For a viewer: which rendition it receives.
     var quality: Quality = .source
+    /// The publisher session whose media this session carries: its own id for a publisher, the
+    /// watched publisher's for a viewer.
+    var source = ""
+    /// For a publisher: a broadcast's only publisher (WHIP), whose viewers follow its successor.
+    var exclusive = false
     /// For a viewer that lets the relay choose its rendition from its reports.
     var adaptation: QualityController?
     /// For a publisher: what it sends, bits/s, over the last reporting interval.

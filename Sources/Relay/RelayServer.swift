@@ -74,14 +74,14 @@ public final class RelayServer: Sendable {
         })
         let handoff = { (q: Quality) in handoffTimers[q]! }
         try await loop.submit {
-            bound.value.startEngine = { room, quality, captureID in
+            bound.value.startEngine = { source, quality, captureID in
                 try TranscodingEngine(
                     quality: quality, captureTimeExtensionID: captureID, loop: codecLoop, metrics: configuration.metricsFactory
                 ) { output in
                     loop.execute {
                         // How long the output waited for the relay's loop: the last stage before the wire.
                         handoff(quality).recordNanoseconds((MediaTime.now - output.producedAt).microseconds * 1_000)
-                        RelayServer.write(bound.value.branchOutput(room: room, quality: quality, output, now: .now), to: channel)
+                        RelayServer.write(bound.value.branchOutput(source: source, quality: quality, output, now: .now), to: channel)
                     }
                 }
             }
@@ -98,11 +98,14 @@ public final class RelayServer: Sendable {
         self.state = state
     }
 
-    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer. A viewer gets
-    /// `quality` at most; with `adaptive` the relay moves it down to renditions its path can
-    /// carry and back up (``QualityController``).
+    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer. An `exclusive`
+    /// publisher (a broadcast) is refused where someone publishes already; others share the room
+    /// (a call). A viewer watches `source` (a publisher's session id) or the room's latest
+    /// publisher, gets `quality` at most, and with `adaptive` the relay moves it down to
+    /// renditions its path can carry and back up (``QualityController``).
     public func open(
-        room: String, publishing: Bool, quality: Quality = .source, adaptive: Bool = true, offer: String
+        room: String, publishing: Bool, quality: Quality = .source, adaptive: Bool = true, source: String? = nil,
+        exclusive: Bool = true, offer: String
     ) async throws(OpenError) -> (id: String, answer: String) {
         let state = self.state
         let result: Result<(String, String), OpenError>
@@ -110,7 +113,8 @@ public final class RelayServer: Sendable {
             result = try await channel.eventLoop.submit { () -> Result<(String, String), OpenError> in
                 do throws(RelayState.SessionError) {
                     let r = try state.value.open(
-                        room: room, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, offer: offer, now: .now)
+                        room: room, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, source: source,
+                        exclusive: exclusive, offer: offer, now: .now)
                     return .success((r.id, r.answer))
                 } catch {
                     switch error {

@@ -44,17 +44,20 @@ final class RelayState {
     private var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
     private var byAddress: [PeerAddress: PeerSession] = [:]
-    /// Room → publisher session id, and the room's viewers (held directly, so that fan-out does
-    /// no lookup per viewer).
-    private var publishers: [String: String] = [:]
+    /// Room → its publishers' session ids, oldest first (a broadcast has one; a consultation call
+    /// has one per side).
+    private var publishers: [String: [String]] = [:]
+    /// Publisher → the viewers of its source (held directly, so that fan-out does no lookup per viewer).
     private var viewers: [String: [PeerSession]] = [:]
-    /// Room → its transcoded renditions.
+    /// Publisher → its transcoded renditions.
     private var branches: [String: [Quality: TranscodingBranch]] = [:]
-    /// Rooms where a viewer connected before the publisher's first video packet: the PLI goes out
-    /// when that packet (and so the SSRC to name) arrives.
+    /// Room → viewers whose publisher left: they follow the room's next publisher.
+    private var orphans: [String: [PeerSession]] = [:]
+    /// Publishers a viewer connected to before their first video packet: the PLI goes out when
+    /// that packet (and so the SSRC to name) arrives.
     private var keyFrameOwed: Set<String> = []
     /// Starts the codecs of a rendition on their own loop (set by ``RelayServer``).
-    var startEngine: ((String, Quality, UInt8?) throws -> TranscodingEngine)?
+    var startEngine: ((String, Quality, UInt8?) throws -> TranscodingEngine)?  // (publisher id, quality, capture id)
     /// Datagrams dropped, by reason (metric label-sized strings).
     private(set) var dropped: [String: Int] = [:]
     /// What sessions that have ended counted, so that totals never go down.
@@ -94,18 +97,26 @@ final class RelayState {
         case setup(String)
     }
 
-    /// Creates a session from an SDP offer and returns the answer.
+    /// Creates a session from an SDP offer and returns the answer. A publisher with `exclusive`
+    /// (WHIP: a broadcast) is refused where someone already publishes. A viewer watches `source`
+    /// (a publisher's session id), or the room's latest publisher.
     func open(
-        room: String, role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true, offer: String, now: MediaTime
+        room: String, role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true, source: String? = nil,
+        exclusive: Bool = true, offer: String, now: MediaTime
     ) throws(SessionError) -> (id: String, answer: String) {
         let parsed: SessionDescription
         do { parsed = try SessionDescription(parsing: offer) } catch { throw .malformed(error.description) }
         var tracks: [OutgoingTrack] = []
+        var watched: PeerSession?
         switch role {
         case .publisher:
-            if let existing = publishers[room], sessions[existing] != nil { throw .roomBusy }
+            if exclusive, !(publishers[room] ?? []).isEmpty { throw .roomBusy }
         case .viewer:
-            guard let pid = publishers[room], let publisher = sessions[pid] else { throw .nothingPublished }
+            let candidates = publishers[room] ?? []
+            guard let pid = source ?? candidates.last, candidates.contains(pid), let publisher = sessions[pid] else {
+                throw .nothingPublished
+            }
+            watched = publisher
             for m in publisher.media {
                 tracks.append(OutgoingTrack(kind: m.kind, ssrc: UInt32.random(in: 1...UInt32.max, using: &rng), streamID: "showroom-\(room)", trackID: "\(m.kind)-\(pid)"))
             }
@@ -128,28 +139,60 @@ final class RelayState {
             id: id, room: room, role: role,
             ice: ICELiteAgent(localUfrag: ufrag, localPassword: pwd, remoteUfrag: result.remote.iceUfrag), dtls: dtls,
             media: result.media, outgoing: tracks, now: now)
-        sessions[id] = session
-        byUfrag[ufrag] = session
-        session.quality = quality
         if role == .viewer && adaptive && quality != .low { session.adaptation = QualityController(ceiling: quality) }
         switch role {
-        case .publisher: publishers[room] = id
-        case .viewer where quality == .source: viewers[room, default: []].append(session)
+        case .publisher:
+            session.source = id
+            session.exclusive = exclusive
+            publishers[room, default: []].append(id)
         case .viewer:
-            if branches[room]?[quality] == nil {
-                guard let startEngine else { throw .setup("transcoding is not available") }
-                do {
-                    branches[room, default: [:]][quality] = TranscodingBranch(quality: quality, engine: try startEngine(room, quality, captureID(room)))
-                } catch {
-                    sessions[id] = nil
-                    byUfrag[ufrag] = nil
-                    throw .setup("transcoder: \(error)")
-                }
+            session.source = watched?.id ?? ""
+            try attach(session, quality: quality)
+        }
+        sessions[id] = session
+        byUfrag[ufrag] = session
+        if role == .publisher, exclusive, let waiting = orphans.removeValue(forKey: room) {
+            // Viewers left by the room's previous publisher continue with this one.
+            for v in waiting where sessions[v.id] != nil {
+                v.source = id
+                try? attach(v, quality: v.quality)
             }
-            branches[room]?[quality]?.viewers.append(session)
         }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
         return (id, result.answer.serialized())
+    }
+
+    /// Puts a viewer on its source's stream or rendition (starting the rendition if needed).
+    private func attach(_ s: PeerSession, quality: Quality) throws(SessionError) {
+        s.quality = quality
+        if quality == .source {
+            viewers[s.source, default: []].append(s)
+            return
+        }
+        if branches[s.source]?[quality] == nil {
+            guard let startEngine else { throw .setup("transcoding is not available") }
+            do {
+                branches[s.source, default: [:]][quality] = TranscodingBranch(
+                    quality: quality, engine: try startEngine(s.source, quality, captureID(s.source)))
+            } catch {
+                throw .setup("transcoder: \(error)")
+            }
+        }
+        branches[s.source]?[quality]?.viewers.append(s)
+    }
+
+    /// Takes a viewer off its stream or rendition (stopping a rendition left without viewers).
+    private func detach(_ s: PeerSession) {
+        viewers[s.source]?.removeAll { $0 === s }
+        if viewers[s.source]?.isEmpty == true { viewers[s.source] = nil }
+        if let branch = branches[s.source]?[s.quality] {
+            branch.viewers.removeAll { $0 === s }
+            if branch.viewers.isEmpty {
+                branch.engine.stop()
+                branches[s.source]?[s.quality] = nil
+            }
+            if branches[s.source]?.isEmpty == true { branches[s.source] = nil }
+        }
     }
 
     /// Ends a session; true if it existed in that room.
@@ -160,16 +203,23 @@ final class RelayState {
         closedTotals.add(s.stats)
         byUfrag[s.ice.localUfrag] = nil
         if let a = s.ice.selected, byAddress[a] === s { byAddress[a] = nil }
-        if publishers[s.room] == id { publishers[s.room] = nil }
-        viewers[s.room]?.removeAll { $0 === s }
-        if viewers[s.room]?.isEmpty == true { viewers[s.room] = nil }
-        if let branch = branches[s.room]?[s.quality] {
-            branch.viewers.removeAll { $0 === s }
-            if branch.viewers.isEmpty {
+        switch s.role {
+        case .publisher:
+            publishers[s.room]?.removeAll { $0 == id }
+            if publishers[s.room]?.isEmpty == true { publishers[s.room] = nil }
+            keyFrameOwed.remove(id)
+            // A broadcast's viewers wait for its next publisher (a stream that restarts); in a
+            // call, the other side subscribes anew when this side publishes again.
+            var left = viewers.removeValue(forKey: id) ?? []
+            for (_, branch) in branches.removeValue(forKey: id) ?? [:] {
                 branch.engine.stop()
-                branches[s.room]?[s.quality] = nil
+                left += branch.viewers
             }
-            if branches[s.room]?.isEmpty == true { branches[s.room] = nil }
+            if s.exclusive && !left.isEmpty { orphans[s.room, default: []] += left }
+        case .viewer:
+            detach(s)
+            orphans[s.room]?.removeAll { $0 === s }
+            if orphans[s.room]?.isEmpty == true { orphans[s.room] = nil }
         }
         logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
         return true
@@ -177,9 +227,9 @@ final class RelayState {
 
     func sessionCount() -> Int { sessions.count }
 
-    /// The abs-capture-time id of the room's publisher (its video's; BUNDLE keeps one id per URI).
-    private func captureID(_ room: String) -> UInt8? {
-        publishers[room].flatMap { sessions[$0] }.flatMap { $0.captureTimeExtensionIDs[1] ?? $0.captureTimeExtensionIDs[0] }
+    /// The abs-capture-time id of a publisher (its video's; BUNDLE keeps one id per URI).
+    private func captureID(_ publisher: String) -> UInt8? {
+        sessions[publisher].flatMap { $0.captureTimeExtensionIDs[1] ?? $0.captureTimeExtensionIDs[0] }
     }
 
     /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
@@ -193,32 +243,10 @@ final class RelayState {
 
     private func move(_ s: PeerSession, to quality: Quality) throws(SessionError) -> [Outgoing] {
         if s.quality == quality { return [] }
-        // Leave the old rendition.
-        viewers[s.room]?.removeAll { $0 === s }
-        if let branch = branches[s.room]?[s.quality] {
-            branch.viewers.removeAll { $0 === s }
-            if branch.viewers.isEmpty {
-                branch.engine.stop()
-                branches[s.room]?[s.quality] = nil
-            }
-        }
-        // Join the new one.
-        s.quality = quality
-        if quality == .source {
-            viewers[s.room, default: []].append(s)
-            return requestKeyFrame(room: s.room, now: nil)
-        }
-        if branches[s.room]?[quality] == nil {
-            guard let startEngine else { throw .setup("transcoding is not available") }
-            do {
-                branches[s.room, default: [:]][quality] = TranscodingBranch(
-                    quality: quality, engine: try startEngine(s.room, quality, captureID(s.room)))
-            } catch {
-                throw .setup("transcoder: \(error)")
-            }
-        }
-        branches[s.room]?[quality]?.viewers.append(s)
-        branches[s.room]?[quality]?.engine.requestKeyFrame()
+        detach(s)
+        try attach(s, quality: quality)
+        if quality == .source { return requestKeyFrame(source: s.source, now: nil) }
+        branches[s.source]?[quality]?.engine.requestKeyFrame()
         return []
     }
 
@@ -286,10 +314,10 @@ final class RelayState {
                 session.srtpOut = try SRTPSession(keys.local, direction: .outbound)
                 logger.info("dtls connected", metadata: ["session": .string(session.id)])
                 if session.role == .viewer {
-                    if let branch = branches[session.room]?[session.quality] {
+                    if let branch = branches[session.source]?[session.quality] {
                         branch.engine.requestKeyFrame()
                     } else {
-                        out += requestKeyFrame(room: session.room, now: nil)
+                        out += requestKeyFrame(source: session.source, now: nil)
                     }
                 }
             } catch {
@@ -347,11 +375,11 @@ final class RelayState {
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
         session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
         let capture = Self.captureTime(in: buffer, id: session.captureTimeExtensionIDs[PeerSession.kindIndex(kind)])
-        var out = forward(buffer, header: header, kind: kind, room: session.room, capture: capture)
-        if firstOfKind && kind == "video" && keyFrameOwed.remove(session.room) != nil {
-            out += requestKeyFrame(room: session.room, now: nil)
+        var out = forward(buffer, header: header, kind: kind, source: session.id, capture: capture)
+        if firstOfKind && kind == "video" && keyFrameOwed.remove(session.id) != nil {
+            out += requestKeyFrame(source: session.id, now: nil)
         }
-        if let renditions = branches[session.room] {
+        if let renditions = branches[session.id] {
             let k = PeerSession.kindIndex(kind)
             let packet = try? RTPPacket(parsing: Array(buffer.readableBytesView))
             for branch in renditions.values {
@@ -380,12 +408,12 @@ final class RelayState {
     }
 
     /// What a rendition's codecs produced: sent to its viewers; its requests go to the publisher.
-    func branchOutput(room: String, quality: Quality, _ output: BranchOutput, now: MediaTime) -> [Outgoing] {
-        guard let branch = branches[room]?[quality] else { return [] }
+    func branchOutput(source: String, quality: Quality, _ output: BranchOutput, now: MediaTime) -> [Outgoing] {
+        guard let branch = branches[source]?[quality] else { return [] }
         currentTime = now
         var out: [Outgoing] = []
-        if output.requestKeyFrame { out += requestKeyFrame(room: room, now: now) }
-        if !output.videoNACKs.isEmpty { out += nack(room: room, kind: "video", output.videoNACKs) }
+        if output.requestKeyFrame { out += requestKeyFrame(source: source, now: now) }
+        if !output.videoNACKs.isEmpty { out += nack(source: source, kind: "video", output.videoNACKs) }
         for (packets, kindIndex) in [(output.video, 1), (output.audio, 0)] {
             for packet in packets {
                 let buffer = ByteBuffer(bytes: packet.serialized())
@@ -401,8 +429,8 @@ final class RelayState {
     }
 
     /// A generic NACK to the room's publisher for a transcoder's missing packets.
-    private func nack(room: String, kind: String, _ lost: [UInt16]) -> [Outgoing] {
-        guard let pid = publishers[room], let publisher = sessions[pid], let srtpOut = publisher.srtpOut,
+    private func nack(source: String, kind: String, _ lost: [UInt16]) -> [Outgoing] {
+        guard let publisher = sessions[source], let srtpOut = publisher.srtpOut,
             let address = publisher.ice.selected, let ssrc = publisher.publisherSSRC[kind]
         else { return [] }
         var bytes = RTCPPacket.serializeCompound([
@@ -416,8 +444,8 @@ final class RelayState {
     static func clockRate(_ kind: String) -> Int { kind == "audio" ? 48_000 : 90_000 }
 
     /// Fans one publisher packet out to every connected viewer of the room, rewritten for each.
-    private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, room: String, capture: AbsoluteCaptureTime?) -> [Outgoing] {
-        guard let room = viewers[room] else { return [] }
+    private func forward(_ packet: ByteBuffer, header: RTPHeaderView, kind: String, source: String, capture: AbsoluteCaptureTime?) -> [Outgoing] {
+        guard let room = viewers[source] else { return [] }
         let k = PeerSession.kindIndex(kind)
         var out: [Outgoing] = []
         out.reserveCapacity(room.count)
@@ -515,20 +543,20 @@ final class RelayState {
             if case .remb(let remb) = p { session.adaptation?.receiverEstimate(Double(remb.bitrate)) }
             switch p {
             case .pictureLossIndication, .fullIntraRequest:
-                if let branch = branches[session.room]?[session.quality] {
+                if let branch = branches[session.source]?[session.quality] {
                     branch.engine.requestKeyFrame()  // the rendition's encoder, not the publisher
                 } else {
-                    out += requestKeyFrame(room: session.room, now: now)
+                    out += requestKeyFrame(source: session.source, now: now)
                 }
             case .nack(let nack):
                 session.stats.nacksIn += 1
                 // The source's packets are the publisher's; a rendition's are its branch's.
                 guard let k = session.slots.firstIndex(where: { $0?.ssrc == nack.mediaSSRC }), let slot = session.slots[k] else { continue }
                 let cache: RetransmissionCache?, captureID: UInt8?
-                if let branch = branches[session.room]?[session.quality], slot.kind == "video" || branch.transcodesAudio {
+                if let branch = branches[session.source]?[session.quality], slot.kind == "video" || branch.transcodesAudio {
                     (cache, captureID) = (branch.cache[k], branch.engine.captureTimeExtensionID)
                 } else {
-                    let publisher = publishers[session.room].flatMap { sessions[$0] }
+                    let publisher = sessions[session.source]
                     (cache, captureID) = (publisher?.cache[slot.kind], publisher?.captureTimeExtensionIDs[k] ?? nil)
                 }
                 guard let cache else { continue }
@@ -561,7 +589,7 @@ final class RelayState {
 
     /// Feeds a viewer's video report to its adaptation and carries out a move it decides.
     private func adapt(_ viewer: PeerSession, to block: RTCPReportBlock, now: MediaTime) -> [Outgoing] {
-        let source = publishers[viewer.room].flatMap { sessions[$0] }?.incomingBitrate
+        let source = sessions[viewer.source]?.incomingBitrate
         guard
             let q = viewer.adaptation?.report(
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: viewer.slots[1]?.stats.roundTripTime,
@@ -585,13 +613,13 @@ final class RelayState {
         }
     }
 
-    /// Sends a PLI to the room's publisher, at most once per ``keyFrameRequestInterval``
+    /// Sends a PLI to a publisher, at most once per ``keyFrameRequestInterval``
     /// (a nil `now` forces it: a new viewer needs a key frame at once).
-    private func requestKeyFrame(room: String, now: MediaTime?) -> [Outgoing] {
-        guard let pid = publishers[room], let publisher = sessions[pid], let srtpOut = publisher.srtpOut,
+    private func requestKeyFrame(source: String, now: MediaTime?) -> [Outgoing] {
+        guard let publisher = sessions[source], let srtpOut = publisher.srtpOut,
             let address = publisher.ice.selected, let ssrc = publisher.publisherSSRC["video"]
         else {
-            keyFrameOwed.insert(room)
+            if sessions[source] != nil { keyFrameOwed.insert(source) }
             return []
         }
         if let now, let last = publisher.lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return [] }
@@ -706,7 +734,8 @@ final class RelayState {
             }
             return SessionStatistics(
                 id: s.id, room: s.room, publishing: s.role == .publisher, streams: streams, nacks: s.stats.nacksIn,
-                retransmitted: s.stats.retransmitted, retransmissionsSkipped: s.stats.retransmissionsSkipped, keyFrameRequests: s.stats.keyFrameRequests, quality: s.quality,
+                retransmitted: s.stats.retransmitted, retransmissionsSkipped: s.stats.retransmissionsSkipped,
+                watching: s.role == .viewer ? s.source : nil, keyFrameRequests: s.stats.keyFrameRequests, quality: s.quality,
                 qualityChanges: s.stats.qualityChanges)
         }
     }
@@ -744,6 +773,8 @@ public struct SessionStatistics: Sendable, Equatable {
     public var nacks: Int
     public var retransmitted: Int
     public var retransmissionsSkipped: Int
+    /// For a viewer: the publisher session it watches.
+    public var watching: String?
     public var keyFrameRequests: Int
     /// For a viewer: the rendition it gets now, and how often adaptation moved it.
     public var quality: Quality

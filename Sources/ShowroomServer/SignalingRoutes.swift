@@ -14,18 +14,22 @@ struct RelayMedia: MediaNegotiator {
     let relay: RelayServer
 
     func publish(room: String, offer: String) async throws(SignalingError) -> (session: String, answer: String) {
-        try await open(room: room, publishing: true, quality: .source, adaptive: false, offer: offer)
+        // A call: both sides publish into the room.
+        try await open(room: room, publishing: true, quality: .source, adaptive: false, source: nil, offer: offer)
     }
 
-    func subscribe(room: String, offer: String, quality: String, adaptive: Bool) async throws(SignalingError) -> (session: String, answer: String) {
-        try await open(room: room, publishing: false, quality: Quality(rawValue: quality) ?? .source, adaptive: adaptive, offer: offer)
+    func subscribe(room: String, offer: String, quality: String, adaptive: Bool, source: String?) async throws(SignalingError) -> (
+        session: String, answer: String
+    ) {
+        try await open(room: room, publishing: false, quality: Quality(rawValue: quality) ?? .source, adaptive: adaptive, source: source, offer: offer)
     }
 
-    private func open(room: String, publishing: Bool, quality: Quality, adaptive: Bool, offer: String) async throws(SignalingError) -> (
+    private func open(room: String, publishing: Bool, quality: Quality, adaptive: Bool, source: String?, offer: String) async throws(SignalingError) -> (
         session: String, answer: String
     ) {
         do {
-            let r = try await relay.open(room: room, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
+            let r = try await relay.open(
+                room: room, publishing: publishing, quality: quality, adaptive: adaptive, source: source, exclusive: false, offer: offer)
             return (r.id, r.answer)
         } catch {
             switch error {

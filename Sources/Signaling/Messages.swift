@@ -30,7 +30,7 @@ public enum ClientMessage: Sendable, Equatable {
     case read(seq: Int64)
     case history(before: Int64?, limit: Int)
     case publish(sdp: String)
-    case subscribe(sdp: String, quality: String, adaptive: Bool)
+    case subscribe(sdp: String, quality: String, adaptive: Bool, source: String?)
     case setQuality(session: String, quality: String)
     case stop(session: String)
     case ping
@@ -93,7 +93,8 @@ public enum ClientMessage: Sendable, Equatable {
             guard ["source", "medium", "low"].contains(quality) else {
                 throw SignalingError(.badMessage, "subscribe: quality is source, medium or low")
             }
-            message = .subscribe(sdp: try string("sdp", max: 65_536), quality: quality, adaptive: (object["adaptive"] as? Bool) ?? true)
+            let source = object["source"] == nil ? nil : try string("source")
+            message = .subscribe(sdp: try string("sdp", max: 65_536), quality: quality, adaptive: (object["adaptive"] as? Bool) ?? true, source: source)
         case "setQuality":
             let quality = try string("quality")
             guard ["source", "medium", "low"].contains(quality) else {

@@ -126,6 +126,11 @@ public actor RoomHub {
 
     public func memberCount(room: String) -> Int { rooms[room]?.count ?? 0 }
 
+    /// A media session published in the room by someone other than `participant`.
+    public func publication(room: String, notBy participant: String) -> String? {
+        (publishers[room] ?? [:]).sorted { $0.key < $1.key }.first { $0.value != participant }?.key
+    }
+
     /// Sends to every member of the room; a member whose queue is full is dropped from it (it
     /// reconnects and resumes from its last seq — nothing is lost, since everything is stored).
     private func broadcast(_ room: String, _ message: ServerMessage, except: String?) {

@@ -21,8 +21,10 @@ public struct Grant: Sendable, Equatable {
 public protocol MediaNegotiator: Sendable {
     /// Answers a publisher's offer.
     func publish(room: String, offer: String) async throws(SignalingError) -> (session: String, answer: String)
-    /// Answers a subscriber's offer (the subscriber offers, as in WHEP).
-    func subscribe(room: String, offer: String, quality: String, adaptive: Bool) async throws(SignalingError) -> (session: String, answer: String)
+    /// Answers a subscriber's offer (the subscriber offers, as in WHEP) for publisher `source`.
+    func subscribe(room: String, offer: String, quality: String, adaptive: Bool, source: String?) async throws(SignalingError) -> (
+        session: String, answer: String
+    )
     func setQuality(session: String, quality: String) async -> Bool
     func stop(session: String, room: String) async -> Bool
 }
@@ -169,10 +171,14 @@ public final class SignalingSession {
             mediaSessions[session] = true
             send(.answer(session: session, sdp: answer, ref: ref))
             await hub.published(room: room, session: session, by: p)
-        case .subscribe(let sdp, let quality, let adaptive):
+        case .subscribe(let sdp, let quality, let adaptive, let source):
             let room = try joinedRoom()
             guard let media else { throw SignalingError(.media, "no media relay on this server") }
-            let (session, answer) = try await media.subscribe(room: room, offer: sdp, quality: quality, adaptive: adaptive)
+            // By default, someone else's publication (in a call, the other side's).
+            let chosen: String?
+            if let source { chosen = source } else { chosen = await hub.publication(room: room, notBy: p.id) }
+            guard let chosen else { throw SignalingError(.notFound, "nobody else publishes in room \(room) yet") }
+            let (session, answer) = try await media.subscribe(room: room, offer: sdp, quality: quality, adaptive: adaptive, source: chosen)
             mediaSessions[session] = false
             send(.answer(session: session, sdp: answer, ref: ref))
         case .setQuality(let session, let quality):

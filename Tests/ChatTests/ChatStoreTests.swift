@@ -98,7 +98,8 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
     @Test func clientMessagesParseOrSayWhy() throws {
         #expect(try ClientMessage.parse(#"{"type":"send","id":"c1","kind":"text","text":"hi","ref":"r1"}"#) == (.send(id: "c1", content: .text("hi")), "r1"))
         #expect(try ClientMessage.parse(#"{"type":"join","room":"shop-1","lastSeq":41}"#).message == .join(room: "shop-1", lastSeq: 41))
-        #expect(try ClientMessage.parse(#"{"type":"subscribe","sdp":"v=0","quality":"low"}"#).message == .subscribe(sdp: "v=0", quality: "low", adaptive: true))
+        #expect(try ClientMessage.parse(#"{"type":"subscribe","sdp":"v=0","quality":"low"}"#).message == .subscribe(sdp: "v=0", quality: "low", adaptive: true, source: nil))
+        #expect(try ClientMessage.parse(#"{"type":"subscribe","sdp":"v=0","source":"abc","adaptive":false}"#).message == .subscribe(sdp: "v=0", quality: "source", adaptive: false, source: "abc"))
         for bad in [
             "not json", "[]", #"{"no":"type"}"#, #"{"type":"warp"}"#, #"{"type":"join"}"#, #"{"type":"join","room":"a b"}"#,
             #"{"type":"join","room":"a","lastSeq":-1}"#, #"{"type":"join","room":"a","lastSeq":1.5}"#, #"{"type":"send","id":"x","kind":"video"}"#,

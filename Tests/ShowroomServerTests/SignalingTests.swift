@@ -192,6 +192,15 @@ import Testing
             let viewer = try #require(await relay.statistics().first { !$0.publishing })
             #expect(viewer.quality == .low && viewer.id == sub["session"] as? String)
 
+            // A call: the shopper publishes too, and each side subscribes to the other by default.
+            shopper.send(["type": "publish", "sdp": try fixtureOffer("aiortc-publisher-offer.sdp")])
+            let shopperSession = try #require(try await shopper.next("answer")["session"] as? String)
+            agent.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp")])
+            let agentView = try #require(try await agent.next("answer")["session"] as? String)
+            let stats = await relay.statistics()
+            #expect(stats.first { $0.id == agentView }?.watching == shopperSession)
+            #expect(stats.first { $0.id == sub["session"] as? String }?.watching == session)
+
             // A viewer token cannot publish; a stranger cannot stop someone else's session.
             let watcher = SignalingClient(port: port)
             try await watcher.enter(token: try await token("call", .viewer), room: "call")
@@ -202,7 +211,9 @@ import Testing
 
             // Leaving ends what the connection opened.
             await agent.close()
-            #expect(try await shopper.next("track")["event"] as? String == "unpublished")
+            var event = try await shopper.next("track")
+            while event["event"] as? String == "published" { event = try await shopper.next("track") }
+            #expect(event["event"] as? String == "unpublished" && event["session"] as? String == session)
             await shopper.close()
             await watcher.close()
             var remaining = await relay.sessionCount()
