@@ -110,7 +110,8 @@ final class RelayState {
         var watched: PeerSession?
         switch role {
         case .publisher:
-            if exclusive, !(publishers[room] ?? []).isEmpty { throw .roomBusy }
+            let present = (publishers[room] ?? []).compactMap { sessions[$0] }
+            if (exclusive && !present.isEmpty) || present.contains(where: \.exclusive) { throw .roomBusy }
         case .viewer:
             let candidates = publishers[room] ?? []
             guard let pid = source ?? candidates.last, candidates.contains(pid), let publisher = sessions[pid] else {
