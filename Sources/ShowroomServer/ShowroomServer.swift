@@ -42,6 +42,15 @@ public enum ShowroomServer {
                 allowOrigin: .all, allowHeaders: [.contentType, .authorization],
                 allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
+        // The agent console (/agent) and the shopper widget (/shop), each one HTML page.
+        for page in ["agent", "shop"] {
+            guard let url = Bundle.module.resourceURL?.appendingPathComponent("Web/\(page).html"),
+                let html = try? Data(contentsOf: url)
+            else { continue }
+            router.get(RouterPath(stringLiteral: page)) { _, _ -> Response in
+                Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: html)))
+            }
+        }
         if let metrics {
             router.get("metrics") { _, _ -> Response in
                 let text = await metrics.render(relay: relay)

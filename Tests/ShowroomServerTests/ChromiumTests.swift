@@ -53,4 +53,33 @@ func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throw
         if publisher == "chromium" { #expect(result["publisher_state"] as? String == "connected") }
         print("\(publisher) → showroom → chromium: \(line)")
     }
+
+    /// Issue 4: a shopper widget and an agent console in two Chromium instances hold a
+    /// consultation — a question, a reply, a product card and a coupon through the pages' UI; the
+    /// shopper's connection cut and resumed; video both ways, decoded on each side.
+    @Test func aShopperAndAnAgentHoldAConsultationInTwoBrowsers() async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium"), "run tools/dev setup: it installs chromium")
+        let text = try await inLoopbackNamespace(
+            [python, repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/chromium_consultation.py").path,
+             "--showroom", ShowroomCommandTests.executable],
+            timeout: 150)
+        let line = try #require(text.split(separator: "\n").last, "no output from the browser driver")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(result["online"] as? Bool == true, "\(line)")
+        for side in ["shopper", "agent"] {
+            let shown = result["\(side)_messages"] as? [[Any]] ?? []
+            // Exactly the five messages, once each, in seq order — through the shopper's reconnect too.
+            #expect(shown.map { $0.first as? Int ?? -1 } == [1, 2, 3, 4, 5], "\(side): \(line)")
+            let kinds = shown.map { ($0.count > 1 ? $0[1] as? String : nil) ?? "" }
+            #expect(kinds.contains { $0.contains("product") } && kinds.contains { $0.contains("coupon") }, "\(side): \(kinds)")
+            let stats = result["\(side)_stats"] as? [String: Any] ?? [:]
+            #expect(stats["framesDecoded"] as? Int ?? 0 >= 30, "\(side) decoded: \(line)")
+            #expect(stats["framesSent"] as? Int ?? 0 >= 20, "\(side) sent: \(line)")
+            #expect(result["\(side)_error"] as? String == "")
+        }
+        #expect(result["shopper_reconnects"] as? Int ?? 0 >= 1)
+        print("consultation in two Chromium instances: \(line)")
+    }
 }

@@ -1,0 +1,281 @@
+// Showroom consultation client: chat and calls over /ws (docs/protocol.md). No build step.
+// Shared by the shopper widget (/shop) and the agent console (/agent).
+"use strict";
+
+export class Consultation {
+  /// room, role ("shopper" | "agent"), tokenFor: async () => JWT; callbacks: onMessage(m),
+  /// onEvent(type, data), onRemoteStream(stream), onState(text).
+  constructor({ room, role, tokenFor, onMessage, onEvent, onRemoteStream, onState }) {
+    Object.assign(this, { room, role, tokenFor, onMessage, onEvent, onRemoteStream, onState });
+    this.lastSeq = Number(sessionStorage.getItem(`showroom.lastSeq.${room}`) || 0);
+    this.seen = new Set();
+    this.pending = new Map(); // client message id → content, until acknowledged
+    this.refs = new Map(); // ref → {resolve, reject}
+    this.me = null;
+    this.ws = null;
+    this.backoff = 250;
+    this.localStream = null;
+    this.publisher = null; // RTCPeerConnection sending our camera
+    this.subscribers = new Map(); // publication session → RTCPeerConnection
+    this.stats = { framesDecoded: 0, framesSent: 0, messages: 0, reconnects: 0, state: "connecting" };
+    this.closed = false;
+  }
+
+  start() { this.connect(); }
+
+  async connect() {
+    if (this.closed) return;
+    let token;
+    try { token = await this.tokenFor(); } catch (e) { this.state(`no token: ${e.message}`); return this.retry(); }
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, token }));
+    ws.onmessage = (e) => this.receive(JSON.parse(e.data));
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      clearInterval(this.pinger);
+      this.ws = null;
+      this.state("reconnecting");
+      // The server ended our media with the connection; calls resume after rejoining.
+      this.dropMedia();
+      this.retry();
+    };
+  }
+
+  retry() {
+    if (this.closed) return;
+    this.stats.reconnects++;
+    setTimeout(() => this.connect(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, 5000);
+  }
+
+  state(text) { this.stats.state = text; this.onState?.(text); }
+
+  raw(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  request(message) {
+    const ref = crypto.randomUUID();
+    return new Promise((resolve, reject) => {
+      this.refs.set(ref, { resolve, reject });
+      this.raw({ ...message, ref });
+      setTimeout(() => { if (this.refs.delete(ref)) reject(new Error(`${message.type}: no answer`)); }, 15000);
+    });
+  }
+
+  receive(m) {
+    const waiting = m.ref && this.refs.get(m.ref);
+    if (waiting && (m.type === "error" || m.type === "answer" || m.type === "pong" || m.type === "history")) {
+      this.refs.delete(m.ref);
+      if (m.type === "error") waiting.reject(new Error(`${m.code}: ${m.reason}`));
+      else waiting.resolve(m);
+      return;
+    }
+    switch (m.type) {
+      case "welcome":
+        this.me = m.participant;
+        this.raw({ type: "join", room: this.room, lastSeq: this.lastSeq });
+        break;
+      case "joined":
+        this.backoff = 250;
+        this.state("online");
+        this.pinger = setInterval(() => this.raw({ type: "ping" }), 10000);
+        // What never got its ack goes again, under the same ids: stored once whatever happened.
+        for (const [id, content] of this.pending) this.raw({ type: "send", id, ...content });
+        this.onEvent?.("joined", m);
+        if (this.localStream) this.publish(this.localStream).catch((e) => this.onEvent?.("error", e.message));
+        for (const [session, participant] of Object.entries(m.publishers || {})) {
+          if (participant !== this.me.id) this.subscribe(session).catch((e) => this.onEvent?.("error", e.message));
+        }
+        break;
+      case "message":
+        if (m.seq <= this.lastSeq && this.seen.has(m.seq)) return; // never twice
+        this.seen.add(m.seq);
+        this.lastSeq = Math.max(this.lastSeq, m.seq);
+        sessionStorage.setItem(`showroom.lastSeq.${this.room}`, String(this.lastSeq));
+        this.stats.messages++;
+        this.onMessage?.(m);
+        break;
+      case "ack":
+        this.pending.delete(m.id);
+        this.onEvent?.("ack", m);
+        break;
+      case "track":
+        if (m.event === "published" && m.participant !== this.me?.id) {
+          this.subscribe(m.session).catch((e) => this.onEvent?.("error", e.message));
+        }
+        if (m.event === "unpublished") this.unsubscribe(m.session);
+        this.onEvent?.("track", m);
+        break;
+      case "closing":
+        this.state(`closed by server: ${m.code}`);
+        break;
+      default:
+        this.onEvent?.(m.type, m);
+    }
+  }
+
+  /// Sends chat content ({kind:"text", text} …); resolves when stored.
+  send(content) {
+    const id = crypto.randomUUID();
+    this.pending.set(id, content);
+    this.raw({ type: "send", id, ...content });
+    return id;
+  }
+
+  typing(on) { this.raw({ type: "typing", on }); }
+  read(seq) { this.raw({ type: "read", seq }); }
+
+  // MARK: calls
+
+  async startCall() {
+    if (!this.localStream) {
+      this.localStream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+    }
+    await this.publish(this.localStream);
+    return this.localStream;
+  }
+
+  async stopCall() {
+    const stream = this.localStream;
+    this.localStream = null;
+    if (this.publisher) {
+      const session = this.publisher.session;
+      this.publisher.close();
+      this.publisher = null;
+      if (session) await this.request({ type: "stop", session }).catch(() => {});
+    }
+    for (const session of [...this.subscribers.keys()]) await this.unsubscribe(session, true);
+    stream?.getTracks().forEach((t) => t.stop());
+  }
+
+  dropMedia() {
+    this.publisher?.close();
+    this.publisher = null;
+    for (const pc of this.subscribers.values()) pc.close();
+    this.subscribers.clear();
+  }
+
+  async publish(stream) {
+    this.publisher?.close();
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.publisher = pc;
+    for (const track of stream.getTracks()) {
+      const t = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      prefer(t, track.kind === "video" ? "video/vp8" : "audio/opus");
+    }
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = await this.request({ type: "publish", sdp: pc.localDescription.sdp });
+    pc.session = answer.session;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    this.watch(pc, "sent");
+  }
+
+  async subscribe(session) {
+    if (this.subscribers.has(session)) return;
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    this.subscribers.set(session, pc);
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    pc.addTransceiver("video", { direction: "recvonly" });
+    const stream = new MediaStream();
+    pc.ontrack = (e) => { stream.addTrack(e.track); this.onRemoteStream?.(stream); };
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const answer = await this.request({ type: "subscribe", sdp: pc.localDescription.sdp, source: session, quality: "source" });
+    pc.session = answer.session;
+    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    this.watch(pc, "received");
+  }
+
+  async unsubscribe(session, tellServer = false) {
+    const pc = this.subscribers.get(session);
+    if (!pc) return;
+    this.subscribers.delete(session);
+    pc.close();
+    if (tellServer && pc.session) await this.request({ type: "stop", session: pc.session }).catch(() => {});
+    this.onRemoteStream?.(null);
+  }
+
+  /// Frame counters from getStats, for the page and for tests.
+  watch(pc, direction) {
+    const timer = setInterval(async () => {
+      if (pc.connectionState === "closed") return clearInterval(timer);
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (direction === "received" && s.type === "inbound-rtp" && s.kind === "video") this.stats.framesDecoded = s.framesDecoded || 0;
+        if (direction === "sent" && s.type === "outbound-rtp" && s.kind === "video") this.stats.framesSent = s.framesEncoded || 0;
+      });
+    }, 500);
+  }
+
+  close() {
+    this.closed = true;
+    this.ws?.close();
+  }
+}
+
+function prefer(transceiver, mime) {
+  const caps = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind);
+  if (!caps || !transceiver.setCodecPreferences) return;
+  const first = caps.codecs.filter((c) => c.mimeType.toLowerCase() === mime);
+  transceiver.setCodecPreferences([...first, ...caps.codecs.filter((c) => c.mimeType.toLowerCase() !== mime)]);
+}
+
+function gathered(pc) {
+  // Non-trickle: the offer goes with its candidates (the server is ICE-lite).
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+    setTimeout(resolve, 2000);
+  });
+}
+
+/// A token: `?token=` in the page's URL (a shop's backend mints it), else — when the server runs
+/// on loopback — a demo token.
+export async function tokenFor(room, role) {
+  const given = new URLSearchParams(location.search).get("token");
+  if (given) return given;
+  const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}`);
+  if (!r.ok) throw new Error(`add ?token= to the URL (demo tokens: ${r.status})`);
+  return (await r.text()).trim();
+}
+
+/// Renders one chat message into an element (text, image, product card, coupon, system line).
+export function renderMessage(m, me) {
+  const li = document.createElement("li");
+  li.className = `msg ${m.kind} ${me && m.from === me.identity ? "mine" : "theirs"}`;
+  li.dataset.seq = m.seq;
+  const who = document.createElement("div");
+  who.className = "who";
+  who.textContent = `${m.from} (${m.role})`;
+  const body = document.createElement("div");
+  body.className = "body";
+  switch (m.kind) {
+    case "text": case "system":
+      body.textContent = m.text; break;
+    case "image": {
+      const img = document.createElement("img");
+      img.src = m.url; img.alt = m.alt || ""; img.width = Math.min(m.width, 240);
+      body.append(img); break;
+    }
+    case "product": {
+      const a = document.createElement("a");
+      a.href = m.link; a.target = "_blank"; a.rel = "noopener";
+      a.className = "card";
+      if (m.image) { const img = document.createElement("img"); img.src = m.image; img.alt = ""; a.append(img); }
+      const title = document.createElement("strong"); title.textContent = m.title;
+      const price = document.createElement("span"); price.className = "price"; price.textContent = `${m.price} ${m.currency}`;
+      a.append(title, price);
+      body.append(a); break;
+    }
+    case "coupon": {
+      const code = document.createElement("code"); code.textContent = m.code;
+      const until = new Date(m.expires).toLocaleDateString();
+      body.append("Coupon ", code, ` — ${m.discount} off, until ${until}`); break;
+    }
+  }
+  li.append(who, body);
+  return li;
+}

@@ -1,0 +1,120 @@
+"""A consultation in two headless Chromium instances (two browser contexts) against a Showroom
+server, all inside the caller's network namespace (which must hold only `lo`).
+
+The shopper widget (/shop/) and the agent console (/agent/) chat through the UI — a question, a
+reply, a product card, a coupon —, the shopper's connection is cut and comes back (resume), and
+both sides start video. Prints one JSON line with what each page saw.
+"""
+import argparse, json, subprocess, tempfile, time, urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+HTTP_PORT, MEDIA_PORT = 18081, 40001
+BASE = f"http://127.0.0.1:{HTTP_PORT}"
+
+
+def wait_healthy(deadline):
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(BASE + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except Exception:
+            time.sleep(0.1)
+    return False
+
+
+def browser():
+    options = Options()
+    options.binary_location = "/usr/lib/chromium/chromium"
+    for flag in ["--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
+                 "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def until(predicate, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def messages(driver):
+    """The chat as the page shows it: (seq, kind, text) per item."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#messages li')].map(li => [Number(li.dataset.seq), li.className, li.querySelector('.body').textContent])")
+
+
+def stats(driver):
+    return driver.execute_script("return window.showroom && window.showroom.stats") or {}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--showroom", required=True)
+    args = ap.parse_args()
+    result = {}
+    data = tempfile.mkdtemp(prefix="showroom-consult-")
+    server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
+                               "--data-dir", data, "--log-level", "warning"])
+    shopper = agent = None
+    try:
+        if not wait_healthy(time.monotonic() + 20):
+            raise SystemExit("server did not start")
+        room = "consult-1"
+        shopper, agent = browser(), browser()
+        shopper.get(f"{BASE}/shop?room={room}")
+        agent.get(f"{BASE}/agent?room={room}")
+        result["online"] = bool(until(lambda: stats(shopper).get("state") == "online" and stats(agent).get("state") == "online"))
+
+        # A question through the widget's UI, a reply, a product card and a coupon from the console.
+        shopper.find_element(By.ID, "text").send_keys("Does the sofa come in blue?")
+        shopper.find_element(By.ID, "send").click()
+        until(lambda: any("blue?" in m[2] for m in messages(agent)))
+        agent.find_element(By.ID, "text").send_keys("It does! Here it is:")
+        agent.find_element(By.CSS_SELECTOR, "#composer button").click()
+        agent.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
+        form = agent.find_element(By.ID, "product")
+        for name, value in [("sku", "SOFA-3-BLUE"), ("title", "Three-seat sofa, blue"), ("price", "1299.00"),
+                            ("link", "https://shop.example/p/sofa-3-blue")]:
+            form.find_element(By.NAME, name).send_keys(value)
+        form.find_element(By.TAG_NAME, "button").click()
+        coupon = agent.find_element(By.ID, "coupon")
+        coupon.find_element(By.NAME, "code").send_keys("BLUE10")
+        coupon.find_element(By.NAME, "discount").send_keys("10%")
+        agent.execute_script("document.querySelector('#coupon [name=expires]').value = '2026-12-31'")
+        coupon.find_element(By.TAG_NAME, "button").click()
+        until(lambda: len(messages(shopper)) >= 4)
+
+        # The shopper's connection drops; the agent writes meanwhile; the widget resumes.
+        shopper.execute_script("window.showroom.ws.close()")
+        agent.find_element(By.ID, "text").send_keys("Are you still there?")
+        agent.find_element(By.CSS_SELECTOR, "#composer button").click()
+        until(lambda: len(messages(shopper)) >= 5 and stats(shopper).get("state") == "online")
+        result["shopper_reconnects"] = stats(shopper).get("reconnects")
+
+        # Video both ways: each side starts its camera; each decodes the other's.
+        shopper.find_element(By.ID, "call").click()
+        agent.find_element(By.ID, "call").click()
+        until(lambda: stats(shopper).get("framesDecoded", 0) >= 30 and stats(agent).get("framesDecoded", 0) >= 30, seconds=20)
+        result.update(shopper_messages=messages(shopper), agent_messages=messages(agent),
+                      shopper_stats=stats(shopper), agent_stats=stats(agent),
+                      shopper_error=shopper.find_element(By.ID, "error").text, agent_error=agent.find_element(By.ID, "error").text)
+    finally:
+        for d in (shopper, agent):
+            if d:
+                d.quit()
+        server.terminate()
+        server.wait(10)
+    print(json.dumps(result), flush=True)
+
+
+main()
