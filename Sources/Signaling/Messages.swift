@@ -33,6 +33,8 @@ public enum ClientMessage: Sendable, Equatable {
     case subscribe(sdp: String, quality: String, adaptive: Bool, source: String?)
     case setQuality(session: String, quality: String)
     case stop(session: String)
+    /// The sender muted or unmuted its microphone or camera (media stays negotiated).
+    case mute(kind: String, muted: Bool)
     case ping
 
     /// Parses one text frame; the error says what is wrong with it.
@@ -102,6 +104,11 @@ public enum ClientMessage: Sendable, Equatable {
             }
             message = .setQuality(session: try string("session"), quality: quality)
         case "stop": message = .stop(session: try string("session"))
+        case "mute":
+            guard let kind = object["kind"] as? String, kind == "audio" || kind == "video", let muted = object["muted"] as? Bool else {
+                throw SignalingError(.badMessage, "mute: kind is audio or video, muted true or false")
+            }
+            message = .mute(kind: kind, muted: muted)
         case "ping": message = .ping
         default: throw SignalingError(.badMessage, "unknown type \(type)")
         }
@@ -126,6 +133,7 @@ public enum ServerMessage: Sendable, Equatable {
     case message(StoredMessage)
     case ack(id: String, seq: Int64, duplicate: Bool, ref: String?)
     case typing(from: String, on: Bool)
+    case mute(participant: String, kind: String, muted: Bool)
     case read(from: String, seq: Int64)
     case history(messages: [StoredMessage], hasMore: Bool, ref: String?)
     case answer(session: String, sdp: String, ref: String?)
@@ -154,6 +162,7 @@ public enum ServerMessage: Sendable, Equatable {
             o = ["type": "ack", "id": id, "seq": seq, "duplicate": duplicate]
             ref = r
         case .typing(let from, let on): o = ["type": "typing", "from": from, "on": on]
+        case .mute(let participant, let kind, let muted): o = ["type": "mute", "participant": participant, "kind": kind, "muted": muted]
         case .read(let from, let seq): o = ["type": "read", "from": from, "seq": seq]
         case .history(let messages, let hasMore, let r):
             o = ["type": "history", "messages": messages.map(Self.object), "hasMore": hasMore]

@@ -91,6 +91,11 @@ public actor RoomHub {
         broadcast(room, .typing(from: p.identity, on: on), except: p.id)
     }
 
+    public func mute(room: String, from p: Participant, kind: String, muted: Bool) {
+        guard rooms[room]?[p.id] != nil else { return }
+        broadcast(room, .mute(participant: p.id, kind: kind, muted: muted), except: p.id)
+    }
+
     public func read(room: String, from p: Participant, seq: Int64) throws(SignalingError) {
         guard rooms[room]?[p.id] != nil else { throw SignalingError(.notJoined, "join a room first") }
         do {

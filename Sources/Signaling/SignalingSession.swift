@@ -194,6 +194,8 @@ public final class SignalingSession {
             _ = await media?.stop(session: session, room: room)
             if publishing { await hub.unpublished(room: room, session: session) }
             send(.pong(ref: ref))
+        case .mute(let kind, let muted):
+            await hub.mute(room: try joinedRoom(), from: p, kind: kind, muted: muted)
         case .ping:
             send(.pong(ref: ref))
         }

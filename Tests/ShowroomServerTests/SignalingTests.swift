@@ -75,6 +75,9 @@ import Testing
             // Typing and read receipts reach the other side.
             shopper.send(["type": "typing", "on": true])
             #expect(try await agent.next("typing")["on"] as? Bool == true)
+            shopper.send(["type": "mute", "kind": "audio", "muted": true])
+            let mute = try await agent.next("mute")
+            #expect(mute["kind"] as? String == "audio" && mute["muted"] as? Bool == true)
             shopper.send(["type": "read", "seq": 3])
             let read = try await agent.next("read")
             #expect(read["seq"] as? Int64 == 3)
