@@ -116,6 +116,16 @@ let package = Package(
             path: "tools/netsim/showroom-netsim"
         ),
         .testTarget(name: "NetworkImpairmentTests", dependencies: ["NetworkImpairment", "ShowroomTestSupport"]),
+        // The chat benchmark: many /ws connections against the release `showroom` binary.
+        .executableTarget(
+            name: "ChatBenchmark",
+            dependencies: [
+                "ShowroomServer",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/ChatBenchmark"
+        ),
         // The relay benchmark: real SRTP peers over loopback UDP, `swift run -c release RelayBenchmark`.
         .executableTarget(
             name: "RelayBenchmark",

@@ -62,13 +62,13 @@ enum SignalingConnection {
 
     /// What the connection's tasks share.
     final class State: Sendable {
-        let continuation: AsyncStream<ServerMessage>.Continuation
+        let continuation: AsyncStream<String>.Continuation
         let reason = Mutex<SignalingError?>(nil)
         let lastSeen = Mutex(ContinuousClock.now)
         let authenticated = Mutex(false)
         let done = Mutex(false)
 
-        init(_ continuation: AsyncStream<ServerMessage>.Continuation) { self.continuation = continuation }
+        init(_ continuation: AsyncStream<String>.Continuation) { self.continuation = continuation }
 
         /// Records why the connection ends (the first reason wins) and queues `closing` last.
         func finish(_ e: SignalingError) {
@@ -78,12 +78,12 @@ enum SignalingConnection {
                 return true
             }
             if first {
-                continuation.yield(.closing(code: e.code.rawValue, reason: e.detail))
+                continuation.yield(ServerMessage.closing(code: e.code.rawValue, reason: e.detail).json())
                 continuation.finish()
             }
         }
 
-        func deliver(_ m: ServerMessage) -> Bool {
+        func deliver(_ m: String) -> Bool {
             switch continuation.yield(m) {
             case .enqueued: return true
             case .dropped:
@@ -99,7 +99,7 @@ enum SignalingConnection {
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: RoomHub, media: (any MediaNegotiator)?,
         auth: TokenAuthority, logger: Logger
     ) async {
-        let (queue, continuation) = AsyncStream.makeStream(of: ServerMessage.self, bufferingPolicy: .bufferingOldest(queueLength))
+        let (queue, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLength))
         let state = State(continuation)
         let session = SignalingSession(
             hub: hub, media: media,
@@ -116,7 +116,7 @@ enum SignalingConnection {
         await withTaskGroup(of: Void.self) { group in
             // Writer: drains the queue in order, then closes with the reason's code.
             group.addTask {
-                for await m in queue { try? await outbound.write(.text(m.json())) }
+                for await text in queue { try? await outbound.write(.text(text)) }
                 let code: WebSocketErrorCode
                 switch state.reason.withLock({ $0?.code }) {
                 case nil: code = .normalClosure

@@ -187,13 +187,27 @@ public enum ServerMessage: Sendable, Equatable {
     static func object(_ p: Participant) -> [String: Any] { ["id": p.id, "identity": p.identity, "role": p.role] }
 
     static func object(_ m: StoredMessage) -> [String: Any] {
-        var o = (try? JSONSerialization.jsonObject(with: JSONEncoder.iso8601.encode(m.content))) as? [String: Any] ?? [:]
-        o["type"] = "message"
-        o["seq"] = m.seq
-        o["id"] = m.clientID
-        o["from"] = m.sender
-        o["role"] = m.senderRole
-        o["sentAt"] = ISO8601DateFormatter().string(from: m.sentAt)
+        var o: [String: Any] = ["type": "message", "seq": m.seq, "id": m.clientID, "from": m.sender, "role": m.senderRole,
+                                "sentAt": m.sentAt.formatted(.iso8601), "kind": m.content.kind]
+        switch m.content {
+        case .text(let t), .system(let t): o["text"] = t
+        case .image(let url, let w, let h, let alt):
+            o["url"] = url
+            o["width"] = w
+            o["height"] = h
+            o["alt"] = alt
+        case .product(let sku, let title, let price, let currency, let image, let link):
+            o["sku"] = sku
+            o["title"] = title
+            o["price"] = price
+            o["currency"] = currency
+            if let image { o["image"] = image }
+            o["link"] = link
+        case .coupon(let code, let discount, let expires):
+            o["code"] = code
+            o["discount"] = discount
+            o["expires"] = expires.formatted(.iso8601)
+        }
         return o
     }
 }

@@ -7,13 +7,14 @@ import Foundation
 /// joining member gets its backlog (everything after the `lastSeq` it names) queued before it is
 /// added to the room, so nothing falls between the backlog and the live messages.
 public actor RoomHub {
-    /// One connection in a room. `deliver` queues a message for it and answers false when its
-    /// queue is full (a consumer too slow for the room): the hub then drops it from the room.
+    /// One connection in a room. `deliver` queues an encoded message (one JSON text, encoded once
+    /// per broadcast, not once per member) and answers false when its queue is full (a consumer
+    /// too slow for the room): the hub then drops it from the room.
     public struct Member: Sendable {
         public var participant: Participant
-        public var deliver: @Sendable (ServerMessage) -> Bool
+        public var deliver: @Sendable (String) -> Bool
 
-        public init(participant: Participant, deliver: @escaping @Sendable (ServerMessage) -> Bool) {
+        public init(participant: Participant, deliver: @escaping @Sendable (String) -> Bool) {
             self.participant = participant
             self.deliver = deliver
         }
@@ -36,15 +37,18 @@ public actor RoomHub {
         let present = rooms[room, default: [:]]
         do {
             let last = try store.lastSeq(room: room)
-            _ = member.deliver(
-                .joined(
-                    room: room, participants: present.values.map(\.participant) + [member.participant], lastSeq: last,
-                    readReceipts: try store.readReceipts(room: room), publishers: publishers[room] ?? [:]))
+            let receipts = try store.readReceipts(room: room)
+            let joined = ServerMessage.joined(
+                room: room, participants: present.values.map(\.participant) + [member.participant], lastSeq: last,
+                readReceipts: receipts, publishers: publishers[room] ?? [:])
+            _ = member.deliver(joined.json())
             if var cursor = after {
                 while cursor < last {
                     let page = try store.messages(room: room, after: cursor, limit: Self.page)
                     guard let end = page.last?.seq else { break }
-                    for m in page where !member.deliver(.message(m)) { throw SignalingError(.slowConsumer, "backlog larger than the queue") }
+                    for m in page where !member.deliver(ServerMessage.message(m).json()) {
+                        throw SignalingError(.slowConsumer, "backlog larger than the queue")
+                    }
                     cursor = end
                 }
             }
@@ -140,8 +144,9 @@ public actor RoomHub {
     /// reconnects and resumes from its last seq — nothing is lost, since everything is stored).
     private func broadcast(_ room: String, _ message: ServerMessage, except: String?) {
         guard let members = rooms[room] else { return }
+        let text = message.json()
         for (id, m) in members where id != except {
-            if !m.deliver(message) {
+            if !m.deliver(text) {
                 rooms[room]?[id] = nil
             }
         }

@@ -55,7 +55,7 @@ struct TokenBucket {
 }
 
 /// One `/ws` connection's protocol logic, transport aside: it takes text frames and the time and
-/// sends through `deliver`; when it answers with an error, the caller sends `closing` and closes.
+/// sends (encoded) through `deliver`; when it answers with an error, the caller sends `closing` and closes.
 /// Owned by the connection's reader task.
 public final class SignalingSession {
     public struct Limits: Sendable {
@@ -71,7 +71,7 @@ public final class SignalingSession {
     private let hub: RoomHub
     private let media: (any MediaNegotiator)?
     private let authenticate: @Sendable (String) async throws(SignalingError) -> Grant
-    private let deliver: @Sendable (ServerMessage) -> Bool
+    private let deliver: @Sendable (String) -> Bool
     private let limits: Limits
     private var bucket: TokenBucket
     private var violations = 0
@@ -85,7 +85,7 @@ public final class SignalingSession {
     public init(
         hub: RoomHub, media: (any MediaNegotiator)?, limits: Limits = Limits(),
         authenticate: @escaping @Sendable (String) async throws(SignalingError) -> Grant,
-        deliver: @escaping @Sendable (ServerMessage) -> Bool
+        deliver: @escaping @Sendable (String) -> Bool
     ) {
         self.hub = hub
         self.media = media
@@ -95,7 +95,7 @@ public final class SignalingSession {
         bucket = TokenBucket(rate: limits.rate, burst: limits.burst)
     }
 
-    private func send(_ m: ServerMessage) { _ = deliver(m) }
+    private func send(_ m: ServerMessage) { _ = deliver(m.json()) }
 
     private func refuse(_ e: SignalingError, ref: String?) { send(.error(code: e.code.rawValue, reason: e.detail, ref: ref)) }
 
