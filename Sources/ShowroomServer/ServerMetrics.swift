@@ -2,6 +2,7 @@ import Foundation
 import Metrics
 import Prometheus
 import Relay
+import Signaling
 import Synchronization
 
 /// What `GET /metrics` exposes, in the Prometheus text format: the relay's totals (read from
@@ -30,9 +31,22 @@ public final class ServerMetrics: Sendable {
     /// Makes this registry the process-wide swift-metrics backend (once per process: the CLI does it).
     public func bootstrap() { MetricsSystem.bootstrap(factory) }
 
+    /// WebSocket connections open now, and closed ones by the code they were closed with.
+    let connections = Atomic<Int>(0)
+    let closes = Mutex<[String: Int]>([:])
+
+    func connectionOpened() { connections.add(1, ordering: .relaxed) }
+    func connectionClosed(code: String) {
+        connections.subtract(1, ordering: .relaxed)
+        closes.withLock { $0[code, default: 0] += 1 }
+    }
+
     /// Brings the exported values up to date and renders them.
-    public func render(relay: RelayServer?) async -> String {
+    public func render(relay: RelayServer?, hub: RoomHub? = nil) async -> String {
         if let relay { record(await relay.snapshot()) }
+        if let hub { record(await hub.snapshot()) }
+        registry.makeGauge(name: "showroom_ws_connections").set(Double(connections.load(ordering: .relaxed)))
+        for (code, n) in closes.withLock({ $0 }) { advance("showroom_ws_closed_total", [("code", code)], to: n) }
         recordProcess()
         return registry.emitToString()
     }
@@ -54,6 +68,17 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
+    }
+
+    func record(_ h: HubSnapshot) {
+        registry.makeGauge(name: "showroom_chat_rooms").set(Double(h.rooms))
+        registry.makeGauge(name: "showroom_chat_members").set(Double(h.members))
+        advance("showroom_chat_messages_stored_total", [], to: h.stored)
+        advance("showroom_chat_duplicates_total", [], to: h.duplicates)
+        advance("showroom_chat_delivered_total", [], to: h.delivered)
+        advance("showroom_chat_resumed_total", [], to: h.resumed)
+        advance("showroom_chat_joins_total", [], to: h.joins)
+        advance("showroom_chat_slow_consumers_total", [], to: h.slowConsumers)
     }
 
     /// Counters move by the difference to the last value exported (Prometheus counters only grow).

@@ -26,7 +26,8 @@ public enum ShowroomServer {
 
     /// The router with every route the server answers.
     public static func router(
-        relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil
+        relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
+        hub: RoomHub? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -53,7 +54,7 @@ public enum ShowroomServer {
         }
         if let metrics {
             router.get("metrics") { _, _ -> Response in
-                let text = await metrics.render(relay: relay)
+                let text = await metrics.render(relay: relay, hub: hub)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -100,12 +101,13 @@ public enum ShowroomServer {
         let wsConfiguration = WebSocketServerConfiguration(
             maxFrameSize: SignalingConnection.maximumFrame, autoPing: .enabled(timePeriod: .seconds(20)))
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics, hub: hub),
             server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, _, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
                 guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }
                 return .upgrade([:]) { inbound, outbound, _ in
-                    await SignalingConnection.run(inbound: inbound, outbound: outbound, hub: hub, media: media, auth: auth, logger: logger)
+                    await SignalingConnection.run(
+                        inbound: inbound, outbound: outbound, hub: hub, media: media, auth: auth, metrics: metrics, logger: logger)
                 }
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),

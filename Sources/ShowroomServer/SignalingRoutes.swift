@@ -97,8 +97,9 @@ enum SignalingConnection {
 
     static func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: RoomHub, media: (any MediaNegotiator)?,
-        auth: TokenAuthority, logger: Logger
+        auth: TokenAuthority, metrics: ServerMetrics? = nil, logger: Logger
     ) async {
+        metrics?.connectionOpened()
         let (queue, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLength))
         let state = State(continuation)
         let session = SignalingSession(
@@ -160,5 +161,6 @@ enum SignalingConnection {
             state.done.withLock { $0 = true }
             continuation.finish()
         }
+        metrics?.connectionClosed(code: state.reason.withLock { $0?.code.rawValue } ?? "client")
     }
 }

@@ -22,6 +22,7 @@ public actor RoomHub {
 
     private let store: any ChatStore
     private var rooms: [String: [String: Member]] = [:]
+    private var counters = HubSnapshot()
     /// Room → media session → the participant publishing it.
     private var publishers: [String: [String: String]] = [:]
     /// Backlog reads go in pages of this many messages.
@@ -49,6 +50,7 @@ public actor RoomHub {
                     for m in page where !member.deliver(ServerMessage.message(m).json()) {
                         throw SignalingError(.slowConsumer, "backlog larger than the queue")
                     }
+                    counters.resumed += page.count
                     cursor = end
                 }
             }
@@ -60,6 +62,7 @@ public actor RoomHub {
             throw SignalingError(.storage, "\(error)")
         }
         rooms[room, default: [:]][id] = member
+        counters.joins += 1
         broadcast(room, .presence(event: "joined", participant: member.participant), except: id)
     }
 
@@ -86,7 +89,10 @@ public actor RoomHub {
         } catch {
             throw SignalingError(.storage, error.description)
         }
-        if !stored.duplicate { broadcast(room, .message(stored.message), except: nil) }
+        if stored.duplicate { counters.duplicates += 1 } else {
+            counters.stored += 1
+            broadcast(room, .message(stored.message), except: nil)
+        }
         return .ack(id: clientID, seq: stored.message.seq, duplicate: stored.duplicate, ref: ref)
     }
 
@@ -135,6 +141,14 @@ public actor RoomHub {
 
     public func memberCount(room: String) -> Int { rooms[room]?.count ?? 0 }
 
+    /// Totals since start and what is live now, for metrics.
+    public func snapshot() -> HubSnapshot {
+        var s = counters
+        s.rooms = rooms.count
+        s.members = rooms.values.reduce(0) { $0 + $1.count }
+        return s
+    }
+
     /// A media session published in the room by someone other than `participant`.
     public func publication(room: String, notBy participant: String) -> String? {
         (publishers[room] ?? [:]).sorted { $0.key < $1.key }.first { $0.value != participant }?.key
@@ -146,9 +160,27 @@ public actor RoomHub {
         guard let members = rooms[room] else { return }
         let text = message.json()
         for (id, m) in members where id != except {
-            if !m.deliver(text) {
+            if m.deliver(text) {
+                counters.delivered += 1
+            } else {
                 rooms[room]?[id] = nil
+                counters.slowConsumers += 1
             }
         }
     }
+}
+
+/// The hub's figures for `/metrics`.
+public struct HubSnapshot: Sendable, Equatable {
+    public var rooms = 0
+    public var members = 0
+    /// Chat messages stored, retried sends answered from the store, messages queued to members
+    /// (every kind), backlog messages sent on resume, joins, members dropped as too slow.
+    public var stored = 0
+    public var duplicates = 0
+    public var delivered = 0
+    public var resumed = 0
+    public var joins = 0
+    public var slowConsumers = 0
+    public init() {}
 }

@@ -81,6 +81,13 @@ import Testing
             shopper.send(["type": "read", "seq": 3])
             let read = try await agent.next("read")
             #expect(read["seq"] as? Int64 == 3)
+            // The chat's counters in /metrics.
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                let text = String(buffer: r.body)
+                #expect(WHIPTests.sample(text, "showroom_chat_messages_stored_total") == 3, "\(text.prefix(3_000))")
+                #expect(WHIPTests.sample(text, "showroom_chat_duplicates_total") == 1)
+                #expect(WHIPTests.sample(text, "showroom_ws_connections") == 2)
+            }
             await agent.close()
             #expect(try await shopper.next("presence")["event"] as? String == "left")
             await shopper.close()
