@@ -211,6 +211,13 @@ import Testing
             #expect(stats.first { $0.id == agentView }?.watching == shopperSession)
             #expect(stats.first { $0.id == sub["session"] as? String }?.watching == session)
 
+            // Another room's publication cannot be watched from here, even by its id.
+            let outsider = SignalingClient(port: port)
+            try await outsider.enter(token: try await token("elsewhere", .shopper), room: "elsewhere")
+            outsider.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp"), "source": session])
+            #expect(try await outsider.next("error")["code"] as? String == "not_found")
+            await outsider.close()
+
             // A viewer token cannot publish; a stranger cannot stop someone else's session.
             let watcher = SignalingClient(port: port)
             try await watcher.enter(token: try await token("call", .viewer), room: "call")
