@@ -51,8 +51,8 @@ struct RelayMedia: MediaNegotiator {
 
 /// One `/ws` connection: a reader task feeds text frames to a ``SignalingSession``; a writer task
 /// drains the session's outgoing queue (bounded: a client that cannot keep up is closed with
-/// `slow_consumer` and resumes from its last seq); a watchdog closes connections that never say
-/// hello (10 s) or go quiet (30 s — clients ping every 10 s). The server's shutdown closes every
+/// `slow_consumer` and resumes from its last seq); one ``Sweeper`` for all connections closes
+/// those that never say hello (10 s) or go quiet (30 s — clients ping every 10 s). The server's shutdown closes every
 /// connection with `shutting_down`.
 enum SignalingConnection {
     static let maximumFrame = 1 << 16
@@ -66,9 +66,18 @@ enum SignalingConnection {
         let reason = Mutex<SignalingError?>(nil)
         let lastSeen = Mutex(ContinuousClock.now)
         let authenticated = Mutex(false)
-        let done = Mutex(false)
+        let opened = ContinuousClock.now
 
         init(_ continuation: AsyncStream<String>.Continuation) { self.continuation = continuation }
+
+        /// Ends the connection if it is past a timeout.
+        func check(now: ContinuousClock.Instant) {
+            if !authenticated.withLock({ $0 }), now - opened > helloTimeout {
+                finish(SignalingError(.timeout, "no hello within \(helloTimeout)"))
+            } else if now - lastSeen.withLock({ $0 }) > idleTimeout {
+                finish(SignalingError(.timeout, "nothing received for \(idleTimeout); send ping"))
+            }
+        }
 
         /// Records why the connection ends (the first reason wins) and queues `closing` last.
         func finish(_ e: SignalingError) {
@@ -102,6 +111,8 @@ enum SignalingConnection {
         metrics?.connectionOpened()
         let (queue, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLength))
         let state = State(continuation)
+        let key = Sweeper.shared.add(state)
+        defer { Sweeper.shared.remove(key) }
         let session = SignalingSession(
             hub: hub, media: media,
             authenticate: { (token: String) async throws(SignalingError) -> Grant in
@@ -126,19 +137,6 @@ enum SignalingConnection {
                 }
                 try? await outbound.close(code, reason: state.reason.withLock { $0?.code.rawValue })
             }
-            // Watchdog: hello and idle timeouts.
-            group.addTask {
-                let opened = ContinuousClock.now
-                while !state.done.withLock({ $0 }) {
-                    try? await Task.sleep(for: .milliseconds(500))
-                    let now = ContinuousClock.now
-                    if !state.authenticated.withLock({ $0 }), now - opened > helloTimeout {
-                        state.finish(SignalingError(.timeout, "no hello within \(helloTimeout)"))
-                    } else if now - state.lastSeen.withLock({ $0 }) > idleTimeout {
-                        state.finish(SignalingError(.timeout, "nothing received for \(idleTimeout); send ping"))
-                    }
-                }
-            }
             // Reader, in this task: frames in order through the session.
             await withGracefulShutdownHandler {
                 do {
@@ -158,9 +156,34 @@ enum SignalingConnection {
                 state.finish(SignalingError(.shuttingDown, "the server is stopping; reconnect shortly"))
             }
             await session.end()
-            state.done.withLock { $0 = true }
             continuation.finish()
         }
         metrics?.connectionClosed(code: state.reason.withLock { $0?.code.rawValue } ?? "client")
     }
+}
+
+/// The timeouts of every `/ws` connection, checked by one task once a second (a task per
+/// connection would wake 10,000 times a second for 10,000 idle connections).
+final class Sweeper: Sendable {
+    static let shared = Sweeper()
+    private let states = Mutex<(next: Int, all: [Int: SignalingConnection.State], task: Task<Void, Never>?)>((0, [:], nil))
+
+    func add(_ state: SignalingConnection.State) -> Int {
+        states.withLock { s in
+            s.next += 1
+            s.all[s.next] = state
+            if s.task == nil {
+                s.task = Task.detached { [weak self] in
+                    while let self, !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        let now = ContinuousClock.now
+                        for state in self.states.withLock({ Array($0.all.values) }) { state.check(now: now) }
+                    }
+                }
+            }
+            return s.next
+        }
+    }
+
+    func remove(_ key: Int) { states.withLock { _ = $0.all.removeValue(forKey: key) } }
 }

@@ -40,6 +40,16 @@ import Testing
         }
     }
 
+    /// A connection that never says hello is closed with `timeout` (after 10 s).
+    @Test func aSilentConnectionIsClosedWithTimeout() async throws {
+        try await withLiveServer { client, _ in
+            let silent = SignalingClient(port: try #require(client.port))
+            let closing = try await silent.next("closing", seconds: 20)
+            #expect(closing["code"] as? String == "timeout")
+            #expect(await silent.waitClosed())
+        }
+    }
+
     @Test func chatIsAcknowledgedAfterStorageDeliveredToEveryoneInSeqOrderAndNeverDoubled() async throws {
         try await withLiveServer { client, _ in
             let port = try #require(client.port)
