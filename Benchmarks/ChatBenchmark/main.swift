@@ -105,6 +105,14 @@ let logger = Logger(label: "chatbench")
             defer { results.latencies.withLock { $0 += local } }
             try await outbound.write(.text(#"{"type":"hello","v":1,"token":"\#(token)"}"#))
             try await withThrowingTaskGroup(of: Void.self) { group in
+                // The protocol's keep-alive: a ping every 10 s (the server closes sockets quiet for 30 s).
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(Int.random(in: 0..<10_000)))
+                    while !results.stop.load(ordering: .relaxed) {
+                        try await outbound.write(.text(#"{"type":"ping"}"#))
+                        try await Task.sleep(for: .seconds(10))
+                    }
+                }
                 if sender {
                     group.addTask {
                         while !results.sending.load(ordering: .relaxed) {
@@ -161,7 +169,6 @@ let tasks = Task {
         }
     }
 }
-// Keep-alive: the server closes connections quiet for 30 s; idle clients here never are for long.
 while results.joined.load(ordering: .relaxed) + results.failed.load(ordering: .relaxed) < rooms * roomSize {
     try await Task.sleep(for: .milliseconds(100))
     if ContinuousClock.now - opening > .seconds(120) { break }
