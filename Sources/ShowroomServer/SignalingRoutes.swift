@@ -56,7 +56,7 @@ struct RelayMedia: MediaNegotiator {
 /// connection with `shutting_down`.
 enum SignalingConnection {
     static let maximumFrame = 1 << 16
-    static let queueLength = 4_096
+    static let queueLength = 16_384
     static let helloTimeout = Duration.seconds(10)
     static let idleTimeout = Duration.seconds(30)
 
