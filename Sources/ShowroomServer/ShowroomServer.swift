@@ -98,8 +98,10 @@ public enum ShowroomServer {
         }
         let hub = RoomHub(store: store)
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
-        let wsConfiguration = WebSocketServerConfiguration(
-            maxFrameSize: SignalingConnection.maximumFrame, autoPing: .enabled(timePeriod: .seconds(20)))
+        // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
+        // socket alive and proves the client is there, and per-socket ping timers cost memory.
+        let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            ws: WebSocketServerConfiguration(maxFrameSize: SignalingConnection.maximumFrame, autoPing: .disabled))
         return Application(
             router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics, hub: hub),
             server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, _, logger in
