@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "showroom", targets: ["showroom"]),
         .executable(name: "showroom-netsim", targets: ["showroom-netsim"]),
+        .executable(name: "showroom-load", targets: ["showroom-load"]),
         .library(name: "MediaWire", targets: ["MediaWire"]),
         .library(name: "MediaPipeline", targets: ["MediaPipeline"]),
     ],
@@ -21,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
@@ -116,6 +118,18 @@ let package = Package(
             path: "tools/netsim/showroom-netsim"
         ),
         .testTarget(name: "NetworkImpairmentTests", dependencies: ["NetworkImpairment", "ShowroomTestSupport"]),
+        // showroom-load: a load test over the real protocols (chat today), latency first.
+        .executableTarget(
+            name: "showroom-load",
+            dependencies: [
+                "ShowroomServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "tools/load/showroom-load"
+        ),
         // The chat benchmark: many /ws connections against the release `showroom` binary.
         .executableTarget(
             name: "ChatBenchmark",
