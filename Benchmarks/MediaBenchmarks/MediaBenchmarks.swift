@@ -148,52 +148,84 @@ let benchmarks: @Sendable () -> Void = {
 
     // MARK: Transcode steps (jitter buffer → decode → scale → encode → packetize)
 
-    Benchmark("Transcode step video 640x360→320x180 (one frame)") { benchmark in
-        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 1_000_000),
-            let transcoder = try? VideoTranscoder(.init(width: 320, height: 180, bitrate: 250_000, ssrc: 2))
-        else { return }
-        var packetizer = VP8Packetizer()
-        let source: [[RTPPacket]] = frames640.enumerated().map { i, f in
-            let data = (try? encoder.encode(f, pts: Int64(i * 3_000), forceKeyFrame: i == 0))??.data ?? []
-            return packetizer.packetize(frame: data).enumerated().map { j, payload in
-                RTPPacket(header: RTPHeader(marker: false, payloadType: 96, sequenceNumber: 0, timestamp: 0, ssrc: 1), payload: payload)
+    /// The 30-frame 640×360 clip as a publisher would send it (VP8 1 Mbit/s, first frame a key
+    /// frame), packetized; `packets(n)` is frame n of the clip looped, with continuous seq/ts.
+    struct VideoInput {
+        let clip: [[RTPPacket]]
+        var seq: UInt16 = 0
+
+        init(frames: [I420Frame]) {
+            var packetizer = VP8Packetizer()
+            let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 1_000_000)
+            clip = frames.enumerated().map { i, f in
+                let data = (try? encoder?.encode(f, pts: Int64(i * 3_000), forceKeyFrame: i == 0))??.data ?? []
+                return packetizer.packetize(frame: data).map { payload in
+                    RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: 0, timestamp: 0, ssrc: 1), payload: payload)
+                }
             }
         }
-        var seq: UInt16 = 0
+
+        mutating func packets(_ n: Int) -> [RTPPacket] {
+            let source = clip[n % clip.count]
+            defer { seq &+= UInt16(source.count) }
+            return source.enumerated().map { j, p in
+                var p = p
+                p.header.sequenceNumber = seq &+ UInt16(j)
+                p.header.timestamp = UInt32(n * 3_000)
+                p.header.marker = j == source.count - 1
+                return p
+            }
+        }
+    }
+
+    /// 20 ms Opus packets of 48 kHz stereo at 64 kbit/s; `packet(n)` is tick n's RTP packet.
+    struct AudioInput {
+        let payloads: [[UInt8]]
+
+        init() {
+            let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000)
+            payloads = (0..<50).compactMap { i in
+                try? encoder?.encode(TestPattern.audio(sampleRate: 48_000, channels: 2, start: i * 960, count: 960))
+            }
+        }
+
+        func packet(_ n: Int) -> RTPPacket {
+            RTPPacket(
+                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(truncatingIfNeeded: n * 960), ssrc: 5),
+                payload: payloads[n % payloads.count])
+        }
+    }
+
+    /// The `low` rendition's codecs.
+    func lowVideo(_ ssrc: UInt32) -> VideoTranscoder? { try? VideoTranscoder(.init(width: 320, height: 180, bitrate: 225_000, ssrc: ssrc)) }
+    func lowAudio(_ ssrc: UInt32) -> AudioTranscoder? { try? AudioTranscoder(.init(ssrc: ssrc, outputChannels: 1, bitrate: 24_000)) }
+    func tick(_ n: Int, frameMicroseconds: Int64) -> (arrival: MediaTime, process: MediaTime) {
+        let t = MediaTime(microseconds: Int64(n) * frameMicroseconds)
+        return (t, t + .milliseconds(200))
+    }
+
+    Benchmark("Transcode step video 640x360→320x180 (one frame)") { benchmark in
+        guard let transcoder = lowVideo(2) else { return }
+        var input = VideoInput(frames: frames640)
         var n = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            // Loop the 30-frame clip (its first frame is a key frame), with continuous seq/ts.
-            let packets = source[n % source.count]
-            let t = MediaTime(microseconds: Int64(n) * 33_333)
-            for (j, var p) in packets.enumerated() {
-                p.header.sequenceNumber = seq
-                p.header.timestamp = UInt32(n * 3_000)
-                p.header.marker = j == packets.count - 1
-                seq &+= 1
-                transcoder.receive(p, arrival: t)
-            }
-            blackHole(transcoder.process(now: t + .milliseconds(200)))
+            let t = tick(n, frameMicroseconds: 33_333)
+            for p in input.packets(n) { transcoder.receive(p, arrival: t.arrival) }
+            blackHole(transcoder.process(now: t.process))
             n += 1
         }
     }
 
     Benchmark("Transcode step audio Opus 48k stereo 64k → mono 24k (20 ms)") { benchmark in
-        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000),
-            let transcoder = try? AudioTranscoder(.init(ssrc: 3, outputChannels: 1, bitrate: 24_000))
-        else { return }
-        let packets = (0..<50).compactMap { i in
-            try? encoder.encode(TestPattern.audio(sampleRate: 48_000, channels: 2, start: i * 960, count: 960))
-        }
+        guard let transcoder = lowAudio(3) else { return }
+        let input = AudioInput()
         var n = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            let t = MediaTime(microseconds: Int64(n) * 20_000)
-            let p = RTPPacket(
-                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(truncatingIfNeeded: n * 960), ssrc: 5),
-                payload: packets[n % packets.count])
-            transcoder.receive(p, arrival: t)
-            blackHole(transcoder.process(now: t + .milliseconds(200)))
+            let t = tick(n, frameMicroseconds: 20_000)
+            transcoder.receive(input.packet(n), arrival: t.arrival)
+            blackHole(transcoder.process(now: t.process))
             n += 1
         }
     }
@@ -204,51 +236,32 @@ let benchmarks: @Sendable () -> Void = {
     // when an iteration takes less than the interval (33.3 ms video, 20 ms audio), that many
     // branches fit on one core. Every branch has its own codecs (cache pressure included).
     Benchmark("Concurrent transcodes: 10 video 640x360→320x180 branches, one 33.3 ms tick") { benchmark in
-        guard let encoder = try? VP8Encoder(width: 640, height: 360, bitrate: 1_000_000) else { return }
-        let branches = (0..<10).compactMap { i in try? VideoTranscoder(.init(width: 320, height: 180, bitrate: 225_000, ssrc: UInt32(10 + i))) }
-        var packetizer = VP8Packetizer()
-        let source: [[RTPPacket]] = frames640.enumerated().map { i, f in
-            let data = (try? encoder.encode(f, pts: Int64(i * 3_000), forceKeyFrame: i == 0))??.data ?? []
-            return packetizer.packetize(frame: data).map { payload in
-                RTPPacket(header: RTPHeader(marker: false, payloadType: 96, sequenceNumber: 0, timestamp: 0, ssrc: 1), payload: payload)
-            }
-        }
-        var seq: UInt16 = 0
+        let branches = (0..<10).compactMap { lowVideo(UInt32(10 + $0)) }
+        var input = VideoInput(frames: frames640)
         var n = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            let packets = source[n % source.count]
-            let t = MediaTime(microseconds: Int64(n) * 33_333)
+            let t = tick(n, frameMicroseconds: 33_333)
+            let packets = input.packets(n)
             for branch in branches {
-                for (j, var p) in packets.enumerated() {
-                    p.header.sequenceNumber = seq &+ UInt16(j)
-                    p.header.timestamp = UInt32(n * 3_000)
-                    p.header.marker = j == packets.count - 1
-                    branch.receive(p, arrival: t)
-                }
-                blackHole(branch.process(now: t + .milliseconds(200)))
+                for p in packets { branch.receive(p, arrival: t.arrival) }
+                blackHole(branch.process(now: t.process))
             }
-            seq &+= UInt16(packets.count)
             n += 1
         }
     }
 
     Benchmark("Concurrent transcodes: 200 audio 48k stereo 64k → mono 24k branches, one 20 ms tick") { benchmark in
-        guard let encoder = try? OpusEncoder(channels: 2, bitrate: 64_000) else { return }
-        let branches = (0..<200).compactMap { i in try? AudioTranscoder(.init(ssrc: UInt32(100 + i), outputChannels: 1, bitrate: 24_000)) }
-        let packets = (0..<50).compactMap { i in
-            try? encoder.encode(TestPattern.audio(sampleRate: 48_000, channels: 2, start: i * 960, count: 960))
-        }
+        let branches = (0..<200).compactMap { lowAudio(UInt32(100 + $0)) }
+        let input = AudioInput()
         var n = 0
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
-            let t = MediaTime(microseconds: Int64(n) * 20_000)
-            let p = RTPPacket(
-                header: RTPHeader(payloadType: 111, sequenceNumber: UInt16(truncatingIfNeeded: n), timestamp: UInt32(truncatingIfNeeded: n * 960), ssrc: 5),
-                payload: packets[n % packets.count])
+            let t = tick(n, frameMicroseconds: 20_000)
+            let p = input.packet(n)
             for branch in branches {
-                branch.receive(p, arrival: t)
-                blackHole(branch.process(now: t + .milliseconds(200)))
+                branch.receive(p, arrival: t.arrival)
+                blackHole(branch.process(now: t.process))
             }
             n += 1
         }

@@ -1,8 +1,9 @@
 import Foundation
 import ShowroomCore
 
-/// What one chat message carries. On the wire (and in the store) it is a JSON object whose `kind`
-/// says which of the others fields are present; see docs/protocol.md.
+/// What one chat message carries. On the wire and in the store it is one JSON object
+/// (``jsonObject``, read back with `Decodable`) whose `kind` says which other fields are present;
+/// see docs/protocol.md.
 public enum ChatContent: Sendable, Equatable {
     case text(String)
     case image(url: String, width: Int, height: Int, alt: String)
@@ -66,7 +67,7 @@ public enum ChatContent: Sendable, Equatable {
     }
 }
 
-extension ChatContent: Codable {
+extension ChatContent: Decodable {
     private enum Key: String, CodingKey { case kind, text, url, width, height, alt, sku, title, price, currency, image, link, code, discount, expires }
 
     public init(from decoder: any Decoder) throws {
@@ -92,34 +93,47 @@ extension ChatContent: Codable {
         }
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(kind, forKey: .kind)
+    /// Reads content back from its JSON (extra keys, such as a wire message's `type`, are ignored).
+    public init(json: Data) throws {
+        self = try Self.decoder.decode(ChatContent.self, from: json)
+    }
+
+    private static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .iso8601
+        return d
+    }()
+
+    /// The content as a JSON object — the one encoding, on the wire (inside a `message`) and in the
+    /// store: `kind` and the fields of that kind; dates as ISO 8601.
+    public var jsonObject: [String: Any] {
+        var o: [String: Any] = ["kind": kind]
         switch self {
-        case .text(let t), .system(let t): try c.encode(t, forKey: .text)
+        case .text(let t), .system(let t): o["text"] = t
         case .image(let url, let w, let h, let alt):
-            try c.encode(url, forKey: .url)
-            try c.encode(w, forKey: .width)
-            try c.encode(h, forKey: .height)
-            try c.encode(alt, forKey: .alt)
+            o["url"] = url
+            o["width"] = w
+            o["height"] = h
+            o["alt"] = alt
         case .product(let sku, let title, let price, let currency, let image, let link):
-            try c.encode(sku, forKey: .sku)
-            try c.encode(title, forKey: .title)
-            try c.encode(price, forKey: .price)
-            try c.encode(currency, forKey: .currency)
-            try c.encodeIfPresent(image, forKey: .image)
-            try c.encode(link, forKey: .link)
+            o["sku"] = sku
+            o["title"] = title
+            o["price"] = price
+            o["currency"] = currency
+            if let image { o["image"] = image }
+            o["link"] = link
         case .coupon(let code, let discount, let expires):
-            try c.encode(code, forKey: .code)
-            try c.encode(discount, forKey: .discount)
-            try c.encode(expires, forKey: .expires)
+            o["code"] = code
+            o["discount"] = discount
+            o["expires"] = expires.formatted(.iso8601)
         }
+        return o
     }
 }
 
 /// A message as stored: its place in the room (`seq`, from 1, no gaps), who sent it and the
 /// sender's own id for it (`clientID`, which makes a retried send idempotent).
-public struct StoredMessage: Sendable, Equatable, Codable {
+public struct StoredMessage: Sendable, Equatable {
     public var room: String
     public var seq: Int64
     public var clientID: String

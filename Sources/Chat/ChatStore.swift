@@ -59,23 +59,12 @@ public final class SQLiteChatStore: ChatStore {
         }
     }
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        e.outputFormatting = .sortedKeys
-        return e
-    }()
-    private static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
 
     private static func message(_ row: Row) throws -> StoredMessage {
         let body: String = row["body"]
         return StoredMessage(
             room: row["room"], seq: row["seq"], clientID: row["client_id"], sender: row["sender"], senderRole: row["sender_role"],
-            content: try decoder.decode(ChatContent.self, from: Data(body.utf8)), sentAt: Date(timeIntervalSince1970: row["sent_at"]))
+            content: try ChatContent(json: Data(body.utf8)), sentAt: Date(timeIntervalSince1970: row["sent_at"]))
     }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(ChatError) -> T {
@@ -85,7 +74,9 @@ public final class SQLiteChatStore: ChatStore {
     public func append(
         room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at date: Date
     ) throws(ChatError) -> (message: StoredMessage, duplicate: Bool) {
-        let body = try run("encoding") { String(decoding: try Self.encoder.encode(content), as: UTF8.self) }
+        let body = try run("encoding") {
+            String(decoding: try JSONSerialization.data(withJSONObject: content.jsonObject, options: .sortedKeys), as: UTF8.self)
+        }
         return try run("append") {
             try pool.write { db -> (StoredMessage, Bool) in
                 if let row = try Row.fetchOne(

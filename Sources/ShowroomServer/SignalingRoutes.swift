@@ -173,8 +173,8 @@ final class Sweeper: Sendable {
             s.next += 1
             s.all[s.next] = state
             if s.task == nil {
-                s.task = Task.detached { [weak self] in
-                    while let self, !Task.isCancelled {
+                s.task = Task.detached { [self] in
+                    while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         let now = ContinuousClock.now
                         for state in self.states.withLock({ Array($0.all.values) }) { state.check(now: now) }

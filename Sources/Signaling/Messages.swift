@@ -7,7 +7,7 @@ public let protocolVersion = 1
 
 /// Who is on the other end of a connection: its connection-unique id, the identity its token
 /// names, and its role.
-public struct Participant: Sendable, Equatable, Codable, Hashable {
+public struct Participant: Sendable, Equatable, Hashable {
     public var id: String
     public var identity: String
     public var role: String
@@ -74,7 +74,7 @@ public enum ClientMessage: Sendable, Equatable {
         case "send":
             let id = try string("id", max: 64)
             do {
-                message = .send(id: id, content: try JSONDecoder.iso8601.decode(ChatContent.self, from: data))
+                message = .send(id: id, content: try ChatContent(json: data))
             } catch {
                 throw SignalingError(.badMessage, "send: \(Self.describe(error))")
             }
@@ -187,45 +187,15 @@ public enum ServerMessage: Sendable, Equatable {
     static func object(_ p: Participant) -> [String: Any] { ["id": p.id, "identity": p.identity, "role": p.role] }
 
     static func object(_ m: StoredMessage) -> [String: Any] {
-        var o: [String: Any] = ["type": "message", "seq": m.seq, "id": m.clientID, "from": m.sender, "role": m.senderRole,
-                                "sentAt": m.sentAt.formatted(.iso8601), "kind": m.content.kind]
-        switch m.content {
-        case .text(let t), .system(let t): o["text"] = t
-        case .image(let url, let w, let h, let alt):
-            o["url"] = url
-            o["width"] = w
-            o["height"] = h
-            o["alt"] = alt
-        case .product(let sku, let title, let price, let currency, let image, let link):
-            o["sku"] = sku
-            o["title"] = title
-            o["price"] = price
-            o["currency"] = currency
-            if let image { o["image"] = image }
-            o["link"] = link
-        case .coupon(let code, let discount, let expires):
-            o["code"] = code
-            o["discount"] = discount
-            o["expires"] = expires.formatted(.iso8601)
-        }
+        var o = m.content.jsonObject
+        o["type"] = "message"
+        o["seq"] = m.seq
+        o["id"] = m.clientID
+        o["from"] = m.sender
+        o["role"] = m.senderRole
+        o["sentAt"] = m.sentAt.formatted(.iso8601)
         return o
     }
-}
-
-extension JSONDecoder {
-    static let iso8601: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
-}
-
-extension JSONEncoder {
-    static let iso8601: JSONEncoder = {
-        let e = JSONEncoder()
-        e.dateEncodingStrategy = .iso8601
-        return e
-    }()
 }
 
 /// Why the server refused a message or closed a connection; `code` goes on the wire.

@@ -5,36 +5,14 @@ The shopper widget (/shop/) and the agent console (/agent/) chat through the UI 
 reply, a product card, a coupon —, the shopper's connection is cut and comes back (resume), and
 both sides start video. Prints one JSON line with what each page saw.
 """
-import argparse, json, subprocess, tempfile, time, urllib.request
+import argparse, json, subprocess, tempfile, time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+from chromium_common import browser, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18081, 40001
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
-
-
-def wait_healthy(deadline):
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(BASE + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return True
-        except Exception:
-            time.sleep(0.1)
-    return False
-
-
-def browser():
-    options = Options()
-    options.binary_location = "/usr/lib/chromium/chromium"
-    for flag in ["--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream",
-                 "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
-                 "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]:
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def until(predicate, seconds=15):
@@ -67,7 +45,7 @@ def main():
                                "--data-dir", data, "--log-level", "warning"])
     shopper = agent = None
     try:
-        if not wait_healthy(time.monotonic() + 20):
+        if not wait_healthy(BASE, time.monotonic() + 20):
             raise SystemExit("server did not start")
         room = "consult-1"
         shopper, agent = browser(), browser()

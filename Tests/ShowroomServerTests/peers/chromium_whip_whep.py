@@ -9,34 +9,12 @@ Prints one JSON line with what the watching page's getStats() reported.
 """
 import argparse, asyncio, json, os, subprocess, sys, tempfile, threading, time, urllib.request
 
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+from chromium_common import browser, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18080, 40000
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
-
-
-def wait_healthy(deadline):
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(BASE + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return True
-        except Exception:
-            time.sleep(0.1)
-    return False
-
-
-def browser():
-    options = Options()
-    options.binary_location = "/usr/lib/chromium/chromium"
-    for flag in ["--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream",
-                 "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
-                 "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]:
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
 
 
 def stats(driver):
@@ -84,7 +62,7 @@ def main():
     driver = None
     stop = threading.Event()
     try:
-        if not wait_healthy(time.monotonic() + 20):
+        if not wait_healthy(BASE, time.monotonic() + 20):
             raise SystemExit("server did not start")
         driver = browser()
         room = "chromium-" + args.publisher

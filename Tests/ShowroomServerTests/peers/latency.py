@@ -8,17 +8,17 @@ Prints one JSON line: latency percentiles, frames, freezes, sizes seen. Run by h
       --publisher-token "$(showroom token --room demo --identity me --role publisher)" \\
       --viewer-token "$(showroom token --room demo --identity you --role viewer)" --seconds 20
 """
-import argparse, asyncio, fractions, json, os, re, time
+import asyncio, json, os, time
 
 import aioice.ice
 
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 from av import VideoFrame  # noqa: E402
-from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
+from aiortc import AudioStreamTrack, VideoStreamTrack  # noqa: E402
 
 import abs_capture  # noqa: E402
-from whip_whep import delete, post, prefer  # noqa: E402
+from whip_whep import arguments, hang_up, negotiate, publisher_and_viewer  # noqa: E402
 
 abs_capture.install()
 
@@ -72,42 +72,14 @@ def percentile(values, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-async def negotiate(pc, url, token, via=None):
-    await pc.setLocalDescription(await pc.createOffer())
-    loop = asyncio.get_running_loop()
-    status, location, answer = await loop.run_in_executor(None, post, url, pc.localDescription.sdp, token)
-    if via:
-        # Reach the server through the impairment relay: its port instead of the server's.
-        answer = re.sub(r"(a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 )\d+( typ host)", rf"\g<1>{via}\g<2>", answer)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    return status, location
-
-
 async def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--url", required=True)
-    ap.add_argument("--room", default="demo")
-    ap.add_argument("--publisher-token", required=True)
-    ap.add_argument("--viewer-token", required=True)
-    ap.add_argument("--seconds", type=float, default=20, help="how long to measure, from the first decoded frame")
-    ap.add_argument("--quality", default="source")
+    ap = arguments(seconds=20)
     ap.add_argument("--adaptive", default="1")
     ap.add_argument("--viewer-via", type=int, help="UDP port of showroom-netsim in front of the server")
     args = ap.parse_args()
-    config = RTCConfiguration(iceServers=[])
     result = {}
     t0 = time.monotonic()
-
-    publisher = RTCPeerConnection(config)
-    publisher.addTrack(StampedAudio())
-    publisher.addTrack(MovingVideo())
-    prefer(publisher, "video", "video/vp8")
-    prefer(publisher, "audio", "audio/opus")
-    result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}", args.publisher_token)
-
-    viewer = RTCPeerConnection(config)
-    viewer.addTransceiver("audio", direction="recvonly")
-    viewer.addTransceiver("video", direction="recvonly")
+    publisher, whip_location, viewer = await publisher_and_viewer(args, StampedAudio(), MovingVideo(), result)
     frames = []  # (monotonic arrival, width, height, latency ms or None)
     audio_frames = [0]
 
@@ -152,11 +124,7 @@ async def main():
         measured_s=end - start, video_sizes=sorted({f"{w}x{h}" for _, w, h, _ in frames}),
         sizes_last_5s=sorted({f"{w}x{h}" for _, w, h, _ in last5}), frames_last_5s=len(last5),
         latency_last_5s_ms={p: percentile([f[3] for f in last5 if f[3] is not None], float(p[1:])) for p in ("p50", "p95")})
-    loop = asyncio.get_running_loop()
-    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location, args.viewer_token)
-    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location, args.publisher_token)
-    await viewer.close()
-    await publisher.close()
+    await hang_up(args, publisher, whip_location, viewer, whep_location, result)
     print(json.dumps(result), flush=True)
 
 

@@ -6,7 +6,7 @@ ShowroomServerTests; run by hand with:
       --publisher-token "$(showroom token --room demo --identity me --role publisher)" \
       --viewer-token "$(showroom token --room demo --identity you --role viewer)"
 """
-import argparse, asyncio, json, time, urllib.error, urllib.request
+import argparse, asyncio, json, re, time, urllib.error, urllib.request
 
 import aioice.ice
 
@@ -41,39 +41,63 @@ def prefer(pc, kind, mime):
             t.setCodecPreferences([c for c in caps.codecs if c.mimeType.lower() == mime])
 
 
-async def negotiate(pc, url, token):
+async def negotiate(pc, url, token, via=None):
+    """Offer, POST, answer. With `via` (a showroom-netsim port), the answer's candidate is rewritten
+    so that the peer reaches the server through the impairment relay."""
     await pc.setLocalDescription(await pc.createOffer())
     loop = asyncio.get_running_loop()
     status, location, answer = await loop.run_in_executor(None, post, url, pc.localDescription.sdp, token)
+    if via:
+        answer = re.sub(r"(a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 )\d+( typ host)", rf"\g<1>{via}\g<2>", answer)
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return status, location
 
 
-async def main():
+def arguments(seconds):
+    """The options every peer script takes."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--url", required=True)
     ap.add_argument("--room", default="demo")
     ap.add_argument("--publisher-token", required=True)
     ap.add_argument("--viewer-token", required=True)
-    ap.add_argument("--seconds", type=float, default=12)
-    ap.add_argument("--video-frames", type=int, default=60)
-    ap.add_argument("--audio-frames", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--quality", default="source")
-    args = ap.parse_args()
-    config = RTCConfiguration(iceServers=[])
-    result = {}
-    t0 = time.monotonic()
+    return ap
 
+
+async def publisher_and_viewer(args, audio, video, result):
+    """Publishes `audio` and `video` over WHIP; returns the publisher, its location and a recvonly
+    viewer connection (not yet negotiated: the caller adds its track handler first)."""
+    config = RTCConfiguration(iceServers=[])
     publisher = RTCPeerConnection(config)
-    publisher.addTrack(AudioStreamTrack())
-    publisher.addTrack(VideoStreamTrack())
+    publisher.addTrack(audio)
+    publisher.addTrack(video)
     prefer(publisher, "video", "video/vp8")
     prefer(publisher, "audio", "audio/opus")
     result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}", args.publisher_token)
-
     viewer = RTCPeerConnection(config)
     viewer.addTransceiver("audio", direction="recvonly")
     viewer.addTransceiver("video", direction="recvonly")
+    return publisher, whip_location, viewer
+
+
+async def hang_up(args, publisher, whip_location, viewer, whep_location, result):
+    """DELETEs both resources (statuses into `result`) and closes both connections."""
+    loop = asyncio.get_running_loop()
+    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location, args.viewer_token)
+    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location, args.publisher_token)
+    await viewer.close()
+    await publisher.close()
+
+
+async def main():
+    ap = arguments(seconds=12)
+    ap.add_argument("--video-frames", type=int, default=60)
+    ap.add_argument("--audio-frames", type=int, default=50)
+    args = ap.parse_args()
+    result = {}
+    t0 = time.monotonic()
+    publisher, whip_location, viewer = await publisher_and_viewer(args, AudioStreamTrack(), VideoStreamTrack(), result)
     counts = {"audio": 0, "video": 0}
     first = {}
     sizes = set()
@@ -102,11 +126,7 @@ async def main():
     result.update(video_frames=counts["video"], audio_frames=counts["audio"], video_sizes=sorted(sizes),
                   first_video_s=first.get("video"), first_audio_s=first.get("audio"),
                   elapsed_s=time.monotonic() - t0)
-    loop = asyncio.get_running_loop()
-    result["whep_delete"] = await loop.run_in_executor(None, delete, args.url + whep_location, args.viewer_token)
-    result["whip_delete"] = await loop.run_in_executor(None, delete, args.url + whip_location, args.publisher_token)
-    await viewer.close()
-    await publisher.close()
+    await hang_up(args, publisher, whip_location, viewer, whep_location, result)
     print(json.dumps(result), flush=True)
 
 
