@@ -163,8 +163,30 @@ final class LoadState: Sendable {
     let sending = Atomic<Bool>(false)
     let stopSending = Atomic<Bool>(false)
     let stop = Atomic<Bool>(false)
-    let histograms = Mutex<(join: Histogram<UInt64>, ack: Histogram<UInt64>, delivery: Histogram<UInt64>)>(
-        (Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000)))
+    typealias Histograms = (join: Histogram<UInt64>, ack: Histogram<UInt64>, delivery: Histogram<UInt64>)
+    /// Latencies (µs), in shards so that thousands of chatters do not queue on one lock.
+    final class Shard: Sendable {
+        let value = Mutex<Histograms>((Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000)))
+    }
+    let shards = (0..<32).map { _ in Shard() }
+    /// Distinguishes this run's message ids from an earlier run's against the same server (the
+    /// server would answer those as duplicates).
+    let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+
+    func record(_ chatter: Int, _ body: (inout Histograms) -> Void) { shards[chatter % shards.count].value.withLock { body(&$0) } }
+
+    /// All shards merged.
+    var histograms: Histograms {
+        var all: Histograms = (Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000))
+        for shard in shards {
+            shard.value.withLock { h in
+                all.join.add(h.join)
+                all.ack.add(h.ack)
+                all.delivery.add(h.delivery)
+            }
+        }
+        return all
+    }
     let errors = Mutex<[String: Int]>([:])
 
     init(chatters: Int) { self.chatters = chatters }
@@ -172,8 +194,9 @@ final class LoadState: Sendable {
     func error(_ kind: String) { errors.withLock { $0[kind, default: 0] += 1 } }
 
     func progress(since start: ContinuousClock.Instant) {
-        let p99 = histograms.withLock { $0.delivery.totalCount > 0 ? Double($0.delivery.valueAtPercentile(99)) / 1_000 : 0 }
-        let p50 = histograms.withLock { $0.delivery.totalCount > 0 ? Double($0.delivery.valueAtPercentile(50)) / 1_000 : 0 }
+        let delivery = histograms.delivery
+        let p99 = delivery.totalCount > 0 ? Double(delivery.valueAtPercentile(99)) / 1_000 : 0
+        let p50 = delivery.totalCount > 0 ? Double(delivery.valueAtPercentile(50)) / 1_000 : 0
         let line = String(
             format: "t=%4.0fs joined %d/%d active %d sent %d delivered %d  delivery p50 %.1f p99 %.1f ms  errors %d\n",
             (ContinuousClock.now - start).seconds, joined.load(ordering: .relaxed), chatters, active.load(ordering: .relaxed),
@@ -192,7 +215,7 @@ final class LoadState: Sendable {
                 "p99": Double(h.valueAtPercentile(99)) / 1_000, "max": Double(h.max) / 1_000, "count": Double(h.totalCount),
             ]
         }
-        let h = histograms.withLock { $0 }
+        let h = histograms
         let acked = self.acked.load(ordering: .relaxed), delivered = self.delivered.load(ordering: .relaxed)
         // Every acknowledged message should reach every member of its room (the sender too).
         let expected = Double(acked) * roomSize
@@ -254,7 +277,7 @@ struct Chatter: Sendable {
                             try await Task.sleep(until: next)
                             next += interval
                             n += 1
-                            let id = "\(index)-\(n)", now = monotonicMicros()
+                            let id = "\(state.run)-\(index)-\(n)", now = monotonicMicros()
                             box.value.withLock { $0.acksPending[id] = now }
                             state.sent.add(1, ordering: .relaxed)
                             try await outbound.write(.text(#"{"type":"send","id":"\#(id)","kind":"text","text":"t=\#(now)"}"#))
@@ -266,14 +289,14 @@ struct Chatter: Sendable {
                         if text.contains(#""type":"message""#) {
                             if let r = text.range(of: "t="), let end = text[r.upperBound...].firstIndex(of: "\""), let sent = UInt64(text[r.upperBound..<end]) {
                                 state.delivered.add(1, ordering: .relaxed)
-                                _ = state.histograms.withLock { $0.delivery.record(now &- sent) }
+                                state.record(index) { _ = $0.delivery.record(now &- sent) }
                             }
                         } else if text.contains(#""type":"ack""#) {
                             if let r = text.range(of: #""id":""#), let end = text[r.upperBound...].firstIndex(of: "\""),
                                 let sent = box.value.withLock({ $0.acksPending.removeValue(forKey: String(text[r.upperBound..<end])) })
                             {
                                 state.acked.add(1, ordering: .relaxed)
-                                _ = state.histograms.withLock { $0.ack.record(now &- sent) }
+                                state.record(index) { _ = $0.ack.record(now &- sent) }
                             }
                         } else if text.contains(#""type":"welcome""#) {
                             try await outbound.write(.text(#"{"type":"join","room":"\#(room)"}"#))
@@ -281,7 +304,7 @@ struct Chatter: Sendable {
                             box.value.withLock { $0.joined = true }
                             state.joined.add(1, ordering: .relaxed)
                             state.active.add(1, ordering: .relaxed)
-                            _ = state.histograms.withLock { $0.join.record(now &- opened) }
+                            state.record(index) { _ = $0.join.record(now &- opened) }
                         } else if text.contains(#""type":"error""#) || text.contains(#""type":"closing""#) {
                             let code = text.range(of: #""code":""#).flatMap { r in text[r.upperBound...].firstIndex(of: "\"").map { String(text[r.upperBound..<$0]) } }
                             state.error(code ?? "unknown")
