@@ -118,11 +118,25 @@ let package = Package(
             path: "tools/netsim/showroom-netsim"
         ),
         .testTarget(name: "NetworkImpairmentTests", dependencies: ["NetworkImpairment", "ShowroomTestSupport"]),
-        // showroom-load: a load test over the real protocols (chat today), latency first.
+        // The client side of WebRTC from the project's own parts, for showroom-load: offer,
+        // ICE/DTLS handshake, looped encoded media, a measuring receiver, a SwiftNIO peer.
+        .target(
+            name: "WebRTCClient",
+            dependencies: [
+                "MediaWire", "MediaCrypto", "MediaCodecs", "MediaPipeline",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "tools/load/WebRTCClient"
+        ),
+        .testTarget(name: "WebRTCClientTests", dependencies: ["WebRTCClient", "MediaWire", "MediaCrypto", "Relay"]),
+        // showroom-load: a load test over the real protocols, latency first.
         .executableTarget(
             name: "showroom-load",
             dependencies: [
-                "ShowroomServer",
+                "ShowroomServer", "WebRTCClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -1,0 +1,103 @@
+import Foundation
+import Logging
+import MediaCrypto
+import NIOPosix
+import Relay
+import Synchronization
+import Testing
+import WebRTCClient
+
+/// Counts what peers report.
+final class Tally: MediaPeerObserver {
+    struct Counts {
+        var connected = 0
+        var firstMedia = 0
+        var rendered = 0
+        var firstFrames = 0
+        var latencies: [Int64] = []
+        var failures: [ClientError.Code] = []
+        var dropped: [String] = []
+    }
+    let counts = Mutex(Counts())
+    func connected(after micros: Int64) { counts.withLock { $0.connected += 1 } }
+    func firstMedia(after micros: Int64) { counts.withLock { $0.firstMedia += 1 } }
+    func rendered(_ frame: ReceiveMonitor.RenderedFrame, firstAfter micros: Int64?) {
+        counts.withLock {
+            $0.rendered += 1
+            if micros != nil { $0.firstFrames += 1 }
+            if let l = frame.glassToGlassMicros { $0.latencies.append(l) }
+        }
+    }
+    func failed(_ code: ClientError.Code) { counts.withLock { $0.failures.append(code) } }
+    func dropped(_ reason: String) { counts.withLock { $0.dropped.append(reason) } }
+}
+
+@Suite struct MediaPeerTests {
+    @Test func offerIsAnsweredByTheRelaysAnswerer() throws {
+        let cert = try DTLSCertificate()
+        for direction in [ClientOffer.Direction.send, .receive] {
+            let offer = ClientOffer(direction: direction, fingerprint: cert.fingerprint)
+            let answerer = SDPAnswerer(iceUfrag: "su", icePassword: "spwspwspwspwspwspwspwspw", fingerprint: cert.fingerprint, candidateAddress: "127.0.0.1", candidatePort: 4242, sessionID: 1)
+            let tracks = [OutgoingTrack(kind: "audio", ssrc: 11, streamID: "s", trackID: "a"), OutgoingTrack(kind: "video", ssrc: 22, streamID: "s", trackID: "v")]
+            let (answer, media, remote) = try answerer.answer(.init(parsing: offer.sdp), role: direction == .send ? .publisher : .viewer, tracks: tracks)
+            #expect(media.map(\.kind) == ["audio", "video"])
+            #expect(media.allSatisfy { $0.captureTimeExtensionID == ClientOffer.captureTimeExtensionID })
+            #expect(remote.iceUfrag == offer.iceUfrag)
+            let parsed = try ServerAnswer(parsing: answer.serialized())
+            #expect(parsed.port == 4242 && parsed.host == "127.0.0.1" && parsed.iceUfrag == "su")
+            if direction == .receive {
+                #expect(parsed.audioSSRC == 11 && parsed.videoSSRC == 22)
+            } else {
+                #expect(media.first { $0.kind == "video" }?.remoteSSRCs == [offer.videoSSRC])
+            }
+        }
+        #expect(throws: ClientError.self) { try ServerAnswer(parsing: "v=0\r\n") }
+    }
+
+    /// A publisher and two viewers through the real relay over loopback: the viewers render the
+    /// publisher's frames, and the glass-to-glass latency they measure is small and positive.
+    @Test func publisherToViewersThroughTheRelay() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        let media = try EncodedMedia(width: 320, height: 180, videoBitrate: 300_000, seconds: 2)
+        #expect(media.video.first?.isKeyFrame == true)
+        #expect(media.video.dropFirst().allSatisfy { !$0.isKeyFrame })
+        let cert = try DTLSCertificate()
+        let publisherTally = Tally(), viewerTally = Tally()
+
+        let pubOffer = ClientOffer(direction: .send, fingerprint: cert.fingerprint)
+        let (_, pubAnswer) = try await relay.open(room: "r", publishing: true, offer: pubOffer.sdp)
+        let publisher = try await MediaPeer.start(
+            role: .publisher(media), offer: pubOffer, answer: ServerAnswer(parsing: pubAnswer), certificate: cert, via: nil, group: group,
+            observer: publisherTally)
+        var viewers: [MediaPeer] = []
+        for _ in 0..<2 {
+            let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
+            let (_, answer) = try await relay.open(room: "r", publishing: false, offer: offer.sdp)
+            viewers.append(
+                try await MediaPeer.start(
+                    role: .viewer, offer: offer, answer: ServerAnswer(parsing: answer), certificate: cert, via: nil, group: group, observer: viewerTally))
+        }
+        // Wait (bounded) for 60 rendered frames in all.
+        for _ in 0..<200 where viewerTally.counts.withLock({ $0.rendered }) < 60 { try await Task.sleep(for: .milliseconds(50)) }
+        let counts = viewerTally.counts.withLock { $0 }
+        #expect(counts.failures.isEmpty)
+        #expect(counts.connected == 2 && counts.firstMedia == 2 && counts.firstFrames == 2)
+        #expect(counts.rendered >= 60)
+        #expect(counts.latencies.count == counts.rendered, "every frame carries its capture time through the relay")
+        #expect(counts.latencies.allSatisfy { $0 > 0 && $0 < 2_000_000 })
+        #expect(counts.dropped.isEmpty)
+        let v = await viewers[0].snapshot()
+        #expect(v.receivedBytes > 0 && v.expectedPackets > 0)
+        #expect(v.plisSent >= 0)
+        let p = await publisher.snapshot()
+        #expect(p.sentPackets > 0)
+        #expect(publisherTally.counts.withLock { $0.connected } == 1)
+        for v in viewers { await v.stop() }
+        await publisher.stop()
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,340 @@
+import Foundation
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Microseconds since 1900 on the wall clock: the NTP timescale abs-capture-time uses, so a
+/// receiver on the same machine can subtract a capture time from "now".
+public func ntpMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return (Int64(ts.tv_sec) + 2_208_988_800) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+}
+
+/// Where a peer reports what happens to it. Called on the peer's event loop; implementations
+/// aggregate across peers and must be cheap.
+public protocol MediaPeerObserver: AnyObject, Sendable {
+    /// ICE and DTLS are done (`micros` since the peer was created, which is when signaling began).
+    func connected(after micros: Int64)
+    /// The first media packet arrived (viewers).
+    func firstMedia(after micros: Int64)
+    func rendered(_ frame: ReceiveMonitor.RenderedFrame, firstAfter micros: Int64?)
+    func failed(_ code: ClientError.Code)
+    /// A datagram that did not decrypt or parse.
+    func dropped(_ reason: String)
+}
+
+/// Counters a peer keeps; read with ``MediaPeer/snapshot()``.
+public struct MediaPeerSnapshot: Sendable {
+    public var connected = false
+    public var receivedBytes = 0
+    public var expectedPackets: Int64 = 0
+    public var lostPackets: Int64 = 0
+    public var jitterMilliseconds = 0.0
+    public var renderedFrames = 0
+    public var abandonedFrames = 0
+    public var freezes = 0
+    public var freezeMilliseconds = 0.0
+    public var nacksSent = 0
+    public var recoveredPackets = 0
+    public var plisSent = 0
+    public var sentPackets = 0
+    public var sentBytes = 0
+    public var nacksReceived = 0
+    public var retransmissionsSent = 0
+    public var plisReceived = 0
+}
+
+/// One simulated WebRTC peer on its own UDP socket: connects (``ClientHandshake``), then either
+/// sends the looped media (``MediaSender``) at 30 fps video and 50 packets/s audio, answering
+/// NACKs and PLIs, or receives and measures it (``ReceiveMonitor``), sending receiver reports
+/// every second, NACKs and PLIs. Runs on one event loop; everything below is confined to it.
+public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
+    public typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    public typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    public enum Role {
+        case publisher(EncodedMedia)
+        case viewer
+    }
+
+    private let handshake: ClientHandshake
+    private let remote: SocketAddress
+    private let observer: MediaPeerObserver
+    private let created = monotonicMicros()
+    private let ssrc = UInt32.random(in: 1...UInt32.max)
+    private let answer: ServerAnswer
+    private var sender: MediaSender?
+    private var monitor = ReceiveMonitor()
+    private var srtpIn: SRTPSession?
+    private var srtpOut: SRTPSession?
+    private var channel: Channel?
+    private var tasks: [RepeatedTask] = []
+    private var stats = MediaPeerSnapshot()
+    private var sawMedia = false
+    private var lastPLIReceived: Int64?
+    private var stopped = false
+    private var videoFrame = 0
+    private var audioFrame = 0
+
+    private init(role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, remote: SocketAddress, observer: MediaPeerObserver) throws {
+        handshake = try ClientHandshake(offer: offer, answer: answer, certificate: certificate)
+        self.remote = remote
+        self.observer = observer
+        self.answer = answer
+        if case .publisher(let media) = role { sender = MediaSender(media: media, audioSSRC: offer.audioSSRC, videoSSRC: offer.videoSSRC) }
+    }
+
+    /// Opens a UDP socket on 127.0.0.1 and connects to what `answer` names — or to `via` (a
+    /// `showroom-netsim` in front of the server) instead.
+    public static func start(
+        role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, via: SocketAddress?, group: EventLoopGroup,
+        observer: MediaPeerObserver
+    ) async throws -> MediaPeer {
+        let remote = try via ?? SocketAddress(ipAddress: answer.host, port: answer.port)
+        let peer = try MediaPeer(role: role, offer: offer, answer: answer, certificate: certificate, remote: remote, observer: observer)
+        let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
+            .channelInitializer { $0.pipeline.addHandler(peer) }
+            .bind(host: remote.protocol == .inet6 ? "::1" : "127.0.0.1", port: 0).get()
+        try await channel.eventLoop.submit { peer.begin(channel) }.get()
+        return peer
+    }
+
+    /// Counters so far (hops to the peer's loop).
+    public func snapshot() async -> MediaPeerSnapshot {
+        guard let channel else { return stats }
+        return (try? await channel.eventLoop.submit { self.currentSnapshot() }.get()) ?? stats
+    }
+
+    /// Stops sending and closes the socket.
+    public func stop() async {
+        guard let channel else { return }
+        try? await channel.eventLoop.submit {
+            self.stopped = true
+            for t in self.tasks { t.cancel() }
+            self.tasks = []
+        }.get()
+        try? await channel.close()
+    }
+
+    private func currentSnapshot() -> MediaPeerSnapshot {
+        var s = stats
+        s.expectedPackets = monitor.video.expected + monitor.audio.expected
+        s.lostPackets = max(0, monitor.video.cumulativeLost) + max(0, monitor.audio.cumulativeLost)
+        s.jitterMilliseconds = monitor.video.jitterMilliseconds
+        s.renderedFrames = monitor.renderedFrames
+        s.abandonedFrames = monitor.abandonedFrames
+        s.freezes = monitor.freezes
+        s.freezeMilliseconds = Double(monitor.freezeMicros) / 1_000
+        s.nacksSent = monitor.nackedPackets
+        s.recoveredPackets = monitor.recoveredPackets
+        s.plisSent = monitor.keyFramesAsked
+        return s
+    }
+
+    // MARK: On the event loop
+
+    private func begin(_ channel: Channel) {
+        self.channel = channel
+        send(handshake.start(now: monotonicMicros()))
+        tasks.append(
+            channel.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { [self] task in
+                send(handshake.tick(now: monotonicMicros()))
+                if case .failed(let code) = handshake.state {
+                    task.cancel()
+                    observer.failed(code)
+                } else if handshake.state == .connected {
+                    task.cancel()
+                }
+            })
+    }
+
+    private func send(_ datagrams: [[UInt8]]) {
+        guard let channel, !stopped else { return }
+        for d in datagrams {
+            channel.write(AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: d)), promise: nil)
+        }
+        if !datagrams.isEmpty { channel.flush() }
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data).data
+        guard let bytes = buffer.readBytes(length: buffer.readableBytes), let first = bytes.first else { return }
+        switch first {
+        case 0...3, 20...63:
+            guard handshake.state != .connected else { return }  // a late retransmission
+            send(handshake.receive(bytes, now: monotonicMicros()))
+            if handshake.state == .connected { didConnect() }
+        case 128...191:
+            guard let srtpIn else { return }
+            var packet = bytes
+            if bytes.count >= 2, (64...95).contains(bytes[1] & 0x7F) {
+                do { try srtpIn.unprotectRTCP(&packet) } catch {
+                    observer.dropped("srtcp")
+                    return
+                }
+                receiveRTCP(packet)
+            } else {
+                do { try srtpIn.unprotectRTP(&packet) } catch {
+                    observer.dropped("srtp")
+                    return
+                }
+                receiveRTP(packet, size: bytes.count)
+            }
+        default:
+            observer.dropped("unknown")
+        }
+    }
+
+    private func didConnect() {
+        guard let keys = handshake.keys, let channel else { return }
+        do {
+            srtpOut = try SRTPSession(keys.local, direction: .outbound)
+            srtpIn = try SRTPSession(keys.remote, direction: .inbound)
+        } catch {
+            observer.failed(.dtlsFailed)
+            return
+        }
+        stats.connected = true
+        observer.connected(after: monotonicMicros() - created)
+        let loop = channel.eventLoop
+        if sender != nil {
+            // Video at 30 fps and audio every 20 ms, each frame due at start + n × interval (no drift).
+            let start = monotonicMicros()
+            tasks.append(
+                loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(5)) { [self] _ in
+                    let now = monotonicMicros()
+                    while start + Int64(videoFrame) * 1_000_000 / 30 <= now {
+                        let packets = sender!.videoPackets(frame: videoFrame, captureMicros: ntpMicros())
+                        videoFrame += 1
+                        sendRTP(packets)
+                    }
+                    while start + Int64(audioFrame) * 20_000 <= now {
+                        let packet = sender!.audioPacket(frame: audioFrame, captureMicros: ntpMicros())
+                        audioFrame += 1
+                        sendRTP([packet])
+                    }
+                })
+        } else {
+            tasks.append(
+                loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in feedback() })
+            tasks.append(
+                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in receiverReport() })
+        }
+    }
+
+    private func sendRTP(_ packets: [[UInt8]]) {
+        guard let srtpOut else { return }
+        var out: [[UInt8]] = []
+        for var p in packets {
+            stats.sentPackets += 1
+            stats.sentBytes += p.count
+            if (try? srtpOut.protectRTP(&p)) != nil { out.append(p) }
+        }
+        send(out)
+    }
+
+    private func sendRTCP(_ packets: [RTCPPacket]) {
+        guard let srtpOut, !packets.isEmpty else { return }
+        var bytes = RTCPPacket.serializeCompound(packets)
+        if (try? srtpOut.protectRTCP(&bytes)) != nil { send([bytes]) }
+    }
+
+    private func receiveRTP(_ packet: [UInt8], size: Int) {
+        let now = ntpMicros()
+        stats.receivedBytes += size
+        if !sawMedia {
+            sawMedia = true
+            observer.firstMedia(after: monotonicMicros() - created)
+        }
+        packet.withUnsafeBytes { raw in
+            guard let header = try? RTPHeaderView(raw) else {
+                observer.dropped("rtp")
+                return
+            }
+            let end = packet.count - (header.hasPadding ? Int(packet.last ?? 0) : 0)
+            guard end > header.headerLength else { return }
+            if header.ssrc == answer.videoSSRC {
+                var capture: Int64?
+                if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw),
+                    let t = try? AbsoluteCaptureTime(parsing: Array(packet[r]))
+                {
+                    capture = t.microseconds
+                }
+                let frames = monitor.receiveVideo(
+                    sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker,
+                    payload: packet[header.headerLength..<end], captureMicros: capture, size: size, now: now)
+                for f in frames {
+                    observer.rendered(f, firstAfter: monitor.renderedFrames == 1 ? monotonicMicros() - created : nil)
+                }
+            } else if header.ssrc == answer.audioSSRC {
+                monitor.receiveAudio(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: size, now: now)
+            }
+        }
+    }
+
+    private func receiveRTCP(_ packet: [UInt8]) {
+        guard let packets = try? RTCPPacket.parseCompound(packet) else {
+            observer.dropped("rtcp")
+            return
+        }
+        guard var sender else { return }
+        var retransmit: [[UInt8]] = []
+        for p in packets {
+            switch p {
+            case .nack(let n) where n.mediaSSRC == sender.videoSSRC:
+                stats.nacksReceived += n.lostSequenceNumbers.count
+                for seq in n.lostSequenceNumbers {
+                    if let r = sender.retransmission(of: seq) { retransmit.append(r) }
+                }
+            case .pictureLossIndication(let pli) where pli.mediaSSRC == sender.videoSSRC:
+                stats.plisReceived += 1
+                // A key frame at most every 500 ms, however many ask.
+                let now = monotonicMicros()
+                if lastPLIReceived.map({ now - $0 >= 500_000 }) ?? true {
+                    lastPLIReceived = now
+                    sender.requestKeyFrame()
+                }
+            case .fullIntraRequest:
+                sender.requestKeyFrame()
+            default:
+                break
+            }
+        }
+        self.sender = sender
+        stats.retransmissionsSent += retransmit.count
+        sendRTP(retransmit)
+    }
+
+    private func feedback() {
+        guard let videoSSRC = answer.videoSSRC else { return }
+        let now = ntpMicros()
+        var out: [RTCPPacket] = []
+        let lost = monitor.nacks(now: now)
+        if !lost.isEmpty { out.append(.nack(RTCPGenericNACK(senderSSRC: ssrc, mediaSSRC: videoSSRC, lost: lost))) }
+        if monitor.shouldSendPLI(now: now) { out.append(.pictureLossIndication(RTCPPictureLossIndication(senderSSRC: ssrc, mediaSSRC: videoSSRC))) }
+        if !out.isEmpty { sendRTCP([.receiverReport(RTCPReceiverReport(ssrc: ssrc))] + out) }
+    }
+
+    /// A receiver report for both streams ([RFC 3550 §6.4.2](https://www.rfc-editor.org/rfc/rfc3550#section-6.4.2)).
+    private func receiverReport() {
+        let now = ntpMicros()
+        var blocks: [RTCPReportBlock] = []
+        if let v = answer.videoSSRC, monitor.video.received > 0 { blocks.append(monitor.reportBlock(video: true, ssrc: v, now: now)) }
+        if let a = answer.audioSSRC, monitor.audio.received > 0 { blocks.append(monitor.reportBlock(video: false, ssrc: a, now: now)) }
+        sendRTCP([.receiverReport(RTCPReceiverReport(ssrc: ssrc, reports: blocks))])
+    }
+}
+
+func monotonicMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+}
