@@ -67,7 +67,8 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
     private let handshake: ClientHandshake
     private let remote: SocketAddress
     private let observer: MediaPeerObserver
-    private let created = monotonicMicros()
+    /// When signaling for this peer began (the POST, or the `/ws` message): join times count from it.
+    private let created: Int64
     private let ssrc = UInt32.random(in: 1...UInt32.max)
     private let answer: ServerAnswer
     private var sender: MediaSender?
@@ -83,7 +84,11 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
     private var videoFrame = 0
     private var audioFrame = 0
 
-    private init(role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, remote: SocketAddress, observer: MediaPeerObserver) throws {
+    private init(
+        role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, remote: SocketAddress, observer: MediaPeerObserver,
+        signalingStarted: Int64
+    ) throws {
+        created = signalingStarted
         handshake = try ClientHandshake(offer: offer, answer: answer, certificate: certificate)
         self.remote = remote
         self.observer = observer
@@ -92,13 +97,15 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Opens a UDP socket on 127.0.0.1 and connects to what `answer` names — or to `via` (a
-    /// `showroom-netsim` in front of the server) instead.
+    /// `showroom-netsim` in front of the server) instead. `signalingStarted` (``monotonicMicros()``)
+    /// is when the offer went out; join times count from it.
     public static func start(
         role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, via: SocketAddress?, group: EventLoopGroup,
-        observer: MediaPeerObserver
+        observer: MediaPeerObserver, signalingStarted: Int64 = monotonicMicros()
     ) async throws -> MediaPeer {
         let remote = try via ?? SocketAddress(ipAddress: answer.host, port: answer.port)
-        let peer = try MediaPeer(role: role, offer: offer, answer: answer, certificate: certificate, remote: remote, observer: observer)
+        let peer = try MediaPeer(
+            role: role, offer: offer, answer: answer, certificate: certificate, remote: remote, observer: observer, signalingStarted: signalingStarted)
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
             .channelInitializer { $0.pipeline.addHandler(peer) }
@@ -333,7 +340,8 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
     }
 }
 
-func monotonicMicros() -> Int64 {
+/// Microseconds on the monotonic clock.
+public func monotonicMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000

@@ -1,46 +1,58 @@
 import ArgumentParser
 import Foundation
 import Histogram
-import HummingbirdWSClient
 import Logging
+import MediaCrypto
+import NIOCore
+import NIOPosix
 import ShowroomServer
 import Synchronization
+import WebRTCClient
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `showroom-load`: a load test against a running Showroom server over its real protocols, latency
-/// first. This version drives `/ws` chat (media publishers and viewers come next); see docs/load.md.
+/// first: WHIP publishers and WHEP viewers (the project's own ICE, DTLS-SRTP client) and `/ws`
+/// chatters. See docs/load.md.
 @main
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "showroom-load",
-        abstract: "Load-test a Showroom server: chatters over /ws; reports join time, delivery latency, loss, errors and the server's CPU and memory.",
+        abstract: "Load-test a Showroom server: WHIP publishers, WHEP viewers and /ws chatters; reports join time, glass-to-glass latency, jitter, loss, freezes, chat delivery time, errors and the server's CPU and memory.",
         discussion: """
             Tokens are minted with the server's secret: SHOWROOM_SECRET, or --data-dir of a local server.
             Example (a server from `./tools/dev serve` on this machine):
-              swift run showroom-load --data-dir .showroom --chatters 200 --rooms 20 --chat-rate 1 --duration 15
+              swift run -c release showroom-load --data-dir .showroom --publishers 1 --viewers 50 --chatters 20 --duration 15
             """)
 
     @Option(help: "The server.") var url = "http://127.0.0.1:8080"
     @Option(help: "The server's data directory, to read its secret (when SHOWROOM_SECRET is not set).") var dataDir = ".showroom"
-    @Option(help: "Chat connections (shoppers).") var chatters = 10
-    @Option(help: "Rooms the chatters are spread over.") var rooms = 1
+    @Option(help: "WHIP publishers, one per room (VP8 640×360 30 fps ~560 kbit/s + Opus 40 kbit/s, pre-encoded and looped).") var publishers = 0
+    @Option(help: "WHEP viewers, spread over the publishers' rooms.") var viewers = 0
+    @Option(help: "What viewers ask for: source, medium or low.") var quality = "source"
+    @Option(help: "Let the server move viewers between renditions (WHEP adaptive=1).") var adaptive = true
+    @Option(help: "Send viewers' media through a showroom-netsim listening here (host:port; its --forward is the server's media port).") var via: String?
+    @Option(help: "Chat connections (shoppers).") var chatters = 0
+    @Option(help: "Rooms; publishers take one each, chatters are spread over all.") var rooms = 1
     @Option(help: "Messages per second each chatter sends.") var chatRate = 1.0
-    @Option(help: "Seconds of sending, after everyone joined.") var duration = 10.0
-    @Option(help: "Connections opened per second.") var ramp = 200.0
+    @Option(help: "Seconds of measuring, after everyone joined.") var duration = 10.0
+    @Option(help: "Connections (WHIP/WHEP sessions and chatters) opened per second.") var ramp = 50.0
+    @Option(help: "Event-loop threads for the media peers.") var threads = 1
     @Flag(help: "Print the final report as JSON (keys in docs/load.md).") var json = false
-    @Option(help: "Exit 1 when the chat delivery p99 exceeds this (ms).") var maxP99Ms: Double?
-    @Option(help: "Exit 1 when the lost share of deliveries exceeds this (0–1).") var maxLoss: Double?
+    @Option(help: "Exit 1 when glass-to-glass p99 or chat delivery p99 exceeds this (ms).") var maxP99Ms: Double?
+    @Option(help: "Exit 1 when media packet loss or chat loss exceeds this (0–1).") var maxLoss: Double?
 
     func validate() throws {
-        guard chatters > 0, rooms > 0, rooms <= chatters else { throw ValidationError("need 1 ≤ rooms ≤ chatters") }
+        guard chatters >= 0, publishers >= 0, viewers >= 0, chatters + publishers + viewers > 0 else {
+            throw ValidationError("nothing to do: give --publishers/--viewers and/or --chatters")
+        }
+        guard rooms > 0, publishers <= rooms else { throw ValidationError("each WHIP publisher needs its own room: --rooms ≥ --publishers") }
+        guard viewers == 0 || publishers > 0 else { throw ValidationError("viewers need a publisher (--publishers ≥ 1)") }
+        guard ["source", "medium", "low"].contains(quality) else { throw ValidationError("--quality is source, medium or low") }
         guard chatRate > 0, chatRate <= 20 else { throw ValidationError("--chat-rate is 0–20 (the server's limit is 20/s)") }
-        guard duration > 0, ramp > 0 else { throw ValidationError("--duration and --ramp are positive") }
+        guard duration > 0, ramp > 0, threads > 0 else { throw ValidationError("--duration, --ramp and --threads are positive") }
     }
 
     func run() async throws {
@@ -48,43 +60,126 @@ struct Load: AsyncParsableCommand {
         let authority = await TokenAuthority(secret: secret)
         guard let base = URL(string: url), let host = base.host else { throw ValidationError("bad --url") }
         let wsURL = "ws://\(host):\(base.port ?? 80)/ws"
+        let viaAddress = try via.map { v -> SocketAddress in
+            guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]) else { throw ValidationError("--via is host:port") }
+            return try SocketAddress(ipAddress: String(v[..<colon]), port: port)
+        }
         let server = ServerProbe(url: url)
         let before = await server.sample()
-        let state = LoadState(chatters: chatters)
+        let chat = LoadState(chatters: chatters)
+        let media = MediaState()
         let started = ContinuousClock.now
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let certificate = try DTLSCertificate()
+        let encoded = publishers > 0 ? try EncodedMedia() : nil
+        if let encoded {
+            log(String(format: "showroom-load: media loop of %d frames, %.0f kbit/s of payload", encoded.video.count, encoded.payloadBitrate / 1_000))
+        }
+        let sessions = Mutex<(publishers: [(WHIPSession, String)], viewers: [(WHIPSession, String)])>(([], []))
+        let lastBytes = Mutex<(Int, ContinuousClock.Instant)>((0, .now))
 
         // Progress, once a second, on stderr (stdout stays the report).
         let progress = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
-                state.progress(since: started)
+                var line = String(format: "t=%4.0fs ", (ContinuousClock.now - started).seconds)
+                if viewers > 0 {
+                    let peers = sessions.withLock { $0.viewers.map(\.0.peer) }
+                    let totals = MediaTotals(await snapshots(peers), viewers: true)
+                    let (bytes, at) = lastBytes.withLock { old in defer { old = (totals.receivedBytes, .now) }; return old }
+                    let g2g = media.histograms.withLock { $0.glassToGlass }
+                    line += String(
+                        format: "viewers joined %d/%d failed %d  rx %.1f Mbit/s  loss %.2f%%  g2g p50 %.0f p99 %.0f ms  ",
+                        media.connected.load(ordering: .relaxed) - sessions.withLock { $0.publishers.count }, viewers,
+                        media.failed.load(ordering: .relaxed),
+                        Double(totals.receivedBytes - bytes) * 8 / 1e6 / max((ContinuousClock.now - at).seconds, 0.001),
+                        totals.expected > 0 ? Double(totals.lost) / Double(totals.expected) * 100 : 0,
+                        g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(50)) / 1_000 : 0, g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(99)) / 1_000 : 0)
+                }
+                if chatters > 0 { line += chat.progress }
+                log(line + String(format: "  errors %d", (chat.errors.withLock { $0.values.reduce(0, +) }) + media.errors.withLock { $0.values.reduce(0, +) }))
             }
         }
-        await withTaskGroup(of: Void.self) { group in
+
+        // Publishers first (viewers need them), then viewers and chatters at the ramp rate.
+        for i in 0..<publishers {
+            let room = "load-\(i)"
+            let token = try await authority.mint(identity: "load-pub-\(i)", room: room, role: .publisher, ttl: 3_600)
+            do {
+                let s = try await WHIPSession.open(
+                    endpoint: base.appendingPathComponent("whip/\(room)"), token: token, role: .publisher(encoded!), certificate: certificate, via: nil,
+                    group: group, state: media)
+                sessions.withLock { $0.publishers.append((s, token)) }
+            } catch {
+                media.failed.add(1, ordering: .relaxed)
+                media.error(Self.kind(of: error))
+            }
+            try? await Task.sleep(for: .seconds(1 / ramp))
+        }
+        await withTaskGroup(of: Void.self) { group2 in
             for i in 0..<chatters {
                 let room = "load-\(i % rooms)"
                 let token = (try? await authority.mint(identity: "load-\(i)", room: room, role: .shopper, ttl: 3_600)) ?? ""
-                group.addTask { await Chatter(index: i, room: room, token: token, url: wsURL, rate: chatRate, state: state).run() }
+                group2.addTask { await Chatter(index: i, room: room, token: token, url: wsURL, rate: chatRate, state: chat).run() }
                 try? await Task.sleep(for: .seconds(1 / ramp))
             }
-            // Everyone in (or failed), then `duration` seconds of sending, then a moment to drain.
-            while state.joined.load(ordering: .relaxed) + state.failedJoins.load(ordering: .relaxed) < chatters {
+            for i in 0..<viewers {
+                let room = "load-\(i % max(publishers, 1))"
+                let token = (try? await authority.mint(identity: "load-view-\(i)", room: room, role: .viewer, ttl: 3_600)) ?? ""
+                var endpoint = URLComponents(url: base.appendingPathComponent("whep/\(room)"), resolvingAgainstBaseURL: false)!
+                endpoint.queryItems = [URLQueryItem(name: "quality", value: quality), URLQueryItem(name: "adaptive", value: adaptive ? "1" : "0")]
+                do {
+                    let s = try await WHIPSession.open(
+                        endpoint: endpoint.url!, token: token, role: .viewer, certificate: certificate, via: viaAddress, group: group, state: media)
+                    sessions.withLock { $0.viewers.append((s, token)) }
+                } catch {
+                    media.failed.add(1, ordering: .relaxed)
+                    media.error(Self.kind(of: error))
+                }
+                try? await Task.sleep(for: .seconds(1 / ramp))
+            }
+            // Everyone in — chatters joined, viewers showing their first frame — or failed (media peers
+            // get 15 s), then `duration` seconds of measuring.
+            let deadline = ContinuousClock.now + .seconds(15)
+            func settled() -> Bool {
+                let watching = Int(media.histograms.withLock { $0.firstFrame.totalCount })
+                return media.connected.load(ordering: .relaxed) + media.failed.load(ordering: .relaxed) >= publishers + viewers
+                    && watching + media.failed.load(ordering: .relaxed) >= viewers
+            }
+            while chat.joined.load(ordering: .relaxed) + chat.failedJoins.load(ordering: .relaxed) < chatters
+                || (!settled() && ContinuousClock.now < deadline)
+            {
                 try? await Task.sleep(for: .milliseconds(50))
             }
+            let peers = sessions.withLock { (p: $0.publishers.map(\.0.peer), v: $0.viewers.map(\.0.peer)) }
             let joinedAt = await server.sample()
-            state.sending.store(true, ordering: .relaxed)
-            let sendStart = ContinuousClock.now
+            let viewersBefore = MediaTotals(await snapshots(peers.v), viewers: true)
+            let publishersBefore = MediaTotals(await snapshots(peers.p), viewers: false)
+            media.measuring.store(true, ordering: .relaxed)
+            chat.sending.store(true, ordering: .relaxed)
+            let windowStart = ContinuousClock.now
             try? await Task.sleep(for: .seconds(duration))
-            state.stopSending.store(true, ordering: .relaxed)
-            let sendEnd = ContinuousClock.now
+            chat.stopSending.store(true, ordering: .relaxed)
+            media.measuring.store(false, ordering: .relaxed)
+            let window = (ContinuousClock.now - windowStart).seconds
+            let viewersDuring = MediaTotals(await snapshots(peers.v), viewers: true) - viewersBefore
+            let publishersDuring = MediaTotals(await snapshots(peers.p), viewers: false) - publishersBefore
             let during = await server.sample()
-            try? await Task.sleep(for: .seconds(2))
-            state.stop.store(true, ordering: .relaxed)
-            group.cancelAll()
+            if chatters > 0 { try? await Task.sleep(for: .seconds(2)) }  // late deliveries
+            chat.stop.store(true, ordering: .relaxed)
+            group2.cancelAll()
             progress.cancel()
-            let report = state.report(
-                sendSeconds: (sendEnd - sendStart).seconds, roomSize: Double(chatters) / Double(rooms), before: before, joined: joinedAt,
-                during: during, chatters: chatters, rooms: rooms)
+
+            var report = chat.report(
+                sendSeconds: window, roomSize: Double(chatters) / Double(rooms), before: before, joined: joinedAt, during: during,
+                chatters: chatters, rooms: rooms)
+            report["errors"] = chat.errors.withLock { $0 }.merging(media.errors.withLock { $0 }, uniquingKeysWith: +)
+            if publishers + viewers > 0 {
+                report.merge(
+                    mediaReport(media, viewers: viewersDuring, publishers: publishersDuring, seconds: window, viewerCount: peers.v.count),
+                    uniquingKeysWith: { $1 })
+            }
+            report["duration_s"] = window
             if json {
                 let data = try! JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
                 print(String(decoding: data, as: UTF8.self))
@@ -92,46 +187,110 @@ struct Load: AsyncParsableCommand {
                 print(Self.table(report))
             }
             var failures: [String] = []
-            if let maxP99Ms, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
-                failures.append("chat delivery p99 \(p99) ms > \(maxP99Ms) ms")
+            if let maxP99Ms {
+                if chatters > 0, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                    failures.append("chat delivery p99 \(p99) ms > \(maxP99Ms) ms")
+                }
+                if viewers > 0, let p99 = (report["glass_to_glass_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                    failures.append("glass-to-glass p99 \(p99) ms > \(maxP99Ms) ms")
+                }
             }
-            if let maxLoss, let loss = report["chat_loss"] as? Double, loss > maxLoss {
-                failures.append("chat loss \(loss) > \(maxLoss)")
+            if let maxLoss {
+                if chatters > 0, let loss = report["chat_loss"] as? Double, loss > maxLoss { failures.append("chat loss \(loss) > \(maxLoss)") }
+                if viewers > 0, let loss = report["media_loss"] as? Double, loss > maxLoss { failures.append("media loss \(loss) > \(maxLoss)") }
             }
-            if (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("nothing was delivered") }
+            if chatters > 0, (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("no chat message was delivered") }
+            if viewers > 0, (report["frames_rendered"] as? Int ?? 0) == 0 { failures.append("no video frame was rendered") }
+            if viewers > 0, media.failed.load(ordering: .relaxed) > 0 { failures.append("\(media.failed.load(ordering: .relaxed)) media sessions failed") }
+
+            let all = sessions.withLock { $0.publishers + $0.viewers }
+            for (s, token) in all { await s.close(token: token) }
+            try? await group.shutdownGracefully()
             if !failures.isEmpty {
-                FileHandle.standardError.write(Data(("showroom-load: FAILED: " + failures.joined(separator: "; ") + "\n").utf8))
+                log("showroom-load: FAILED: " + failures.joined(separator: "; "))
                 Foundation.exit(1)
             }
         }
     }
 
+    func mediaReport(_ m: MediaState, viewers v: MediaTotals, publishers p: MediaTotals, seconds: Double, viewerCount: Int) -> [String: Any] {
+        let h = m.histograms.withLock { $0 }
+        let minutes = seconds / 60 * Double(max(viewerCount, 1))
+        let kbps = v.perViewerBytes.map { Double($0) * 8 / 1_000 / max(seconds, 0.001) }
+        return [
+            "publishers": publishers, "viewers": viewers, "quality": quality, "adaptive": adaptive, "via": via ?? "",
+            "media_connected": m.connected.load(ordering: .relaxed), "media_failures": m.failed.load(ordering: .relaxed),
+            "media_join_connected_ms": summary(h.connect), "media_join_first_media_ms": summary(h.firstMedia), "first_frame_ms": summary(h.firstFrame),
+            "glass_to_glass_ms": summary(h.glassToGlass),
+            "jitter_ms": ["mean": v.jitter.isEmpty ? 0 : v.jitter.reduce(0, +) / Double(v.jitter.count), "max": v.jitter.max() ?? 0],
+            "media_loss": v.expected > 0 ? Double(max(v.lost, 0)) / Double(v.expected) : 0,
+            "packets_expected": Int(v.expected), "packets_lost": Int(max(v.lost, 0)),
+            "nacks_sent": v.nacksSent, "retransmissions_received": v.recovered, "plis_sent": v.plisSent,
+            "publisher_nacks_received": p.nacksReceived, "publisher_retransmissions_sent": p.retransmissionsSent,
+            "publisher_plis_received": p.plisReceived,
+            "frames_rendered": v.rendered, "frames_abandoned": v.abandoned,
+            "freezes": m.freezes.load(ordering: .relaxed), "freezes_per_minute": Double(m.freezes.load(ordering: .relaxed)) / max(minutes, 1e-9),
+            "received_kbps": ["mean": kbps.isEmpty ? 0 : kbps.reduce(0, +) / Double(kbps.count), "min": kbps.min() ?? 0],
+            "received_mbps_total": Double(v.receivedBytes) * 8 / 1e6 / max(seconds, 0.001),
+            "sent_kbps_per_publisher": Double(p.sentBytes) * 8 / 1_000 / max(seconds, 0.001) / Double(max(publishers, 1)),
+        ]
+    }
+
+    static func kind(of error: Error) -> String {
+        if let e = error as? ClientError { return e.code.rawValue }
+        return "connect"
+    }
+
+    func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
     static func table(_ r: [String: Any]) -> String {
         func row(_ name: String, _ key: String) -> String {
             let h = r[key] as? [String: Double] ?? [:]
-            let label = name.padding(toLength: 27, withPad: " ", startingAt: 0)
+            let label = name.padding(toLength: 31, withPad: " ", startingAt: 0)
             return label + String(format: "p50 %8.1f  p95 %8.1f  p99 %8.1f  max %8.1f", h["p50"] ?? 0, h["p95"] ?? 0, h["p99"] ?? 0, h["max"] ?? 0)
         }
-        return """
-            showroom-load: \(r["chatters"] ?? 0) chatters in \(r["rooms"] ?? 0) rooms, \(r["joined"] ?? 0) joined, \(r["join_failures"] ?? 0) failed
-            \(row("join time (ms)", "join_ms"))
-            \(row("chat send → ack (ms)", "chat_ack_ms"))
-            \(row("chat send → delivery (ms)", "chat_delivery_ms"))
-            chat: \(r["chat_sent"] ?? 0) sent, \(r["chat_acked"] ?? 0) acked, \(r["chat_delivered"] ?? 0) delivered (\(String(format: "%.0f", r["chat_delivered_per_second"] as? Double ?? 0))/s), loss \(r["chat_loss"] ?? 0)
-            errors: \(r["errors"] ?? [:])
-            server: CPU \(String(format: "%.2f", r["server_cpu_cores"] as? Double ?? 0)) cores while sending, RSS \(String(format: "%.1f", (r["server_rss_bytes"] as? Double ?? 0) / 1e6)) MB, \(String(format: "%.1f", (r["server_bytes_per_connection"] as? Double ?? 0) / 1e3)) KB per connection
-            """
+        func d(_ key: String) -> Double { r[key] as? Double ?? Double(r[key] as? Int ?? 0) }
+        var lines: [String] = []
+        if (r["viewers"] as? Int ?? 0) + (r["publishers"] as? Int ?? 0) > 0 {
+            let jitter = r["jitter_ms"] as? [String: Double] ?? [:], kbps = r["received_kbps"] as? [String: Double] ?? [:]
+            lines += [
+                "media: \(r["publishers"] ?? 0) publishers, \(r["viewers"] ?? 0) viewers (\(r["quality"] ?? "")), \(r["media_connected"] ?? 0) connected, \(r["media_failures"] ?? 0) failed",
+                row("POST → connected (ms)", "media_join_connected_ms"),
+                row("POST → first media (ms)", "media_join_first_media_ms"),
+                row("POST → first frame (ms)", "first_frame_ms"),
+                row("glass-to-glass (ms)", "glass_to_glass_ms"),
+                String(
+                    format: "frames %d rendered, %d abandoned; freezes %d (%.2f per viewer-minute); jitter mean %.1f max %.1f ms",
+                    Int(d("frames_rendered")), Int(d("frames_abandoned")), Int(d("freezes")), d("freezes_per_minute"), jitter["mean"] ?? 0, jitter["max"] ?? 0),
+                String(
+                    format: "packets %d expected, %d lost (%.3f%%); NACKed %d, recovered %d, PLIs %d; publishers got %d NACKs, resent %d, %d PLIs",
+                    Int(d("packets_expected")), Int(d("packets_lost")), d("media_loss") * 100, Int(d("nacks_sent")), Int(d("retransmissions_received")),
+                    Int(d("plis_sent")), Int(d("publisher_nacks_received")), Int(d("publisher_retransmissions_sent")), Int(d("publisher_plis_received"))),
+                String(
+                    format: "received %.0f kbit/s per viewer (min %.0f), %.1f Mbit/s in all; sent %.0f kbit/s per publisher",
+                    kbps["mean"] ?? 0, kbps["min"] ?? 0, d("received_mbps_total"), d("sent_kbps_per_publisher")),
+            ]
+        }
+        if (r["chatters"] as? Int ?? 0) > 0 {
+            lines += [
+                "chat: \(r["chatters"] ?? 0) chatters in \(r["rooms"] ?? 0) rooms, \(r["joined"] ?? 0) joined, \(r["join_failures"] ?? 0) failed",
+                row("join time (ms)", "join_ms"),
+                row("chat send → ack (ms)", "chat_ack_ms"),
+                row("chat send → delivery (ms)", "chat_delivery_ms"),
+                "chat: \(r["chat_sent"] ?? 0) sent, \(r["chat_acked"] ?? 0) acked, \(r["chat_delivered"] ?? 0) delivered (\(String(format: "%.0f", d("chat_delivered_per_second")))/s), loss \(r["chat_loss"] ?? 0)",
+            ]
+        }
+        lines += [
+            "errors: \(r["errors"] ?? [:])",
+            String(
+                format: "server: CPU %.2f cores while measuring, RSS %.1f MB", d("server_cpu_cores"), d("server_rss_bytes") / 1e6),
+        ]
+        return lines.joined(separator: "\n")
     }
 }
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-func monotonicMicros() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
 }
 
 /// The server's own figures, from its /metrics.
@@ -148,175 +307,5 @@ struct ServerProbe: Sendable {
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         func value(_ name: String) -> Double? { lines.first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } }
         return Sample(cpuSeconds: value("process_cpu_seconds_total") ?? 0, rss: value("process_resident_memory_bytes") ?? 0, at: .now)
-    }
-}
-
-/// What every chatter reports into (shared; histograms behind a lock, counters atomic).
-final class LoadState: Sendable {
-    let chatters: Int
-    let joined = Atomic<Int>(0)
-    let failedJoins = Atomic<Int>(0)
-    let active = Atomic<Int>(0)
-    let sent = Atomic<Int>(0)
-    let acked = Atomic<Int>(0)
-    let delivered = Atomic<Int>(0)
-    let sending = Atomic<Bool>(false)
-    let stopSending = Atomic<Bool>(false)
-    let stop = Atomic<Bool>(false)
-    typealias Histograms = (join: Histogram<UInt64>, ack: Histogram<UInt64>, delivery: Histogram<UInt64>)
-    /// Latencies (µs), in shards so that thousands of chatters do not queue on one lock.
-    final class Shard: Sendable {
-        let value = Mutex<Histograms>((Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000)))
-    }
-    let shards = (0..<32).map { _ in Shard() }
-    /// Distinguishes this run's message ids from an earlier run's against the same server (the
-    /// server would answer those as duplicates).
-    let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-
-    func record(_ chatter: Int, _ body: (inout Histograms) -> Void) { shards[chatter % shards.count].value.withLock { body(&$0) } }
-
-    /// All shards merged.
-    var histograms: Histograms {
-        var all: Histograms = (Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000), Histogram(highestTrackableValue: 60_000_000))
-        for shard in shards {
-            shard.value.withLock { h in
-                all.join.add(h.join)
-                all.ack.add(h.ack)
-                all.delivery.add(h.delivery)
-            }
-        }
-        return all
-    }
-    let errors = Mutex<[String: Int]>([:])
-
-    init(chatters: Int) { self.chatters = chatters }
-
-    func error(_ kind: String) { errors.withLock { $0[kind, default: 0] += 1 } }
-
-    func progress(since start: ContinuousClock.Instant) {
-        let delivery = histograms.delivery
-        let p99 = delivery.totalCount > 0 ? Double(delivery.valueAtPercentile(99)) / 1_000 : 0
-        let p50 = delivery.totalCount > 0 ? Double(delivery.valueAtPercentile(50)) / 1_000 : 0
-        let line = String(
-            format: "t=%4.0fs joined %d/%d active %d sent %d delivered %d  delivery p50 %.1f p99 %.1f ms  errors %d\n",
-            (ContinuousClock.now - start).seconds, joined.load(ordering: .relaxed), chatters, active.load(ordering: .relaxed),
-            sent.load(ordering: .relaxed), delivered.load(ordering: .relaxed), p50, p99, errors.withLock { $0.values.reduce(0, +) })
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    func report(
-        sendSeconds: Double, roomSize: Double, before: ServerProbe.Sample?, joined joinedAt: ServerProbe.Sample?, during: ServerProbe.Sample?,
-        chatters: Int, rooms: Int
-    ) -> [String: Any] {
-        func summary(_ h: Histogram<UInt64>) -> [String: Double] {
-            guard h.totalCount > 0 else { return ["p50": 0, "p95": 0, "p99": 0, "max": 0, "count": 0] }
-            return [
-                "p50": Double(h.valueAtPercentile(50)) / 1_000, "p95": Double(h.valueAtPercentile(95)) / 1_000,
-                "p99": Double(h.valueAtPercentile(99)) / 1_000, "max": Double(h.max) / 1_000, "count": Double(h.totalCount),
-            ]
-        }
-        let h = histograms
-        let acked = self.acked.load(ordering: .relaxed), delivered = self.delivered.load(ordering: .relaxed)
-        // Every acknowledged message should reach every member of its room (the sender too).
-        let expected = Double(acked) * roomSize
-        var r: [String: Any] = [
-            "chatters": chatters, "rooms": rooms, "joined": joined.load(ordering: .relaxed), "join_failures": failedJoins.load(ordering: .relaxed),
-            "join_ms": summary(h.join), "chat_ack_ms": summary(h.ack), "chat_delivery_ms": summary(h.delivery),
-            "chat_sent": sent.load(ordering: .relaxed), "chat_acked": acked, "chat_delivered": delivered,
-            "chat_delivered_per_second": Double(delivered) / max(sendSeconds, 0.001),
-            "chat_loss": expected > 0 ? max(0, 1 - Double(delivered) / expected) : 0,
-            "errors": errors.withLock { $0 },
-        ]
-        if let joinedAt, let during {
-            r["server_cpu_cores"] = (during.cpuSeconds - joinedAt.cpuSeconds) / max((during.at - joinedAt.at).seconds, 0.001)
-            r["server_rss_bytes"] = during.rss
-        }
-        if let before, let joinedAt {
-            r["server_bytes_per_connection"] = (joinedAt.rss - before.rss) / Double(max(joined.load(ordering: .relaxed), 1))
-        }
-        return r
-    }
-}
-
-/// One chat connection: hello, join, then messages at a steady rate while `sending`; it times its
-/// join, each ack, and each delivery of every message in its room (send times travel in the text).
-struct Chatter: Sendable {
-    let index: Int
-    let room: String
-    let token: String
-    let url: String
-    let rate: Double
-    let state: LoadState
-
-    func run() async {
-        let opened = monotonicMicros()
-        final class Outcome: Sendable {
-            let value = Mutex<(joined: Bool, acksPending: [String: UInt64])>((false, [:]))
-        }
-        let box = Outcome()
-        do {
-            try await WebSocketClient.connect(url: url, logger: Logger(label: "showroom-load")) { inbound, outbound, _ in
-                try await outbound.write(.text(#"{"type":"hello","v":1,"token":"\#(token)"}"#))
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        // Keep-alive, and the messages once everyone has joined.
-                        var lastPing = ContinuousClock.now
-                        let interval = Duration.seconds(1 / rate)
-                        var next = ContinuousClock.now + .milliseconds(Int.random(in: 0..<max(1, Int(1_000 / rate))))
-                        var n = 0
-                        while !state.stop.load(ordering: .relaxed) {
-                            if ContinuousClock.now - lastPing > .seconds(10) {
-                                lastPing = .now
-                                try await outbound.write(.text(#"{"type":"ping"}"#))
-                            }
-                            guard state.sending.load(ordering: .relaxed), !state.stopSending.load(ordering: .relaxed) else {
-                                try await Task.sleep(for: .milliseconds(50))
-                                next = ContinuousClock.now
-                                continue
-                            }
-                            try await Task.sleep(until: next)
-                            next += interval
-                            n += 1
-                            let id = "\(state.run)-\(index)-\(n)", now = monotonicMicros()
-                            box.value.withLock { $0.acksPending[id] = now }
-                            state.sent.add(1, ordering: .relaxed)
-                            try await outbound.write(.text(#"{"type":"send","id":"\#(id)","kind":"text","text":"t=\#(now)"}"#))
-                        }
-                    }
-                    for try await message in inbound.messages(maxSize: 1 << 20) {
-                        guard case .text(let text) = message else { continue }
-                        let now = monotonicMicros()
-                        if text.contains(#""type":"message""#) {
-                            if let r = text.range(of: "t="), let end = text[r.upperBound...].firstIndex(of: "\""), let sent = UInt64(text[r.upperBound..<end]) {
-                                state.delivered.add(1, ordering: .relaxed)
-                                state.record(index) { _ = $0.delivery.record(now &- sent) }
-                            }
-                        } else if text.contains(#""type":"ack""#) {
-                            if let r = text.range(of: #""id":""#), let end = text[r.upperBound...].firstIndex(of: "\""),
-                                let sent = box.value.withLock({ $0.acksPending.removeValue(forKey: String(text[r.upperBound..<end])) })
-                            {
-                                state.acked.add(1, ordering: .relaxed)
-                                state.record(index) { _ = $0.ack.record(now &- sent) }
-                            }
-                        } else if text.contains(#""type":"welcome""#) {
-                            try await outbound.write(.text(#"{"type":"join","room":"\#(room)"}"#))
-                        } else if text.contains(#""type":"joined""#) {
-                            box.value.withLock { $0.joined = true }
-                            state.joined.add(1, ordering: .relaxed)
-                            state.active.add(1, ordering: .relaxed)
-                            state.record(index) { _ = $0.join.record(now &- opened) }
-                        } else if text.contains(#""type":"error""#) || text.contains(#""type":"closing""#) {
-                            let code = text.range(of: #""code":""#).flatMap { r in text[r.upperBound...].firstIndex(of: "\"").map { String(text[r.upperBound..<$0]) } }
-                            state.error(code ?? "unknown")
-                        }
-                        if state.stop.load(ordering: .relaxed) { break }
-                    }
-                    group.cancelAll()
-                }
-            }
-        } catch {
-            if !state.stop.load(ordering: .relaxed) { state.error("connect") }  // not the end of the run cancelling it
-        }
-        if box.value.withLock({ $0.joined }) { state.active.subtract(1, ordering: .relaxed) } else { state.failedJoins.add(1, ordering: .relaxed) }
     }
 }

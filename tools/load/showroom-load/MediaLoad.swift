@@ -1,0 +1,146 @@
+import Foundation
+import Histogram
+import MediaCrypto
+import NIOCore
+import Synchronization
+import WebRTCClient
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// What every simulated media peer reports into: latencies in HdrHistograms (µs, behind one lock:
+/// at most a few thousand frames a second), counts atomic.
+final class MediaState: MediaPeerObserver {
+    let connected = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+    /// Glass-to-glass and freezes are counted only inside the measuring window.
+    let measuring = Atomic<Bool>(false)
+    let freezes = Atomic<Int>(0)
+    struct Histograms {
+        var connect = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        var firstMedia = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        var firstFrame = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+        var glassToGlass = Histogram<UInt64>(highestTrackableValue: 60_000_000)
+    }
+    let histograms = Mutex(Histograms())
+    let errors = Mutex<[String: Int]>([:])
+
+    func error(_ kind: String) { errors.withLock { $0[kind, default: 0] += 1 } }
+
+    func connected(after micros: Int64) {
+        connected.add(1, ordering: .relaxed)
+        histograms.withLock { _ = $0.connect.record(UInt64(max(micros, 0))) }
+    }
+    func firstMedia(after micros: Int64) { histograms.withLock { _ = $0.firstMedia.record(UInt64(max(micros, 0))) } }
+    func rendered(_ frame: ReceiveMonitor.RenderedFrame, firstAfter micros: Int64?) {
+        let measuring = measuring.load(ordering: .relaxed)
+        if measuring, let gap = frame.gapMicros, gap > 500_000 { freezes.add(1, ordering: .relaxed) }
+        guard micros != nil || measuring else { return }
+        histograms.withLock {
+            if let micros { _ = $0.firstFrame.record(UInt64(max(micros, 0))) }
+            if measuring, let g = frame.glassToGlassMicros { _ = $0.glassToGlass.record(UInt64(max(g, 0))) }
+        }
+    }
+    func failed(_ code: ClientError.Code) {
+        failed.add(1, ordering: .relaxed)
+        error(code.rawValue)
+    }
+    func dropped(_ reason: String) { error("dropped_" + reason) }
+}
+
+/// One WHIP or WHEP session (RFC 9725): the POST of the offer, the peer, the DELETE at the end.
+struct WHIPSession {
+    let peer: MediaPeer
+    let location: URL
+
+    /// POSTs `offer` to `endpoint` with `token` and starts the peer with the answer.
+    static func open(
+        endpoint: URL, token: String, role: MediaPeer.Role, certificate: DTLSCertificate, via: SocketAddress?, group: EventLoopGroup,
+        state: MediaState
+    ) async throws -> WHIPSession {
+        let offer = ClientOffer(direction: { if case .publisher = role { .send } else { .receive } }(), fingerprint: certificate.fingerprint)
+        var request = URLRequest(url: endpoint)
+        request.httpMethod = "POST"
+        request.setValue("application/sdp", forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.httpBody = Data(offer.sdp.utf8)
+        let started = monotonicMicros()
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse, http.statusCode == 201,
+            let location = http.value(forHTTPHeaderField: "Location").flatMap({ URL(string: $0, relativeTo: endpoint) })
+        else {
+            let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+            throw ClientError(.http, "HTTP \(status): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        }
+        let answer = try ServerAnswer(parsing: String(decoding: data, as: UTF8.self))
+        let peer = try await MediaPeer.start(
+            role: role, offer: offer, answer: answer, certificate: certificate, via: via, group: group, observer: state, signalingStarted: started)
+        return WHIPSession(peer: peer, location: location.absoluteURL)
+    }
+
+    /// Stops the peer and ends the session on the server.
+    func close(token: String) async {
+        await peer.stop()
+        var request = URLRequest(url: location)
+        request.httpMethod = "DELETE"
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        _ = try? await URLSession.shared.data(for: request)
+    }
+}
+
+/// Sums of peer counters, and the difference of two sums (what happened inside a window).
+struct MediaTotals {
+    var receivedBytes = 0, expected: Int64 = 0, lost: Int64 = 0, rendered = 0, abandoned = 0
+    var nacksSent = 0, recovered = 0, plisSent = 0
+    var sentBytes = 0, nacksReceived = 0, retransmissionsSent = 0, plisReceived = 0
+    var jitter: [Double] = []
+    var perViewerBytes: [Int] = []
+
+    init() {}
+
+    init(_ snapshots: [MediaPeerSnapshot], viewers: Bool) {
+        for s in snapshots {
+            receivedBytes += s.receivedBytes
+            expected += s.expectedPackets
+            lost += s.lostPackets
+            rendered += s.renderedFrames
+            abandoned += s.abandonedFrames
+            nacksSent += s.nacksSent
+            recovered += s.recoveredPackets
+            plisSent += s.plisSent
+            sentBytes += s.sentBytes
+            nacksReceived += s.nacksReceived
+            retransmissionsSent += s.retransmissionsSent
+            plisReceived += s.plisReceived
+            if viewers, s.connected { jitter.append(s.jitterMilliseconds) }
+            perViewerBytes.append(s.receivedBytes)
+        }
+    }
+
+    static func - (a: MediaTotals, b: MediaTotals) -> MediaTotals {
+        var d = a
+        d.receivedBytes -= b.receivedBytes
+        d.expected -= b.expected
+        d.lost -= b.lost
+        d.rendered -= b.rendered
+        d.abandoned -= b.abandoned
+        d.nacksSent -= b.nacksSent
+        d.recovered -= b.recovered
+        d.plisSent -= b.plisSent
+        d.sentBytes -= b.sentBytes
+        d.nacksReceived -= b.nacksReceived
+        d.retransmissionsSent -= b.retransmissionsSent
+        d.plisReceived -= b.plisReceived
+        if a.perViewerBytes.count == b.perViewerBytes.count {
+            d.perViewerBytes = zip(a.perViewerBytes, b.perViewerBytes).map { $0 - $1 }
+        }
+        return d
+    }
+}
+
+func snapshots(_ peers: [MediaPeer]) async -> [MediaPeerSnapshot] {
+    var out: [MediaPeerSnapshot] = []
+    for p in peers { out.append(await p.snapshot()) }
+    return out
+}
