@@ -43,6 +43,9 @@ public struct MediaPeerSnapshot: Sendable {
     public var freezeMilliseconds = 0.0
     public var nacksSent = 0
     public var recoveredPackets = 0
+    public var reorderedPackets = 0
+    /// Copies of packets already received (SRTP replay protection rejects them; RFC 3711 §3.3.2).
+    public var duplicatePackets = 0
     public var plisSent = 0
     public var sentPackets = 0
     public var sentBytes = 0
@@ -142,6 +145,7 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         s.freezeMilliseconds = Double(monitor.freezeMicros) / 1_000
         s.nacksSent = monitor.nackedPackets
         s.recoveredPackets = monitor.recoveredPackets
+        s.reorderedPackets = monitor.reorderedPackets
         s.plisSent = monitor.keyFramesAsked
         return s
     }
@@ -190,7 +194,7 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
                 receiveRTCP(packet)
             } else {
                 do { try srtpIn.unprotectRTP(&packet) } catch {
-                    observer.dropped("srtp")
+                    if error.code == .replay { stats.duplicatePackets += 1 } else { observer.dropped("srtp") }
                     return
                 }
                 receiveRTP(packet, size: bytes.count)

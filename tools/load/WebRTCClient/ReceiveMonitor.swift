@@ -41,8 +41,10 @@ public struct ReceiveMonitor: Sendable {
     public private(set) var freezes = 0
     public private(set) var freezeMicros: Int64 = 0
     public private(set) var nackedPackets = 0
-    /// Packets that arrived after being declared missing (retransmissions, or late reordering).
+    /// Packets that arrived after they were NACKed (retransmissions, or very late originals).
     public private(set) var recoveredPackets = 0
+    /// Packets that arrived out of order before they were NACKed (reordering).
+    public private(set) var reorderedPackets = 0
     public private(set) var keyFramesAsked = 0
     public private(set) var firstRenderedAt: Int64?
     public private(set) var lastRenderedAt: Int64?
@@ -95,8 +97,8 @@ public struct ReceiveMonitor: Sendable {
                 } else {
                     for s in (h + 1)..<seq { missing[s] = (now, nil) }
                 }
-            } else if seq <= h, missing.removeValue(forKey: seq) != nil {
-                recoveredPackets += 1
+            } else if seq <= h, let state = missing.removeValue(forKey: seq) {
+                if state.nacked != nil { recoveredPackets += 1 } else { reorderedPackets += 1 }
             }
         }
         highest = max(highest ?? seq, seq)

@@ -226,6 +226,7 @@ struct Load: AsyncParsableCommand {
             "media_loss": v.expected > 0 ? Double(max(v.lost, 0)) / Double(v.expected) : 0,
             "packets_expected": Int(v.expected), "packets_lost": Int(max(v.lost, 0)),
             "nacks_sent": v.nacksSent, "retransmissions_received": v.recovered, "plis_sent": v.plisSent,
+            "reordered_packets": v.reordered, "duplicate_packets": v.duplicates,
             "publisher_nacks_received": p.nacksReceived, "publisher_retransmissions_sent": p.retransmissionsSent,
             "publisher_plis_received": p.plisReceived,
             "frames_rendered": v.rendered, "frames_abandoned": v.abandoned,
@@ -263,9 +264,9 @@ struct Load: AsyncParsableCommand {
                     format: "frames %d rendered, %d abandoned; freezes %d (%.2f per viewer-minute); jitter mean %.1f max %.1f ms",
                     Int(d("frames_rendered")), Int(d("frames_abandoned")), Int(d("freezes")), d("freezes_per_minute"), jitter["mean"] ?? 0, jitter["max"] ?? 0),
                 String(
-                    format: "packets %d expected, %d lost (%.3f%%); NACKed %d, recovered %d, PLIs %d; publishers got %d NACKs, resent %d, %d PLIs",
-                    Int(d("packets_expected")), Int(d("packets_lost")), d("media_loss") * 100, Int(d("nacks_sent")), Int(d("retransmissions_received")),
-                    Int(d("plis_sent")), Int(d("publisher_nacks_received")), Int(d("publisher_retransmissions_sent")), Int(d("publisher_plis_received"))),
+                    format: "packets %d expected, %d lost (%.3f%%), %d reordered, %d duplicates; NACKed %d, recovered %d, PLIs %d; publishers got %d NACKs, resent %d, %d PLIs",
+                    Int(d("packets_expected")), Int(d("packets_lost")), d("media_loss") * 100, Int(d("reordered_packets")), Int(d("duplicate_packets")),
+                    Int(d("nacks_sent")), Int(d("retransmissions_received")), Int(d("plis_sent")), Int(d("publisher_nacks_received")), Int(d("publisher_retransmissions_sent")), Int(d("publisher_plis_received"))),
                 String(
                     format: "received %.0f kbit/s per viewer (min %.0f), %.1f Mbit/s in all; sent %.0f kbit/s per publisher",
                     kbps["mean"] ?? 0, kbps["min"] ?? 0, d("received_mbps_total"), d("sent_kbps_per_publisher")),

@@ -92,7 +92,7 @@ struct WHIPSession {
 /// Sums of peer counters, and the difference of two sums (what happened inside a window).
 struct MediaTotals {
     var receivedBytes = 0, expected: Int64 = 0, lost: Int64 = 0, rendered = 0, abandoned = 0
-    var nacksSent = 0, recovered = 0, plisSent = 0
+    var nacksSent = 0, recovered = 0, reordered = 0, duplicates = 0, plisSent = 0
     var sentBytes = 0, nacksReceived = 0, retransmissionsSent = 0, plisReceived = 0
     var jitter: [Double] = []
     var perViewerBytes: [Int] = []
@@ -108,6 +108,8 @@ struct MediaTotals {
             abandoned += s.abandonedFrames
             nacksSent += s.nacksSent
             recovered += s.recoveredPackets
+            reordered += s.reorderedPackets
+            duplicates += s.duplicatePackets
             plisSent += s.plisSent
             sentBytes += s.sentBytes
             nacksReceived += s.nacksReceived
@@ -127,6 +129,8 @@ struct MediaTotals {
         d.abandoned -= b.abandoned
         d.nacksSent -= b.nacksSent
         d.recovered -= b.recovered
+        d.reordered -= b.reordered
+        d.duplicates -= b.duplicates
         d.plisSent -= b.plisSent
         d.sentBytes -= b.sentBytes
         d.nacksReceived -= b.nacksReceived
