@@ -55,6 +55,24 @@ import Testing
         }
     }
 
+    /// Consultations over `/ws`: each side publishes, watches the other and chats — 2 calls, 4
+    /// publications, 4 subscriptions, and chat in rooms of two.
+    @Test func consultationsPublishWatchAndChatOverTheWebSocket() async throws {
+        try await withLiveServer { client, _ in
+            let (status, report, errors) = try await Self.run(
+                port: try #require(client.port), ["--consultations", "2", "--chat-rate", "2", "--duration", "5", "--json", "--max-loss", "0.01"])
+            #expect(status == 0, "\(errors)")
+            #expect(report["media_connected"] as? Int == 8)
+            #expect((report["first_frame_ms"] as? [String: Double])?["count"] == 4)
+            #expect(report["frames_rendered"] as? Int ?? 0 >= 4 * 5 * 30 * 8 / 10, "4 viewers × 5 s × 30 fps")
+            #expect(report["joined"] as? Int == 4)
+            let acked = report["chat_acked"] as? Int ?? 0
+            #expect(acked >= 30)
+            #expect(report["chat_delivered"] as? Int == acked * 2, "each message reaches both sides")
+            #expect((report["errors"] as? [String: Int])?.isEmpty == true)
+        }
+    }
+
     @Test func smokeRunPassesItsThresholdsAndReportsTheDocumentedKeys() async throws {
         try await withLiveServer { client, _ in
             let (status, report, errors) = try await Self.run(

@@ -23,6 +23,8 @@ final class LoadState: Sendable {
     let sent = Atomic<Int>(0)
     let acked = Atomic<Int>(0)
     let delivered = Atomic<Int>(0)
+    /// Deliveries owed: each acknowledged message, times the members of its room (the sender too).
+    let expectedDeliveries = Atomic<Int>(0)
     let sending = Atomic<Bool>(false)
     let stopSending = Atomic<Bool>(false)
     let stop = Atomic<Bool>(false)
@@ -68,13 +70,12 @@ final class LoadState: Sendable {
     }
 
     func report(
-        sendSeconds: Double, roomSize: Double, before: ServerProbe.Sample?, joined joinedAt: ServerProbe.Sample?, during: ServerProbe.Sample?,
+        sendSeconds: Double, before: ServerProbe.Sample?, joined joinedAt: ServerProbe.Sample?, during: ServerProbe.Sample?,
         chatters: Int, rooms: Int
     ) -> [String: Any] {
         let h = histograms
         let acked = self.acked.load(ordering: .relaxed), delivered = self.delivered.load(ordering: .relaxed)
-        // Every acknowledged message should reach every member of its room (the sender too).
-        let expected = Double(acked) * roomSize
+        let expected = Double(expectedDeliveries.load(ordering: .relaxed))
         var r: [String: Any] = [
             "chatters": chatters, "rooms": rooms, "joined": joined.load(ordering: .relaxed), "join_failures": failedJoins.load(ordering: .relaxed),
             "join_ms": summary(h.join), "chat_ack_ms": summary(h.ack), "chat_delivery_ms": summary(h.delivery),
@@ -99,10 +100,14 @@ final class LoadState: Sendable {
 struct Chatter: Sendable {
     let index: Int
     let room: String
+    /// Members of the room (this one included): what each acknowledged message is owed.
+    let roomSize: Int
     let token: String
     let url: String
     let rate: Double
     let state: LoadState
+    /// In a consultation: publish camera and microphone, and watch the other side's.
+    var call: Call?
 
     func run() async {
         let opened = UInt64(monotonicMicros())
@@ -152,15 +157,22 @@ struct Chatter: Sendable {
                                 let sent = box.value.withLock({ $0.acksPending.removeValue(forKey: String(text[r.upperBound..<end])) })
                             {
                                 state.acked.add(1, ordering: .relaxed)
+                                state.expectedDeliveries.add(roomSize, ordering: .relaxed)
                                 state.record(index) { _ = $0.ack.record(now &- sent) }
                             }
                         } else if text.contains(#""type":"welcome""#) {
                             try await outbound.write(.text(#"{"type":"join","room":"\#(room)"}"#))
+                            if let call { await call.welcome(text) }
                         } else if text.contains(#""type":"joined""#) {
                             box.value.withLock { $0.joined = true }
                             state.joined.add(1, ordering: .relaxed)
                             state.active.add(1, ordering: .relaxed)
                             state.record(index) { _ = $0.join.record(now &- opened) }
+                            if let call { try await call.joined(text, outbound: outbound) }
+                        } else if let call, text.contains(#""type":"answer""#) || text.contains(#""type":"track""#) {
+                            try await call.signal(text, outbound: outbound)
+                        } else if call != nil, text.contains(#""ref":"sub""#) {
+                            // not_found: the other side has not published yet; its `track` will come.
                         } else if text.contains(#""type":"error""#) || text.contains(#""type":"closing""#) {
                             let code = text.range(of: #""code":""#).flatMap { r in text[r.upperBound...].firstIndex(of: "\"").map { String(text[r.upperBound..<$0]) } }
                             state.error(code ?? "unknown")

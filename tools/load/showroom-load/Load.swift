@@ -34,6 +34,7 @@ struct Load: AsyncParsableCommand {
     @Option(help: "What viewers ask for: source, medium or low.") var quality = "source"
     @Option(help: "Let the server move viewers between renditions (WHEP adaptive=1).") var adaptive = true
     @Option(help: "Send viewers' media through a showroom-netsim listening here (host:port; its --forward is the server's media port).") var via: String?
+    @Option(help: "1:1 consultations over /ws: a shopper and an agent, each publishing video and audio, watching the other's, and chatting at --chat-rate.") var consultations = 0
     @Option(help: "Chat connections (shoppers).") var chatters = 0
     @Option(help: "Rooms; publishers take one each, chatters are spread over all.") var rooms = 1
     @Option(help: "Messages per second each chatter sends.") var chatRate = 1.0
@@ -45,8 +46,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Exit 1 when media packet loss or chat loss exceeds this (0–1).") var maxLoss: Double?
 
     func validate() throws {
-        guard chatters >= 0, publishers >= 0, viewers >= 0, chatters + publishers + viewers > 0 else {
-            throw ValidationError("nothing to do: give --publishers/--viewers and/or --chatters")
+        guard chatters >= 0, publishers >= 0, viewers >= 0, consultations >= 0, chatters + publishers + viewers + consultations > 0 else {
+            throw ValidationError("nothing to do: give --publishers/--viewers, --consultations and/or --chatters")
         }
         guard rooms > 0, publishers <= rooms else { throw ValidationError("each WHIP publisher needs its own room: --rooms ≥ --publishers") }
         guard viewers == 0 || publishers > 0 else { throw ValidationError("viewers need a publisher (--publishers ≥ 1)") }
@@ -66,16 +67,18 @@ struct Load: AsyncParsableCommand {
         }
         let server = ServerProbe(url: url)
         let before = await server.sample()
-        let chat = LoadState(chatters: chatters)
+        let chat = LoadState(chatters: chatters + 2 * consultations)
         let media = MediaState()
         let started = ContinuousClock.now
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let certificate = try DTLSCertificate()
-        let encoded = publishers > 0 ? try EncodedMedia() : nil
+        let encoded = publishers + consultations > 0 ? try EncodedMedia() : nil
+        let registry = PeerRegistry()
+        let expectedPublishers = publishers + 2 * consultations, expectedViewers = viewers + 2 * consultations
         if let encoded {
             log(String(format: "showroom-load: media loop of %d frames, %.0f kbit/s of payload", encoded.video.count, encoded.payloadBitrate / 1_000))
         }
-        let sessions = Mutex<(publishers: [(WHIPSession, String)], viewers: [(WHIPSession, String)])>(([], []))
+        let sessions = Mutex<[(WHIPSession, String)]>([])
         let lastBytes = Mutex<(Int, ContinuousClock.Instant)>((0, .now))
 
         // Progress, once a second, on stderr (stdout stays the report).
@@ -83,20 +86,19 @@ struct Load: AsyncParsableCommand {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 var line = String(format: "t=%4.0fs ", (ContinuousClock.now - started).seconds)
-                if viewers > 0 {
-                    let peers = sessions.withLock { $0.viewers.map(\.0.peer) }
-                    let totals = MediaTotals(await snapshots(peers), viewers: true)
+                if expectedViewers > 0 {
+                    let totals = MediaTotals(await snapshots(registry.viewers), viewers: true)
                     let (bytes, at) = lastBytes.withLock { old in defer { old = (totals.receivedBytes, .now) }; return old }
                     let g2g = media.histograms.withLock { $0.glassToGlass }
                     line += String(
                         format: "viewers joined %d/%d failed %d  rx %.1f Mbit/s  loss %.2f%%  g2g p50 %.0f p99 %.0f ms  ",
-                        media.connected.load(ordering: .relaxed) - sessions.withLock { $0.publishers.count }, viewers,
+                        registry.viewers.count, expectedViewers,
                         media.failed.load(ordering: .relaxed),
                         Double(totals.receivedBytes - bytes) * 8 / 1e6 / max((ContinuousClock.now - at).seconds, 0.001),
                         totals.expected > 0 ? Double(totals.lost) / Double(totals.expected) * 100 : 0,
                         g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(50)) / 1_000 : 0, g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(99)) / 1_000 : 0)
                 }
-                if chatters > 0 { line += chat.progress }
+                if chat.chatters > 0 { line += chat.progress }
                 log(line + String(format: "  errors %d", (chat.errors.withLock { $0.values.reduce(0, +) }) + media.errors.withLock { $0.values.reduce(0, +) }))
             }
         }
@@ -109,7 +111,8 @@ struct Load: AsyncParsableCommand {
                 let s = try await WHIPSession.open(
                     endpoint: base.appendingPathComponent("whip/\(room)"), token: token, role: .publisher(encoded!), certificate: certificate, via: nil,
                     group: group, state: media)
-                sessions.withLock { $0.publishers.append((s, token)) }
+                sessions.withLock { $0.append((s, token)) }
+                registry.add(s.peer, publishing: true)
             } catch {
                 media.failed.add(1, ordering: .relaxed)
                 media.error(Self.kind(of: error))
@@ -120,8 +123,23 @@ struct Load: AsyncParsableCommand {
             for i in 0..<chatters {
                 let room = "load-\(i % rooms)"
                 let token = (try? await authority.mint(identity: "load-\(i)", room: room, role: .shopper, ttl: 3_600)) ?? ""
-                group2.addTask { await Chatter(index: i, room: room, token: token, url: wsURL, rate: chatRate, state: chat).run() }
+                let size = chatters / rooms + (i % rooms < chatters % rooms ? 1 : 0)
+                group2.addTask { await Chatter(index: i, room: room, roomSize: size, token: token, url: wsURL, rate: chatRate, state: chat).run() }
                 try? await Task.sleep(for: .seconds(1 / ramp))
+            }
+            if let encoded, consultations > 0 {
+                let setup = Call.Setup(
+                    media: encoded, certificate: certificate, group: group, state: media, registry: registry, quality: quality, via: viaAddress)
+                for k in 0..<consultations {
+                    for (side, role) in [("shopper", Role.shopper), ("agent", Role.agent)] {
+                        let room = "consult-\(k)", index = chatters + 2 * k + (role == .agent ? 1 : 0)
+                        let token = (try? await authority.mint(identity: "\(room)-\(side)", room: room, role: role, ttl: 3_600)) ?? ""
+                        var chatter = Chatter(index: index, room: room, roomSize: 2, token: token, url: wsURL, rate: chatRate, state: chat)
+                        chatter.call = Call(setup)
+                        group2.addTask { await chatter.run() }
+                        try? await Task.sleep(for: .seconds(1 / ramp))
+                    }
+                }
             }
             for i in 0..<viewers {
                 let room = "load-\(i % max(publishers, 1))"
@@ -131,7 +149,8 @@ struct Load: AsyncParsableCommand {
                 do {
                     let s = try await WHIPSession.open(
                         endpoint: endpoint.url!, token: token, role: .viewer, certificate: certificate, via: viaAddress, group: group, state: media)
-                    sessions.withLock { $0.viewers.append((s, token)) }
+                    sessions.withLock { $0.append((s, token)) }
+                    registry.add(s.peer, publishing: false)
                 } catch {
                     media.failed.add(1, ordering: .relaxed)
                     media.error(Self.kind(of: error))
@@ -143,15 +162,15 @@ struct Load: AsyncParsableCommand {
             let deadline = ContinuousClock.now + .seconds(15)
             func settled() -> Bool {
                 let watching = Int(media.histograms.withLock { $0.firstFrame.totalCount })
-                return media.connected.load(ordering: .relaxed) + media.failed.load(ordering: .relaxed) >= publishers + viewers
-                    && watching + media.failed.load(ordering: .relaxed) >= viewers
+                return media.connected.load(ordering: .relaxed) + media.failed.load(ordering: .relaxed) >= expectedPublishers + expectedViewers
+                    && watching + media.failed.load(ordering: .relaxed) >= expectedViewers
             }
-            while chat.joined.load(ordering: .relaxed) + chat.failedJoins.load(ordering: .relaxed) < chatters
+            while chat.joined.load(ordering: .relaxed) + chat.failedJoins.load(ordering: .relaxed) < chat.chatters
                 || (!settled() && ContinuousClock.now < deadline)
             {
                 try? await Task.sleep(for: .milliseconds(50))
             }
-            let peers = sessions.withLock { (p: $0.publishers.map(\.0.peer), v: $0.viewers.map(\.0.peer)) }
+            let peers = (p: registry.publishers, v: registry.viewers)
             let joinedAt = await server.sample()
             let viewersBefore = MediaTotals(await snapshots(peers.v), viewers: true)
             let publishersBefore = MediaTotals(await snapshots(peers.p), viewers: false)
@@ -165,18 +184,19 @@ struct Load: AsyncParsableCommand {
             let viewersDuring = MediaTotals(await snapshots(peers.v), viewers: true) - viewersBefore
             let publishersDuring = MediaTotals(await snapshots(peers.p), viewers: false) - publishersBefore
             let during = await server.sample()
-            if chatters > 0 { try? await Task.sleep(for: .seconds(2)) }  // late deliveries
+            if chat.chatters > 0 { try? await Task.sleep(for: .seconds(2)) }  // late deliveries
             chat.stop.store(true, ordering: .relaxed)
             group2.cancelAll()
             progress.cancel()
 
-            var report = chat.report(
-                sendSeconds: window, roomSize: Double(chatters) / Double(rooms), before: before, joined: joinedAt, during: during,
-                chatters: chatters, rooms: rooms)
+            var report = chat.report(sendSeconds: window, before: before, joined: joinedAt, during: during, chatters: chat.chatters, rooms: rooms)
             report["errors"] = chat.errors.withLock { $0 }.merging(media.errors.withLock { $0 }, uniquingKeysWith: +)
-            if publishers + viewers > 0 {
+            report["consultations"] = consultations
+            if expectedPublishers + expectedViewers > 0 {
                 report.merge(
-                    mediaReport(media, viewers: viewersDuring, publishers: publishersDuring, seconds: window, viewerCount: peers.v.count),
+                    mediaReport(
+                        media, viewers: viewersDuring, publishers: publishersDuring, seconds: window, viewerCount: peers.v.count,
+                        publisherCount: peers.p.count),
                     uniquingKeysWith: { $1 })
             }
             report["duration_s"] = window
@@ -188,23 +208,24 @@ struct Load: AsyncParsableCommand {
             }
             var failures: [String] = []
             if let maxP99Ms {
-                if chatters > 0, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                if chat.chatters > 0, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
                     failures.append("chat delivery p99 \(p99) ms > \(maxP99Ms) ms")
                 }
-                if viewers > 0, let p99 = (report["glass_to_glass_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                if expectedViewers > 0, let p99 = (report["glass_to_glass_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
                     failures.append("glass-to-glass p99 \(p99) ms > \(maxP99Ms) ms")
                 }
             }
             if let maxLoss {
-                if chatters > 0, let loss = report["chat_loss"] as? Double, loss > maxLoss { failures.append("chat loss \(loss) > \(maxLoss)") }
-                if viewers > 0, let loss = report["media_loss"] as? Double, loss > maxLoss { failures.append("media loss \(loss) > \(maxLoss)") }
+                if chat.chatters > 0, let loss = report["chat_loss"] as? Double, loss > maxLoss { failures.append("chat loss \(loss) > \(maxLoss)") }
+                if expectedViewers > 0, let loss = report["media_loss"] as? Double, loss > maxLoss { failures.append("media loss \(loss) > \(maxLoss)") }
             }
-            if chatters > 0, (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("no chat message was delivered") }
-            if viewers > 0, (report["frames_rendered"] as? Int ?? 0) == 0 { failures.append("no video frame was rendered") }
-            if viewers > 0, media.failed.load(ordering: .relaxed) > 0 { failures.append("\(media.failed.load(ordering: .relaxed)) media sessions failed") }
+            if chat.chatters > 0, (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("no chat message was delivered") }
+            if expectedViewers > 0, (report["frames_rendered"] as? Int ?? 0) == 0 { failures.append("no video frame was rendered") }
+            if expectedViewers > 0, peers.v.count < expectedViewers { failures.append("\(expectedViewers - peers.v.count) viewers never got media") }
+            if media.failed.load(ordering: .relaxed) > 0 { failures.append("\(media.failed.load(ordering: .relaxed)) media sessions failed") }
 
-            let all = sessions.withLock { $0.publishers + $0.viewers }
-            for (s, token) in all { await s.close(token: token) }
+            for (s, token) in sessions.withLock({ $0 }) { await s.close(token: token) }
+            for p in registry.publishers + registry.viewers { await p.stop() }
             try? await group.shutdownGracefully()
             if !failures.isEmpty {
                 log("showroom-load: FAILED: " + failures.joined(separator: "; "))
@@ -213,7 +234,9 @@ struct Load: AsyncParsableCommand {
         }
     }
 
-    func mediaReport(_ m: MediaState, viewers v: MediaTotals, publishers p: MediaTotals, seconds: Double, viewerCount: Int) -> [String: Any] {
+    func mediaReport(
+        _ m: MediaState, viewers v: MediaTotals, publishers p: MediaTotals, seconds: Double, viewerCount: Int, publisherCount: Int
+    ) -> [String: Any] {
         let h = m.histograms.withLock { $0 }
         let minutes = seconds / 60 * Double(max(viewerCount, 1))
         let kbps = v.perViewerBytes.map { Double($0) * 8 / 1_000 / max(seconds, 0.001) }
@@ -233,7 +256,7 @@ struct Load: AsyncParsableCommand {
             "freezes": m.freezes.load(ordering: .relaxed), "freezes_per_minute": Double(m.freezes.load(ordering: .relaxed)) / max(minutes, 1e-9),
             "received_kbps": ["mean": kbps.isEmpty ? 0 : kbps.reduce(0, +) / Double(kbps.count), "min": kbps.min() ?? 0],
             "received_mbps_total": Double(v.receivedBytes) * 8 / 1e6 / max(seconds, 0.001),
-            "sent_kbps_per_publisher": Double(p.sentBytes) * 8 / 1_000 / max(seconds, 0.001) / Double(max(publishers, 1)),
+            "sent_kbps_per_publisher": Double(p.sentBytes) * 8 / 1_000 / max(seconds, 0.001) / Double(max(publisherCount, 1)),
         ]
     }
 
@@ -252,13 +275,13 @@ struct Load: AsyncParsableCommand {
         }
         func d(_ key: String) -> Double { r[key] as? Double ?? Double(r[key] as? Int ?? 0) }
         var lines: [String] = []
-        if (r["viewers"] as? Int ?? 0) + (r["publishers"] as? Int ?? 0) > 0 {
+        if (r["viewers"] as? Int ?? 0) + (r["publishers"] as? Int ?? 0) + (r["consultations"] as? Int ?? 0) > 0 {
             let jitter = r["jitter_ms"] as? [String: Double] ?? [:], kbps = r["received_kbps"] as? [String: Double] ?? [:]
             lines += [
-                "media: \(r["publishers"] ?? 0) publishers, \(r["viewers"] ?? 0) viewers (\(r["quality"] ?? "")), \(r["media_connected"] ?? 0) connected, \(r["media_failures"] ?? 0) failed",
-                row("POST → connected (ms)", "media_join_connected_ms"),
-                row("POST → first media (ms)", "media_join_first_media_ms"),
-                row("POST → first frame (ms)", "first_frame_ms"),
+                "media: \(r["publishers"] ?? 0) publishers, \(r["viewers"] ?? 0) viewers, \(r["consultations"] ?? 0) consultations (\(r["quality"] ?? "")); \(r["media_connected"] ?? 0) peers connected, \(r["media_failures"] ?? 0) failed",
+                row("offer → connected (ms)", "media_join_connected_ms"),
+                row("offer → first media (ms)", "media_join_first_media_ms"),
+                row("offer → first frame (ms)", "first_frame_ms"),
                 row("glass-to-glass (ms)", "glass_to_glass_ms"),
                 String(
                     format: "frames %d rendered, %d abandoned; freezes %d (%.2f per viewer-minute); jitter mean %.1f max %.1f ms",
@@ -274,7 +297,7 @@ struct Load: AsyncParsableCommand {
         }
         if (r["chatters"] as? Int ?? 0) > 0 {
             lines += [
-                "chat: \(r["chatters"] ?? 0) chatters in \(r["rooms"] ?? 0) rooms, \(r["joined"] ?? 0) joined, \(r["join_failures"] ?? 0) failed",
+                "chat: \(r["chatters"] ?? 0) chatters (consultations' included), \(r["joined"] ?? 0) joined, \(r["join_failures"] ?? 0) failed",
                 row("join time (ms)", "join_ms"),
                 row("chat send → ack (ms)", "chat_ack_ms"),
                 row("chat send → delivery (ms)", "chat_delivery_ms"),
