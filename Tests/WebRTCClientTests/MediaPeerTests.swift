@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import MediaPipeline
+import MediaWire
 import MediaCrypto
 import NIOPosix
 import Relay
@@ -99,5 +101,43 @@ final class Tally: MediaPeerObserver {
         await publisher.stop()
         await relay.stop()
         try await group.shutdownGracefully()
+    }
+}
+
+@Suite struct ClientHandshakeTests {
+    /// The first check and every consent check are signed binding requests the relay's ICE agent
+    /// accepts; each refreshes consent (else the relay ends the session after 30 s, RFC 7675).
+    @Test func checksAndConsentChecksAreAcceptedAndRefreshConsent() throws {
+        let cert = try DTLSCertificate()
+        let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
+        let answer = try ServerAnswer(
+            parsing: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 127.0.0.1\r\n"
+                + "a=ice-ufrag:srv\r\na=ice-pwd:serverpasswordserverpassword\r\na=fingerprint:sha-256 \(cert.fingerprint)\r\n"
+                + "a=candidate:1 1 udp 2130706431 127.0.0.1 4000 typ host\r\n")
+        let handshake = try ClientHandshake(offer: offer, answer: answer, certificate: cert)
+        var agent = ICELiteAgent(localUfrag: "srv", localPassword: "serverpasswordserverpassword", remoteUfrag: offer.iceUfrag)
+        let from = PeerAddress(ip: [127, 0, 0, 1], port: 5000)
+        let first = try #require(handshake.start(now: 0).first)
+        guard case .respond(let response) = agent.handle(first, message: try STUNMessage(parsing: first), from: from, now: .zero) else {
+            Issue.record("the first check was not answered")
+            return
+        }
+        #expect(agent.nominated)
+        // The response moves the handshake on to DTLS (its ClientHello goes out).
+        #expect(!handshake.receive(response, now: 1).isEmpty)
+        #expect(handshake.state == .handshaking)
+        let consent = handshake.consentCheck()
+        #expect(consent != first, "a new transaction each time")
+        let later = MediaTime(microseconds: 25_000_000)
+        guard case .respond = agent.handle(consent, message: try STUNMessage(parsing: consent), from: from, now: later) else {
+            Issue.record("the consent check was not answered")
+            return
+        }
+        #expect(agent.lastConsent == later)
+        #expect(!agent.consentExpired(now: MediaTime(microseconds: 50_000_000)))
+        // A check signed with another password is not.
+        var stranger = ICELiteAgent(localUfrag: "srv", localPassword: "anotherpasswordanotherpass", remoteUfrag: offer.iceUfrag)
+        #expect(stranger.handle(consent, message: try STUNMessage(parsing: consent), from: from, now: later) != .respond(response))
+        #expect(stranger.lastConsent == nil)
     }
 }

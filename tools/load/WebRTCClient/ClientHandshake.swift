@@ -46,22 +46,34 @@ public final class ClientHandshake {
     public var iceTimeout: Int64 = 5_000_000
     public var dtlsTimeout: Int64 = 10_000_000
 
+    private let username: [UInt8]
+
     public init(offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate) throws(ClientError) {
-        check = STUNMessage(
-            type: STUNMessage.MessageType.bindingRequest, transactionID: (0..<12).map { _ in UInt8.random(in: 0...255) },
-            attributes: [
-                .init(type: STUNMessage.AttributeType.username, value: Array("\(answer.iceUfrag):\(offer.iceUfrag)".utf8)),
-                .init(type: STUNMessage.AttributeType.useCandidate, value: []),
-                .init(type: STUNMessage.AttributeType.iceControlling, value: (0..<8).map { _ in UInt8.random(in: 0...255) }),
-            ]
-        ).serialized(integrityKey: Array(answer.icePassword.utf8), mac: HMACSHA1.digest)
+        username = Array("\(answer.iceUfrag):\(offer.iceUfrag)".utf8)
         serverPassword = Array(answer.icePassword.utf8)
+        check = Self.bindingRequest(username: username, password: serverPassword)
         do {
             dtls = try DTLSEndpoint(role: .client, certificate: certificate, remoteFingerprint: answer.fingerprint)
         } catch {
             throw ClientError(.dtlsFailed, "\(error)")
         }
     }
+
+    /// A binding request with USE-CANDIDATE, signed with the server's password (RFC 8445 §7.1).
+    private static func bindingRequest(username: [UInt8], password: [UInt8]) -> [UInt8] {
+        STUNMessage(
+            type: STUNMessage.MessageType.bindingRequest, transactionID: (0..<12).map { _ in UInt8.random(in: 0...255) },
+            attributes: [
+                .init(type: STUNMessage.AttributeType.username, value: username),
+                .init(type: STUNMessage.AttributeType.useCandidate, value: []),
+                .init(type: STUNMessage.AttributeType.iceControlling, value: (0..<8).map { _ in UInt8.random(in: 0...255) }),
+            ]
+        ).serialized(integrityKey: password, mac: HMACSHA1.digest)
+    }
+
+    /// A consent-freshness check, to send every ~5 s once connected: the server ends a session
+    /// that goes 30 s without one ([RFC 7675 §5.1](https://www.rfc-editor.org/rfc/rfc7675#section-5.1)).
+    public func consentCheck() -> [UInt8] { Self.bindingRequest(username: username, password: serverPassword) }
 
     /// The first check.
     public func start(now: Int64) -> [[UInt8]] {

@@ -177,27 +177,32 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data).data
-        guard let bytes = buffer.readBytes(length: buffer.readableBytes), let first = bytes.first else { return }
+        guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return }
         switch first {
         case 0...3, 20...63:
-            guard handshake.state != .connected else { return }  // a late retransmission
+            guard handshake.state != .connected, let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }  // else a late retransmission
             send(handshake.receive(bytes, now: monotonicMicros()))
             if handshake.state == .connected { didConnect() }
         case 128...191:
-            guard let srtpIn else { return }
-            var packet = bytes
-            if bytes.count >= 2, (64...95).contains(bytes[1] & 0x7F) {
+            guard let srtpIn, let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) else { return }
+            if (64...95).contains(second & 0x7F) {
+                guard var packet = buffer.readBytes(length: buffer.readableBytes) else { return }
                 do { try srtpIn.unprotectRTCP(&packet) } catch {
                     observer.dropped("srtcp")
                     return
                 }
                 receiveRTCP(packet)
             } else {
-                do { try srtpIn.unprotectRTP(&packet) } catch {
-                    if error.code == .replay { stats.duplicatePackets += 1 } else { observer.dropped("srtp") }
-                    return
+                // Media, the hot path: decrypted in place in the buffer, no copy.
+                let size = buffer.readableBytes
+                buffer.withUnsafeMutableReadableBytes { raw in
+                    let length: Int
+                    do { length = try srtpIn.unprotectRTP(raw, length: size) } catch {
+                        if (error as? SRTPError)?.code == .replay { stats.duplicatePackets += 1 } else { observer.dropped("srtp") }
+                        return
+                    }
+                    receiveRTP(UnsafeRawBufferPointer(rebasing: raw[0..<length]), size: size)
                 }
-                receiveRTP(packet, size: bytes.count)
             }
         default:
             observer.dropped("unknown")
@@ -216,6 +221,11 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         stats.connected = true
         observer.connected(after: monotonicMicros() - created)
         let loop = channel.eventLoop
+        // Consent freshness: every 4–6 s (RFC 7675 §5.1 randomises around 5 s).
+        tasks.append(
+            loop.scheduleRepeatedTask(initialDelay: .milliseconds(Int64.random(in: 4_000...6_000)), delay: .seconds(5)) { [self] _ in
+                send([handshake.consentCheck()])
+            })
         if sender != nil {
             // Video at 30 fps and audio every 20 ms, each frame due at start + n × interval (no drift).
             let start = monotonicMicros()
@@ -235,7 +245,7 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
                 })
         } else {
             tasks.append(
-                loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { [self] _ in feedback() })
+                loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(50)) { [self] _ in feedback() })
             tasks.append(
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { [self] _ in receiverReport() })
         }
@@ -258,36 +268,36 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         if (try? srtpOut.protectRTCP(&bytes)) != nil { send([bytes]) }
     }
 
-    private func receiveRTP(_ packet: [UInt8], size: Int) {
+    private func receiveRTP(_ raw: UnsafeRawBufferPointer, size: Int) {
         let now = ntpMicros()
         stats.receivedBytes += size
         if !sawMedia {
             sawMedia = true
             observer.firstMedia(after: monotonicMicros() - created)
         }
-        packet.withUnsafeBytes { raw in
-            guard let header = try? RTPHeaderView(raw) else {
-                observer.dropped("rtp")
-                return
+        guard let header = try? RTPHeaderView(raw) else {
+            observer.dropped("rtp")
+            return
+        }
+        let end = raw.count - (header.hasPadding ? Int(raw[raw.count - 1]) : 0)
+        guard end > header.headerLength else { return }
+        if header.ssrc == answer.videoSSRC {
+            var capture: Int64?
+            if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw),
+                let t = try? AbsoluteCaptureTime(parsing: Array(raw[r]))
+            {
+                capture = t.microseconds
             }
-            let end = packet.count - (header.hasPadding ? Int(packet.last ?? 0) : 0)
-            guard end > header.headerLength else { return }
-            if header.ssrc == answer.videoSSRC {
-                var capture: Int64?
-                if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw),
-                    let t = try? AbsoluteCaptureTime(parsing: Array(packet[r]))
-                {
-                    capture = t.microseconds
-                }
-                let frames = monitor.receiveVideo(
-                    sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker,
-                    payload: packet[header.headerLength..<end], captureMicros: capture, size: size, now: now)
-                for f in frames {
-                    observer.rendered(f, firstAfter: monitor.renderedFrames == 1 ? monotonicMicros() - created : nil)
-                }
-            } else if header.ssrc == answer.audioSSRC {
-                monitor.receiveAudio(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: size, now: now)
+            // The monitor reads only the VP8 descriptor and the first byte after it (≤ 7 bytes).
+            let head = Array(raw[header.headerLength..<min(end, header.headerLength + 8)])
+            let frames = monitor.receiveVideo(
+                sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, marker: header.marker,
+                payload: head[...], captureMicros: capture, size: size, now: now)
+            for f in frames {
+                observer.rendered(f, firstAfter: monitor.renderedFrames == 1 ? monotonicMicros() - created : nil)
             }
+        } else if header.ssrc == answer.audioSSRC {
+            monitor.receiveAudio(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: size, now: now)
         }
     }
 
