@@ -123,7 +123,10 @@ struct Chatter: Sendable {
                         // Keep-alive, and the messages once everyone has joined.
                         var lastPing = ContinuousClock.now
                         let interval = Duration.seconds(1 / rate)
-                        var next = ContinuousClock.now + .milliseconds(Int.random(in: 0..<max(1, Int(1_000 / rate))))
+                        // Each chatter sends at its own random phase, as independent people do: all of them
+                        // sending in the same instant would measure the server's queue for one burst.
+                        let phase = Duration.milliseconds(Int.random(in: 0..<max(1, Int(1_000 / rate))))
+                        var next = ContinuousClock.now + phase
                         var n = 0
                         while !state.stop.load(ordering: .relaxed) {
                             if ContinuousClock.now - lastPing > .seconds(10) {
@@ -132,7 +135,7 @@ struct Chatter: Sendable {
                             }
                             guard state.sending.load(ordering: .relaxed), !state.stopSending.load(ordering: .relaxed) else {
                                 try await Task.sleep(for: .milliseconds(50))
-                                next = ContinuousClock.now
+                                next = ContinuousClock.now + phase
                                 continue
                             }
                             try await Task.sleep(until: next)
