@@ -136,8 +136,8 @@ public struct PeerStatistics: Sendable, Equatable {
 }
 
 /// The last `capacity` packets of one stream (plain RTP, as received), to answer NACKs
-/// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)). Storing a
-/// `ByteBuffer` keeps a reference, not a copy.
+/// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)). It stores what it
+/// is given; callers give it compact copies, not slices of a larger receive buffer.
 struct RetransmissionCache {
     private var slots: [(seq: UInt16, packet: ByteBuffer)?]
     init(capacity: Int = 512) { slots = .init(repeating: nil, count: capacity) }

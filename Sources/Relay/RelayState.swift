@@ -374,7 +374,14 @@ final class RelayState {
         session.intervalBytes += buffer.readableBytes
         session.receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: Self.clockRate(kind))]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: buffer.readableBytes, arrival: now)
-        session.cache[kind, default: RetransmissionCache()].store(buffer, sequenceNumber: header.sequenceNumber)
+        if kind == "video" {
+            // Only video is NACKed (the answer offers `nack` for VP8 only). The cache keeps its own
+            // right-sized copy: `buffer` is a slice of the 64 KiB vector-read buffer, and holding the
+            // slice would keep that whole buffer alive for as long as the packet stays cached.
+            var copy = allocator.buffer(capacity: buffer.readableBytes)
+            copy.writeImmutableBuffer(buffer)
+            session.cache[kind, default: RetransmissionCache()].store(copy, sequenceNumber: header.sequenceNumber)
+        }
         let capture = Self.captureTime(in: buffer, id: session.captureTimeExtensionIDs[PeerSession.kindIndex(kind)])
         var out = forward(buffer, header: header, kind: kind, source: session.id, capture: capture)
         if firstOfKind && kind == "video" && keyFrameOwed.remove(session.id) != nil {
