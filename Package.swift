@@ -158,7 +158,7 @@ let package = Package(
         .executableTarget(
             name: "RelayBenchmark",
             dependencies: [
-                "Relay", "MediaWire", "MediaCrypto",
+                "Relay", "MediaWire", "MediaCrypto", "WebRTCClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

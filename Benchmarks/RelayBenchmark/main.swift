@@ -13,6 +13,7 @@ import MediaWire
 import NIOCore
 import NIOPosix
 import Relay
+import WebRTCClient
 
 #if canImport(Glibc)
 import Glibc
@@ -125,67 +126,43 @@ final class UDPPeer: @unchecked Sendable {
     }
 }
 
-/// A client-side WebRTC peer built from the project's own parts.
+/// A client-side WebRTC peer from the load tool's client stack (`WebRTCClient`: the offer and the
+/// I/O-free ICE + DTLS handshake), driven here on a blocking socket so that every peer shares this
+/// one thread.
 final class Peer {
     let udp: UDPPeer
     let certificate: DTLSCertificate
-    let ufrag = "u" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-    let password = "p" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + "0123456789abcdef"
+    let offer: ClientOffer
     var srtpIn: SRTPSession?
     var srtpOut: SRTPSession?
-    let publishing: Bool
 
     init(relayPort: Int, publishing: Bool) throws {
         udp = UDPPeer(relayPort: relayPort)
         certificate = try DTLSCertificate()
-        self.publishing = publishing
+        offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: certificate.fingerprint)
     }
 
-    var offer: String {
-        let direction = publishing ? "sendonly" : "recvonly"
-        var sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
-        sdp += "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\na=\(direction)\r\na=rtcp-mux\r\n"
-        sdp += "a=ice-ufrag:\(ufrag)\r\na=ice-pwd:\(password)\r\na=fingerprint:sha-256 \(certificate.fingerprint)\r\na=setup:active\r\n"
-        sdp += "a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n"
-        if publishing { sdp += "a=ssrc:1111 cname:bench\r\n" }
-        return sdp
-    }
-
-    /// ICE check with USE-CANDIDATE, then the DTLS handshake as client (we offered active).
+    /// Runs the handshake to completion (bounded by its own timeouts).
     func connect(answer: String) throws {
-        let parsed = try SessionDescription(parsing: answer)
-        let m = parsed.media[0]
-        guard let remoteUfrag = m.value("ice-ufrag"), let remotePassword = m.value("ice-pwd"),
-            let fp = m.value("fingerprint")?.split(separator: " ").last
-        else { throw CocoaError(.coderInvalidValue) }
-        let check = STUNMessage(
-            type: STUNMessage.MessageType.bindingRequest, transactionID: (0..<12).map { _ in UInt8.random(in: 0...255) },
-            attributes: [
-                .init(type: STUNMessage.AttributeType.username, value: Array("\(remoteUfrag):\(ufrag)".utf8)),
-                .init(type: STUNMessage.AttributeType.useCandidate, value: []),
-                .init(type: STUNMessage.AttributeType.iceControlling, value: [UInt8](repeating: 1, count: 8)),
-            ]
-        ).serialized(integrityKey: Array(remotePassword.utf8), mac: HMACSHA1.digest)
-        var answered = false
-        for _ in 0..<20 where !answered {
-            udp.send(check)
-            if let r = udp.receive(timeoutMs: 200), STUNMessage.looksLikeSTUN(r[...]) { answered = true }
-        }
-        guard answered else { throw CocoaError(.fileReadTooLarge) }
-        let dtls = try DTLSEndpoint(role: .client, certificate: certificate, remoteFingerprint: String(fp))
-        for d in dtls.start() { udp.send(d) }
-        var rounds = 0
-        while dtls.state == .handshaking && rounds < 200 {
-            rounds += 1
-            if let d = udp.receive(timeoutMs: 50) {
-                for out in dtls.receive(d) { udp.send(out) }
-            } else if let t = dtls.timeoutMicroseconds, t == 0 {
-                for out in dtls.handleTimeout() { udp.send(out) }
+        let handshake = try ClientHandshake(offer: offer, answer: ServerAnswer(parsing: answer), certificate: certificate)
+        func now() -> Int64 { Int64(monotonicNanos() / 1_000) }
+        for d in handshake.start(now: now()) { udp.send(d) }
+        while true {
+            switch handshake.state {
+            case .connected:
+                let keys = handshake.keys!
+                srtpOut = try SRTPSession(keys.local, direction: .outbound)
+                srtpIn = try SRTPSession(keys.remote, direction: .inbound)
+                return
+            case .failed(let code):
+                throw ClientError(code, "handshake")
+            case .checking, .handshaking:
+                if let d = udp.receive(timeoutMs: 10) {
+                    for out in handshake.receive(d, now: now()) { udp.send(out) }
+                }
+                for out in handshake.tick(now: now()) { udp.send(out) }
             }
         }
-        let keys = try dtls.srtpKeys()
-        srtpOut = try SRTPSession(keys.local, direction: .outbound)
-        srtpIn = try SRTPSession(keys.remote, direction: .inbound)
     }
 }
 
@@ -254,12 +231,12 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
     let tid = try await group.next().submit { c_gettid() }.get()
 
     let publisher = try Peer(relayPort: relay.port, publishing: true)
-    let (_, pubAnswer) = try await relay.open(room: "bench", publishing: true, offer: publisher.offer)
+    let (_, pubAnswer) = try await relay.open(room: "bench", publishing: true, offer: publisher.offer.sdp)
     try publisher.connect(answer: pubAnswer)
     var viewers: [Peer] = []
     for _ in 0..<n {
         let v = try Peer(relayPort: relay.port, publishing: false)
-        let (_, answer) = try await relay.open(room: "bench", publishing: false, offer: v.offer)
+        let (_, answer) = try await relay.open(room: "bench", publishing: false, offer: v.offer.sdp)
         try v.connect(answer: answer)
         viewers.append(v)
     }
@@ -283,7 +260,10 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
         if now >= next {
             next += interval
             seq &+= 1
-            let header = RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: seq, timestamp: UInt32(seq) &* 3_000, ssrc: 1111), payload: []).serialized()
+            let header = RTPPacket(
+                header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: seq, timestamp: UInt32(seq) &* 3_000, ssrc: publisher.offer.videoSSRC),
+                payload: []
+            ).serialized()
             packet.replaceSubrange(0..<12, with: header)
             var t = monotonicNanos().bigEndian
             withUnsafeBytes(of: &t) { packet.replaceSubrange(12..<20, with: $0) }
@@ -300,7 +280,7 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
                     if got <= 0 { break }
                     let arrival = monotonicNanos()
                     guard let plain = try? recvBuffer.withUnsafeMutableBytes({ try viewers[i].srtpIn!.unprotectRTP($0, length: got) }),
-                        plain >= 20, recvBuffer[1] & 0x7F == 96
+                        plain >= 20, recvBuffer[1] & 0x7F == ClientOffer.videoPayloadType
                     else { continue }
                     var t: UInt64 = 0
                     withUnsafeMutableBytes(of: &t) { $0.copyBytes(from: recvBuffer[12..<20]) }
