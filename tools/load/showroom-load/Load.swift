@@ -184,6 +184,9 @@ struct Load: AsyncParsableCommand {
             let viewersDuring = MediaTotals(await snapshots(peers.v), viewers: true) - viewersBefore
             let publishersDuring = MediaTotals(await snapshots(peers.p), viewers: false) - publishersBefore
             let during = await server.sample()
+            // Media stops before the signaling that owns it: a consultation's sessions end with its
+            // WebSocket, and peers still sending then would only be counted as strangers.
+            for p in registry.publishers + registry.viewers { await p.stop() }
             if chat.chatters > 0 { try? await Task.sleep(for: .seconds(2)) }  // late deliveries
             chat.stop.store(true, ordering: .relaxed)
             group2.cancelAll()
@@ -225,7 +228,6 @@ struct Load: AsyncParsableCommand {
             if media.failed.load(ordering: .relaxed) > 0 { failures.append("\(media.failed.load(ordering: .relaxed)) media sessions failed") }
 
             for (s, token) in sessions.withLock({ $0 }) { await s.close(token: token) }
-            for p in registry.publishers + registry.viewers { await p.stop() }
             try? await group.shutdownGracefully()
             if !failures.isEmpty {
                 log("showroom-load: FAILED: " + failures.joined(separator: "; "))
