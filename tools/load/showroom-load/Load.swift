@@ -79,6 +79,18 @@ struct Load: AsyncParsableCommand {
             log(String(format: "showroom-load: media loop of %d frames, %.0f kbit/s of payload", encoded.video.count, encoded.payloadBitrate / 1_000))
         }
         let sessions = Mutex<[(WHIPSession, String)]>([])
+        /// One WHIP/WHEP session, kept for the DELETE at the end; a failure is counted by kind.
+        func open(_ endpoint: URL, token: String, role: MediaPeer.Role, via: SocketAddress?) async {
+            do {
+                let s = try await WHIPSession.open(
+                    endpoint: endpoint, token: token, role: role, certificate: certificate, via: via, group: group, state: media)
+                sessions.withLock { $0.append((s, token)) }
+                registry.add(s.peer, publishing: { if case .publisher = role { true } else { false } }())
+            } catch {
+                media.failed.add(1, ordering: .relaxed)
+                media.error(Self.kind(of: error))
+            }
+        }
         let lastBytes = Mutex<(Int, ContinuousClock.Instant)>((0, .now))
 
         // Progress, once a second, on stderr (stdout stays the report).
@@ -107,16 +119,7 @@ struct Load: AsyncParsableCommand {
         for i in 0..<publishers {
             let room = "load-\(i)"
             let token = try await authority.mint(identity: "load-pub-\(i)", room: room, role: .publisher, ttl: 3_600)
-            do {
-                let s = try await WHIPSession.open(
-                    endpoint: base.appendingPathComponent("whip/\(room)"), token: token, role: .publisher(encoded!), certificate: certificate, via: nil,
-                    group: group, state: media)
-                sessions.withLock { $0.append((s, token)) }
-                registry.add(s.peer, publishing: true)
-            } catch {
-                media.failed.add(1, ordering: .relaxed)
-                media.error(Self.kind(of: error))
-            }
+            await open(base.appendingPathComponent("whip/\(room)"), token: token, role: .publisher(encoded!), via: nil)
             try? await Task.sleep(for: .seconds(1 / ramp))
         }
         await withTaskGroup(of: Void.self) { group2 in
@@ -146,15 +149,7 @@ struct Load: AsyncParsableCommand {
                 let token = (try? await authority.mint(identity: "load-view-\(i)", room: room, role: .viewer, ttl: 3_600)) ?? ""
                 var endpoint = URLComponents(url: base.appendingPathComponent("whep/\(room)"), resolvingAgainstBaseURL: false)!
                 endpoint.queryItems = [URLQueryItem(name: "quality", value: quality), URLQueryItem(name: "adaptive", value: adaptive ? "1" : "0")]
-                do {
-                    let s = try await WHIPSession.open(
-                        endpoint: endpoint.url!, token: token, role: .viewer, certificate: certificate, via: viaAddress, group: group, state: media)
-                    sessions.withLock { $0.append((s, token)) }
-                    registry.add(s.peer, publishing: false)
-                } catch {
-                    media.failed.add(1, ordering: .relaxed)
-                    media.error(Self.kind(of: error))
-                }
+                await open(endpoint.url!, token: token, role: .viewer, via: viaAddress)
                 try? await Task.sleep(for: .seconds(1 / ramp))
             }
             // Everyone in — chatters joined, viewers showing their first frame — or failed (media peers
@@ -209,23 +204,9 @@ struct Load: AsyncParsableCommand {
             } else {
                 print(Self.table(report))
             }
-            var failures: [String] = []
-            if let maxP99Ms {
-                if chat.chatters > 0, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
-                    failures.append("chat delivery p99 \(p99) ms > \(maxP99Ms) ms")
-                }
-                if expectedViewers > 0, let p99 = (report["glass_to_glass_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
-                    failures.append("glass-to-glass p99 \(p99) ms > \(maxP99Ms) ms")
-                }
-            }
-            if let maxLoss {
-                if chat.chatters > 0, let loss = report["chat_loss"] as? Double, loss > maxLoss { failures.append("chat loss \(loss) > \(maxLoss)") }
-                if expectedViewers > 0, let loss = report["media_loss"] as? Double, loss > maxLoss { failures.append("media loss \(loss) > \(maxLoss)") }
-            }
-            if chat.chatters > 0, (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("no chat message was delivered") }
-            if expectedViewers > 0, (report["frames_rendered"] as? Int ?? 0) == 0 { failures.append("no video frame was rendered") }
-            if expectedViewers > 0, peers.v.count < expectedViewers { failures.append("\(expectedViewers - peers.v.count) viewers never got media") }
-            if media.failed.load(ordering: .relaxed) > 0 { failures.append("\(media.failed.load(ordering: .relaxed)) media sessions failed") }
+            let failures = thresholdFailures(
+                report, chatters: chat.chatters, expectedViewers: expectedViewers, connectedViewers: peers.v.count,
+                failedSessions: media.failed.load(ordering: .relaxed))
 
             for (s, token) in sessions.withLock({ $0 }) { await s.close(token: token) }
             try? await group.shutdownGracefully()
@@ -234,6 +215,28 @@ struct Load: AsyncParsableCommand {
                 Foundation.exit(1)
             }
         }
+    }
+
+    /// Why the run fails: a threshold exceeded, or nothing measured where something should be.
+    func thresholdFailures(_ report: [String: Any], chatters: Int, expectedViewers: Int, connectedViewers: Int, failedSessions: Int) -> [String] {
+        var failures: [String] = []
+        if let maxP99Ms {
+            if chatters > 0, let p99 = (report["chat_delivery_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                failures.append("chat delivery p99 \(p99) ms > \(maxP99Ms) ms")
+            }
+            if expectedViewers > 0, let p99 = (report["glass_to_glass_ms"] as? [String: Double])?["p99"], p99 > maxP99Ms {
+                failures.append("glass-to-glass p99 \(p99) ms > \(maxP99Ms) ms")
+            }
+        }
+        if let maxLoss {
+            if chatters > 0, let loss = report["chat_loss"] as? Double, loss > maxLoss { failures.append("chat loss \(loss) > \(maxLoss)") }
+            if expectedViewers > 0, let loss = report["media_loss"] as? Double, loss > maxLoss { failures.append("media loss \(loss) > \(maxLoss)") }
+        }
+        if chatters > 0, (report["chat_delivered"] as? Int ?? 0) == 0 { failures.append("no chat message was delivered") }
+        if expectedViewers > 0, (report["frames_rendered"] as? Int ?? 0) == 0 { failures.append("no video frame was rendered") }
+        if connectedViewers < expectedViewers { failures.append("\(expectedViewers - connectedViewers) viewers had no media session") }
+        if failedSessions > 0 { failures.append("\(failedSessions) media sessions failed") }
+        return failures
     }
 
     func mediaReport(
