@@ -13,6 +13,12 @@ public struct RelayConfiguration: Sendable {
     public var mediaPort = 40_000
     /// The address put in the SDP candidate; never found by enumerating interfaces.
     public var announceIP = "127.0.0.1"
+    /// Most renditions (transcoding branches) at once. They share one codec thread, which holds
+    /// about 8 of them at 30 fps on this project's reference machine (a `low` branch costs ~7% of a
+    /// core, a `medium` one ~12%); past this a viewer is not moved to a new rendition and a request
+    /// for one is refused (503) — queueing more work than the thread can do would only grow its
+    /// backlog and memory.
+    public var maxRenditions = 8
     /// Where the relay's timers go (per-stage transcoding latency); none by default.
     public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
 
@@ -36,6 +42,8 @@ public final class RelayServer: Sendable {
         case roomBusy
         /// Nothing is published in the room: 404.
         case nothingPublished
+        /// No capacity for what was asked (a new rendition): 503 with the reason.
+        case atCapacity(String)
         case internalError(String)
     }
 
@@ -46,7 +54,9 @@ public final class RelayServer: Sendable {
         let loop = group.next()
         let bound = try await loop.submit { () -> NIOLoopBound<RelayState> in
             NIOLoopBound(
-                RelayState(certificate: certificate, announceIP: configuration.announceIP, mediaPort: configuration.mediaPort, logger: logger),
+                RelayState(
+                    certificate: certificate, announceIP: configuration.announceIP, mediaPort: configuration.mediaPort,
+                    maxRenditions: configuration.maxRenditions, logger: logger),
                 eventLoop: loop)
         }.get()
         let channel = try await DatagramBootstrap(group: loop)
@@ -123,6 +133,7 @@ public final class RelayServer: Sendable {
                     case .roomBusy: return .failure(.roomBusy)
                     case .nothingPublished: return .failure(.nothingPublished)
                     case .setup(let m): return .failure(.internalError(m))
+                    case .atCapacity(let m): return .failure(.atCapacity(m))
                     }
                 }
             }.get()

@@ -73,7 +73,11 @@ final class RelayState {
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
     static let relaySSRC: UInt32 = 0x5EED_0001
 
-    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, logger: Logger) {
+    /// Most transcoding branches at once (``RelayConfiguration/maxRenditions``).
+    let maxRenditions: Int
+
+    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, maxRenditions: Int = 8, logger: Logger) {
+        self.maxRenditions = maxRenditions
         self.certificate = certificate
         self.announceIP = announceIP
         configuredMediaPort = mediaPort
@@ -95,6 +99,7 @@ final class RelayState {
         case roomBusy
         case nothingPublished
         case setup(String)
+        case atCapacity(String)
     }
 
     /// Creates a session from an SDP offer and returns the answer. A publisher with `exclusive`
@@ -172,6 +177,11 @@ final class RelayState {
         }
         if branches[s.source]?[quality] == nil {
             guard let startEngine else { throw .setup("transcoding is not available") }
+            let running = branches.values.reduce(0) { $0 + $1.count }
+            guard running < maxRenditions else {
+                count("rendition-at-capacity")
+                throw .atCapacity("\(running) renditions are running, the most this relay takes; ask for quality source")
+            }
             do {
                 branches[s.source, default: [:]][quality] = TranscodingBranch(
                     quality: quality, engine: try startEngine(s.source, quality, captureID(s.source)))
@@ -244,8 +254,15 @@ final class RelayState {
 
     private func move(_ s: PeerSession, to quality: Quality) throws(SessionError) -> [Outgoing] {
         if s.quality == quality { return [] }
+        let previous = s.quality
         detach(s)
-        try attach(s, quality: quality)
+        do {
+            try attach(s, quality: quality)
+        } catch {
+            // Stay where it was (its rendition, if detaching stopped it, starts again in the room it freed).
+            try? attach(s, quality: previous)
+            throw error
+        }
         if quality == .source { return requestKeyFrame(source: s.source, now: nil) }
         branches[s.source]?[quality]?.engine.requestKeyFrame()
         return []
@@ -392,7 +409,7 @@ final class RelayState {
             let packet = try? RTPPacket(parsing: Array(buffer.readableBytesView))
             for branch in renditions.values {
                 if kind == "video" || branch.transcodesAudio {
-                    if let packet { branch.engine.feed(packet, video: kind == "video", arrival: now) }
+                    if let packet, !branch.engine.feed(packet, video: kind == "video", arrival: now) { count("transcode-backlog") }
                 } else {
                     // Medium keeps the source's audio.
                     for viewer in branch.viewers where viewer.isConnected {

@@ -3,6 +3,7 @@ import MediaCodecs
 import MediaPipeline
 import MediaWire
 import NIOCore
+import Synchronization
 
 /// What a viewer asks to receive (WHEP `?quality=`).
 public enum Quality: String, Sendable, CaseIterable {
@@ -86,10 +87,22 @@ final class TranscodingEngine: @unchecked Sendable {
         }
     }
 
-    func feed(_ packet: RTPPacket, video: Bool, arrival: MediaTime) {
+    /// Packets handed to the codec thread and not yet taken: bounded, so that a codec thread that
+    /// falls behind drops input (the viewers' NACKs and PLIs recover) instead of queueing it without end.
+    private let backlog = Atomic<Int>(0)
+    static let maximumBacklog = 400
+
+    /// Hands a packet to the codecs; false (and dropped) when the codec thread is ``maximumBacklog`` behind.
+    func feed(_ packet: RTPPacket, video: Bool, arrival: MediaTime) -> Bool {
+        guard backlog.add(1, ordering: .relaxed).newValue <= Self.maximumBacklog else {
+            backlog.subtract(1, ordering: .relaxed)
+            return false
+        }
         loop.execute { [self] in
+            backlog.subtract(1, ordering: .relaxed)
             if video { codecs.video.receive(packet, arrival: arrival) } else { codecs.audio?.receive(packet, arrival: arrival) }
         }
+        return true
     }
 
     func requestKeyFrame() {

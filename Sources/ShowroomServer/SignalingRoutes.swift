@@ -37,6 +37,7 @@ struct RelayMedia: MediaNegotiator {
             case .roomBusy: throw SignalingError(.conflict, "room \(room) already has a publisher")
             case .nothingPublished: throw SignalingError(.notFound, "nothing is published in room \(room)")
             case .internalError(let reason): throw SignalingError(.media, reason)
+            case .atCapacity(let reason): throw SignalingError(.media, reason)
             }
         }
     }

@@ -94,6 +94,7 @@ enum WHIPRoutes {
             case .roomBusy: throw HTTPError(.conflict, message: "room \(room) already has a publisher")
             case .nothingPublished: throw HTTPError(.notFound, message: "nothing is published in room \(room)")
             case .internalError(let reason): throw HTTPError(.internalServerError, message: reason)
+            case .atCapacity(let reason): throw HTTPError(.serviceUnavailable, message: reason)
             }
         }
     }

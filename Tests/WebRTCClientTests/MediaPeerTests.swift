@@ -141,3 +141,38 @@ final class Tally: MediaPeerObserver {
         #expect(stranger.lastConsent == nil)
     }
 }
+
+/// Found with showroom-load: under overload, adaptation moved hundreds of viewers to renditions,
+/// each a transcoding branch on the one codec thread, whose queue then grew to gigabytes. The relay
+/// now caps renditions and bounds each branch's backlog.
+@Suite struct RenditionCapacityTests {
+    @Test func renditionsBeyondTheCapAreRefusedAndAFailedMoveKeepsTheViewerWhereItWas() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        config.maxRenditions = 1
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        let cert = try DTLSCertificate()
+        func offer(_ d: ClientOffer.Direction) -> String { ClientOffer(direction: d, fingerprint: cert.fingerprint).sdp }
+        _ = try await relay.open(room: "r", publishing: true, offer: offer(.send))
+        let low = try await relay.open(room: "r", publishing: false, quality: .low, offer: offer(.receive))
+        // A second rendition would be a second branch: refused, with the reason.
+        await #expect(throws: RelayServer.OpenError.self) {
+            _ = try await relay.open(room: "r", publishing: false, quality: .medium, offer: offer(.receive))
+        }
+        // The same rendition is shared: no new branch.
+        _ = try await relay.open(room: "r", publishing: false, quality: .low, offer: offer(.receive))
+        let source = try await relay.open(room: "r", publishing: false, quality: .source, offer: offer(.receive))
+        // Moving a source viewer to a new rendition fails and leaves it on the source.
+        #expect(await relay.setQuality(id: source.id, quality: .medium) == false)
+        let stats = await relay.statistics()
+        #expect(stats.first { $0.id == source.id }?.quality == .source)
+        #expect(stats.first { $0.id == low.id }?.quality == .low)
+        // A low viewer moving to medium needs a second branch while the other low viewer keeps the first.
+        #expect(await relay.setQuality(id: low.id, quality: .medium) == false)
+        #expect(await relay.statistics().first { $0.id == low.id }?.quality == .low)
+        #expect(await relay.droppedCounts()["rendition-at-capacity"] == 3)
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}
