@@ -7,10 +7,25 @@ import WebRTCClient
 
 /// The peers of a run, to snapshot while measuring and to stop at the end.
 final class PeerRegistry: Sendable {
-    let peers = Mutex<(publishers: [MediaPeer], viewers: [MediaPeer])>(([], []))
-    func add(_ peer: MediaPeer, publishing: Bool) { peers.withLock { publishing ? $0.publishers.append(peer) : $0.viewers.append(peer) } }
+    private let peers = Mutex<(publishers: [MediaPeer], viewers: [MediaPeer], closed: Bool)>(([], [], false))
+    /// Keeps a peer; false once the run is closing (the caller stops the peer: nobody else will).
+    func add(_ peer: MediaPeer, publishing: Bool) -> Bool {
+        peers.withLock {
+            guard !$0.closed else { return false }
+            if publishing { $0.publishers.append(peer) } else { $0.viewers.append(peer) }
+            return true
+        }
+    }
     var publishers: [MediaPeer] { peers.withLock { $0.publishers } }
     var viewers: [MediaPeer] { peers.withLock { $0.viewers } }
+    /// Stops every peer, and any that arrives later.
+    func close() async {
+        let all = peers.withLock { p -> [MediaPeer] in
+            p.closed = true
+            return p.publishers + p.viewers
+        }
+        for peer in all { await peer.stop() }
+    }
 }
 
 /// One side of a 1:1 consultation over `/ws`, as the shop widget and the agent console do it:
@@ -90,7 +105,7 @@ final class Call: Sendable {
             let peer = try await MediaPeer.start(
                 role: publishing ? .publisher(setup.media) : .viewer, offer: offer, answer: ServerAnswer(parsing: sdp), certificate: setup.certificate,
                 via: publishing ? nil : setup.via, group: setup.group, observer: setup.state, signalingStarted: started)
-            setup.registry.add(peer, publishing: publishing)
+            if !setup.registry.add(peer, publishing: publishing) { await peer.stop() }
         } catch {
             setup.state.failed.add(1, ordering: .relaxed)
             setup.state.error(Load.kind(of: error))

@@ -85,7 +85,7 @@ struct Load: AsyncParsableCommand {
                 let s = try await WHIPSession.open(
                     endpoint: endpoint, token: token, role: role, certificate: certificate, via: via, group: group, state: media)
                 sessions.withLock { $0.append((s, token)) }
-                registry.add(s.peer, publishing: { if case .publisher = role { true } else { false } }())
+                if !registry.add(s.peer, publishing: { if case .publisher = role { true } else { false } }()) { await s.peer.stop() }
             } catch {
                 media.failed.add(1, ordering: .relaxed)
                 media.error(Self.kind(of: error))
@@ -181,7 +181,7 @@ struct Load: AsyncParsableCommand {
             let during = await server.sample()
             // Media stops before the signaling that owns it: a consultation's sessions end with its
             // WebSocket, and peers still sending then would only be counted as strangers.
-            for p in registry.publishers + registry.viewers { await p.stop() }
+            await registry.close()
             if chat.chatters > 0 { try? await Task.sleep(for: .seconds(2)) }  // late deliveries
             chat.stop.store(true, ordering: .relaxed)
             group2.cancelAll()
