@@ -52,6 +52,8 @@ public struct MediaPeerSnapshot: Sendable {
     public var nacksReceived = 0
     public var retransmissionsSent = 0
     public var plisReceived = 0
+
+    public init() {}
 }
 
 /// One simulated WebRTC peer on its own UDP socket: connects (``ClientHandshake``), then either
@@ -300,10 +302,10 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         guard end > header.headerLength else { return }
         if header.ssrc == answer.videoSSRC {
             var capture: Int64?
-            if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw),
-                let t = try? AbsoluteCaptureTime(parsing: Array(raw[r]))
-            {
-                capture = t.microseconds
+            // Read in place: the 64-bit NTP timestamp leads the element (8 or 16 bytes).
+            if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw), r.count == 8 || r.count == 16 {
+                capture = AbsoluteCaptureTime(captureTimestamp: raw.loadUnaligned(fromByteOffset: r.lowerBound, as: UInt64.self).bigEndian)
+                    .microseconds
             }
             // The monitor reads only the VP8 descriptor and the first byte after it (≤ 7 bytes).
             let head = Array(raw[header.headerLength..<min(end, header.headerLength + 8)])
@@ -323,32 +325,34 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
             observer.dropped("rtcp")
             return
         }
-        guard var sender else { return }
+        guard let videoSSRC = sender?.videoSSRC else { return }
         var retransmit: [[UInt8]] = []
         for p in packets {
             switch p {
-            case .nack(let n) where n.mediaSSRC == sender.videoSSRC:
+            case .nack(let n) where n.mediaSSRC == videoSSRC:
                 stats.nacksReceived += n.lostSequenceNumbers.count
                 for seq in n.lostSequenceNumbers {
-                    if let r = sender.retransmission(of: seq) { retransmit.append(r) }
+                    if let r = sender?.retransmission(of: seq) { retransmit.append(r) }
                 }
-            case .pictureLossIndication(let pli) where pli.mediaSSRC == sender.videoSSRC:
+            case .pictureLossIndication(let pli) where pli.mediaSSRC == videoSSRC:
                 stats.plisReceived += 1
-                // A key frame at most every 500 ms, however many ask.
-                let now = monotonicMicros()
-                if lastPLIReceived.map({ now - $0 >= 500_000 }) ?? true {
-                    lastPLIReceived = now
-                    sender.requestKeyFrame()
-                }
+                keyFrameRequested()
             case .fullIntraRequest:
-                sender.requestKeyFrame()
+                keyFrameRequested()
             default:
                 break
             }
         }
-        self.sender = sender
         stats.retransmissionsSent += retransmit.count
         sendRTP(retransmit)
+    }
+
+    /// A key frame at most every 500 ms, however many ask.
+    private func keyFrameRequested() {
+        let now = monotonicMicros()
+        guard lastPLIReceived.map({ now - $0 >= 500_000 }) ?? true else { return }
+        lastPLIReceived = now
+        sender?.requestKeyFrame()
     }
 
     private func feedback() {

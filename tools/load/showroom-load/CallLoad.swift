@@ -107,8 +107,7 @@ final class Call: Sendable {
                 via: publishing ? nil : setup.via, group: setup.group, observer: setup.state, signalingStarted: started)
             if !setup.registry.add(peer, publishing: publishing) { await peer.stop() }
         } catch {
-            setup.state.failed.add(1, ordering: .relaxed)
-            setup.state.error(Load.kind(of: error))
+            setup.state.failed(error)
         }
     }
 }

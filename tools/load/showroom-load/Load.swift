@@ -87,8 +87,7 @@ struct Load: AsyncParsableCommand {
                 sessions.withLock { $0.append((s, token)) }
                 if !registry.add(s.peer, publishing: { if case .publisher = role { true } else { false } }()) { await s.peer.stop() }
             } catch {
-                media.failed.add(1, ordering: .relaxed)
-                media.error(Self.kind(of: error))
+                media.failed(error)
             }
         }
         let lastBytes = Mutex<(Int, ContinuousClock.Instant)>((0, .now))
@@ -100,14 +99,14 @@ struct Load: AsyncParsableCommand {
                 var line = String(format: "t=%4.0fs ", (ContinuousClock.now - started).seconds)
                 if expectedViewers > 0 {
                     let totals = MediaTotals(await snapshots(registry.viewers), viewers: true)
-                    let (bytes, at) = lastBytes.withLock { old in defer { old = (totals.receivedBytes, .now) }; return old }
+                    let (bytes, at) = lastBytes.withLock { old in defer { old = (totals.sum.receivedBytes, .now) }; return old }
                     let g2g = media.histograms.withLock { $0.glassToGlass }
                     line += String(
                         format: "viewers joined %d/%d failed %d  rx %.1f Mbit/s  loss %.2f%%  g2g p50 %.0f p99 %.0f ms  ",
                         registry.viewers.count, expectedViewers,
                         media.failed.load(ordering: .relaxed),
-                        Double(totals.receivedBytes - bytes) * 8 / 1e6 / max((ContinuousClock.now - at).seconds, 0.001),
-                        totals.expected > 0 ? Double(totals.lost) / Double(totals.expected) * 100 : 0,
+                        Double(totals.sum.receivedBytes - bytes) * 8 / 1e6 / max((ContinuousClock.now - at).seconds, 0.001),
+                        totals.sum.expectedPackets > 0 ? Double(totals.sum.lostPackets) / Double(totals.sum.expectedPackets) * 100 : 0,
                         g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(50)) / 1_000 : 0, g2g.totalCount > 0 ? Double(g2g.valueAtPercentile(99)) / 1_000 : 0)
                 }
                 if chat.chatters > 0 { line += chat.progress }
@@ -240,34 +239,31 @@ struct Load: AsyncParsableCommand {
     }
 
     func mediaReport(
-        _ m: MediaState, viewers v: MediaTotals, publishers p: MediaTotals, seconds: Double, viewerCount: Int, publisherCount: Int
+        _ m: MediaState, viewers viewerTotals: MediaTotals, publishers publisherTotals: MediaTotals, seconds: Double, viewerCount: Int, publisherCount: Int
     ) -> [String: Any] {
         let h = m.histograms.withLock { $0 }
         let minutes = seconds / 60 * Double(max(viewerCount, 1))
-        let kbps = v.perViewerBytes.map { Double($0) * 8 / 1_000 / max(seconds, 0.001) }
+        let kbps = viewerTotals.perViewerBytes.map { Double($0) * 8 / 1_000 / max(seconds, 0.001) }
+        let v = viewerTotals.sum, p = publisherTotals.sum
+        let jitter = viewerTotals.jitter
         return [
             "publishers": publishers, "viewers": viewers, "quality": quality, "adaptive": adaptive, "via": via ?? "",
             "media_connected": m.connected.load(ordering: .relaxed), "media_failures": m.failed.load(ordering: .relaxed),
             "media_join_connected_ms": summary(h.connect), "media_join_first_media_ms": summary(h.firstMedia), "first_frame_ms": summary(h.firstFrame),
             "glass_to_glass_ms": summary(h.glassToGlass),
-            "jitter_ms": ["mean": v.jitter.isEmpty ? 0 : v.jitter.reduce(0, +) / Double(v.jitter.count), "max": v.jitter.max() ?? 0],
-            "media_loss": v.expected > 0 ? Double(max(v.lost, 0)) / Double(v.expected) : 0,
-            "packets_expected": Int(v.expected), "packets_lost": Int(max(v.lost, 0)),
-            "nacks_sent": v.nacksSent, "retransmissions_received": v.recovered, "plis_sent": v.plisSent,
-            "reordered_packets": v.reordered, "duplicate_packets": v.duplicates,
+            "jitter_ms": ["mean": jitter.isEmpty ? 0 : jitter.reduce(0, +) / Double(jitter.count), "max": jitter.max() ?? 0],
+            "media_loss": v.expectedPackets > 0 ? Double(max(v.lostPackets, 0)) / Double(v.expectedPackets) : 0,
+            "packets_expected": Int(v.expectedPackets), "packets_lost": Int(max(v.lostPackets, 0)),
+            "nacks_sent": v.nacksSent, "retransmissions_received": v.recoveredPackets, "plis_sent": v.plisSent,
+            "reordered_packets": v.reorderedPackets, "duplicate_packets": v.duplicatePackets,
             "publisher_nacks_received": p.nacksReceived, "publisher_retransmissions_sent": p.retransmissionsSent,
             "publisher_plis_received": p.plisReceived,
-            "frames_rendered": v.rendered, "frames_abandoned": v.abandoned,
+            "frames_rendered": v.renderedFrames, "frames_abandoned": v.abandonedFrames,
             "freezes": m.freezes.load(ordering: .relaxed), "freezes_per_minute": Double(m.freezes.load(ordering: .relaxed)) / max(minutes, 1e-9),
             "received_kbps": ["mean": kbps.isEmpty ? 0 : kbps.reduce(0, +) / Double(kbps.count), "min": kbps.min() ?? 0],
             "received_mbps_total": Double(v.receivedBytes) * 8 / 1e6 / max(seconds, 0.001),
             "sent_kbps_per_publisher": Double(p.sentBytes) * 8 / 1_000 / max(seconds, 0.001) / Double(max(publisherCount, 1)),
         ]
-    }
-
-    static func kind(of error: Error) -> String {
-        if let e = error as? ClientError { return e.code.rawValue }
-        return "connect"
     }
 
     func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }

@@ -46,6 +46,11 @@ final class MediaState: MediaPeerObserver {
         failed.add(1, ordering: .relaxed)
         error(code.rawValue)
     }
+    /// A session that could not be set up (signaling, answer, socket): counted by its kind.
+    func failed(_ error: any Error) {
+        failed.add(1, ordering: .relaxed)
+        self.error((error as? ClientError)?.code.rawValue ?? "connect")
+    }
     func dropped(_ reason: String) { error("dropped_" + reason) }
 }
 
@@ -91,30 +96,22 @@ struct WHIPSession {
 
 /// Sums of peer counters, and the difference of two sums (what happened inside a window).
 struct MediaTotals {
-    var receivedBytes = 0, expected: Int64 = 0, lost: Int64 = 0, rendered = 0, abandoned = 0
-    var nacksSent = 0, recovered = 0, reordered = 0, duplicates = 0, plisSent = 0
-    var sentBytes = 0, nacksReceived = 0, retransmissionsSent = 0, plisReceived = 0
-    var jitter: [Double] = []
-    var perViewerBytes: [Int] = []
+    /// Every counter of every peer, added up (the same fields as one peer's).
+    private(set) var sum = MediaPeerSnapshot()
+    private(set) var jitter: [Double] = []
+    private(set) var perViewerBytes: [Int] = []
 
-    init() {}
+    /// The counters that add up across peers and subtract across time.
+    private static var counters: [WritableKeyPath<MediaPeerSnapshot, Int>] { [
+        \.receivedBytes, \.renderedFrames, \.abandonedFrames, \.nacksSent, \.recoveredPackets, \.reorderedPackets, \.duplicatePackets,
+        \.plisSent, \.sentBytes, \.nacksReceived, \.retransmissionsSent, \.plisReceived,
+    ] }
+    private static var packetCounters: [WritableKeyPath<MediaPeerSnapshot, Int64>] { [\.expectedPackets, \.lostPackets] }
 
     init(_ snapshots: [MediaPeerSnapshot], viewers: Bool) {
         for s in snapshots {
-            receivedBytes += s.receivedBytes
-            expected += s.expectedPackets
-            lost += s.lostPackets
-            rendered += s.renderedFrames
-            abandoned += s.abandonedFrames
-            nacksSent += s.nacksSent
-            recovered += s.recoveredPackets
-            reordered += s.reorderedPackets
-            duplicates += s.duplicatePackets
-            plisSent += s.plisSent
-            sentBytes += s.sentBytes
-            nacksReceived += s.nacksReceived
-            retransmissionsSent += s.retransmissionsSent
-            plisReceived += s.plisReceived
+            for k in Self.counters { sum[keyPath: k] += s[keyPath: k] }
+            for k in Self.packetCounters { sum[keyPath: k] += s[keyPath: k] }
             if viewers, s.connected { jitter.append(s.jitterMilliseconds) }
             perViewerBytes.append(s.receivedBytes)
         }
@@ -122,20 +119,8 @@ struct MediaTotals {
 
     static func - (a: MediaTotals, b: MediaTotals) -> MediaTotals {
         var d = a
-        d.receivedBytes -= b.receivedBytes
-        d.expected -= b.expected
-        d.lost -= b.lost
-        d.rendered -= b.rendered
-        d.abandoned -= b.abandoned
-        d.nacksSent -= b.nacksSent
-        d.recovered -= b.recovered
-        d.reordered -= b.reordered
-        d.duplicates -= b.duplicates
-        d.plisSent -= b.plisSent
-        d.sentBytes -= b.sentBytes
-        d.nacksReceived -= b.nacksReceived
-        d.retransmissionsSent -= b.retransmissionsSent
-        d.plisReceived -= b.plisReceived
+        for k in counters { d.sum[keyPath: k] -= b.sum[keyPath: k] }
+        for k in packetCounters { d.sum[keyPath: k] -= b.sum[keyPath: k] }
         if a.perViewerBytes.count == b.perViewerBytes.count {
             d.perViewerBytes = zip(a.perViewerBytes, b.perViewerBytes).map { $0 - $1 }
         }
