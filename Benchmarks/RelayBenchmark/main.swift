@@ -231,12 +231,12 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
     let tid = try await group.next().submit { c_gettid() }.get()
 
     let publisher = try Peer(relayPort: relay.port, publishing: true)
-    let (_, pubAnswer) = try await relay.open(room: "bench", publishing: true, offer: publisher.offer.sdp)
+    let pubAnswer = try await relay.open(room: "bench", publishing: true, offer: publisher.offer.sdp).answer
     try publisher.connect(answer: pubAnswer)
     var viewers: [Peer] = []
     for _ in 0..<n {
         let v = try Peer(relayPort: relay.port, publishing: false)
-        let (_, answer) = try await relay.open(room: "bench", publishing: false, offer: v.offer.sdp)
+        let answer = try await relay.open(room: "bench", publishing: false, offer: v.offer.sdp).answer
         try v.connect(answer: answer)
         viewers.append(v)
     }

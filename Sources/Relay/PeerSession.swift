@@ -9,6 +9,11 @@ final class PeerSession {
     enum Role { case publisher, viewer }
 
     let id: String
+    /// The capability that controls this session over HTTP (`DELETE` on its WHIP/WHEP `Location`):
+    /// random, and told only to the peer that opened it.
+    let resource: String
+    /// The identity (token subject) that opened it: the only one that may end it.
+    let owner: String
     let room: String
     let role: Role
     /// For a viewer: which rendition it receives.
@@ -45,9 +50,11 @@ final class PeerSession {
     /// Bytes received in the current reporting interval, for the REMB estimate.
     var intervalBytes = 0
 
-    init(id: String, room: String, role: Role, ice: ICELiteAgent, dtls: DTLSEndpoint, media: [NegotiatedMedia],
+    init(id: String, resource: String = "", owner: String = "", room: String, role: Role, ice: ICELiteAgent, dtls: DTLSEndpoint, media: [NegotiatedMedia],
          outgoing: [OutgoingTrack], now: MediaTime) {
         self.id = id
+        self.resource = resource
+        self.owner = owner
         self.room = room
         self.role = role
         self.ice = ice

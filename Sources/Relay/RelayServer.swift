@@ -36,18 +36,6 @@ public final class RelayServer: Sendable {
     private let channel: any Channel
     private let state: NIOLoopBound<RelayState>
 
-    public enum OpenError: Error, Sendable, Equatable {
-        /// The offer is not usable SDP or cannot be served: 400 with the reason.
-        case badOffer(String)
-        /// A publisher is already live in the room: 409.
-        case roomBusy
-        /// Nothing is published in the room: 404.
-        case nothingPublished
-        /// No capacity for what was asked (a new rendition): 503 with the reason.
-        case atCapacity(String)
-        case internalError(String)
-    }
-
     public static func start(
         configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) async throws -> RelayServer {
@@ -114,49 +102,75 @@ public final class RelayServer: Sendable {
     /// publisher, gets `quality` at most, and with `adaptive` the relay moves it down to
     /// renditions its path can carry and back up (``QualityController``).
     public func open(
-        room: String, publishing: Bool, quality: Quality = .source, adaptive: Bool = true, source: String? = nil,
-        exclusive: Bool = true, offer: String
-    ) async throws(OpenError) -> (id: String, answer: String) {
+        room: String, identity: String = "", publishing: Bool, quality: Quality = .source, adaptive: Bool = true,
+        source: String? = nil, exclusive: Bool = true, offer: String
+    ) async throws(RelayError) -> OpenedSession {
         let state = self.state
-        let result: Result<(String, String), OpenError>
+        let result: Result<OpenedSession, RelayError>
         do {
-            result = try await channel.eventLoop.submit { () -> Result<(String, String), OpenError> in
-                do throws(RelayState.SessionError) {
-                    let r = try state.value.open(
-                        room: room, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, source: source,
-                        exclusive: exclusive, offer: offer, now: .now)
-                    return .success((r.id, r.answer))
+            result = try await channel.eventLoop.submit { () -> Result<OpenedSession, RelayError> in
+                do throws(RelayError) {
+                    return .success(
+                        try state.value.open(
+                            room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality,
+                            adaptive: adaptive, source: source, exclusive: exclusive, offer: offer, now: .now))
                 } catch {
-                    switch error {
-                    case .negotiation(let e): return .failure(.badOffer(e.description))
-                    case .malformed(let m): return .failure(.badOffer("malformed SDP: \(m)"))
-                    case .roomBusy: return .failure(.roomBusy)
-                    case .nothingPublished: return .failure(.nothingPublished)
-                    case .setup(let m): return .failure(.internalError(m))
-                    case .atCapacity(let m): return .failure(.atCapacity(m))
-                    }
+                    return .failure(error)
                 }
             }.get()
         } catch {
-            throw .internalError("relay unavailable: \(error)")
+            throw RelayError(.internalError, "relay unavailable: \(error)")
         }
         return try result.get()
     }
 
-    /// Ends a session (WHIP/WHEP DELETE); false if there is none with that id in that room.
+    /// Ends a session by its public id (a `/ws` connection's own sessions); false if there is
+    /// none with that id in that room.
     public func close(room: String, id: String) async -> Bool {
         let state = self.state
-        return (try? await channel.eventLoop.submit { state.value.close(id: id, room: room, reason: "deleted") }.get()) ?? false
+        return (try? await channel.eventLoop.submit { state.value.close(id: id, room: room, reason: "stopped") }.get()) ?? false
     }
 
-    /// Moves a viewer to another rendition (its RTP streams continue unbroken).
-    public func setQuality(id: String, quality: Quality) async -> Bool {
+    /// Ends a session by its control capability (WHIP/WHEP `DELETE`): only one of the endpoint's
+    /// kind (`publishing`), in `room`, opened by `identity` (nil: an admin may end any).
+    public func close(room: String, resource: String, publishing: Bool, identity: String?) async throws(RelayError) {
+        let state = self.state
+        let result: Result<Void, RelayError>
+        do {
+            result = try await channel.eventLoop.submit { () -> Result<Void, RelayError> in
+                do throws(RelayError) {
+                    return .success(try state.value.close(resource: resource, room: room, publishing: publishing, identity: identity))
+                } catch {
+                    return .failure(error)
+                }
+            }.get()
+        } catch {
+            throw RelayError(.internalError, "relay unavailable: \(error)")
+        }
+        try result.get()
+    }
+
+    /// Moves a viewer to another rendition (its RTP streams continue unbroken): `notFound` when
+    /// there is no such viewer, `atCapacity` when the rendition cannot start (it stays where it was).
+    public func setQuality(id: String, quality: Quality) async throws(RelayError) {
         let state = self.state, channel = self.channel
-        return (try? await channel.eventLoop.submit { () -> Bool in
-            guard let out = try? state.value.setQuality(id: id, quality: quality) else { return false }
-            Self.write(out, to: channel)
-            return true
-        }.get()) ?? false
+        let result: Result<Void, RelayError>
+        do {
+            result = try await channel.eventLoop.submit { () -> Result<Void, RelayError> in
+                do throws(RelayError) {
+                    guard let out = try state.value.setQuality(id: id, quality: quality) else {
+                        return .failure(RelayError(.notFound, "no subscription \(id)"))
+                    }
+                    Self.write(out, to: channel)
+                    return .success(())
+                } catch {
+                    return .failure(error)
+                }
+            }.get()
+        } catch {
+            throw RelayError(.internalError, "relay unavailable: \(error)")
+        }
+        try result.get()
     }
 
     /// Writes and flushes from the channel's loop (the control path's own sends).

@@ -43,6 +43,8 @@ final class RelayState {
     let logger: Logger
     private var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
+    /// Sessions by their control capability (the id in a WHIP/WHEP `Location`), never shown to others.
+    private var byResource: [String: PeerSession] = [:]
     private var byAddress: [PeerAddress: PeerSession] = [:]
     /// Room → its publishers' session ids, oldest first (a broadcast has one; a consultation call
     /// has one per side).
@@ -93,34 +95,25 @@ final class RelayState {
 
     // MARK: Control path
 
-    enum SessionError: Error, Equatable {
-        case negotiation(NegotiationError)
-        case malformed(String)
-        case roomBusy
-        case nothingPublished
-        case setup(String)
-        case atCapacity(String)
-    }
-
     /// Creates a session from an SDP offer and returns the answer. A publisher with `exclusive`
     /// (WHIP: a broadcast) is refused where someone already publishes. A viewer watches `source`
     /// (a publisher's session id), or the room's latest publisher.
     func open(
-        room: String, role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true, source: String? = nil,
-        exclusive: Bool = true, offer: String, now: MediaTime
-    ) throws(SessionError) -> (id: String, answer: String) {
+        room: String, identity: String = "", role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true,
+        source: String? = nil, exclusive: Bool = true, offer: String, now: MediaTime
+    ) throws(RelayError) -> OpenedSession {
         let parsed: SessionDescription
-        do { parsed = try SessionDescription(parsing: offer) } catch { throw .malformed(error.description) }
+        do { parsed = try SessionDescription(parsing: offer) } catch { throw RelayError(.badOffer, "malformed SDP: \(error.description)") }
         var tracks: [OutgoingTrack] = []
         var watched: PeerSession?
         switch role {
         case .publisher:
             let present = (publishers[room] ?? []).compactMap { sessions[$0] }
-            if (exclusive && !present.isEmpty) || present.contains(where: \.exclusive) { throw .roomBusy }
+            if (exclusive && !present.isEmpty) || present.contains(where: \.exclusive) { throw RelayError(.roomBusy, "room \(room) already has a publisher") }
         case .viewer:
             let candidates = publishers[room] ?? []
             guard let pid = source ?? candidates.last, candidates.contains(pid), let publisher = sessions[pid] else {
-                throw .nothingPublished
+                throw RelayError(.nothingPublished, "nothing is published in room \(room)")
             }
             watched = publisher
             for m in publisher.media {
@@ -134,15 +127,15 @@ final class RelayState {
         let result: (answer: SessionDescription, media: [NegotiatedMedia], remote: SDPAnswerer.RemoteTransport)
         do {
             result = try answerer.answer(parsed, role: role == .publisher ? .publisher : .viewer, tracks: tracks)
-        } catch { throw .negotiation(error) }
+        } catch { throw RelayError(.badOffer, error.description) }
         let dtlsRole: DTLSEndpoint.Role = result.remote.setup == "passive" ? .client : .server
         let dtls: DTLSEndpoint
         do {
             dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, remoteFingerprint: result.remote.fingerprint)
-        } catch { throw .setup(error.description) }
+        } catch { throw RelayError(.internalError, error.description) }
         let id = randomToken(16)
         let session = PeerSession(
-            id: id, room: room, role: role,
+            id: id, resource: randomToken(24), owner: identity, room: room, role: role,
             ice: ICELiteAgent(localUfrag: ufrag, localPassword: pwd, remoteUfrag: result.remote.iceUfrag), dtls: dtls,
             media: result.media, outgoing: tracks, now: now)
         if role == .viewer && adaptive && quality != .low { session.adaptation = QualityController(ceiling: quality) }
@@ -156,6 +149,7 @@ final class RelayState {
             try attach(session, quality: quality)
         }
         sessions[id] = session
+        byResource[session.resource] = session
         byUfrag[ufrag] = session
         if role == .publisher, exclusive, let waiting = orphans.removeValue(forKey: room) {
             // Viewers left by the room's previous publisher continue with this one.
@@ -165,28 +159,28 @@ final class RelayState {
             }
         }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
-        return (id, result.answer.serialized())
+        return OpenedSession(id: id, resource: session.resource, answer: result.answer.serialized())
     }
 
     /// Puts a viewer on its source's stream or rendition (starting the rendition if needed).
-    private func attach(_ s: PeerSession, quality: Quality) throws(SessionError) {
+    private func attach(_ s: PeerSession, quality: Quality) throws(RelayError) {
         s.quality = quality
         if quality == .source {
             viewers[s.source, default: []].append(s)
             return
         }
         if branches[s.source]?[quality] == nil {
-            guard let startEngine else { throw .setup("transcoding is not available") }
+            guard let startEngine else { throw RelayError(.internalError, "transcoding is not available") }
             let running = branches.values.reduce(0) { $0 + $1.count }
             guard running < maxRenditions else {
                 count("rendition-at-capacity")
-                throw .atCapacity("\(running) renditions are running, the most this relay takes; ask for quality source")
+                throw RelayError(.atCapacity, "\(running) renditions are running, the most this relay takes; ask for quality source")
             }
             do {
                 branches[s.source, default: [:]][quality] = TranscodingBranch(
                     quality: quality, engine: try startEngine(s.source, quality, captureID(s.source)))
             } catch {
-                throw .setup("transcoder: \(error)")
+                throw RelayError(.internalError, "transcoder: \(error)")
             }
         }
         branches[s.source]?[quality]?.viewers.append(s)
@@ -211,6 +205,7 @@ final class RelayState {
     func close(id: String, room: String? = nil, reason: String) -> Bool {
         guard let s = sessions[id], room == nil || s.room == room else { return false }
         sessions[id] = nil
+        byResource[s.resource] = nil
         closedTotals.add(s.stats)
         byUfrag[s.ice.localUfrag] = nil
         if let a = s.ice.selected, byAddress[a] === s { byAddress[a] = nil }
@@ -236,6 +231,17 @@ final class RelayState {
         return true
     }
 
+    /// Ends the session whose control capability is `resource` (WHIP/WHEP `DELETE`), if it is in
+    /// `room`, of the kind the endpoint serves, and opened by `identity` (nil: an admin, any
+    /// identity). Ids that others see (the publication id in `a=msid`, `/ws` `track`) are not
+    /// capabilities: they cannot name a session here.
+    func close(resource: String, room: String, publishing: Bool, identity: String?) throws(RelayError) {
+        guard let s = byResource[resource], s.room == room, (s.role == .publisher) == publishing,
+            identity == nil || identity == s.owner
+        else { throw RelayError(.notFound, "no session \(resource) of yours in room \(room)") }
+        close(id: s.id, reason: "deleted")
+    }
+
     func sessionCount() -> Int { sessions.count }
 
     /// The abs-capture-time id of a publisher (its video's; BUNDLE keeps one id per URI).
@@ -246,13 +252,13 @@ final class RelayState {
     /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
     /// a key frame of the new one. An explicit choice ends automatic adaptation for that viewer.
     /// Nil if there is no such viewer; else what to send (a PLI).
-    func setQuality(id: String, quality: Quality) throws(SessionError) -> [Outgoing]? {
+    func setQuality(id: String, quality: Quality) throws(RelayError) -> [Outgoing]? {
         guard let s = sessions[id], s.role == .viewer else { return nil }
         s.adaptation = nil
         return try move(s, to: quality)
     }
 
-    private func move(_ s: PeerSession, to quality: Quality) throws(SessionError) -> [Outgoing] {
+    private func move(_ s: PeerSession, to quality: Quality) throws(RelayError) -> [Outgoing] {
         if s.quality == quality { return [] }
         let previous = s.quality
         detach(s)

@@ -32,19 +32,14 @@ struct RelayMedia: MediaNegotiator {
                 room: room, publishing: publishing, quality: quality, adaptive: adaptive, source: source, exclusive: false, offer: offer)
             return (r.id, r.answer)
         } catch {
-            switch error {
-            case .badOffer(let reason): throw SignalingError(.badMessage, reason)
-            case .roomBusy: throw SignalingError(.conflict, "room \(room) already has a publisher")
-            case .nothingPublished: throw SignalingError(.notFound, "nothing is published in room \(room)")
-            case .internalError(let reason): throw SignalingError(.media, reason)
-            case .atCapacity(let reason): throw SignalingError(.media, reason)
-            }
+            throw error.signalingError
         }
     }
 
     func setQuality(session: String, quality: String) async -> Bool {
         guard let q = Quality(rawValue: quality) else { return false }
-        return await relay.setQuality(id: session, quality: q)
+        do { try await relay.setQuality(id: session, quality: q) } catch { return false }
+        return true
     }
 
     func stop(session: String, room: String) async -> Bool { await relay.close(room: room, id: session) }

@@ -18,10 +18,13 @@ enum WHIPRoutes {
         }
         for kind in ["whip", "whep"] {
             router.delete("\(kind)/:room/:session") { request, context -> Response in
-                let room = try context.parameters.require("room"), session = try context.parameters.require("session")
-                try await authorize(request, auth: auth, room: room, role: kind == "whip" ? .publisher : .viewer)
-                guard await relay.close(room: room, id: session) else {
-                    throw HTTPError(.notFound, message: "no session \(session) in room \(room)")
+                let room = try context.parameters.require("room"), resource = try context.parameters.require("session")
+                let token = try await authorize(request, auth: auth, room: room, role: kind == "whip" ? .publisher : .viewer)
+                // Only the identity that opened the session ends it, through the endpoint that made it.
+                do throws(RelayError) {
+                    try await relay.close(room: room, resource: resource, publishing: kind == "whip", identity: token.sub.value)
+                } catch {
+                    throw HTTPError(error.httpStatus, message: error.detail)
                 }
                 return Response(status: .ok)
             }
@@ -41,9 +44,10 @@ enum WHIPRoutes {
 
     /// 401 for a missing, forged or expired token, 403 for one of another room or role: before the
     /// body is read or anything else happens.
-    static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role) async throws {
+    @discardableResult
+    static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role) async throws -> AccessToken {
         do {
-            _ = try await auth.authorize(request.headers[.authorization], room: room, role: role)
+            return try await auth.authorize(request.headers[.authorization], room: room, role: role)
         } catch {
             switch error.code {
             case .unauthorized:
@@ -61,7 +65,7 @@ enum WHIPRoutes {
     ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: "room names are 1–64 letters, digits, - or _") }
-        try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
+        let token = try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }
@@ -83,19 +87,14 @@ enum WHIPRoutes {
             throw HTTPError(.badRequest, message: "adaptive must be 1 or 0 (true or false)")
         }
         do {
-            let (id, answer) = try await relay.open(room: room, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
+            let session = try await relay.open(
+                room: room, identity: token.sub.value, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
-            headers[.location] = "/\(kind)/\(room)/\(id)"
-            return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+            headers[.location] = "/\(kind)/\(room)/\(session.resource)"
+            return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: session.answer)))
         } catch {
-            switch error {
-            case .badOffer(let reason): throw HTTPError(.badRequest, message: reason)
-            case .roomBusy: throw HTTPError(.conflict, message: "room \(room) already has a publisher")
-            case .nothingPublished: throw HTTPError(.notFound, message: "nothing is published in room \(room)")
-            case .internalError(let reason): throw HTTPError(.internalServerError, message: reason)
-            case .atCapacity(let reason): throw HTTPError(.serviceUnavailable, message: reason)
-            }
+            throw HTTPError(error.httpStatus, message: error.detail)
         }
     }
 }

@@ -199,8 +199,8 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
     @Test func aSessionSurvivesGarbageAroundIt() throws {
         let s = try Self.state()
-        let (id, answer) = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
-        let parsed = try SessionDescription(parsing: answer)
+        let opened = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
+        let (id, parsed) = (opened.id, try SessionDescription(parsing: opened.answer))
         let ufrag = try #require(parsed.media[0].value("ice-ufrag")), pwd = try #require(parsed.media[0].value("ice-pwd"))
         let peer = PeerAddress(ip: [127, 0, 0, 1], port: 50_676)
         // Garbage from the peer's own address before and after it authenticates.

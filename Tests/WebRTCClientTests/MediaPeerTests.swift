@@ -70,14 +70,14 @@ final class Tally: MediaPeerObserver {
         let publisherTally = Tally(), viewerTally = Tally()
 
         let pubOffer = ClientOffer(direction: .send, fingerprint: cert.fingerprint)
-        let (_, pubAnswer) = try await relay.open(room: "r", publishing: true, offer: pubOffer.sdp)
+        let pubAnswer = try await relay.open(room: "r", publishing: true, offer: pubOffer.sdp).answer
         let publisher = try await MediaPeer.start(
             role: .publisher(media), offer: pubOffer, answer: ServerAnswer(parsing: pubAnswer), certificate: cert, via: nil, group: group,
             observer: publisherTally)
         var viewers: [MediaPeer] = []
         for _ in 0..<2 {
             let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
-            let (_, answer) = try await relay.open(room: "r", publishing: false, offer: offer.sdp)
+            let answer = try await relay.open(room: "r", publishing: false, offer: offer.sdp).answer
             viewers.append(
                 try await MediaPeer.start(
                     role: .viewer, offer: offer, answer: ServerAnswer(parsing: answer), certificate: cert, via: nil, group: group, observer: viewerTally))
@@ -157,19 +157,19 @@ final class Tally: MediaPeerObserver {
         _ = try await relay.open(room: "r", publishing: true, offer: offer(.send))
         let low = try await relay.open(room: "r", publishing: false, quality: .low, offer: offer(.receive))
         // A second rendition would be a second branch: refused, with the reason.
-        await #expect(throws: RelayServer.OpenError.self) {
+        await #expect(throws: RelayError(.atCapacity, "")) {
             _ = try await relay.open(room: "r", publishing: false, quality: .medium, offer: offer(.receive))
         }
         // The same rendition is shared: no new branch.
         _ = try await relay.open(room: "r", publishing: false, quality: .low, offer: offer(.receive))
         let source = try await relay.open(room: "r", publishing: false, quality: .source, offer: offer(.receive))
         // Moving a source viewer to a new rendition fails and leaves it on the source.
-        #expect(await relay.setQuality(id: source.id, quality: .medium) == false)
+        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: source.id, quality: .medium) }
         let stats = await relay.statistics()
         #expect(stats.first { $0.id == source.id }?.quality == .source)
         #expect(stats.first { $0.id == low.id }?.quality == .low)
         // A low viewer moving to medium needs a second branch while the other low viewer keeps the first.
-        #expect(await relay.setQuality(id: low.id, quality: .medium) == false)
+        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: low.id, quality: .medium) }
         #expect(await relay.statistics().first { $0.id == low.id }?.quality == .low)
         #expect(await relay.droppedCounts()["rendition-at-capacity"] == 3)
         await relay.stop()
