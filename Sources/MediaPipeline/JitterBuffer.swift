@@ -26,6 +26,12 @@ public struct JitterBufferConfiguration: Sendable {
     /// the jitter quantile, so that a NACKed packet can still be played (the retransmission
     /// itself crosses the same jittery path); without recent loss it does not.
     public var lossMemory: Double = 10_000
+    /// How far (ms) a packet's media time may stray from where the arrival clock puts it — a
+    /// timestamp leap, forward or back, or a clock running far faster than real time — before
+    /// the buffer starts over as for a new stream. Real senders leap only when they restart;
+    /// a hostile one could otherwise push media times towards overflow. Must exceed any real
+    /// network delay spike.
+    public var maximumClockJump: Double = 5_000
 
     public init(clockRate: Int) { self.clockRate = clockRate }
 }
@@ -51,6 +57,9 @@ public struct JitterBufferStatistics: Sendable, Equatable {
     public var overflowed = 0
     /// Losses covered by concealment or FEC downstream (set by the audio playout).
     public var concealed = 0
+    /// Times the buffer started over because the sender's clock leapt (a new encoder, a hostile
+    /// sender): see ``JitterBufferConfiguration/maximumClockJump``.
+    public var resets = 0
 }
 
 /// What the buffer releases, in sequence order.
@@ -141,10 +150,21 @@ public struct JitterBuffer: Sendable {
     @discardableResult
     public mutating func insert(_ packet: RTPPacket, arrival: MediaTime) -> InsertResult {
         statistics.received += 1
-        let seq = sequences.unwrap(packet.header.sequenceNumber)
+        var seq = sequences.unwrap(packet.header.sequenceNumber)
         let ts = timestamps.unwrap(packet.header.timestamp)
         if firstTimestamp == nil { firstTimestamp = ts }
-        let mediaTime = (ts - (firstTimestamp ?? ts)) * 1_000_000 / Int64(configuration.clockRate)
+        var mediaTime = Self.microseconds(ts - (firstTimestamp ?? ts), clockRate: configuration.clockRate)
+        // A leap of the sender's clock (or a clock racing ahead of the arrivals), or of its
+        // sequence numbers past what the buffer holds: what is buffered belongs to another
+        // stream. Starting over also keeps every per-packet loop below within the capacity.
+        let clockLeapt = baseline.minimum.map { abs(arrival.microseconds - mediaTime - $0) > Int64(configuration.maximumClockJump * 1_000) }
+        let sequenceLeapt = highest.map { seq - $0 > Int64(slots.count) }
+        if clockLeapt == true || sequenceLeapt == true {
+            reset()
+            seq = sequences.unwrap(packet.header.sequenceNumber)
+            firstTimestamp = timestamps.unwrap(packet.header.timestamp)
+            mediaTime = 0
+        }
 
         // Released slots stay in the ring until overwritten, so a copy of a packet already
         // played is still recognised as a duplicate rather than as late.
@@ -189,6 +209,28 @@ public struct JitterBuffer: Sendable {
         }
         slots[index] = Slot(packet: packet, sequence: seq, mediaTime: mediaTime, arrival: arrival)
         return .accepted
+    }
+
+    /// RTP clock ticks as microseconds, without the intermediate product `ticks × 10⁶` (which a
+    /// sender controls and which overflows past 2⁶³ / 10⁶ ticks).
+    static func microseconds(_ ticks: Int64, clockRate: Int) -> Int64 {
+        let rate = Int64(clockRate)
+        return (ticks / rate) * 1_000_000 + (ticks % rate) * 1_000_000 / rate
+    }
+
+    /// Forgets everything buffered and learnt about the stream's timing (NACK state included);
+    /// counters stay. The next packet starts the stream anew.
+    private mutating func reset() {
+        statistics.resets += 1
+        for i in slots.indices { slots[i] = nil }
+        sequences = SequenceUnwrapper()
+        timestamps = TimestampUnwrapper()
+        firstTimestamp = nil
+        next = nil
+        highest = nil
+        missing.removeAll()
+        baseline = SlidingMinimum(windowMicroseconds: Int64(configuration.baselineWindow * 1_000))
+        lastGap = nil
     }
 
     private func due(_ slot: Slot) -> Int64 {

@@ -310,6 +310,12 @@ public final class AudioTranscoder {
             }
             stages.decode = milliseconds(clock.now - t0)
             guard let pcm else { continue }
+            if let timestamp, let start = fifoTimestamp, !fifo.isEmpty {
+                // Where this packet's samples would land on the RTP clock if nothing was skipped:
+                // far from its own timestamp (a gap too long to conceal, a leap), start afresh.
+                let end = start &+ UInt32(truncatingIfNeeded: fifo.count / configuration.outputChannels * ticksPerSample)
+                if abs(Int64(Int32(bitPattern: timestamp &- end))) > Int64(Self.frameTicks * 10) { fifo.removeAll(keepingCapacity: true) }
+            }
             if fifo.isEmpty, let timestamp { fifoTimestamp = timestamp }
             fifo += pcm
             encodeReady(stages: stages, into: &out)

@@ -92,6 +92,9 @@ public struct AudioJitterBuffer: Sendable {
 
     public private(set) var buffer: JitterBuffer
     private var lastTimestamp: UInt32?
+    /// The longest run of lost frames concealed one by one (200 ms): past it, the playout skips
+    /// the gap rather than decode and send seconds of concealment at once.
+    public static let maximumConcealedFrames = 10
 
     public init(configuration: JitterBufferConfiguration = JitterBufferConfiguration(clockRate: 48_000)) {
         buffer = JitterBuffer(configuration: configuration)
@@ -114,7 +117,10 @@ public struct AudioJitterBuffer: Sendable {
             case .lost(_, let count):
                 pendingLoss = count
             case .packet(let packet, let arrival):
-                if pendingLoss > 0 {
+                if pendingLoss > Self.maximumConcealedFrames {
+                    // A gap this long is not papered over: the stream goes on from this packet.
+                    pendingLoss = 0
+                } else if pendingLoss > 0 {
                     // Spread the timestamp gap over the lost frames; 20 ms if unknown.
                     var each = 960
                     if let last = lastTimestamp {
