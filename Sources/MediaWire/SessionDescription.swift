@@ -53,21 +53,38 @@ public struct SessionDescription: Hashable, Sendable {
             public var feedback: [String]
         }
 
+        /// The section's codecs in m= line order (the offerer's preference), each with its fmtp
+        /// and rtcp-fb lines. One pass over the attributes, indexed by payload type: linear in the
+        /// section's size, whatever an offer holds.
         public var codecs: [Codec] {
-            var out: [Codec] = []
-            for v in values("rtpmap") {
+            var byPT: [UInt8: Codec] = [:]
+            var fmtp: [UInt8: String] = [:]
+            var feedback: [UInt8: [String]] = [:]
+            for a in attributes {
+                guard let v = a.value, a.name == "rtpmap" || a.name == "fmtp" || a.name == "rtcp-fb" else { continue }
                 let parts = v.split(separator: " ", maxSplits: 1)
                 guard parts.count == 2, let pt = UInt8(parts[0]), pt < 128 else { continue }
-                let enc = parts[1].split(separator: "/")
-                guard enc.count >= 2, let clock = Int(enc[1]) else { continue }
-                let channels = enc.count > 2 ? Int(enc[2]) ?? 1 : 1
-                let prefix = "\(pt) "
-                let fmtp = values("fmtp").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
-                let fb = values("rtcp-fb").filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
-                out.append(Codec(payloadType: pt, name: String(enc[0]), clockRate: clock, channels: channels, fmtp: fmtp, feedback: fb))
+                switch a.name {
+                case "rtpmap":
+                    let enc = parts[1].split(separator: "/")
+                    guard byPT[pt] == nil, enc.count >= 2, let clock = Int(enc[1]) else { continue }
+                    let channels = enc.count > 2 ? Int(enc[2]) ?? 1 : 1
+                    byPT[pt] = Codec(payloadType: pt, name: String(enc[0]), clockRate: clock, channels: channels, fmtp: nil, feedback: [])
+                case "fmtp":
+                    if fmtp[pt] == nil { fmtp[pt] = String(parts[1]) }
+                default:
+                    feedback[pt, default: []].append(String(parts[1]))
+                }
             }
-            // In m= line order: that is the offerer's preference.
-            return formats.compactMap { f in out.first { String($0.payloadType) == f } }
+            var out: [Codec] = []
+            var listed = Set<UInt8>()
+            for f in formats {
+                guard let pt = UInt8(f), listed.insert(pt).inserted, var codec = byPT[pt] else { continue }
+                codec.fmtp = fmtp[pt]
+                codec.feedback = feedback[pt] ?? []
+                out.append(codec)
+            }
+            return out
         }
 
         /// `a=extmap:<id>[/<direction>] <uri>`.
@@ -81,9 +98,9 @@ public struct SessionDescription: Hashable, Sendable {
 
         /// SSRCs from `a=ssrc:<ssrc> <attribute>` lines, in first-seen order.
         public var ssrcs: [UInt32] {
-            var seen: [UInt32] = []
+            var seen: [UInt32] = [], known = Set<UInt32>()
             for v in values("ssrc") {
-                if let s = v.split(separator: " ").first.flatMap({ UInt32($0) }), !seen.contains(s) { seen.append(s) }
+                if let s = v.split(separator: " ").first.flatMap({ UInt32($0) }), known.insert(s).inserted { seen.append(s) }
             }
             return seen
         }
@@ -102,6 +119,14 @@ public struct SessionDescription: Hashable, Sendable {
 
     /// The largest description we accept: an offer for a few tracks is a few kilobytes.
     public static let maximumSize = 64 * 1_024
+    /// Caps on what one description may hold, each well above what browsers offer (Chromium's
+    /// video section lists ~40 payload types with ~200 attributes): past one, parsing stops with
+    /// `badLength` and the cap in the reason — so that no offer costs more than a bounded, linear
+    /// amount of work.
+    public static let maximumLines = 4_096
+    public static let maximumMediaSections = 32
+    public static let maximumFormats = 128
+    public static let maximumAttributes = 512
 
     public init(parsing text: String) throws(WireError) {
         guard text.utf8.count <= Self.maximumSize else { throw WireError.badLength("SDP of \(text.utf8.count) bytes") }
@@ -109,7 +134,10 @@ public struct SessionDescription: Hashable, Sendable {
         var attributes: [Attribute] = []
         var media: [Media] = []
         var sawVersion = false
+        var count = 0
         for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            count += 1
+            if count > Self.maximumLines { throw WireError.badLength("SDP of more than \(Self.maximumLines) lines: at most \(Self.maximumLines)") }
             var line = String(raw)
             if line.hasSuffix("\r") { line.removeLast() }
             if line.isEmpty { continue }
@@ -127,8 +155,13 @@ public struct SessionDescription: Hashable, Sendable {
                 guard f.count >= 3, let port = Int(f[1].split(separator: "/")[0]), (0...65_535).contains(port) else {
                     throw WireError.invalid("m= line '\(body.prefix(40))'")
                 }
+                guard f.count - 3 <= Self.maximumFormats else {
+                    throw WireError.badLength("m= line with \(f.count - 3) formats: at most \(Self.maximumFormats)")
+                }
+                guard media.count < Self.maximumMediaSections else {
+                    throw WireError.badLength("more media sections than the \(Self.maximumMediaSections) at most taken")
+                }
                 media.append(Media(kind: String(f[0]), port: port, proto: String(f[2]), formats: f.dropFirst(3).map(String.init)))
-                if media.count > 64 { throw WireError.badLength("more than 64 media sections") }
             case "a":
                 let attr: Attribute
                 if let colon = body.firstIndex(of: ":") {
@@ -136,7 +169,17 @@ public struct SessionDescription: Hashable, Sendable {
                 } else {
                     attr = Attribute(body)
                 }
-                if media.isEmpty { attributes.append(attr) } else { media[media.count - 1].attributes.append(attr) }
+                if media.isEmpty {
+                    attributes.append(attr)
+                    guard attributes.count <= Self.maximumAttributes else {
+                        throw WireError.badLength("session level with more than \(Self.maximumAttributes) attributes: at most \(Self.maximumAttributes)")
+                    }
+                } else {
+                    media[media.count - 1].attributes.append(attr)
+                    guard media[media.count - 1].attributes.count <= Self.maximumAttributes else {
+                        throw WireError.badLength("media section with more than \(Self.maximumAttributes) attributes: at most \(Self.maximumAttributes)")
+                    }
+                }
             default:
                 if media.isEmpty { lines.append(line) } else { media[media.count - 1].lines.append(line) }
             }

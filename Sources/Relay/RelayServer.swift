@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import MediaCrypto
 import MediaPipeline
+import MediaWire
 import NIOCore
 import NIOPosix
 
@@ -105,6 +106,14 @@ public final class RelayServer: Sendable {
         room: String, identity: String = "", publishing: Bool, quality: Quality = .source, adaptive: Bool = true,
         source: String? = nil, exclusive: Bool = true, offer: String
     ) async throws(RelayError) -> OpenedSession {
+        // Parsed here, on the caller's task: the relay's loop forwards every room's media and gets
+        // only the parsed, size-capped description.
+        let parsed: SessionDescription
+        do {
+            parsed = try SessionDescription(parsing: offer)
+        } catch {
+            throw RelayError(.badOffer, "malformed SDP: \(error.description)")
+        }
         let state = self.state
         let result: Result<OpenedSession, RelayError>
         do {
@@ -113,7 +122,7 @@ public final class RelayServer: Sendable {
                     return .success(
                         try state.value.open(
                             room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality,
-                            adaptive: adaptive, source: source, exclusive: exclusive, offer: offer, now: .now))
+                            adaptive: adaptive, source: source, exclusive: exclusive, offer: parsed, now: .now))
                 } catch {
                     return .failure(error)
                 }

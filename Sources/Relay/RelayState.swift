@@ -100,10 +100,8 @@ final class RelayState {
     /// (a publisher's session id), or the room's latest publisher.
     func open(
         room: String, identity: String = "", role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true,
-        source: String? = nil, exclusive: Bool = true, offer: String, now: MediaTime
+        source: String? = nil, exclusive: Bool = true, offer parsed: SessionDescription, now: MediaTime
     ) throws(RelayError) -> OpenedSession {
-        let parsed: SessionDescription
-        do { parsed = try SessionDescription(parsing: offer) } catch { throw RelayError(.badOffer, "malformed SDP: \(error.description)") }
         var tracks: [OutgoingTrack] = []
         var watched: PeerSession?
         switch role {
@@ -128,10 +126,10 @@ final class RelayState {
         do {
             result = try answerer.answer(parsed, role: role == .publisher ? .publisher : .viewer, tracks: tracks)
         } catch { throw RelayError(.badOffer, error.description) }
-        let dtlsRole: DTLSEndpoint.Role = result.remote.setup == "passive" ? .client : .server
         let dtls: DTLSEndpoint
         do {
-            dtls = try DTLSEndpoint(role: dtlsRole, certificate: certificate, remoteFingerprint: result.remote.fingerprint)
+            // Always the DTLS server (the answerer refuses offers that would make it the client).
+            dtls = try DTLSEndpoint(role: .server, certificate: certificate, remoteFingerprint: result.remote.fingerprint)
         } catch { throw RelayError(.internalError, error.description) }
         let id = randomToken(16)
         let session = PeerSession(

@@ -87,7 +87,12 @@ public struct SDPAnswerer: Sendable {
         guard let sha256 = fingerprints.first(where: { $0.lowercased().hasPrefix("sha-256 ") }) else {
             throw NegotiationError(.missingFingerprint, "the offer has no sha-256 fingerprint")
         }
+        // The relay is always the DTLS server: an ICE-lite agent never starts a handshake
+        // (RFC 8842 §5.3 lets it answer `passive` to `actpass` and `active`; JSEP offers `actpass`).
         let setup = offer.value("setup", in: first) ?? "actpass"
+        guard setup == "actpass" || setup == "active" else {
+            throw NegotiationError(.unsupportedTransport, "a=setup:\(setup) is not taken: offer actpass (the relay is the DTLS server)")
+        }
         var media: [SessionDescription.Media] = []
         var negotiated: [NegotiatedMedia] = []
         var bundle: [String] = []
@@ -109,8 +114,7 @@ public struct SDPAnswerer: Sendable {
                 .init("mid", mid),
                 .init("ice-ufrag", iceUfrag), .init("ice-pwd", icePassword),
                 .init("fingerprint", "sha-256 \(fingerprint)"),
-                // We answer passive to actpass (RFC 8842 §5.3); to an active offerer too.
-                .init("setup", setup == "passive" ? "active" : "passive"),
+                .init("setup", "passive"),
                 .init("rtcp-mux"),
             ]
             let sending = role == .viewer

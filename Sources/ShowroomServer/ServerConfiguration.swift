@@ -15,6 +15,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// The UDP media plane (port, announced address).
     public var relay = RelayConfiguration()
+    /// Demo mode (`--demo`): `GET /demo-token` hands this server's own pages tokens for any room
+    /// and role, so that the demo runs without setup. Never on a server others can reach.
+    public var demo = false
 
     public init() {}
 
@@ -26,6 +29,9 @@ public struct ServerConfiguration: Sendable {
         guard (0...65_535).contains(port) else { throw ServerError(.invalidConfiguration, "port \(port) is not 0–65535") }
         guard !host.isEmpty else { throw ServerError(.invalidConfiguration, "host is empty") }
         guard !dataDirectory.isEmpty else { throw ServerError(.invalidConfiguration, "data directory is empty") }
+        guard !demo || isLoopback else {
+            throw ServerError(.invalidConfiguration, "--demo hands out tokens to anyone who can reach the server: only on 127.0.0.1 or ::1")
+        }
         guard (0...65_535).contains(relay.mediaPort) else {
             throw ServerError(.invalidConfiguration, "media port \(relay.mediaPort) is not 0–65535")
         }

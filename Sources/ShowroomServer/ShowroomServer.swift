@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -36,12 +37,8 @@ public enum ShowroomServer {
         if let web = Bundle.module.resourceURL?.appendingPathComponent("Web").path {
             router.add(middleware: FileMiddleware(web, searchForIndexHtml: true))
         }
-        // WHIP/WHEP clients may live on another origin (a shop's page): allow them, and let them
-        // read Location (RFC 9725 §4.2).
-        router.add(
-            middleware: CORSMiddleware(
-                allowOrigin: .all, allowHeaders: [.contentType, .authorization],
-                allowMethods: [.get, .post, .delete, .patch, .options], exposedHeaders: ["Location"]))
+        // WHIP/WHEP clients may live on another origin (a shop's page); nothing else is shared.
+        router.add(middleware: MediaCORSMiddleware())
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
         // The agent console (/agent) and the shopper widget (/shop), each one HTML page.
         for page in ["agent", "shop"] {
@@ -62,8 +59,14 @@ public enum ShowroomServer {
         }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
         if demoTokens, let auth {
-            // Only when the server listens on loopback: whoever can reach it is on this machine.
+            // Only with `--demo`: tokens for any room and role, for the pages on this server — never
+            // for another origin (no CORS here; a cross-site request is refused outright).
             router.get("demo-token") { request, _ -> String in
+                if request.headers[Self.secFetchSite].map({ $0 != "same-origin" && $0 != "none" }) == true
+                    || request.headers[.origin].map({ origin in !Self.isSameOrigin(origin, host: request.head.authority) }) == true
+                {
+                    throw HTTPError(.forbidden, message: "demo tokens are for this server's own pages")
+                }
                 let room = request.uri.queryParameters.get("room") ?? "demo"
                 guard WHIPRoutes.validRoom(room) else { throw HTTPError(.badRequest, message: "bad room name") }
                 guard let role = request.uri.queryParameters.get("role").flatMap(Role.init(rawValue:)) else {
@@ -73,6 +76,15 @@ public enum ShowroomServer {
             }
         }
         return router
+    }
+
+    static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
+
+    /// Whether an `Origin` header names this server itself (scheme aside): `http://HOST` for the
+    /// request's `Host`.
+    static func isSameOrigin(_ origin: String, host: String?) -> Bool {
+        guard let host else { return false }
+        return origin == "http://\(host)" || origin == "https://\(host)"
     }
 
     /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
@@ -103,7 +115,7 @@ public enum ShowroomServer {
         let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
             ws: WebSocketServerConfiguration(maxFrameSize: SignalingConnection.maximumFrame, autoPing: .disabled))
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.isLoopback, metrics: metrics, hub: hub),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub),
             server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, _, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
                 guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }

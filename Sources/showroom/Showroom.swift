@@ -15,7 +15,7 @@ struct Showroom: AsyncParsableCommand {
         discussion: """
             `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
             --media-port (default 40000), --announce-ip (default 127.0.0.1), --data-dir (default ./.showroom), \
-            --log-level (default info); `showroom serve --help` explains each.
+            --log-level (default info), --demo (tokens for this server's own pages); `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
         subcommands: [Serve.self, Token.self],
@@ -45,6 +45,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Flag(help: "Demo mode: this server's own pages get tokens for any room and role from GET /demo-token, so the demo runs without setup. Only on a loopback --host; never in production.")
+    var demo = false
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -72,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         // Bind the media socket where the announced address lives: loopback by default.
         config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"
         config.logLevel = level
+        config.demo = demo
         let logger = Logger(label: "showroom")
         do {
             try await ShowroomServer.run(configuration: config, logger: logger)

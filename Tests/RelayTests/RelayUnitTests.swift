@@ -199,7 +199,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
     @Test func aSessionSurvivesGarbageAroundIt() throws {
         let s = try Self.state()
-        let opened = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
+        let opened = try s.open(room: "r", role: .publisher, offer: SessionDescription(parsing: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8)), now: .zero)
         let (id, parsed) = (opened.id, try SessionDescription(parsing: opened.answer))
         let ufrag = try #require(parsed.media[0].value("ice-ufrag")), pwd = try #require(parsed.media[0].value("ice-pwd"))
         let peer = PeerAddress(ip: [127, 0, 0, 1], port: 50_676)
@@ -217,7 +217,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
     @Test func silentSessionsAreReaped() throws {
         let s = try Self.state()
-        _ = try s.open(room: "r", role: .publisher, offer: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8), now: .zero)
+        _ = try s.open(room: "r", role: .publisher, offer: SessionDescription(parsing: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8)), now: .zero)
         _ = s.tick(now: .milliseconds(29_000))
         #expect(s.sessionCount() == 1)
         _ = s.tick(now: .milliseconds(31_000))

@@ -19,15 +19,20 @@ func sdpHeaders(_ token: String) -> HTTPFields {
     [.contentType: "application/sdp", .authorization: "Bearer \(token)"]
 }
 
-/// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback.
-func withLiveServer(_ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void) async throws {
+/// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback;
+/// `configure` may change either's settings first.
+func withLiveServer(
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void
+) async throws {
     let metrics = ServerMetrics()
-    var relayConfig = RelayConfiguration()
-    relayConfig.mediaPort = 0
-    relayConfig.metricsFactory = metrics.factory
-    let relay = try await RelayServer.start(configuration: relayConfig, logger: Logger(label: "test"))
     var config = ServerConfiguration()
     config.port = 0
+    config.relay.mediaPort = 0
+    configure(&config)
+    var relayConfig = config.relay
+    relayConfig.metricsFactory = metrics.factory
+    let relay = try await RelayServer.start(configuration: relayConfig, logger: Logger(label: "test"))
     config.dataDirectory = ShowroomServerTests.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
     let auth = await TokenAuthority(secret: testSecret)

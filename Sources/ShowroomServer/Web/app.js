@@ -13,10 +13,22 @@ window.showroomStats = { state: "idle", framesDecoded: 0, framesSent: 0, audioPa
 async function tokenFor(room, role) {
   const typed = $("token").value.trim();
   if (typed) return typed;
-  // The server offers demo tokens only when it listens on loopback.
+  // Demo tokens exist only when the server was started with --demo.
   const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}`);
   if (!r.ok) throw new Error(`no token: paste one from \`showroom token\` (${r.status})`);
+  showDemoBanner();
   return (await r.text()).trim();
+}
+
+// Shown once a page runs on a demo token: the server was started with --demo, which hands tokens
+// for any room and role to its own pages — fine on a laptop, never in production.
+function showDemoBanner() {
+  if (document.getElementById("demo-banner")) return;
+  const b = document.createElement("div");
+  b.id = "demo-banner";
+  b.textContent = "Demo mode: this server (started with --demo) gives its own pages tokens for any room and role. Not for production.";
+  b.style.cssText = "background:#fff3c4;color:#5a4300;padding:0.4rem 1rem;font:14px system-ui,sans-serif;border-bottom:1px solid #e0c060";
+  document.body.prepend(b);
 }
 
 function waitForIce(pc) {

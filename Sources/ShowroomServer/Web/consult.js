@@ -237,9 +237,22 @@ function gathered(pc) {
 export async function tokenFor(room, role) {
   const given = new URLSearchParams(location.search).get("token");
   if (given) return given;
+  // Demo tokens exist only when the server was started with --demo.
   const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}`);
   if (!r.ok) throw new Error(`add ?token= to the URL (demo tokens: ${r.status})`);
+  showDemoBanner();
   return (await r.text()).trim();
+}
+
+// Shown once a page runs on a demo token: the server was started with --demo, which hands tokens
+// for any room and role to its own pages — fine on a laptop, never in production.
+function showDemoBanner() {
+  if (document.getElementById("demo-banner")) return;
+  const b = document.createElement("div");
+  b.id = "demo-banner";
+  b.textContent = "Demo mode: this server (started with --demo) gives its own pages tokens for any room and role. Not for production.";
+  b.style.cssText = "background:#fff3c4;color:#5a4300;padding:0.4rem 1rem;font:14px system-ui,sans-serif;border-bottom:1px solid #e0c060";
+  document.body.prepend(b);
 }
 
 /// Renders one chat message into an element (text, image, product card, coupon, system line).

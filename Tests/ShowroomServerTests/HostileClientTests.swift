@@ -1,0 +1,138 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Relay
+import ShowroomServer
+import Testing
+
+func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 600) async throws -> String {
+    try await TokenAuthority(secret: testSecret).mint(identity: identity, room: room, role: role, ttl: ttl)
+}
+
+/// WHIP/WHEP as an attacker holding an ordinary token uses them: every attack here worked once.
+@Suite struct HostileClientTests {
+    static let publisherOffer = { try! fixtureOffer("aiortc-publisher-offer.sdp") }()
+    static let viewerOffer = { try! fixtureOffer("aiortc-viewer-offer.sdp") }()
+
+    /// POSTs an offer; the status, the Location and the body.
+    static func post(
+        _ client: any TestClientProtocol, _ uri: String, token: String, offer: String, headers extra: HTTPFields = [:]
+    ) async throws -> (status: HTTPResponse.Status, location: String?, body: String, headers: HTTPFields) {
+        var headers = sdpHeaders(token)
+        headers.append(contentsOf: extra)
+        return try await client.execute(uri: uri, method: .post, headers: headers, body: ByteBuffer(string: offer)) { r in
+            (r.status, r.headers[.location], String(buffer: r.body), r.headers)
+        }
+    }
+
+    static func delete(_ client: any TestClientProtocol, _ uri: String, token: String) async throws -> HTTPResponse.Status {
+        try await client.execute(uri: uri, method: .delete, headers: [.authorization: "Bearer \(token)"]) { $0.status }
+    }
+
+    /// The review's attack: the publisher's session id is in every viewer's answer (`a=msid`), and
+    /// `DELETE /whep/{room}/{that id}` with a viewer token ended the broadcast.
+    @Test func aViewerCannotEndTheBroadcast() async throws {
+        let publisher = try await token("live", .publisher, identity: "merchant")
+        let viewer = try await token("live", .viewer, identity: "shopper-1")
+        let otherPublisher = try await token("live", .publisher, identity: "someone-else")
+        try await withLiveServer { client, relay in
+            let published = try await Self.post(client, "/whip/live", token: publisher, offer: Self.publisherOffer)
+            #expect(published.status == .created)
+            let watched = try await Self.post(client, "/whep/live", token: viewer, offer: Self.viewerOffer)
+            #expect(watched.status == .created)
+            // What a viewer sees of the publisher: its public session id, in the msid of the answer.
+            let msid = try #require(watched.body.split(separator: "\r\n").first { $0.hasPrefix("a=msid:") })
+            let publicID = try #require(msid.split(separator: "-").last.map(String.init))
+            let publicationID = try #require(await relay.statistics().first { $0.publishing }?.id)
+            #expect(publicID == publicationID)
+            for uri in ["/whep/live/\(publicID)", "/whip/live/\(publicID)"] {
+                let status = try await Self.delete(client, uri, token: viewer)
+                #expect(status == .notFound || status == .forbidden, "\(uri): \(status)")
+            }
+            // The publisher's own Location, but another identity's token, or through the wrong endpoint.
+            let location = try #require(published.location)
+            #expect(!location.contains(publicID), "the Location is not the id others see")
+            #expect(try await Self.delete(client, location, token: otherPublisher) == .notFound)
+            #expect(try await Self.delete(client, location.replacingOccurrences(of: "/whip/", with: "/whep/"), token: publisher) == .notFound)
+            #expect(await relay.statistics().contains { $0.publishing }, "the broadcast is still on")
+            // Its owner ends it.
+            #expect(try await Self.delete(client, location, token: publisher) == .ok)
+            #expect(await relay.statistics().contains { $0.publishing } == false)
+        }
+    }
+
+    /// One SDP offer with thousands of formats: refused with 400 and the reason, and meanwhile the
+    /// relay's loop (which forwards every room's media) keeps answering.
+    @Test func anOfferBombIsRefusedWithoutStallingTheRelay() async throws {
+        var pts: [String] = []
+        for i in 0..<16_000 { pts.append(String(i % 128)) }
+        let bomb = String(
+            ("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF " + pts.joined(separator: " ") + "\r\n")
+                .prefix(60_000))
+        let publisher = try await token("bomb", .publisher, identity: "p")
+        try await withLiveServer { client, relay in
+            let clock = ContinuousClock()
+            let started = clock.now
+            async let answers: [HTTPResponse.Status] = withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<8 { group.addTask { try await Self.post(client, "/whip/bomb", token: publisher, offer: bomb).status } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            // The loop answers while the bombs are being handled.
+            var slowest = Duration.zero
+            for _ in 0..<20 {
+                let t = clock.now
+                _ = await relay.snapshot()
+                slowest = max(slowest, clock.now - t)
+            }
+            let statuses = try await answers
+            #expect(statuses == Array(repeating: .badRequest, count: 8))
+            #expect(slowest < .milliseconds(250), "the relay's loop took \(slowest) to answer")
+            #expect(clock.now - started < .seconds(2))
+            let reason = try await client.execute(uri: "/whip/bomb", method: .post, headers: sdpHeaders(publisher), body: ByteBuffer(string: bomb)) {
+                String(buffer: $0.body)
+            }
+            #expect(reason.contains("at most 128"), "\(reason)")
+        }
+    }
+
+    /// A browser page on another origin reads the Location of the session it created (so that it
+    /// can DELETE it): the header is exposed on the 201 itself, not only on the preflight.
+    @Test func aCrossOriginPlayerCanReadItsLocation() async throws {
+        let publisher = try await token("cors", .publisher, identity: "p")
+        try await withLiveServer { client, _ in
+            let r = try await Self.post(client, "/whip/cors", token: publisher, offer: Self.publisherOffer, headers: [.origin: "https://shop.example"])
+            #expect(r.status == .created)
+            #expect(r.headers[.accessControlAllowOrigin] == "*")
+            #expect(r.headers[.accessControlExposeHeaders]?.lowercased().contains("location") == true, "\(r.headers)")
+        }
+    }
+
+    /// `/demo-token` minted agent tokens for any page the user visited (it was on whenever the
+    /// server listened on loopback, and served with `Access-Control-Allow-Origin: *`).
+    @Test func demoTokensOnlyWithTheFlagAndOnlyForTheServersOwnPages() async throws {
+        try await withLiveServer { client, _ in
+            try await client.execute(uri: "/demo-token?room=r&role=agent", method: .get) { #expect($0.status == .notFound) }
+        }
+        try await withLiveServer(configure: { $0.demo = true }) { client, _ in
+            // A page of this server fetches without Origin (same-origin GET) and with Sec-Fetch-Site.
+            try await client.execute(uri: "/demo-token?room=r&role=agent", method: .get, headers: [HTTPField.Name("Sec-Fetch-Site")!: "same-origin"]) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.accessControlAllowOrigin] == nil)
+                #expect(String(buffer: r.body).split(separator: ".").count == 3)  // a JWT
+            }
+            let crossSite: [HTTPFields] = [[.origin: "https://evil.example"], [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"]]
+            for headers in crossSite {
+                try await client.execute(uri: "/demo-token?room=r&role=agent", method: .get, headers: headers) { r in
+                    #expect(r.status == .forbidden)
+                    #expect(r.headers[.accessControlAllowOrigin] == nil)
+                }
+            }
+        }
+        var exposed = ServerConfiguration()
+        exposed.host = "0.0.0.0"
+        exposed.demo = true
+        #expect(throws: ServerError(.invalidConfiguration, "")) { try exposed.validate() }
+    }
+}
