@@ -20,40 +20,34 @@ public final class DTLSEndpoint {
     public let role: Role
     public let mtu: Int
     public private(set) var state: State = .handshaking
-    private let context: OpaquePointer
+    /// Shared with other endpoints of the same certificate; kept alive by this reference.
+    private let context: DTLSContext
     private let ssl: OpaquePointer
     private let readBIO: OpaquePointer
     private let writeBIO: OpaquePointer
     private let expectedFingerprint: String?
-    private var buffer = [UInt8](repeating: 0, count: 16_384)
     /// Retransmissions so far; the handshake fails after ``maxRetransmissions``.
     private var retransmissions = 0
     public static let maxRetransmissions = 7
+    /// Largest DTLS datagram taken (a record is at most 2^14 bytes plus its header).
+    static let maximumDatagram = 16_384 + 13
 
     /// - Parameter remoteFingerprint: the peer's `a=fingerprint:sha-256` value; nil skips the check
     ///   (tests only).
-    public init(role: Role, certificate: DTLSCertificate, remoteFingerprint: String?, mtu: Int = 1_200) throws(DTLSError) {
+    public convenience init(role: Role, certificate: DTLSCertificate, remoteFingerprint: String?, mtu: Int = 1_200) throws(DTLSError) {
+        try self.init(role: role, context: DTLSContext(certificate: certificate), remoteFingerprint: remoteFingerprint, mtu: mtu)
+    }
+
+    /// An endpoint on a shared ``DTLSContext`` (the relay's one per certificate).
+    public init(role: Role, context: DTLSContext, remoteFingerprint: String?, mtu: Int = 1_200) throws(DTLSError) {
         self.role = role
         self.mtu = mtu
+        self.context = context
         expectedFingerprint = remoteFingerprint.map(DTLSCertificate.normalise)
-        guard let ctx = SSL_CTX_new(DTLS_method()) else { throw DTLSError(.setupFailed, "SSL_CTX_new") }
-        context = ctx
-        guard SSL_CTX_use_certificate(ctx, certificate.certificate) == 1,
-            SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1,
-            // Returns 0 on success (NOTES: an OpenSSL quirk). As a server OpenSSL picks by this
-            // order: AES-CM first, because its RTP path here is native and allocation-free while
-            // GCM goes through libsrtp on NSS (the relay benchmark found NSS's GCM to be half of
-            // the relay core's time with 500 viewers).
-            SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AES128_CM_SHA1_80:SRTP_AEAD_AES_128_GCM") == 0
-        else {
-            SSL_CTX_free(ctx)
-            throw DTLSError(.setupFailed, "certificate, key or SRTP profiles")
-        }
-        COpenSSL_requirePeerCertificate(ctx)
-        _ = COpenSSL_setReadAhead(ctx, 1)
-        guard let s = SSL_new(ctx), let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else {
-            SSL_CTX_free(ctx)
-            throw DTLSError(.setupFailed, "SSL_new")
+        guard let s = SSL_new(context.context) else { throw DTLSError(.setupFailed, "SSL_new") }
+        guard let r = BIO_new(BIO_s_mem()), let w = BIO_new(BIO_s_mem()) else {
+            SSL_free(s)
+            throw DTLSError(.setupFailed, "BIO_new")
         }
         ssl = s
         readBIO = r
@@ -66,10 +60,7 @@ public final class DTLSEndpoint {
         if role == .client { SSL_set_connect_state(s) } else { SSL_set_accept_state(s) }
     }
 
-    deinit {
-        SSL_free(ssl)
-        SSL_CTX_free(context)
-    }
+    deinit { SSL_free(ssl) }
 
     /// The client's first flight (empty for a server, which waits for the ClientHello).
     public func start() -> [[UInt8]] {
@@ -79,7 +70,7 @@ public final class DTLSEndpoint {
 
     /// Takes one received DTLS datagram and returns datagrams to send.
     public func receive(_ datagram: [UInt8]) -> [[UInt8]] {
-        guard !datagram.isEmpty, datagram.count <= buffer.count else { return [] }
+        guard !datagram.isEmpty, datagram.count <= Self.maximumDatagram else { return [] }
         switch state {
         case .failed, .closed: return []
         default: break
@@ -137,7 +128,8 @@ public final class DTLSEndpoint {
         } else if case .connected = state {
             // After the handshake only alerts (close_notify) and retransmitted finished flights
             // arrive here; SSL_read processes them.
-            let n = SSL_read(ssl, &buffer, Int32(buffer.count))
+            var scratch = [UInt8](repeating: 0, count: 2_048)
+            let n = SSL_read(ssl, &scratch, Int32(scratch.count))
             if n <= 0 && SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { state = .closed }
         }
         return flush()
@@ -163,11 +155,17 @@ public final class DTLSEndpoint {
 
     /// Reads what OpenSSL wrote and packs whole records into datagrams of at most `mtu` bytes.
     private func flush() -> [[UInt8]] {
+        // Only during the handshake (and its retransmissions) is there anything to read here:
+        // a scratch buffer per call, rather than 16 KiB held by every session for its lifetime.
         var pending: [UInt8] = []
-        while COpenSSL_pending(writeBIO) > 0 {
-            let n = BIO_read(writeBIO, &buffer, Int32(buffer.count))
-            if n <= 0 { break }
-            pending.append(contentsOf: buffer[0..<Int(n)])
+        let waiting = Int(COpenSSL_pending(writeBIO))
+        if waiting > 0 {
+            var scratch = [UInt8](repeating: 0, count: min(waiting, Self.maximumDatagram * 8))
+            while COpenSSL_pending(writeBIO) > 0 {
+                let n = BIO_read(writeBIO, &scratch, Int32(scratch.count))
+                if n <= 0 { break }
+                pending.append(contentsOf: scratch[0..<Int(n)])
+            }
         }
         var datagrams: [[UInt8]] = []
         var current: [UInt8] = []

@@ -80,6 +80,18 @@ final class PeerSession {
 
     var isConnected: Bool { srtpIn != nil && srtpOut != nil && ice.selected != nil }
 
+    /// SSRCs this peer has sent from (RTP and RTCP), first come: at most a handful.
+    private(set) var ssrcs: [UInt32] = []
+
+    /// Whether a datagram from `ssrc` is taken: a known SSRC, or a new one while fewer than
+    /// `limit` are known.
+    func admit(ssrc: UInt32, limit: Int) -> Bool {
+        if ssrcs.contains(ssrc) { return true }
+        guard ssrcs.count < limit else { return false }
+        ssrcs.append(ssrc)
+        return true
+    }
+
     func kind(ofPayloadType pt: UInt8) -> String? { media.first { $0.payloadType == pt }?.kind }
 }
 

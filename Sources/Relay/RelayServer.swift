@@ -14,13 +14,8 @@ public struct RelayConfiguration: Sendable {
     public var mediaPort = 40_000
     /// The address put in the SDP candidate; never found by enumerating interfaces.
     public var announceIP = "127.0.0.1"
-    /// Most renditions (transcoding branches) at once. They share one codec thread: on this
-    /// project's reference machine a `low` branch costs ~7% of a core (measured: 14.5 per core) and
-    /// a `medium` one an estimated ~12% (640×360 decode + encode, 1.95 + 1.85 ms per frame at 30 fps),
-    /// so 8 fit with room; past this a viewer is not moved to a new rendition and a request
-    /// for one is refused (503) — queueing more work than the thread can do would only grow its
-    /// backlog and memory.
-    public var maxRenditions = 8
+    /// Quotas: sessions per relay, room and identity; renditions per relay and room; SSRCs per session.
+    public var limits = RelayLimits()
     /// Where the relay's timers go (per-stage transcoding latency); none by default.
     public var metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
 
@@ -44,9 +39,9 @@ public final class RelayServer: Sendable {
         let loop = group.next()
         let bound = try await loop.submit { () -> NIOLoopBound<RelayState> in
             NIOLoopBound(
-                RelayState(
+                try RelayState(
                     certificate: certificate, announceIP: configuration.announceIP, mediaPort: configuration.mediaPort,
-                    maxRenditions: configuration.maxRenditions, logger: logger),
+                    limits: configuration.limits, logger: logger),
                 eventLoop: loop)
         }.get()
         let channel = try await DatagramBootstrap(group: loop)

@@ -75,11 +75,17 @@ final class RelayState {
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
     static let relaySSRC: UInt32 = 0x5EED_0001
 
-    /// Most transcoding branches at once (``RelayConfiguration/maxRenditions``).
-    let maxRenditions: Int
+    /// Quotas (``RelayConfiguration/limits``).
+    let limits: RelayLimits
+    /// The DTLS context every session's endpoint shares.
+    private let dtlsContext: DTLSContext
+    /// Live sessions per room and per identity, for the quotas.
+    private var sessionsInRoom: [String: Int] = [:]
+    private var sessionsOfIdentity: [String: Int] = [:]
 
-    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, maxRenditions: Int = 8, logger: Logger) {
-        self.maxRenditions = maxRenditions
+    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger) throws {
+        self.limits = limits
+        dtlsContext = try DTLSContext(certificate: certificate)
         self.certificate = certificate
         self.announceIP = announceIP
         configuredMediaPort = mediaPort
@@ -102,6 +108,19 @@ final class RelayState {
         room: String, identity: String = "", role: PeerSession.Role, quality: Quality = .source, adaptive: Bool = true,
         source: String? = nil, exclusive: Bool = true, offer parsed: SessionDescription, now: MediaTime
     ) throws(RelayError) -> OpenedSession {
+        guard sessions.count < limits.sessions else {
+            count("session-at-capacity")
+            throw RelayError(.atCapacity, "the relay holds \(limits.sessions) sessions, the most it takes; try again later")
+        }
+        guard sessionsInRoom[room, default: 0] < limits.sessionsPerRoom else {
+            count("session-at-capacity")
+            throw RelayError(.atCapacity, "room \(room) holds \(limits.sessionsPerRoom) sessions, the most a room takes")
+        }
+        guard identity.isEmpty || sessionsOfIdentity[identity, default: 0] < limits.sessionsPerIdentity else {
+            count("session-over-quota")
+            throw RelayError(
+                .overQuota, "\(identity) holds \(limits.sessionsPerIdentity) media sessions, the most one identity may; end one (DELETE) first")
+        }
         var tracks: [OutgoingTrack] = []
         var watched: PeerSession?
         switch role {
@@ -129,7 +148,7 @@ final class RelayState {
         let dtls: DTLSEndpoint
         do {
             // Always the DTLS server (the answerer refuses offers that would make it the client).
-            dtls = try DTLSEndpoint(role: .server, certificate: certificate, remoteFingerprint: result.remote.fingerprint)
+            dtls = try DTLSEndpoint(role: .server, context: dtlsContext, remoteFingerprint: result.remote.fingerprint)
         } catch { throw RelayError(.internalError, error.description) }
         let id = randomToken(16)
         let session = PeerSession(
@@ -147,6 +166,8 @@ final class RelayState {
             try attach(session, quality: quality)
         }
         sessions[id] = session
+        sessionsInRoom[room, default: 0] += 1
+        if !identity.isEmpty { sessionsOfIdentity[identity, default: 0] += 1 }
         byResource[session.resource] = session
         byUfrag[ufrag] = session
         if role == .publisher, exclusive, let waiting = orphans.removeValue(forKey: room) {
@@ -170,9 +191,14 @@ final class RelayState {
         if branches[s.source]?[quality] == nil {
             guard let startEngine else { throw RelayError(.internalError, "transcoding is not available") }
             let running = branches.values.reduce(0) { $0 + $1.count }
-            guard running < maxRenditions else {
+            guard running < limits.renditions else {
                 count("rendition-at-capacity")
                 throw RelayError(.atCapacity, "\(running) renditions are running, the most this relay takes; ask for quality source")
+            }
+            let inRoom = (publishers[s.room] ?? []).reduce(0) { $0 + (branches[$1]?.count ?? 0) }
+            guard inRoom < limits.renditionsPerRoom else {
+                count("rendition-at-capacity")
+                throw RelayError(.atCapacity, "room \(s.room) runs \(inRoom) renditions, the most a room may; ask for quality source")
             }
             do {
                 branches[s.source, default: [:]][quality] = TranscodingBranch(
@@ -203,6 +229,8 @@ final class RelayState {
     func close(id: String, room: String? = nil, reason: String) -> Bool {
         guard let s = sessions[id], room == nil || s.room == room else { return false }
         sessions[id] = nil
+        Self.decrement(&sessionsInRoom, s.room)
+        if !s.owner.isEmpty { Self.decrement(&sessionsOfIdentity, s.owner) }
         byResource[s.resource] = nil
         closedTotals.add(s.stats)
         byUfrag[s.ice.localUfrag] = nil
@@ -238,6 +266,10 @@ final class RelayState {
             identity == nil || identity == s.owner
         else { throw RelayError(.notFound, "no session \(resource) of yours in room \(room)") }
         close(id: s.id, reason: "deleted")
+    }
+
+    private static func decrement(_ counts: inout [String: Int], _ key: String) {
+        if let n = counts[key], n > 1 { counts[key] = n - 1 } else { counts[key] = nil }
     }
 
     func sessionCount() -> Int { sessions.count }
@@ -364,6 +396,24 @@ final class RelayState {
         // RTCP packet types 192–223 sit where RTP has marker + payload type (RFC 5761 §4).
         let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) ?? 0
         let isRTCP = (192...223).contains(second)
+        // Decided before decryption, which costs a libsrtp stream context per new SSRC: viewers
+        // send no RTP, and a session sends from at most ``RelayLimits/ssrcsPerSession`` SSRCs
+        // (the sender SSRC of RTCP, RFC 3550 §6.4; of RTP, §5.1).
+        guard isRTCP || session.role == .publisher else {
+            count("rtp-from-viewer")
+            session.stats.dropped += 1
+            return []
+        }
+        guard let ssrc = buffer.getInteger(at: buffer.readerIndex + (isRTCP ? 4 : 8), as: UInt32.self) else {
+            count(isRTCP ? "rtcp-malformed" : "rtp-malformed")
+            session.stats.dropped += 1
+            return []
+        }
+        guard session.admit(ssrc: ssrc, limit: limits.ssrcsPerSession) else {
+            count("ssrc-quota")
+            session.stats.dropped += 1
+            return []
+        }
         let unprotected: Result<Int, SRTPError> = buffer.withUnsafeMutableReadableBytes { raw in
             do throws(SRTPError) {
                 return .success(isRTCP ? try srtpIn.unprotectRTCP(raw, length: raw.count) : try srtpIn.unprotectRTP(raw, length: raw.count))
@@ -378,10 +428,6 @@ final class RelayState {
         }
         buffer.moveWriterIndex(to: buffer.readerIndex + length)
         if isRTCP { return rtcp(Array(buffer.readableBytesView), from: session, now: now) }
-        guard session.role == .publisher else {
-            count("rtp-from-viewer")
-            return []
-        }
         guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else {
             count("rtp-malformed")
             return []

@@ -177,7 +177,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
 @Suite struct RelayStateTests {
     static func state() throws -> RelayState {
-        RelayState(certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
+        try RelayState(certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
     }
 
     @Test func malformedAndUnknownDatagramsAreDroppedAndCounted() throws {

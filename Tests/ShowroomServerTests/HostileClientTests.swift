@@ -135,4 +135,45 @@ func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 6
         exposed.demo = true
         #expect(throws: ServerError(.invalidConfiguration, "")) { try exposed.validate() }
     }
+
+    /// One viewer token opened 3,007 WHEP sessions in 5 s, all accepted: now 429 past the
+    /// identity's share, with the reason; another identity still gets in.
+    @Test func aFloodOfSessionsFromOneTokenIsRefused() async throws {
+        let publisher = try await token("flood", .publisher, identity: "merchant")
+        let greedy = try await token("flood", .viewer, identity: "greedy")
+        let other = try await token("flood", .viewer, identity: "someone")
+        try await withLiveServer { client, relay in
+            #expect(try await Self.post(client, "/whip/flood", token: publisher, offer: Self.publisherOffer).status == .created)
+            var statuses: [HTTPResponse.Status] = []
+            var reason = ""
+            for _ in 0..<30 {
+                let r = try await Self.post(client, "/whep/flood", token: greedy, offer: Self.viewerOffer)
+                statuses.append(r.status)
+                if r.status == .tooManyRequests { reason = r.body }
+            }
+            let limit = RelayLimits().sessionsPerIdentity
+            #expect(statuses.filter { $0 == .created }.count == limit)
+            #expect(statuses.filter { $0 == .tooManyRequests }.count == 30 - limit)
+            #expect(reason.contains("\(limit)"), "\(reason)")
+            #expect(try await Self.post(client, "/whep/flood", token: other, offer: Self.viewerOffer).status == .created)
+            #expect(await relay.sessionCount() == 1 + limit + 1)
+        }
+    }
+
+    /// Viewers of one room could take every rendition of the relay (by asking, or by faking loss so
+    /// that adaptation moves them down) and starve other rooms: a room runs at most its share.
+    @Test func oneRoomCannotTakeEveryRendition() async throws {
+        try await withLiveServer(configure: { $0.relay.limits.renditionsPerRoom = 1 }) { client, _ in
+            for room in ["a", "b"] {
+                let p = try await token(room, .publisher, identity: "merchant-\(room)")
+                #expect(try await Self.post(client, "/whip/\(room)", token: p, offer: Self.publisherOffer).status == .created)
+            }
+            let a = try await token("a", .viewer, identity: "va"), b = try await token("b", .viewer, identity: "vb")
+            #expect(try await Self.post(client, "/whep/a?quality=low", token: a, offer: Self.viewerOffer).status == .created)
+            let refused = try await Self.post(client, "/whep/a?quality=medium", token: a, offer: Self.viewerOffer)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.body.contains("room a"), "\(refused.body)")
+            #expect(try await Self.post(client, "/whep/b?quality=medium", token: b, offer: Self.viewerOffer).status == .created)
+        }
+    }
 }

@@ -150,7 +150,7 @@ final class Tally: MediaPeerObserver {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var config = RelayConfiguration()
         config.mediaPort = 0
-        config.maxRenditions = 1
+        config.limits.renditions = 1
         let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
         let cert = try DTLSCertificate()
         func offer(_ d: ClientOffer.Direction) -> String { ClientOffer(direction: d, fingerprint: cert.fingerprint).sdp }

@@ -1,0 +1,33 @@
+/// What the relay takes at once, and what one identity, room or session may hold of it: every
+/// token holder may be an attacker, so none of them gets more than its share. Past a limit the
+/// relay refuses with the reason — ``RelayError/Code/overQuota`` (HTTP 429) when an identity has
+/// used its own share, ``RelayError/Code/atCapacity`` (503) when the room or the server is full —
+/// and datagrams past a session's SSRC limit are dropped and counted (`ssrc-quota`).
+public struct RelayLimits: Sendable, Equatable {
+    /// Sessions on the relay, publishing and watching. An idle session holds its ICE, DTLS and
+    /// SRTP state and two outgoing slots (measured in docs/benchmarks.md "Memory per session");
+    /// one core forwards one 600 kbit/s stream to ~700 viewers.
+    public var sessions = 2_000
+    /// Sessions in one room: a broadcast's viewers, or both sides of a call and their renditions.
+    public var sessionsPerRoom = 1_000
+    /// Sessions one identity (a token's subject) holds at once, over all rooms: a call takes two
+    /// (publish and watch) per side; the rest leaves room for reconnects before the old sessions
+    /// time out.
+    public var sessionsPerIdentity = 8
+    /// Renditions (transcoding branches) at once. They share one codec thread: on this project's
+    /// reference machine a `low` branch costs ~7% of a core (measured: 14.5 per core) and a
+    /// `medium` one an estimated ~12% (640×360 decode + encode, 1.95 + 1.85 ms per frame at
+    /// 30 fps), so 8 fit with room; past this a viewer is not moved to a new rendition and a
+    /// request for one is refused — queueing more work than the thread can do would only grow
+    /// its backlog and memory.
+    public var renditions = 8
+    /// Renditions one room may run: its viewers cannot take the whole codec thread by reporting
+    /// loss (adaptation moves them down) and starve other rooms.
+    public var renditionsPerRoom = 2
+    /// SSRCs one session may send with (audio, video, their retransmission and FEC streams, its
+    /// RTCP sender): each new one costs an SRTP stream context; datagrams with others are dropped
+    /// before decryption.
+    public var ssrcsPerSession = 8
+
+    public init() {}
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+@testable import Relay
+import Testing
+import WebRTCClient
+
+/// A peer connected to a socket-free ``RelayState`` by the load tool's own ICE and DTLS client:
+/// what a token holder who completed the handshake can send.
+struct ConnectedPeer {
+    let address: PeerAddress
+    let srtp: SRTPSession
+
+    /// Opens a session in `room` and completes ICE and DTLS against `relay`, shuttling datagrams
+    /// by hand (no sockets, no clock but the one given).
+    static func connect(to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16) throws -> ConnectedPeer {
+        let cert = try DTLSCertificate()
+        let offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
+        let opened = try relay.open(
+            room: room, identity: identity, role: publishing ? .publisher : .viewer, offer: SessionDescription(parsing: offer.sdp),
+            now: .zero)
+        let handshake = try ClientHandshake(offer: offer, answer: ServerAnswer(parsing: opened.answer), certificate: cert)
+        let address = PeerAddress(ip: [127, 0, 0, 1], port: port)
+        var toRelay = handshake.start(now: 0)
+        for step in 0..<50 where handshake.state != .connected {
+            var toPeer: [[UInt8]] = []
+            for d in toRelay { toPeer += relay.receive(d, from: address, now: .zero).map { Array($0.buffer.readableBytesView) } }
+            toRelay = toPeer.flatMap { handshake.receive($0, now: Int64(step)) }
+        }
+        let keys = try #require(handshake.keys, "handshake: \(handshake.state)")
+        return ConnectedPeer(address: address, srtp: try SRTPSession(keys.local, direction: .outbound))
+    }
+
+    func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96) throws -> [UInt8] {
+        var bytes = RTPPacket(
+            header: RTPHeader(payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc),
+            payload: [0x10, 0, 0, 0, 0, 0]
+        ).serialized()
+        try srtp.protectRTP(&bytes)
+        return bytes
+    }
+}
+
+@Suite struct RelayQuotaTests {
+    static func relay(_ configure: (inout RelayLimits) -> Void = { _ in }) throws -> RelayState {
+        var limits = RelayLimits()
+        configure(&limits)
+        return try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+    }
+
+    static func offer(_ d: ClientOffer.Direction) throws -> SessionDescription {
+        try SessionDescription(parsing: ClientOffer(direction: d, fingerprint: DTLSCertificate().fingerprint).sdp)
+    }
+
+    /// The review's attack: one viewer token opened 3,007 WHEP sessions in 5 s, all accepted.
+    @Test func sessionsPerIdentityRoomAndRelayAreCapped() throws {
+        let relay = try Self.relay {
+            $0.sessionsPerIdentity = 3
+            $0.sessionsPerRoom = 5
+            $0.sessions = 7
+        }
+        _ = try relay.open(room: "a", identity: "merchant", role: .publisher, offer: Self.offer(.send), now: .zero)
+        var mine: [String] = []
+        for _ in 0..<3 { mine.append(try relay.open(room: "a", identity: "greedy", role: .viewer, offer: Self.offer(.receive), now: .zero).id) }
+        #expect(throws: RelayError(.overQuota, "")) { try relay.open(room: "a", identity: "greedy", role: .viewer, offer: Self.offer(.receive), now: .zero) }
+        // Another identity is not affected; the room fills at 5.
+        _ = try relay.open(room: "a", identity: "other", role: .viewer, offer: Self.offer(.receive), now: .zero)
+        #expect(throws: RelayError(.atCapacity, "")) { try relay.open(room: "a", identity: "third", role: .viewer, offer: Self.offer(.receive), now: .zero) }
+        // Another room still gets sessions, until the relay holds 7.
+        _ = try relay.open(room: "b", identity: "merchant-b", role: .publisher, offer: Self.offer(.send), now: .zero)
+        _ = try relay.open(room: "b", identity: "v", role: .viewer, offer: Self.offer(.receive), now: .zero)
+        #expect(throws: RelayError(.atCapacity, "")) { try relay.open(room: "b", identity: "w", role: .viewer, offer: Self.offer(.receive), now: .zero) }
+        // Ending a session gives its quota back.
+        #expect(relay.close(id: mine[0], reason: "test"))
+        _ = try relay.open(room: "a", identity: "greedy", role: .viewer, offer: Self.offer(.receive), now: .zero)
+        #expect(relay.dropped["session-over-quota"] == 1)
+        #expect(relay.dropped["session-at-capacity"] == 2)
+    }
+
+    /// Each new SSRC an authenticated peer sends from costs an SRTP stream context: a session has
+    /// a few, and a viewer's RTP is dropped before decryption.
+    @Test func ssrcsPerSessionAreCappedAndViewerRTPIsNotDecrypted() throws {
+        let relay = try Self.relay { $0.ssrcsPerSession = 4 }
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 5_000)
+        for ssrc in UInt32(1)...20 {
+            _ = relay.receive(try publisher.rtp(ssrc: ssrc, sequence: UInt16(ssrc)), from: publisher.address, now: .zero)
+        }
+        #expect(relay.dropped["ssrc-quota"] == 16)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 5_001)
+        // Its RTP is not even decrypted: a corrupted authentication tag goes unnoticed.
+        for seq in UInt16(0)..<10 {
+            var bytes = try viewer.rtp(ssrc: 99, sequence: seq)
+            bytes[bytes.count - 1] ^= 0xFF
+            _ = relay.receive(bytes, from: viewer.address, now: .zero)
+        }
+        #expect(relay.dropped["rtp-from-viewer"] == 10)
+        #expect(relay.dropped.keys.filter { $0.hasPrefix("srtp-") }.isEmpty, "\(relay.dropped)")
+    }
+}
