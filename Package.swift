@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "ShowroomCore"),
         .target(name: "MediaWire", dependencies: ["ShowroomCore"]),
         .target(name: "MediaCrypto", dependencies: ["ShowroomCore", "CSRTP", "COpenSSL"]),
-        .target(name: "MediaCodecs", dependencies: ["ShowroomCore", "COpus", "CVPX", "CYUV"]),
+        .target(name: "MediaCodecs", dependencies: ["ShowroomCore", "MediaWire", "COpus", "CVPX", "CYUV"]),
         .target(name: "MediaPipeline", dependencies: ["MediaWire", "MediaCodecs"]),
         .target(
             name: "Relay",
@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(
             name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "COpenSSL", "ShowroomTestSupport"],
             exclude: ["Fixtures"]),
-        .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "ShowroomTestSupport"]),
+        .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
         .testTarget(
             name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),

@@ -12,6 +12,9 @@ public struct CodecError: CodedError {
         case encodeFailed
         /// The input is not a decodable packet or frame.
         case corruptInput
+        /// A key frame declares a picture larger than the decoder takes
+        /// (``VP8Decoder/maximumWidth``, ``VP8Decoder/maximumHeight``, ``VP8Decoder/maximumPixels``).
+        case oversizeFrame
     }
 
     public let code: Code

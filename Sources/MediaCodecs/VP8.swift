@@ -1,4 +1,5 @@
 import CVPX
+import MediaWire
 
 /// One encoded VP8 frame.
 public struct EncodedVideoFrame: Sendable, Equatable {
@@ -139,9 +140,29 @@ public final class VP8Decoder {
         context.deallocate()
     }
 
-    /// Decodes one complete frame; returns the picture (a copy in our own buffer).
+    /// The largest picture decoded: DCI 4K. libvpx allocates its frame buffers for the size a
+    /// key frame declares (16382×16382 cost 851 MiB and 4.5 s before failing), so the size is
+    /// read first and a larger frame refused. A 4K picture keeps ~55 MB in the decoder.
+    public static let maximumWidth = 4_096
+    public static let maximumHeight = 4_096
+    public static let maximumPixels = 4_096 * 2_160
+
+    /// Whether a key frame of this size is decoded.
+    public static func accepts(_ header: VP8KeyFrameHeader) -> Bool {
+        header.width > 0 && header.height > 0 && header.width <= maximumWidth && header.height <= maximumHeight
+            && header.width * header.height <= maximumPixels
+    }
+
+    /// Decodes one complete frame; returns the picture (a copy in our own buffer). A key frame
+    /// larger than ``maximumPixels`` is refused (`oversizeFrame`) without being decoded.
     public func decode(_ data: [UInt8]) throws(CodecError) -> I420Frame {
         guard !data.isEmpty, data.count < 16 << 20 else { throw CodecError(.corruptInput, "VP8 frame of \(data.count) bytes") }
+        if data[0] & 0x01 == 0 {  // a key frame (RFC 6386 §9.1)
+            guard let header = VP8KeyFrameHeader(parsing: data) else { throw CodecError(.corruptInput, "VP8 key frame without a valid header") }
+            guard Self.accepts(header) else {
+                throw CodecError(.oversizeFrame, "VP8 key frame of \(header.width)×\(header.height): at most \(Self.maximumWidth)×\(Self.maximumHeight), \(Self.maximumPixels) pixels")
+            }
+        }
         let status = data.withUnsafeBufferPointer { vpx_codec_decode(context, $0.baseAddress, UInt32($0.count), nil, 0) }
         guard status == VPX_CODEC_OK else { throw CodecError(.corruptInput, "vpx_codec_decode \(status.rawValue)") }
         var iterator: vpx_codec_iter_t? = nil

@@ -49,6 +49,8 @@ public struct TranscoderStatistics: Sendable {
     public var framesIn = 0
     public var framesOut = 0
     public var decodeErrors = 0
+    /// Key frames refused for declaring a picture larger than the decoder takes.
+    public var oversizeFrames = 0
     public var stageTotals = StageTimes()
 
     /// Mean per-stage time over all output frames (ms).
@@ -149,8 +151,12 @@ public final class VideoTranscoder {
                 let capture = captureTime(of: packets, timestamp: frame.timestamp)
 
                 var t0 = clock.now
-                guard let picture = try? decoder.decode(frame.data) else {
-                    statistics.decodeErrors += 1
+                let picture: I420Frame
+                do {
+                    picture = try decoder.decode(frame.data)
+                } catch {
+                    // A frame too large to decode is refused before libvpx allocates for it.
+                    if error.code == .oversizeFrame { statistics.oversizeFrames += 1 } else { statistics.decodeErrors += 1 }
                     out.requestKeyFrame = true
                     continue
                 }
