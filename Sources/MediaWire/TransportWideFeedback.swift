@@ -67,11 +67,19 @@ public struct TransportWideFeedback: Hashable, Sendable {
         return out
     }
 
+    /// The most packets one feedback may report on. The 16-bit count field allows 65,535, which
+    /// eight 2-byte run-length chunks can claim; senders report a feedback interval's packets
+    /// (~100 at 1,000 packets/s and 100 ms), so a few thousand is generous.
+    public static let maximumPacketStatusCount = 4_096
+
     static func parse(_ r: inout ByteReader) throws(WireError) -> TransportWideFeedback {
         let sender = try r.u32("TWCC")
         let media = try r.u32("TWCC")
         let base = try r.u16("TWCC base sequence")
         let count = Int(try r.u16("TWCC status count"))
+        guard count <= Self.maximumPacketStatusCount else {
+            throw WireError.badLength("TWCC feedback on \(count) packets: at most \(Self.maximumPacketStatusCount)")
+        }
         let refRaw = try r.u24("TWCC reference time")
         let fbCount = try r.u8("TWCC feedback count")
         // Every chunk describes at least one packet, so `count` chunks bound the loop; the

@@ -132,3 +132,23 @@ import Testing
         #expect(throws: WireError(code, "")) { try RTCPPacket.parseCompound(bytes) }
     }
 }
+
+@Suite struct TransportWideFeedbackLimitTests {
+    /// A 24-byte TWCC packet claiming 65,535 statuses in eight run-length chunks of "not
+    /// received": it expanded into 65,535 entries (and reserved room for as many) per packet.
+    @Test func aStatusCountBeyondTheCapIsRefused() throws {
+        var body: [UInt8] = [0, 0, 0, 1, 0, 0, 0, 2, 0x00, 0x01, 0xFF, 0xFF, 0, 0, 0, 0]  // SSRCs, base 1, count 65535, ref, fb count
+        for _ in 0..<8 { body += [0x1F, 0xFF] }  // run of 8191 × not received
+        var packet: [UInt8] = [0x80 | 15, 205]
+        packet += [0, UInt8(body.count / 4)]
+        packet += body
+        #expect(throws: WireError.self) { try RTCPPacket.parseCompound(packet) }
+        // At the cap it parses.
+        let ok = TransportWideFeedback(
+            senderSSRC: 1, mediaSSRC: 2, baseSequence: 0, referenceTime: 0, feedbackCount: 0,
+            packets: Array(repeating: .lost, count: TransportWideFeedback.maximumPacketStatusCount))
+        var bytes: [UInt8] = []
+        RTCPPacket.transportFeedback(ok).serialize(into: &bytes)
+        #expect(try RTCPPacket.parseCompound(bytes) == [.transportFeedback(ok)])
+    }
+}
