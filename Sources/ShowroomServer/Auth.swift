@@ -88,18 +88,38 @@ public struct TokenAuthority: Sendable {
         }
     }
 
+    /// The shortest secret taken: HS256 keys of fewer than 32 bytes (256 bits) are guessable
+    /// (RFC 7518 §3.2 requires at least the hash's size).
+    public static let minimumSecretLength = 32
+
     /// The server's secret: `SHOWROOM_SECRET` if set, else `<data dir>/secret`, created once with
-    /// 32 random bytes and mode 0600.
+    /// 32 random bytes and mode 0600 when it does not exist. A secret shorter than
+    /// ``minimumSecretLength`` is refused with the reason — never silently replaced, which would
+    /// invalidate every token issued with it.
     public static func loadSecret(dataDirectory: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [UInt8] {
-        if let s = environment["SHOWROOM_SECRET"], !s.isEmpty { return Array(s.utf8) }
+        if let s = environment["SHOWROOM_SECRET"], !s.isEmpty {
+            guard s.utf8.count >= minimumSecretLength else {
+                throw ServerError(
+                    .invalidConfiguration,
+                    "SHOWROOM_SECRET has \(s.utf8.count) bytes; it needs at least \(minimumSecretLength) (e.g. `openssl rand -base64 48`)")
+            }
+            return Array(s.utf8)
+        }
         let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("secret").path
-        if let existing = FileManager.default.contents(atPath: path), existing.count >= 32 { return Array(existing) }
+        if let existing = FileManager.default.contents(atPath: path) {
+            guard existing.count >= minimumSecretLength else {
+                throw ServerError(
+                    .invalidConfiguration,
+                    "\(path) holds \(existing.count) bytes; a secret needs at least \(minimumSecretLength). Replace it yourself (tokens issued with it stop working) or set SHOWROOM_SECRET")
+            }
+            return Array(existing)
+        }
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var bytes = [UInt8](repeating: 0, count: 32)
+        var bytes = [UInt8](repeating: 0, count: minimumSecretLength)
         var rng = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
+            throw ServerError(.invalidConfiguration, "cannot create \(path)")
         }
         return bytes
     }

@@ -18,7 +18,7 @@ import FoundationNetworking
     @Test func healthzAnswersOnALiveServer() async throws {
         var config = ServerConfiguration()
         config.port = 0
-        config.dataDirectory = Self.temporaryDirectory()
+        config.dataDirectory = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
         let app = try ShowroomServer.application(configuration: config, logger: Logger(label: "test"))
         try await app.test(.live) { client in
@@ -35,7 +35,7 @@ import FoundationNetworking
 
     @Test func createsThePrivateDataDirectory() throws {
         var config = ServerConfiguration()
-        config.dataDirectory = Self.temporaryDirectory() + "/nested/data"
+        config.dataDirectory = ShowroomServerTests.temporaryDirectory() + "/nested/data"
         defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
         let path = try config.prepareDataDirectory()
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
@@ -47,7 +47,7 @@ import FoundationNetworking
         var config = ServerConfiguration()
         config.port = 70_000
         #expect(throws: ServerError(.invalidConfiguration, "")) { try config.validate() }
-        let file = Self.temporaryDirectory()
+        let file = ShowroomServerTests.temporaryDirectory()
         FileManager.default.createFile(atPath: file, contents: Data())
         defer { try? FileManager.default.removeItem(atPath: file) }
         var onAFile = ServerConfiguration()
@@ -133,6 +133,27 @@ import FoundationNetworking
         let token = try await TokenAuthority(secret: secret).authorize("Bearer \(jwt)", room: "shoes", role: .publisher)
         #expect(token.sub.value == "ada")
         #expect(try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: [:]) == secret)  // not regenerated
-        #expect(try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: ["SHOWROOM_SECRET": "env"]) == Array("env".utf8))
+        let strong = String(repeating: "k", count: 32)
+        #expect(try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: ["SHOWROOM_SECRET": strong]) == Array(strong.utf8))
+    }
+
+    /// A short secret is one an attacker can guess, and silently replacing a short secret file
+    /// invalidated every token issued with it: both are refused with the reason instead.
+    @Test func shortSecretsAreRefusedAndNeverReplaced() throws {
+        #expect(throws: ServerError(.invalidConfiguration, "")) {
+            try TokenAuthority.loadSecret(dataDirectory: ShowroomServerTests.temporaryDirectory(), environment: ["SHOWROOM_SECRET": "env"])
+        }
+        let dataDir = ShowroomServerTests.temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let short = Data("only-sixteen-byt".utf8)
+        FileManager.default.createFile(atPath: dataDir + "/secret", contents: short, attributes: [.posixPermissions: 0o600])
+        do {
+            _ = try TokenAuthority.loadSecret(dataDirectory: dataDir, environment: [:])
+            Issue.record("a 16-byte secret file was accepted")
+        } catch let error as ServerError {
+            #expect(error.code == .invalidConfiguration)
+            #expect(error.detail.contains("32"), "\(error)")
+        }
+        #expect(FileManager.default.contents(atPath: dataDir + "/secret") == short, "the file is left as it was")
     }
 }
