@@ -18,7 +18,7 @@ func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 6
 
     /// POSTs an offer; the status, the Location and the body.
     static func post(
-        _ client: any TestClientProtocol, _ uri: String, token: String, offer: String, headers extra: HTTPFields = [:]
+        _ client: LoopbackClient, _ uri: String, token: String, offer: String, headers extra: HTTPFields = [:]
     ) async throws -> (status: HTTPResponse.Status, location: String?, body: String, headers: HTTPFields) {
         var headers = sdpHeaders(token)
         headers.append(contentsOf: extra)
@@ -27,7 +27,7 @@ func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 6
         }
     }
 
-    static func delete(_ client: any TestClientProtocol, _ uri: String, token: String) async throws -> HTTPResponse.Status {
+    static func delete(_ client: LoopbackClient, _ uri: String, token: String) async throws -> HTTPResponse.Status {
         try await client.execute(uri: uri, method: .delete, headers: [.authorization: "Bearer \(token)"]) { $0.status }
     }
 

@@ -20,8 +20,9 @@ import FoundationNetworking
         config.port = 0
         config.dataDirectory = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
-        let app = try ShowroomServer.application(configuration: config, logger: Logger(label: "test"))
-        try await app.test(.live) { client in
+        let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
+        let app = try ShowroomServer.application(configuration: config, logger: Logger(label: "test")) { reportPort.yield($0) }
+        try await withLoopbackServer(app, ports: ports) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 let health = try JSONDecoder().decode(ShowroomServer.Health.self, from: Data(buffer: response.body))

@@ -19,11 +19,11 @@ func sdpHeaders(_ token: String) -> HTTPFields {
     [.contentType: "application/sdp", .authorization: "Bearer \(token)"]
 }
 
-/// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on loopback;
-/// `configure` may change either's settings first.
+/// Starts a relay on a free UDP port and an HTTP server on a free TCP port, both on 127.0.0.1;
+/// `configure` may change the server's settings (the relay's among them) first.
 func withLiveServer(
     configure: (inout ServerConfiguration) -> Void = { _ in },
-    _ body: @Sendable (any TestClientProtocol, RelayServer) async throws -> Void
+    _ body: @Sendable (LoopbackClient, RelayServer) async throws -> Void
 ) async throws {
     let metrics = ServerMetrics()
     var config = ServerConfiguration()
@@ -36,9 +36,12 @@ func withLiveServer(
     config.dataDirectory = ShowroomServerTests.temporaryDirectory()
     defer { try? FileManager.default.removeItem(atPath: config.dataDirectory) }
     let auth = await TokenAuthority(secret: testSecret)
-    let app = try ShowroomServer.application(configuration: config, relay: relay, auth: auth, metrics: metrics, logger: Logger(label: "test"))
+    let (ports, reportPort) = AsyncStream.makeStream(of: Int.self)
+    let app = try ShowroomServer.application(
+        configuration: config, relay: relay, auth: auth, metrics: metrics, logger: Logger(label: "test")
+    ) { reportPort.yield($0) }
     do {
-        try await app.test(.live) { client in try await body(client, relay) }
+        try await withLoopbackServer(app, ports: ports) { client in try await body(client, relay) }
     } catch {
         await relay.stop()
         throw error

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+/// Debian 12's own `/etc/hosts` names both 127.0.0.1 and ::1 `localhost`. With it, every live test
+/// failed once (servers bound `localhost` = ::1; clients and peers went to 127.0.0.1). This runs a
+/// `/ws` test and an aiortc interop test again in a private mount namespace whose `/etc/hosts` is
+/// Debian's (`unshare -m`, a bind mount: the machine's own file is untouched).
+@Suite struct DebianHostsTests {
+    static let hosts = """
+        127.0.0.1\tlocalhost
+        ::1\t\tlocalhost ip6-localhost ip6-loopback
+        ff02::1\t\tip6-allnodes
+        ff02::2\t\tip6-allrouters
+
+        """
+    static let filter = "SignalingTests/helloWithAValidTokenComesFirst|HostileClientTests/aViewerCannotEndTheBroadcast|WHIPTests/aiortcPublisherToAiortcViewer"
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SHOWROOM_UNDER_DEBIAN_HOSTS"] == nil))
+    func liveTestsPassWithDebiansHostsFile() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("hosts-\(UInt32.random(in: 0...UInt32.max))")
+        try Self.hosts.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        // This process is the test bundle; run it again, filtered, inside the namespace.
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = [
+            "--mount", "--", "/bin/sh", "-c", "mount --bind \"$0\" /etc/hosts && getent ahosts localhost | head -1 >&2 && exec \"$1\" --testing-library swift-testing --filter \"$2\"",
+            file.path, bundle, Self.filter,
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SHOWROOM_UNDER_DEBIAN_HOSTS"] = "1"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text.suffix(3_000))")
+        #expect(text.contains("::1"), "localhost resolved to ::1 first in the namespace: \(text.prefix(500))")
+        #expect(text.contains("Test run with 3 tests") && text.contains("passed after"), "\(text.suffix(1_000))")
+    }
+}
