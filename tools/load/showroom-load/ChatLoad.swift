@@ -89,7 +89,11 @@ final class LoadState: Sendable {
             r["server_rss_bytes"] = during.rss
         }
         if let before, let joinedAt {
-            r["server_bytes_per_connection"] = (joinedAt.rss - before.rss) / Double(max(joined.load(ordering: .relaxed), 1))
+            // RSS can fall while connections join (a warm server reuses memory freed after an earlier
+            // run, glibc returns some): a growth below zero says nothing per connection, so it is 0.
+            r["server_rss_before_bytes"] = before.rss
+            r["server_rss_joined_bytes"] = joinedAt.rss
+            r["server_bytes_per_connection"] = max(0, joinedAt.rss - before.rss) / Double(max(joined.load(ordering: .relaxed), 1))
         }
         return r
     }

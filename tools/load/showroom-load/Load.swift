@@ -258,7 +258,7 @@ struct Load: AsyncParsableCommand {
             "reordered_packets": v.reorderedPackets, "duplicate_packets": v.duplicatePackets,
             "publisher_nacks_received": p.nacksReceived, "publisher_retransmissions_sent": p.retransmissionsSent,
             "publisher_plis_received": p.plisReceived,
-            "frames_rendered": v.renderedFrames, "frames_abandoned": v.abandonedFrames,
+            "frames_rendered": m.renderedWhileMeasuring.load(ordering: .relaxed), "frames_abandoned": v.abandonedFrames,
             "freezes": m.freezes.load(ordering: .relaxed), "freezes_per_minute": Double(m.freezes.load(ordering: .relaxed)) / max(minutes, 1e-9),
             "received_kbps": ["mean": kbps.isEmpty ? 0 : kbps.reduce(0, +) / Double(kbps.count), "min": kbps.min() ?? 0],
             "received_mbps_total": Double(v.receivedBytes) * 8 / 1e6 / max(seconds, 0.001),

@@ -17,6 +17,10 @@ final class MediaState: MediaPeerObserver {
     /// Glass-to-glass and freezes are counted only inside the measuring window.
     let measuring = Atomic<Bool>(false)
     let freezes = Atomic<Int>(0)
+    /// Frames rendered inside the window, counted where glass-to-glass is recorded — under the same
+    /// reading of `measuring` — so that the two counts agree (peers' own totals, snapshotted one
+    /// by one around the window, did not: 9,014 frames against 9,000 latencies).
+    let renderedWhileMeasuring = Atomic<Int>(0)
     struct Histograms {
         var connect = Histogram<UInt64>(highestTrackableValue: 60_000_000)
         var firstMedia = Histogram<UInt64>(highestTrackableValue: 60_000_000)
@@ -35,6 +39,7 @@ final class MediaState: MediaPeerObserver {
     func firstMedia(after micros: Int64) { histograms.withLock { _ = $0.firstMedia.record(UInt64(max(micros, 0))) } }
     func rendered(_ frame: ReceiveMonitor.RenderedFrame, firstAfter micros: Int64?) {
         let measuring = measuring.load(ordering: .relaxed)
+        if measuring { renderedWhileMeasuring.add(1, ordering: .relaxed) }
         if measuring, let gap = frame.gapMicros, gap > 500_000 { freezes.add(1, ordering: .relaxed) }
         guard micros != nil || measuring else { return }
         histograms.withLock {
