@@ -37,6 +37,8 @@ public struct VideoJitterBuffer: Sendable {
     public mutating func setRoundTripTime(milliseconds: Double) { buffer.setRoundTripTime(milliseconds: milliseconds) }
     public var nextPlayout: MediaTime? { buffer.nextPlayout }
     public var statistics: JitterBufferStatistics { buffer.statistics }
+    /// Packets held for the frame being assembled.
+    public var heldPackets: Int { framePackets.count }
 
     public mutating func pop(now: MediaTime) -> [Output] {
         var out: [Output] = []
@@ -54,7 +56,11 @@ public struct VideoJitterBuffer: Sendable {
                     framePackets.removeAll(keepingCapacity: true)
                 }
                 framePackets.append(packet)
-                guard let frame = assembler.push(packet) else { continue }
+                guard let frame = assembler.push(packet) else {
+                    // Dropped by the assembler (no start, a gap, over its size cap): nothing of it is kept.
+                    if !assembler.isAssembling { framePackets.removeAll(keepingCapacity: true) }
+                    continue
+                }
                 let packets = framePackets
                 framePackets.removeAll(keepingCapacity: true)
                 if waitingForKeyFrame && !frame.isKeyFrame {

@@ -226,6 +226,9 @@ public struct VP8FrameAssembler: Sendable {
             firstSequence: firstSequence, lastSequence: packet.header.sequenceNumber)
     }
 
+    /// Whether a frame is in progress (its first packet came, its last not yet).
+    public var isAssembling: Bool { inFrame }
+
     /// Drops the frame in progress (a gap was detected upstream).
     public mutating func abandon() {
         if inFrame { droppedFrames += 1 }

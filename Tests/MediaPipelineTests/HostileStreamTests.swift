@@ -126,4 +126,19 @@ import Testing
         #expect(videoOut > 200)
         #expect(audioOut > 100)
     }
+
+    /// Packets that continue a frame never started (S = 0) or never end (no marker), all of one
+    /// timestamp: the assembler drops them, and the packets held for the frame must go too.
+    @Test func packetsOfAFrameThatNeverCompletesAreNotHeldForever() {
+        var jb = VideoJitterBuffer()
+        for i in 0..<20_000 {
+            // VP8 payload descriptor with S = 0 (a continuation), then a few bytes.
+            let p = RTPPacket(
+                header: RTPHeader(payloadType: 96, sequenceNumber: UInt16(truncatingIfNeeded: i), timestamp: 3_000, ssrc: 1),
+                payload: [0x00, 1, 2, 3, 4, 5, 6, 7])
+            jb.insert(p, arrival: ms(Double(i)))
+            _ = jb.pop(now: ms(Double(i) + 200))
+        }
+        #expect(jb.heldPackets < 100, "\(jb.heldPackets) packets held for a frame that never completes")
+    }
 }
