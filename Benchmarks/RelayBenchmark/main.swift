@@ -6,6 +6,7 @@
 // loopback receiver, plus the SRTP protect cost.
 //
 //   swift run -c release RelayBenchmark [N ...]      (default: 1 50 500)
+//   swift run -c release RelayBenchmark sessions [N]  (memory per idle session; default 2,000)
 import Foundation
 import Logging
 import MediaCrypto
@@ -301,6 +302,39 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
         format: "N=%d  sent %d pkt/s  forwarded %.0f pkt/s  relay core busy %.0f%%  => %.0f pkt/s per core  delivered %.1f%%  added latency p50 %.0f µs p99 %.0f µs",
         n, rate, forwarded, cpu / elapsed * 100, perCore, Double(received) / Double(max(sent * n, 1)) * 100,
         percentile(latencies, 0.5), percentile(latencies, 0.99))
+}
+
+/// Resident memory of this process (Linux).
+func residentBytes() -> Int {
+    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+        let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// What an idle session costs the relay: `n` viewer sessions opened (ICE, DTLS endpoint, SRTP
+/// state to be, outgoing slots), resident memory before and after.
+func sessionMemory(_ n: Int) async throws -> String {
+    var config = RelayConfiguration()
+    config.mediaPort = 0
+    config.limits.sessions = n + 1
+    config.limits.sessionsPerRoom = n + 1
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    let relay = try await RelayServer.start(configuration: config, logger: logger)
+    let cert = try DTLSCertificate()
+    _ = try await relay.open(room: "m", publishing: true, offer: ClientOffer(direction: .send, fingerprint: cert.fingerprint).sdp)
+    let offers = (0..<n).map { _ in ClientOffer(direction: .receive, fingerprint: cert.fingerprint).sdp }
+    let before = residentBytes()
+    for (i, offer) in offers.enumerated() { _ = try await relay.open(room: "m", identity: "v\(i)", publishing: false, offer: offer) }
+    let after = residentBytes()
+    await relay.stop()
+    return String(format: "sessions: %d idle viewer sessions, %.1f KiB resident each", n, Double(after - before) / Double(n) / 1_024)
+}
+
+if CommandLine.arguments.dropFirst().first == "sessions" {
+    print(try await sessionMemory(CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 2_000))
+    exit(0)
 }
 
 let counts = CommandLine.arguments.dropFirst().compactMap { Int($0) }
