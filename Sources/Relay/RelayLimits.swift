@@ -14,6 +14,11 @@ public struct RelayLimits: Sendable, Equatable {
     /// (publish and watch) per side; the rest leaves room for reconnects before the old sessions
     /// time out.
     public var sessionsPerIdentity = 8
+    /// New sessions one identity may open per minute, in bursts of ``sessionOpenBurst``: opening
+    /// a session costs the relay's loop (an answer, a DTLS endpoint) even when it is ended at once,
+    /// so an identity cannot open and end sessions in a loop. A page load opens one or two.
+    public var sessionOpensPerMinute = 30
+    public var sessionOpenBurst = 10
     /// Renditions (transcoding branches) at once. They share one codec thread: on this project's
     /// reference machine a `low` branch costs ~7% of a core (measured: 14.5 per core) and a
     /// `medium` one an estimated ~12% (640×360 decode + encode, 1.95 + 1.85 ms per frame at

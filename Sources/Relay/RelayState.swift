@@ -121,6 +121,11 @@ final class RelayState {
             throw RelayError(
                 .overQuota, "\(identity) holds \(limits.sessionsPerIdentity) media sessions, the most one identity may; end one (DELETE) first")
         }
+        guard identity.isEmpty || admitOpen(by: identity, now: now) else {
+            count("session-open-rate")
+            throw RelayError(
+                .overQuota, "\(identity) opened more than \(limits.sessionOpenBurst) sessions in a burst (\(limits.sessionOpensPerMinute) a minute); wait a few seconds")
+        }
         var tracks: [OutgoingTrack] = []
         var watched: PeerSession?
         switch role {
@@ -266,6 +271,20 @@ final class RelayState {
             identity == nil || identity == s.owner
         else { throw RelayError(.notFound, "no session \(resource) of yours in room \(room)") }
         close(id: s.id, reason: "deleted")
+    }
+
+    /// Per identity, a token bucket of session opens (``RelayLimits/sessionOpensPerMinute``). The
+    /// table forgets identities whose bucket is full again, so it holds only recent openers.
+    private var openBuckets: [String: (tokens: Double, at: MediaTime)] = [:]
+
+    private func admitOpen(by identity: String, now: MediaTime) -> Bool {
+        let rate = Double(limits.sessionOpensPerMinute) / 60_000_000, burst = Double(limits.sessionOpenBurst)
+        func refilled(_ b: (tokens: Double, at: MediaTime)) -> Double { min(burst, b.tokens + Double((now - b.at).microseconds) * rate) }
+        if openBuckets.count > 10_000 { openBuckets = openBuckets.filter { refilled($0.value) < burst } }
+        let tokens = openBuckets[identity].map(refilled) ?? burst
+        guard tokens >= 1 else { return false }
+        openBuckets[identity] = (tokens - 1, now)
+        return true
     }
 
     private static func decrement(_ counts: inout [String: Int], _ key: String) {

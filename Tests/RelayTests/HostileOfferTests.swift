@@ -68,8 +68,9 @@ import Testing
                 _ = try? answerer.answer(d, role: .publisher)
             } catch { refusal = error }
         }
-        // A debug build; a release build is ~10× faster.
-        #expect(elapsed < .milliseconds(250), "\(kind): \(elapsed)")
+        // A debug build sharing two cores with the rest of the suite; before the caps the formats
+        // offer alone took seconds (2 s of a release build in the review).
+        #expect(elapsed < .milliseconds(500), "\(kind): \(elapsed)")
         if kind != "ssrcs" {
             #expect(refusal?.code == .badLength, "\(kind): \(String(describing: refusal))")
             #expect(refusal?.description.contains("at most") == true, "the reason names the cap: \(String(describing: refusal))")

@@ -88,7 +88,9 @@ func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 6
             }
             let statuses = try await answers
             #expect(statuses == Array(repeating: .badRequest, count: 8))
-            #expect(slowest < .milliseconds(250), "the relay's loop took \(slowest) to answer")
+            // Generous: a debug build on two cores shared with the rest of the suite. Before, the
+            // loop parsed such offers itself — 2 s each in a release build.
+            #expect(slowest < .seconds(1), "the relay's loop took \(slowest) to answer")
             #expect(clock.now - started < .seconds(2))
             let reason = try await client.execute(uri: "/whip/bomb", method: .post, headers: sdpHeaders(publisher), body: ByteBuffer(string: bomb)) {
                 String(buffer: $0.body)

@@ -79,6 +79,30 @@ struct ConnectedPeer {
         #expect(relay.dropped["session-at-capacity"] == 2)
     }
 
+    /// Opening and ending sessions in a loop costs the relay's loop each time: an identity opens a
+    /// burst, then at the rate.
+    @Test func sessionOpensPerIdentityAreRateLimited() throws {
+        let relay = try Self.relay {
+            $0.sessionOpenBurst = 5
+            $0.sessionOpensPerMinute = 60
+        }
+        _ = try relay.open(room: "r", identity: "p", role: .publisher, offer: Self.offer(.send), now: .zero)
+        var opened = 0
+        for _ in 0..<20 {
+            guard let s = try? relay.open(room: "r", identity: "churn", role: .viewer, offer: Self.offer(.receive), now: .zero) else { continue }
+            opened += 1
+            relay.close(id: s.id, reason: "test")
+        }
+        #expect(opened == 5)
+        #expect(relay.dropped["session-open-rate"] == 15)
+        // One a second comes back; other identities were never limited.
+        _ = try relay.open(room: "r", identity: "churn", role: .viewer, offer: Self.offer(.receive), now: .milliseconds(1_000))
+        #expect(throws: RelayError(.overQuota, "")) {
+            try relay.open(room: "r", identity: "churn", role: .viewer, offer: Self.offer(.receive), now: .milliseconds(1_000))
+        }
+        _ = try relay.open(room: "r", identity: "calm", role: .viewer, offer: Self.offer(.receive), now: .milliseconds(1_000))
+    }
+
     /// Each new SSRC an authenticated peer sends from costs an SRTP stream context: a session has
     /// a few, and a viewer's RTP is dropped before decryption.
     @Test func ssrcsPerSessionAreCappedAndViewerRTPIsNotDecrypted() throws {
