@@ -129,7 +129,7 @@ let package = Package(
             ],
             path: "tools/load/WebRTCClient"
         ),
-        .testTarget(name: "WebRTCClientTests", dependencies: ["WebRTCClient", "MediaWire", "MediaCrypto", "MediaPipeline", "Relay"]),
+        .testTarget(name: "WebRTCClientTests", dependencies: ["WebRTCClient", "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "ShowroomTestSupport"]),
         // showroom-load: a load test over the real protocols, latency first.
         .executableTarget(
             name: "showroom-load",

@@ -12,6 +12,10 @@ import WebRTCClient
 struct ConnectedPeer {
     let address: PeerAddress
     let srtp: SRTPSession
+    /// What the relay answered (for a viewer: the SSRCs it sends with).
+    let answer: ServerAnswer
+    /// The SSRCs this peer sends from (a publisher's offer names them).
+    let offer: ClientOffer
 
     /// Opens a session in `room` and completes ICE and DTLS against `relay`, shuttling datagrams
     /// by hand (no sockets, no clock but the one given).
@@ -21,7 +25,8 @@ struct ConnectedPeer {
         let opened = try relay.open(
             room: room, identity: identity, role: publishing ? .publisher : .viewer, offer: SessionDescription(parsing: offer.sdp),
             now: .zero)
-        let handshake = try ClientHandshake(offer: offer, answer: ServerAnswer(parsing: opened.answer), certificate: cert)
+        let answer = try ServerAnswer(parsing: opened.answer)
+        let handshake = try ClientHandshake(offer: offer, answer: answer, certificate: cert)
         let address = PeerAddress(ip: [127, 0, 0, 1], port: port)
         var toRelay = handshake.start(now: 0)
         for step in 0..<50 where handshake.state != .connected {
@@ -30,7 +35,7 @@ struct ConnectedPeer {
             toRelay = toPeer.flatMap { handshake.receive($0, now: Int64(step)) }
         }
         let keys = try #require(handshake.keys, "handshake: \(handshake.state)")
-        return ConnectedPeer(address: address, srtp: try SRTPSession(keys.local, direction: .outbound))
+        return ConnectedPeer(address: address, srtp: try SRTPSession(keys.local, direction: .outbound), answer: answer, offer: offer)
     }
 
     func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96) throws -> [UInt8] {

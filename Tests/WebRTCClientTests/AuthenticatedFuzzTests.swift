@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+@testable import Relay
+import ShowroomTestSupport
+import Testing
+import WebRTCClient
+
+/// What a peer that completed the handshake can reach, which a fuzzer of raw datagrams cannot
+/// (everything after SRTP authentication): RTP with any header a publisher chooses, and RTCP of
+/// every kind from a viewer and a publisher — valid packets with hostile values, and damaged
+/// ones — all properly encrypted. Nothing may trap; the relay keeps forwarding.
+@Suite struct AuthenticatedFuzzTests {
+    @Test func hostileButAuthenticatedTrafficNeverTraps() throws {
+        let relay = try RelayQuotaTests.relay()
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001)
+        let viewerSSRCs = [viewer.answer.audioSSRC, viewer.answer.videoSSRC].compactMap { $0 }
+        #expect(viewerSSRCs.count == 2)
+        let publisherSSRCs = [publisher.offer.audioSSRC, publisher.offer.videoSSRC]
+        var rng = SeededRandom(seed: 0xF022)
+        var sent = 0
+        for i in 0..<60_000 {
+            let now = MediaTime(microseconds: Int64(i) * 400)  // 24 s in all: within ICE consent (30 s)
+            if i % 3 != 2 {
+                // RTP from the publisher: its two SSRCs, any sequence number, timestamp, marker,
+                // payload type, extensions (abs-capture-time under a random id among them).
+                var extensions: RTPHeaderExtensions?
+                if Bool.random(using: &rng) {
+                    extensions = RTPHeaderExtensions(elements: (0..<Int.random(in: 1...3, using: &rng)).map { _ in
+                        RTPHeaderExtension(id: UInt8.random(in: 1...14, using: &rng), data: rng.bytes(Int.random(in: 1...16, using: &rng)))
+                    })
+                }
+                var bytes = RTPPacket(
+                    header: RTPHeader(
+                        marker: Bool.random(using: &rng), payloadType: [ClientOffer.audioPayloadType, ClientOffer.videoPayloadType, UInt8.random(in: 0...127, using: &rng)][i % 3],
+                        sequenceNumber: UInt16.random(in: 0...UInt16.max, using: &rng), timestamp: UInt32.random(in: 0...UInt32.max, using: &rng),
+                        ssrc: publisherSSRCs[i % 2], extensions: extensions),
+                    payload: rng.bytes(Int.random(in: 0...1_200, using: &rng))
+                ).serialized()
+                if i % 50 == 0 { bytes = rng.mutate(bytes) }
+                try? publisher.srtp.protectRTP(&bytes)
+                _ = relay.receive(bytes, from: publisher.address, now: now)
+            } else {
+                // RTCP from the viewer about what it gets (or from the publisher), valid then damaged.
+                let mediaSSRC = viewerSSRCs.randomElement(using: &rng) ?? 0
+                let block = RTCPReportBlock(
+                    ssrc: mediaSSRC, fractionLost: UInt8.random(in: 0...255, using: &rng), cumulativeLost: Int32.random(in: Int32.min...Int32.max, using: &rng),
+                    extendedHighestSequence: UInt32.random(in: 0...UInt32.max, using: &rng), jitter: UInt32.random(in: 0...UInt32.max, using: &rng),
+                    lastSenderReport: UInt32.random(in: 0...UInt32.max, using: &rng), delaySinceLastSenderReport: UInt32.random(in: 0...UInt32.max, using: &rng))
+                let lost = (0..<Int.random(in: 1...300, using: &rng)).map { _ in UInt16.random(in: 0...UInt16.max, using: &rng) }
+                let packets: [RTCPPacket] = [
+                    .receiverReport(RTCPReceiverReport(ssrc: 7, reports: [block])),
+                    [
+                        RTCPPacket.nack(RTCPGenericNACK(senderSSRC: 7, mediaSSRC: mediaSSRC, lost: lost)),
+                        .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: 7, mediaSSRC: mediaSSRC)),
+                        .remb(RTCPREMB(senderSSRC: 7, bitrate: UInt64.random(in: 0...UInt64.max, using: &rng), ssrcs: [mediaSSRC])),
+                        .fullIntraRequest(RTCPFullIntraRequest(senderSSRC: 7, entries: [.init(ssrc: mediaSSRC, sequenceNumber: 1)])),
+                        .senderReport(
+                            RTCPSenderReport(
+                                ssrc: publisherSSRCs[0], ntpTimestamp: UInt64.random(in: 0...UInt64.max, using: &rng), rtpTimestamp: 0, packetCount: 0,
+                                octetCount: 0, reports: [block])),
+                    ].randomElement(using: &rng)!,
+                ]
+                var bytes = RTCPPacket.serializeCompound(packets)
+                if i % 7 == 0 { bytes = rng.mutate(bytes) }
+                let from = i % 11 == 0 ? publisher : viewer
+                try? from.srtp.protectRTCP(&bytes)
+                _ = relay.receive(bytes, from: from.address, now: now)
+            }
+            if i % 20 == 0 { _ = relay.tick(now: now) }
+            sent += 1
+        }
+        #expect(sent == 60_000)
+        // Still forwarding: a plain packet from the publisher reaches the viewer.
+        let before = relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0
+        var bytes = RTPPacket(
+            header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: 1, timestamp: 1, ssrc: publisherSSRCs[1]),
+            payload: [0x10, 0, 0, 0]
+        ).serialized()
+        try publisher.srtp.protectRTP(&bytes)
+        _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000))
+        #expect(relay.sessionCount() == 2)
+        #expect((relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0) > before)
+    }
+}
