@@ -74,15 +74,20 @@ import WebRTCClient
             sent += 1
         }
         #expect(sent == 60_000)
-        // Still forwarding: a plain packet from the publisher reaches the viewer.
+        // Still forwarding: a plain run of packets from the publisher reaches the viewer (a run past
+        // half the sequence space, so that SRTP's replay window, left anywhere by the random
+        // sequence numbers above, takes it in).
         let before = relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0
-        var bytes = RTPPacket(
-            header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: 1, timestamp: 1, ssrc: publisherSSRCs[1]),
-            payload: [0x10, 0, 0, 0]
-        ).serialized()
-        try publisher.srtp.protectRTP(&bytes)
-        _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000))
+        #expect(before > 1_000, "forwarded during the run")
+        for seq in 0..<33_000 {
+            var bytes = RTPPacket(
+                header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: UInt16(seq), timestamp: UInt32(seq) * 3_000, ssrc: publisherSSRCs[1]),
+                payload: [0x10, 0, 0, 0]
+            ).serialized()
+            try publisher.srtp.protectRTP(&bytes)
+            _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000))
+        }
         #expect(relay.sessionCount() == 2)
-        #expect((relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0) > before)
+        #expect((relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0) > before + 1_000)
     }
 }
