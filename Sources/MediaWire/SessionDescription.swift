@@ -91,7 +91,7 @@ public struct SessionDescription: Hashable, Sendable {
         public var extensions: [(id: UInt8, uri: String)] {
             values("extmap").compactMap { v in
                 let parts = v.split(separator: " ")
-                guard parts.count >= 2, let id = UInt8(parts[0].split(separator: "/")[0]) else { return nil }
+                guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ UInt8($0) }) else { return nil }
                 return (id, String(parts[1]))
             }
         }
@@ -152,7 +152,7 @@ public struct SessionDescription: Hashable, Sendable {
                 lines.append(line)
             case "m":
                 let f = body.split(separator: " ")
-                guard f.count >= 3, let port = Int(f[1].split(separator: "/")[0]), (0...65_535).contains(port) else {
+                guard f.count >= 3, let port = f[1].split(separator: "/").first.flatMap({ Int($0) }), (0...65_535).contains(port) else {
                     throw WireError.invalid("m= line '\(body.prefix(40))'")
                 }
                 guard f.count - 3 <= Self.maximumFormats else {

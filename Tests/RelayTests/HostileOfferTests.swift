@@ -96,4 +96,13 @@ import Testing
         ).replacingOccurrences(of: "a=setup:actpass", with: "a=setup:passive")
         #expect(throws: NegotiationError(.unsupportedTransport, "")) { try answerer.answer(SessionDescription(parsing: offer), role: .publisher) }
     }
+
+    /// Found by the SDP fuzzer (`Fuzz/Crashes/sdp`): an `a=extmap` id or an `m=` port that is only
+    /// "/" left nothing to index after splitting on "/" — a trap, reachable from any WHIP offer.
+    @Test(arguments: ["v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=extmap:/ urn:x\r\n", "v=0\r\nm=audio / RTP/AVP 0\r\n"])
+    func slashesAloneAreRefusedOrIgnored(offer: String) {
+        if let d = try? SessionDescription(parsing: offer) {
+            #expect(d.media[0].extensions.isEmpty)
+        }
+    }
 }
