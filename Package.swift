@@ -52,6 +52,9 @@ let package = Package(
         ),
         // Chat: messages as values, the store protocol and its SQLite (GRDB) implementation.
         .target(name: "Chat", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Desk: consultations, the bot, the queue and routing to agents, reports and forecasts —
+        // rules as I/O-free types fed events and a clock; their store protocol and its SQLite store.
+        .target(name: "Desk", dependencies: ["ShowroomCore"]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
@@ -86,6 +89,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
+        .testTarget(name: "DeskTests", dependencies: ["Desk", "ShowroomTestSupport"]),
         .testTarget(
             name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
