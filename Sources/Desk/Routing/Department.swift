@@ -1,0 +1,18 @@
+/// A queue of the desk and its promises: how fast a shopper hears from a person, how long a
+/// shopper waits at most before being offered to leave a message.
+public struct Department: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// Seconds within which a waiting shopper should hear from an agent: the SLA that alerts the
+    /// agent, then the supervisor, then reassigns (default 30 s, the shop's promise).
+    public var replyTargetSeconds: Double
+    /// Seconds in the queue after which the shopper is offered to leave a message instead.
+    public var maximumWaitSeconds: Double
+
+    public init(id: String, name: String, replyTargetSeconds: Double = 30, maximumWaitSeconds: Double = 300) {
+        self.id = id
+        self.name = name
+        self.replyTargetSeconds = replyTargetSeconds
+        self.maximumWaitSeconds = maximumWaitSeconds
+    }
+}
