@@ -109,4 +109,37 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
             #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(bad) }
         }
     }
+
+    /// Numbers from the wire at the edges of what JSON, Double and Int64 hold: each is either a
+    /// value or `bad_message`, never a trap.
+    @Test(arguments: [
+        "1e300", "-1e300", "1e400", "-1e400", "123456789012345678901234567890", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775809", "9007199254740993", "9e15", "1.5", "-0", "0.0", "4.0", "1e-400", "true", "null", "\"3\"", "[]", "{}",
+    ])
+    func wireNumbersNeverTrap(number: String) {
+        for template in [
+            #"{"type":"join","room":"a","lastSeq":N}"#, #"{"type":"read","seq":N}"#, #"{"type":"history","limit":N}"#,
+            #"{"type":"history","before":N}"#, #"{"type":"hello","v":N,"token":"t"}"#,
+            #"{"type":"send","id":"x","kind":"image","url":"https://a.example/i.png","width":N,"height":10}"#,
+            #"{"type":"send","id":"x","kind":"coupon","code":"C","discount":"10%","expires":N}"#,
+        ] {
+            let text = template.replacingOccurrences(of: "N", with: number)
+            do {
+                let parsed = try ClientMessage.parse(text).message
+                if case .send(_, let content) = parsed { _ = try? content.validate() }
+            } catch {
+                #expect(error.code == .badMessage, "\(text)")
+            }
+        }
+    }
+
+    /// Deep nesting (64 KiB of brackets, the frame limit) is refused, not a stack overflow.
+    @Test func deeplyNestedJSONIsRefused() {
+        for open in ["[", "{\"a\":"] {
+            let deep = #"{"type":"ping","x":"# + String(repeating: open, count: 10_000) + "}"
+            #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(deep) }
+            let send = #"{"type":"send","id":"x","kind":"text","text":"t","x":"# + String(repeating: open, count: 10_000) + "}"
+            #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(send) }
+        }
+    }
 }

@@ -1,0 +1,112 @@
+import Foundation
+import ShowroomServer
+import Testing
+
+/// Quotas on `/ws` (issue items 2, 3 and 4): a token holder gets a bounded share of the server —
+/// connections per identity and per server, members per room, media sessions per connection,
+/// chat sends per identity across all its connections — and no longer than its token lives.
+@Suite struct SignalingQuotaTests {
+    func text(_ id: String, _ body: String) -> [String: Any] { ["type": "send", "id": id, "kind": "text", "text": body] }
+
+    /// Two connections of one identity share one send rate: each stays under the per-connection
+    /// burst (40), together they are over the identity's (40), and the excess is refused.
+    @Test func oneIdentitysSendRateIsSharedAcrossItsConnections() async throws {
+        let server = try await SignalingServer.start()
+        let token = try await wsToken("twins", .shopper, identity: "twin")
+        let a = SignalingClient(port: server.port), b = SignalingClient(port: server.port)
+        try await a.enter(token: token, room: "twins")
+        try await b.enter(token: token, room: "twins")
+        for i in 0..<30 {
+            a.send(text("a\(i)", "from a \(i)"))
+            b.send(text("b\(i)", "from b \(i)"))
+        }
+        var acks = 0, limited = 0
+        for c in [a, b] {
+            for _ in 0..<30 {
+                let answer = try await c.next("ack", orError: true)
+                if answer["type"] as? String == "ack" { acks += 1 } else if answer["code"] as? String == "rate_limited" { limited += 1 }
+            }
+        }
+        #expect(acks + limited == 60)
+        #expect(limited >= 10, "\(acks) acknowledged, \(limited) refused")
+        // Another identity in the same room is not affected.
+        let other = SignalingClient(port: server.port)
+        try await other.enter(token: try await wsToken("twins", .agent, identity: "agent-ann"), room: "twins")
+        other.send(text("o", "not limited"))
+        #expect(try await other.next("ack", orError: true)["type"] as? String == "ack")
+        for c in [a, b, other] { await c.close() }
+        _ = await server.stop()
+    }
+
+    /// The 17th connection of one identity is refused with `over_quota` and closed; the others
+    /// keep working; once one leaves, a new one is taken.
+    @Test func connectionsPerIdentityAreCapped() async throws {
+        let server = try await SignalingServer.start()
+        let token = try await wsToken("tabs", .shopper, identity: "many-tabs")
+        var open: [SignalingClient] = []
+        for _ in 0..<16 {
+            let c = SignalingClient(port: server.port)
+            try await c.enter(token: token, room: "tabs")
+            open.append(c)
+        }
+        let extra = SignalingClient(port: server.port)
+        extra.send(["type": "hello", "v": 1, "token": token, "ref": "h"])
+        let closing = try await extra.next("closing")
+        #expect(closing["code"] as? String == "over_quota" && (closing["reason"] as? String ?? "").contains("16"))
+        #expect(await extra.waitClosed())
+        open[0].send(["type": "ping", "ref": "still"])
+        #expect(try await open[0].next("pong")["ref"] as? String == "still")
+        await open[0].close()
+        let again = SignalingClient(port: server.port)
+        #expect(await SignalingServer.eventually(seconds: 5) {
+            again.send(["type": "hello", "v": 1, "token": token])
+            return (try? await again.next("welcome", seconds: 0.5)) != nil
+        })
+        for c in open.dropFirst() + [again] { await c.close() }
+        _ = await server.stop()
+    }
+
+    /// A connection may open at most 4 media sessions; the 5th is refused with `over_quota`.
+    @Test func mediaSessionsPerConnectionAreCapped() async throws {
+        let server = try await SignalingServer.start(relay: true)
+        let c = SignalingClient(port: server.port)
+        try await c.enter(token: try await wsToken("media-q", .agent, identity: "publisher-q"), room: "media-q")
+        let offer = try fixtureOffer("aiortc-publisher-offer.sdp")
+        for i in 0..<4 {
+            c.send(["type": "publish", "sdp": offer, "ref": "p\(i)"])
+            let answer = try await c.next("answer", orError: true)
+            try #require(answer["type"] as? String == "answer", "\(answer)")
+        }
+        c.send(["type": "publish", "sdp": offer, "ref": "p4"])
+        let refused = try await c.next("answer", orError: true)
+        #expect(refused["code"] as? String == "over_quota" && refused["ref"] as? String == "p4")
+        await c.close()
+        _ = await server.stop()
+    }
+
+    /// A connection does not outlive its token: at expiry it is closed with `unauthorized`.
+    @Test func aConnectionEndsWhenItsTokenExpires() async throws {
+        let server = try await SignalingServer.start()
+        let c = SignalingClient(port: server.port)
+        try await c.enter(token: try await wsToken("short", .shopper, identity: "brief", ttl: 2), room: "short")
+        let start = ContinuousClock.now
+        // Keep it alive meanwhile (pings), so that only the expiry can end it.
+        let closing = try await withThrowingTaskGroup(of: [String: any Sendable].self) { group in
+            group.addTask { try await c.next("closing", seconds: 8) }
+            group.addTask {
+                while !Task.isCancelled {
+                    c.send(["type": "ping"])
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                return [:]
+            }
+            let first = try await group.next() ?? [:]
+            group.cancelAll()
+            return first
+        }
+        #expect(closing["code"] as? String == "unauthorized")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(await c.waitClosed())
+        _ = await server.stop()
+    }
+}
