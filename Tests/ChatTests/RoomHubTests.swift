@@ -60,8 +60,8 @@ func eventually(seconds: Double, _ condition: () async -> Bool) async -> Bool {
         let store = StallingStore(inner: sqlite, stalling: "room-a")
         let hub = RoomHub(store: store)
         let ann = Participant(id: "a1", identity: "ann", role: "agent"), bob = Participant(id: "b1", identity: "bob", role: "agent")
-        try await hub.join(room: "room-a", member: RoomHub.Member(participant: ann, deliver: { _ in true }), after: nil)
-        try await hub.join(room: "room-b", member: RoomHub.Member(participant: bob, deliver: { _ in true }), after: nil)
+        try await hub.join(room: "room-a", member: RoomHub.Member(participant: ann, outbox: hub.makeOutbox()), after: nil)
+        try await hub.join(room: "room-b", member: RoomHub.Member(participant: bob, outbox: hub.makeOutbox()), after: nil)
         let stalled = Task { try await hub.send(room: "room-a", from: ann, clientID: "a", content: .text("stuck"), ref: nil) }
         #expect(await eventually(seconds: 5) { store.entered.load(ordering: .relaxed) })
         let start = ContinuousClock.now
