@@ -218,6 +218,9 @@ actor ChatRoom {
 
     var memberCount: Int { members.count }
 
+    /// Operations waiting for the room's turn.
+    var waitingForStore: Int { gate.waiting }
+
     /// Sends to every member (encoded once). A chat message skips members still catching up (it
     /// reaches them with their backlog). A member whose outbox refuses is dropped from the room
     /// (its connection is closing: it reconnects and resumes; nothing stored is lost).

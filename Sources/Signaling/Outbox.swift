@@ -116,6 +116,9 @@ public final class Outbox: Sendable {
         }
     }
 
+    /// The next message if one is queued, without waiting (for a writer that polls, and tests).
+    public func tryNext() -> String? { takeNext() }
+
     /// Takes the next message (nil: none, or ended) and fires the drained hook when due.
     private func takeNext() -> String? {
         let (text, drained, delta) = state.withLock { s in

@@ -129,6 +129,9 @@ public final class RoomHub: Sendable {
 
     public func memberCount(room: String) async -> Int { await (try? self.room(room))?.memberCount ?? 0 }
 
+    /// Operations of `room` waiting for the store (at most ``SignalingLimits/pendingStoreOperationsPerRoom``).
+    public func waitingForStore(room: String) async -> Int { await (try? self.room(room))?.waitingForStore ?? 0 }
+
     /// Records a request refused by a quota (for `/metrics`).
     public func refused(quota: String) { counters.refused(quota) }
 

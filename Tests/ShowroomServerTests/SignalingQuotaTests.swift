@@ -112,4 +112,61 @@ import Testing
         #expect(await c.waitClosed())
         _ = await server.stop()
     }
+
+    /// Past the server's connection quota a new connection gets `closing` `at_capacity` (before
+    /// any hello); a slot freed is taken again.
+    @Test func connectionsPerServerAreCapped() async throws {
+        let server = try await SignalingServer.start(configure: { $0.signaling.connectionsPerServer = 3 })
+        var open: [SignalingClient] = []
+        for i in 0..<3 {
+            let c = SignalingClient(port: server.port)
+            try await c.enter(token: try await wsToken("full", .shopper, identity: "s\(i)"), room: "full")
+            open.append(c)
+        }
+        let extra = SignalingClient(port: server.port)
+        let closing = try await extra.next("closing")
+        #expect(closing["code"] as? String == "at_capacity")
+        #expect(await extra.waitClosed())
+        #expect(await server.sample(#"showroom_ws_quota_refusals_total{quota="connections_per_server"}"#) == 1)
+        await open[0].close()
+        let again = SignalingClient(port: server.port)
+        #expect(await SignalingServer.eventually(seconds: 5) {
+            again.send(["type": "hello", "v": 1, "token": (try? await wsToken("full", .shopper, identity: "s9")) ?? ""])
+            return (try? await again.next("welcome", seconds: 0.5)) != nil
+        })
+        for c in open.dropFirst() + [again] { await c.close() }
+        _ = await server.stop()
+    }
+
+    /// A full room refuses a `join` with `at_capacity`; the connection stays and can try later.
+    @Test func membersPerRoomAreCapped() async throws {
+        let server = try await SignalingServer.start(configure: { $0.signaling.membersPerRoom = 2 })
+        let a = SignalingClient(port: server.port), b = SignalingClient(port: server.port), c = SignalingClient(port: server.port)
+        try await a.enter(token: try await wsToken("small", .agent, identity: "agent-a"), room: "small")
+        try await b.enter(token: try await wsToken("small", .shopper, identity: "shopper-b"), room: "small")
+        c.send(["type": "hello", "v": 1, "token": try await wsToken("small", .shopper, identity: "shopper-c")])
+        _ = try await c.next("welcome")
+        c.send(["type": "join", "room": "small", "ref": "j"])
+        let refused = try await c.next("error")
+        #expect(refused["code"] as? String == "at_capacity" && refused["ref"] as? String == "j")
+        await b.close()
+        #expect(await SignalingServer.eventually(seconds: 5) {
+            c.send(["type": "join", "room": "small"])
+            return (try? await c.next("joined", seconds: 0.5)) != nil
+        })
+        for x in [a, c] { await x.close() }
+        _ = await server.stop()
+    }
+
+    /// A rate-limited message's error carries its ref too.
+    @Test func rateLimitedErrorsCarryTheRef() async throws {
+        let server = try await SignalingServer.start()
+        let c = SignalingClient(port: server.port)
+        try await c.enter(token: try await wsToken("fast", .shopper, identity: "fast"), room: "fast")
+        for i in 0..<45 { c.send(["type": "ping", "ref": "p\(i)"]) }
+        let e = try await c.next("error")
+        #expect(e["code"] as? String == "rate_limited" && (e["ref"] as? String ?? "").hasPrefix("p"))
+        await c.close()
+        _ = await server.stop()
+    }
 }

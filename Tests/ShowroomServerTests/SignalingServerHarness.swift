@@ -87,12 +87,12 @@ final class SignalingServer: Sendable {
 
     /// Starts a graceful shutdown and waits at most `seconds` for it to finish; returns how long it
     /// took, or nil if it had not finished by then (the server is then left to finish on its own).
-    func stop(within seconds: Double = 30) async -> Duration? {
+    func stop(within seconds: Double = 30, keepingData: Bool = false) async -> Duration? {
         let start = ContinuousClock.now
         await group.triggerGracefulShutdown()
         let finished = await Self.eventually(seconds: seconds) { done.value.load(ordering: .relaxed) }
         await relay?.stop()
-        try? FileManager.default.removeItem(atPath: dataDirectory)
+        if !keepingData { try? FileManager.default.removeItem(atPath: dataDirectory) }
         return finished ? ContinuousClock.now - start : nil
     }
 }
