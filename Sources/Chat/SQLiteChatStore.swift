@@ -18,6 +18,9 @@ public final class SQLiteChatStore: ChatStore {
         self.path = path
         self.durableAgainstPowerLoss = durableAgainstPowerLoss
         var config = Configuration()
+        // Wait for a lock rather than fail at once: another process (a server restarting while the
+        // old one closes its connections and checkpoints) may hold the file for a moment.
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durableAgainstPowerLoss ? "FULL" : "NORMAL")")
         }

@@ -49,11 +49,14 @@ actor ChatRoom {
 
     /// Runs `body` in the room's turn (see ``RoomGate``).
     private func inTurn<T>(_ body: () async throws(SignalingError) -> T) async throws(SignalingError) -> T {
-        do {
-            try await gate.enter()
-        } catch {
-            if error.code == .storage { counters.add(counters.roomBusy) }
-            throw error
+        switch await gate.enter() {
+        case .entered: break
+        case .full:
+            counters.add(counters.roomBusy)
+            throw SignalingError(
+                .storage, "\(limits.pendingStoreOperationsPerRoom) operations of room \(name) are waiting for the chat store; retry shortly")
+        case .cancelled:
+            throw SignalingError(.storage, "the connection is closing")
         }
         defer { gate.leave() }
         return try await body()
@@ -169,10 +172,11 @@ actor ChatRoom {
         }
     }
 
+    /// Records a read receipt (never past the room's last message) and tells the room.
     func read(from p: Participant, seq: Int64) async throws(SignalingError) {
         guard members[p.id] != nil else { throw SignalingError(.notJoined, "join a room first") }
         try await inTurn { () async throws(SignalingError) in
-            let (store, name) = (self.store, self.name)
+            let (store, name, seq) = (self.store, self.name, min(seq, lastSeq))
             let value = try await stored { () throws(ChatError) in try store.markRead(room: name, participant: p.identity, seq: seq) }
             broadcast(.read(from: p.identity, seq: value), except: nil)
         }

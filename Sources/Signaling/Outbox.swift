@@ -83,6 +83,7 @@ public final class Outbox: Sendable {
             let w = s.waiter
             s.waiter = nil
             s.failure = nil
+            s.drained = nil  // a resume page that would no longer be taken (and a cycle with its room)
             return (w, s.queue.bytes - before)
         }
         account(delta)

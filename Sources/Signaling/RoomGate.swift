@@ -18,9 +18,17 @@ final class RoomGate: Sendable {
 
     init(maximumWaiting: Int) { self.maximumWaiting = maximumWaiting }
 
-    /// Waits for the room's turn. Throws `storage` when too many wait already (retry), and the
-    /// task's cancellation when it is cancelled while waiting.
-    func enter() async throws(SignalingError) {
+    enum Entry: Sendable, Equatable {
+        /// The room's turn: call ``leave()`` when done.
+        case entered
+        /// `maximumWaiting` wait already: refused at once.
+        case full
+        /// The task was cancelled while waiting (its connection is closing).
+        case cancelled
+    }
+
+    /// Waits for the room's turn, in arrival order.
+    func enter() async -> Entry {
         let id = state.withLock { s in
             s.nextID += 1
             return s.nextID
@@ -54,10 +62,11 @@ final class RoomGate: Sendable {
                 c?.resume(throwing: CancellationError())
             }
         } catch is Full {
-            throw SignalingError(.storage, "\(maximumWaiting) operations of this room are waiting for the chat store; retry shortly")
+            return .full
         } catch {
-            throw SignalingError(.storage, "the connection is closing")
+            return .cancelled
         }
+        return .entered
     }
 
     /// Ends the turn: the next in line (if any) goes.

@@ -11,7 +11,7 @@ public final class StoreThreads: Sendable {
     /// The work list the threads share (kept apart from `self` so that the threads do not keep
     /// the pool alive).
     final class Jobs: Sendable {
-        let queue = Mutex<(items: [@Sendable () -> Void], head: Int, stopping: Bool)>(([], 0, false))
+        let queue = Mutex<(items: [@Sendable () -> Void], head: Int)>(([], 0))
         let available = DispatchSemaphore(value: 0)
 
         func push(_ job: @escaping @Sendable () -> Void) {
@@ -19,7 +19,7 @@ public final class StoreThreads: Sendable {
             available.signal()
         }
 
-        /// The next job, or nil when stopping.
+        /// The next job, or nil for a signal without a job (the pool is stopping).
         func pop() -> (@Sendable () -> Void)? {
             available.wait()
             return queue.withLock { q in
@@ -50,8 +50,8 @@ public final class StoreThreads: Sendable {
         }
     }
 
+    /// Each thread ends at a signal that finds no job, once the jobs before it are done.
     deinit {
-        jobs.queue.withLock { $0.stopping = true }
         for _ in 0..<count { jobs.available.signal() }
     }
 

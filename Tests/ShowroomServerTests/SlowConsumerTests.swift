@@ -29,7 +29,9 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, w) in writers.enumerated() {
                 group.addTask {
-                    for j in stride(from: i, to: remaining, by: writers.count) {
+                    for (n, j) in stride(from: i, to: remaining, by: writers.count).enumerated() {
+                        // Within the rate limits (20/s, bursts of 40): the burst, then 18 a second.
+                        if n >= 30 { try await Task.sleep(for: .milliseconds(55)) }
                         w.send(["type": "send", "id": "big-\(j)", "kind": "text", "text": text])
                         let answer = try await w.next("ack", seconds: 10, skipping: true, orError: true)
                         try #require(answer["type"] as? String == "ack", "\(answer)")
