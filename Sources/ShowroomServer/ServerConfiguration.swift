@@ -1,6 +1,6 @@
+import Chat
 import Foundation
 import Logging
-import Chat
 import Relay
 import ShowroomCore
 import Signaling

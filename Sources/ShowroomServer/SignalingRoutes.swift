@@ -254,7 +254,7 @@ struct ChatRetention: Service {
             try await gracefulShutdown()
             return
         }
-        while !Task.isShuttingDownGracefully {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let n = try await hub.prune(policy)
                 if n > 0 { logger.info("chat retention", metadata: ["deleted": .stringConvertible(n)]) }

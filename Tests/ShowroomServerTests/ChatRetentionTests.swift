@@ -41,6 +41,27 @@ import Testing
         _ = await second.stop()
     }
 
+    /// The prune runs periodically, not only at start: messages sent while the server runs are
+    /// pruned at the next round.
+    @Test func retentionRunsPeriodically() async throws {
+        let server = try await SignalingServer.start(configure: {
+            $0.retentionMessagesPerRoom = 3
+            $0.chatRetentionInterval = .milliseconds(200)
+        })
+        let c = SignalingClient(port: server.port)
+        try await c.enter(token: try await wsToken("rolling", .agent, identity: "roller"), room: "rolling")
+        for i in 1...10 {
+            c.send(["type": "send", "id": "m\(i)", "kind": "text", "text": "message \(i)"])
+            _ = try await c.next("ack")
+        }
+        #expect(await SignalingServer.eventually(seconds: 10) { await server.sample("showroom_chat_pruned_total") == 7 })
+        c.send(["type": "history", "limit": 200])
+        let seqs = (try await c.next("history")["messages"] as? [any Sendable] ?? []).compactMap { ($0 as? [String: any Sendable])?["seq"] as? Int64 }
+        #expect(seqs == [8, 9, 10])
+        await c.close()
+        _ = await server.stop()
+    }
+
     @Test func badRetentionSettingsAreRefused() {
         var config = ServerConfiguration()
         config.retentionDays = 0
