@@ -160,11 +160,21 @@ public struct StoredMessage: Sendable, Equatable {
         self.sentAt = sentAt
     }
 
-    /// About what it takes stored and on the wire, for paging by bytes: its text fields plus a
-    /// fixed allowance for the JSON around them.
+    /// At least what it takes as a `message` frame on the wire, for paging by bytes: its strings
+    /// as JSON escapes them (`"`, `\`, `\n`, `\t`, … take 2 bytes, other control characters 6)
+    /// plus an allowance for the keys, numbers and punctuation around them.
     public var storedSize: Int {
-        var size = 160 + clientID.utf8.count + sender.utf8.count + senderRole.utf8.count
-        for case let v as String in content.jsonObject.values { size += v.utf8.count }
+        func escaped(_ s: String) -> Int {
+            s.utf8.reduce(s.utf8.count) { n, c in
+                switch c {
+                case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: n + 1
+                case ..<0x20: n + 5
+                default: n
+                }
+            }
+        }
+        var size = 256 + escaped(clientID) + escaped(sender) + escaped(senderRole)
+        for case let v as String in content.jsonObject.values { size += escaped(v) }
         return size
     }
 }

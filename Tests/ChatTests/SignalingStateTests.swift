@@ -59,6 +59,31 @@ import Testing
     }
 }
 
+/// Pages are bounded by `storedSize`, so it must not be less than the frame a message makes.
+@Suite struct StoredSizeTests {
+    static let contents: [String: ChatContent] = [
+        "plain": .text("plain"), "control": .text(String(repeating: "\u{1}", count: 5_000)),
+        "escapes": .text(String(repeating: "\"\\\n\t", count: 3_000)), "emoji": .text(String(repeating: "😀", count: 4_000)),
+        "combining": .text("a" + String(repeating: "\u{301}", count: 8_000)),
+        "image": .image(url: "https://shop.example/a/b/c.jpg", width: 16_384, height: 16_384, alt: "\"quoted\""),
+        "product": .product(
+            sku: "SKU-1", title: String(repeating: "T", count: 512), price: "123456789.99", currency: "EUR", imageURL: "https://a.example/i",
+            link: "https://a.example/p"),
+        "coupon": .coupon(code: "C", discount: "5.00 EUR", expires: CouponExpiry(text: "2026-12-31T23:59:59.123456789+02:00")),
+    ]
+
+    @Test(arguments: ["plain", "control", "escapes", "emoji", "combining", "image", "product", "coupon"])
+    func storedSizeIsAtLeastTheWireSize(kind: String) throws {
+        let content = try #require(Self.contents[kind])
+        let m = StoredMessage(
+            room: "r", seq: 9_007_199_254_740_991, clientID: String(repeating: "\"", count: 64), sender: String(repeating: "i", count: 128),
+            senderRole: "shopper", content: content, sentAt: Date())
+        let wire = ServerMessage.message(m).json().utf8.count
+        #expect(m.storedSize >= wire, "\(m.storedSize) < \(wire)")
+        #expect(m.storedSize <= wire + 512)
+    }
+}
+
 @Suite struct OutboxTests {
     @Test func aWaitingWriterIsWokenAndTheEndIsNil() async {
         let outbox = Outbox(budget: 1_000)
