@@ -95,7 +95,14 @@ actor ChatRoom {
             counters.add(counters.joins)
             counters.add(counters.members)
             broadcast(.presence(event: "joined", participant: participant), except: participant.id)
-            if behind { try await sendPage(to: participant.id) }
+            if behind {
+                do throws(SignalingError) {
+                    try await sendPage(to: participant.id)
+                } catch {
+                    drop(participant.id)  // the join fails as a whole: no member left behind without its backlog
+                    throw error
+                }
+            }
         }
     }
 

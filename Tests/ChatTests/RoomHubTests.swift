@@ -11,6 +11,8 @@ final class StallingStore: ChatStore {
     let stalledRoom: String
     let entered = Atomic(false)
     let release = DispatchSemaphore(value: 0)
+    /// When set, reading messages after a seq (a resume page) fails.
+    let failPages = Atomic(false)
 
     init(inner: SQLiteChatStore, stalling room: String) {
         self.inner = inner
@@ -27,7 +29,8 @@ final class StallingStore: ChatStore {
         return try inner.append(room: room, clientID: clientID, sender: sender, senderRole: senderRole, content: content, at: at)
     }
     func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
-        try inner.messages(room: room, after: after, limit: limit, maxBytes: maxBytes)
+        if failPages.load(ordering: .relaxed) { throw ChatError(.storage, "disk I/O error") }
+        return try inner.messages(room: room, after: after, limit: limit, maxBytes: maxBytes)
     }
     func messages(room: String, before: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
         try inner.messages(room: room, before: before, limit: limit, maxBytes: maxBytes)
@@ -71,5 +74,30 @@ func eventually(seconds: Double, _ condition: () async -> Bool) async -> Bool {
         _ = try await stalled.value
         #expect(elapsed < .milliseconds(500), "room B's send took \(elapsed) while room A's store hung")
         if case .ack(_, let seq, _, _) = answer { #expect(seq == 1) } else { Issue.record("not an ack: \(answer)") }
+    }
+
+    /// A resume whose first page cannot be read fails the join as a whole: `storage`, and no
+    /// member left in the room without its backlog (the others see it come and go).
+    @Test func aJoinWhoseBacklogCannotBeReadLeavesNoMemberBehind() async throws {
+        let (sqlite, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = StallingStore(inner: sqlite, stalling: "none")
+        let hub = RoomHub(store: store)
+        let ann = Participant(id: "a1", identity: "ann", role: "agent")
+        let annOutbox = hub.makeOutbox()
+        try await hub.join(room: "r", member: RoomHub.Member(participant: ann, outbox: annOutbox), after: nil)
+        for i in 1...3 { _ = try await hub.send(room: "r", from: ann, clientID: "m\(i)", content: .text("\(i)"), ref: nil) }
+        store.failPages.store(true, ordering: .relaxed)
+        let sam = Participant(id: "s1", identity: "sam", role: "shopper")
+        await #expect(throws: SignalingError(.storage, "")) {
+            try await hub.join(room: "r", member: RoomHub.Member(participant: sam, outbox: hub.makeOutbox()), after: 0)
+        }
+        #expect(await hub.memberCount(room: "r") == 1)
+        var events: [String] = []
+        while let t = annOutbox.tryNext() {
+            if t.contains(#""type":"presence""#) { events.append(t.contains(#""event":"joined""#) ? "joined" : "left") }
+        }
+        #expect(events == ["joined", "left"])
+        #expect(hub.snapshot().members == 1)
     }
 }
