@@ -57,9 +57,9 @@ public final class Outbox: Sendable {
         }
         account(delta)
         if let waiter { waiter.resume(returning: takeNext()) }
-        if offer == .overBudget {
+        if offer == .overBudget, let failure {  // the first time only: the connection is ending
             totals?.overflows.add(1, ordering: .relaxed)
-            failure?(SignalingError(.slowConsumer, "more than \(budget) bytes waiting to be sent; reconnect and resume"))
+            failure(SignalingError(.slowConsumer, "more than \(budget) bytes waiting to be sent; reconnect and resume"))
         }
         return offer == .queued
     }
