@@ -9,8 +9,9 @@ public enum ChatContent: Sendable, Equatable {
     case image(url: String, width: Int, height: Int, alt: String)
     /// A product card; `price` is a decimal string ("129.90") so that no float ever rounds it.
     case product(sku: String, title: String, price: String, currency: String, imageURL: String?, link: String)
-    /// A coupon; `discount` is "10%" or an amount in the coupon's currency ("5.00 EUR").
-    case coupon(code: String, discount: String, expires: Date)
+    /// A coupon; `discount` is "10%" or an amount in the coupon's currency ("5.00 EUR"); `expires`
+    /// an ISO 8601 date or time, kept as sent (``CouponExpiry``).
+    case coupon(code: String, discount: String, expires: CouponExpiry)
     /// Written by the server (someone joined, a call started); never accepted from a client.
     case system(String)
 
@@ -24,14 +25,21 @@ public enum ChatContent: Sendable, Equatable {
         }
     }
 
-    /// Limits a client's content must keep.
+    /// Limits a client's content must keep. Text is limited in characters (what a person sees)
+    /// **and** in UTF-8 bytes (what the server stores and sends): one character (a grapheme
+    /// cluster) can hold any number of combining marks, so a character count alone bounds nothing.
     public static let maximumTextLength = 4_000
+    public static let maximumTextBytes = 16_384
     static let maximumFieldLength = 512
 
     /// Checks what a client sent; the error says which rule it broke.
     public func validate() throws(ChatError) {
-        func field(_ name: String, _ value: String, max: Int = Self.maximumFieldLength) throws(ChatError) {
+        /// At most `max` characters and `4 × max` bytes (or `bytes`): four bytes is the longest
+        /// UTF-8 scalar, so ordinary text of `max` characters always fits.
+        func field(_ name: String, _ value: String, max: Int = Self.maximumFieldLength, bytes: Int? = nil) throws(ChatError) {
             if value.isEmpty { throw ChatError(.invalidContent, "\(name) is empty") }
+            let maxBytes = bytes ?? 4 * max
+            if value.utf8.count > maxBytes { throw ChatError(.tooLong, "\(name) is longer than \(maxBytes) bytes (UTF-8)") }
             if value.count > max { throw ChatError(.tooLong, "\(name) is longer than \(max) characters") }
         }
         func url(_ name: String, _ value: String) throws(ChatError) {
@@ -42,11 +50,11 @@ public enum ChatContent: Sendable, Equatable {
         }
         switch self {
         case .text(let t):
-            try field("text", t, max: Self.maximumTextLength)
+            try field("text", t, max: Self.maximumTextLength, bytes: Self.maximumTextBytes)
         case .image(let u, let w, let h, let alt):
             try url("url", u)
             guard (1...16_384).contains(w), (1...16_384).contains(h) else { throw ChatError(.invalidContent, "width and height are 1–16384") }
-            if alt.count > Self.maximumFieldLength { throw ChatError(.tooLong, "alt is too long") }
+            if alt.utf8.count > 4 * Self.maximumFieldLength || alt.count > Self.maximumFieldLength { throw ChatError(.tooLong, "alt is too long") }
         case .product(let sku, let title, let price, let currency, let image, let link):
             try field("sku", sku, max: 64)
             try field("title", title)
@@ -56,10 +64,14 @@ public enum ChatContent: Sendable, Equatable {
             guard currency.wholeMatch(of: /[A-Z]{3}/) != nil else { throw ChatError(.invalidContent, "currency is an ISO 4217 code like EUR") }
             if let image { try url("image", image) }
             try url("link", link)
-        case .coupon(let code, let discount, _):
+        case .coupon(let code, let discount, let expires):
             try field("code", code, max: 64)
             guard discount.wholeMatch(of: /[0-9]{1,3}%|[0-9]{1,9}(\.[0-9]{1,2})? [A-Z]{3}/) != nil else {
                 throw ChatError(.invalidContent, "discount is like 10% or 5.00 EUR")
+            }
+            guard expires.date != nil else {
+                throw ChatError(
+                    .invalidContent, "expires is an ISO 8601 date (2027-01-31) or time with a zone (2026-12-31T23:59:59Z, fractions allowed)")
             }
         case .system:
             throw ChatError(.notAllowed, "system messages come from the server only")
@@ -86,7 +98,7 @@ extension ChatContent: Decodable {
         case "coupon":
             self = .coupon(
                 code: try c.decode(String.self, forKey: .code), discount: try c.decode(String.self, forKey: .discount),
-                expires: try c.decode(Date.self, forKey: .expires))
+                expires: CouponExpiry(text: try c.decode(String.self, forKey: .expires)))
         case "system": self = .system(try c.decode(String.self, forKey: .text))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .kind, in: c, debugDescription: "unknown message kind \(other)")
@@ -98,14 +110,10 @@ extension ChatContent: Decodable {
         self = try Self.decoder.decode(ChatContent.self, from: json)
     }
 
-    private static let decoder: JSONDecoder = {
-        let d = JSONDecoder()
-        d.dateDecodingStrategy = .iso8601
-        return d
-    }()
+    private static let decoder = JSONDecoder()
 
     /// The content as a JSON object — the one encoding, on the wire (inside a `message`) and in the
-    /// store: `kind` and the fields of that kind; dates as ISO 8601.
+    /// store: `kind` and the fields of that kind; a coupon's `expires` as it was sent.
     public var jsonObject: [String: Any] {
         var o: [String: Any] = ["kind": kind]
         switch self {
@@ -125,7 +133,7 @@ extension ChatContent: Decodable {
         case .coupon(let code, let discount, let expires):
             o["code"] = code
             o["discount"] = discount
-            o["expires"] = expires.formatted(.iso8601)
+            o["expires"] = expires.text
         }
         return o
     }
@@ -150,6 +158,24 @@ public struct StoredMessage: Sendable, Equatable {
         self.senderRole = senderRole
         self.content = content
         self.sentAt = sentAt
+    }
+
+    /// At least what it takes as a `message` frame on the wire, for paging by bytes: its strings
+    /// as JSON escapes them (`"`, `\`, `\n`, `\t`, … take 2 bytes, other control characters 6)
+    /// plus an allowance for the keys, numbers and punctuation around them.
+    public var storedSize: Int {
+        func escaped(_ s: String) -> Int {
+            s.utf8.reduce(s.utf8.count) { n, c in
+                switch c {
+                case 0x22, 0x5C, 0x08, 0x09, 0x0A, 0x0C, 0x0D: n + 1
+                case ..<0x20: n + 5
+                default: n
+                }
+            }
+        }
+        var size = 256 + escaped(clientID) + escaped(sender) + escaped(senderRole)
+        for case let v as String in content.jsonObject.values { size += escaped(v) }
+        return size
     }
 }
 

@@ -1,7 +1,9 @@
+import Chat
 import Foundation
 import Logging
 import Relay
 import ShowroomCore
+import Signaling
 
 /// What `showroom serve` runs with. Defaults are the embedded ones: loopback only, data beside
 /// the working directory.
@@ -18,6 +20,18 @@ public struct ServerConfiguration: Sendable {
     /// Demo mode (`--demo`): `GET /demo-token` hands this server's own pages tokens for any room
     /// and role, so that the demo runs without setup. Never on a server others can reach.
     public var demo = false
+    /// `--durable`: SQLite `synchronous = FULL` for the chat store, so that an acknowledged message
+    /// survives power loss too (an fsync per message); the default, `NORMAL`, survives the process
+    /// crashing or being killed (docs/protocol.md).
+    public var durableChat = false
+    /// `--retention-days`, `--retention-messages`: chat older than this many days, and beyond this
+    /// many messages per room, is deleted (nil: kept), at start and every `chatRetentionInterval`.
+    public var retentionDays: Int?
+    public var retentionMessagesPerRoom: Int?
+    public var chatRetentionInterval: Duration = .seconds(3_600)
+    var chatRetention: RetentionPolicy { RetentionPolicy(days: retentionDays, messagesPerRoom: retentionMessagesPerRoom) }
+    /// The quotas and budgets of `/ws` (docs/protocol.md, "Limits").
+    public var signaling = SignalingLimits()
 
     public init() {}
 
@@ -34,6 +48,10 @@ public struct ServerConfiguration: Sendable {
         }
         guard (0...65_535).contains(relay.mediaPort) else {
             throw ServerError(.invalidConfiguration, "media port \(relay.mediaPort) is not 0–65535")
+        }
+        if let days = retentionDays, days < 1 { throw ServerError(.invalidConfiguration, "retention days \(days) is not ≥ 1") }
+        if let n = retentionMessagesPerRoom, n < 1 {
+            throw ServerError(.invalidConfiguration, "retention messages \(n) is not ≥ 1")
         }
         guard relay.announceIP.split(separator: ".").count == 4 || relay.announceIP.contains(":") else {
             throw ServerError(.invalidConfiguration, "announce IP \(relay.announceIP) is not an IP address")

@@ -44,7 +44,7 @@ public final class ServerMetrics: Sendable {
     /// Brings the exported values up to date and renders them.
     public func render(relay: RelayServer?, hub: RoomHub? = nil) async -> String {
         if let relay { record(await relay.snapshot()) }
-        if let hub { record(await hub.snapshot()) }
+        if let hub { record(hub.snapshot()) }
         registry.makeGauge(name: "showroom_ws_connections").set(Double(connections.load(ordering: .relaxed)))
         for (code, n) in closes.withLock({ $0 }) { advance("showroom_ws_closed_total", [("code", code)], to: n) }
         recordProcess()
@@ -79,6 +79,13 @@ public final class ServerMetrics: Sendable {
         advance("showroom_chat_resumed_total", [], to: h.resumed)
         advance("showroom_chat_joins_total", [], to: h.joins)
         advance("showroom_chat_slow_consumers_total", [], to: h.slowConsumers)
+        advance("showroom_chat_identity_rate_limited_total", [], to: h.identityRateLimited)
+        advance("showroom_chat_room_busy_total", [], to: h.roomBusy)
+        advance("showroom_chat_pruned_total", [], to: h.pruned)
+        for (quota, n) in h.quotaRefusals { advance("showroom_ws_quota_refusals_total", [("quota", quota)], to: n) }
+        registry.makeGauge(name: "showroom_ws_queued_bytes").set(Double(h.queuedBytes))
+        registry.makeGauge(name: "showroom_ws_queued_bytes_peak").set(Double(h.queuedBytesPeak))
+        advance("showroom_ws_over_budget_total", [], to: h.overBudget)
     }
 
     /// Counters move by the difference to the last value exported (Prometheus counters only grow).

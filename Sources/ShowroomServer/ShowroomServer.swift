@@ -99,16 +99,20 @@ public enum ShowroomServer {
             metadata: [
                 "host": .string(configuration.host), "port": .stringConvertible(configuration.port),
                 "dataDirectory": .string(dataDirectory), "logLevel": .string(configuration.logLevel.rawValue),
-                "version": .string(version),
+                "version": .string(version), "durableChat": .stringConvertible(configuration.durableChat),
+                "retentionDays": .string(configuration.chatRetention.days.map(String.init) ?? "none"),
+                "retentionMessages": .string(configuration.chatRetention.messagesPerRoom.map(String.init) ?? "none"),
             ])
         // The chat of every room: one SQLite file in the data directory.
         let store: SQLiteChatStore
         do {
-            store = try SQLiteChatStore(path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("chat.sqlite").path)
+            store = try SQLiteChatStore(
+                path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("chat.sqlite").path,
+                durableAgainstPowerLoss: configuration.durableChat)
         } catch {
             throw ServerError(.storage, error.description)
         }
-        let hub = RoomHub(store: store)
+        let hub = RoomHub(store: store, limits: configuration.signaling)
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
@@ -116,15 +120,20 @@ public enum ShowroomServer {
             ws: WebSocketServerConfiguration(maxFrameSize: SignalingConnection.maximumFrame, autoPing: .disabled))
         return Application(
             router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub),
-            server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, _, logger in
+            server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
                 guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }
                 return .upgrade([:]) { inbound, outbound, _ in
+                    // The channel, to close a connection whose writer is stuck on backpressure.
                     await SignalingConnection.run(
-                        inbound: inbound, outbound: outbound, hub: hub, media: media, auth: auth, metrics: metrics, logger: logger)
+                        inbound: inbound, outbound: outbound, hardClose: { channel.close(mode: .all, promise: nil) }, hub: hub, media: media,
+                        auth: auth, metrics: metrics, logger: logger)
                 }
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
+            services: [
+                ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger)
+            ],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

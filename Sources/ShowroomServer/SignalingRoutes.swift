@@ -13,147 +13,203 @@ import Synchronization
 struct RelayMedia: MediaNegotiator {
     let relay: RelayServer
 
-    func publish(room: String, offer: String) async throws(SignalingError) -> (session: String, answer: String) {
+    func publish(room: String, identity: String, offer: String) async throws(SignalingError) -> (session: String, answer: String) {
         // A call: both sides publish into the room.
-        try await open(room: room, publishing: true, quality: .source, adaptive: false, source: nil, offer: offer)
+        try await open(room: room, identity: identity, publishing: true, quality: .source, adaptive: false, source: nil, offer: offer)
     }
 
-    func subscribe(room: String, offer: String, quality: String, adaptive: Bool, source: String?) async throws(SignalingError) -> (
-        session: String, answer: String
-    ) {
-        try await open(room: room, publishing: false, quality: Quality(rawValue: quality) ?? .source, adaptive: adaptive, source: source, offer: offer)
+    func subscribe(room: String, identity: String, offer: String, quality: String, adaptive: Bool, source: String?) async throws(SignalingError)
+        -> (session: String, answer: String)
+    {
+        try await open(
+            room: room, identity: identity, publishing: false, quality: Quality(rawValue: quality) ?? .source, adaptive: adaptive,
+            source: source, offer: offer)
     }
 
-    private func open(room: String, publishing: Bool, quality: Quality, adaptive: Bool, source: String?, offer: String) async throws(SignalingError) -> (
-        session: String, answer: String
-    ) {
+    private func open(
+        room: String, identity: String, publishing: Bool, quality: Quality, adaptive: Bool, source: String?, offer: String
+    ) async throws(SignalingError) -> (session: String, answer: String) {
         do {
             let r = try await relay.open(
-                room: room, publishing: publishing, quality: quality, adaptive: adaptive, source: source, exclusive: false, offer: offer)
+                room: room, identity: identity, publishing: publishing, quality: quality, adaptive: adaptive, source: source, exclusive: false,
+                offer: offer)
             return (r.id, r.answer)
         } catch {
             throw error.signalingError
         }
     }
 
-    func setQuality(session: String, quality: String) async -> Bool {
-        guard let q = Quality(rawValue: quality) else { return false }
-        do { try await relay.setQuality(id: session, quality: q) } catch { return false }
-        return true
+    /// The relay's refusal, mapped by the one table (RelayError+Status.swift): `not_found` when there
+    /// is no such viewer, `media` when the rendition cannot start (the reason says why).
+    func setQuality(session: String, quality: String) async throws(SignalingError) {
+        guard let q = Quality(rawValue: quality) else { throw SignalingError(.badMessage, "quality is source, medium or low") }
+        do {
+            try await relay.setQuality(id: session, quality: q)
+        } catch {
+            throw error.signalingError
+        }
     }
 
     func stop(session: String, room: String) async -> Bool { await relay.close(room: room, id: session) }
 }
 
 /// One `/ws` connection: a reader task feeds text frames to a ``SignalingSession``; a writer task
-/// drains the session's outgoing queue (bounded: a client that cannot keep up is closed with
+/// drains the connection's ``Outbox`` (bounded in bytes: a client that cannot keep up is closed with
 /// `slow_consumer` and resumes from its last seq); one ``Sweeper`` for all connections closes
-/// those that never say hello (10 s) or go quiet (30 s — clients ping every 10 s). The server's shutdown closes every
-/// connection with `shutting_down`.
+/// those that never say hello (10 s), go quiet (30 s — clients ping every 10 s) or whose token
+/// expired. The server's shutdown closes every connection with `shutting_down`.
+///
+/// However a connection is ended by the server, it gets ``SignalingLimits/drainDeadline`` to
+/// write what is queued and `closing`; then its channel is closed from under it — the writer may
+/// be blocked inside a write on TCP backpressure (a client that stopped reading), and closing the
+/// channel is what fails that write — and its reader is cancelled (it may be waiting for a room
+/// whose store is stalled).
 enum SignalingConnection {
     static let maximumFrame = 1 << 16
-    static let queueLength = 16_384
-    static let helloTimeout = Duration.seconds(10)
-    static let idleTimeout = Duration.seconds(30)
 
     /// What the connection's tasks share.
     final class State: Sendable {
-        let continuation: AsyncStream<String>.Continuation
+        let outbox: Outbox
+        let limits: SignalingLimits
         let reason = Mutex<SignalingError?>(nil)
         let lastSeen = Mutex(ContinuousClock.now)
         let authenticated = Mutex(false)
+        /// When the token expires (after `hello`; moved by `refresh`).
+        let expires = Mutex<Date?>(nil)
         let opened = ContinuousClock.now
+        /// Closes the socket at once (the channel's `close`).
+        let hardClose: @Sendable () -> Void
+        let reader = Mutex<Task<Void, Never>?>(nil)
 
-        init(_ continuation: AsyncStream<String>.Continuation) { self.continuation = continuation }
+        init(outbox: Outbox, limits: SignalingLimits, hardClose: @escaping @Sendable () -> Void) {
+            self.outbox = outbox
+            self.limits = limits
+            self.hardClose = hardClose
+        }
 
-        /// Ends the connection if it is past a timeout.
-        func check(now: ContinuousClock.Instant) {
-            if !authenticated.withLock({ $0 }), now - opened > helloTimeout {
-                finish(SignalingError(.timeout, "no hello within \(helloTimeout)"))
-            } else if now - lastSeen.withLock({ $0 }) > idleTimeout {
-                finish(SignalingError(.timeout, "nothing received for \(idleTimeout); send ping"))
+        /// Ends the connection if it is past a timeout or its token's expiry.
+        func check(now: ContinuousClock.Instant, date: Date) {
+            if !authenticated.withLock({ $0 }), now - opened > limits.helloTimeout {
+                finish(SignalingError(.timeout, "no hello within \(limits.helloTimeout)"))
+            } else if now - lastSeen.withLock({ $0 }) > limits.idleTimeout {
+                finish(SignalingError(.timeout, "nothing received for \(limits.idleTimeout); send ping"))
+            } else if let expires = expires.withLock({ $0 }), date >= expires {
+                finish(SignalingError(.unauthorized, "the token expired; reconnect with a new one and resume (or refresh before expiry)"))
             }
         }
 
-        /// Records why the connection ends (the first reason wins) and queues `closing` last.
-        func finish(_ e: SignalingError) {
+        /// Records why the connection ends (the first reason wins), queues `closing` last and arms
+        /// the drain deadline. A `slow_consumer` drops what was queued (it is stored, or ephemeral).
+        func finish(_ e: SignalingError, ref: String? = nil) {
             let first = reason.withLock { r -> Bool in
                 guard r == nil else { return false }
                 r = e
                 return true
             }
-            if first {
-                continuation.yield(ServerMessage.closing(code: e.code.rawValue, reason: e.detail).json())
-                continuation.finish()
+            guard first else { return }
+            let closing = ServerMessage.closing(code: e.code.rawValue, reason: e.detail, ref: ref).json()
+            if e.code == .slowConsumer { outbox.abandon(last: closing) } else { outbox.close(last: closing) }
+            let deadline = limits.drainDeadline
+            Task { [self] in
+                try? await Task.sleep(for: deadline)
+                terminate()
             }
         }
 
-        func deliver(_ m: String) -> Bool {
-            switch continuation.yield(m) {
-            case .enqueued: return true
-            case .dropped:
-                finish(SignalingError(.slowConsumer, "more than \(queueLength) messages waiting; reconnect and resume"))
-                return false
-            case .terminated: return false
-            @unknown default: return false
+        /// Closes the socket and stops the reader, whatever they are doing.
+        func terminate() {
+            hardClose()
+            reader.withLock { $0 }?.cancel()
+            outbox.abandon(last: nil)
+        }
+
+        var closeCode: WebSocketErrorCode {
+            switch reason.withLock({ $0?.code }) {
+            case nil: .normalClosure
+            case .shuttingDown?, .timeout?, .slowConsumer?: .goingAway
+            case .atCapacity?: .unknown(1013)  // Try Again Later
+            default: .policyViolation
             }
         }
     }
 
     static func run(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hub: RoomHub, media: (any MediaNegotiator)?,
-        auth: TokenAuthority, metrics: ServerMetrics? = nil, logger: Logger
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hardClose: @escaping @Sendable () -> Void, hub: RoomHub,
+        media: (any MediaNegotiator)?, auth: TokenAuthority, metrics: ServerMetrics? = nil, logger: Logger
     ) async {
         metrics?.connectionOpened()
-        let (queue, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingOldest(queueLength))
-        let state = State(continuation)
+        let outbox = hub.makeOutbox()
+        let state = State(outbox: outbox, limits: hub.limits, hardClose: hardClose)
+        outbox.onFailure { state.finish($0) }
+        let admitted = hub.admission.openConnection()
+        if !admitted {
+            hub.refused(quota: "connections_per_server")
+            state.finish(
+                SignalingError(.atCapacity, "this server holds \(hub.limits.connectionsPerServer) connections, the most it takes; retry shortly"))
+        }
         let key = Sweeper.shared.add(state)
-        defer { Sweeper.shared.remove(key) }
-        let session = SignalingSession(
-            hub: hub, media: media,
-            authenticate: { (token: String) async throws(SignalingError) -> Grant in
-                do throws(AuthError) {
-                    let t = try await auth.verify(token)
-                    state.authenticated.withLock { $0 = true }
-                    return Grant(identity: t.sub.value, role: t.role.rawValue, room: t.room, canPublish: t.role.canPublish)
-                } catch {
-                    throw SignalingError(.unauthorized, error.detail)
-                }
-            }, deliver: { state.deliver($0) })
-
         await withTaskGroup(of: Void.self) { group in
-            // Writer: drains the queue in order, then closes with the reason's code.
+            // Writer: drains the outbox in order, then closes with the reason's code.
             group.addTask {
-                for await text in queue { try? await outbound.write(.text(text)) }
-                let code: WebSocketErrorCode
-                switch state.reason.withLock({ $0?.code }) {
-                case nil: code = .normalClosure
-                case .shuttingDown?, .timeout?, .slowConsumer?: code = .goingAway
-                default: code = .policyViolation
-                }
-                try? await outbound.close(code, reason: state.reason.withLock { $0?.code.rawValue })
-            }
-            // Reader, in this task: frames in order through the session.
-            await withGracefulShutdownHandler {
-                do {
-                    for try await frame in inbound.messages(maxSize: maximumFrame) {
-                        state.lastSeen.withLock { $0 = .now }
-                        if state.reason.withLock({ $0 != nil }) { continue }  // closing: drain until the peer closes
-                        guard case .text(let text) = frame else {
-                            state.finish(SignalingError(.badMessage, "only text frames carry the protocol"))
-                            continue
-                        }
-                        if let e = await session.handle(text) { state.finish(e) }
+                while let text = await outbox.next() {
+                    do {
+                        try await outbound.write(.text(text))
+                    } catch {
+                        outbox.abandon(last: nil)  // the socket is gone: nothing more can be written
                     }
-                } catch {
-                    logger.debug("signaling connection ended", metadata: ["error": .string("\(error)")])
+                }
+                try? await outbound.close(state.closeCode, reason: state.reason.withLock { $0?.code.rawValue })
+            }
+            // Reader: frames in order through the session, then the session's end (leave the room,
+            // end its media); its own task, so that a hard close can cancel it.
+            let reader = Task {
+                let session = SignalingSession(
+                    hub: hub, media: media,
+                    authenticate: { (token: String) async throws(SignalingError) -> Grant in
+                        do throws(AuthError) {
+                            let t = try await auth.verify(token)
+                            state.authenticated.withLock { $0 = true }
+                            return Grant(
+                                identity: t.sub.value, role: t.role.rawValue, room: t.room, canPublish: t.role.canPublish, expires: t.exp.value)
+                        } catch {
+                            throw SignalingError(.unauthorized, error.detail)
+                        }
+                    }, outbox: outbox)
+                if admitted {
+                    do {
+                        for try await frame in inbound.messages(maxSize: maximumFrame) {
+                            state.lastSeen.withLock { $0 = .now }
+                            if state.reason.withLock({ $0 != nil }) { continue }  // closing: drain until the peer closes
+                            guard case .text(let text) = frame else {
+                                state.finish(SignalingError(.badMessage, "only text frames carry the protocol"))
+                                continue
+                            }
+                            let closing = await session.handle(text)
+                            let expires = session.expires
+                            state.expires.withLock { $0 = expires }
+                            if let closing { state.finish(closing.error, ref: closing.ref) }
+                        }
+                    } catch {
+                        logger.debug("signaling connection ended", metadata: ["error": .string("\(error)")])
+                    }
+                }
+                await session.end()
+            }
+            state.reader.withLock { $0 = reader }
+            await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    await reader.value
+                } onCancel: {
+                    reader.cancel()
                 }
             } onGracefulShutdown: {
                 state.finish(SignalingError(.shuttingDown, "the server is stopping; reconnect shortly"))
             }
-            await session.end()
-            continuation.finish()
+            // The connection is over and out of its room: the writer finishes what is queued.
+            outbox.close(last: nil)
         }
+        Sweeper.shared.remove(key)
+        if admitted { hub.admission.closeConnection() }
         metrics?.connectionClosed(code: state.reason.withLock { $0?.code.rawValue } ?? "client")
     }
 }
@@ -172,8 +228,8 @@ final class Sweeper: Sendable {
                 s.task = Task.detached { [self] in
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
-                        let now = ContinuousClock.now
-                        for state in self.states.withLock({ Array($0.all.values) }) { state.check(now: now) }
+                        let now = ContinuousClock.now, date = Date()
+                        for state in self.states.withLock({ Array($0.all.values) }) { state.check(now: now, date: date) }
                     }
                 }
             }
@@ -182,4 +238,30 @@ final class Sweeper: Sendable {
     }
 
     func remove(_ key: Int) { states.withLock { _ = $0.all.removeValue(forKey: key) } }
+}
+
+/// Deletes chat past the retention policy (`--retention-days`, `--retention-messages`) once at
+/// start and then every `interval`, until the server stops. Pruning runs on the store's threads in
+/// short transactions, so chat goes on meanwhile.
+struct ChatRetention: Service {
+    let hub: RoomHub
+    let policy: RetentionPolicy
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        guard !policy.isUnlimited else {
+            try await gracefulShutdown()
+            return
+        }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let n = try await hub.prune(policy)
+                if n > 0 { logger.info("chat retention", metadata: ["deleted": .stringConvertible(n)]) }
+            } catch {
+                logger.error("chat retention failed", metadata: ["error": .string(error.description)])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
 }

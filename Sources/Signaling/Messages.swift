@@ -23,6 +23,8 @@ public struct Participant: Sendable, Equatable, Hashable {
 /// comes back on the answer or error it causes. Documented in docs/protocol.md.
 public enum ClientMessage: Sendable, Equatable {
     case hello(version: Int, token: String)
+    /// A new token for this connection (same identity, room and role) before the current one expires.
+    case refresh(token: String)
     case join(room: String, lastSeq: Int64?)
     case leave
     case send(id: String, content: ChatContent)
@@ -39,10 +41,27 @@ public enum ClientMessage: Sendable, Equatable {
 
     /// Parses one text frame; the error says what is wrong with it.
     public static func parse(_ text: String) throws(SignalingError) -> (message: ClientMessage, ref: String?) {
-        guard let data = text.data(using: .utf8),
-            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-        else { throw SignalingError(.badMessage, "not a JSON object") }
+        let (ref, result) = decode(text)
+        return (try result.get(), ref)
+    }
+
+    /// Parses one text frame, keeping its `ref` even when the rest is wrong: any JSON object with a
+    /// string `ref` gets it back on the error it causes.
+    public static func decode(_ text: String) -> (ref: String?, message: Result<ClientMessage, SignalingError>) {
+        let data = Data(text.utf8)
+        // JSONSerialization refuses nesting deeper than 512 levels (a thrown error, not a crash).
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            return (nil, .failure(SignalingError(.badMessage, "not a JSON object")))
+        }
         let ref = object["ref"] as? String
+        do {
+            return (ref, .success(try parse(object, data: data)))
+        } catch {
+            return (ref, .failure(error))
+        }
+    }
+
+    private static func parse(_ object: [String: Any], data: Data) throws(SignalingError) -> ClientMessage {
         guard let type = object["type"] as? String else { throw SignalingError(.badMessage, "no type") }
         func string(_ key: String, max: Int = 256) throws(SignalingError) -> String {
             guard let v = object[key] as? String, !v.isEmpty, v.utf8.count <= max else {
@@ -50,18 +69,24 @@ public enum ClientMessage: Sendable, Equatable {
             }
             return v
         }
+        /// An integral JSON number of magnitude below 2^53 (exact in a Double, so no rounding
+        /// surprise and no trap converting it).
         func integer(_ key: String) throws(SignalingError) -> Int64? {
             guard let v = object[key] else { return nil }
             // JSON true/false also bridge to NSNumber; their class names say Boolean.
-            guard !String(describing: Swift.type(of: v)).contains("Bool"), let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9e15 else {
+            guard !String(describing: Swift.type(of: v)).contains("Bool"), let n = v as? NSNumber, n.doubleValue.isFinite,
+                n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9_007_199_254_740_992
+            else {
                 throw SignalingError(.badMessage, "\(type): \(key) must be an integer")
             }
-            return n.int64Value
+            return Int64(n.doubleValue)
         }
         let message: ClientMessage
         switch type {
         case "hello":
             message = .hello(version: Int(try integer("v") ?? 0), token: try string("token", max: 4_096))
+        case "refresh":
+            message = .refresh(token: try string("token", max: 4_096))
         case "join":
             let room = try string("room", max: 64)
             guard room.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -73,6 +98,8 @@ public enum ClientMessage: Sendable, Equatable {
         case "leave": message = .leave
         case "send":
             let id = try string("id", max: 64)
+            // A field of the wrong JSON type (or missing) is bad_message; a value that breaks a
+            // content rule (a URL, a price, an expiry) is invalid_content, found by validate().
             do {
                 message = .send(id: id, content: try ChatContent(json: data))
             } catch {
@@ -112,7 +139,7 @@ public enum ClientMessage: Sendable, Equatable {
         case "ping": message = .ping
         default: throw SignalingError(.badMessage, "unknown type \(type)")
         }
-        return (message, ref)
+        return message
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -127,8 +154,14 @@ public enum ClientMessage: Sendable, Equatable {
 
 /// A message to a client, encoded as one JSON text frame.
 public enum ServerMessage: Sendable, Equatable {
-    case welcome(participant: Participant)
-    case joined(room: String, participants: [Participant], lastSeq: Int64, readReceipts: [String: Int64], publishers: [String: String])
+    /// `expires`: when the token expires (the connection is closed then, unless refreshed).
+    case welcome(participant: Participant, expires: Date?, ref: String?)
+    /// `firstSeq`: the oldest message still stored (0: none), so a client resuming from before it
+    /// knows that retention deleted the ones in between.
+    case joined(
+        room: String, participants: [Participant], firstSeq: Int64, lastSeq: Int64, readReceipts: [String: Int64], publishers: [String: String],
+        ref: String?)
+    case refreshed(expires: Date?, ref: String?)
     case presence(event: String, participant: Participant)
     case message(StoredMessage)
     case ack(id: String, seq: Int64, duplicate: Bool, ref: String?)
@@ -142,20 +175,27 @@ public enum ServerMessage: Sendable, Equatable {
     case track(event: String, participant: String, session: String)
     case error(code: String, reason: String, ref: String?)
     case pong(ref: String?)
-    /// Sent just before the server closes the connection.
-    case closing(code: String, reason: String)
+    /// Sent last before the server closes the connection; `ref` when a message caused it.
+    case closing(code: String, reason: String, ref: String? = nil)
 
     public func json() -> String {
         var o: [String: Any]
         var ref: String?
         switch self {
-        case .welcome(let p):
+        case .welcome(let p, let expires, let r):
             o = ["type": "welcome", "v": protocolVersion, "participant": Self.object(p)]
-        case .joined(let room, let participants, let lastSeq, let receipts, let publishers):
+            if let expires { o["expires"] = expires.formatted(.iso8601) }
+            ref = r
+        case .joined(let room, let participants, let firstSeq, let lastSeq, let receipts, let publishers, let r):
             o = [
-                "type": "joined", "room": room, "participants": participants.map(Self.object), "lastSeq": lastSeq,
+                "type": "joined", "room": room, "participants": participants.map(Self.object), "firstSeq": firstSeq, "lastSeq": lastSeq,
                 "readReceipts": receipts, "publishers": publishers,
             ]
+            ref = r
+        case .refreshed(let expires, let r):
+            o = ["type": "refreshed"]
+            if let expires { o["expires"] = expires.formatted(.iso8601) }
+            ref = r
         case .presence(let event, let p): o = ["type": "presence", "event": event, "participant": Self.object(p)]
         case .message(let m): o = Self.object(m)
         case .ack(let id, let seq, let duplicate, let r):
@@ -177,7 +217,9 @@ public enum ServerMessage: Sendable, Equatable {
         case .pong(let r):
             o = ["type": "pong"]
             ref = r
-        case .closing(let code, let reason): o = ["type": "closing", "code": code, "reason": reason]
+        case .closing(let code, let reason, let r):
+            o = ["type": "closing", "code": code, "reason": reason]
+            ref = r
         }
         if let ref { o["ref"] = ref }
         let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
@@ -195,35 +237,5 @@ public enum ServerMessage: Sendable, Equatable {
         o["role"] = m.senderRole
         o["sentAt"] = m.sentAt.formatted(.iso8601)
         return o
-    }
-}
-
-/// Why the server refused a message or closed a connection; `code` goes on the wire.
-public struct SignalingError: CodedError {
-    public static let domain = "signaling"
-    public enum Code: String, Sendable, Hashable {
-        case badMessage = "bad_message"
-        case unauthorized
-        case forbidden
-        case unsupportedVersion = "unsupported_version"
-        case notJoined = "not_joined"
-        case alreadyJoined = "already_joined"
-        case rateLimited = "rate_limited"
-        case tooLarge = "too_large"
-        case invalidContent = "invalid_content"
-        case storage
-        case media
-        case notFound = "not_found"
-        case conflict
-        case timeout
-        case slowConsumer = "slow_consumer"
-        case policy
-        case shuttingDown = "shutting_down"
-    }
-    public let code: Code
-    public let detail: String
-    public init(_ code: Code, _ detail: String) {
-        self.code = code
-        self.detail = detail
     }
 }

@@ -1,138 +1,111 @@
 import Chat
 import Foundation
 
-/// What a signaling connection may do, from its verified token.
-public struct Grant: Sendable, Equatable {
-    public var identity: String
-    public var role: String
-    /// The one room the token is for.
-    public var room: String
-    public var canPublish: Bool
-
-    public init(identity: String, role: String, room: String, canPublish: Bool) {
-        self.identity = identity
-        self.role = role
-        self.room = room
-        self.canPublish = canPublish
-    }
-}
-
-/// The media side of signaling: the relay, behind a protocol so that this layer does not know it.
-public protocol MediaNegotiator: Sendable {
-    /// Answers a publisher's offer.
-    func publish(room: String, offer: String) async throws(SignalingError) -> (session: String, answer: String)
-    /// Answers a subscriber's offer (the subscriber offers, as in WHEP) for publisher `source`.
-    func subscribe(room: String, offer: String, quality: String, adaptive: Bool, source: String?) async throws(SignalingError) -> (
-        session: String, answer: String
-    )
-    func setQuality(session: String, quality: String) async -> Bool
-    func stop(session: String, room: String) async -> Bool
-}
-
-/// Counts a connection's messages against a rate: `rate` per second, bursts of `burst`.
-struct TokenBucket {
-    let rate: Double
-    let burst: Double
-    private var tokens: Double
-    private var last: ContinuousClock.Instant?
-
-    init(rate: Double, burst: Double) {
-        self.rate = rate
-        self.burst = burst
-        tokens = burst
-    }
-
-    mutating func take(now: ContinuousClock.Instant) -> Bool {
-        if let last {
-            let elapsed = Double((now - last).components.attoseconds) / 1e18 + Double((now - last).components.seconds)
-            tokens = min(burst, tokens + elapsed * rate)
-        }
-        last = now
-        guard tokens >= 1 else { return false }
-        tokens -= 1
-        return true
-    }
-}
-
-/// One `/ws` connection's protocol logic, transport aside: it takes text frames and the time and
-/// sends (encoded) through `deliver`; when it answers with an error, the caller sends `closing` and closes.
-/// Owned by the connection's reader task.
+/// One `/ws` connection's protocol logic, transport aside: it takes text frames and the time, and
+/// sends (encoded) through its ``Outbox``; when it answers with a ``Closing``, the caller sends
+/// `closing` and closes. Owned by the connection's reader task.
 public final class SignalingSession {
-    public struct Limits: Sendable {
-        /// Messages per second, and the burst allowed above it.
-        public var rate = 20.0
-        public var burst = 40.0
-        /// Rate-limited messages, and malformed ones, tolerated before the connection is closed.
-        public var maximumViolations = 20
-        public var maximumBadMessages = 10
-        public init() {}
+    /// Why, and because of which message, the connection must end.
+    public struct Closing: Sendable, Equatable {
+        public var error: SignalingError
+        public var ref: String?
+        public init(_ error: SignalingError, ref: String? = nil) {
+            self.error = error
+            self.ref = ref
+        }
     }
 
     private let hub: RoomHub
     private let media: (any MediaNegotiator)?
     private let authenticate: @Sendable (String) async throws(SignalingError) -> Grant
-    private let deliver: @Sendable (String) -> Bool
-    private let limits: Limits
+    private let outbox: Outbox
+    private let limits: SignalingLimits
     private var bucket: TokenBucket
     private var violations = 0
     private var badMessages = 0
     public private(set) var participant: Participant?
-    private var grant: Grant?
+    public private(set) var grant: Grant?
     public private(set) var room: String?
     /// Media sessions this connection opened: it may stop or steer only these, and they end with it.
     private var mediaSessions: [String: Bool] = [:]  // session → publishing
 
     public init(
-        hub: RoomHub, media: (any MediaNegotiator)?, limits: Limits = Limits(),
-        authenticate: @escaping @Sendable (String) async throws(SignalingError) -> Grant,
-        deliver: @escaping @Sendable (String) -> Bool
+        hub: RoomHub, media: (any MediaNegotiator)?,
+        authenticate: @escaping @Sendable (String) async throws(SignalingError) -> Grant, outbox: Outbox
     ) {
         self.hub = hub
         self.media = media
         self.authenticate = authenticate
-        self.deliver = deliver
-        self.limits = limits
-        bucket = TokenBucket(rate: limits.rate, burst: limits.burst)
+        self.outbox = outbox
+        self.limits = hub.limits
+        bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
     }
 
-    private func send(_ m: ServerMessage) { _ = deliver(m.json()) }
+    /// When the connection's token expires (nil before `hello`).
+    public var expires: Date? { grant?.expires }
+
+    private func send(_ m: ServerMessage) { outbox.deliver(m.json()) }
 
     private func refuse(_ e: SignalingError, ref: String?) { send(.error(code: e.code.rawValue, reason: e.detail, ref: ref)) }
 
-    /// Handles one text frame; a returned error ends the connection (with that code).
-    public func handle(_ text: String, now: ContinuousClock.Instant = .now) async -> SignalingError? {
+    /// Handles one text frame at `now`; a returned ``Closing`` ends the connection.
+    public func handle(_ text: String, now: ContinuousClock.Instant = .now) async -> Closing? {
+        // Parsed before the rate check, so that every error — rate_limited too — carries the ref.
+        let (ref, parsed) = ClientMessage.decode(text)
         if !bucket.take(now: now) {
             violations += 1
-            refuse(SignalingError(.rateLimited, "more than \(Int(limits.rate)) messages a second"), ref: nil)
-            return violations > limits.maximumViolations ? SignalingError(.policy, "too many messages, too fast") : nil
+            refuse(SignalingError(.rateLimited, "more than \(Int(limits.messagesPerSecond)) messages a second"), ref: ref)
+            return violations > limits.maximumViolations ? Closing(SignalingError(.policy, "too many messages, too fast"), ref: ref) : nil
         }
-        let message: ClientMessage, ref: String?
-        do {
-            (message, ref) = try ClientMessage.parse(text)
-        } catch {
+        let message: ClientMessage
+        switch parsed {
+        case .success(let m): message = m
+        case .failure(let error):
             badMessages += 1
-            refuse(error, ref: nil)
-            return badMessages > limits.maximumBadMessages ? SignalingError(.policy, "too many malformed messages") : nil
+            refuse(error, ref: ref)
+            return badMessages > limits.maximumBadMessages ? Closing(SignalingError(.policy, "too many malformed messages"), ref: ref) : nil
         }
-        guard let participant, let grant else {
-            guard case .hello(let version, let token) = message else { return SignalingError(.unauthorized, "say hello with a token first") }
-            guard version == protocolVersion else { return SignalingError(.unsupportedVersion, "this server speaks version \(protocolVersion)") }
-            do {
-                let g = try await authenticate(token)
-                grant = g
-                let p = Participant(id: Self.newID(), identity: g.identity, role: g.role)
-                self.participant = p
-                send(.welcome(participant: p))
-                return nil
-            } catch {
-                return error
-            }
-        }
+        guard let participant, let grant else { return await hello(message, ref: ref) }
         do {
-            try await handle(message, ref: ref, as: participant, grant: grant)
+            try await handle(message, ref: ref, as: participant, grant: grant, now: now)
         } catch {
             refuse(error, ref: ref)
+            if error.code == .rateLimited {
+                violations += 1
+                if violations > limits.maximumViolations { return Closing(SignalingError(.policy, "too many messages, too fast"), ref: ref) }
+            }
         }
+        return nil
+    }
+
+    /// The first message: `hello` with a valid token, an identity within its quota.
+    private func hello(_ message: ClientMessage, ref: String?) async -> Closing? {
+        guard case .hello(let version, let token) = message else {
+            return Closing(SignalingError(.unauthorized, "say hello with a token first"), ref: ref)
+        }
+        guard version == protocolVersion else {
+            return Closing(SignalingError(.unsupportedVersion, "this server speaks version \(protocolVersion)"), ref: ref)
+        }
+        let g: Grant
+        do {
+            g = try await authenticate(token)
+        } catch {
+            return Closing(error, ref: ref)
+        }
+        guard g.identity.utf8.count <= limits.maximumIdentityBytes else {
+            return Closing(SignalingError(.unauthorized, "the token's identity is longer than \(limits.maximumIdentityBytes) bytes"), ref: ref)
+        }
+        guard hub.admission.admit(identity: g.identity) else {
+            hub.refused(quota: "connections_per_identity")
+            return Closing(
+                SignalingError(
+                    .overQuota, "\(g.identity) has \(limits.connectionsPerIdentity) connections open, the most one identity may; close one"),
+                ref: ref)
+        }
+        grant = g
+        let p = Participant(id: Self.newID(), identity: g.identity, role: g.role)
+        participant = p
+        send(.welcome(participant: p, expires: g.expires, ref: ref))
         return nil
     }
 
@@ -141,13 +114,20 @@ public final class SignalingSession {
         return room
     }
 
-    private func handle(_ message: ClientMessage, ref: String?, as p: Participant, grant: Grant) async throws(SignalingError) {
+    private func handle(_ message: ClientMessage, ref: String?, as p: Participant, grant: Grant, now: ContinuousClock.Instant) async throws(SignalingError) {
         switch message {
         case .hello: throw SignalingError(.badMessage, "already said hello")
+        case .refresh(let token):
+            let fresh = try await authenticate(token)
+            guard fresh.identity == grant.identity, fresh.room == grant.room, fresh.role == grant.role else {
+                throw SignalingError(.forbidden, "a refreshed token must name the same identity, room and role")
+            }
+            self.grant = fresh
+            send(.refreshed(expires: fresh.expires, ref: ref))
         case .join(let name, let lastSeq):
             guard room == nil else { throw SignalingError(.alreadyJoined, "already in room \(room ?? "")") }
             guard name == grant.room else { throw SignalingError(.forbidden, "the token is for room \(grant.room)") }
-            try await hub.join(room: name, member: RoomHub.Member(participant: p, deliver: deliver), after: lastSeq)
+            try await hub.join(room: name, member: RoomHub.Member(participant: p, outbox: outbox), after: lastSeq, ref: ref)
             room = name
         case .leave:
             await leaveRoom()
@@ -155,6 +135,10 @@ public final class SignalingSession {
             let room = try joinedRoom()
             do { try content.validate() } catch {
                 throw SignalingError(error.code == .tooLong ? .tooLarge : .invalidContent, error.detail)
+            }
+            guard hub.maySend(p.identity, now: now) else {
+                throw SignalingError(
+                    .rateLimited, "\(p.identity) sends more than \(Int(limits.sendsPerSecondPerIdentity)) messages a second over its connections")
             }
             send(try await hub.send(room: room, from: p, clientID: id, content: content, ref: ref))
         case .typing(let on):
@@ -167,24 +151,28 @@ public final class SignalingSession {
             let room = try joinedRoom()
             guard grant.canPublish else { throw SignalingError(.forbidden, "a \(grant.role) cannot publish") }
             guard let media else { throw SignalingError(.media, "no media relay on this server") }
-            let (session, answer) = try await media.publish(room: room, offer: sdp)
+            try checkMediaQuota()
+            let (session, answer) = try await media.publish(room: room, identity: grant.identity, offer: sdp)
             mediaSessions[session] = true
             send(.answer(session: session, sdp: answer, ref: ref))
             await hub.published(room: room, session: session, by: p)
         case .subscribe(let sdp, let quality, let adaptive, let source):
             let room = try joinedRoom()
             guard let media else { throw SignalingError(.media, "no media relay on this server") }
+            try checkMediaQuota()
             // By default, someone else's publication (in a call, the other side's).
             let chosen: String?
             if let source { chosen = source } else { chosen = await hub.publication(room: room, notBy: p.id) }
             guard let chosen else { throw SignalingError(.notFound, "nobody else publishes in room \(room) yet") }
-            let (session, answer) = try await media.subscribe(room: room, offer: sdp, quality: quality, adaptive: adaptive, source: chosen)
+            let (session, answer) = try await media.subscribe(
+                room: room, identity: grant.identity, offer: sdp, quality: quality, adaptive: adaptive, source: chosen)
             mediaSessions[session] = false
             send(.answer(session: session, sdp: answer, ref: ref))
         case .setQuality(let session, let quality):
-            guard mediaSessions[session] == false, let media, await media.setQuality(session: session, quality: quality) else {
+            guard mediaSessions[session] == false, let media else {
                 throw SignalingError(.notFound, "no subscription \(session) on this connection")
             }
+            try await media.setQuality(session: session, quality: quality)
             send(.pong(ref: ref))
         case .stop(let session):
             let room = try joinedRoom()
@@ -201,6 +189,14 @@ public final class SignalingSession {
         }
     }
 
+    private func checkMediaQuota() throws(SignalingError) {
+        guard mediaSessions.count < limits.mediaSessionsPerConnection else {
+            hub.refused(quota: "media_sessions_per_connection")
+            throw SignalingError(
+                .overQuota, "this connection holds \(limits.mediaSessionsPerConnection) media sessions, the most it may; stop one first")
+        }
+    }
+
     private func leaveRoom() async {
         guard let room, let participant else { return }
         for (session, _) in mediaSessions { _ = await media?.stop(session: session, room: room) }
@@ -209,8 +205,15 @@ public final class SignalingSession {
         self.room = nil
     }
 
-    /// The connection ended, however: leave the room and end its media.
-    public func end() async { await leaveRoom() }
+    /// The connection ended, however: leave the room, end its media, give back its identity's slot.
+    public func end() async {
+        await leaveRoom()
+        if let grant {
+            hub.admission.release(identity: grant.identity)
+            self.grant = nil
+        }
+        participant = nil
+    }
 
     static func newID() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")

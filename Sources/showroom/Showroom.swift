@@ -15,7 +15,8 @@ struct Showroom: AsyncParsableCommand {
         discussion: """
             `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
             --media-port (default 40000), --announce-ip (default 127.0.0.1), --data-dir (default ./.showroom), \
-            --log-level (default info), --demo (tokens for this server's own pages); `showroom serve --help` explains each.
+            --log-level (default info), --demo (tokens for this server's own pages), --durable, --retention-days, --retention-messages; \
+            `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
         subcommands: [Serve.self, Token.self],
@@ -48,6 +49,15 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Demo mode: this server's own pages get tokens for any room and role from GET /demo-token, so the demo runs without setup. Only on a loopback --host; never in production.")
     var demo = false
 
+    @Flag(help: "Sync the chat database on every message (SQLite synchronous=FULL): an acknowledged message then survives power loss, not only a crash.")
+    var durable = false
+
+    @Option(help: "Delete chat messages older than this many days (default: keep them).")
+    var retentionDays: Int?
+
+    @Option(help: "Keep at most this many chat messages per room, deleting the oldest (default: all).")
+    var retentionMessages: Int?
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -76,6 +86,9 @@ struct Serve: AsyncParsableCommand {
         config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"
         config.logLevel = level
         config.demo = demo
+        config.durableChat = durable
+        config.retentionDays = retentionDays
+        config.retentionMessagesPerRoom = retentionMessages
         let logger = Logger(label: "showroom")
         do {
             try await ShowroomServer.run(configuration: config, logger: logger)

@@ -1,5 +1,6 @@
 import Chat
 import Foundation
+import GRDB
 import Signaling
 import Testing
 
@@ -37,12 +38,15 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
     @Test func everyKindRoundTripsThroughTheFile() throws {
         let (store, dir) = try temporaryStore()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let expiry = Date(timeIntervalSince1970: 1_798_761_599)
+        let expiry = CouponExpiry(Date(timeIntervalSince1970: 1_798_761_599))
         let contents: [ChatContent] = [
             .text("Does it come in blue?"),
             .image(url: "https://shop.example/a.jpg", width: 640, height: 480, alt: "the blue one"),
             .product(sku: "SOFA-3", title: "Three-seat sofa", price: "1299.00", currency: "EUR", imageURL: "https://shop.example/s.jpg", link: "https://shop.example/p/sofa-3"),
             .coupon(code: "BLUE10", discount: "10%", expires: expiry),
+            .coupon(code: "DAY", discount: "5.00 EUR", expires: CouponExpiry(text: "2027-01-31")),
+            .coupon(code: "HALF", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59.500Z")),
+            .coupon(code: "NANO", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59.123456789+02:00")),
             .system("Ann joined"),
         ]
         for (i, c) in contents.enumerated() {
@@ -50,7 +54,93 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
         }
         // A second store on the same file (a restart) reads back the same.
         let reopened = try SQLiteChatStore(path: store.path)
-        #expect(try reopened.messages(room: "r", after: 0, limit: 10).map(\.content) == contents)
+        let back = try reopened.messages(room: "r", after: 0, limit: 10).map(\.content)
+        #expect(back == contents)
+        // The expiries come back as sent, so they name the same instant, fractions included.
+        let instants = back.compactMap { if case .coupon(_, _, let e) = $0 { e.date } else { nil } }
+        #expect(instants.map(\.timeIntervalSince1970) == [1_798_761_599, 1_801_353_600, 1_798_761_599.5, 1_798_754_399.123456789])
+    }
+
+    /// Pages hold at most `maxBytes` of messages (always one), both ways.
+    @Test func pagesAreBoundedByBytes() throws {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let big = String(repeating: "x", count: 10_000)
+        for i in 1...20 { _ = try store.append(room: "r", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text(big), at: Date()) }
+        let forward = try store.messages(room: "r", after: 0, limit: 200, maxBytes: 35_000)
+        #expect(forward.map(\.seq) == [1, 2, 3])
+        let back = try store.messages(room: "r", before: 21, limit: 200, maxBytes: 35_000)
+        #expect(back.map(\.seq) == [18, 19, 20])
+        #expect(try store.messages(room: "r", after: 5, limit: 200, maxBytes: 1).map(\.seq) == [6])
+        #expect(forward.allSatisfy { $0.storedSize > 10_000 && $0.storedSize < 10_500 })
+    }
+
+    /// Retention on a real file: by messages per room and by age; seqs never restart, even when
+    /// every message of a room is gone, and paging and resuming see what is left.
+    @Test func retentionPrunesOldMessagesAndSeqsGoOn() throws {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let now = Date()
+        for i in 1...20 { _ = try store.append(room: "busy", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text("\(i)"), at: now) }
+        for i in 1...3 {
+            _ = try store.append(room: "old", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text("\(i)"), at: now.addingTimeInterval(-10 * 86_400))
+        }
+        #expect(try RetentionPolicy().prune(store, now: now) == 0)
+        #expect(try RetentionPolicy(days: 7, messagesPerRoom: 5).prune(store, now: now) == 3 + 15)
+        #expect(try store.firstSeq(room: "busy") == 16 && store.lastSeq(room: "busy") == 20)
+        #expect(try store.messages(room: "busy", after: 3, limit: 100).map(\.seq) == [16, 17, 18, 19, 20])
+        #expect(try store.messages(room: "busy", before: 18, limit: 100).map(\.seq) == [16, 17])
+        #expect(try store.firstSeq(room: "old") == 0 && store.lastSeq(room: "old") == 3)
+        // After a reopen, the next message of the emptied room is 4, not 1.
+        let reopened = try SQLiteChatStore(path: store.path)
+        #expect(try reopened.append(room: "old", clientID: "4", sender: "s", senderRole: "shopper", content: .text("4"), at: now).message.seq == 4)
+        #expect(try reopened.append(room: "busy", clientID: "21", sender: "s", senderRole: "shopper", content: .text("21"), at: now).message.seq == 21)
+    }
+
+    /// A database written before retention existed (schema v1: no room_seq table) is migrated and
+    /// its rooms' seqs go on.
+    @Test func aDatabaseFromBeforeRetentionKeepsItsSeqs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("chat-v1-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let queue = try DatabaseQueue(path: dir + "/chat.sqlite")
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                    INSERT INTO grdb_migrations VALUES ('v1');
+                    CREATE TABLE message (
+                        room TEXT NOT NULL, seq INTEGER NOT NULL, client_id TEXT NOT NULL,
+                        sender TEXT NOT NULL, sender_role TEXT NOT NULL, body TEXT NOT NULL, sent_at REAL NOT NULL,
+                        PRIMARY KEY (room, seq)) WITHOUT ROWID;
+                    CREATE UNIQUE INDEX message_client ON message (room, sender, client_id);
+                    CREATE TABLE read_receipt (
+                        room TEXT NOT NULL, participant TEXT NOT NULL, seq INTEGER NOT NULL,
+                        PRIMARY KEY (room, participant)) WITHOUT ROWID;
+                    INSERT INTO message VALUES ('r', 1, 'a', 's', 'shopper', '{"kind":"text","text":"one"}', 0);
+                    INSERT INTO message VALUES ('r', 2, 'b', 's', 'shopper', '{"kind":"coupon","code":"X","discount":"10%","expires":"2026-12-31T23:59:59Z"}', 0);
+                    """)
+        }
+        try queue.close()
+        let store = try SQLiteChatStore(path: dir + "/chat.sqlite")
+        #expect(try store.lastSeq(room: "r") == 2)
+        #expect(try store.messages(room: "r", after: 0, limit: 10).map(\.content).last == .coupon(code: "X", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59Z")))
+        #expect(try store.append(room: "r", clientID: "c", sender: "s", senderRole: "shopper", content: .text("three"), at: Date()).message.seq == 3)
+    }
+
+    @Test func durableMeansSynchronousFull() throws {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        #expect(try store.synchronousSetting() == 1)  // NORMAL
+        let durable = try SQLiteChatStore(path: dir + "/durable.sqlite", durableAgainstPowerLoss: true)
+        #expect(try durable.synchronousSetting() == 2)  // FULL
+    }
+
+    @Test func readReceiptsAreLimitedToTheMostAdvanced() throws {
+        let (store, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for i in 1...10 { _ = try store.markRead(room: "r", participant: "p\(i)", seq: Int64(i)) }
+        #expect(try store.readReceipts(room: "r", limit: 3) == ["p10": 10, "p9": 9, "p8": 8])
     }
 
     @Test func pagingBothWays() throws {
@@ -82,7 +172,12 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
         (.product(sku: "A", title: "T", price: "12,90", currency: "EUR", imageURL: nil, link: "https://a.example"), .invalidContent),
         (.product(sku: "A", title: "T", price: "12.90", currency: "eur", imageURL: nil, link: "https://a.example"), .invalidContent),
         (.product(sku: "A", title: "T", price: "12.90", currency: "EUR", imageURL: nil, link: "ftp://a.example"), .invalidContent),
-        (.coupon(code: "X", discount: "ten percent", expires: Date()), .invalidContent),
+        (.coupon(code: "X", discount: "ten percent", expires: CouponExpiry(Date())), .invalidContent),
+        (.coupon(code: "X", discount: "10%", expires: CouponExpiry(text: "next tuesday")), .invalidContent),
+        (.coupon(code: "X", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59")), .invalidContent),
+        (.text("a" + String(repeating: "\u{301}", count: 8_200)), .tooLong),
+        (.text(String(repeating: "😀", count: 4_097)), .tooLong),
+        (.product(sku: "A", title: String(repeating: "\u{301}", count: 1_100), price: "1", currency: "EUR", imageURL: nil, link: "https://a.example"), .tooLong),
         (.system("hi"), .notAllowed),
     ])
     func invalidContentIsRefusedWithAReason(content: ChatContent, code: ChatError.Code) {
@@ -91,8 +186,38 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
 
     @Test func validContentPasses() throws {
         try ChatContent.text("hi").validate()
-        try ChatContent.coupon(code: "BLUE10", discount: "5.00 EUR", expires: Date()).validate()
+        try ChatContent.coupon(code: "BLUE10", discount: "5.00 EUR", expires: CouponExpiry(Date())).validate()
+        try ChatContent.text(String(repeating: "😀", count: 4_000)).validate()  // 16,000 bytes
+        try ChatContent.text(String(repeating: "日", count: 4_000)).validate()  // 12,000 bytes
         try ChatContent.product(sku: "A", title: "T", price: "12.9", currency: "EUR", imageURL: nil, link: "https://a.example/p").validate()
+    }
+
+    /// ISO 8601 expiries: what is accepted, the instant each names, and what is not.
+    @Test func couponExpiries() throws {
+        let accepted: [(String, Double)] = [
+            ("2027-01-31", 1_801_353_600), ("2026-12-31T23:59:59Z", 1_798_761_599), ("2026-12-31T23:59:59.5Z", 1_798_761_599.5),
+            ("2026-12-31t23:59:59.500z", 1_798_761_599.5), ("2026-12-31T23:59Z", 1_798_761_540), ("2027-01-01T01:59:59+02:00", 1_798_761_599),
+            ("2026-12-31T20:59:59-03:00", 1_798_761_599), ("2024-02-29", 1_709_164_800), ("2000-02-29T00:00:00Z", 951_782_400),
+            ("1969-12-31T23:59:59Z", -1),
+        ]
+        for (text, seconds) in accepted {
+            let date = try #require(CouponExpiry(text: text).date, "\(text)")
+            #expect(abs(date.timeIntervalSince1970 - seconds) < 1e-6, "\(text) → \(date.timeIntervalSince1970)")
+        }
+        for text in [
+            "", "2026-12-31T23:59:59", "2026-13-01", "2026-00-10", "2026-02-29", "1900-02-29", "2026-04-31", "2026-12-31T24:00:00Z",
+            "2026-12-31T23:60:00Z", "2026-12-31T23:59:60Z", "2026-12-31T23:59:59.Z", "2026-12-31T23:59:59.1234567890Z",
+            "2026-12-31T23:59:59+0200", "2026-12-31 23:59:59Z", "20261231", "+2026-12-31", "2026-12-31T23:59:59+24:00", "next tuesday",
+        ] {
+            #expect(CouponExpiry(text: text).date == nil, "\(text)")
+        }
+        // Written from an instant: UTC, milliseconds only when there are any; read back the same.
+        for seconds in [0.0, 1_798_761_599, 1_798_761_599.5, -86_400.25, 253_402_300_799] {
+            let e = CouponExpiry(Date(timeIntervalSince1970: seconds))
+            #expect(e.date?.timeIntervalSince1970 == seconds, "\(e)")
+        }
+        #expect(CouponExpiry(Date(timeIntervalSince1970: 1_798_761_599)).text == "2026-12-31T23:59:59Z")
+        #expect(CouponExpiry(Date(timeIntervalSince1970: 1_798_761_599.5)).text == "2026-12-31T23:59:59.500Z")
     }
 
     @Test func clientMessagesParseOrSayWhy() throws {
@@ -107,6 +232,39 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
             #"{"type":"subscribe","sdp":"v=0","quality":"4k"}"#, #"{"type":"typing","on":"yes"}"#,
         ] {
             #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(bad) }
+        }
+    }
+
+    /// Numbers from the wire at the edges of what JSON, Double and Int64 hold: each is either a
+    /// value or `bad_message`, never a trap.
+    @Test(arguments: [
+        "1e300", "-1e300", "1e400", "-1e400", "123456789012345678901234567890", "9223372036854775807", "9223372036854775808",
+        "-9223372036854775809", "9007199254740993", "9e15", "1.5", "-0", "0.0", "4.0", "1e-400", "true", "null", "\"3\"", "[]", "{}",
+    ])
+    func wireNumbersNeverTrap(number: String) {
+        for template in [
+            #"{"type":"join","room":"a","lastSeq":N}"#, #"{"type":"read","seq":N}"#, #"{"type":"history","limit":N}"#,
+            #"{"type":"history","before":N}"#, #"{"type":"hello","v":N,"token":"t"}"#,
+            #"{"type":"send","id":"x","kind":"image","url":"https://a.example/i.png","width":N,"height":10}"#,
+            #"{"type":"send","id":"x","kind":"coupon","code":"C","discount":"10%","expires":N}"#,
+        ] {
+            let text = template.replacingOccurrences(of: "N", with: number)
+            do {
+                let parsed = try ClientMessage.parse(text).message
+                if case .send(_, let content) = parsed { _ = try? content.validate() }
+            } catch {
+                #expect(error.code == .badMessage, "\(text)")
+            }
+        }
+    }
+
+    /// Deep nesting (64 KiB of brackets, the frame limit) is refused, not a stack overflow.
+    @Test func deeplyNestedJSONIsRefused() {
+        for open in ["[", "{\"a\":"] {
+            let deep = #"{"type":"ping","x":"# + String(repeating: open, count: 10_000) + "}"
+            #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(deep) }
+            let send = #"{"type":"send","id":"x","kind":"text","text":"t","x":"# + String(repeating: open, count: 10_000) + "}"
+            #expect(throws: SignalingError(.badMessage, "")) { try ClientMessage.parse(send) }
         }
     }
 }

@@ -22,7 +22,10 @@ final class SignalingClient: Sendable {
         commands = continuation
         let box = self.box
         task = Task {
-            _ = try? await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: Logger(label: "ws-test")) { inbound, outbound, _ in
+            // Frames up to 4 MiB: the server's answers may be larger than the library's 16 KiB default.
+            _ = try? await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/ws", configuration: .init(maxFrameSize: 1 << 22, autoPing: .disabled), logger: Logger(label: "ws-test")
+            ) { inbound, outbound, _ in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await command in stream {
@@ -101,6 +104,21 @@ final class SignalingClient: Sendable {
             try await Task.sleep(for: .milliseconds(5))
         }
         throw TimeoutError(waitingFor: type, received: box.received.withLock { $0.map { $0["type"] as? String ?? "?" } })
+    }
+
+    /// The first unread message whose type satisfies `matches` (those before it are marked read),
+    /// or none.
+    func drainUntil(_ matches: (String) -> Bool) -> [[String: any Sendable]] {
+        box.received.withLock { all in
+            box.cursor.withLock { c in
+                while c < all.count {
+                    let m = all[c]
+                    c += 1
+                    if matches(m["type"] as? String ?? "") { return [m] }
+                }
+                return []
+            }
+        }
     }
 
     /// Every unread message, in order (and marks them read).

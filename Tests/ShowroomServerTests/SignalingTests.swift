@@ -251,4 +251,78 @@ import Testing
             #expect(remaining == 0)
         }
     }
+
+    /// Every answer and error carries the `ref` of the message that caused it — `welcome`,
+    /// `joined` and `bad_message` included (an independent client found them without).
+    @Test func everyAnswerAndErrorEchoesRef() async throws {
+        let server = try await SignalingServer.start()
+        let c = SignalingClient(port: server.port)
+        c.send(["type": "hello", "v": 1, "token": try await wsToken("refs", .shopper, identity: "ref-sam"), "ref": "h1"])
+        #expect(try await c.next("welcome")["ref"] as? String == "h1")
+        c.send(["type": "join", "room": "refs", "ref": "j1"])
+        #expect(try await c.next("joined")["ref"] as? String == "j1")
+        for (bad, ref) in [
+            (#"{"type":"warp","ref":"w1"}"#, "w1"), (#"{"type":"join","ref":"j2"}"#, "j2"), (#"{"ref":"n1"}"#, "n1"),
+            (#"{"type":"send","id":"x","kind":"video","ref":"k1"}"#, "k1"), (#"{"type":"history","limit":1000,"ref":"l1"}"#, "l1"),
+        ] {
+            c.sendRaw(bad)
+            let e = try await c.next("error")
+            #expect(e["code"] as? String == "bad_message" && e["ref"] as? String == ref, "\(bad) → \(e)")
+        }
+        c.send(["type": "ping", "ref": "p1"])
+        #expect(try await c.next("pong")["ref"] as? String == "p1")
+        await c.close()
+        _ = await server.stop()
+    }
+
+    /// A coupon's `expires`: a full timestamp, one with fractional seconds, or a date alone are all
+    /// ISO 8601 and come back exactly as sent (the same instant); something else breaks a content
+    /// rule (`invalid_content`), and a field of the wrong JSON type is `bad_message`.
+    @Test func couponExpiryIsAnyISO8601DateOrTimeAndComesBackAsSent() async throws {
+        let server = try await SignalingServer.start()
+        let c = SignalingClient(port: server.port)
+        try await c.enter(token: try await wsToken("coupons", .agent, identity: "coupon-ann"), room: "coupons")
+        let accepted = ["2027-01-31", "2026-12-31T23:59:59.500Z", "2026-12-31T23:59:59Z", "2026-12-31T23:59:59.123456+02:00"]
+        for (i, expires) in accepted.enumerated() {
+            c.send(["type": "send", "id": "c\(i)", "kind": "coupon", "code": "BLUE10", "discount": "10%", "expires": expires])
+            let answer = try await c.next("ack", orError: true)
+            #expect(answer["type"] as? String == "ack", "\(expires): \(answer)")
+            // The message (sent to everyone before the ack) carries the expiry as sent.
+            #expect(c.all("message").last?["expires"] as? String == expires)
+        }
+        c.send(["type": "history", "limit": 10])
+        let stored = (try await c.next("history")["messages"] as? [any Sendable] ?? []).compactMap { ($0 as? [String: any Sendable])?["expires"] as? String }
+        #expect(stored == accepted)
+        for expires in ["next tuesday", "2026-13-01", "2026-02-30", "2026-12-31T25:00:00Z", "2026-12-31T23:59:59"] {
+            c.send(["type": "send", "id": "bad-\(expires)", "kind": "coupon", "code": "X", "discount": "10%", "expires": expires, "ref": expires])
+            let e = try await c.next("error")
+            #expect(e["code"] as? String == "invalid_content" && e["ref"] as? String == expires, "\(expires): \(e)")
+        }
+        c.send(["type": "send", "id": "typed", "kind": "coupon", "code": "X", "discount": "10%", "expires": 20270131])
+        #expect(try await c.next("error")["code"] as? String == "bad_message")
+        await c.close()
+        _ = await server.stop()
+    }
+
+    /// When the relay cannot start the rendition `setQuality` asks for, the answer is `media` with
+    /// the relay's reason (it used to be `not_found`).
+    @Test func setQualityAtCapacityIsAMediaError() async throws {
+        let server = try await SignalingServer.start(relay: true, relayConfiguration: { $0.limits.renditions = 0 })
+        let agent = SignalingClient(port: server.port), shopper = SignalingClient(port: server.port)
+        try await agent.enter(token: try await wsToken("cap", .agent, identity: "cap-agent"), room: "cap")
+        try await shopper.enter(token: try await wsToken("cap", .shopper, identity: "cap-shopper"), room: "cap")
+        agent.send(["type": "publish", "sdp": try fixtureOffer("aiortc-publisher-offer.sdp")])
+        _ = try await agent.next("answer")
+        shopper.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp"), "adaptive": false])
+        let session = try #require(try await shopper.next("answer")["session"] as? String)
+        shopper.send(["type": "setQuality", "session": session, "quality": "low", "ref": "q"])
+        let e = try await shopper.next("error")
+        #expect(e["code"] as? String == "media" && e["ref"] as? String == "q", "\(e)")
+        #expect((e["reason"] as? String ?? "").contains("renditions"))
+        shopper.send(["type": "setQuality", "session": "not-mine", "quality": "low"])
+        #expect(try await shopper.next("error")["code"] as? String == "not_found")
+        await agent.close()
+        await shopper.close()
+        _ = await server.stop()
+    }
 }

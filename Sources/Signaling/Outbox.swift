@@ -1,0 +1,160 @@
+import Synchronization
+
+/// Server-wide figures of every connection's ``Outbox``, for `/metrics`.
+public final class OutboxTotals: Sendable {
+    /// Bytes queued now, over all connections.
+    public let bytes = Atomic<Int>(0)
+    /// The most one connection has held since start.
+    public let peak = Atomic<Int>(0)
+    /// Connections closed because they went over their budget.
+    public let overflows = Atomic<Int>(0)
+    public init() {}
+}
+
+/// One connection's outgoing queue, shared by whoever sends to it (its session, every room it is
+/// in) and its writer task: an ``OutboxQueue`` behind a lock, a wake-up for the writer, and two
+/// hooks — ``onFailure(_:)`` (the connection must end: over budget, or a room could not serve it)
+/// and ``whenBelow(_:_:)`` (a resume backlog sends its next page once the client has taken the
+/// previous one).
+public final class Outbox: Sendable {
+    struct State {
+        var queue: OutboxQueue
+        var waiter: CheckedContinuation<String?, Never>?
+        var failure: (@Sendable (SignalingError) -> Void)?
+        var drained: (threshold: Int, action: @Sendable () -> Void)?
+    }
+
+    private let state: Mutex<State>
+    private let totals: OutboxTotals?
+
+    public init(budget: Int, totals: OutboxTotals? = nil) {
+        state = Mutex(State(queue: OutboxQueue(budget: budget)))
+        self.totals = totals
+    }
+
+    public var budget: Int { state.withLock { $0.queue.budget } }
+    /// Bytes queued now (the message being written included).
+    public var bytes: Int { state.withLock { $0.queue.bytes } }
+    public var peak: Int { state.withLock { $0.queue.peak } }
+
+    /// Sets what to do when the connection must end (the first failure only is reported).
+    public func onFailure(_ handler: @escaping @Sendable (SignalingError) -> Void) { state.withLock { $0.failure = handler } }
+
+    /// Queues an encoded message; false when it was not queued: the connection is over its budget
+    /// (it is then failed with `slow_consumer`) or is closing.
+    @discardableResult
+    public func deliver(_ text: String) -> Bool {
+        let (offer, waiter, failure, delta) = state.withLock { s in
+            let before = s.queue.bytes
+            let offer = s.queue.offer(text)
+            var waiter: CheckedContinuation<String?, Never>?
+            if offer == .queued, let w = s.waiter {
+                s.waiter = nil
+                waiter = w
+            }
+            let failure = offer == .overBudget ? s.failure.take() : nil
+            return (offer, waiter, failure, s.queue.bytes - before)
+        }
+        account(delta)
+        if let waiter { waiter.resume(returning: takeNext()) }
+        if offer == .overBudget, let failure {  // the first time only: the connection is ending
+            totals?.overflows.add(1, ordering: .relaxed)
+            failure(SignalingError(.slowConsumer, "more than \(budget) bytes waiting to be sent; reconnect and resume"))
+        }
+        return offer == .queued
+    }
+
+    /// The connection must end with `error` (reported once, to the ``onFailure(_:)`` handler).
+    public func fail(_ error: SignalingError) {
+        let handler = state.withLock { $0.failure.take() }
+        handler?(error)
+    }
+
+    /// Sends what is queued, then `last`, then ends.
+    public func close(last: String?) { finish { $0.close(last: last) } }
+
+    /// Drops what is queued, sends `last`, then ends.
+    public func abandon(last: String?) { finish { $0.abandon(last: last) } }
+
+    private func finish(_ change: (inout OutboxQueue) -> Void) {
+        let (waiter, delta) = state.withLock { s in
+            let before = s.queue.bytes
+            change(&s.queue)
+            let w = s.waiter
+            s.waiter = nil
+            s.failure = nil
+            s.drained = nil  // a resume page that would no longer be taken (and a cycle with its room)
+            return (w, s.queue.bytes - before)
+        }
+        account(delta)
+        waiter?.resume(returning: takeNext())
+    }
+
+    /// Runs `action` once, when fewer than `threshold` bytes are queued (at once if that is so now).
+    public func whenBelow(_ threshold: Int, _ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s -> Bool in
+            if s.queue.bytes < threshold || s.queue.phase != .open { return true }
+            s.drained = (threshold, action)
+            return false
+        }
+        if now { action() }
+    }
+
+    /// For the writer: the next message to write, waiting while there is none; nil once the
+    /// queue has ended. (The previous message counts as written when this is called.)
+    public func next() async -> String? {
+        if let text = takeNext() { return text }
+        return await withCheckedContinuation { c in
+            let ready: String?? = state.withLock { s in
+                // Check again under the lock: something may have come in meanwhile.
+                if !s.queue.isEmpty || s.queue.phase != .open {
+                    return .some(nil)
+                }
+                s.waiter = c
+                return .none
+            }
+            if ready != nil { c.resume(returning: takeNext()) }
+        }
+    }
+
+    /// The next message if one is queued, without waiting (for a writer that polls, and tests).
+    public func tryNext() -> String? { takeNext() }
+
+    /// Takes the next message (nil: none, or ended) and fires the drained hook when due.
+    private func takeNext() -> String? {
+        let (text, drained, delta) = state.withLock { s in
+            let before = s.queue.bytes
+            let text = s.queue.next()
+            var drained: (@Sendable () -> Void)?
+            if let d = s.drained, s.queue.bytes < d.threshold || s.queue.phase != .open {
+                drained = d.action
+                s.drained = nil
+            }
+            return (text, drained, s.queue.bytes - before)
+        }
+        account(delta)
+        drained?()
+        return text
+    }
+
+    private func account(_ delta: Int) {
+        guard let totals, delta != 0 else { return }
+        totals.bytes.add(delta, ordering: .relaxed)
+        if delta > 0 {
+            let mine = peak
+            var current = totals.peak.load(ordering: .relaxed)
+            while mine > current {
+                let (exchanged, original) = totals.peak.compareExchange(expected: current, desired: mine, ordering: .relaxed)
+                if exchanged { break }
+                current = original
+            }
+        }
+    }
+}
+
+extension Optional {
+    fileprivate mutating func take() -> Wrapped? {
+        defer { self = nil }
+        return self
+    }
+}

@@ -1,0 +1,103 @@
+import Chat
+import Foundation
+import Signaling
+import Synchronization
+import Testing
+
+/// A store whose writes in one room hang until released, as a slow disk or a long transaction
+/// would: the rest delegates to a real SQLite store.
+final class StallingStore: ChatStore {
+    let inner: SQLiteChatStore
+    let stalledRoom: String
+    let entered = Atomic(false)
+    let release = DispatchSemaphore(value: 0)
+    /// When set, reading messages after a seq (a resume page) fails.
+    let failPages = Atomic(false)
+
+    init(inner: SQLiteChatStore, stalling room: String) {
+        self.inner = inner
+        stalledRoom = room
+    }
+
+    func append(room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at: Date) throws(ChatError) -> (
+        message: StoredMessage, duplicate: Bool
+    ) {
+        if room == stalledRoom {
+            entered.store(true, ordering: .relaxed)
+            _ = release.wait(timeout: .now() + 10)
+        }
+        return try inner.append(room: room, clientID: clientID, sender: sender, senderRole: senderRole, content: content, at: at)
+    }
+    func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
+        if failPages.load(ordering: .relaxed) { throw ChatError(.storage, "disk I/O error") }
+        return try inner.messages(room: room, after: after, limit: limit, maxBytes: maxBytes)
+    }
+    func messages(room: String, before: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
+        try inner.messages(room: room, before: before, limit: limit, maxBytes: maxBytes)
+    }
+    func lastSeq(room: String) throws(ChatError) -> Int64 { try inner.lastSeq(room: room) }
+    func firstSeq(room: String) throws(ChatError) -> Int64 { try inner.firstSeq(room: room) }
+    func markRead(room: String, participant: String, seq: Int64) throws(ChatError) -> Int64 {
+        try inner.markRead(room: room, participant: participant, seq: seq)
+    }
+    func readReceipts(room: String, limit: Int) throws(ChatError) -> [String: Int64] { try inner.readReceipts(room: room, limit: limit) }
+    func prune(sentBefore: Date?, keepPerRoom: Int?) throws(ChatError) -> Int { try inner.prune(sentBefore: sentBefore, keepPerRoom: keepPerRoom) }
+}
+
+/// Polls `condition` every 5 ms until it holds or `seconds` pass.
+func eventually(seconds: Double, _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}
+
+@Suite struct RoomHubTests {
+    /// Issue item 2: a store that hangs for room A must not delay chat in room B. Before the fix
+    /// the one hub actor ran every room's SQLite call on itself, so B waited for A's disk.
+    @Test func aStalledStoreInOneRoomDoesNotDelayAnother() async throws {
+        let (sqlite, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = StallingStore(inner: sqlite, stalling: "room-a")
+        let hub = RoomHub(store: store)
+        let ann = Participant(id: "a1", identity: "ann", role: "agent"), bob = Participant(id: "b1", identity: "bob", role: "agent")
+        try await hub.join(room: "room-a", member: RoomHub.Member(participant: ann, outbox: hub.makeOutbox()), after: nil)
+        try await hub.join(room: "room-b", member: RoomHub.Member(participant: bob, outbox: hub.makeOutbox()), after: nil)
+        let stalled = Task { try await hub.send(room: "room-a", from: ann, clientID: "a", content: .text("stuck"), ref: nil) }
+        #expect(await eventually(seconds: 5) { store.entered.load(ordering: .relaxed) })
+        let start = ContinuousClock.now
+        let answer = try await hub.send(room: "room-b", from: bob, clientID: "b", content: .text("fine"), ref: nil)
+        let elapsed = ContinuousClock.now - start
+        store.release.signal()
+        _ = try await stalled.value
+        #expect(elapsed < .milliseconds(500), "room B's send took \(elapsed) while room A's store hung")
+        if case .ack(_, let seq, _, _) = answer { #expect(seq == 1) } else { Issue.record("not an ack: \(answer)") }
+    }
+
+    /// A resume whose first page cannot be read fails the join as a whole: `storage`, and no
+    /// member left in the room without its backlog (the others see it come and go).
+    @Test func aJoinWhoseBacklogCannotBeReadLeavesNoMemberBehind() async throws {
+        let (sqlite, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = StallingStore(inner: sqlite, stalling: "none")
+        let hub = RoomHub(store: store)
+        let ann = Participant(id: "a1", identity: "ann", role: "agent")
+        let annOutbox = hub.makeOutbox()
+        try await hub.join(room: "r", member: RoomHub.Member(participant: ann, outbox: annOutbox), after: nil)
+        for i in 1...3 { _ = try await hub.send(room: "r", from: ann, clientID: "m\(i)", content: .text("\(i)"), ref: nil) }
+        store.failPages.store(true, ordering: .relaxed)
+        let sam = Participant(id: "s1", identity: "sam", role: "shopper")
+        await #expect(throws: SignalingError(.storage, "")) {
+            try await hub.join(room: "r", member: RoomHub.Member(participant: sam, outbox: hub.makeOutbox()), after: 0)
+        }
+        #expect(await hub.memberCount(room: "r") == 1)
+        var events: [String] = []
+        while let t = annOutbox.tryNext() {
+            if t.contains(#""type":"presence""#) { events.append(t.contains(#""event":"joined""#) ? "joined" : "left") }
+        }
+        #expect(events == ["joined", "left"])
+        #expect(hub.snapshot().members == 1)
+    }
+}
