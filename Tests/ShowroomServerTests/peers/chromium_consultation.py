@@ -42,7 +42,7 @@ def main():
     result = {}
     data = tempfile.mkdtemp(prefix="showroom-consult-")
     server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
-                               "--data-dir", data, "--log-level", "warning"])
+                               "--data-dir", data, "--log-level", "warning", "--demo"])
     shopper = agent = None
     try:
         if not wait_healthy(BASE, time.monotonic() + 20):

@@ -58,7 +58,7 @@ def main():
     result = {"publisher": args.publisher}
     data = tempfile.mkdtemp(prefix="showroom-chromium-")
     server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
-                               "--data-dir", data, "--log-level", "warning"])
+                               "--data-dir", data, "--log-level", "warning", "--demo"])
     driver = None
     stop = threading.Event()
     try:
