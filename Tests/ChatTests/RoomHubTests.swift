@@ -67,13 +67,23 @@ func eventually(seconds: Double, _ condition: () async -> Bool) async -> Bool {
         try await hub.join(room: "room-b", member: RoomHub.Member(participant: bob, outbox: hub.makeOutbox()), after: nil)
         let stalled = Task { try await hub.send(room: "room-a", from: ann, clientID: "a", content: .text("stuck"), ref: nil) }
         #expect(await eventually(seconds: 5) { store.entered.load(ordering: .relaxed) })
-        let start = ContinuousClock.now
-        let answer = try await hub.send(room: "room-b", from: bob, clientID: "b", content: .text("fine"), ref: nil)
-        let elapsed = ContinuousClock.now - start
+        // Room A's store stays stalled until room B's send has returned: were B behind A, it
+        // would never return (the race below gives up after 60 s). No timing bound, so a busy
+        // machine cannot fail it.
+        let answer = try await withThrowingTaskGroup(of: ServerMessage?.self) { group in
+            group.addTask { try await hub.send(room: "room-b", from: bob, clientID: "b", content: .text("fine"), ref: nil) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(60))
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
         store.release.signal()
         _ = try await stalled.value
-        #expect(elapsed < .milliseconds(500), "room B's send took \(elapsed) while room A's store hung")
-        if case .ack(_, let seq, _, _) = answer { #expect(seq == 1) } else { Issue.record("not an ack: \(answer)") }
+        let sent = try #require(answer, "room B's send waited for room A's stalled store")
+        if case .ack(_, let seq, _, _) = sent { #expect(seq == 1) } else { Issue.record("not an ack: \(sent)") }
     }
 
     /// A resume whose first page cannot be read fails the join as a whole: `storage`, and no
