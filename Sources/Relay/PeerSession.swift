@@ -130,6 +130,8 @@ public struct PeerStatistics: Sendable, Equatable {
     public var packetsOut = 0
     public var bytesOut = 0
     public var nacksIn = 0
+    /// Packets those NACKs named (as read: at most ``RelayState/maximumNACKEntries`` entries a datagram).
+    public var nackedPackets = 0
     public var retransmitted = 0
     public var keyFrameRequests = 0
     public var dropped = 0
@@ -146,6 +148,7 @@ public struct PeerStatistics: Sendable, Equatable {
         packetsOut += o.packetsOut
         bytesOut += o.bytesOut
         nacksIn += o.nacksIn
+        nackedPackets += o.nackedPackets
         retransmitted += o.retransmitted
         keyFrameRequests += o.keyFrameRequests
         dropped += o.dropped

@@ -74,6 +74,13 @@ final class RelayState {
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
     static let relaySSRC: UInt32 = 0x5EED_0001
+    /// The largest datagram read: WebRTC keeps packets under the path MTU (~1,200–1,500 bytes), and
+    /// the socket reads into 2 KiB slices anyway (``RelayServer``); anything larger is no peer's.
+    static let maximumDatagram = 2_048
+    /// Generic NACK entries (each up to 17 packets) read from one datagram: far beyond what a
+    /// receiver asks for at once, and a bound on the lookups a viewer can make the loop do
+    /// (RFC 4585 §6.2.1 does not bound them; one 64 KB datagram named 272,000 packets).
+    static let maximumNACKEntries = 64
 
     /// Quotas (``RelayConfiguration/limits``).
     let limits: RelayLimits
@@ -331,6 +338,10 @@ final class RelayState {
         currentTime = now
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else {
             count("empty")
+            return []
+        }
+        guard buffer.readableBytes <= Self.maximumDatagram else {
+            count("oversize")
             return []
         }
         switch first {
@@ -624,6 +635,7 @@ final class RelayState {
             return []
         }
         var out: [Outgoing] = []
+        var nackEntriesLeft = Self.maximumNACKEntries
         for p in packets {
             var blocks: [RTCPReportBlock] = []
             if case .receiverReport(let rr) = p { blocks = rr.reports }
@@ -657,7 +669,11 @@ final class RelayState {
                 // A packet goes again at most once per round trip (RFC 4585 §3.5.2 leaves the
                 // policy to the sender); and only within the viewer's retransmission budget.
                 let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
-                for seq in nack.lostSequenceNumbers {
+                let entries = nack.entries.prefix(nackEntriesLeft)
+                nackEntriesLeft -= entries.count
+                if entries.count < nack.entries.count { count("nack-entries-over-limit") }
+                for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
+                    session.stats.nackedPackets += 1
                     guard let input = slot.rewriter.original(seq), let original = cache.packet(input),
                         let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
                     else { continue }
@@ -827,7 +843,7 @@ final class RelayState {
                 }
             }
             return SessionStatistics(
-                id: s.id, room: s.room, publishing: s.role == .publisher, streams: streams, nacks: s.stats.nacksIn,
+                id: s.id, room: s.room, publishing: s.role == .publisher, streams: streams, nacks: s.stats.nacksIn, nackedPackets: s.stats.nackedPackets,
                 retransmitted: s.stats.retransmitted, retransmissionsSkipped: s.stats.retransmissionsSkipped,
                 watching: s.role == .viewer ? s.source : nil, keyFrameRequests: s.stats.keyFrameRequests, quality: s.quality,
                 qualityChanges: s.stats.qualityChanges)
@@ -865,6 +881,8 @@ public struct SessionStatistics: Sendable, Equatable {
     public var publishing: Bool
     public var streams: [String: StreamStatistics]
     public var nacks: Int
+    /// Packets those NACKs named, as read.
+    public var nackedPackets: Int
     public var retransmitted: Int
     public var retransmissionsSkipped: Int
     /// For a viewer: the publisher session it watches.

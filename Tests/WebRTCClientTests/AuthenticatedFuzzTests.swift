@@ -90,4 +90,41 @@ import WebRTCClient
         #expect(relay.sessionCount() == 2)
         #expect((relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0) > before + 1_000)
     }
+
+    /// Found by the relay fuzzer: one SRTCP datagram of generic NACKs — 16,000 entries, each
+    /// naming 17 packets — made the relay look up 272,000 sequence numbers on its loop (0.1–0.3 s).
+    /// A viewer's NACKs are read up to ``RelayState/maximumNACKEntries`` entries a datagram, and
+    /// a datagram larger than any real one is not read at all.
+    @Test func aNACKFloodCostsBoundedWork() throws {
+        let relay = try RelayQuotaTests.relay()
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_100)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_101)
+        for seq in UInt16(0)..<300 {
+            var bytes = RTPPacket(
+                header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: seq, timestamp: UInt32(seq) * 3_000, ssrc: publisher.offer.videoSSRC),
+                payload: [0x10, 0, 0, 0] + Array(repeating: 7, count: 1_000)
+            ).serialized()
+            try publisher.srtp.protectRTP(&bytes)
+            _ = relay.receive(bytes, from: publisher.address, now: .zero)
+        }
+        let video = try #require(viewer.answer.videoSSRC)
+        // Within a real datagram's size: 120 entries, each all 17 packets.
+        let entries = (0..<120).map { RTCPGenericNACK.Entry(packetID: UInt16($0 * 17), lostBitmask: 0xFFFF) }
+        var bytes = RTCPPacket.serializeCompound([
+            .receiverReport(RTCPReceiverReport(ssrc: 7)), .nack(RTCPGenericNACK(senderSSRC: 7, mediaSSRC: video, entries: entries)),
+        ])
+        try viewer.srtp.protectRTCP(&bytes)
+        #expect(bytes.count < RelayState.maximumDatagram)
+        let out = relay.receive(bytes, from: viewer.address, now: .milliseconds(100))
+        let considered = relay.statistics().first { !$0.publishing }?.nackedPackets ?? 0
+        #expect(considered == RelayState.maximumNACKEntries * 17, "\(considered) NACKed packets read of 2,040")
+        #expect(relay.dropped["nack-entries-over-limit"] == 1)
+        #expect(!out.isEmpty, "the first entries are answered")
+        // The fuzzer's 64 KB datagram is not read.
+        let huge = (0..<16_000).map { RTCPGenericNACK.Entry(packetID: UInt16(truncatingIfNeeded: $0), lostBitmask: 0xFFFF) }
+        var flood = RTCPPacket.serializeCompound([.nack(RTCPGenericNACK(senderSSRC: 7, mediaSSRC: video, entries: huge))])
+        try viewer.srtp.protectRTCP(&flood)
+        #expect(relay.receive(flood, from: viewer.address, now: .milliseconds(200)).isEmpty)
+        #expect(relay.dropped["oversize"] == 1)
+    }
 }
