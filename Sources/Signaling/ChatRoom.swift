@@ -28,6 +28,8 @@ actor ChatRoom {
     private let threads: StoreThreads
     private let limits: SignalingLimits
     private let counters: HubCounters
+    /// Told of every message the room stores (not of duplicates), after its broadcast.
+    private let observer: (@Sendable (StoredMessage) -> Void)?
     private let gate: RoomGate
     private var members: [String: Member] = [:]
     /// Media session → the participant publishing it.
@@ -38,8 +40,12 @@ actor ChatRoom {
     /// Backlog pages read at most this many messages (and ``SignalingLimits/pageBytes``).
     static let pageMessages = 500
 
-    init(name: String, store: any ChatStore, threads: StoreThreads, limits: SignalingLimits, counters: HubCounters) {
+    init(
+        name: String, store: any ChatStore, threads: StoreThreads, limits: SignalingLimits, counters: HubCounters,
+        observer: (@Sendable (StoredMessage) -> Void)? = nil
+    ) {
         self.name = name
+        self.observer = observer
         self.store = store
         self.threads = threads
         self.limits = limits
@@ -163,10 +169,23 @@ actor ChatRoom {
     /// acknowledgement is built only after the store committed it.
     func send(from p: Participant, clientID: String, content: ChatContent, ref: String?) async throws(SignalingError) -> ServerMessage {
         guard members[p.id] != nil else { throw SignalingError(.notJoined, "join a room first") }
-        return try await inTurn { () async throws(SignalingError) -> ServerMessage in
+        let (message, duplicate) = try await append(sender: p.identity, role: p.role, clientID: clientID, content: content)
+        return .ack(id: clientID, seq: message.seq, duplicate: duplicate, ref: ref)
+    }
+
+    /// A message the server writes into the room (the desk's bot, a system line): stored and
+    /// broadcast like a member's, with the same guarantees, whoever is in the room.
+    func post(sender: String, role: String, clientID: String, content: ChatContent) async throws(SignalingError) -> StoredMessage {
+        try await append(sender: sender, role: role, clientID: clientID, content: content).message
+    }
+
+    private func append(sender: String, role: String, clientID: String, content: ChatContent) async throws(SignalingError) -> (
+        message: StoredMessage, duplicate: Bool
+    ) {
+        try await inTurn { () async throws(SignalingError) -> (message: StoredMessage, duplicate: Bool) in
             let (store, name) = (self.store, self.name)
             let result = try await stored { () throws(ChatError) in
-                try store.append(room: name, clientID: clientID, sender: p.identity, senderRole: p.role, content: content, at: Date())
+                try store.append(room: name, clientID: clientID, sender: sender, senderRole: role, content: content, at: Date())
             }
             if result.duplicate {
                 counters.add(counters.duplicates)
@@ -174,8 +193,9 @@ actor ChatRoom {
                 counters.add(counters.stored)
                 lastSeq = max(lastSeq, result.message.seq)
                 broadcast(.message(result.message), except: nil)
+                observer?(result.message)
             }
-            return .ack(id: clientID, seq: result.message.seq, duplicate: result.duplicate, ref: ref)
+            return result
         }
     }
 

@@ -27,6 +27,8 @@ public final class RoomHub: Sendable {
     let counters = HubCounters()
     /// Room name → its actor and how many sessions hold it (joined, or joining).
     private let rooms = Mutex<[String: (room: ChatRoom, holders: Int)]>([:])
+    /// Told of every stored message of every room (``observe(_:)``).
+    private let observer = Mutex<(@Sendable (StoredMessage) -> Void)?>(nil)
 
     public init(store: any ChatStore, limits: SignalingLimits = SignalingLimits()) {
         self.store = store
@@ -46,7 +48,8 @@ public final class RoomHub: Sendable {
                 r[name]?.holders += 1
                 return entry.room
             }
-            let room = ChatRoom(name: name, store: store, threads: threads, limits: limits, counters: counters)
+            let observer = self.observer.withLock { $0 }
+            let room = ChatRoom(name: name, store: store, threads: threads, limits: limits, counters: counters, observer: observer)
             r[name] = (room, 1)
             return room
         }
@@ -90,6 +93,23 @@ public final class RoomHub: Sendable {
     {
         try await self.room(room).send(from: p, clientID: clientID, content: content, ref: ref)
     }
+
+    /// A message the server writes into `room` (the desk's bot, a system line): stored with the
+    /// room's next seq and sent to whoever is in it, members or not. `clientID` makes a retry
+    /// idempotent, as for members.
+    @discardableResult
+    public func post(room: String, sender: String, role: String, clientID: String, content: ChatContent) async throws(SignalingError)
+        -> StoredMessage
+    {
+        let r = hold(room)
+        defer { release(room) }
+        return try await r.post(sender: sender, role: role, clientID: clientID, content: content)
+    }
+
+    /// Calls `handler` with every message any room stores from now on (after its broadcast; not
+    /// for duplicates), e.g. for the desk to read the shopper's questions. Set once, before rooms
+    /// are in use: rooms already open keep the handler they were made with.
+    public func observe(_ handler: @escaping @Sendable (StoredMessage) -> Void) { observer.withLock { $0 = handler } }
 
     /// Takes one chat send from `identity`'s shared rate; false (and counted) when it is over.
     public func maySend(_ identity: String, now: ContinuousClock.Instant) -> Bool {

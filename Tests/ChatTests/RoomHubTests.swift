@@ -110,4 +110,33 @@ func eventually(seconds: Double, _ condition: () async -> Bool) async -> Bool {
         #expect(events == ["joined", "left"])
         #expect(hub.snapshot().members == 1)
     }
+
+    /// The desk writes into rooms (the bot's replies, system lines) without being a member, and
+    /// reads every stored message through one observer; members get posts like any message, in
+    /// seq order, and a retried post is stored once.
+    @Test func theServerPostsIntoRoomsAndObservesEveryStoredMessage() async throws {
+        let (sqlite, dir) = try temporaryStore()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let hub = RoomHub(store: sqlite)
+        let seen = Mutex<[String]>([])
+        hub.observe { m in seen.withLock { $0.append("\(m.room)#\(m.seq) \(m.senderRole)") } }
+        // Into a room nobody is in yet: stored.
+        let first = try await hub.post(room: "c1", sender: "bot", role: "bot", clientID: "greet", content: .text("Hi! How can I help?"))
+        #expect(first.seq == 1)
+        let ann = Participant(id: "a1", identity: "ann", role: "shopper")
+        let outbox = hub.makeOutbox()
+        try await hub.join(room: "c1", member: RoomHub.Member(participant: ann, outbox: outbox), after: 0)
+        _ = try await hub.send(room: "c1", from: ann, clientID: "q", content: .text("Does it come in blue?"), ref: nil)
+        _ = try await hub.post(room: "c1", sender: "bot", role: "bot", clientID: "a", content: .text("It does."))
+        let again = try await hub.post(room: "c1", sender: "bot", role: "bot", clientID: "a", content: .text("It does."))
+        #expect(again.seq == 3, "a retried post is the stored one")
+        #expect(seen.withLock { $0 } == ["c1#1 bot", "c1#2 shopper", "c1#3 bot"])
+        // The member got the first post as its backlog, then the rest live, in order.
+        var seqs: [Int64] = []
+        while let text = outbox.tryNext() {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], o["type"] as? String == "message" else { continue }
+            seqs.append((o["seq"] as? NSNumber)?.int64Value ?? -1)
+        }
+        #expect(seqs == [1, 2, 3])
+    }
 }
