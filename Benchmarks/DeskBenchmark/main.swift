@@ -152,6 +152,10 @@ if section == "estimate" || section == "all" {
                 s.warmUp = 20_000
                 s.seed = 42
                 let e = QueueSimulation.run(s).estimateErrors()
+                guard e.count > 0 else {
+                    print("| \(name) | \(d) | \(load) | 0 | nobody queued | | | | | | |")
+                    continue
+                }
                 print(
                     "| \(name) | \(d) | \(load) | \(e.count) | \(f(e.meanWait)) s | \(f(e.meanAbsoluteError)) s | \(f(100 * e.meanAbsoluteError / e.meanWait, 0)) % | \(f(e.oracleMeanAbsoluteError)) s | \(f(e.p90AbsoluteError)) s | \(f(e.bias, 1)) s | \(f(100 * e.coverage, 0)) % |"
                 )
@@ -192,8 +196,10 @@ if section == "staffing" || section == "all" {
     print("## Concurrency slowdown: a chat lasts 1 + β(j − 1) times its drawn length when its agent then holds j (300/h, lognormal 240 s cv 1, concurrency 3); Erlang C fed the handling time measured in each run")
     print("| β | agents | measured handling | Erlang C SL (measured h) | simulated SL | simulated mean wait |")
     print("|---|---|---|---|---|---|")
+    var summaries: [String] = []
     for beta in [0.0, 0.15, 0.3] {
-        for agents in 9...16 {
+        var smallest: Int?
+        for agents in 8...16 {
             var s = QueueSimulation.Scenario(arrivalsPerHour: 300, handling: .logNormal(mean: 240, cv: 1), agents: [Int](repeating: 3, count: agents))
             s.slowdownPerExtraChat = beta
             s.consultations = 1_000_000
@@ -207,7 +213,15 @@ if section == "staffing" || section == "all" {
             print(
                 "| \(beta) | \(agents) | \(f(h)) s | \(f(100 * (model?.serviceLevel(targetSeconds: 30) ?? 0))) % | \(f(100 * sim.value)) ± \(f(100 * sim.standardError)) % | \(f(meanWait)) s |"
             )
+            if smallest == nil, sim.value >= 0.8 { smallest = agents }
             if sim.value > 0.97 { break }
         }
+        let full = 240 * (1 + beta * 2)
+        let forFull = try! ErlangC.agentsNeeded(arrivalsPerHour: 300, averageHandlingSeconds: full, targetSeconds: 30, serviceLevel: 0.8, concurrency: 3)
+        summaries.append(
+            "β \(beta): smallest simulated team meeting 80 % in 30 s: \(smallest.map(String.init) ?? "none") agents; agentsNeeded fed the handling time at full concurrency (\(f(full, 0)) s): \(forFull)"
+        )
     }
+    print()
+    for line in summaries { print(line) }
 }
