@@ -4,7 +4,7 @@ import Foundation
 /// holiday (factor 0.2), a closure (factor 0). ``ArrivalForecast`` multiplies the expected
 /// arrivals of every half hour whose middle lies in ``interval`` by ``factor``; overlapping
 /// adjustments multiply.
-public struct ForecastAdjustment: Sendable, Hashable {
+public struct ForecastAdjustment: Sendable, Hashable, Codable {
     public var interval: DateInterval
     public var factor: Double
 

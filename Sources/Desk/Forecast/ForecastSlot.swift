@@ -5,10 +5,10 @@ import Foundation
 /// Half hours are real 30-minute intervals counted from local midnight, so a day has 48 of them,
 /// 46 on the day clocks go forward and 50 on the day they go back (the repeated wall-clock hour
 /// appears twice, with its own ``start``).
-public struct ForecastSlot: Sendable, Hashable {
+public struct ForecastSlot: Sendable, Hashable, Codable {
     /// Where the expected arrivals come from, for the supervisor view to say how much to trust
     /// them.
-    public enum Basis: Sendable, Hashable {
+    public enum Basis: Sendable, Hashable, Codable {
         /// The same weekday's same half hour, over this many weeks of history.
         case weekday(weeks: Int)
         /// Too few weeks of this weekday (this many): blended with the all-days average.

@@ -4,7 +4,7 @@
 ///
 /// An agent who serves several departments counts in each department's picture: the estimate is
 /// then optimistic by the share of that agent's freed slots another department takes.
-public struct QueueCapacity: Sendable, Hashable {
+public struct QueueCapacity: Sendable, Hashable, Codable {
     /// Slots of the agents online for this department (agents × their concurrency).
     public var totalSlots: Int
     /// Of those, slots a consultation holds (active or on hold).
@@ -15,6 +15,7 @@ public struct QueueCapacity: Sendable, Hashable {
         self.busySlots = min(max(0, busySlots), max(0, totalSlots))
     }
 
-    /// Slots no consultation holds (an offer may be on its way to them).
-    public var freeSlots: Int { totalSlots - busySlots }
+    /// Slots no consultation holds (an offer may be on its way to them). Never negative, even
+    /// for a decoded picture that skipped ``init(totalSlots:busySlots:)``'s clamping.
+    public var freeSlots: Int { max(0, totalSlots - max(0, busySlots)) }
 }

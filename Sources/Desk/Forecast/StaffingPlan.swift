@@ -11,7 +11,7 @@ import Foundation
 /// meetings and absence ("shrinkage") come on top.
 public struct StaffingPlan: Sendable {
     /// What the department promises its shoppers.
-    public struct Target: Sendable, Hashable {
+    public struct Target: Sendable, Hashable, Codable {
         /// Seconds from joining the queue to being taken by an agent.
         public var replySeconds = 30.0
         /// Share of shoppers taken within ``replySeconds``.
@@ -33,7 +33,7 @@ public struct StaffingPlan: Sendable {
     }
 
     /// One half hour of the plan.
-    public struct Slot: Sendable, Hashable {
+    public struct Slot: Sendable, Hashable, Codable {
         public var forecast: ForecastSlot
         /// Agents needed to meet the target (0 when no consultation is expected).
         public var agents: Int

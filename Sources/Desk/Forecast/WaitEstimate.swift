@@ -1,7 +1,7 @@
 /// What a queued shopper is told: the expected seconds until an agent's slot takes them, and a
 /// range that holds the actual wait four times in five under the model (10th to 90th
 /// percentile). Made by ``WaitEstimator/estimate(position:capacity:)``.
-public struct WaitEstimate: Sendable, Hashable {
+public struct WaitEstimate: Sendable, Hashable, Codable {
     /// Expected seconds until a slot takes this shopper.
     public var seconds: Double
     /// 10th percentile of the wait under the model, in seconds.

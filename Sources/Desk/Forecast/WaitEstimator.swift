@@ -78,7 +78,7 @@ public struct WaitEstimator: Sendable, Hashable {
     /// `nil` when no agent of the department is online: no wait can be promised.
     public func estimate(position: Int, capacity: QueueCapacity) -> WaitEstimate? {
         guard capacity.totalSlots > 0 else { return nil }
-        let departures = max(1, position) - capacity.freeSlots
+        let departures = max(1, position) - min(capacity.freeSlots, capacity.totalSlots)
         guard departures > 0 else { return .now }
         let k = Double(departures)
         let scale = averageHandlingSeconds / Double(capacity.totalSlots)  // seconds per departure
