@@ -89,7 +89,10 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
-        .testTarget(name: "DeskTests", dependencies: ["Desk", "ShowroomTestSupport"]),
+        .testTarget(name: "DeskTests", dependencies: ["Desk", "DeskSimulation", "ShowroomTestSupport"]),
+        // A seeded discrete-event model of a department's queue: the reference the desk's wait
+        // estimate and staffing are checked against (DeskTests, DeskBenchmark).
+        .target(name: "DeskSimulation", dependencies: ["Desk", "ShowroomTestSupport"], path: "Tests/DeskSimulation"),
         .testTarget(
             name: "MediaPipelineTests", dependencies: ["MediaPipeline", "MediaWire", "MediaCodecs", "ShowroomTestSupport"]),
         .testTarget(
@@ -158,6 +161,10 @@ let package = Package(
             ],
             path: "Benchmarks/ChatBenchmark"
         ),
+        // The desk's numbers in a release build: `swift run -c release DeskBenchmark` (forecast and
+        // staffing timings on a year of history, wait-estimate errors, the staffing check).
+        .executableTarget(
+            name: "DeskBenchmark", dependencies: ["Desk", "DeskSimulation"], path: "Benchmarks/DeskBenchmark"),
         // The relay benchmark: real SRTP peers over loopback UDP, `swift run -c release RelayBenchmark`.
         .executableTarget(
             name: "RelayBenchmark",
