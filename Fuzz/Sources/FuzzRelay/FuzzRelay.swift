@@ -204,6 +204,7 @@ final class World {
 }
 
 nonisolated(unsafe) var world: World?
+let profile = ProcessInfo.processInfo.environment["FUZZ_PROFILE"] != nil
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRelay(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -211,6 +212,15 @@ public func fuzzRelay(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         do { world = try World() } catch { fatalError("fuzz room setup failed: \(error)") }
     }
     world!.run(Array(UnsafeBufferPointer(start: data, count: size)))
+    if profile {
+        // What the input reached: `FUZZ_PROFILE=1 tools/fuzz repro relay FILE`.
+        let t = world!.relay.snapshot().totals
+        FileHandle.standardError.write(Data("""
+            profile relay: in \(t.packetsIn) out \(t.packetsOut) nacks \(t.nacksIn) retransmitted \(t.retransmitted) \
+            key frame requests \(t.keyFrameRequests) dropped \(world!.relay.dropped.sorted { $0.key < $1.key })
+
+            """.utf8))
+    }
     return 0
 }
 

@@ -7,13 +7,23 @@ import Signaling
 /// content of any kind, which is validated as the session does, and content that passes goes
 /// through the store's encoding (`jsonObject` → JSON → `ChatContent(json:)`) and must come back
 /// the same.
+/// `FUZZ_PROFILE=1 tools/fuzz repro ws FILE` prints how long each step takes (slow inputs).
+let profile = ProcessInfo.processInfo.environment["FUZZ_PROFILE"] != nil
+
+func step<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    guard profile else { return try body() }
+    let start = ContinuousClock.now
+    defer { FileHandle.standardError.write(Data("profile ws: \(name): \(ContinuousClock.now - start)\n".utf8)) }
+    return try body()
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzWS(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
-    guard let (message, _) = try? ClientMessage.parse(text) else { return 0 }
+    guard let (message, _) = step("ClientMessage.parse", { try? ClientMessage.parse(text) }) else { return 0 }
     guard case .send(_, let content) = message else { return 0 }
     _ = content.kind
-    guard (try? content.validate()) != nil else { return 0 }
+    guard step("ChatContent.validate", { (try? content.validate()) != nil }) else { return 0 }
     let stored: Data
     do { stored = try JSONSerialization.data(withJSONObject: content.jsonObject, options: .sortedKeys) } catch {
         fatalError("valid content does not encode for the store: \(error)")
