@@ -196,7 +196,13 @@ final class World {
                 _ = relay.tick(now: now)
                 continue
             }
-            for o in relay.receive(body, from: from, now: now) {
+            let started = profile ? ContinuousClock.now : nil
+            let sent = relay.receive(body, from: from, now: now)
+            if let started {
+                FileHandle.standardError.write(
+                    Data("profile relay: record kind \(kind) of \(body.count) bytes: \(ContinuousClock.now - started), \(sent.count) sent\n".utf8))
+            }
+            for o in sent {
                 precondition(o.buffer.readableBytes > 0, "the relay sends an empty datagram")
             }
         }
