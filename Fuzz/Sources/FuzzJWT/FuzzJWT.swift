@@ -61,10 +61,20 @@ public func fuzzJWT(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         try? await authority.authorize("Bearer \(token)", room: "demo", role: .publisher)
     }
     if let authorized {
-        let verified: AccessToken? = blocking { try? await authority.verify(token) }
+        // `authorize` trims spaces and tabs around the token; `verify` takes it as given.
+        let bare = token.trimmingCharacters(in: .whitespaces)
+        let verified: AccessToken? = blocking { try? await authority.verify(bare) }
         precondition(authorized == verified, "authorize accepted what verify did not")
         precondition(authorized.room == "demo" && authorized.role.canPublish, "authorize let a token through for another room or role")
         precondition(authorized.exp.value > Date(), "an expired token was accepted")
+        // No forgery: whatever the header says (`alg`, `kid`), an accepted token carries
+        // HMAC-SHA256 with the server's secret over its first two parts.
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        precondition(parts.count == 3, "accepted a token of \(parts.count) parts")
+        let mac = Array(HMAC<SHA256>.authenticationCode(for: Array("\(parts[0]).\(parts[1])".utf8), using: SymmetricKey(data: secret)))
+        var b64 = parts[2].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        b64 += String(repeating: "=", count: (4 - b64.count % 4) % 4)
+        precondition(Data(base64Encoded: b64).map(Array.init) == mac, "accepted a token whose signature is not the server's HMAC")
     }
     return 0
 }
