@@ -11,6 +11,12 @@ let package = Package(
         .executable(name: "showroom-load", targets: ["showroom-load"]),
         .library(name: "MediaWire", targets: ["MediaWire"]),
         .library(name: "MediaPipeline", targets: ["MediaPipeline"]),
+        // For the fuzz package in Fuzz/ (a separate package that depends on this one by path).
+        .library(name: "MediaCrypto", targets: ["MediaCrypto"]),
+        .library(name: "Relay", targets: ["Relay"]),
+        .library(name: "Chat", targets: ["Chat"]),
+        .library(name: "Signaling", targets: ["Signaling"]),
+        .library(name: "ShowroomServer", targets: ["ShowroomServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
