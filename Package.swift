@@ -68,6 +68,7 @@ let package = Package(
             dependencies: [
                 "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -65,9 +65,13 @@ static inline int COpenSSL_aesCTRInPlace(EVP_CIPHER_CTX *ctx, const unsigned cha
 
 static inline long COpenSSL_setMemEOFReturn(BIO *b, long v) { return BIO_ctrl(b, BIO_C_SET_BUF_MEM_EOF_RETURN, v, NULL); }
 static inline long COpenSSL_pending(BIO *b) { return (long)BIO_ctrl_pending(b); }
+/* Drops what a read-write memory BIO holds. */
+static inline void COpenSSL_clear(BIO *b) { (void)BIO_reset(b); }
 static inline long COpenSSL_setReadAhead(SSL_CTX *c, long v) { return SSL_CTX_ctrl(c, SSL_CTRL_SET_READ_AHEAD, v, NULL); }
 static inline long COpenSSL_setMTU(SSL *s, long mtu) { return SSL_ctrl(s, SSL_CTRL_SET_MTU, mtu, NULL); }
 static inline void COpenSSL_setOptionNoQueryMTU(SSL *s) { SSL_set_options(s, SSL_OP_NO_QUERY_MTU); }
+/* A connected peer may not start a new handshake (each costs an ECDHE key and a signature). */
+static inline void COpenSSL_refuseRenegotiation(SSL_CTX *c) { SSL_CTX_set_options(c, SSL_OP_NO_RENEGOTIATION); }
 /* Microseconds until the DTLS retransmission timer fires, or -1 when none is running. */
 static inline long COpenSSL_dtlsTimeoutMicroseconds(SSL *s) {
     struct timeval tv;

@@ -22,6 +22,9 @@ public final class DTLSContext: @unchecked Sendable {
             throw DTLSError(.setupFailed, "certificate, key or SRTP profiles")
         }
         COpenSSL_requirePeerCertificate(ctx)
+        // RFC 5746 §4.4 lets a server refuse renegotiation; a connected peer's new handshake would
+        // cost the relay's loop what opening a session does, outside the per-identity open rate.
+        COpenSSL_refuseRenegotiation(ctx)
         _ = COpenSSL_setReadAhead(ctx, 1)
         context = ctx
     }

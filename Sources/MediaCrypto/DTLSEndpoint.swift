@@ -79,6 +79,9 @@ public final class DTLSEndpoint {
         return drive()
     }
 
+    /// Bytes received and not yet processed (what the memory BIO holds): 0 between datagrams.
+    var bufferedInput: Int { COpenSSL_pending(readBIO) }
+
     /// Microseconds until ``handleTimeout()`` should be called; nil when no timer runs.
     public var timeoutMicroseconds: Int? {
         guard state == .handshaking else { return nil }
@@ -126,11 +129,20 @@ public final class DTLSEndpoint {
                 }
             }
         } else if case .connected = state {
-            // After the handshake only alerts (close_notify) and retransmitted finished flights
-            // arrive here; SSL_read processes them.
+            // After the handshake only alerts (close_notify), retransmitted finished flights and
+            // application data (which the relay has no use for) arrive here. One datagram may
+            // pack many records: all are read now, so that nothing is left in the memory BIO to
+            // grow with every datagram. A datagram is at most ``maximumDatagram`` bytes, and a
+            // record takes at least 13, which bounds the loop.
             var scratch = [UInt8](repeating: 0, count: 2_048)
-            let n = SSL_read(ssl, &scratch, Int32(scratch.count))
-            if n <= 0 && SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { state = .closed }
+            for _ in 0..<(Self.maximumDatagram / 13 + 1) {
+                let n = SSL_read(ssl, &scratch, Int32(scratch.count))
+                if n > 0 { continue }
+                if SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { state = .closed }
+                break
+            }
+            // Whatever OpenSSL did not take (a fragment of no record) goes too.
+            if COpenSSL_pending(readBIO) > 0 { COpenSSL_clear(readBIO) }
         }
         return flush()
     }

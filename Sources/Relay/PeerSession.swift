@@ -25,6 +25,10 @@ final class PeerSession {
     var exclusive = false
     /// For a viewer that lets the relay choose its rendition from its reports.
     var adaptation: QualityController?
+    /// For a viewer: when it last changed rendition on request, and the rendition it asked for
+    /// since, sooner than ``RelayState/qualityChangeInterval`` allows (applied by the tick).
+    var lastRequestedChange: MediaTime?
+    var pendingQuality: Quality?
     /// For a publisher: what it sends, bits/s, over the last reporting interval.
     var incomingBitrate: Double?
     var ice: ICELiteAgent

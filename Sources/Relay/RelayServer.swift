@@ -156,13 +156,15 @@ public final class RelayServer: Sendable {
 
     /// Moves a viewer to another rendition (its RTP streams continue unbroken): `notFound` when
     /// there is no such viewer, `atCapacity` when the rendition cannot start (it stays where it was).
+    /// A viewer changes at most once a second: a change asked sooner is applied when its second
+    /// has passed (the latest wish wins; see ``RelayState/setQuality(id:quality:now:)``).
     public func setQuality(id: String, quality: Quality) async throws(RelayError) {
         let state = self.state, channel = self.channel
         let result: Result<Void, RelayError>
         do {
             result = try await channel.eventLoop.submit { () -> Result<Void, RelayError> in
                 do throws(RelayError) {
-                    guard let out = try state.value.setQuality(id: id, quality: quality) else {
+                    guard let out = try state.value.setQuality(id: id, quality: quality, now: .now) else {
                         return .failure(RelayError(.notFound, "no subscription \(id)"))
                     }
                     Self.write(out, to: channel)

@@ -73,6 +73,8 @@ final class RelayState {
     static let reportInterval = MediaTime(microseconds: 1_000_000)
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
+    /// Shortest interval between two rendition changes one viewer asks for (``setQuality(id:quality:now:)``).
+    static let qualityChangeInterval = MediaTime(microseconds: 1_000_000)
     static let relaySSRC: UInt32 = 0x5EED_0001
     /// The largest datagram read: WebRTC keeps packets under the path MTU (~1,200–1,500 bytes), and
     /// the socket reads into 2 KiB slices anyway (``RelayServer``); anything larger is no peer's.
@@ -89,6 +91,8 @@ final class RelayState {
     /// Live sessions per room and per identity, for the quotas.
     private var sessionsInRoom: [String: Int] = [:]
     private var sessionsOfIdentity: [String: Int] = [:]
+    /// Viewers with a deferred rendition change (``setQuality(id:quality:now:)``).
+    private var qualityPending: Set<String> = []
 
     init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger) throws {
         self.limits = limits
@@ -308,10 +312,42 @@ final class RelayState {
     /// Moves a viewer to another rendition; its streams continue (``StreamRewriter``) and it gets
     /// a key frame of the new one. An explicit choice ends automatic adaptation for that viewer.
     /// Nil if there is no such viewer; else what to send (a PLI).
-    func setQuality(id: String, quality: Quality) throws(RelayError) -> [Outgoing]? {
+    /// Moves a viewer to `quality` at once, or — when it changed less than
+    /// ``qualityChangeInterval`` ago — once the interval has passed (the latest wish wins; a
+    /// deferred move the quotas refuse leaves it where it is, counted as
+    /// `quality-change-refused`). Starting a rendition builds its codecs on this loop, and a viewer
+    /// toggling as fast as `/ws` lets it (20 a second) once took most of the loop (hardening review).
+    func setQuality(id: String, quality: Quality, now: MediaTime) throws(RelayError) -> [Outgoing]? {
         guard let s = sessions[id], s.role == .viewer else { return nil }
         s.adaptation = nil
+        if let last = s.lastRequestedChange, now - last < Self.qualityChangeInterval {
+            s.pendingQuality = quality
+            qualityPending.insert(id)
+            return []
+        }
+        s.pendingQuality = nil
+        qualityPending.remove(id)
+        s.lastRequestedChange = now
         return try move(s, to: quality)
+    }
+
+    /// Applies the rendition changes that waited for ``qualityChangeInterval``.
+    private func applyPendingQualityChanges(now: MediaTime) -> [Outgoing] {
+        var out: [Outgoing] = []
+        for id in qualityPending {
+            guard let s = sessions[id], let wanted = s.pendingQuality else {
+                qualityPending.remove(id)
+                continue
+            }
+            guard let last = s.lastRequestedChange, now - last < Self.qualityChangeInterval else {
+                qualityPending.remove(id)
+                s.pendingQuality = nil
+                s.lastRequestedChange = now
+                do { out += try move(s, to: wanted) } catch { count("quality-change-refused") }
+                continue
+            }
+        }
+        return out
     }
 
     private func move(_ s: PeerSession, to quality: Quality) throws(RelayError) -> [Outgoing] {
@@ -325,6 +361,7 @@ final class RelayState {
             try? attach(s, quality: previous)
             throw error
         }
+        s.stats.qualityChanges += 1
         if quality == .source { return requestKeyFrame(source: s.source, now: nil) }
         branches[s.source]?[quality]?.engine.requestKeyFrame()
         return []
@@ -708,7 +745,6 @@ final class RelayState {
         let from = viewer.quality
         do {
             let out = try move(viewer, to: q)
-            viewer.stats.qualityChanges += 1
             logger.info(
                 "rendition changed",
                 metadata: [
@@ -762,6 +798,7 @@ final class RelayState {
                 if case .failed(let e) = s.dtls.state { close(id: s.id, reason: "dtls: \(e.description)") }
             }
         }
+        if !qualityPending.isEmpty { out += applyPendingQualityChanges(now: now) }
         return out
     }
 
@@ -888,7 +925,7 @@ public struct SessionStatistics: Sendable, Equatable {
     /// For a viewer: the publisher session it watches.
     public var watching: String?
     public var keyFrameRequests: Int
-    /// For a viewer: the rendition it gets now, and how often adaptation moved it.
+    /// For a viewer: the rendition it gets now, and how often it moved (by adaptation or on request).
     public var quality: Quality
     public var qualityChanges: Int
 }

@@ -60,8 +60,14 @@ public struct TokenAuthority: Sendable {
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
     }
 
+    /// The longest identity (token subject) taken, in UTF-8 bytes.
+    public static let maximumIdentityBytes = 128
+
+    /// Signs a token; refuses (``AuthError/Code/forbidden``) an identity or room that
+    /// ``verify(_:)`` would not take.
     public func mint(identity: String, room: String, role: Role, ttl: TimeInterval) async throws -> String {
-        try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl)))
+        if let problem = Self.problem(identity: identity, room: room) { throw AuthError(.forbidden, problem) }
+        return try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl)))
     }
 
     /// Checks an `Authorization` header value for `room` and `role`.
@@ -81,11 +87,24 @@ public struct TokenAuthority: Sendable {
 
     /// Checks a bare token (as sent in the WebSocket `hello`): signature and expiry.
     public func verify(_ token: String) async throws(AuthError) -> AccessToken {
+        let claims: AccessToken
         do {
-            return try await keys.verify(token, as: AccessToken.self)
+            claims = try await keys.verify(token, as: AccessToken.self)
         } catch {
             throw AuthError(.unauthorized, "the token is invalid or expired")
         }
+        // Every quota is per identity and per room: a token without one (an empty subject was
+        // once exempt from the relay's identity quota) or with a room of two spellings is refused.
+        if let problem = Self.problem(identity: claims.sub.value, room: claims.room) { throw AuthError(.unauthorized, problem) }
+        return claims
+    }
+
+    /// Why a token's identity or room cannot be taken, or nil.
+    static func problem(identity: String, room: String) -> String? {
+        if identity.isEmpty { return "the token names no identity (sub)" }
+        if identity.utf8.count > maximumIdentityBytes { return "the token's identity is longer than \(maximumIdentityBytes) bytes" }
+        if !RoomName.isValid(room) { return "the token's room: \(RoomName.rule)" }
+        return nil
     }
 
     /// The shortest secret taken: HS256 keys of fewer than 32 bytes (256 bits) are guessable

@@ -32,6 +32,14 @@ public struct ServerConfiguration: Sendable {
     var chatRetention: RetentionPolicy { RetentionPolicy(days: retentionDays, messagesPerRoom: retentionMessagesPerRoom) }
     /// The quotas and budgets of `/ws` (docs/protocol.md, "Limits").
     public var signaling = SignalingLimits()
+    /// TCP connections open at once, HTTP and `/ws` together (docs/limits.md): room for every
+    /// `/ws` slot, the pending ones and plain HTTP requests.
+    public var maximumConnections = 20_000
+    /// A connection the server has not answered within this many seconds of opening (nothing, or
+    /// half a request sent) is closed.
+    public var firstRequestDeadlineSeconds = 10
+    /// A kept-alive HTTP connection idle this many seconds between requests is closed.
+    public var httpIdleTimeoutSeconds = 30
 
     public init() {}
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Chat
@@ -62,6 +63,12 @@ public enum ShowroomServer {
             // Only with `--demo`: tokens for any room and role, for the pages on this server — never
             // for another origin (no CORS here; a cross-site request is refused outright).
             router.get("demo-token") { request, _ -> String in
+                // DNS rebinding: a page of another name that now resolves to 127.0.0.1 asks
+                // "same-origin" with its own name in Host. The server listens on loopback, so the
+                // name a page of its own uses is a loopback one.
+                guard Self.isLoopbackAuthority(request.head.authority) else {
+                    throw HTTPError(.forbidden, message: "demo tokens are only for pages opened as localhost, 127.0.0.1 or [::1]")
+                }
                 if request.headers[Self.secFetchSite].map({ $0 != "same-origin" && $0 != "none" }) == true
                     || request.headers[.origin].map({ origin in !Self.isSameOrigin(origin, host: request.head.authority) }) == true
                 {
@@ -82,6 +89,20 @@ public enum ShowroomServer {
 
     /// Whether an `Origin` header names this server itself (scheme aside): `http://HOST` for the
     /// request's `Host`.
+    /// Whether a request's Host names this machine's loopback (`localhost`, `127.x.y.z`, `[::1]`),
+    /// with or without a port.
+    static func isLoopbackAuthority(_ authority: String?) -> Bool {
+        guard var host = authority?.lowercased() else { return false }
+        if host.hasPrefix("[") {
+            guard let end = host.firstIndex(of: "]") else { return false }
+            return host[host.index(after: host.startIndex)..<end] == "::1"
+        }
+        if let colon = host.firstIndex(of: ":") { host = String(host[..<colon]) }
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     static func isSameOrigin(_ origin: String, host: String?) -> Bool {
         guard let host else { return false }
         return origin == "http://\(host)" || origin == "https://\(host)"
@@ -117,18 +138,23 @@ public enum ShowroomServer {
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
         let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: .init(idleTimeout: .seconds(Int64(configuration.httpIdleTimeoutSeconds))),
             ws: WebSocketServerConfiguration(maxFrameSize: SignalingConnection.maximumFrame, autoPing: .disabled))
+        let connectionGuard = ConnectionGuard(
+            maximumConnections: configuration.maximumConnections, firstRequestDeadline: .seconds(Int64(configuration.firstRequestDeadlineSeconds)))
         return Application(
             router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub),
-            server: .http1WebSocketUpgrade(configuration: wsConfiguration) { request, channel, logger in
+            server: HTTPServerBuilder { responder in
+                connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
                 guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }
                 return .upgrade([:]) { inbound, outbound, _ in
                     // The channel, to close a connection whose writer is stuck on backpressure.
                     await SignalingConnection.run(
                         inbound: inbound, outbound: outbound, hardClose: { channel.close(mode: .all, promise: nil) }, hub: hub, media: media,
-                        auth: auth, metrics: metrics, logger: logger)
+                        auth: auth, metrics: metrics, address: channel.remoteAddress?.ipAddress ?? "", logger: logger)
                 }
+                })
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             services: [

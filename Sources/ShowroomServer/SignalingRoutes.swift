@@ -135,14 +135,20 @@ enum SignalingConnection {
 
     static func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hardClose: @escaping @Sendable () -> Void, hub: RoomHub,
-        media: (any MediaNegotiator)?, auth: TokenAuthority, metrics: ServerMetrics? = nil, logger: Logger
+        media: (any MediaNegotiator)?, auth: TokenAuthority, metrics: ServerMetrics? = nil, address: String = "", logger: Logger
     ) async {
         metrics?.connectionOpened()
         let outbox = hub.makeOutbox()
         let state = State(outbox: outbox, limits: hub.limits, hardClose: hardClose)
         outbox.onFailure { state.finish($0) }
-        let admitted = hub.admission.openConnection()
-        if !admitted {
+        let refusal = hub.admission.openConnection(from: address)
+        let admitted = refusal == nil
+        switch refusal {
+        case nil: break
+        case .pendingFull?:
+            hub.refused(quota: "pending_connections")
+            state.finish(SignalingError(.atCapacity, "too many connections wait for their hello; retry shortly"))
+        case .serverFull?, .identityFull?:
             hub.refused(quota: "connections_per_server")
             state.finish(
                 SignalingError(.atCapacity, "this server holds \(hub.limits.connectionsPerServer) connections, the most it takes; retry shortly"))
@@ -174,7 +180,7 @@ enum SignalingConnection {
                         } catch {
                             throw SignalingError(.unauthorized, error.detail)
                         }
-                    }, outbox: outbox)
+                    }, outbox: outbox, pendingFrom: admitted ? address : nil)
                 if admitted {
                     do {
                         for try await frame in inbound.messages(maxSize: maximumFrame) {
@@ -194,6 +200,7 @@ enum SignalingConnection {
                     }
                 }
                 await session.end()
+                if session.holdsPendingSlot { hub.admission.closePending(from: address) }
             }
             state.reader.withLock { $0 = reader }
             await withGracefulShutdownHandler {
@@ -209,7 +216,6 @@ enum SignalingConnection {
             outbox.close(last: nil)
         }
         Sweeper.shared.remove(key)
-        if admitted { hub.admission.closeConnection() }
         metrics?.connectionClosed(code: state.reason.withLock { $0?.code.rawValue } ?? "client")
     }
 }

@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Relay
+import ShowroomCore
 
 /// WHIP (RFC 9725) and WHEP endpoints: an SDP offer in, `201 Created` with the answer and a
 /// `Location` for the session out; `DELETE` on the location ends it.
@@ -38,9 +39,7 @@ enum WHIPRoutes {
         }
     }
 
-    static func validRoom(_ room: String) -> Bool {
-        (1...64).contains(room.count) && room.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }
-    }
+    static func validRoom(_ room: String) -> Bool { RoomName.isValid(room) }
 
     /// 401 for a missing, forged or expired token, 403 for one of another room or role: before the
     /// body is read or anything else happens.
@@ -64,7 +63,7 @@ enum WHIPRoutes {
         _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, publishing: Bool
     ) async throws -> Response {
         let room = try context.parameters.require("room")
-        guard validRoom(room) else { throw HTTPError(.badRequest, message: "room names are 1–64 letters, digits, - or _") }
+        guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
         let token = try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")

@@ -33,7 +33,9 @@ public final class RoomHub: Sendable {
     public init(store: any ChatStore, limits: SignalingLimits = SignalingLimits()) {
         self.store = store
         self.limits = limits
-        admission = Admission(connectionsPerServer: limits.connectionsPerServer, connectionsPerIdentity: limits.connectionsPerIdentity)
+        admission = Admission(
+            connectionsPerServer: limits.connectionsPerServer, connectionsPerIdentity: limits.connectionsPerIdentity,
+            pendingPerServer: limits.pendingConnectionsPerServer, pendingPerAddress: limits.pendingConnectionsPerAddress)
         sendRate = IdentityRateLimiter(
             rate: limits.sendsPerSecondPerIdentity, burst: limits.sendBurstPerIdentity, capacity: limits.trackedIdentities)
         threads = StoreThreads(count: limits.storeThreads)

@@ -54,8 +54,13 @@ public struct SignalingLimits: Sendable, Equatable {
     public var readReceiptsInJoined = 100
 
     // MARK: The server
-    /// Open `/ws` connections (authenticated or not).
+    /// Open `/ws` connections whose `hello` was accepted.
     public var connectionsPerServer = 10_000
+    /// Connections waiting for their `hello` (at most ``helloTimeout`` each), on the server and
+    /// from one address (loopback, such as a reverse proxy on this machine, is not counted per
+    /// address): silent sockets have a pool of their own and cannot lock token holders out.
+    public var pendingConnectionsPerServer = 1_000
+    public var pendingConnectionsPerAddress = 64
     /// Threads that run the (blocking) chat store calls, off Swift's cooperative pool. A room uses
     /// one at a time, so a stalled room holds at most one.
     public var storeThreads = 4

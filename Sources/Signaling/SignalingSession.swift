@@ -1,5 +1,6 @@
 import Chat
 import Foundation
+import ShowroomCore
 
 /// One `/ws` connection's protocol logic, transport aside: it takes text frames and the time, and
 /// sends (encoded) through its ``Outbox``; when it answers with a ``Closing``, the caller sends
@@ -28,11 +29,19 @@ public final class SignalingSession {
     public private(set) var room: String?
     /// Media sessions this connection opened: it may stop or steer only these, and they end with it.
     private var mediaSessions: [String: Bool] = [:]  // session → publishing
+    /// The peer's address, when the connection holds a pending slot of ``Admission`` (given back
+    /// at an accepted `hello`); nil once given back, or for a session that holds none.
+    private var pendingFrom: String?
 
+    /// - Parameter pendingFrom: the peer's address, when the caller took a pending slot for the
+    ///   connection with ``Admission/openConnection(from:)``; the session gives it back at an
+    ///   accepted `hello` (the caller, if the connection ends before: see ``holdsPendingSlot``).
     public init(
         hub: RoomHub, media: (any MediaNegotiator)?,
-        authenticate: @escaping @Sendable (String) async throws(SignalingError) -> Grant, outbox: Outbox
+        authenticate: @escaping @Sendable (String) async throws(SignalingError) -> Grant, outbox: Outbox,
+        pendingFrom: String? = nil
     ) {
+        self.pendingFrom = pendingFrom
         self.hub = hub
         self.media = media
         self.authenticate = authenticate
@@ -40,6 +49,10 @@ public final class SignalingSession {
         self.limits = hub.limits
         bucket = TokenBucket(rate: limits.messagesPerSecond, burst: limits.messageBurst)
     }
+
+    /// Whether the connection still holds the pending slot it was given (no `hello` accepted yet):
+    /// the caller gives it back with ``Admission/closePending(from:)`` when the connection ends.
+    public var holdsPendingSlot: Bool { pendingFrom != nil }
 
     /// When the connection's token expires (nil before `hello`).
     public var expires: Date? { grant?.expires }
@@ -95,7 +108,14 @@ public final class SignalingSession {
         guard g.identity.utf8.count <= limits.maximumIdentityBytes else {
             return Closing(SignalingError(.unauthorized, "the token's identity is longer than \(limits.maximumIdentityBytes) bytes"), ref: ref)
         }
-        guard hub.admission.admit(identity: g.identity) else {
+        switch hub.admission.admit(identity: g.identity, pendingFrom: pendingFrom) {
+        case nil: pendingFrom = nil
+        case .serverFull?:
+            hub.refused(quota: "connections_per_server")
+            return Closing(
+                SignalingError(.atCapacity, "this server holds \(limits.connectionsPerServer) connections, the most it takes; retry shortly"),
+                ref: ref)
+        case .identityFull?, .pendingFull?:
             hub.refused(quota: "connections_per_identity")
             return Closing(
                 SignalingError(
@@ -126,7 +146,9 @@ public final class SignalingSession {
             send(.refreshed(expires: fresh.expires, ref: ref))
         case .join(let name, let lastSeq):
             guard room == nil else { throw SignalingError(.alreadyJoined, "already in room \(room ?? "")") }
-            guard name == grant.room else { throw SignalingError(.forbidden, "the token is for room \(grant.room)") }
+            guard RoomName.isValid(name) else { throw SignalingError(.badMessage, RoomName.rule) }
+            // Bytes, not Swift's canonical equivalence: the store keys rooms by bytes.
+            guard name.utf8.elementsEqual(grant.room.utf8) else { throw SignalingError(.forbidden, "the token is for room \(grant.room)") }
             try await hub.join(room: name, member: RoomHub.Member(participant: p, outbox: outbox), after: lastSeq, ref: ref)
             room = name
         case .leave:

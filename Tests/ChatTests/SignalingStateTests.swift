@@ -164,19 +164,34 @@ import Testing
 
     @Test func admissionCountsServerAndIdentitySlots() {
         let a = Admission(connectionsPerServer: 3, connectionsPerIdentity: 2)
-        #expect(a.openConnection() && a.openConnection() && a.openConnection())
-        #expect(!a.openConnection())
-        a.closeConnection()
-        #expect(a.openConnection())
-        #expect(a.admit(identity: "sam") && a.admit(identity: "sam"))
-        #expect(!a.admit(identity: "sam"))
-        #expect(a.admit(identity: "ann"))
+        #expect(a.admit(identity: "sam") == nil && a.admit(identity: "sam") == nil)
+        #expect(a.admit(identity: "sam") == .identityFull)
+        #expect(a.admit(identity: "ann") == nil)
+        #expect(a.admit(identity: "bob") == .serverFull)
+        #expect(a.openConnection() == .serverFull, "a full server takes no new connection")
         a.release(identity: "sam")
-        #expect(a.admit(identity: "sam"))
+        #expect(a.admit(identity: "sam") == nil)
         a.release(identity: "sam")
         a.release(identity: "sam")
         a.release(identity: "ann")
-        #expect(a.counts.identities == 0)
+        #expect(a.counts.identities == 0 && a.counts.connections == 0)
+    }
+
+    /// Connections before `hello` have their own pool, with a share per (non-loopback) address;
+    /// an accepted `hello` gives the pending slot back.
+    @Test func pendingConnectionsHaveTheirOwnPool() {
+        let a = Admission(connectionsPerServer: 2, connectionsPerIdentity: 2, pendingPerServer: 5, pendingPerAddress: 2)
+        #expect(a.openConnection(from: "203.0.113.7") == nil && a.openConnection(from: "203.0.113.7") == nil)
+        #expect(a.openConnection(from: "203.0.113.7") == .pendingFull, "one address holds its share")
+        #expect(a.openConnection(from: "198.51.100.1") == nil)
+        #expect(a.openConnection(from: "127.0.0.1") == nil && a.openConnection(from: "127.0.0.1") == nil)
+        #expect(a.openConnection(from: "127.0.0.1") == .pendingFull, "the server's pool is full")
+        #expect(a.counts.pending == 5 && a.counts.connections == 0)
+        #expect(a.admit(identity: "sam", pendingFrom: "203.0.113.7") == nil)
+        #expect(a.counts.pending == 4 && a.counts.connections == 1)
+        #expect(a.openConnection(from: "203.0.113.7") == nil, "the address's share was given back")
+        a.closePending(from: "198.51.100.1")
+        #expect(a.counts.pending == 4)
     }
 }
 

@@ -73,7 +73,7 @@ final class World {
     var sequenceBase: UInt16 = 0
 
     init() throws {
-        relay = RelayState(
+        relay = try RelayState(
             certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000,
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         clientCertificate = try DTLSCertificate(commonName: "fuzz")
@@ -94,8 +94,9 @@ final class World {
         let offer = text.replacingOccurrences(
             of: "a=fingerprint:sha-256 [0-9A-Fa-f:]+", with: "a=fingerprint:sha-256 \(clientCertificate.fingerprint)",
             options: .regularExpression)
-        let offerUfrag = try SessionDescription(parsing: offer).media[0].value("ice-ufrag") ?? ""
-        let opened = try relay.open(room: "fuzz", role: role, offer: offer, now: now)
+        let parsedOffer = try SessionDescription(parsing: offer)
+        let offerUfrag = parsedOffer.media[0].value("ice-ufrag") ?? ""
+        let opened = try relay.open(room: "fuzz", role: role, offer: parsedOffer, now: now)
         let answer = try SessionDescription(parsing: opened.answer)
         guard let ufrag = answer.media[0].value("ice-ufrag"), let pwd = answer.media[0].value("ice-pwd") else {
             throw SetupError(what: "answer without ICE credentials")
