@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Chat", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Desk: consultations, the bot, the queue and routing to agents, reports and forecasts —
         // rules as I/O-free types fed events and a clock; their store protocol and its SQLite store.
-        .target(name: "Desk", dependencies: ["ShowroomCore"]),
+        .target(name: "Desk", dependencies: ["ShowroomCore"], resources: [.copy("Bot/SampleFAQ.json")]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
