@@ -257,10 +257,12 @@ public struct BusinessHours: Sendable, Hashable {
     }
 
     /// The first instant after `date` at which the department closes, if it is open at `date`
-    /// (adjacent intervals count as one opening); `nil` if it is closed or never closes.
+    /// (adjacent intervals count as one opening); `nil` if it is closed, or stays open for the
+    /// next eight days (open around the clock).
     public func nextClosing(after date: Date) -> Date? {
         guard isOpen(at: date) else { return nil }
-        // Walk the opening's intervals: check each interval close in order from now.
+        // Every interval's close from yesterday's (an overnight one) on, in time order; the first
+        // after which it is not open again at once.
         let calendar = calendar
         let startOfYesterday = calendar.date(byAdding: .day, value: -1, to: calendar.startOfDay(for: date)) ?? date
         var closings: [Date] = []

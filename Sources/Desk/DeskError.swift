@@ -7,7 +7,7 @@ import ShowroomCore
 /// Compared by ``code`` only (see `CodedError`); ``detail`` is for a log line or an admin's error
 /// message and never part of equality.
 ///
-/// | code | meaning | HTTP |
+/// | code | meaning | HTTP (suggested) |
 /// |---|---|---|
 /// | `invalid_faq` | an FAQ file or entry breaks a rule of docs/desk.md ("Bot") | 422 |
 /// | `unknown_department` | a department the shop does not have | 422 |

@@ -93,8 +93,13 @@ let labelledQuestions: [LabelledQuestion] = [
     .init(text: "Wie wird das Wetter am Wochenende?", locale: "de", department: "support", expected: nil),
 ]
 
-/// A second set, written after the thresholds and the matching rules were fixed and run once,
-/// not used to choose anything: how the bot does on questions it was not tuned on.
+/// A second set, written after the threshold and the matching rules were first fixed (score ≥ 3.5,
+/// coverage ≥ 0.1, runner-up < 0.9): on its first run it scored precision 0.69 (20/29) and
+/// recall 0.83 (20/24). It is no longer untouched since: one of its misses ("when will my sofa be
+/// delivered") led to stemming `-y`/`-ies` like `-ed` (delivery → deliver), and the coverage
+/// (0.2) and runner-up (0.8) limits were then chosen on both sets together. Its hard negatives —
+/// questions next to an entry's topic that the entry does not answer — are what lexical matching
+/// gets wrong.
 let heldOutQuestions: [LabelledQuestion] = [
     .init(text: "when will my sofa be delivered", locale: "en", department: "sales", expected: "delivery-time-en"),
     .init(text: "How much is postage for a t-shirt?", locale: "en", department: "sales", expected: "shipping-cost-en"),

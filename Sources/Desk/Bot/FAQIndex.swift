@@ -7,34 +7,41 @@ import Foundation
 /// saturation (the "simple BM25F" of Robertson, Zaragoza & Taylor 2004): a term counts
 /// ``Parameters/keywordWeight`` (3) times in ``FAQEntry/keywords``, ``Parameters/questionWeight``
 /// (2) times in ``FAQEntry/question`` and once in ``FAQEntry/answer``; the document length is
-/// weighted the same way. So a keyword or question word outranks the same word in an answer,
-/// and a long answer does not drown its question.
+/// weighted the same way. So a keyword or question word outranks the same word in an answer.
 ///
 /// **Score.** For each query term t matched in entry d with weighted frequency f:
 ///
 ///     idf(t) · f · (k1 + 1) / (f + k1 · (1 − b + b · |d| / avg|d|))
 ///     idf(t) = ln(1 + (N − n(t) + 0.5) / (n(t) + 0.5))
 ///
-/// with k1 = 1.2 and b = 0.75 (the usual values; the FAQ's short, similar-length entries gave no
-/// reason to move them), N the number of entries and n(t) the entries containing t — over the
+/// with k1 = 1.2 and b = 0.75 (the usual defaults, Lucene's among them; not tuned here), N the number of entries and n(t) the entries containing t — over the
 /// whole FAQ, every locale and department, so a score does not change with the filter. The
 /// non-negative idf (Lucene's) keeps a term that is in most entries from subtracting.
 ///
 /// **Query terms** are the message's ``Tokenizer`` terms, each counted once, the first
-/// ``Parameters/maximumQueryTerms`` (32) only. A term of 4 or more characters also matches the
-/// indexed terms it is a prefix of ("deliver" → "delivery", "rucksend" → "rucksendeetikett"), at
-/// most ``Parameters/maximumPrefixExpansions`` (8, the shortest first), each at
-/// ``Parameters/prefixWeight`` (0.5) of its score; per entry a query term scores its best match
-/// only, so expansions never add up.
+/// ``Parameters/maximumQueryTerms`` (32) only. A term of 4 or more characters also matches
+/// partially, each partial match scoring ``Parameters/partialMatchWeight`` (0.5) of what an exact
+/// one would:
+/// - the indexed terms it is a prefix of ("deliver" → "delivery"), at most
+///   ``Parameters/maximumPrefixExpansions`` (8, the shortest first);
+/// - the indexed term that is it less its last one or two characters, of 4 or more ("liefert" →
+///   "liefer"): inflections the stemmer leaves;
+/// - for a query that is not English, the indexed terms of 4 or more characters it ends with,
+///   leaving at least 3 before ("rotweinfleck" → "fleck", "bettgestell" → "gestell"): German
+///   compounds end in their head noun.
+/// Per entry a query term scores its best match only, so partial matches never add up.
 ///
-/// **Coverage** (``Match/coverage``) is the share of the query's idf the entry matched (a prefix
-/// match counting at its weight): 1 when every query term is in the entry, near 0 when the
-/// entry matched only a common word of a long message. ``BotTriage`` uses it with the score to
-/// decide whether it is confident (docs/desk.md, "Bot").
+/// **Coverage** (``Match/coverage``) is the share of the query's idf the entry matched (a partial
+/// match counting at its weight; a term the FAQ does not have at all counts with the idf of a
+/// term in no entry): 1 when every query term is in the entry, near 0 when the entry matched only
+/// a common word of a long message. ``BotTriage`` uses it with the score to decide whether it is
+/// confident (docs/desk.md, "Bot").
 ///
 /// **Bounded work.** A message is read for at most ``Tokenizer/maximumScalars`` scalars and 32
-/// terms, each looking at ≤ 9 posting lists: a query touches at most 288 posting lists
-/// whatever is sent. Measured p99 per query on this project's 2-core machine: see docs/desk.md.
+/// terms of at most 32 characters; a term looks at no more than 37 posting lists (1 exact, 8
+/// prefix, 2 inflection, 26 compound), and the prefix search stops after 64 candidates. So a
+/// query walks at most 1,184 posting lists whatever is sent, each at most as long as the FAQ.
+/// Measured per query on this project's 2-core machine: docs/desk.md, "Bot".
 public struct FAQIndex: Sendable {
     /// The ranking's constants; the defaults are the documented ones.
     public struct Parameters: Sendable, Hashable {
@@ -43,7 +50,7 @@ public struct FAQIndex: Sendable {
         public var keywordWeight: Double = 3
         public var questionWeight: Double = 2
         public var answerWeight: Double = 1
-        public var prefixWeight: Double = 0.5
+        public var partialMatchWeight: Double = 0.5
         public var maximumQueryTerms = 32
         public var maximumPrefixExpansions = 8
         public init() {}
@@ -188,7 +195,7 @@ public struct FAQIndex: Sendable {
         for term in terms {
             var lists: [(id: Int32, weight: Double)] = []
             if let id = termIDs[term] { lists.append((id, 1)) }
-            lists += partialMatches(of: term, german: queryLanguage != "en").map { ($0, parameters.prefixWeight) }
+            lists += partialMatches(of: term, german: queryLanguage != "en").map { ($0, parameters.partialMatchWeight) }
             let ownIDF = termIDs[term].map { idf[Int($0)] } ?? unseenIDF
             queryIDF += ownIDF
             for (id, weight) in lists {

@@ -157,7 +157,8 @@ public struct IntentRecognizer: Sendable {
         """)
     static let affirmativeWords = list(
         "yes yeah yep yup sure please ok okay alright definitely ja jawohl jep gerne gern bitte klar genau natürlich doch")
-    static let negativeStarts = list("no nope nah wrong incorrect nein ne nee nö falsch")
+    // Not "ne": colloquial German for "eine" ("hab ne Frage").
+    static let negativeStarts = list("no nope nah wrong incorrect nein nee nö falsch")
     static let negativePhrases = phrases([
         "doesnt help", "doesn t help", "does not help", "didnt help", "didn t help", "did not help", "not helpful",
         "unhelpful", "useless", "not what i asked", "not what i meant", "not my question", "that s not it",

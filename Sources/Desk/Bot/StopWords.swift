@@ -3,7 +3,7 @@
 /// list is written naturally and stored folded (``Tokenizer``'s step 2–3: "für" → `fur`), and
 /// matched before German transcription.
 ///
-/// Kept short on purpose (~150 words each): a word missing here costs a little ranking noise,
+/// Kept short on purpose (~210 words each): a word missing here costs a little ranking noise,
 /// a content word wrongly here ("hat" — German "has", English headwear) costs an answer. So
 /// words that are content in the other language stay out of that language's list, and a text
 /// of unknown language drops both lists.
