@@ -101,6 +101,25 @@ import Testing
         #expect(Set(all.map(\.score)).count == 1)
     }
 
+    @Test func onlyTheFirst32DistinctTermsOfAMessageCount() {
+        let index = FAQIndex(entries: [FAQEntry(id: "zebra", question: "zebra", answer: "stripes")])
+        let filler = (0..<40).map { "filler\($0)x" }
+        let thirtySecond = (filler.prefix(31) + ["zebra"]).joined(separator: " ")
+        let thirtyThird = (filler.prefix(32) + ["zebra"]).joined(separator: " ")
+        #expect(index.search(thirtySecond, locale: "en", department: nil).map(\.entry.id) == ["zebra"])
+        #expect(index.search(thirtyThird, locale: "en", department: nil).isEmpty)
+        // Repeating a word does not use up terms.
+        let repeated = (Array(repeating: "filler1x", count: 100) + ["zebra"]).joined(separator: " ")
+        #expect(index.search(repeated, locale: "en", department: nil).map(\.entry.id) == ["zebra"])
+    }
+
+    @Test func aCommonPrefixExpandsToTheShortestEightTerms() {
+        // 12 terms starting with "sofa" ("sofaab", "sofaabab", …): "sofa" matches the shortest 8.
+        let entries = (0..<12).map { FAQEntry(id: "e\($0)", question: "sofa" + String(repeating: "ab", count: $0 + 1), answer: "x") }
+        let index = FAQIndex(entries: entries)
+        #expect(index.search("sofa", locale: nil, department: nil, limit: 20).map(\.entry.id) == (0..<8).map { "e\($0)" })
+    }
+
     @Test func tiesKeepTheFAQsOrderAndLimitCuts() {
         let index = FAQIndex(entries: (0..<10).map { FAQEntry(id: "e\($0)", question: "sofa", answer: "x") })
         #expect(index.search("sofa", locale: nil, department: nil, limit: 3).map(\.entry.id) == ["e0", "e1", "e2"])

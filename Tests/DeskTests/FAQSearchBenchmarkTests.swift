@@ -47,7 +47,7 @@ import Glibc
     }
 
     /// p50/p99/max per query, wall and CPU, for 1,000 and 10,000 entries: a mix of realistic and
-    /// hostile messages, 1,000 queries each. Only with DESK_BENCHMARK set (it takes a while in a
+    /// hostile messages, 1,000 queries each; and a whole `BotTriage.receive` per kind of message. Only with DESK_BENCHMARK set (it takes a while in a
     /// debug build and means little there).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["DESK_BENCHMARK"] != nil))
     func searchTimings() {
@@ -77,6 +77,18 @@ import Glibc
                     n, build, cpu[500], cpu[989], cpu[999], wall[500], wall[989], wall[999]))
             for (name, ms) in worst.sorted(by: { $0.key < $1.key }) {
                 print("  worst CPU, \(name): " + String(format: "%.3f ms", ms))
+            }
+            // The whole first reply: intents (the order-id regex included) and the search.
+            for (name, text) in queries {
+                var times: [Double] = []
+                for _ in 0..<100 {
+                    var bot = BotTriage(index: index, locale: "en", department: "support")
+                    let c = Self.cpuTime()
+                    _ = bot.receive(text, at: Date())
+                    times.append((Self.cpuTime() - c) * 1000)
+                }
+                times.sort()
+                print("  BotTriage.receive, \(name): " + String(format: "CPU p50 %.3f p99 %.3f ms", times[50], times[98]))
             }
         }
     }

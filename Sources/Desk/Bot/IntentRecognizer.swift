@@ -76,11 +76,20 @@ public struct IntentRecognizer: Sendable {
 
     // MARK: Phrase matching
 
-    static func containsAny(_ phrases: [[String]], in words: [String]) -> Bool {
-        phrases.contains { phrase in
-            guard phrase.count <= words.count else { return false }
-            return (0...(words.count - phrase.count)).contains { i in words[i..<(i + phrase.count)].elementsEqual(phrase) }
+    /// Phrases indexed by their first word, so a message is scanned once whatever the lists hold.
+    struct Phrases: Sendable {
+        let byFirstWord: [String: [[String]]]
+        init(_ phrases: [[String]]) { byFirstWord = Dictionary(grouping: phrases, by: { $0[0] }) }
+    }
+
+    static func containsAny(_ phrases: Phrases, in words: [String]) -> Bool {
+        for (i, word) in words.enumerated() {
+            guard let candidates = phrases.byFirstWord[word] else { continue }
+            for phrase in candidates where i + phrase.count <= words.count {
+                if words[i..<(i + phrase.count)].elementsEqual(phrase) { return true }
+            }
         }
+        return false
     }
 
     static func removing(_ phrases: [[String]], from words: [String]) -> [String] {
@@ -99,7 +108,7 @@ public struct IntentRecognizer: Sendable {
 
     /// Normalizes a list as messages are (so the lists can be written with umlauts).
     private static func list(_ text: String) -> Set<String> { Set(Tokenizer.plainWords(text)) }
-    private static func phrases(_ lines: [String]) -> [[String]] { lines.map(Tokenizer.plainWords).filter { !$0.isEmpty } }
+    private static func phrases(_ lines: [String]) -> Phrases { Phrases(lines.map(Tokenizer.plainWords).filter { !$0.isEmpty }) }
 
     // MARK: Lists (English, then German)
 
