@@ -60,7 +60,9 @@ let package = Package(
         .target(name: "Chat", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Desk: consultations, the bot, the queue and routing to agents, reports and forecasts —
         // rules as I/O-free types fed events and a clock; their store protocol and its SQLite store.
-        .target(name: "Desk", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Desk", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")],
+            resources: [.copy("Bot/SampleFAQ.json")]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(

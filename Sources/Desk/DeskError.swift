@@ -1,26 +1,42 @@
 import ShowroomCore
 
-/// Why the desk refused something — a routing command, an admin change, a shopper's request. One
-/// small set of codes for the whole desk, mapped once to HTTP statuses and `/ws` codes by the
-/// server; the detail is the reason the client is told.
+/// The error every ``Desk`` type throws: one small set of codes the whole desk shares (the bot,
+/// the queue, routing, the store and the admin API), so that an HTTP handler maps each to one
+/// status and a counter can label by it.
+///
+/// Compared by ``code`` only (see `CodedError`); ``detail`` is for a log line or an admin's error
+/// message and never part of equality.
+///
+/// | code | meaning | HTTP (suggested) |
+/// |---|---|---|
+/// | `invalid_faq` | an FAQ file or entry breaks a rule of docs/desk.md ("Bot") | 422 |
+/// | `unknown_department` | a department the shop does not have | 422 |
+/// | `invalid_argument` | any other value out of its documented range or form | 400 |
+/// | `not_found` | no such consultation, agent, entry, … | 404 |
+/// | `conflict` | the request contradicts the current state (a move ``ConsultationStatus`` forbids, a duplicate id) | 409 |
+/// | `not_allowed` | the caller may not do this (role, ownership) | 403 |
 public struct DeskError: CodedError {
     public static let domain = "desk"
-    public enum Code: String, Sendable, Hashable {
-        /// A field breaks its rule (capacity 0, an empty name, a negative target).
-        case invalidArgument = "invalid_argument"
-        /// No such consultation, agent or department.
-        case notFound = "not_found"
-        /// Unknown department named by a consultation or an agent.
-        case unknownDepartment = "unknown_department"
-        /// The consultation moved on meanwhile (another agent took it, it was resolved).
-        case conflict
-        /// Not allowed in its status, or not for this agent (not offered to them, at capacity).
-        case notAllowed = "not_allowed"
-        /// The FAQ file or entry is not valid.
+
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// An FAQ file or entry breaks a rule of the format (docs/desk.md, "Bot").
         case invalidFAQ = "invalid_faq"
+        /// A department the shop does not have.
+        case unknownDepartment = "unknown_department"
+        /// Any other value out of its documented range or form.
+        case invalidArgument = "invalid_argument"
+        /// The thing named does not exist.
+        case notFound = "not_found"
+        /// The request contradicts the current state.
+        case conflict
+        /// The caller may not do this.
+        case notAllowed = "not_allowed"
     }
+
     public let code: Code
+    /// Human-readable detail, for logs and admin messages only: not part of equality.
     public let detail: String
+
     public init(_ code: Code, _ detail: String) {
         self.code = code
         self.detail = detail
