@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "ShowroomServer",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling",
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "ShowroomServerTests",
             dependencies: [
-                "ShowroomServer", "Chat", "Signaling",
+                "ShowroomServer", "Chat", "Signaling", "Desk",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]

@@ -10,11 +10,15 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     case viewer
     /// A shopper in a consultation: chats, and may call (publish) and watch.
     case shopper
-    /// A sales agent: chats, sends product cards and coupons, may call (publish) and watch.
+    /// A sales agent: chats, sends product cards and coupons, may call (publish) and watch. With
+    /// the room ``DeskService/room`` ("desk"): the agent's workspace (docs/desk.md, "HTTP API").
     case agent
+    /// The shop's administrator, with the room "desk": departments, agents, the FAQ and reports.
+    /// No media.
+    case admin
 
     /// Whether this role may send media into a room.
-    public var canPublish: Bool { self != .viewer }
+    public var canPublish: Bool { self != .viewer && self != .admin }
 }
 
 /// The claims of a Showroom access token: a JWT signed HS256 with the server's secret.

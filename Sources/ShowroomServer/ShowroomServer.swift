@@ -29,7 +29,7 @@ public enum ShowroomServer {
     /// The router with every route the server answers.
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
-        hub: RoomHub? = nil
+        hub: RoomHub? = nil, desk: DeskService? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -59,6 +59,7 @@ public enum ShowroomServer {
             }
         }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
+        if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
         if demoTokens, let auth {
             // Only with `--demo`: tokens for any room and role, for the pages on this server — never
             // for another origin (no CORS here; a cross-site request is refused outright).
@@ -77,7 +78,7 @@ public enum ShowroomServer {
                 let room = request.uri.queryParameters.get("room") ?? "demo"
                 guard WHIPRoutes.validRoom(room) else { throw HTTPError(.badRequest, message: "bad room name") }
                 guard let role = request.uri.queryParameters.get("role").flatMap(Role.init(rawValue:)) else {
-                    throw HTTPError(.badRequest, message: "role must be publisher, viewer, shopper or agent")
+                    throw HTTPError(.badRequest, message: "role must be publisher, viewer, shopper, agent or admin")
                 }
                 return try await auth.mint(identity: "page-\(UInt32.random(in: 0...UInt32.max))", room: room, role: role, ttl: 3_600)
             }
@@ -135,6 +136,10 @@ public enum ShowroomServer {
         }
         let hub = RoomHub(store: store, limits: configuration.signaling)
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
+        // The desk (consultations, bot, queue, routing): its own SQLite file beside the chat's.
+        let desk = try auth.map { auth throws(ServerError) in
+            try DeskService.open(dataDirectory: dataDirectory, durable: configuration.durableChat, hub: hub, auth: auth, logger: logger)
+        }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
         let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
@@ -143,7 +148,7 @@ public enum ShowroomServer {
         let connectionGuard = ConnectionGuard(
             maximumConnections: configuration.maximumConnections, firstRequestDeadline: .seconds(Int64(configuration.firstRequestDeadlineSeconds)))
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -159,7 +164,7 @@ public enum ShowroomServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             services: [
                 ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger)
-            ],
+            ] + (desk.map { [DeskLifecycle(desk: $0)] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

@@ -1,0 +1,518 @@
+import Chat
+import Desk
+import Foundation
+import Logging
+import Signaling
+import Synchronization
+
+/// The live desk: where a consultation goes from the widget's first message to its end, in one
+/// place. It owns the ``Router`` (queue and assignment rules), a ``BotTriage`` per consultation the
+/// bot still handles, a ``WaitEstimator`` per department, and carries out what they decide: every
+/// status move is stored (``DeskStore``, one event each) before anyone is told; shoppers hear it
+/// as `system` messages in their room, agents on their workspace stream (``DeskNotice``).
+///
+/// It reads the rooms through ``RoomHub/observe(_:)`` (in the order they are stored, one room at a
+/// time through one queue) and writes into them with ``RoomHub/post(room:sender:role:clientID:content:)``.
+/// A restart rebuilds the router from the store: no consultation, queue place or assignment is lost.
+public actor DeskService {
+    /// The token room of desk-wide tokens: an agent's workspace, an admin's API.
+    public static let room = "desk"
+    /// The bot's identity and role in a room.
+    public static let botIdentity = "showroom-bot"
+    public static let botRole = "bot"
+    /// Open consultations the desk takes at once; past it a new one is refused (`at capacity`).
+    public static let maximumOpenConsultations = 100_000
+    /// Workspace streams one agent may hold at once (tabs).
+    public static let maximumStreamsPerAgent = 4
+    /// Notices queued for one stream before the oldest are dropped (a workspace that does not read).
+    public static let streamBuffer = 256
+
+    private let store: any DeskStore
+    private let hub: RoomHub
+    private let auth: TokenAuthority
+    private let orders: any OrderStatusLookup
+    private let clock: @Sendable () -> Date
+    private let logger: Logger
+    /// Agents' room tokens last this long (a working day).
+    let roomTokenSeconds: TimeInterval = 12 * 3_600
+
+    private var router: Router
+    private var faq: FAQ
+    private var index: FAQIndex
+    private var bots: [String: BotTriage] = [:]
+    private var estimators: [String: WaitEstimator] = [:]
+    /// Open consultations by id, and the open consultation of each room.
+    private var open: [String: Consultation] = [:]
+    private var openInRoom: [String: String] = [:]
+    /// The position each waiting shopper was last told, so that a change is told once.
+    private var toldPosition: [String: Int] = [:]
+    private var streams: [String: [UUID: AsyncStream<DeskNotice>.Continuation]] = [:]
+    /// Counters for /metrics: status moves by target status, and bot outcomes.
+    private(set) var moves: [ConsultationStatus: Int] = [:]
+    private(set) var botReplies = 0
+    private(set) var handOffs: [HandOffReason: Int] = [:]
+
+    /// The desk of a server: its store `desk.sqlite` in `dataDirectory`, the sample FAQ.
+    static func open(dataDirectory: String, durable: Bool, hub: RoomHub, auth: TokenAuthority, logger: Logger) throws(ServerError) -> DeskService {
+        do {
+            let store = try SQLiteDeskStore(
+                path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("desk.sqlite").path, durableAgainstPowerLoss: durable)
+            return try DeskService(store: store, hub: hub, auth: auth, faq: try FAQ.sample(), logger: logger)
+        } catch {
+            throw ServerError(.storage, "desk: \(error.description)")
+        }
+    }
+
+    /// The rooms' messages, in the order they are stored, until ``run(tickEvery:)`` reads them.
+    private let messages: AsyncStream<StoredMessage>
+
+    /// Loads departments, agents and open consultations from the store (seeding the departments
+    /// `sales` and `support` into an empty one) and starts listening to the rooms; ``run(tickEvery:)``
+    /// then does the work. Create it before the server takes requests.
+    public init(
+        store: any DeskStore, hub: RoomHub, auth: TokenAuthority, faq: FAQ, orders: any OrderStatusLookup = NoOrderLookup(),
+        router configuration: Router.Configuration = Router.Configuration(), clock: @escaping @Sendable () -> Date = { Date() },
+        logger: Logger
+    ) throws(DeskError) {
+        self.store = store
+        self.hub = hub
+        self.auth = auth
+        self.faq = faq
+        index = FAQIndex(entries: faq.entries)
+        self.orders = orders
+        self.clock = clock
+        self.logger = logger
+        var router = Router(configuration: configuration)
+        let now = clock()
+        var departments = try store.departments()
+        if departments.isEmpty {
+            departments = [Department(id: "sales", name: "Sales"), Department(id: "support", name: "Support")]
+            for d in departments { try store.save(d) }
+        }
+        for d in departments { _ = try router.handle(.department(d), now: now) }
+        for a in try store.agents() { _ = try router.handle(.agent(a), now: now) }
+        var restored: [Consultation] = []
+        var bots: [String: BotTriage] = [:]
+        for c in try store.openConsultations() {
+            var c = c
+            // An offer made before the restart is void: the consultation waits again.
+            if c.status == .offered { c = try store.move(c.id, to: .queued, assignee: nil, at: now, detail: "restart") }
+            open[c.id] = c
+            openInRoom[c.room] = c.id
+            if c.status == .bot {
+                bots[c.id] = BotTriage(index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard)
+            }
+            restored.append(c)
+        }
+        router.restore(from: restored)
+        self.router = router
+        self.bots = bots
+        let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        self.messages = messages
+        hub.observe { sink.yield($0) }
+    }
+
+    /// Reads the rooms and ticks once per `interval` (offers lapse, reply targets escalate) until
+    /// the task is cancelled; then ends every workspace stream.
+    public func run(tickEvery interval: Duration = .seconds(1)) async {
+        logger.info("desk running", metadata: ["open": .stringConvertible(open.count)])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [messages] in
+                for await m in messages { await self.observed(m) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    await self.tick()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        for (_, s) in streams { for c in s.values { c.finish() } }
+        streams = [:]
+    }
+
+    // MARK: Shoppers
+
+    /// A shopper opens a consultation in `room` (the room their token is for). One open
+    /// consultation per room: asked again, the open one is returned.
+    public func open(
+        shopper: String, room: String, name: String, department: String?, context: ConsultationContext, priority: Int = 0
+    ) throws(DeskError) -> ConsultationView {
+        if let id = openInRoom[room], let c = open[id] {
+            guard c.shopper == shopper else { throw DeskError(.notAllowed, "room \(room) holds another shopper's consultation") }
+            return view(c)
+        }
+        guard open.count < Self.maximumOpenConsultations else { throw DeskError(.conflict, "the desk holds all the consultations it takes") }
+        let departmentID = department ?? router.departments.keys.sorted().first ?? ""
+        guard router.departments[departmentID] != nil else { throw DeskError(.unknownDepartment, "no department \(departmentID)") }
+        try Self.check(name, "name", max: 64)
+        try Self.check(context.sku ?? "", "context.sku", max: 64)
+        try Self.check(context.pageURL ?? "", "context.pageURL", max: 2_048)
+        try Self.check(context.locale ?? "", "context.locale", max: 35)
+        let c = Consultation(
+            id: "c-" + UUID().uuidString.lowercased(), room: room, shopper: shopper, shopperName: name.isEmpty ? "Shopper" : name,
+            context: context, department: departmentID, priority: priority, created: clock())
+        try store.create(c)
+        open[c.id] = c
+        openInRoom[room] = c.id
+        bots[c.id] = makeBot(for: c)
+        return view(c)
+    }
+
+    static func check(_ value: String, _ field: String, max: Int) throws(DeskError) {
+        guard value.utf8.count <= max else { throw DeskError(.invalidArgument, "\(field) is longer than \(max) bytes") }
+    }
+
+    /// A consultation as `viewer` may see it: its shopper, its agent, a supervisor or an admin
+    /// (nil `viewer`). `notFound` for anyone else, as for no consultation.
+    public func consultation(_ id: String, viewer: String?) throws(DeskError) -> ConsultationView {
+        let stored = try open[id] == nil ? store.consultation(id) : nil
+        guard let c = open[id] ?? stored, viewer == nil || c.shopper == viewer || c.assignee == viewer || isSupervisor(viewer)
+        else { throw DeskError(.notFound, "no consultation \(id)") }
+        return view(c)
+    }
+
+    /// The shopper leaves a message instead of waiting (offered past the maximum wait, or any
+    /// time while queued): the consultation is `missed`, for an agent to pick up later.
+    public func leaveMessage(_ id: String, shopper: String) async throws(DeskError) -> ConsultationView {
+        guard let c = open[id], c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
+        guard c.status == .queued || c.status == .offered else { throw DeskError(.conflict, "consultation \(id) is \(c.status.rawValue)") }
+        let actions = try router.handle(.resolved(consultation: id, by: nil), now: clock())
+        let moved = try move(id, to: .missed, assignee: nil, detail: "left a message")
+        await tell(room: moved.room, "Thanks — we have your message. An agent will reply here as soon as one is free.")
+        await carryOut(actions)
+        return view(moved)
+    }
+
+    /// The shopper rates a resolved consultation, 1–5, once.
+    public func rate(_ id: String, shopper: String, score: Int) throws(DeskError) {
+        guard let c = try store.consultation(id), c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
+        guard (1...5).contains(score) else { throw DeskError(.invalidArgument, "a rating is 1 to 5") }
+        try store.rate(id, score: score, at: clock())
+    }
+
+    // MARK: Agents
+
+    /// The agent's workspace stream: a `hello` with what they hold and their departments'
+    /// queues, then every notice for them. The agent is online while a stream is open; when the
+    /// last one closes they go offline (their offers move on; what they hold stays theirs).
+    public func connect(agent: String) async throws(DeskError) -> AsyncStream<DeskNotice> {
+        guard let profile = router.profile(agent) else { throw DeskError(.notFound, "no agent \(agent): an admin adds agents first") }
+        guard (streams[agent]?.count ?? 0) < Self.maximumStreamsPerAgent else {
+            throw DeskError(.notAllowed, "\(agent) has \(Self.maximumStreamsPerAgent) workspaces open, the most one agent may")
+        }
+        let (stream, continuation) = AsyncStream<DeskNotice>.makeStream(bufferingPolicy: .bufferingNewest(Self.streamBuffer))
+        let key = UUID()
+        streams[agent, default: [:]][key] = continuation
+        continuation.onTermination = { [weak self] _ in Task { await self?.disconnected(agent: agent, key: key) } }
+        var held: [ConsultationView] = []
+        for h in router.consultations(heldBy: agent) {
+            guard let c = open[h.id] else { continue }
+            var v = view(c)
+            v.assignee = agent
+            held.append(v)
+        }
+        continuation.yield(DeskNotice(type: .hello, held: held))
+        for h in held {
+            continuation.yield(DeskNotice(type: .assigned, consultation: h, roomToken: await roomToken(agent: agent, room: h.room)))
+        }
+        for d in profile.departments.sorted() { continuation.yield(queueNotice(d)) }
+        if router.presence(agent) != .online { await setPresence(agent: agent, .online) }
+        return stream
+    }
+
+    private func disconnected(agent: String, key: UUID) async {
+        streams[agent]?[key] = nil
+        if streams[agent]?.isEmpty == true {
+            streams[agent] = nil
+            await setPresence(agent: agent, .offline)
+        }
+    }
+
+    /// Online, away (no new offers) or offline.
+    public func setPresence(agent: String, _ presence: AgentPresence) async {
+        guard let actions = try? router.handle(.presence(agent: agent, presence), now: clock()) else { return }
+        await carryOut(actions)
+    }
+
+    public func accept(_ id: String, agent: String) async throws(DeskError) {
+        await carryOut(try router.handle(.accept(consultation: id, agent: agent), now: clock()))
+    }
+
+    public func decline(_ id: String, agent: String) async throws(DeskError) {
+        await carryOut(try router.handle(.decline(consultation: id, agent: agent), now: clock()))
+    }
+
+    /// Takes a waiting (or missed) consultation from the queue.
+    public func pick(_ id: String, agent: String) async throws(DeskError) {
+        if let c = open[id], c.status == .missed {
+            guard let p = router.profile(agent), p.departments.contains(c.department) || p.supervisor else {
+                throw DeskError(.notAllowed, "\(agent) does not serve \(c.department)")
+            }
+            // A left message: back with the router as a queued consultation, then taken.
+            _ = try move(id, to: .active, assignee: agent, detail: "picked up a message")
+            router.restore(from: [open[id]].compactMap { $0 })
+            await assigned(id, agent: agent)
+            return
+        }
+        await carryOut(try router.handle(.pick(consultation: id, agent: agent), now: clock()))
+    }
+
+    public func transfer(_ id: String, from agent: String, to other: String) async throws(DeskError) {
+        await carryOut(try router.handle(.transferToAgent(consultation: id, from: agent, to: other), now: clock()))
+        notify(agent, DeskNotice(type: .revoked, consultation: open[id].map { view($0) }))
+    }
+
+    /// Back to the queue (to `department`'s, or its own), keeping its place.
+    public func requeue(_ id: String, agent: String, department: String?) async throws(DeskError) {
+        let actions = try router.handle(.requeue(consultation: id, by: agent, department: department), now: clock())
+        var moved = try move(id, to: .queued, assignee: nil, detail: department.map { "transferred to \($0)" })
+        if let department, department != moved.department {
+            moved.department = department
+            open[id] = moved
+        }
+        notify(agent, DeskNotice(type: .revoked, consultation: view(moved)))
+        await tell(room: moved.room, "You're being connected with another colleague.")
+        await carryOut(actions)
+    }
+
+    public func hold(_ id: String, agent: String, on: Bool) async throws(DeskError) {
+        _ = try router.handle(.hold(consultation: id, by: agent, on: on), now: clock())
+        _ = try move(id, to: on ? .onHold : .active, assignee: agent, detail: nil)
+    }
+
+    public func resolve(_ id: String, agent: String) async throws(DeskError) {
+        let actions = try router.handle(.resolved(consultation: id, by: agent), now: clock())
+        try finish(id, status: .resolved, by: agent)
+        await carryOut(actions)
+    }
+
+    /// The consultations waiting in `department`, in order (for a supervisor, or an agent of it).
+    public func queue(_ department: String) -> [ConsultationView] {
+        router.queue(department).compactMap { w in open[w.id].map { view($0) } }
+    }
+
+    public func isSupervisor(_ agent: String?) -> Bool { agent.flatMap { router.profile($0)?.supervisor } ?? false }
+    public func serves(_ agent: String, department: String) -> Bool { router.profile(agent)?.departments.contains(department) ?? false }
+
+    // MARK: Admin
+
+    public func save(department: Department) async throws(DeskError) {
+        let actions = try router.handle(.department(department), now: clock())
+        try store.save(department)
+        await carryOut(actions)
+    }
+
+    public func save(agent: AgentProfile) async throws(DeskError) {
+        let actions = try router.handle(.agent(agent), now: clock())
+        try store.save(agent)
+        await carryOut(actions)
+    }
+
+    public func departments() -> [Department] { router.departments.values.sorted { $0.id < $1.id } }
+    public func agents() -> [AgentProfile] { router.agentIDs.compactMap { router.profile($0) } }
+
+    /// Replaces the FAQ the bot answers from (consultations the bot is in keep the old one).
+    public func replace(faq new: FAQ) throws(DeskError) {
+        try new.validate(departments: Set(router.departments.keys))
+        faq = new
+        index = FAQIndex(entries: new.entries)
+    }
+
+    public func currentFAQ() -> FAQ { faq }
+
+    // MARK: Rooms
+
+    /// A message stored in some room: the bot answers a shopper it still handles; an agent's or a
+    /// shopper's message moves the reply-target clock.
+    func observed(_ m: StoredMessage) async {
+        guard let id = openInRoom[m.room], let c = open[id] else { return }
+        if m.senderRole == "shopper", m.sender == c.shopper, case .text(let text) = m.content {
+            if c.status == .bot, var bot = bots[id] {
+                let decision = await bot.respond(to: text, at: clock(), orders: orders)
+                bots[id] = bot
+                await botDecided(decision, consultation: id)
+            } else if c.status.holdsAnAgent {
+                await carryOut((try? router.handle(.shopperMessage(consultation: id), now: clock())) ?? [])
+            }
+        } else if m.senderRole == "agent", m.sender == c.assignee {
+            if c.times.firstAgentReply == nil {
+                try? store.recordFirstReply(id, byAgent: true, at: m.sentAt)
+                open[id]?.times.firstAgentReply = m.sentAt
+            }
+            await carryOut((try? router.handle(.agentMessage(consultation: id), now: clock())) ?? [])
+        }
+    }
+
+    private func botDecided(_ decision: BotDecision, consultation id: String) async {
+        guard let c = open[id] else { return }
+        switch decision {
+        case .reply(let text, _):
+            botReplies += 1
+            await say(room: c.room, text)
+            if c.times.firstBotReply == nil {
+                let now = clock()
+                try? store.recordFirstReply(id, byAgent: false, at: now)
+                open[id]?.times.firstBotReply = now
+            }
+        case .lookUpOrder:
+            break  // `respond(to:at:orders:)` finishes the lookup before it returns
+        case .handOff(let reason, let closed):
+            handOffs[reason, default: 0] += 1
+            bots[id] = nil
+            do {
+                let actions = try router.handle(
+                    .queued(consultation: id, department: c.department, priority: reason == .vip ? max(c.priority, 10) : c.priority, skills: c.skills),
+                    now: clock())
+                _ = try move(id, to: .queued, assignee: nil, detail: reason.rawValue)
+                if closed != nil {
+                    await tell(room: c.room, "We're closed right now; you're in the queue and an agent will answer when we open, or leave us a message.")
+                } else {
+                    await tell(room: c.room, "Connecting you with a person.")
+                }
+                await carryOut(actions)
+                await tellPosition(id, force: true)
+            } catch {
+                logger.warning("desk: hand-off failed", metadata: ["consultation": .string(id), "error": .string(error.description)])
+            }
+        }
+    }
+
+    private func makeBot(for c: Consultation) -> BotTriage {
+        BotTriage(index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard)
+    }
+
+    // MARK: Carrying out the router's decisions
+
+    private func carryOut(_ actions: [RouterAction]) async {
+        for action in actions {
+            switch action {
+            case .offer(let id, let agent, let until):
+                guard (try? move(id, to: .offered, assignee: nil, detail: agent)) != nil, let c = open[id] else { continue }
+                notify(agent, DeskNotice(type: .offer, consultation: view(c), until: until))
+            case .offerWithdrawn(let id, let agent):
+                if open[id]?.status == .offered { _ = try? move(id, to: .queued, assignee: nil, detail: "offer to \(agent) withdrawn") }
+                notify(agent, DeskNotice(type: .offerWithdrawn, consultation: open[id].map { view($0) }))
+            case .assigned(let id, let agent):
+                guard (try? move(id, to: .active, assignee: agent, detail: nil)) != nil else { continue }
+                await assigned(id, agent: agent)
+            case .queueChanged(let department):
+                let notice = queueNotice(department)
+                for a in router.agentIDs where router.profile(a)?.departments.contains(department) == true || isSupervisor(a) {
+                    notify(a, notice)
+                }
+                for w in router.queue(department) { await tellPosition(w.id, force: false) }
+            case .replyOverdue(let id, let agent, let others, let missed):
+                let c = open[id].map { view($0) }
+                for a in Set([agent] + others) { notify(a, DeskNotice(type: .overdue, consultation: c, targetsMissed: missed)) }
+            case .reassigned(let id, let from):
+                guard let c = try? move(id, to: .queued, assignee: nil, detail: "reassigned from \(from)") else { continue }
+                notify(from, DeskNotice(type: .revoked, consultation: view(c)))
+                await tell(room: c.room, "Sorry for the wait — we're finding you another colleague.")
+            case .offerToLeaveMessage(let id):
+                guard let c = open[id] else { continue }
+                await tell(room: c.room, "All our agents are still busy. You can keep waiting, or leave us a message and we'll reply here.")
+            }
+        }
+    }
+
+    private func assigned(_ id: String, agent: String) async {
+        guard let c = open[id] else { return }
+        toldPosition[id] = nil
+        let token = await roomToken(agent: agent, room: c.room)
+        notify(agent, DeskNotice(type: .assigned, consultation: view(c), roomToken: token))
+        await tell(room: c.room, "\(router.profile(agent)?.name ?? agent) has joined the chat.")
+    }
+
+    private func roomToken(agent: String, room: String) async -> String? {
+        try? await auth.mint(identity: agent, room: room, role: .agent, ttl: roomTokenSeconds)
+    }
+
+    private func queueNotice(_ department: String) -> DeskNotice { DeskNotice(type: .queue, department: department, queue: queue(department)) }
+
+    /// Tells a waiting shopper their place and wait, when it changed (or `force`).
+    private func tellPosition(_ id: String, force: Bool) async {
+        guard let c = open[id], c.status.isWaiting, let position = router.position(of: id) else { return }
+        guard force || toldPosition[id] != position else { return }
+        toldPosition[id] = position
+        let v = view(c)
+        var text = "You're number \(position) in the queue."
+        if let s = v.waitSeconds { text += " Estimated wait: \(Self.describe(seconds: s))." }
+        await tell(room: c.room, text)
+    }
+
+    static func describe(seconds: Double) -> String {
+        if seconds < 60 { return "under a minute" }
+        let minutes = Int((seconds / 60).rounded())
+        return minutes == 1 ? "about 1 minute" : "about \(minutes) minutes"
+    }
+
+    private func tick() async {
+        let actions = (try? router.handle(.tick, now: clock())) ?? []
+        await carryOut(actions)
+    }
+
+    // MARK: Store and rooms
+
+    /// Stores a status move (and its event) and keeps the open set in step.
+    @discardableResult
+    private func move(_ id: String, to status: ConsultationStatus, assignee: String?, detail: String?) throws(DeskError) -> Consultation {
+        let moved = try store.move(id, to: status, assignee: assignee, at: clock(), detail: detail)
+        moves[status, default: 0] += 1
+        if status.isFinal {
+            open[id] = nil
+            if openInRoom[moved.room] == id { openInRoom[moved.room] = nil }
+            bots[id] = nil
+            toldPosition[id] = nil
+        } else {
+            open[id] = moved
+        }
+        return moved
+    }
+
+    private func finish(_ id: String, status: ConsultationStatus, by agent: String?) throws(DeskError) {
+        guard let c = open[id] else { throw DeskError(.notFound, "no consultation \(id)") }
+        let handled = c.times.queued.map { clock().timeIntervalSince($0) }
+        let moved = try move(id, to: status, assignee: agent, detail: nil)
+        if let handled, c.status.holdsAnAgent { estimators[c.department, default: WaitEstimator()].record(handlingSeconds: handled) }
+        if let agent { notify(agent, DeskNotice(type: .ended, consultation: view(moved))) }
+    }
+
+    /// A line from the bot in a room.
+    private func say(room: String, _ text: String) async {
+        _ = try? await hub.post(room: room, sender: Self.botIdentity, role: Self.botRole, clientID: "bot-" + UUID().uuidString, content: .text(text))
+    }
+
+    /// A `system` line in a room: a status the shopper should see.
+    private func tell(room: String, _ text: String) async {
+        _ = try? await hub.post(room: room, sender: Self.botIdentity, role: "system", clientID: "sys-" + UUID().uuidString, content: .system(text))
+    }
+
+    private func notify(_ agent: String, _ notice: DeskNotice) {
+        for c in streams[agent]?.values ?? [:].values { c.yield(notice) }
+    }
+
+    private func view(_ c: Consultation) -> ConsultationView {
+        guard c.status.isWaiting, let position = router.position(of: c.id) else { return ConsultationView(c) }
+        let capacity = router.capacity(of: c.department)
+        let estimate = estimators[c.department, default: WaitEstimator()].estimate(
+            position: position, capacity: QueueCapacity(totalSlots: capacity.slots, busySlots: capacity.slots - capacity.free))
+        return ConsultationView(c, position: position, waitSeconds: estimate?.seconds)
+    }
+
+    /// Figures for /metrics.
+    public func snapshot() -> (open: [ConsultationStatus: Int], moves: [ConsultationStatus: Int], botReplies: Int, handOffs: [HandOffReason: Int]) {
+        var byStatus: [ConsultationStatus: Int] = [:]
+        for c in open.values { byStatus[c.status, default: 0] += 1 }
+        return (byStatus, moves, botReplies, handOffs)
+    }
+}
+
+/// The order lookup when the shop has configured none: every lookup is `unavailable`, and the bot
+/// says it cannot check and offers a person.
+public struct NoOrderLookup: OrderStatusLookup {
+    public init() {}
+    public func status(ofOrder id: String, locale: String?) async -> OrderLookupResult { .unavailable }
+}
