@@ -7,6 +7,7 @@ import NIOCore
 import Chat
 import HummingbirdWebSocket
 import Relay
+import ShowroomCore
 import Signaling
 
 /// Composition root: builds the HTTP application from a configuration. Later layers (relay,
@@ -80,7 +81,10 @@ public enum ShowroomServer {
                 guard let role = request.uri.queryParameters.get("role").flatMap(Role.init(rawValue:)) else {
                     throw HTTPError(.badRequest, message: "role must be publisher, viewer, shopper, agent or admin")
                 }
-                return try await auth.mint(identity: "page-\(UInt32.random(in: 0...UInt32.max))", room: room, role: role, ttl: 3_600)
+                // `identity`: who the page acts as (the demo's agents are `anna` and `ben`).
+                let identity = request.uri.queryParameters.get("identity").map(String.init) ?? "page-\(UInt32.random(in: 0...UInt32.max))"
+                guard RoomName.isValid(identity) else { throw HTTPError(.badRequest, message: "identity: 1–64 letters, digits, - or _") }
+                return try await auth.mint(identity: identity, room: room, role: role, ttl: 3_600)
             }
         }
         return router
@@ -88,8 +92,6 @@ public enum ShowroomServer {
 
     static let secFetchSite = HTTPField.Name("Sec-Fetch-Site")!
 
-    /// Whether an `Origin` header names this server itself (scheme aside): `http://HOST` for the
-    /// request's `Host`.
     /// Whether a request's Host names this machine's loopback (`localhost`, `127.x.y.z`, `[::1]`),
     /// with or without a port.
     static func isLoopbackAuthority(_ authority: String?) -> Bool {
@@ -104,6 +106,8 @@ public enum ShowroomServer {
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
+    /// Whether an `Origin` header names this server itself (scheme aside): `http://HOST` for the
+    /// request's `Host`.
     static func isSameOrigin(_ origin: String, host: String?) -> Bool {
         guard let host else { return false }
         return origin == "http://\(host)" || origin == "https://\(host)"
@@ -138,7 +142,8 @@ public enum ShowroomServer {
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
         // The desk (consultations, bot, queue, routing): its own SQLite file beside the chat's.
         let desk = try auth.map { auth throws(ServerError) in
-            try DeskService.open(dataDirectory: dataDirectory, durable: configuration.durableChat, hub: hub, auth: auth, logger: logger)
+            try DeskService.open(
+                dataDirectory: dataDirectory, durable: configuration.durableChat, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
         }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.

@@ -98,6 +98,14 @@ enum DeskRoutes {
             }
             return try json(await desk.queue(department))
         }
+        router.get("api/desk/overview") { request, _ -> Response in
+            let token = try await bearer(request, auth: auth)
+            let supervises = await desk.isSupervisor(token.sub.value)
+            guard token.room == DeskService.room, token.role == .admin || (token.role == .agent && supervises) else {
+                throw HTTPError(.forbidden, message: "not_allowed: the overview is for supervisors and admins")
+            }
+            return try json(await desk.overview())
+        }
         router.post("api/desk/consultations/:id/:command") { request, context -> Response in
             let token = try await authorize(request, auth: auth, role: .agent, room: DeskService.room)
             let id = try context.parameters.require("id"), command = try context.parameters.require("command")

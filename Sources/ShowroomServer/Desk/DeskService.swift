@@ -52,11 +52,22 @@ public actor DeskService {
     private(set) var botReplies = 0
     private(set) var handOffs: [HandOffReason: Int] = [:]
 
-    /// The desk of a server: its store `desk.sqlite` in `dataDirectory`, the sample FAQ.
-    static func open(dataDirectory: String, durable: Bool, hub: RoomHub, auth: TokenAuthority, logger: Logger) throws(ServerError) -> DeskService {
+    /// The desk of a server: its store `desk.sqlite` in `dataDirectory`, the sample FAQ; with
+    /// `demo`, the demo's agents `anna` (sales and support, supervisor) and `ben` (sales) in a
+    /// store that has none.
+    static func open(
+        dataDirectory: String, durable: Bool, demo: Bool = false, hub: RoomHub, auth: TokenAuthority, logger: Logger
+    ) throws(ServerError) -> DeskService {
         do {
             let store = try SQLiteDeskStore(
                 path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("desk.sqlite").path, durableAgainstPowerLoss: durable)
+            if demo, try store.agents().isEmpty {
+                if try store.departments().isEmpty {
+                    for d in [Department(id: "sales", name: "Sales"), Department(id: "support", name: "Support")] { try store.save(d) }
+                }
+                try store.save(AgentProfile(id: "anna", name: "Anna", departments: ["sales", "support"], capacity: 3, supervisor: true))
+                try store.save(AgentProfile(id: "ben", name: "Ben", departments: ["sales"], capacity: 2))
+            }
             return try DeskService(store: store, hub: hub, auth: auth, faq: try FAQ.sample(), logger: logger)
         } catch {
             throw ServerError(.storage, "desk: \(error.description)")
@@ -292,6 +303,23 @@ public actor DeskService {
     /// The consultations waiting in `department`, in order (for a supervisor, or an agent of it).
     public func queue(_ department: String) -> [ConsultationView] {
         router.queue(department).compactMap { w in open[w.id].map { view($0) } }
+    }
+
+    /// What a supervisor watches: every agent's presence and load, every queue, every open
+    /// consultation by status.
+    public func overview() -> DeskOverview {
+        var byStatus: [String: Int] = [:]
+        for c in open.values { byStatus[c.status.rawValue, default: 0] += 1 }
+        let agents = router.agentIDs.compactMap { id -> DeskOverview.Agent? in
+            guard let p = router.profile(id) else { return nil }
+            return DeskOverview.Agent(
+                id: id, name: p.name, presence: router.presence(id) ?? .offline, load: router.load(id) ?? 0, capacity: p.capacity,
+                departments: p.departments.sorted(), supervisor: p.supervisor,
+                held: router.consultations(heldBy: id).compactMap { open[$0.id].map { view($0) } })
+        }
+        var queues: [String: [ConsultationView]] = [:]
+        for d in router.departments.keys { queues[d] = queue(d) }
+        return DeskOverview(agents: agents, queues: queues, open: byStatus)
     }
 
     public func isSupervisor(_ agent: String?) -> Bool { agent.flatMap { router.profile($0)?.supervisor } ?? false }
