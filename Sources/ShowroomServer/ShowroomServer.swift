@@ -82,8 +82,8 @@ public enum ShowroomServer {
                     throw HTTPError(.badRequest, message: "role must be publisher, viewer, shopper, agent or admin")
                 }
                 // `identity`: who the page acts as (the demo's agents are `anna` and `ben`).
-                let asked: Substring? = request.uri.queryParameters.get("identity")
-                let identity = asked.map { String($0) } ?? "page-\(UInt32.random(in: 0...UInt32.max))"
+                let asked: String? = request.uri.queryParameters.get("identity")
+                let identity = asked ?? "page-\(UInt32.random(in: 0...UInt32.max))"
                 guard RoomName.isValid(identity) else { throw HTTPError(.badRequest, message: "identity: 1–64 letters, digits, - or _") }
                 return try await auth.mint(identity: identity, room: room, role: role, ttl: 3_600)
             }
