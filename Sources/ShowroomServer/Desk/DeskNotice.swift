@@ -31,6 +31,16 @@ public struct DeskNotice: Codable, Sendable, Equatable {
     public var queue: [ConsultationView]?
     /// For `hello`: what the agent holds now.
     public var held: [ConsultationView]?
+    /// For `assigned`: notes left by earlier agents (a transfer's), oldest first.
+    public var notes: [Note]?
+    /// For `assigned`: the shopper's earlier consultations, newest first (at most 5).
+    public var previous: [ConsultationView]?
+
+    public struct Note: Codable, Sendable, Equatable {
+        public var agent: String
+        public var text: String
+        public var at: Date
+    }
 
     public init(
         type: Kind, consultation: ConsultationView? = nil, until: Date? = nil, roomToken: String? = nil, targetsMissed: Int? = nil,

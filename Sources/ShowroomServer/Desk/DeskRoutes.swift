@@ -119,10 +119,10 @@ enum DeskRoutes {
                 case "resolve": try await desk.resolve(id, agent: agent)
                 case "hold": try await desk.hold(id, agent: agent, on: true)
                 case "resume": try await desk.hold(id, agent: agent, on: false)
-                case "requeue": try await desk.requeue(id, agent: agent, department: body?.department)
+                case "requeue": try await desk.requeue(id, agent: agent, department: body?.department, note: body?.note)
                 case "transfer":
                     guard let to = body?.agent else { throw DeskError(.invalidArgument, "transfer needs {\"agent\": …}") }
-                    try await desk.transfer(id, from: agent, to: to)
+                    try await desk.transfer(id, from: agent, to: to, note: body?.note)
                 default: throw DeskError(.notFound, "no command \(command)")
                 }
             }
@@ -179,6 +179,8 @@ enum DeskRoutes {
     struct CommandRequest: Decodable {
         var department: String?
         var agent: String?
+        /// For the next agent (transfer, requeue).
+        var note: String?
     }
 
     // MARK: Helpers

@@ -47,6 +47,11 @@ public actor DeskService {
     /// The position each waiting shopper was last told, so that a change is told once.
     private var toldPosition: [String: Int] = [:]
     private var streams: [String: [UUID: AsyncStream<DeskNotice>.Continuation]] = [:]
+    /// When each agent's last workspace stream closed (cleared when one opens or they go offline).
+    private var lastStreamClosed: [String: Date] = [:]
+    /// Seconds a closed workspace keeps its agent online (a reload, a network change). Its close
+    /// is seen at once when the browser ends the request, else at the next keep-alive write (15 s).
+    public static let offlineGrace: TimeInterval = 20
     /// Counters for /metrics: status moves by target status, and bot outcomes.
     private(set) var moves: [ConsultationStatus: Int] = [:]
     private(set) var botReplies = 0
@@ -217,6 +222,7 @@ public actor DeskService {
         let (stream, continuation) = AsyncStream<DeskNotice>.makeStream(bufferingPolicy: .bufferingNewest(Self.streamBuffer))
         let key = UUID()
         streams[agent, default: [:]][key] = continuation
+        lastStreamClosed[agent] = nil
         continuation.onTermination = { [weak self] _ in Task { await self?.disconnected(agent: agent, key: key) } }
         var held: [ConsultationView] = []
         for h in router.consultations(heldBy: agent) {
@@ -238,7 +244,21 @@ public actor DeskService {
         streams[agent]?[key] = nil
         if streams[agent]?.isEmpty == true {
             streams[agent] = nil
-            await setPresence(agent: agent, .offline)
+            // A reload or a dropped network comes back within the grace period; a closed
+            // workspace goes offline at the tick after it (its offers move on then).
+            lastStreamClosed[agent] = clock()
+        }
+    }
+
+    /// When `agent`'s last workspace stream closed, if it did and they are in the grace period.
+    func lastStreamClosedForTesting(_ agent: String) -> Date? { lastStreamClosed[agent] }
+
+    /// Agents whose last workspace stream closed more than ``offlineGrace`` ago go offline.
+    private func expireClosedWorkspaces() async {
+        let now = clock()
+        for (agent, closed) in lastStreamClosed where now.timeIntervalSince(closed) >= Self.offlineGrace {
+            lastStreamClosed[agent] = nil
+            if streams[agent] == nil { await setPresence(agent: agent, .offline) }
         }
     }
 
@@ -271,14 +291,21 @@ public actor DeskService {
         await carryOut(try router.handle(.pick(consultation: id, agent: agent), now: clock()))
     }
 
-    public func transfer(_ id: String, from agent: String, to other: String) async throws(DeskError) {
-        await carryOut(try router.handle(.transferToAgent(consultation: id, from: agent, to: other), now: clock()))
+    /// Hands a consultation to another online agent with free capacity; `note` (for them) is stored
+    /// with it and shown in their `assigned` notice.
+    public func transfer(_ id: String, from agent: String, to other: String, note: String? = nil) async throws(DeskError) {
+        try Self.check(note ?? "", "note", max: 2_000)
+        let actions = try router.handle(.transferToAgent(consultation: id, from: agent, to: other), now: clock())
+        if let note, !note.isEmpty { try store.note(id, agent: agent, text: note, at: clock()) }
+        await carryOut(actions)
         notify(agent, DeskNotice(type: .revoked, consultation: open[id].map { view($0) }))
     }
 
     /// Back to the queue (to `department`'s, or its own), keeping its place.
-    public func requeue(_ id: String, agent: String, department: String?) async throws(DeskError) {
+    public func requeue(_ id: String, agent: String, department: String?, note: String? = nil) async throws(DeskError) {
+        try Self.check(note ?? "", "note", max: 2_000)
         let actions = try router.handle(.requeue(consultation: id, by: agent, department: department), now: clock())
+        if let note, !note.isEmpty { try store.note(id, agent: agent, text: note, at: clock()) }
         var moved = try move(id, to: .queued, assignee: nil, detail: department.map { "transferred to \($0)" })
         if let department, department != moved.department {
             moved.department = department
@@ -450,7 +477,12 @@ public actor DeskService {
         guard let c = open[id] else { return }
         toldPosition[id] = nil
         let token = await roomToken(agent: agent, room: c.room)
-        notify(agent, DeskNotice(type: .assigned, consultation: view(c), roomToken: token))
+        var notice = DeskNotice(type: .assigned, consultation: view(c), roomToken: token)
+        notice.notes = ((try? store.events(of: id)) ?? []).filter { $0.kind == .note }.map {
+            DeskNotice.Note(agent: $0.agent ?? "", text: $0.detail ?? "", at: $0.at)
+        }
+        notice.previous = ((try? store.consultations(shopper: c.shopper, limit: 6)) ?? []).filter { $0.id != id }.prefix(5).map { view($0) }
+        notify(agent, notice)
         await tell(room: c.room, "\(router.profile(agent)?.name ?? agent) has joined the chat.")
     }
 
@@ -477,7 +509,8 @@ public actor DeskService {
         return minutes == 1 ? "about 1 minute" : "about \(minutes) minutes"
     }
 
-    private func tick() async {
+    func tick() async {
+        await expireClosedWorkspaces()
         let actions = (try? router.handle(.tick, now: clock())) ?? []
         await carryOut(actions)
     }

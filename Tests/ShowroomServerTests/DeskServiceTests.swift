@@ -1,0 +1,179 @@
+import Chat
+import Desk
+import Foundation
+import Logging
+@testable import ShowroomServer
+import Signaling
+import Synchronization
+import Testing
+
+/// The desk service with a clock the test moves: presence grace, transfers with notes, the reply
+/// target's escalation to reassignment, and a left message picked up later. The rooms are real
+/// (a RoomHub on a SQLite file); the service's reading of them is driven by hand (`observed`).
+@Suite struct DeskServiceTests {
+    final class TestClock: Sendable {
+        private let value = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        var now: Date { value.withLock { $0 } }
+        func advance(_ seconds: TimeInterval) { value.withLock { $0 += seconds } }
+    }
+
+    struct Fixture {
+        let desk: DeskService
+        let hub: RoomHub
+        let chat: SQLiteChatStore
+        let clock: TestClock
+        let directory: String
+
+        init() async throws {
+            directory = ShowroomServerTests.temporaryDirectory()
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            chat = try SQLiteChatStore(path: directory + "/chat.sqlite")
+            hub = RoomHub(store: chat)
+            let clock = TestClock()
+            self.clock = clock
+            desk = try DeskService(
+                store: try SQLiteDeskStore(path: directory + "/desk.sqlite"), hub: hub, auth: await TokenAuthority(secret: testSecret),
+                faq: try FAQ.sample(), clock: { clock.now }, logger: Logger(label: "test"))
+            try await desk.save(department: Department(id: "sales", name: "Sales", replyTargetSeconds: 30, maximumWaitSeconds: 120))
+            try await desk.save(agent: AgentProfile(id: "anna", name: "Anna", departments: ["sales"], capacity: 2, supervisor: false))
+            try await desk.save(agent: AgentProfile(id: "ben", name: "Ben", departments: ["sales"], capacity: 2, supervisor: false))
+            try await desk.save(agent: AgentProfile(id: "sue", name: "Sue", departments: ["sales"], capacity: 1, supervisor: true))
+        }
+
+        /// A shopper's line in their room, as the desk reads it.
+        func shopperSays(_ room: String, _ shopper: String, _ text: String) async throws {
+            let m = try await hub.post(room: room, sender: shopper, role: "shopper", clientID: UUID().uuidString, content: .text(text))
+            await desk.observed(m)
+        }
+
+        func agentSays(_ room: String, _ agent: String, _ text: String) async throws {
+            let m = try await hub.post(room: room, sender: agent, role: "agent", clientID: UUID().uuidString, content: .text(text))
+            await desk.observed(m)
+        }
+
+        /// A consultation handed off to the queue.
+        func queued(_ room: String, shopper: String) async throws -> String {
+            let c = try await desk.open(shopper: shopper, room: room, name: shopper, department: "sales", context: ConsultationContext())
+            try await shopperSays(room, shopper, "talk to a person")
+            return c.id
+        }
+
+        /// The `system` lines of a room.
+        func systemLines(_ room: String) throws -> [String] {
+            try chat.messages(room: room, after: 0, limit: 1_000).compactMap { if case .system(let t) = $0.content { t } else { nil } }
+        }
+    }
+
+    /// Drains what a stream has queued (without waiting for more).
+    final class Inbox: Sendable {
+        let task: Task<Void, Never>
+
+        init(_ stream: AsyncStream<DeskNotice>) {
+            let box = Box()
+            task = Task { for await n in stream { box.append(n) } }
+            self.box = box
+        }
+        private let box: Box
+        final class Box: @unchecked Sendable {
+            let lock = NSLock()
+            var items: [DeskNotice] = []
+            func append(_ n: DeskNotice) { lock.withLock { items.append(n) } }
+        }
+
+        func all(_ kind: DeskNotice.Kind) -> [DeskNotice] { box.lock.withLock { box.items.filter { $0.type == kind } } }
+
+        func wait(for kind: DeskNotice.Kind, count: Int = 1) async -> [DeskNotice] {
+            for _ in 0..<500 where all(kind).count < count { try? await Task.sleep(for: .milliseconds(10)) }
+            return all(kind)
+        }
+    }
+
+    @Test func aClosedWorkspaceGoesOfflineAfterTheGracePeriod() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let inbox = Inbox(try await f.desk.connect(agent: "anna"))
+        #expect(await f.desk.overview().agents.first { $0.id == "anna" }?.presence == .online)
+        inbox.task.cancel()  // the browser closed the workspace
+        // The stream's termination hops onto the desk's actor: wait for it (bounded).
+        for _ in 0..<500 where await f.desk.lastStreamClosedForTesting("anna") == nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await f.desk.lastStreamClosedForTesting("anna") != nil)
+        f.clock.advance(DeskService.offlineGrace - 1)
+        await f.desk.tick()
+        #expect(await f.desk.overview().agents.first { $0.id == "anna" }?.presence == .online, "offline before the grace period ended")
+        f.clock.advance(2)
+        await f.desk.tick()
+        #expect(await f.desk.overview().agents.first { $0.id == "anna" }?.presence == .offline)
+    }
+
+    @Test func aTransferCarriesTheNoteAndTheShoppersHistory() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let anna = Inbox(try await f.desk.connect(agent: "anna"))
+        let id = try await f.queued("r1", shopper: "sam")
+        let offer = try #require(await anna.wait(for: .offer).first)
+        #expect(offer.consultation?.id == id)
+        try await f.desk.accept(id, agent: "anna")
+        let ben = Inbox(try await f.desk.connect(agent: "ben"))
+        // Only the holder may transfer; the note is bounded.
+        await #expect(throws: DeskError.self) { try await f.desk.transfer(id, from: "ben", to: "anna") }
+        await #expect(throws: DeskError.self) { try await f.desk.transfer(id, from: "anna", to: "ben", note: String(repeating: "x", count: 2_001)) }
+        try await f.desk.transfer(id, from: "anna", to: "ben", note: "Wants the grey SOFA-1; asked about delivery to Basel.")
+        let assigned = try #require(await ben.wait(for: .assigned).first)
+        #expect(assigned.consultation?.id == id && assigned.consultation?.assignee == "ben")
+        #expect(assigned.notes?.map(\.text) == ["Wants the grey SOFA-1; asked about delivery to Basel."])
+        #expect(assigned.roomToken != nil)
+        #expect(await anna.wait(for: .revoked).count == 1)
+        #expect(try await f.desk.consultation(id, viewer: nil).assignee == "ben")
+    }
+
+    /// Reply target 30 s: an unanswered shopper alerts the agent at 30 s, the supervisor at 60 s,
+    /// and at 90 s the consultation is taken back and offered to another agent.
+    @Test func anUnansweredShopperEscalatesToReassignment() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let anna = Inbox(try await f.desk.connect(agent: "anna"))
+        let sue = Inbox(try await f.desk.connect(agent: "sue"))
+        let id = try await f.queued("r2", shopper: "sam")
+        // Whoever got the offer, Anna takes it (Sue's declined first if it was hers).
+        if await sue.wait(for: .offer).first?.consultation?.id == id { try await f.desk.decline(id, agent: "sue") }
+        _ = await anna.wait(for: .offer)
+        try await f.desk.accept(id, agent: "anna")
+        try await f.agentSays("r2", "anna", "Hello!")
+        try await f.shopperSays("r2", "sam", "Is the sofa in stock?")
+        f.clock.advance(31)
+        await f.desk.tick()
+        #expect(await anna.wait(for: .overdue).count == 1)
+        #expect(sue.all(.overdue).isEmpty)
+        f.clock.advance(30)
+        await f.desk.tick()
+        #expect(await sue.wait(for: .overdue).count == 1, "the supervisor is told at two targets")
+        f.clock.advance(30)
+        await f.desk.tick()
+        #expect(await anna.wait(for: .revoked).count == 1, "taken back at three targets")
+        let after = try await f.desk.consultation(id, viewer: nil)
+        #expect(after.status == .offered || after.status == .queued, "\(after.status)")
+        #expect(after.assignee == nil)
+        #expect(try f.systemLines("r2").contains { $0.contains("another colleague") })
+    }
+
+    /// Past the maximum wait the shopper is offered to leave a message; the missed consultation
+    /// is picked up later by an agent.
+    @Test func aLeftMessageIsPickedUpLater() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let id = try await f.queued("r3", shopper: "sam")
+        #expect(try f.systemLines("r3").contains { $0.contains("number 1 in the queue") })
+        f.clock.advance(121)
+        await f.desk.tick()
+        #expect(try f.systemLines("r3").contains { $0.contains("leave us a message") })
+        let missed = try await f.desk.leaveMessage(id, shopper: "sam")
+        #expect(missed.status == .missed)
+        await #expect(throws: DeskError.self) { _ = try await f.desk.leaveMessage(id, shopper: "sam") }
+        let anna = Inbox(try await f.desk.connect(agent: "anna"))
+        try await f.desk.pick(id, agent: "anna")
+        #expect(await anna.wait(for: .assigned).first?.consultation?.id == id)
+        #expect(try await f.desk.consultation(id, viewer: nil).status == .active)
+        try await f.desk.resolve(id, agent: "anna")
+        #expect(try await f.desk.consultation(id, viewer: nil).status == .resolved)
+    }
+}
