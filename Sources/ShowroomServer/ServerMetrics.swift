@@ -1,3 +1,4 @@
+import Desk
 import Foundation
 import Metrics
 import Prometheus
@@ -42,9 +43,10 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Brings the exported values up to date and renders them.
-    public func render(relay: RelayServer?, hub: RoomHub? = nil) async -> String {
+    public func render(relay: RelayServer?, hub: RoomHub? = nil, desk: DeskService? = nil) async -> String {
         if let relay { record(await relay.snapshot()) }
         if let hub { record(hub.snapshot()) }
+        if let desk { record(await desk.metrics()) }
         registry.makeGauge(name: "showroom_ws_connections").set(Double(connections.load(ordering: .relaxed)))
         for (code, n) in closes.withLock({ $0 }) { advance("showroom_ws_closed_total", [("code", code)], to: n) }
         recordProcess()
@@ -68,6 +70,36 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
+    }
+
+    /// The desk: open consultations by status, transitions, the bot, agents' load, and the last
+    /// hour's figures per department (``DeskReport``) as quantile gauges.
+    func record(_ d: DeskMetrics) {
+        for status in ConsultationStatus.allCases {
+            registry.makeGauge(name: "showroom_desk_consultations", labels: [("status", status.rawValue)]).set(Double(d.open[status] ?? 0))
+            advance("showroom_desk_transitions_total", [("to", status.rawValue)], to: d.moves[status] ?? 0)
+        }
+        advance("showroom_desk_bot_replies_total", [], to: d.botReplies)
+        for reason in HandOffReason.allCases { advance("showroom_desk_handoffs_total", [("reason", reason.rawValue)], to: d.handOffs[reason] ?? 0) }
+        for a in d.agents {
+            registry.makeGauge(name: "showroom_desk_agent_load", labels: [("agent", a.id)]).set(Double(a.load))
+            registry.makeGauge(name: "showroom_desk_agent_capacity", labels: [("agent", a.id)]).set(Double(a.capacity))
+            registry.makeGauge(name: "showroom_desk_agent_online", labels: [("agent", a.id)]).set(Double(a.presence == .online ? 1 : 0))
+        }
+        for (department, f) in d.lastHour.departments {
+            let series: [(String, DeskReport.Durations)] = [
+                ("showroom_desk_bot_first_reply_seconds", f.botFirstReply), ("showroom_desk_wait_seconds", f.wait),
+                ("showroom_desk_first_response_seconds", f.firstResponse), ("showroom_desk_handling_seconds", f.handling),
+            ]
+            for (name, durations) in series {
+                for (q, v) in [("0.5", durations.p50), ("0.9", durations.p90), ("0.99", durations.p99)] {
+                    registry.makeGauge(name: name, labels: [("department", department), ("quantile", q)]).set(v ?? 0)
+                }
+            }
+            registry.makeGauge(name: "showroom_desk_sla_attainment", labels: [("department", department)]).set(f.slaAttainment ?? 1)
+            registry.makeGauge(name: "showroom_desk_abandonment_rate", labels: [("department", department)]).set(f.abandonmentRate ?? 0)
+            registry.makeGauge(name: "showroom_desk_csat", labels: [("department", department)]).set(f.csatMean ?? 0)
+        }
     }
 
     func record(_ h: HubSnapshot) {

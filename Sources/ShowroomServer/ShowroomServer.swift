@@ -53,7 +53,7 @@ public enum ShowroomServer {
         }
         if let metrics {
             router.get("metrics") { _, _ -> Response in
-                let text = await metrics.render(relay: relay, hub: hub)
+                let text = await metrics.render(relay: relay, hub: hub, desk: desk)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(string: text)))

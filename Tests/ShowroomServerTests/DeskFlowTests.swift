@@ -95,9 +95,47 @@ import Testing
         for milestone in ["created", "firstBotReply", "queued", "firstAgentReply", "resolved"] {
             #expect(record[milestone] != nil, "no \(milestone) in \(record)")
         }
+        // The report and /metrics show it; the forecast answers (no history yet: a default plan).
+        let admin = try await Self.admin()
+        let report = try await desk.request("GET", "/api/reports/desk", token: admin)
+        #expect(report.status == 200, "\(report.text)")
+        let overall = try #require(report.json["overall"] as? [String: Any])
+        #expect(overall["created"] as? Int == 1 && overall["resolved"] as? Int == 1 && overall["csatMean"] as? Double == 5)
+        #expect((overall["firstResponse"] as? [String: Any])?["count"] as? Int == 1)
+        #expect(try await desk.request("GET", "/api/reports/desk", token: annaToken).status == 403, "anna is no supervisor")
+        #expect(try await desk.request("GET", "/api/reports/desk?from=yesterday", token: admin).status == 400)
+        let forecast = try await desk.request("GET", "/api/reports/forecast?department=sales&days=2&tz=Europe/Berlin", token: admin)
+        #expect(forecast.status == 200, "\(forecast.text)")
+        #expect((forecast.json["slots"] as? [Any])?.count == 96)
+        let metrics = await server.metrics()
+        #expect(metrics.contains(#"showroom_desk_transitions_total{to="resolved"} 1"#), "\(metrics.split(separator: "\n").filter { $0.contains("desk") })")
+        #expect(metrics.contains(#"showroom_desk_bot_replies_total 1"#))
+        #expect(metrics.contains(#"showroom_desk_first_response_seconds{department="sales",quantile="0.5"}"#))
         workspace.close()
         await shopper.close()
         await agent.close()
+        _ = await server.stop()
+    }
+
+    /// A shopper who closes the chat while queued abandons it: the agent's offer is withdrawn.
+    @Test func aShopperClosingWhileOfferedAbandonsIt() async throws {
+        let server = try await SignalingServer.start()
+        let desk = DeskClient(port: server.port)
+        try await Self.addAgent(desk, "anna", name: "Anna", departments: ["sales"])
+        let workspace = try DeskEventStream(port: server.port, token: try await wsToken("desk", .agent, identity: "anna"))
+        _ = try await workspace.next("hello")
+        let sam = try await wsToken("shop-5", .shopper, identity: "sam")
+        let id = try #require(try await desk.request("POST", "/api/consultations", token: sam, body: ["department": "sales"]).json["id"] as? String)
+        let shopper = SignalingClient(port: server.port)
+        try await shopper.enter(token: sam, room: "shop-5")
+        shopper.send(["type": "send", "id": "p", "kind": "text", "text": "can I speak to someone"])
+        _ = try await workspace.next("offer")
+        let closed = try await desk.request("POST", "/api/consultations/\(id)/close", token: sam)
+        #expect(closed.status == 200 && closed.json["status"] as? String == "abandoned", "\(closed.text)")
+        _ = try await workspace.next("offer_withdrawn")
+        #expect(try await desk.request("POST", "/api/desk/consultations/\(id)/accept", token: try await wsToken("desk", .agent, identity: "anna")).status == 404)
+        workspace.close()
+        await shopper.close()
         _ = await server.stop()
     }
 

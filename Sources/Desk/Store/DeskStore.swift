@@ -29,6 +29,9 @@ public protocol DeskStore: Sendable {
     func consultations(createdFrom from: Date, to: Date) throws(DeskError) -> [Consultation]
     /// A consultation's events in order.
     func events(of id: String) throws(DeskError) -> [ConsultationEvent]
+    /// The `assigned` events of the consultations created in `[from, to)`, in order (for reports:
+    /// when each was first taken, and by whom).
+    func assignments(createdFrom from: Date, to: Date) throws(DeskError) -> [ConsultationEvent]
 
     func save(_ department: Department) throws(DeskError)
     func departments() throws(DeskError) -> [Department]

@@ -185,9 +185,20 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func events(of id: String) throws(DeskError) -> [ConsultationEvent] {
+        try events("SELECT * FROM consultation_event WHERE consultation = ? ORDER BY seq", [id])
+    }
+
+    public func assignments(createdFrom from: Date, to: Date) throws(DeskError) -> [ConsultationEvent] {
+        try events(
+            "SELECT e.* FROM consultation_event e JOIN consultation c ON c.id = e.consultation "
+                + "WHERE e.kind = 'assigned' AND c.created_at >= ? AND c.created_at < ? ORDER BY e.seq",
+            [from.timeIntervalSince1970, to.timeIntervalSince1970])
+    }
+
+    private func events(_ sql: String, _ arguments: StatementArguments) throws(DeskError) -> [ConsultationEvent] {
         try run("read") {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM consultation_event WHERE consultation = ? ORDER BY seq", arguments: [id]).map { row in
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                     let kind: String = row["kind"], from: String? = row["from_status"], to: String? = row["to_status"]
                     return ConsultationEvent(
                         seq: row["seq"], consultation: row["consultation"], at: Date(timeIntervalSince1970: row["at"]),

@@ -39,6 +39,11 @@ enum DeskRoutes {
             let id = try context.parameters.require("id")
             return try json(try await run { () async throws(DeskError) in try await desk.leaveMessage(id, shopper: token.sub.value) })
         }
+        router.post("api/consultations/:id/close") { request, context -> Response in
+            let token = try await authorize(request, auth: auth, role: .shopper, room: nil)
+            let id = try context.parameters.require("id")
+            return try json(try await run { () async throws(DeskError) in try await desk.close(id, shopper: token.sub.value) })
+        }
         router.post("api/consultations/:id/rating") { request, context -> Response in
             let token = try await authorize(request, auth: auth, role: .shopper, room: nil)
             let id = try context.parameters.require("id")
@@ -99,12 +104,25 @@ enum DeskRoutes {
             return try json(await desk.queue(department))
         }
         router.get("api/desk/overview") { request, _ -> Response in
-            let token = try await bearer(request, auth: auth)
-            let supervises = await desk.isSupervisor(token.sub.value)
-            guard token.room == DeskService.room, token.role == .admin || (token.role == .agent && supervises) else {
-                throw HTTPError(.forbidden, message: "not_allowed: the overview is for supervisors and admins")
-            }
+            try await authorizeReader(request, auth: auth, desk: desk)
             return try json(await desk.overview())
+        }
+        // Reports: admins, and supervisors (an agent token for "desk" of a supervisor).
+        router.get("api/reports/desk") { request, _ -> Response in
+            try await authorizeReader(request, auth: auth, desk: desk)
+            let now = Date()
+            let from = try date(request, "from") ?? now.addingTimeInterval(-86_400)
+            let to = try date(request, "to") ?? now
+            return try json(try await run { () async throws(DeskError) in try await desk.report(from: from, to: to) })
+        }
+        router.get("api/reports/forecast") { request, _ -> Response in
+            try await authorizeReader(request, auth: auth, desk: desk)
+            let department: String = request.uri.queryParameters.get("department") ?? "sales"
+            let daysText: String = request.uri.queryParameters.get("days") ?? "7"
+            guard let days = Int(daysText), (1...28).contains(days) else { throw HTTPError(.badRequest, message: "invalid_argument: days is 1 to 28") }
+            let zoneName: String = request.uri.queryParameters.get("tz") ?? "UTC"
+            guard let zone = TimeZone(identifier: zoneName) else { throw HTTPError(.badRequest, message: "invalid_argument: no time zone \(zoneName)") }
+            return try json(try await run { () async throws(DeskError) in try await desk.forecast(department: department, days: days, timeZone: zone) })
         }
         router.post("api/desk/consultations/:id/:command") { request, context -> Response in
             let token = try await authorize(request, auth: auth, role: .agent, room: DeskService.room)
@@ -192,6 +210,24 @@ enum DeskRoutes {
         if let room, token.room != room { throw HTTPError(.forbidden, message: "the token is for room \(token.room), not \(room)") }
         guard token.role == role else { throw HTTPError(.forbidden, message: "a \(token.role.rawValue) token cannot do this; it needs \(role.rawValue)") }
         return token
+    }
+
+    /// Reports are for admins and supervisors (tokens for "desk").
+    static func authorizeReader(_ request: Request, auth: TokenAuthority, desk: DeskService) async throws {
+        let token = try await bearer(request, auth: auth)
+        let supervises = await desk.isSupervisor(token.sub.value)
+        guard token.room == DeskService.room, token.role == .admin || (token.role == .agent && supervises) else {
+            throw HTTPError(.forbidden, message: "not_allowed: reports are for supervisors and admins")
+        }
+    }
+
+    /// An ISO 8601 date from the query, nil when absent, 400 when malformed.
+    static func date(_ request: Request, _ name: String) throws -> Date? {
+        guard let text: String = request.uri.queryParameters.get(name) else { return nil }
+        guard let d = try? Date(text, strategy: .iso8601) else {
+            throw HTTPError(.badRequest, message: "invalid_argument: \(name) must be an ISO 8601 date-time (2026-12-01T00:00:00Z)")
+        }
+        return d
     }
 
     /// Who reads a consultation: its shopper (shopper token), or an agent or admin (token for

@@ -49,6 +49,10 @@ public actor DeskService {
     private var streams: [String: [UUID: AsyncStream<DeskNotice>.Continuation]] = [:]
     /// When each agent's last workspace stream closed (cleared when one opens or they go offline).
     private var lastStreamClosed: [String: Date] = [:]
+    /// A consultation still with the bot whose shopper said nothing for this long is abandoned.
+    public static let botIdleSeconds: TimeInterval = 30 * 60
+    /// When each consultation the bot still has last heard from its shopper.
+    private var lastShopperActivity: [String: Date] = [:]
     /// Seconds a closed workspace keeps its agent online (a reload, a network change). Its close
     /// is seen at once when the browser ends the request, else at the next keep-alive write (15 s).
     public static let offlineGrace: TimeInterval = 20
@@ -202,6 +206,24 @@ public actor DeskService {
         return view(moved)
     }
 
+    /// The shopper ends the consultation (closes the widget's chat): one the bot or the queue
+    /// still had is `abandoned`, one with an agent `resolved` (the agent is told).
+    public func close(_ id: String, shopper: String) async throws(DeskError) -> ConsultationView {
+        guard let c = open[id], c.shopper == shopper else { throw DeskError(.notFound, "no open consultation \(id)") }
+        let actions = c.status == .bot || c.status == .missed ? [] : try router.handle(.left(consultation: id), now: clock())
+        let moved: Consultation
+        if c.status.holdsAnAgent, let agent = c.assignee {
+            try finish(id, status: .resolved, by: agent)
+            moved = try store.consultation(id) ?? c
+        } else if c.status == .missed {
+            moved = try move(id, to: .resolved, assignee: nil, detail: "closed by the shopper")
+        } else {
+            moved = try move(id, to: .abandoned, assignee: nil, detail: "closed by the shopper")
+        }
+        await carryOut(actions)
+        return view(moved)
+    }
+
     /// The shopper rates a resolved consultation, 1–5, once.
     public func rate(_ id: String, shopper: String, score: Int) throws(DeskError) {
         guard let c = try store.consultation(id), c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
@@ -252,6 +274,17 @@ public actor DeskService {
 
     /// When `agent`'s last workspace stream closed, if it did and they are in the grace period.
     func lastStreamClosedForTesting(_ agent: String) -> Date? { lastStreamClosed[agent] }
+
+    /// Consultations the bot has whose shopper went quiet for ``botIdleSeconds`` are abandoned.
+    private func abandonIdleBotConsultations() {
+        let now = clock()
+        for c in open.values where c.status == .bot {
+            let last = lastShopperActivity[c.id] ?? c.times.created
+            guard now.timeIntervalSince(last) >= Self.botIdleSeconds else { continue }
+            _ = try? move(c.id, to: .abandoned, assignee: nil, detail: "the shopper went quiet")
+            lastShopperActivity[c.id] = nil
+        }
+    }
 
     /// Agents whose last workspace stream closed more than ``offlineGrace`` ago go offline.
     private func expireClosedWorkspaces() async {
@@ -386,6 +419,7 @@ public actor DeskService {
         guard let id = openInRoom[m.room], let c = open[id] else { return }
         if m.senderRole == "shopper", m.sender == c.shopper, case .text(let text) = m.content {
             if c.status == .bot, var bot = bots[id] {
+                lastShopperActivity[id] = clock()
                 let decision = await bot.respond(to: text, at: clock(), orders: orders)
                 bots[id] = bot
                 await botDecided(decision, consultation: id)
@@ -511,6 +545,7 @@ public actor DeskService {
 
     func tick() async {
         await expireClosedWorkspaces()
+        abandonIdleBotConsultations()
         let actions = (try? router.handle(.tick, now: clock())) ?? []
         await carryOut(actions)
     }
@@ -522,6 +557,7 @@ public actor DeskService {
     private func move(_ id: String, to status: ConsultationStatus, assignee: String?, detail: String?) throws(DeskError) -> Consultation {
         let moved = try store.move(id, to: status, assignee: assignee, at: clock(), detail: detail)
         moves[status, default: 0] += 1
+        if status.isFinal || status != .bot { lastShopperActivity[id] = nil }
         if status.isFinal {
             open[id] = nil
             if openInRoom[moved.room] == id { openInRoom[moved.room] = nil }
@@ -563,11 +599,17 @@ public actor DeskService {
         return ConsultationView(c, position: position, waitSeconds: estimate?.seconds)
     }
 
-    /// Figures for /metrics.
-    public func snapshot() -> (open: [ConsultationStatus: Int], moves: [ConsultationStatus: Int], botReplies: Int, handOffs: [HandOffReason: Int]) {
+    /// The desk's clock (injected: tests move it).
+    func clockNow() -> Date { clock() }
+
+    /// Figures for /metrics (``DeskMetrics``).
+    public func metrics() -> DeskMetrics {
         var byStatus: [ConsultationStatus: Int] = [:]
         for c in open.values { byStatus[c.status, default: 0] += 1 }
-        return (byStatus, moves, botReplies, handOffs)
+        let now = clock()
+        let lastHour = (try? report(from: now.addingTimeInterval(-3_600), to: now.addingTimeInterval(1)))
+            ?? DeskReport(from: now, to: now, consultations: [], assignments: [], replyTargets: [:], now: now)
+        return DeskMetrics(open: byStatus, moves: moves, botReplies: botReplies, handOffs: handOffs, agents: overview().agents, lastHour: lastHour)
     }
 }
 
@@ -576,4 +618,58 @@ public actor DeskService {
 public struct NoOrderLookup: OrderStatusLookup {
     public init() {}
     public func status(ofOrder id: String, locale: String?) async -> OrderLookupResult { .unavailable }
+}
+
+// MARK: Reports and forecasts
+
+extension DeskService {
+    /// The figures of the consultations created in `[from, to)` (``DeskReport``); a range holding
+    /// more than ``DeskReport/maximumConsultations`` is refused.
+    public func report(from: Date, to: Date) throws(DeskError) -> DeskReport {
+        guard from < to else { throw DeskError(.invalidArgument, "from must be before to") }
+        let consultations = try store.consultations(createdFrom: from, to: to)
+        guard consultations.count <= DeskReport.maximumConsultations else {
+            throw DeskError(.invalidArgument, "the range holds more than \(DeskReport.maximumConsultations) consultations; ask for a shorter one")
+        }
+        let targets = Dictionary(uniqueKeysWithValues: departments().map { ($0.id, $0.replyTargetSeconds) })
+        return DeskReport(
+            from: from, to: to, consultations: consultations, assignments: try store.assignments(createdFrom: from, to: to),
+            replyTargets: targets, now: now())
+    }
+
+    /// The staffing forecast of `department` for `days` days from today (docs/desk.md, "Arrival
+    /// forecast" and "Staffing"): arrivals per half hour from the last weeks of stored
+    /// consultations handed to a person, and the agents needed for the reply target.
+    public func forecast(department: String, days: Int, timeZone: TimeZone) throws(DeskError) -> DeskForecast {
+        guard let d = departments().first(where: { $0.id == department }) else { throw DeskError(.unknownDepartment, "no department \(department)") }
+        let configuration = ArrivalForecast.Configuration()
+        let end = now(), start = end.addingTimeInterval(-Double(configuration.weeks) * 7 * 86_400)
+        let consultations = try store.consultations(createdFrom: start, to: end).filter { $0.department == department && $0.times.queued != nil }
+        guard consultations.count <= DeskReport.maximumConsultations else { throw DeskError(.invalidArgument, "too much history to forecast from") }
+        var taken: [String: Date] = [:]
+        for e in try store.assignments(createdFrom: start, to: end) where taken[e.consultation] == nil { taken[e.consultation] = e.at }
+        let handling = consultations.compactMap { c -> HandlingSample? in
+            guard let t = taken[c.id], let r = c.times.resolved else { return nil }
+            return HandlingSample(arrivedAt: c.times.created, seconds: r.timeIntervalSince(t))
+        }
+        do {
+            let history = ArrivalHistory(arrivals: consultations.map(\.times.created), handling: handling, covered: DateInterval(start: start, end: end))
+            let slots = try ArrivalForecast(timeZone: timeZone, configuration: configuration).forecast(history: history, from: end, days: days)
+            let plan = try StaffingPlan(forecast: slots, target: StaffingPlan.Target(replySeconds: d.replyTargetSeconds))
+            return DeskForecast(department: department, timeZone: timeZone.identifier, slots: plan.slots, peakAgents: plan.peakAgents, agentHours: plan.agentHours)
+        } catch {
+            throw DeskError(.invalidArgument, "forecast: \(error.description)")
+        }
+    }
+
+    private func now() -> Date { clockNow() }
+}
+
+/// `GET /api/reports/forecast`: the expected arrivals and the agents needed, per half hour.
+public struct DeskForecast: Codable, Sendable, Equatable {
+    public var department: String
+    public var timeZone: String
+    public var slots: [StaffingPlan.Slot]
+    public var peakAgents: Int
+    public var agentHours: Double
 }
