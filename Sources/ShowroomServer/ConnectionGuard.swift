@@ -5,16 +5,17 @@ import NIOCore
 import Synchronization
 
 /// Bounds every TCP connection the HTTP server accepts, before HTTP or WebSocket handling sees a
-/// byte: at most ``maximumConnections`` open at once, and a connection that has not been answered
-/// (a response, or the `101` of a `/ws` upgrade) within ``firstRequestDeadline`` of opening is
-/// closed. Without it a client that connected and sent nothing, or half a request line, held a
-/// socket forever (found by the hardening review); between requests on a kept-alive connection
-/// the HTTP layer's idle timeout (``ServerConfiguration/httpIdleTimeout``) applies, and an
-/// upgraded `/ws` has its own (`hello` within 10 s, then 30 s idle).
+/// byte: at most ``maximumConnections`` open at once, and a connection that has not sent a whole
+/// request head (up to its blank line) within ``firstRequestDeadline`` of opening is closed (as
+/// nginx's `client_header_timeout`). Without it a client that connected and sent nothing, or half
+/// a request line, held a socket forever (found by the hardening review). How long the server
+/// then takes to answer does not count. Between requests on a kept-alive connection the HTTP
+/// layer's idle timeout (``ServerConfiguration/httpIdleTimeoutSeconds``) applies, and an upgraded
+/// `/ws` has its own (`hello` within 10 s, then 30 s idle).
 struct ConnectionGuard: Sendable {
     /// Connections open at once (HTTP and `/ws` together).
     var maximumConnections: Int
-    /// From accept to the server's first byte written.
+    /// From accept to the end of the first request head.
     var firstRequestDeadline: TimeAmount
     let open = Counter()
 
@@ -77,12 +78,27 @@ struct ConnectionGuard: Sendable {
             context.fireChannelInactive()
         }
 
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            // The server answered: from here on the HTTP layer's and /ws's own timeouts apply.
-            if let d = deadline {
-                d.cancel()
-                deadline = nil
+        /// How much of the head's end ("\r\n\r\n") the bytes so far end with.
+        private var matched = 0
+        private static let headEnd: [UInt8] = [13, 10, 13, 10]
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            if deadline != nil {
+                let bytes = unwrapInboundIn(data)
+                for b in bytes.readableBytesView {
+                    matched = b == Self.headEnd[matched] ? matched + 1 : (b == 13 ? 1 : 0)
+                    if matched == 4 {
+                        // A whole request head: from here on the HTTP layer's and /ws's timeouts apply.
+                        deadline?.cancel()
+                        deadline = nil
+                        break
+                    }
+                }
             }
+            context.fireChannelRead(data)
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
             context.write(data, promise: promise)
         }
 

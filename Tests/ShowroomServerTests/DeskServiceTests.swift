@@ -177,4 +177,22 @@ import Testing
         try await f.desk.resolve(id, agent: "anna")
         #expect(try await f.desk.consultation(id, viewer: nil).status == .resolved)
     }
+
+    /// A department's business hours reach the bot: outside them it says when the desk opens,
+    /// and a shopper asking for a person is told the desk is closed (and queued for the opening).
+    @Test func outsideBusinessHoursTheBotSaysWhenTheDeskOpens() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        // The test clock is Friday 15 January 2027, 08:00 UTC; the desk opens on Mondays only.
+        let hours = try BusinessHours(timeZone: TimeZone(identifier: "UTC")!, week: [.monday: [try .init("09:00", "17:00")]])
+        try await f.desk.save(department: Department(id: "sales", name: "Sales", hours: hours))
+        #expect(await f.desk.departments().first { $0.id == "sales" }?.hours == hours)
+        let c = try await f.desk.open(shopper: "sam", room: "r4", name: "Sam", department: "sales", context: ConsultationContext(locale: "en"))
+        try await f.shopperSays("r4", "sam", "When are you open?")
+        let botLines = try f.chat.messages(room: "r4", after: 0, limit: 100).filter { $0.senderRole == DeskService.botRole }
+        #expect(botLines.contains { if case .text(let t) = $0.content { t.contains("Monday") } else { false } }, "\(botLines)")
+        try await f.shopperSays("r4", "sam", "talk to a person")
+        #expect(try f.systemLines("r4").contains { $0.contains("closed") })
+        #expect(try await f.desk.consultation(c.id, viewer: nil).status == .queued)
+    }
 }

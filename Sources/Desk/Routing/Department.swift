@@ -8,11 +8,15 @@ public struct Department: Codable, Sendable, Equatable {
     public var replyTargetSeconds: Double
     /// Seconds in the queue after which the shopper is offered to leave a message instead.
     public var maximumWaitSeconds: Double
+    /// When people answer (nil: always): outside them the bot says when the desk opens, and a
+    /// shopper asking for a person is queued for then or leaves a message (docs/desk.md, "Business hours").
+    public var hours: BusinessHours?
 
-    public init(id: String, name: String, replyTargetSeconds: Double = 30, maximumWaitSeconds: Double = 300) {
+    public init(id: String, name: String, replyTargetSeconds: Double = 30, maximumWaitSeconds: Double = 300, hours: BusinessHours? = nil) {
         self.id = id
         self.name = name
         self.replyTargetSeconds = replyTargetSeconds
         self.maximumWaitSeconds = maximumWaitSeconds
+        self.hours = hours
     }
 }

@@ -120,7 +120,9 @@ public actor DeskService {
             open[c.id] = c
             openInRoom[c.room] = c.id
             if c.status == .bot {
-                bots[c.id] = BotTriage(index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard)
+                bots[c.id] = BotTriage(
+                    index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard,
+                    hours: router.departments[c.department]?.hours)
             }
             restored.append(c)
         }
@@ -470,7 +472,9 @@ public actor DeskService {
     }
 
     private func makeBot(for c: Consultation) -> BotTriage {
-        BotTriage(index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard)
+        BotTriage(
+            index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard,
+            hours: router.departments[c.department]?.hours)
     }
 
     // MARK: Carrying out the router's decisions
