@@ -199,7 +199,7 @@ function openTab(view, roomToken) {
     room: view.room, role: "agent",
     tokenFor: async () => entry.roomToken,
     onMessage: (m) => message(entry, m),
-    onState: (s) => { entry.chatState.textContent = s; },
+    onState: (s) => { if (!entry.ended) entry.chatState.textContent = `chat ${s}`; },
     onEvent: (type, m) => {
       if (type === "typing") entry.typing.hidden = !m.on;
       if (type === "error") showError(`${view.shopperName}: ${typeof m === "string" ? m : `${m.code}: ${m.reason}`}`);
@@ -241,7 +241,7 @@ function buildPanel(entry) {
       input.value = "";
     },
   }, input, el("button", { class: "send", text: "Send" }));
-  entry.chatState = el("span", { class: "state", text: "connecting" });
+  entry.chatState = el("span", { class: "state", text: "chat connecting" });
   entry.panel = el("section", { class: "panel", "data-id": id, hidden: true },
     el("div", { class: "panel-head" }, entry.context, entry.chatState), entry.actions, entry.closeButton,
     entry.messages, entry.typing, entry.composer);
@@ -317,7 +317,7 @@ function end(entry, why, view) {
   for (const control of entry.panel.querySelectorAll(".actions button, .actions input, .composer input, .composer button")) control.disabled = true;
   entry.closeButton.hidden = false;
   entry.typing.hidden = true;
-  entry.chatState.textContent = "closed";
+  entry.chatState.textContent = "chat closed";
   update(entry, view || entry.view);
 }
 
