@@ -40,6 +40,8 @@ import Testing
             #expect(offered.contains(id), "shopper \(i)'s consultation never showed in \(holder)'s inbox")
             #expect(s["agent_sees_product"] as? String == s["sku"] as? String, "shopper \(i): the agent's tab shows \(s["agent_sees_product"] ?? "nothing")")
             #expect((s["joined_line"] as? String ?? "").contains("has joined"), "shopper \(i) was not told an agent joined")
+            // The tab is labelled with the shopper's name as sent — markup included, as text.
+            #expect((s["agent_sees_label"] as? String ?? "").hasPrefix(s["name"] as? String ?? "?"), "shopper \(i)'s tab: \(s["agent_sees_label"] ?? "none")")
             // Nobody sees another room's chat, on either side.
             #expect((s["foreign"] as? [Any])?.isEmpty == true, "shopper \(i) saw another room's messages: \(s["foreign"] ?? "?")")
             #expect((s["foreign_in_agent_tab"] as? [Any])?.isEmpty == true, "the agent's tab for shopper \(i) shows another room's messages")
@@ -75,6 +77,8 @@ import Testing
         let loads = (supervisor["agents"] as? [[String: Any]] ?? []).compactMap { ($0["load"] as? String)?.split(separator: "/").first.flatMap { Int($0) } }
         #expect(loads.reduce(0, +) == 2, "the overview's loads after one resolved: \(loads)")
 
+        let injected = result["injected"] as? [String: Bool] ?? [:]
+        #expect(injected.count == 5 && injected.values.allSatisfy { !$0 }, "a shopper's name ran as markup: \(injected)")
         for (page, error) in result["errors"] as? [String: String] ?? ["?": "no errors collected"] {
             #expect(error.isEmpty, "\(page) shows an error: \(error)")
         }

@@ -97,6 +97,27 @@ export function duration(seconds) {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/// Typing and read receipts for a room's chat without flooding it — the server allows a client 20
+/// frames a second, and a frame per keystroke or per message of a backlog passes that (the
+/// workspace was cut off with `rate_limited` typing one reply). Typing goes when it turns on (again
+/// every 3 s while it stays on: receivers drop it after 5 s) and when it turns off; a read receipt
+/// carries the newest seq, at most every 500 ms. `client()` returns the Consultation, or null.
+export function courteous(client) {
+  let typingAt = 0, readSeq = 0, readTimer = null;
+  return {
+    typing(on) {
+      const now = Date.now();
+      if (on ? now - typingAt < 3000 : !typingAt) return;
+      typingAt = on ? now : 0;
+      client()?.typing(on);
+    },
+    read(seq) {
+      readSeq = Math.max(readSeq, Number(seq) || 0);
+      readTimer ??= setTimeout(() => { readTimer = null; client()?.read(readSeq); }, 500);
+    },
+  };
+}
+
 /// The agent's workspace stream (`GET /api/desk/events`, server-sent events) read with fetch —
 /// EventSource cannot send an Authorization header. Reconnects with exponential backoff (0.5 s,
 /// doubling to 30 s, back to 0.5 s once a `hello` arrives); a stream silent for 45 s (the server

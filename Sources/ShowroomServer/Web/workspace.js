@@ -3,7 +3,7 @@
 // /ws chat (consult.js) on the room token the desk sent with `assigned`.
 "use strict";
 import { Consultation, renderMessage } from "/consult.js";
-import { api, demoToken, tokenSubject, el, safeLink, duration, DeskStream } from "/desk.js";
+import { api, courteous, demoToken, tokenSubject, el, safeLink, duration, DeskStream } from "/desk.js";
 
 // Bounds: what one page renders, whatever the server or a shopper sends.
 const MAX_MESSAGES = 200; // per consultation; older ones leave the top (the room keeps them)
@@ -77,7 +77,7 @@ function onNotice(type, n) {
       if (v && typeof n.roomToken === "string") { offers.delete(v.id); openTab(v, n.roomToken); }
       break;
     case "revoked":
-      if (v && held.has(v.id)) end(held.get(v.id), v.status === "queued" ? "back in the queue" : "no longer yours", v);
+      if (v && held.has(v.id)) end(held.get(v.id), gone(v), v);
       break;
     case "ended":
       if (v && held.has(v.id)) end(held.get(v.id), STATUS[v.status] || "ended", v);
@@ -86,7 +86,12 @@ function onNotice(type, n) {
       if (v && held.has(v.id)) { const e = held.get(v.id); e.overdue = Number(n.targetsMissed) || 1; renderTab(e); }
       break;
     case "queue":
-      if (typeof n.department === "string" && Array.isArray(n.queue)) { queues.set(n.department, n.queue.filter(isView)); renderQueues(); }
+      if (typeof n.department === "string" && Array.isArray(n.queue)) {
+        queues.set(n.department, n.queue.filter(isView));
+        renderQueues();
+        const known = $("known-departments");
+        if (![...known.options].some((o) => o.value === n.department)) known.append(el("option", { value: n.department }));
+      }
       break;
   }
   renderOffers();
@@ -193,6 +198,7 @@ function openTab(view, roomToken) {
   $("no-tab")?.remove();
   $("panels").append(entry.panel);
   held.set(view.id, entry);
+  entry.courtesy = courteous(() => entry.ended ? null : entry.client);
   // The whole room from its start (the shopper's talk with the bot too), not from a resume point.
   sessionStorage.removeItem(`showroom.lastSeq.${view.room}`);
   entry.client = new Consultation({
@@ -201,7 +207,11 @@ function openTab(view, roomToken) {
     onMessage: (m) => message(entry, m),
     onState: (s) => { if (!entry.ended) entry.chatState.textContent = `chat ${s}`; },
     onEvent: (type, m) => {
-      if (type === "typing") entry.typing.hidden = !m.on;
+      if (type === "typing") { // shown for 5 s past the last "on" (a sender repeats it every 3 s)
+        entry.typing.hidden = !m.on;
+        clearTimeout(entry.typingTimer);
+        entry.typingTimer = setTimeout(() => { entry.typing.hidden = true; }, 5000);
+      }
       if (type === "error") showError(`${view.shopperName}: ${typeof m === "string" ? m : `${m.code}: ${m.reason}`}`);
     },
   });
@@ -229,7 +239,7 @@ function buildPanel(entry) {
   entry.messages = el("ol", { class: "messages", "aria-live": "polite" });
   entry.typing = el("div", { class: "typing", text: "the shopper is typing…", hidden: true });
   const input = el("input", { class: "text", autocomplete: "off", placeholder: "Reply…", maxLength: 4000 });
-  input.addEventListener("input", () => entry.client?.typing(input.value.length > 0));
+  input.addEventListener("input", () => entry.courtesy.typing(input.value.length > 0));
   entry.composer = el("form", {
     class: "composer",
     onsubmit: (e) => {
@@ -237,7 +247,7 @@ function buildPanel(entry) {
       const text = input.value.trim();
       if (!text || entry.ended) return;
       entry.client.send({ kind: "text", text });
-      entry.client.typing(false);
+      entry.courtesy.typing(false);
       input.value = "";
     },
   }, input, el("button", { class: "send", text: "Send" }));
@@ -253,7 +263,7 @@ function message(entry, m) {
   while (entry.messages.children.length > MAX_MESSAGES) entry.messages.firstElementChild.remove();
   const mine = m.from === entry.client.me?.identity;
   if (mine) entry.overdue = 0;
-  if (current === entry.id) { entry.messages.scrollTop = 1e9; entry.client.read(m.seq); }
+  if (current === entry.id) { entry.messages.scrollTop = 1e9; entry.courtesy.read(m.seq); }
   else if (!mine && m.role !== "system") entry.unread++;
   renderTab(entry);
 }
@@ -267,7 +277,7 @@ function select(id) {
   const entry = held.get(id);
   if (!entry) return;
   entry.unread = 0;
-  if (entry.client.lastSeq) entry.client.read(entry.client.lastSeq);
+  if (entry.client.lastSeq) entry.courtesy.read(entry.client.lastSeq);
   entry.messages.scrollTop = 1e9;
   renderTab(entry);
 }
@@ -305,14 +315,23 @@ async function command(entry, name, body) {
     const v = await api(token, "POST", `/api/desk/consultations/${encodeURIComponent(entry.id)}/${name}`, body);
     if (!isView(v)) return;
     if (v.status === "resolved" || v.status === "abandoned") end(entry, STATUS[v.status], v);
-    else if (name === "transfer" || name === "requeue") end(entry, name === "transfer" ? `transferred to ${v.assignee ?? "?"}` : `transferred to ${v.department}`, v);
+    else if (name === "transfer" || name === "requeue") end(entry, gone(v), v);
     else update(entry, v);
   } catch (e) { showError(`${name}: ${e.message}`); }
 }
 
+/// Why a consultation left this agent, from how it looks now (the `revoked` notice and the
+/// command's answer may come in either order).
+function gone(v) {
+  if (v.status === "queued" || v.status === "offered") return `back in the ${v.department} queue`;
+  if (v.assignee && v.assignee !== agentID) return `transferred to ${v.assignee}`;
+  return "no longer yours";
+}
+
 /// The consultation is no longer the agent's: its chat stays readable until the tab is closed.
 function end(entry, why, view) {
-  if (!entry.ended) entry.client.close();
+  if (entry.ended) return update(entry, view || entry.view); // the first reason stays ("transferred to ben", then `revoked`)
+  entry.client.close();
   entry.ended = why;
   for (const control of entry.panel.querySelectorAll(".actions button, .actions input, .composer input, .composer button")) control.disabled = true;
   entry.closeButton.hidden = false;

@@ -8,7 +8,7 @@ consultation's tab, one consultation is resolved and its shopper rates it. Every
 the pages' DOM. Prints one JSON line: what each page showed, and `failed` (the first step that did
 not happen within its deadline, with what the pages showed instead) or null.
 """
-import argparse, json, re, subprocess, tempfile, time
+import argparse, json, re, subprocess, tempfile, time, urllib.parse
 
 from selenium.common.exceptions import ElementNotInteractableException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -20,7 +20,9 @@ HTTP_PORT, MEDIA_PORT = 18082, 40002
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
 AGENTS = ["anna", "ben"]
 CAPACITY = {"anna": 3, "ben": 2}  # the demo's agents (DeskService.open with demo)
-SHOPPERS = [{"room": f"desk-e2e-{i}", "sku": f"SKU-{i}", "name": f"Shopper{i}"} for i in (1, 2, 3)]
+# The third shopper's name is markup: every page must show it as text (and run none of it).
+HOSTILE_NAME = '<img src=x onerror="window.pwned=1">'
+SHOPPERS = [{"room": f"desk-e2e-{i}", "sku": f"SKU-{i}", "name": f"Shopper{i}" if i < 3 else HOSTILE_NAME} for i in (1, 2, 3)]
 
 
 class StepFailed(Exception):
@@ -113,7 +115,7 @@ def main():
         # Each shopper asks the bot an FAQ question through the widget.
         for i, s in enumerate(SHOPPERS):
             d = drivers[f"shopper{i}"]
-            d.get(f"{BASE}/shop?room={s['room']}&sku={s['sku']}&name={s['name']}")
+            d.get(f"{BASE}/shop?room={s['room']}&sku={s['sku']}&name={urllib.parse.quote(s['name'])}")
             d.find_element(By.ID, "text").send_keys("How long does delivery take?")
             d.find_element(By.ID, "send").click()
         for i, s in enumerate(SHOPPERS):
@@ -175,6 +177,7 @@ def main():
             panel = until(f"{a}'s tab for shopper {i} shows the context",
                           lambda: [p for p in workspace(a)["panels"] if p["id"] == s["consultation"] and p["product"]])[0]
             s["agent_sees_product"], s["agent_sees_page"] = panel["product"], panel["page"]
+            s["agent_sees_label"] = [t["label"] for t in workspace(a)["tabs"] if t["id"] == s["consultation"]][0]
             s["joined_line"] = until(f"shopper {i} sees {a} join",
                                      lambda: [m["text"] for m in shopper(i)["messages"] if "role-system" in m["cls"] and "has joined" in m["text"]])[0]
         step("contexts shown, agents joined")
@@ -263,6 +266,9 @@ def main():
     finally:
         try:
             result["errors"] = {n: d.find_element(By.ID, "error").text for n, d in drivers.items()}
+            # The hostile name ran nowhere and became no element anywhere.
+            result["injected"] = {n: d.execute_script("return !!window.pwned || !!document.querySelector('img[src=\"x\"]')")
+                                  for n, d in drivers.items()}
             result["final"] = {"shoppers": [shopper(i) for i in range(len(SHOPPERS)) if f"shopper{i}" in drivers],
                                "agents": {a: workspace(a) for a in AGENTS if a in drivers}}
         except Exception as e:
