@@ -42,8 +42,9 @@ public enum ShowroomServer {
         // WHIP/WHEP clients may live on another origin (a shop's page); nothing else is shared.
         router.add(middleware: MediaCORSMiddleware())
         router.get("healthz") { _, _ in Health(status: "ok", version: version) }
-        // The agent console (/agent) and the shopper widget (/shop), each one HTML page.
-        for page in ["agent", "shop"] {
+        // The agent console (/agent), the shopper widget (/shop), the desk's agent workspace
+        // (/workspace) and supervisor overview (/supervisor), each one HTML page.
+        for page in ["agent", "shop", "workspace", "supervisor"] {
             guard let url = Bundle.module.resourceURL?.appendingPathComponent("Web/\(page).html"),
                 let html = try? Data(contentsOf: url)
             else { continue }

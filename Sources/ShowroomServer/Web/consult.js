@@ -233,12 +233,13 @@ function gathered(pc) {
 }
 
 /// A token: `?token=` in the page's URL (a shop's backend mints it), else — when the server runs
-/// on loopback — a demo token.
-export async function tokenFor(room, role) {
+/// on loopback — a demo token (for `identity` when given, else for a random one).
+export async function tokenFor(room, role, identity) {
   const given = new URLSearchParams(location.search).get("token");
   if (given) return given;
   // Demo tokens exist only when the server was started with --demo.
-  const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}`);
+  const who = identity ? `&identity=${encodeURIComponent(identity)}` : "";
+  const r = await fetch(`/demo-token?room=${encodeURIComponent(room)}&role=${role}${who}`);
   if (!r.ok) throw new Error(`add ?token= to the URL (demo tokens: ${r.status})`);
   showDemoBanner();
   return (await r.text()).trim();
@@ -260,6 +261,8 @@ export function renderMessage(m, me) {
   const li = document.createElement("li");
   li.className = `msg ${m.kind} ${me && m.from === me.identity ? "mine" : "theirs"}`;
   li.dataset.seq = m.seq;
+  // Who wrote it, for styling: the bot's and the desk's lines look different from people's.
+  if (["shopper", "agent", "bot", "system"].includes(m.role)) li.classList.add(`role-${m.role}`);
   const who = document.createElement("div");
   who.className = "who";
   who.textContent = `${m.from} (${m.role})`;

@@ -18,8 +18,11 @@ def wait_healthy(base, deadline):
     return False
 
 
-def browser():
+def browser(console=False):
+    """A headless Chromium; with `console`, its console messages are kept (driver.get_log("browser"))."""
     options = Options()
+    if console:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = "/usr/lib/chromium/chromium"
     for flag in ["--headless=new", "--no-sandbox", "--use-fake-device-for-media-stream",
                  "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",

@@ -49,7 +49,8 @@ def main():
             raise SystemExit("server did not start")
         room = "consult-1"
         shopper, agent = browser(), browser()
-        shopper.get(f"{BASE}/shop?room={room}")
+        # desk=off: the widget as a plain room chat (without the desk, whose bot would answer too).
+        shopper.get(f"{BASE}/shop?room={room}&desk=off")
         agent.get(f"{BASE}/agent?room={room}")
         result["online"] = bool(until(lambda: stats(shopper).get("state") == "online" and stats(agent).get("state") == "online"))
 
