@@ -169,11 +169,13 @@ import Testing
         #expect(try f.systemLines("r3").contains { $0.contains("leave us a message") })
         let missed = try await f.desk.leaveMessage(id, shopper: "sam")
         #expect(missed.status == .missed)
+        #expect(await f.desk.leftMessages("sales").map(\.id) == [id])
         await #expect(throws: DeskError.self) { _ = try await f.desk.leaveMessage(id, shopper: "sam") }
         let anna = Inbox(try await f.desk.connect(agent: "anna"))
         try await f.desk.pick(id, agent: "anna")
         #expect(await anna.wait(for: .assigned).first?.consultation?.id == id)
         #expect(try await f.desk.consultation(id, viewer: nil).status == .active)
+        #expect(await f.desk.leftMessages("sales").isEmpty)
         try await f.desk.resolve(id, agent: "anna")
         #expect(try await f.desk.consultation(id, viewer: nil).status == .resolved)
     }

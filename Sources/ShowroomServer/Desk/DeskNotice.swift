@@ -29,6 +29,8 @@ public struct DeskNotice: Codable, Sendable, Equatable {
     public var targetsMissed: Int?
     public var department: String?
     public var queue: [ConsultationView]?
+    /// For `queue`: the department's left messages (``DeskService/leftMessages(_:)``), oldest first.
+    public var messages: [ConsultationView]?
     /// For `hello`: what the agent holds now.
     public var held: [ConsultationView]?
     /// For `assigned`: notes left by earlier agents (a transfer's), oldest first.

@@ -103,6 +103,16 @@ enum DeskRoutes {
             }
             return try json(await desk.queue(department))
         }
+        router.get("api/desk/messages/:department") { request, context -> Response in
+            let token = try await authorize(request, auth: auth, role: .agent, room: DeskService.room)
+            let department = try context.parameters.require("department")
+            let serves = await desk.serves(token.sub.value, department: department)
+            let supervises = await desk.isSupervisor(token.sub.value)
+            guard serves || supervises else {
+                throw HTTPError(.forbidden, message: "not_allowed: \(token.sub.value) does not serve \(department)")
+            }
+            return try json(await desk.leftMessages(department))
+        }
         router.get("api/desk/overview") { request, _ -> Response in
             try await authorizeReader(request, auth: auth, desk: desk)
             return try json(await desk.overview())

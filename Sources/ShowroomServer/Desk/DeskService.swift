@@ -204,7 +204,7 @@ public actor DeskService {
         let actions = try router.handle(.resolved(consultation: id, by: nil), now: clock())
         let moved = try move(id, to: .missed, assignee: nil, detail: "left a message")
         await tell(room: moved.room, "Thanks — we have your message. An agent will reply here as soon as one is free.")
-        await carryOut(actions)
+        await carryOut(actions + [.queueChanged(department: moved.department)])
         return view(moved)
     }
 
@@ -367,6 +367,13 @@ public actor DeskService {
         router.queue(department).compactMap { w in open[w.id].map { view($0) } }
     }
 
+    /// Messages left in `department` (``ConsultationStatus/missed``), oldest first, for an agent
+    /// to pick up.
+    public func leftMessages(_ department: String) -> [ConsultationView] {
+        open.values.filter { $0.status == .missed && $0.department == department }
+            .sorted { ($0.times.ended ?? $0.times.created) < ($1.times.ended ?? $1.times.created) }.map { view($0) }
+    }
+
     /// What a supervisor watches: every agent's presence and load, every queue, every open
     /// consultation by status.
     public func overview() -> DeskOverview {
@@ -463,8 +470,8 @@ public actor DeskService {
                 } else {
                     await tell(room: c.room, "Connecting you with a person.")
                 }
+                // The queue change tells the shopper their place (once).
                 await carryOut(actions)
-                await tellPosition(id, force: true)
             } catch {
                 logger.warning("desk: hand-off failed", metadata: ["consultation": .string(id), "error": .string(error.description)])
             }
@@ -528,7 +535,11 @@ public actor DeskService {
         try? await auth.mint(identity: agent, room: room, role: .agent, ttl: roomTokenSeconds)
     }
 
-    private func queueNotice(_ department: String) -> DeskNotice { DeskNotice(type: .queue, department: department, queue: queue(department)) }
+    private func queueNotice(_ department: String) -> DeskNotice {
+        var n = DeskNotice(type: .queue, department: department, queue: queue(department))
+        n.messages = leftMessages(department)
+        return n
+    }
 
     /// Tells a waiting shopper their place and wait, when it changed (or `force`).
     private func tellPosition(_ id: String, force: Bool) async {

@@ -21,6 +21,7 @@ let wantedPresence = "online";
 const held = new Map(); // consultation id → tab entry
 const offers = new Map(); // consultation id → {view, until, li, countdown}
 const queues = new Map(); // department → [ConsultationView]
+const leftMessages = new Map(); // department → [ConsultationView] (status missed)
 const STATUS = { active: "active", on_hold: "on hold", resolved: "resolved", abandoned: "the shopper left", queued: "queued", offered: "offered", bot: "with the bot", missed: "left a message" };
 
 function showError(text) { $("error").textContent = `${new Date().toLocaleTimeString()} — ${text}`; }
@@ -88,6 +89,7 @@ function onNotice(type, n) {
     case "queue":
       if (typeof n.department === "string" && Array.isArray(n.queue)) {
         queues.set(n.department, n.queue.filter(isView));
+        leftMessages.set(n.department, Array.isArray(n.messages) ? n.messages.filter(isView) : []);
         renderQueues();
         const known = $("known-departments");
         if (![...known.options].some((o) => o.value === n.department)) known.append(el("option", { value: n.department }));
@@ -154,6 +156,18 @@ function renderQueues() {
     }
     if (!list.length) ol.append(el("li", { class: "empty", text: "Nobody waiting." }));
     box.append(el("h3", { text: `${department} — ${list.length} waiting${more}` }), ol);
+    // Messages shoppers left instead of waiting: picked like a queued consultation.
+    const left = leftMessages.get(department) || [];
+    if (left.length) {
+      const ml = el("ol", { class: "rows messages-left", "data-department": department });
+      for (const v of left.slice(0, MAX_QUEUE_ROWS)) {
+        ml.append(el("li", { "data-id": v.id, class: "missed" },
+          el("strong", { text: v.shopperName }), " ",
+          el("span", { class: "sku", text: v.context?.sku || "" }), " ",
+          el("button", { type: "button", class: "pick", text: "Reply", onclick: () => pick(v.id) })));
+      }
+      box.append(el("h4", { text: `${department} — ${left.length} left a message` }), ml);
+    }
   }
   if (!queues.size) box.append(el("p", { class: "empty", text: "No queue yet." }));
   tick();
