@@ -144,6 +144,8 @@ import Testing
         f.clock.advance(31)
         await f.desk.tick()
         #expect(await anna.wait(for: .overdue).count == 1)
+        let held = await f.desk.overview().agents.first { $0.id == "anna" }?.held.first
+        #expect(held?.id == id && held?.targetsMissed == 1 && held?.unansweredSince != nil, "the supervisor sees the breach")
         #expect(sue.all(.overdue).isEmpty)
         f.clock.advance(30)
         await f.desk.tick()

@@ -24,6 +24,10 @@ public struct ConsultationView: Codable, Sendable, Equatable {
     public var firstAgentReply: Date?
     public var resolved: Date?
     public var rating: Int?
+    /// While an agent holds it: since when the shopper's oldest unanswered message waits, and
+    /// how many reply targets that has missed (the SLA a supervisor watches).
+    public var unansweredSince: Date?
+    public var targetsMissed: Int?
 
     init(_ c: Consultation, position: Int? = nil, waitSeconds: Double? = nil) {
         id = c.id

@@ -607,6 +607,14 @@ public actor DeskService {
     }
 
     private func view(_ c: Consultation) -> ConsultationView {
+        if c.status.holdsAnAgent, let h = router.heldConsultation(c.id) {
+            var v = ConsultationView(c)
+            v.unansweredSince = h.unansweredSince
+            if let since = h.unansweredSince, let target = router.departments[c.department]?.replyTargetSeconds, target > 0 {
+                v.targetsMissed = Int(clock().timeIntervalSince(since) / target)
+            }
+            return v
+        }
         guard c.status.isWaiting, let position = router.position(of: c.id) else { return ConsultationView(c) }
         let capacity = router.capacity(of: c.department)
         let estimate = estimators[c.department, default: WaitEstimator()].estimate(

@@ -256,6 +256,13 @@ def main():
         result["supervisor"] = until("the supervisor sees both agents online and two active consultations",
                                      lambda: (v := d.execute_script(overview)) and len(v["agents"]) == 2 and v["open"].get("active") == "2"
                                      and all(a["presence"] == "online" for a in v["agents"]) and v)
+        # The last hour's figures (one consultation resolved by now) and the staffing forecast.
+        figures = """return {
+          departments: [...document.querySelectorAll('#figures tbody tr')].map(r => ({department: r.dataset.department, created: r.children[1].textContent})),
+          forecast: [...document.querySelectorAll('#forecast h3')].map(h => h.textContent)};"""
+        result["supervisor_figures"] = until("the supervisor sees the last hour's figures and a forecast per department",
+                                             lambda: (v := d.execute_script(figures)) and any(r["department"] == "sales" and r["created"] != "0" for r in v["departments"])
+                                             and len(v["forecast"]) >= 1 and all("peak" in h for h in v["forecast"]) and v)
         d.close()
         d.switch_to.window(workspace_tab)
         step("supervisor overview")
