@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "ShowroomServer",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk",
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk", "COpenSSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -5,6 +5,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include <string.h>
 #include <openssl/ssl.h>
+#include <openssl/hmac.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/evp.h>
@@ -65,6 +66,11 @@ static inline int COpenSSL_aesCTRInPlace(EVP_CIPHER_CTX *ctx, const unsigned cha
 
 static inline long COpenSSL_setMemEOFReturn(BIO *b, long v) { return BIO_ctrl(b, BIO_C_SET_BUF_MEM_EOF_RETURN, v, NULL); }
 static inline long COpenSSL_pending(BIO *b) { return (long)BIO_ctrl_pending(b); }
+/* HMAC-SHA256 of data under key into out (32 bytes); 1 on success. */
+static inline int COpenSSL_hmacSHA256(const unsigned char *key, size_t keyLength, const unsigned char *data, size_t length, unsigned char *out) {
+    unsigned int n = 0;
+    return HMAC(EVP_sha256(), key, (int)keyLength, data, length, out, &n) != NULL && n == 32;
+}
 /* Drops what a read-write memory BIO holds. */
 static inline void COpenSSL_clear(BIO *b) { (void)BIO_reset(b); }
 static inline long COpenSSL_setReadAhead(SSL_CTX *c, long v) { return SSL_CTX_ctrl(c, SSL_CTRL_SET_READ_AHEAD, v, NULL); }

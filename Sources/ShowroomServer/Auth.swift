@@ -16,9 +16,12 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     /// The shop's administrator, with the room "desk": departments, agents, the FAQ and reports.
     /// No media.
     case admin
+    /// A shop's external bot, with the room "desk": answers and hands off the consultations of
+    /// the departments it serves (docs/desk.md, "External bot"). No media.
+    case bot
 
     /// Whether this role may send media into a room.
-    public var canPublish: Bool { self != .viewer && self != .admin }
+    public var canPublish: Bool { self != .viewer && self != .admin && self != .bot }
 }
 
 /// The claims of a Showroom access token: a JWT signed HS256 with the server's secret.

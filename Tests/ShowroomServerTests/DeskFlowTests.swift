@@ -208,6 +208,17 @@ import Testing
         #expect(try await desk.request("POST", "/api/consultations", token: other, raw: Data("{".utf8)).status == 400)
         #expect(try await desk.request("POST", "/api/consultations", token: other, raw: Data(count: 100_000)).status == 413)
         #expect(try await desk.request("POST", "/api/consultations/\(id)/rating", token: sam, body: ["score": 9]).status == 400)
+        // The admin API: capacity 0, an unknown department, a missing field — each refused, nothing changed.
+        let admin = try await Self.admin()
+        let zero = try await desk.request(
+            "PUT", "/api/admin/agents/zed", token: admin, body: ["name": "Zed", "departments": ["sales"], "skills": [], "capacity": 0, "supervisor": false])
+        #expect(zero.status == 400 && zero.text.contains("capacity"), "\(zero.text)")
+        let nowhere = try await desk.request(
+            "PUT", "/api/admin/agents/zed", token: admin, body: ["name": "Zed", "departments": ["nowhere"], "skills": [], "capacity": 1, "supervisor": false])
+        #expect(nowhere.status == 422, "\(nowhere.text)")
+        let missing = try await desk.request("PUT", "/api/admin/agents/zed", token: admin, body: ["name": "Zed"])
+        #expect(missing.status == 400 && missing.text.contains("missing"), "\(missing.text)")
+        #expect(try await desk.request("GET", "/api/admin/agents", token: admin).array.isEmpty)
         // Moving a consultation that is not yours.
         try await Self.addAgent(desk, "anna", name: "Anna", departments: ["sales"])
         let anna = try await wsToken("desk", .agent, identity: "anna")

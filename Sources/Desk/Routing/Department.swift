@@ -11,8 +11,14 @@ public struct Department: Codable, Sendable, Equatable {
     /// When people answer (nil: always): outside them the bot says when the desk opens, and a
     /// shopper asking for a person is queued for then or leaves a message (docs/desk.md, "Business hours").
     public var hours: BusinessHours?
+    /// The shop's own bot, in place of the built-in one (nil: the built-in bot answers).
+    public var externalBot: ExternalBot?
 
-    public init(id: String, name: String, replyTargetSeconds: Double = 30, maximumWaitSeconds: Double = 300, hours: BusinessHours? = nil) {
+    public init(
+        id: String, name: String, replyTargetSeconds: Double = 30, maximumWaitSeconds: Double = 300, hours: BusinessHours? = nil,
+        externalBot: ExternalBot? = nil
+    ) {
+        self.externalBot = externalBot
         self.id = id
         self.name = name
         self.replyTargetSeconds = replyTargetSeconds

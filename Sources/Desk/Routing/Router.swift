@@ -138,6 +138,7 @@ public struct Router: Sendable {
             guard !d.id.isEmpty, d.replyTargetSeconds > 0, d.maximumWaitSeconds > 0 else {
                 throw DeskError(.invalidArgument, "a department needs an id and positive reply target and maximum wait")
             }
+            try d.externalBot?.validate()
             departments[d.id] = d
         case .agent(let p):
             guard !p.id.isEmpty, p.capacity >= 1 else { throw DeskError(.invalidArgument, "agent \(p.id): capacity is at least 1") }

@@ -157,6 +157,22 @@ enum DeskRoutes {
             return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: nil) })
         }
 
+        // External bots: a bot token for the room "desk" (docs/desk.md, "External bot").
+        router.post("api/bot/consultations/:id/reply") { request, context -> Response in
+            let token = try await authorize(request, auth: auth, role: .bot, room: DeskService.room)
+            let id = try context.parameters.require("id")
+            let body = try await decode(BotReplyRequest.self, request, context, limit: maximumBody)
+            try await run { () async throws(DeskError) in try await desk.botReply(id, bot: token.sub.value, text: body.text) }
+            return Response(status: .noContent)
+        }
+        router.post("api/bot/consultations/:id/handoff") { request, context -> Response in
+            try await authorize(request, auth: auth, role: .bot, room: DeskService.room)
+            let id = try context.parameters.require("id")
+            let body = try await decodeOptional(BotHandOffRequest.self, request, limit: maximumBody)
+            try await run { () async throws(DeskError) in try await desk.botHandOff(id, reason: body?.reason ?? .notConfident) }
+            return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: nil) })
+        }
+
         // Admins: an admin token for the room "desk".
         router.get("api/admin/departments") { request, _ -> Response in
             try await authorize(request, auth: auth, role: .admin, room: DeskService.room)
@@ -164,8 +180,7 @@ enum DeskRoutes {
         }
         router.put("api/admin/departments/:id") { request, context -> Response in
             try await authorize(request, auth: auth, role: .admin, room: DeskService.room)
-            var d = try await decode(Department.self, request, context, limit: maximumBody)
-            d.id = try context.parameters.require("id")
+            let d = try await decode(Department.self, request, id: try context.parameters.require("id"), limit: maximumBody)
             try await run { () async throws(DeskError) in try await desk.save(department: d) }
             return try json(d)
         }
@@ -175,8 +190,7 @@ enum DeskRoutes {
         }
         router.put("api/admin/agents/:id") { request, context -> Response in
             try await authorize(request, auth: auth, role: .admin, room: DeskService.room)
-            var a = try await decode(AgentProfile.self, request, context, limit: maximumBody)
-            a.id = try context.parameters.require("id")
+            let a = try await decode(AgentProfile.self, request, id: try context.parameters.require("id"), limit: maximumBody)
             try await run { () async throws(DeskError) in try await desk.save(agent: a) }
             return try json(a)
         }
@@ -203,6 +217,8 @@ enum DeskRoutes {
         var context: ConsultationContext?
     }
     struct RatingRequest: Decodable { var score: Int }
+    struct BotReplyRequest: Decodable { var text: String }
+    struct BotHandOffRequest: Decodable { var reason: HandOffReason? }
     struct PresenceRequest: Decodable { var presence: AgentPresence }
     struct CommandRequest: Decodable {
         var department: String?
@@ -269,7 +285,35 @@ enum DeskRoutes {
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer: buffer))
         } catch {
-            throw HTTPError(.badRequest, message: "invalid_argument: the body is not a valid \(T.self) (\(error.localizedDescription))")
+            throw HTTPError(.badRequest, message: "invalid_argument: the body is not a valid \(T.self) (\(Self.describe(error)))")
+        }
+    }
+
+    /// A JSON object for a resource named by the path: its `id` is the path's (one in the body is
+    /// replaced), then decoded as `T`.
+    static func decode<T: Decodable>(_ type: T.Type, _ request: Request, id: String, limit: Int) async throws -> T {
+        let buffer = try await request.body.collect(upTo: limit)
+        do {
+            guard var object = try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any] else {
+                throw HTTPError(.badRequest, message: "invalid_argument: the body must be a JSON object")
+            }
+            object["id"] = id
+            return try JSONDecoder().decode(T.self, from: try JSONSerialization.data(withJSONObject: object))
+        } catch let e as HTTPError {
+            throw e
+        } catch {
+            throw HTTPError(.badRequest, message: "invalid_argument: the body is not a valid \(T.self) (\(Self.describe(error)))")
+        }
+    }
+
+    /// A decoding error as a reason a client can act on: the field and what was wrong.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "\(key.stringValue) is missing"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+            "\(c.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type"
+        case DecodingError.dataCorrupted(let c): "\(c.codingPath.map(\.stringValue).joined(separator: ".")): \(c.debugDescription)"
+        default: "not JSON"
         }
     }
 

@@ -56,6 +56,8 @@ public actor DeskService {
     /// Seconds a closed workspace keeps its agent online (a reload, a network change). Its close
     /// is seen at once when the browser ends the request, else at the next keep-alive write (15 s).
     public static let offlineGrace: TimeInterval = 20
+    /// Events to external bots (``ExternalBot``).
+    let webhooks: WebhookSender
     /// Counters for /metrics: status moves by target status, and bot outcomes.
     private(set) var moves: [ConsultationStatus: Int] = [:]
     private(set) var botReplies = 0
@@ -102,6 +104,7 @@ public actor DeskService {
         self.orders = orders
         self.clock = clock
         self.logger = logger
+        webhooks = WebhookSender(logger: logger)
         var router = Router(configuration: configuration)
         let now = clock()
         var departments = try store.departments()
@@ -119,7 +122,7 @@ public actor DeskService {
             if c.status == .offered { c = try store.move(c.id, to: .queued, assignee: nil, at: now, detail: "restart") }
             open[c.id] = c
             openInRoom[c.room] = c.id
-            if c.status == .bot {
+            if c.status == .bot, router.departments[c.department]?.externalBot == nil {
                 bots[c.id] = BotTriage(
                     index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard,
                     hours: router.departments[c.department]?.hours)
@@ -161,7 +164,7 @@ public actor DeskService {
     /// consultation per room: asked again, the open one is returned.
     public func open(
         shopper: String, room: String, name: String, department: String?, context: ConsultationContext, priority: Int = 0
-    ) throws(DeskError) -> ConsultationView {
+    ) async throws(DeskError) -> ConsultationView {
         if let id = openInRoom[room], let c = open[id] {
             guard c.shopper == shopper else { throw DeskError(.notAllowed, "room \(room) holds another shopper's consultation") }
             return view(c)
@@ -179,7 +182,11 @@ public actor DeskService {
         try store.create(c)
         open[c.id] = c
         openInRoom[room] = c.id
-        bots[c.id] = makeBot(for: c)
+        if let external = router.departments[departmentID]?.externalBot {
+            await webhooks.send("consultation.created", view(c), to: external)
+        } else {
+            bots[c.id] = makeBot(for: c)
+        }
         return view(c)
     }
 
@@ -231,6 +238,34 @@ public actor DeskService {
         guard let c = try store.consultation(id), c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
         guard (1...5).contains(score) else { throw DeskError(.invalidArgument, "a rating is 1 to 5") }
         try store.rate(id, score: score, at: clock())
+    }
+
+    // MARK: External bots
+
+    /// An external bot answers a consultation of a department it serves (still with the bot).
+    public func botReply(_ id: String, bot identity: String, text: String) async throws(DeskError) {
+        let c = try externallyHandled(id)
+        guard !text.isEmpty, text.utf8.count <= 4_000 else { throw DeskError(.invalidArgument, "text is 1 to 4,000 bytes") }
+        _ = try? await hub.post(room: c.room, sender: identity, role: Self.botRole, clientID: "bot-" + UUID().uuidString, content: .text(text))
+        botReplies += 1
+        if c.times.firstBotReply == nil {
+            let now = clock()
+            try store.recordFirstReply(id, byAgent: false, at: now)
+            open[id]?.times.firstBotReply = now
+        }
+    }
+
+    /// An external bot hands a consultation to the queue.
+    public func botHandOff(_ id: String, reason: HandOffReason) async throws(DeskError) {
+        _ = try externallyHandled(id)
+        await botDecided(.handOff(reason, closedHours: nil), consultation: id)
+    }
+
+    private func externallyHandled(_ id: String) throws(DeskError) -> Consultation {
+        guard let c = open[id] else { throw DeskError(.notFound, "no open consultation \(id)") }
+        guard router.departments[c.department]?.externalBot != nil else { throw DeskError(.notAllowed, "\(c.department) has no external bot") }
+        guard c.status == .bot else { throw DeskError(.conflict, "consultation \(id) is \(c.status.rawValue), no longer the bot's") }
+        return c
     }
 
     // MARK: Agents
@@ -427,7 +462,11 @@ public actor DeskService {
     func observed(_ m: StoredMessage) async {
         guard let id = openInRoom[m.room], let c = open[id] else { return }
         if m.senderRole == "shopper", m.sender == c.shopper, case .text(let text) = m.content {
-            if c.status == .bot, var bot = bots[id] {
+            if c.status == .bot, let external = router.departments[c.department]?.externalBot {
+                lastShopperActivity[id] = clock()
+                await webhooks.send(
+                    "message.created", ExternalBotMessage(consultation: id, room: m.room, seq: m.seq, text: text, sentAt: m.sentAt), to: external)
+            } else if c.status == .bot, var bot = bots[id] {
                 lastShopperActivity[id] = clock()
                 let decision = await bot.respond(to: text, at: clock(), orders: orders)
                 bots[id] = bot
@@ -695,4 +734,13 @@ public struct DeskForecast: Codable, Sendable, Equatable {
     public var slots: [StaffingPlan.Slot]
     public var peakAgents: Int
     public var agentHours: Double
+}
+
+/// What an external bot is sent for each shopper message (`message.created`).
+public struct ExternalBotMessage: Codable, Sendable, Equatable {
+    public var consultation: String
+    public var room: String
+    public var seq: Int64
+    public var text: String
+    public var sentAt: Date
 }
