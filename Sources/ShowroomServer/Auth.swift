@@ -92,11 +92,12 @@ public struct TokenAuthority: Sendable {
         return token
     }
 
-    /// Checks a bare token (as sent in the WebSocket `hello`): signature and expiry.
+    /// Checks a bare token (as sent in the WebSocket `hello`): signature and expiry. Spaces and
+    /// tabs around it are ignored, as in an `Authorization` header.
     public func verify(_ token: String) async throws(AuthError) -> AccessToken {
         let claims: AccessToken
         do {
-            claims = try await keys.verify(token, as: AccessToken.self)
+            claims = try await keys.verify(token.trimmingCharacters(in: .whitespaces), as: AccessToken.self)
         } catch {
             throw AuthError(.unauthorized, "the token is invalid or expired")
         }
