@@ -36,19 +36,20 @@ struct DeskClient {
     }
 }
 
-/// An agent's `GET /api/desk/events`, read on a thread: every `data:` line decoded.
+/// An agent's `GET /api/desk/events`, read on a thread: the status line, then every `data:` line
+/// decoded. Nothing here blocks a task: the server under test runs in this process, on the same
+/// two cooperative threads, and a blocking read there could wait for a response that needs them.
 final class DeskEventStream: @unchecked Sendable {
     private let fd: Int32
     /// What arrived, and how far ``next(_:seconds:)`` has read (under `lock`).
     private final class Box: @unchecked Sendable {
         let lock = NSLock()
+        var statusLine: String?
         var items: [[String: Any]] = []
         var cursor = 0
     }
     private let box = Box()
-    private let thread: Thread?
-    /// The status line of the response ("HTTP/1.1 200 OK").
-    let statusLine: String
+    private let thread: Thread
 
     init(port: Int, token: String) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -63,17 +64,15 @@ final class DeskEventStream: @unchecked Sendable {
         guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
         let request = "GET /api/desk/events HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nAuthorization: Bearer \(token)\r\n\r\n"
         _ = Array(request.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        // The head, byte by byte up to the blank line.
-        var head: [UInt8] = []
-        var byte: UInt8 = 0
-        while !head.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)), read(fd, &byte, 1) == 1 { head.append(byte) }
-        statusLine = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n").first ?? ""
-        guard statusLine.contains(" 200 ") else {
-            thread = nil
-            return
-        }
         let box = self.box
-        let t = Thread {
+        thread = Thread {
+            // The head, byte by byte up to the blank line.
+            var head: [UInt8] = []
+            var byte: UInt8 = 0
+            while !head.suffix(4).elementsEqual([13, 10, 13, 10]), read(fd, &byte, 1) == 1 { head.append(byte) }
+            let status = String(decoding: head, as: UTF8.self).components(separatedBy: "\r\n").first ?? ""
+            box.lock.withLock { box.statusLine = status }
+            guard status.contains(" 200 ") else { return }
             var pending = ""
             var buffer = [UInt8](repeating: 0, count: 16_384)
             while true {
@@ -86,14 +85,21 @@ final class DeskEventStream: @unchecked Sendable {
                     guard line.hasPrefix("data: "),
                         let object = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8)) as? [String: Any]
                     else { continue }
-                    box.lock.lock()
-                    box.items.append(object)
-                    box.lock.unlock()
+                    box.lock.withLock { box.items.append(object) }
                 }
             }
         }
-        thread = t
-        t.start()
+        thread.start()
+    }
+
+    /// The response's status line ("HTTP/1.1 200 OK"), once it arrived (within `seconds`).
+    func statusLine(seconds: Double = 10) async -> String {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if let s = box.lock.withLock({ box.statusLine }) { return s }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return ""
     }
 
     /// The next notice of `type` after the ones already taken (skipping others), within `seconds`.

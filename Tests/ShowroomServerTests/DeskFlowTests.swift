@@ -33,7 +33,8 @@ import Testing
         let desk = DeskClient(port: server.port)
         try await Self.addAgent(desk, "anna", name: "Anna", departments: ["sales"])
         let workspace = try DeskEventStream(port: server.port, token: try await wsToken("desk", .agent, identity: "anna"))
-        #expect(workspace.statusLine.contains("200"), "\(workspace.statusLine)")
+        let status = await workspace.statusLine()
+        #expect(status.contains("200"), "\(status)")
         let hello = try await workspace.next("hello")
         #expect((hello["held"] as? [Any])?.isEmpty == true)
 
