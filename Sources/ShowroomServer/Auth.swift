@@ -32,12 +32,16 @@ public struct AccessToken: JWTPayload, Equatable {
     /// The room this token is for.
     public var room: String
     public var role: Role
+    /// For a shopper: `"vip"` when the shop says so (its backend mints the token); the desk's bot
+    /// then hands a VIP to a person at once, ahead in the queue. Absent: a standard shopper.
+    public var tier: String?
 
-    public init(identity: String, room: String, role: Role, expires: Date) {
+    public init(identity: String, room: String, role: Role, expires: Date, tier: String? = nil) {
         sub = SubjectClaim(value: identity)
         exp = ExpirationClaim(value: expires)
         self.room = room
         self.role = role
+        self.tier = tier
     }
 
     public func verify(using algorithm: some JWTAlgorithm) throws {
@@ -72,9 +76,10 @@ public struct TokenAuthority: Sendable {
 
     /// Signs a token; refuses (``AuthError/Code/forbidden``) an identity or room that
     /// ``verify(_:)`` would not take.
-    public func mint(identity: String, room: String, role: Role, ttl: TimeInterval) async throws -> String {
+    public func mint(identity: String, room: String, role: Role, ttl: TimeInterval, tier: String? = nil) async throws -> String {
         if let problem = Self.problem(identity: identity, room: room) { throw AuthError(.forbidden, problem) }
-        return try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl)))
+        guard tier == nil || tier == "vip" else { throw AuthError(.forbidden, "tier is vip or absent") }
+        return try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl), tier: tier))
     }
 
     /// Checks an `Authorization` header value for `room` and `role`.

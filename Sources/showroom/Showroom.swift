@@ -115,6 +115,9 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Seconds until the token expires.")
     var ttl: Int = 3_600
 
+    @Flag(help: "A VIP shopper: the desk's bot hands them to a person at once, ahead in the queue.")
+    var vip = false
+
     @Option(help: "The server's data directory, where its secret lives.")
     var dataDir = "./.showroom"
 
@@ -123,7 +126,7 @@ struct Token: AsyncParsableCommand {
         guard ttl > 0 else { throw ValidationError("ttl must be positive") }
         let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir)
         let authority = await TokenAuthority(secret: secret)
-        let token = try await authority.mint(identity: identity, room: room, role: role, ttl: TimeInterval(ttl))
+        let token = try await authority.mint(identity: identity, room: room, role: role, ttl: TimeInterval(ttl), tier: vip ? "vip" : nil)
         FileHandle.standardOutput.write(Data((token + "\n").utf8))
     }
 }

@@ -118,6 +118,35 @@ import Testing
         _ = await server.stop()
     }
 
+    /// A VIP (the shop's token says so) meets a person at once: the first message hands off, and
+    /// the VIP goes ahead of a shopper who waited longer.
+    @Test func aVIPIsHandedToAPersonAtOnceAndAheadInTheQueue() async throws {
+        let server = try await SignalingServer.start()
+        let desk = DeskClient(port: server.port)
+        let sam = try await wsToken("std-1", .shopper, identity: "sam")
+        let first = try #require(try await desk.request("POST", "/api/consultations", token: sam, body: ["department": "sales"]).json["id"] as? String)
+        let standard = SignalingClient(port: server.port)
+        try await standard.enter(token: sam, room: "std-1")
+        standard.send(["type": "send", "id": "p", "kind": "text", "text": "talk to a person"])
+        #expect(await Self.waitFor(standard) { $0.contains { $0.text.contains("number 1 in the queue") } })
+
+        let vipToken = try await TokenAuthority(secret: testSecret).mint(identity: "vera", room: "vip-9", role: .shopper, ttl: 600, tier: "vip")
+        let opened = try await desk.request("POST", "/api/consultations", token: vipToken, body: ["department": "sales"])
+        #expect(opened.json["priority"] as? Int == DeskService.vipPriority)
+        let vip = SignalingClient(port: server.port)
+        try await vip.enter(token: vipToken, room: "vip-9")
+        vip.send(["type": "send", "id": "h", "kind": "text", "text": "How long does delivery take?"])
+        #expect(await Self.waitFor(vip) { $0.contains { $0.text.contains("number 1 in the queue") } })
+        #expect(!Self.lines(vip).contains { $0.role == "bot" }, "the bot answered a VIP instead of handing over")
+        #expect(try await desk.request("GET", "/api/consultations/\(first)", token: sam).json["position"] as? Int == 2)
+        await #expect(throws: (any Error).self) {
+            _ = try await TokenAuthority(secret: testSecret).mint(identity: "x", room: "r", role: .shopper, ttl: 60, tier: "gold")
+        }
+        await standard.close()
+        await vip.close()
+        _ = await server.stop()
+    }
+
     /// A shopper who closes the chat while queued abandons it: the agent's offer is withdrawn.
     @Test func aShopperClosingWhileOfferedAbandonsIt() async throws {
         let server = try await SignalingServer.start()

@@ -25,7 +25,7 @@ enum DeskRoutes {
             let view = try await run { () async throws(DeskError) in
                 try await desk.open(
                     shopper: token.sub.value, room: token.room, name: body.name ?? "", department: body.department,
-                    context: body.context ?? ConsultationContext())
+                    context: body.context ?? ConsultationContext(), priority: token.tier == "vip" ? DeskService.vipPriority : 0)
             }
             return try json(view, status: .created)
         }

@@ -20,6 +20,8 @@ public actor DeskService {
     /// The bot's identity and role in a room.
     public static let botIdentity = "showroom-bot"
     public static let botRole = "bot"
+    /// A VIP's priority in the queue (a token with `tier: "vip"`); standard shoppers have 0.
+    public static let vipPriority = 10
     /// Open consultations the desk takes at once; past it a new one is refused (`at capacity`).
     public static let maximumOpenConsultations = 100_000
     /// Workspace streams one agent may hold at once (tabs).
@@ -124,7 +126,7 @@ public actor DeskService {
             openInRoom[c.room] = c.id
             if c.status == .bot, router.departments[c.department]?.externalBot == nil {
                 bots[c.id] = BotTriage(
-                    index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard,
+                    index: index, locale: c.context.locale, department: c.department, tier: c.priority >= Self.vipPriority ? .vip : .standard,
                     hours: router.departments[c.department]?.hours)
             }
             restored.append(c)
@@ -501,7 +503,7 @@ public actor DeskService {
             bots[id] = nil
             do {
                 let actions = try router.handle(
-                    .queued(consultation: id, department: c.department, priority: reason == .vip ? max(c.priority, 10) : c.priority, skills: c.skills),
+                    .queued(consultation: id, department: c.department, priority: reason == .vip ? max(c.priority, Self.vipPriority) : c.priority, skills: c.skills),
                     now: clock())
                 _ = try move(id, to: .queued, assignee: nil, detail: reason.rawValue)
                 if closed != nil {
@@ -519,7 +521,7 @@ public actor DeskService {
 
     private func makeBot(for c: Consultation) -> BotTriage {
         BotTriage(
-            index: index, locale: c.context.locale, department: c.department, tier: c.priority >= 10 ? .vip : .standard,
+            index: index, locale: c.context.locale, department: c.department, tier: c.priority >= Self.vipPriority ? .vip : .standard,
             hours: router.departments[c.department]?.hours)
     }
 
