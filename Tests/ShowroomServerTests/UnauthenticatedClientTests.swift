@@ -106,7 +106,7 @@ import Glibc
         for _ in 0..<4 { squatters.append(try RawWebSocketClient(port: server.port, receiveBuffer: 65_536)) }
         let shopper = SignalingClient(port: server.port)
         shopper.send(["type": "hello", "v": 1, "token": try await wsToken("shop", .shopper, identity: "real-shopper")])
-        let welcome = try? await shopper.next("welcome", seconds: 5)
+        let welcome = try? await shopper.next("welcome", seconds: 15)
         #expect(welcome != nil, "a token holder was refused while anonymous sockets held every slot: \(shopper.all("closing"))")
         await shopper.close()
         squatters.removeAll()
