@@ -35,9 +35,9 @@ public struct BusinessHours: Sendable, Hashable {
             self = day
         }
         /// The day after (Saturday → Sunday).
-        public var next: Weekday { Weekday(rawValue: rawValue % 7 + 1)! }
+        public var next: Weekday { Weekday(rawValue: rawValue % 7 + 1) ?? .sunday }
         /// The day before (Sunday → Saturday).
-        public var previous: Weekday { Weekday(rawValue: (rawValue + 5) % 7 + 1)! }
+        public var previous: Weekday { Weekday(rawValue: (rawValue + 5) % 7 + 1) ?? .saturday }
         public static func < (a: Weekday, b: Weekday) -> Bool { a.rawValue < b.rawValue }
         /// Monday first, as a shop lists its hours.
         public static let mondayFirst: [Weekday] = [.monday, .tuesday, .wednesday, .thursday, .friday, .saturday, .sunday]
@@ -47,6 +47,11 @@ public struct BusinessHours: Sendable, Hashable {
     public struct TimeOfDay: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
         /// Minutes since midnight, 0…1440.
         public let minutes: Int
+
+        /// 00:00 and 24:00 (the end of a day, only as a close).
+        public static let midnight = TimeOfDay(minutes: 0)
+        public static let endOfDay = TimeOfDay(minutes: 1_440)
+        private init(minutes: Int) { self.minutes = minutes }
 
         public init(hour: Int, minute: Int = 0) throws(DeskError) {
             guard (0...23).contains(hour) && (0...59).contains(minute) || (hour == 24 && minute == 0) else {
@@ -89,6 +94,13 @@ public struct BusinessHours: Sendable, Hashable {
     public struct Interval: Sendable, Hashable, Codable {
         public let open: TimeOfDay
         public let close: TimeOfDay
+
+        /// 00:00–24:00.
+        public static let wholeDay = Interval(checkedOpen: .midnight, close: .endOfDay)
+        private init(checkedOpen open: TimeOfDay, close: TimeOfDay) {
+            self.open = open
+            self.close = close
+        }
 
         public init(open: TimeOfDay, close: TimeOfDay) throws(DeskError) {
             guard open.minutes < 1440 else { throw DeskError(.invalidArgument, "an interval cannot open at 24:00") }
@@ -174,6 +186,13 @@ public struct BusinessHours: Sendable, Hashable {
 
     /// - Throws: ``DeskError`` `invalid_argument` when two intervals of a day overlap (counting an
     ///   overnight interval's morning part against the next day's intervals).
+    /// A week known to be valid (sorted, no overlaps).
+    private init(timeZone: TimeZone, checkedWeek: [Weekday: [Interval]]) {
+        self.timeZone = timeZone
+        week = checkedWeek
+        closedDates = []
+    }
+
     public init(timeZone: TimeZone, week: [Weekday: [Interval]], closedDates: Set<LocalDate> = []) throws(DeskError) {
         var sorted: [Weekday: [Interval]] = [:]
         for (day, intervals) in week where !intervals.isEmpty {
@@ -197,9 +216,8 @@ public struct BusinessHours: Sendable, Hashable {
     }
 
     /// Open around the clock, every day: for a department that has no hours.
-    public static func always(in timeZone: TimeZone = TimeZone(identifier: "UTC")!) -> BusinessHours {
-        let all = try! Interval(open: TimeOfDay(hour: 0), close: TimeOfDay(hour: 24))
-        return try! BusinessHours(timeZone: timeZone, week: Dictionary(uniqueKeysWithValues: Weekday.allCases.map { ($0, [all]) }))
+    public static func always(in timeZone: TimeZone = TimeZone(secondsFromGMT: 0) ?? .current) -> BusinessHours {
+        BusinessHours(timeZone: timeZone, checkedWeek: Dictionary(uniqueKeysWithValues: Weekday.allCases.map { ($0, [Interval.wholeDay]) }))
     }
 
     private var calendar: Calendar {
@@ -276,7 +294,7 @@ public struct BusinessHours: Sendable, Hashable {
                     guard let next = calendar.date(byAdding: .day, value: 1, to: day) else { continue }
                     cc = calendar.dateComponents([.year, .month, .day, .weekday], from: next)
                 }
-                let close = interval.close.minutes == 1440 ? try! TimeOfDay(hour: 0) : interval.close
+                let close = interval.close.minutes == 1440 ? TimeOfDay.midnight : interval.close
                 if let closing = instant(of: close, on: cc, calendar: calendar), closing > date { closings.append(closing) }
             }
         }

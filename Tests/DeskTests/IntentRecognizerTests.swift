@@ -97,4 +97,12 @@ import Testing
         #expect(withQuestion.isNegativeFeedback && withQuestion.hasQuestion)
         #expect(!recognizer.recognize("How do I return the sofa?").isNegativeFeedback)
     }
+
+    /// The constants built without their checks (no `try!` in the library) pass those checks.
+    @Test func theBuiltInConstantsAreValid() throws {
+        #expect(try OrderIDPattern(OrderIDPattern.standard.source) == OrderIDPattern.standard)
+        let always = BusinessHours.always()
+        #expect(try BusinessHours(timeZone: always.timeZone, week: always.week) == always)
+        #expect(try BusinessHours.Interval(open: .midnight, close: .endOfDay) == .wholeDay)
+    }
 }

@@ -14,9 +14,13 @@ public struct OrderIDPattern: Sendable, Hashable {
     /// The pattern's source.
     public let source: String
 
-    public static let standard = try! OrderIDPattern(
-        #"(?i)(?:#\s?|\b(?:order|bestellung|auftrag)(?:\s*(?:no\.?|nr\.?|number|nummer|id))?\s*[:#]?\s*|\b(?:bestellnummer|auftragsnummer|order-?id)\s*[:#]?\s*)(\d{4,12})\b"#
+    /// Order ids of 4–12 digits after "#", "order (no./number/id)", "Bestellung (Nr.)",
+    /// "Bestellnummer" and the like. A literal, checked by `IntentRecognizerTests.theBuiltInConstantsAreValid`.
+    public static let standard = OrderIDPattern(
+        checked: #"(?i)(?:#\s?|\b(?:order|bestellung|auftrag)(?:\s*(?:no\.?|nr\.?|number|nummer|id))?\s*[:#]?\s*|\b(?:bestellnummer|auftragsnummer|order-?id)\s*[:#]?\s*)(\d{4,12})\b"#
     )
+
+    private init(checked source: String) { self.source = source }
 
     /// - Throws: ``DeskError`` `invalid_argument` when `source` is not a regular expression.
     public init(_ source: String) throws(DeskError) {

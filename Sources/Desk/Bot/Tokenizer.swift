@@ -209,7 +209,7 @@ public enum Tokenizer {
             "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l",
             "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ı": "i", "ħ": "h", "Ħ": "h",
         ]
-        for (c, s) in special { table[c.unicodeScalars.first!.value] = Array(s.utf8) }
+        for (c, s) in special { if let scalar = c.unicodeScalars.first { table[scalar.value] = Array(s.utf8) } }
         return table
     }()
 }
