@@ -239,8 +239,10 @@ final class AiortcPeers {
     @Test func aViewerMovesBetweenRenditionsWithoutBreaking() async throws {
         try await withLiveServer { client, relay in
             let peers = try await AiortcPeers(
-                port: try #require(client.port), room: "switch", arguments: ["--seconds", "20", "--video-frames", "150"])
-            // Once the viewer has had ~60 video packets of the source, move it to `low`.
+                port: try #require(client.port), room: "switch", arguments: ["--seconds", "40", "--video-frames", "150", "--until-sizes", "2"])
+            // Once the viewer has had ~60 video packets of the source, move it to `low`; the peers
+            // stop once both sizes have decoded 30 frames (so a poll delayed by a busy machine
+            // cannot end the run before the move shows), or after 40 s.
             var moved = false
             let (result, line) = try await peers.result {
                 if !moved, let viewer = await relay.statistics().first(where: { !$0.publishing }),

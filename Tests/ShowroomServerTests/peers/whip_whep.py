@@ -94,13 +94,15 @@ async def main():
     ap = arguments(seconds=12)
     ap.add_argument("--video-frames", type=int, default=60)
     ap.add_argument("--audio-frames", type=int, default=50)
+    ap.add_argument("--until-sizes", type=int, default=0,
+                    help="also wait until this many distinct video sizes each decoded 30 frames (a test moving the viewer)")
     args = ap.parse_args()
     result = {}
     t0 = time.monotonic()
     publisher, whip_location, viewer = await publisher_and_viewer(args, AudioStreamTrack(), VideoStreamTrack(), result)
     counts = {"audio": 0, "video": 0}
     first = {}
-    sizes = set()
+    sizes = {}
 
     async def consume(track):
         while True:
@@ -110,7 +112,8 @@ async def main():
                 return
             counts[track.kind] += 1
             if track.kind == "video":
-                sizes.add(f"{frame.width}x{frame.height}")
+                size = f"{frame.width}x{frame.height}"
+                sizes[size] = sizes.get(size, 0) + 1
             first.setdefault(track.kind, time.monotonic() - t0)
 
     @viewer.on("track")
@@ -120,10 +123,11 @@ async def main():
     result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}?quality={args.quality}", args.viewer_token)
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
-        if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
+        enough_sizes = len([n for n in sizes.values() if n >= 30]) >= args.until_sizes
+        if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames and enough_sizes:
             break
         await asyncio.sleep(0.1)
-    result.update(video_frames=counts["video"], audio_frames=counts["audio"], video_sizes=sorted(sizes),
+    result.update(video_frames=counts["video"], audio_frames=counts["audio"], video_sizes=sorted(sizes), frames_per_size=sizes,
                   first_video_s=first.get("video"), first_audio_s=first.get("audio"),
                   elapsed_s=time.monotonic() - t0)
     await hang_up(args, publisher, whip_location, viewer, whep_location, result)
