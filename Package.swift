@@ -63,12 +63,16 @@ let package = Package(
         .target(
             name: "Desk", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")],
             resources: [.copy("Bot/SampleFAQ.json")]),
+        // Assist: what helps an agent sell — the script library and guided flows, the catalog and
+        // shopper profiles, recommendations, live hints, conversion attribution and outgoing
+        // webhooks; I/O-free types and their SQLite store (docs/assist.md).
+        .target(name: "Assist", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
             name: "ShowroomServer",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk", "COpenSSL",
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk", "Assist", "COpenSSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -98,6 +102,7 @@ let package = Package(
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
+        .testTarget(name: "AssistTests", dependencies: ["Assist", "ShowroomTestSupport"]),
         .testTarget(name: "DeskTests", dependencies: ["Desk", "DeskSimulation", "ShowroomTestSupport"]),
         // A seeded discrete-event model of a department's queue: the reference the desk's wait
         // estimate and staffing are checked against (DeskTests, DeskBenchmark).
@@ -110,7 +115,7 @@ let package = Package(
         .testTarget(
             name: "ShowroomServerTests",
             dependencies: [
-                "ShowroomServer", "Chat", "Signaling", "Desk",
+                "ShowroomServer", "Chat", "Signaling", "Desk", "Assist",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]
@@ -174,6 +179,9 @@ let package = Package(
         // staffing timings on a year of history, wait-estimate errors, the staffing check).
         .executableTarget(
             name: "DeskBenchmark", dependencies: ["Desk", "DeskSimulation"], path: "Benchmarks/DeskBenchmark"),
+        // Agent assist's numbers in a release build: `swift run -c release AssistBenchmark`
+        // (catalog import, recommendation latency on 100,000 products and 1,000,000 events, hint rules).
+        .executableTarget(name: "AssistBenchmark", dependencies: ["Assist"], path: "Benchmarks/AssistBenchmark"),
         // The relay benchmark: real SRTP peers over loopback UDP, `swift run -c release RelayBenchmark`.
         .executableTarget(
             name: "RelayBenchmark",
