@@ -66,7 +66,7 @@ let package = Package(
         // Assist: what helps an agent sell — the script library and guided flows, the catalog and
         // shopper profiles, recommendations, live hints, conversion attribution and outgoing
         // webhooks; I/O-free types and their SQLite store (docs/assist.md).
-        .target(name: "Assist", dependencies: ["ShowroomCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Assist", dependencies: ["ShowroomCore", "COpenSSL", .product(name: "GRDB", package: "GRDB.swift")]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
