@@ -94,10 +94,17 @@ final class DeskAgent: Sendable {
             }
             return
         }
-        guard let data = event.data, let notice = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any],
-            let consultation = notice["consultation"] as? [String: Any], let cid = consultation["id"] as? String
-        else {
-            s.error("agent notice \(event.name)", "a notice without a consultation: \(event.data?.prefix(200) ?? "")")
+        guard let data = event.data, let notice = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] else {
+            s.error("agent notice \(event.name)", "not a JSON object: \(event.data?.prefix(200) ?? "")")
+            return
+        }
+        if event.name == "offer_withdrawn" { s.offersWithdrawn.add(1, ordering: .relaxed) }
+        if event.name == "overdue" { s.overdue.add(1, ordering: .relaxed) }
+        // An offer withdrawn because its consultation ended carries no consultation (it is gone).
+        guard let consultation = notice["consultation"] as? [String: Any], let cid = consultation["id"] as? String else {
+            if event.name == "offer" || event.name == "assigned" {
+                s.error("agent notice \(event.name)", "a notice without a consultation: \(data.prefix(200))")
+            }
             return
         }
         switch event.name {
@@ -130,13 +137,10 @@ final class DeskAgent: Sendable {
             s.revoked.add(1, ordering: .relaxed)
             s.signalAgent(cid, .revoked)
         case "offer_withdrawn":
-            s.offersWithdrawn.add(1, ordering: .relaxed)
             withdrawn.withLock { w in
                 if w.count > 10_000 { w.removeAll() }
                 w.insert(cid)
             }
-        case "overdue":
-            s.overdue.add(1, ordering: .relaxed)
         default:
             break
         }

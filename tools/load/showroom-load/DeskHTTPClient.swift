@@ -311,6 +311,8 @@ private final class EventStreamParser: ChannelInboundHandler {
     private var status = 0
     private var refusal = ByteBuffer()
     private var pending = ByteBuffer()
+    /// Bytes of `pending` already searched for a newline.
+    private var scanned = 0
     private var name = "message"
     private var data: String?
     private var bytes = 0
@@ -335,13 +337,16 @@ private final class EventStreamParser: ChannelInboundHandler {
                 return
             }
             pending.writeBuffer(&chunk)
-            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+            // Only the new bytes are searched: a `queue` notice can be a long line over many chunks.
+            while let newline = pending.readableBytesView.dropFirst(scanned).firstIndex(of: UInt8(ascii: "\n")) {
                 let length = newline - pending.readerIndex
                 var line = pending.readSlice(length: length)!
                 pending.moveReaderIndex(forwardBy: 1)
+                scanned = 0
                 if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
                 self.line(line)
             }
+            scanned = pending.readableBytes
             pending.discardReadBytes()
             if pending.readableBytes > DeskHTTPClient.maximumEventBytes {
                 context.close(promise: nil)

@@ -50,6 +50,7 @@ final class DeskLoadState: Sendable {
         var botFirstReply = DeskLoadState.histogram()
         var handOff = DeskLoadState.histogram()
         var queueWait = DeskLoadState.histogram()
+        var queueToAssigned = DeskLoadState.histogram()
         var firstResponse = DeskLoadState.histogram()
         var assignment = DeskLoadState.histogram()
         var chatToShopper = DeskLoadState.histogram()

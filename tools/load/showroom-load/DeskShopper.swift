@@ -115,7 +115,7 @@ struct DeskShopper: Sendable {
 
         var firstSentAt: Int64?
         var handedOffAt: Int64?
-        var botAnswered = false, agentAnswered = false, replyPending = false, done = false
+        var botAnswered = false, agentJoined = false, agentAnswered = false, replyPending = false, done = false
         var sent = 0
         func send(_ text: String) {
             sent += 1
@@ -173,6 +173,11 @@ struct DeskShopper: Sendable {
                         } else if body.hasPrefix("You're number") {
                             s.positionMessages.add(1, ordering: .relaxed)
                             handOff(at: at)
+                        } else if body.hasSuffix("has joined the chat."), let handedOffAt, !agentJoined {
+                            // The desk's line when an agent accepted: the queue and the assignment,
+                            // without the agent's think time.
+                            agentJoined = true
+                            s.record(\.queueToAssigned, micros: at - handedOffAt, measured: measured)
                         }
                     } else if role == "agent" {
                         if !agentAnswered {
