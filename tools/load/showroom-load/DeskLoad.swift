@@ -181,6 +181,7 @@ struct DeskLoad: AsyncParsableCommand {
         // Drain: open consultations end on their own (resolved, abandoned), then the rest is closed.
         let drainDeadline = ContinuousClock.now + .seconds(drain)
         while state.liveCount > 0, ContinuousClock.now < drainDeadline { try await Task.sleep(for: .milliseconds(100)) }
+        state.closing.store(true, ordering: .relaxed)
         let closeDeadline = ContinuousClock.now + .seconds(30)
         while state.liveCount > 0 && ContinuousClock.now < closeDeadline {
             state.endOfRun()

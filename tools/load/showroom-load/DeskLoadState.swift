@@ -44,8 +44,8 @@ enum AgentSignal: Sendable {
 /// errors with one sample reason each, and the consultations open now (bounded by `--max-open`).
 final class DeskLoadState: Sendable {
     /// Latencies of the consultations that arrived while `measuring` (after the warm-up, until
-    /// arrivals stop) — each measured to its end, drain included, so that long waits are not
-    /// cut off by the window.
+    /// arrivals stop) — each measured to its end, the drain included (so that long waits are not
+    /// cut off by the window), but not into the closing burst at the very end.
     struct Histograms {
         var botFirstReply = DeskLoadState.histogram()
         var handOff = DeskLoadState.histogram()
@@ -120,8 +120,12 @@ final class DeskLoadState: Sendable {
 
     // MARK: Recording
 
+    /// Set when the drain is over and the tool closes what is still open: that burst of closes
+    /// is the tool's, not a shop's, so nothing after it is recorded.
+    let closing = Atomic<Bool>(false)
+
     func record(_ path: WritableKeyPath<Histograms, Histogram<UInt64>>, micros: Int64, measured: Bool) {
-        guard measured else { return }
+        guard measured, !closing.load(ordering: .relaxed) else { return }
         histograms.withLock { _ = $0[keyPath: path].record(UInt64(max(0, micros))) }
     }
 
