@@ -155,9 +155,10 @@ let package = Package(
         .executableTarget(
             name: "showroom-load",
             dependencies: [
-                "ShowroomServer", "WebRTCClient",
+                "ShowroomServer", "WebRTCClient", "Desk",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -14,14 +14,14 @@ import Testing
         process.waitUntilExit()
     }
 
-    /// Runs showroom-load with `arguments` against the live server; returns its exit status, its
-    /// JSON report (when it printed one) and its stderr.
-    static func run(port: Int, _ arguments: [String]) async throws -> (status: Int32, report: [String: Any], errors: String) {
+    /// Runs showroom-load (in `mode`, when given) with `arguments` against the live server; returns
+    /// its exit status, its JSON report (when it printed one) and its stderr.
+    static func run(port: Int, mode: String? = nil, _ arguments: [String]) async throws -> (status: Int32, report: [String: Any], errors: String) {
         let executable = repositoryRoot.appendingPathComponent(".build/debug/showroom-load").path
         try #require(FileManager.default.isExecutableFile(atPath: executable), "swift build first: it makes showroom-load")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["--url", "http://127.0.0.1:\(port)"] + arguments
+        process.arguments = (mode.map { [$0] } ?? []) + ["--url", "http://127.0.0.1:\(port)"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SHOWROOM_SECRET"] = String(decoding: testSecret, as: UTF8.self)
         process.environment = environment
@@ -121,5 +121,48 @@ import Testing
             #expect(errors.contains("FAILED: chat delivery p99"))
             #expect(errors.contains("glass-to-glass p99"))
         }
+    }
+
+    /// The desk mode (`showroom-load desk`), small: 20 shoppers (half ask the bot an FAQ question,
+    /// half ask for a person), 3 agents holding 2 consultations each, short think and handling
+    /// times. Every consultation must end — bot only, resolved or abandoned, by the tool's count
+    /// and by the server's own report — with no server error, and the counts must add up.
+    @Test func deskModeTakesEveryConsultationToItsEnd() async throws {
+        let server = try await SignalingServer.start()
+        let started = ContinuousClock.now
+        let (status, r, errors) = try await Self.run(
+            port: server.port, mode: "desk",
+            [
+                "--agents", "3", "--capacity", "2", "--rate", "3", "--shoppers", "20", "--duration", "15", "--drain", "15",
+                "--bot-share", "0.5", "--think", "0.5", "--shopper-think", "0.5", "--handling", "2", "--patience", "8", "--read", "0.5",
+                "--seed", "7", "--json",
+            ])
+        let elapsed = ContinuousClock.now - started
+        _ = await server.stop()
+        #expect(status == 0, "\(errors)")
+        func int(_ key: String) -> Int { r[key] as? Int ?? -1 }
+        #expect(int("created") == 20, "\(r)")
+        #expect(int("failed") == 0 && int("open_failures") == 0 && int("open_at_end") == 0 && int("closed_at_end") == 0, "\(r)")
+        // Each consultation ended one way; a handed-off one was resolved or abandoned.
+        #expect(int("bot_only") + int("resolved") + int("abandoned") == int("created"), "\(r)")
+        #expect(int("bot_only") + int("handed_off") == int("created"), "\(r)")
+        #expect(int("resolved") + int("abandoned") == int("handed_off"), "\(r)")
+        #expect(int("bot_only") > 0 && int("resolved") > 0, "\(r)")
+        #expect((r["errors"] as? [String: Int])?.isEmpty == true, "\(r["error_samples"] ?? "")")
+        // Every latency the run is about was measured, as often as it happened.
+        func count(_ key: String) -> Int { Int((r[key] as? [String: Double])?["count"] ?? -1) }
+        #expect(count("bot_first_reply_ms") >= int("bot_only"))
+        #expect(count("queue_wait_ms") == count("first_response_ms") && count("queue_wait_ms") >= int("resolved"))
+        #expect(count("chat_agent_to_shopper_ms") >= int("resolved") && count("chat_shopper_to_agent_ms") > 0)
+        #expect(int("accepted") >= int("resolved") && int("offers") >= int("accepted"))
+        // The server agrees: the run's 20 consultations, none open (bot-only ones the shopper
+        // closed are `abandoned` there).
+        let desk = r["server_report"] as? [String: Any] ?? [:]
+        #expect(desk["created"] as? Int == 20 && desk["open"] as? Int == 0, "\(desk)")
+        // (An agent who had accepted when its shopper gave up ends with `resolved` there.)
+        #expect((desk["resolved"] as? Int ?? 0) + (desk["abandoned"] as? Int ?? 0) == 20, "\(desk)")
+        #expect(desk["resolved"] as? Int ?? -1 >= int("resolved"), "\(desk)")
+        #expect(elapsed < .seconds(45), "the smoke run took \(elapsed)")
+        print("showroom-load desk smoke run: \(r)")
     }
 }

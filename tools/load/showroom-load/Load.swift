@@ -14,12 +14,23 @@ import FoundationNetworking
 #endif
 
 /// `showroom-load`: a load test against a running Showroom server over its real protocols, latency
-/// first: WHIP publishers and WHEP viewers (the project's own ICE, DTLS-SRTP client) and `/ws`
-/// chatters. See docs/load.md.
+/// first. Two modes: ``Load`` (`media`, the default: WHIP publishers, WHEP viewers, 1:1 calls and
+/// chatters) and ``DeskLoad`` (`desk`: the consultation desk). See docs/load.md.
 @main
-struct Load: AsyncParsableCommand {
+struct ShowroomLoad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "showroom-load",
+        abstract: "Load-test a running Showroom server over its real protocols, latency first.",
+        discussion: "Without a mode name, `media` runs: `showroom-load --publishers 1 --viewers 50` is `showroom-load media --publishers 1 --viewers 50`.",
+        subcommands: [Load.self, DeskLoad.self],
+        defaultSubcommand: Load.self)
+}
+
+/// The media and chat mode: WHIP publishers and WHEP viewers (the project's own ICE, DTLS-SRTP
+/// client), 1:1 consultations over `/ws`, and `/ws` chatters.
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "media",
         abstract: "Load-test a Showroom server: WHIP publishers, WHEP viewers and /ws chatters; reports join time, glass-to-glass latency, jitter, loss, freezes, chat delivery time, errors and the server's CPU and memory.",
         discussion: """
             Tokens are minted with the server's secret: SHOWROOM_SECRET, or --data-dir of a local server.
