@@ -18,7 +18,7 @@ enum TextFolding {
         var words: [Substring] = []
         var current = String.UnicodeScalarView()
         for s in folded.unicodeScalars {
-            if s.properties.isAlphabetic || s.properties.numericType != nil {
+            if isWordScalar(s) {
                 current.append(s)
             } else if (s == "'" || s == "\u{2019}"), !current.isEmpty {
                 continue
@@ -29,6 +29,14 @@ enum TextFolding {
         }
         if !current.isEmpty { words.append(Substring(String(current))) }
         return words
+    }
+
+    /// A letter or a digit (an ASCII fast path before the Unicode properties).
+    @inline(__always)
+    static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
+        let v = s.value
+        if v < 0x80 { return (0x61...0x7A).contains(v) || (0x30...0x39).contains(v) || (0x41...0x5A).contains(v) }
+        return s.properties.isAlphabetic || s.properties.numericType != nil
     }
 
     static func append(_ s: Unicode.Scalar, to out: inout String.UnicodeScalarView) {
