@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+
+/// The embedded catalog store: one SQLite file (WAL, through GRDB). Products are rows with their
+/// fields as columns (attributes and videos as JSON text); events are rows in arrival order.
+///
+/// An import is one transaction with one prepared statement: 100,000 products are written in
+/// well under a second (docs/benchmarks.md, "Assist").
+public final class SQLiteCatalogStore: CatalogStore {
+    private let pool: DatabasePool
+    public let path: String
+
+    public init(path: String, durableAgainstPowerLoss: Bool = false) throws(AssistError) {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durableAgainstPowerLoss ? "FULL" : "NORMAL")")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1") { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE product (
+                            sku TEXT PRIMARY KEY NOT NULL, position INTEGER NOT NULL, title TEXT NOT NULL, price_minor INTEGER NOT NULL,
+                            currency TEXT NOT NULL, image TEXT, category TEXT, stock INTEGER NOT NULL, attributes TEXT, videos TEXT);
+                        CREATE INDEX product_position ON product (position);
+                        CREATE TABLE shopper_event (
+                            seq INTEGER PRIMARY KEY AUTOINCREMENT, shopper TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT NOT NULL,
+                            time_ms INTEGER NOT NULL, order_id TEXT, quantity INTEGER NOT NULL, price_minor INTEGER, currency TEXT);
+                        CREATE INDEX shopper_event_of ON shopper_event (shopper, time_ms, seq);
+                        """)
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw AssistError(.invalidArgument, "opening \(path): \(error)")
+        }
+    }
+
+    private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {
+        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.invalidArgument, "catalog store, \(what): \(error)") }
+    }
+
+    private static let upsertSQL = """
+        INSERT INTO product (sku, position, title, price_minor, currency, image, category, stock, attributes, videos)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sku) DO UPDATE SET title = excluded.title, price_minor = excluded.price_minor, currency = excluded.currency,
+            image = excluded.image, category = excluded.category, stock = excluded.stock, attributes = excluded.attributes,
+            videos = excluded.videos
+        """
+
+    private static func write(_ db: Database, _ products: [Product], firstPosition: Int) throws {
+        let statement = try db.makeStatement(sql: upsertSQL)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for (i, p) in products.enumerated() {
+            let videos = p.videos.isEmpty ? nil : String(decoding: try encoder.encode(p.videos), as: UTF8.self)
+            try statement.execute(arguments: [
+                p.sku, firstPosition + i, p.title, p.priceMinor, p.currency, p.image, p.category, p.stock,
+                p.attributes.isEmpty ? nil : Self.json(p.attributes), videos,
+            ])
+        }
+    }
+
+    /// `{"colour":"red","size":"M"}`, keys sorted: a hand-written encoder because this runs for
+    /// every product of an import (JSONEncoder per row costs more than the SQLite insert).
+    static func json(_ attributes: [String: String]) -> String {
+        var out = "{"
+        for (i, key) in attributes.keys.sorted().enumerated() {
+            if i > 0 { out += "," }
+            escape(key, into: &out)
+            out += ":"
+            escape(attributes[key] ?? "", into: &out)
+        }
+        return out + "}"
+    }
+
+    private static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    public func replaceCatalog(_ products: [Product]) throws(AssistError) {
+        try run("replace catalog") {
+            try pool.write { db in
+                try db.execute(sql: "DELETE FROM product")
+                try Self.write(db, products, firstPosition: 0)
+            }
+        }
+    }
+
+    public func upsert(_ products: [Product]) throws(AssistError) {
+        try run("upsert") {
+            try pool.write { db in
+                let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM product") ?? 0
+                try Self.write(db, products, firstPosition: next)
+            }
+        }
+    }
+
+    public func setStock(_ updates: [StockUpdate]) throws(AssistError) {
+        try run("set stock") {
+            try pool.write { db in
+                let statement = try db.makeStatement(sql: "UPDATE product SET stock = ? WHERE sku = ?")
+                for u in updates {
+                    try statement.execute(arguments: [u.stock, u.sku])
+                    guard db.changesCount == 1 else { throw AssistError(.notFound, "no product with sku \(u.sku)") }
+                }
+            }
+        }
+    }
+
+    public func products() throws(AssistError) -> [Product] {
+        try run("read products") {
+            try pool.read { db in
+                let decoder = JSONDecoder()
+                var out: [Product] = []
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT sku, title, price_minor, currency, image, category, stock, attributes, videos FROM product ORDER BY position")
+                while let row = try rows.next() {
+                    let attributes: String? = row[7]
+                    let videos: String? = row[8]
+                    out.append(
+                        Product(
+                            sku: row[0], title: row[1], priceMinor: row[2], currency: row[3], image: row[4], category: row[5],
+                            attributes: try attributes.map { try decoder.decode([String: String].self, from: Data($0.utf8)) } ?? [:],
+                            stock: row[6], videos: try videos.map { try decoder.decode([ProductVideo].self, from: Data($0.utf8)) } ?? []))
+                }
+                return out
+            }
+        }
+    }
+
+    public func append(_ events: [ShopperEvent], retentionPerShopper: Int) throws(AssistError) {
+        try run("append events") {
+            try pool.write { db in
+                let insert = try db.makeStatement(
+                    sql: "INSERT INTO shopper_event (shopper, kind, sku, time_ms, order_id, quantity, price_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+                var shoppers = Set<String>()
+                for e in events {
+                    try insert.execute(arguments: [e.shopper, e.kind.rawValue, e.sku, e.timeMs, e.orderId, e.quantity, e.priceMinor, e.currency])
+                    shoppers.insert(e.shopper)
+                }
+                // Retention: keep each affected shopper's newest events (by time, then arrival).
+                let trim = try db.makeStatement(
+                    sql: """
+                        DELETE FROM shopper_event WHERE shopper = ?1 AND seq IN (
+                            SELECT seq FROM shopper_event WHERE shopper = ?1 ORDER BY time_ms DESC, seq DESC LIMIT -1 OFFSET ?2)
+                        """)
+                for shopper in shoppers { try trim.execute(arguments: [shopper, max(1, retentionPerShopper)]) }
+            }
+        }
+    }
+
+    private static func events(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> [ShopperEvent] {
+        var out: [ShopperEvent] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let kind: String = row[1]
+            guard let k = ShopperEvent.Kind(rawValue: kind) else { continue }
+            out.append(
+                ShopperEvent(shopper: row[0], kind: k, sku: row[2], timeMs: row[3], orderId: row[4], quantity: row[5], priceMinor: row[6], currency: row[7]))
+        }
+        return out
+    }
+
+    public func events() throws(AssistError) -> [ShopperEvent] {
+        try run("read events") {
+            try pool.read { db in
+                try Self.events(
+                    db, "SELECT shopper, kind, sku, time_ms, order_id, quantity, price_minor, currency FROM shopper_event ORDER BY time_ms, seq", [])
+            }
+        }
+    }
+
+    public func events(of shopper: String) throws(AssistError) -> [ShopperEvent] {
+        try run("read events") {
+            try pool.read { db in
+                try Self.events(
+                    db,
+                    "SELECT shopper, kind, sku, time_ms, order_id, quantity, price_minor, currency FROM shopper_event WHERE shopper = ? ORDER BY time_ms, seq",
+                    [shopper])
+            }
+        }
+    }
+}
