@@ -203,8 +203,7 @@ public struct Recommender: Sendable {
         // Popular: the cold-start fallback.
         if w.popularCandidates > 0 {
             var best = TopK<Int>(capacity: w.popularCandidates)
-            for slot in catalog.products.indices {
-                let pop = catalog.popularity[slot]
+            for (slot, pop) in catalog.popularity.enumerated() where best.mayAccept(pop) {
                 let p = catalog.products[slot]
                 guard eligible(p) else { continue }
                 best.insert(slot, score: pop, tieBreak: p.sku)
