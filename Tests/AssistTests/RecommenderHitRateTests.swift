@@ -12,9 +12,11 @@ import Testing
         // Swift Testing shows this in the log: the figures the docs quote.
         print("RecommenderHitRateTests: \(evaluation)")
         #expect(evaluation.cases >= 300)
-        #expect(evaluation.recommenderHitRate >= 0.55)
+        // Measured 0.713 (baseline 0.017, planted pairs 0.938 of 194); seeded, so these only move
+        // when the generator or the scoring changes.
+        #expect(evaluation.recommenderHitRate >= 0.65)
         #expect(evaluation.recommenderHitRate >= evaluation.popularityHitRate + 0.4)
-        #expect(evaluation.plantedPairHitRate >= 0.7)
+        #expect(evaluation.plantedPairHitRate >= 0.85)
     }
 
     @Test func theSyntheticShopReplaysFromItsSeed() {
