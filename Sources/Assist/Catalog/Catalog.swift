@@ -146,6 +146,7 @@ public struct Catalog: Sendable {
     public func mostPopular(limit: Int, category: String? = nil, inStockOnly: Bool = true) -> [Product] {
         var top = TopK<Int>(capacity: max(0, limit))
         let consider = { (slot: Int) in
+            guard top.mayAccept(self.popularity[slot]) else { return }
             let p = self.products[slot]
             if inStockOnly, p.stock <= 0 { return }
             top.insert(slot, score: self.popularity[slot], tieBreak: p.sku)

@@ -24,6 +24,19 @@ public struct CatalogImport: Sendable {
     /// The most product rows in one catalog (the recommendation benchmark runs at half of this).
     public static let maximumProducts = 200_000
 
+    /// The caps an import is read under; ``default`` is the documented one (tests use smaller).
+    public struct Limits: Hashable, Sendable {
+        public var maximumBodyBytes: Int
+        public var maximumProducts: Int
+
+        public init(maximumBodyBytes: Int = CatalogImport.maximumBodyBytes, maximumProducts: Int = CatalogImport.maximumProducts) {
+            self.maximumBodyBytes = maximumBodyBytes
+            self.maximumProducts = maximumProducts
+        }
+
+        public static let `default` = Limits()
+    }
+
     public enum Format: String, Sendable, Codable {
         case json, csv
     }
@@ -38,17 +51,17 @@ public struct CatalogImport: Sendable {
     /// Reads a body in the given format.
     /// - Throws: ``AssistError`` `too_large` (over a cap), `invalid_import` (no usable header, not
     ///   JSON, not an array of products).
-    public init(_ body: Data, format: Format) throws(AssistError) {
+    public init(_ body: Data, format: Format, limits: Limits = .default) throws(AssistError) {
         switch format {
-        case .json: try self.init(json: body)
-        case .csv: try self.init(csv: body)
+        case .json: try self.init(json: body, limits: limits)
+        case .csv: try self.init(csv: body, limits: limits)
         }
     }
 
     /// Reads a CSV catalog (see the type's documentation for the columns).
-    public init(csv body: Data) throws(AssistError) {
-        guard body.count <= Self.maximumBodyBytes else {
-            throw AssistError(.tooLarge, "the catalog is \(body.count) bytes; the limit is \(Self.maximumBodyBytes)")
+    public init(csv body: Data, limits: Limits = .default) throws(AssistError) {
+        guard body.count <= limits.maximumBodyBytes else {
+            throw AssistError(.tooLarge, "the catalog is \(body.count) bytes; the limit is \(limits.maximumBodyBytes)")
         }
         var reader = CSVReader([UInt8](body))
         guard let headerRecord = reader.next() else { throw AssistError(.invalidImport, "the CSV is empty: a header row is required") }
@@ -62,8 +75,8 @@ public struct CatalogImport: Sendable {
         var rows = 0
         while let record = reader.next() {
             rows += 1
-            guard rows <= Self.maximumProducts else {
-                throw AssistError(.tooLarge, "more than \(Self.maximumProducts) product rows")
+            guard rows <= limits.maximumProducts else {
+                throw AssistError(.tooLarge, "more than \(limits.maximumProducts) product rows")
             }
             switch record.fields {
             case .failure(let e):
@@ -81,9 +94,9 @@ public struct CatalogImport: Sendable {
     }
 
     /// Reads a JSON catalog: an array of products or `{"products": [...]}`.
-    public init(json body: Data) throws(AssistError) {
-        guard body.count <= Self.maximumBodyBytes else {
-            throw AssistError(.tooLarge, "the catalog is \(body.count) bytes; the limit is \(Self.maximumBodyBytes)")
+    public init(json body: Data, limits: Limits = .default) throws(AssistError) {
+        guard body.count <= limits.maximumBodyBytes else {
+            throw AssistError(.tooLarge, "the catalog is \(body.count) bytes; the limit is \(limits.maximumBodyBytes)")
         }
         let first = body.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
         let entries: [ProductImportEntry]
@@ -98,8 +111,8 @@ public struct CatalogImport: Sendable {
         } catch {
             throw AssistError(.invalidImport, "not a JSON catalog: \(Self.explain(error))")
         }
-        guard entries.count <= Self.maximumProducts else {
-            throw AssistError(.tooLarge, "\(entries.count) products; the limit is \(Self.maximumProducts)")
+        guard entries.count <= limits.maximumProducts else {
+            throw AssistError(.tooLarge, "\(entries.count) products; the limit is \(limits.maximumProducts)")
         }
         var builder = Builder()
         for (i, entry) in entries.enumerated() {

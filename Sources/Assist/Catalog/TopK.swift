@@ -11,6 +11,9 @@ struct TopK<Item> {
 
     var count: Int { heap.count }
 
+    /// Whether an item with this score could enter (cheap: lets a scan skip the item's details).
+    func mayAccept(_ score: Double) -> Bool { heap.count < capacity || (capacity > 0 && score >= heap[0].score) }
+
     /// Whether `a` ranks below `b` (lower score, or equal score and larger tie-break).
     private static func worse(_ a: (item: Item, score: Double, tieBreak: String), _ b: (item: Item, score: Double, tieBreak: String)) -> Bool {
         a.score != b.score ? a.score < b.score : a.tieBreak > b.tieBreak

@@ -44,7 +44,10 @@ public struct HintEngine: Sendable {
         var rest: [Int32]
     }
 
-    private let vocabulary: [String: Int32]
+    private let vocabulary: [[UInt8]: Int32]
+    /// Per rule: enabled and its department, read without copying the rule.
+    private let enabled: [Bool]
+    private let departments: [String?]
     /// By a term's first word id.
     private let index: [[Entry]]
     private let waitingRules: [Int]
@@ -55,12 +58,12 @@ public struct HintEngine: Sendable {
     public init(rules: [HintRule]) throws(AssistError) {
         guard rules.count <= Self.maximumRules else { throw AssistError(.tooLarge, "more than \(Self.maximumRules) hint rules") }
         var ids = Set<String>()
-        var vocabulary: [String: Int32] = [:]
+        var vocabulary: [[UInt8]: Int32] = [:]
         var index: [[Entry]] = []
         var waiting: [Int] = []
         var stock: [Int] = []
         func id(_ word: Substring) -> Int32 {
-            let w = String(word)
+            let w = Array(word.utf8)
             if let i = vocabulary[w] { return i }
             let i = Int32(vocabulary.count)
             vocabulary[w] = i
@@ -96,6 +99,8 @@ public struct HintEngine: Sendable {
         self.index = index
         self.waitingRules = waiting
         self.stockRules = stock
+        self.enabled = rules.map(\.enabled)
+        self.departments = rules.map(\.department)
     }
 
     /// An engine without rules.
@@ -105,6 +110,8 @@ public struct HintEngine: Sendable {
         index = []
         waitingRules = []
         stockRules = []
+        enabled = []
+        departments = []
     }
 
     /// The hints for `context`, strongest first (block, warn, info), then in rule order. At most
@@ -118,9 +125,10 @@ public struct HintEngine: Sendable {
         var frustrationHits = [Int32](repeating: 0, count: n)
         var frustrationFirst = [Int32](repeating: -1, count: n)
 
+        // Rules with a hit in the text, in the order of their first hit.
+        var touched: [Int] = []
         func applies(_ r: Int) -> Bool {
-            let rule = rules[r]
-            return rule.enabled && (rule.department == nil || rule.department == context.department)
+            enabled[r] && (departments[r] == nil || departments[r] == context.department)
         }
         func scan(_ text: String, limit: Int, roles: (Role) -> Bool) {
             let words = self.wordIDs(text, limit: limit)
@@ -131,6 +139,7 @@ public struct HintEngine: Sendable {
                     let end = i + 1 + entry.rest.count
                     guard end <= words.count, entry.rest.isEmpty || words[(i + 1)..<end].elementsEqual(entry.rest) else { continue }
                     let r = Int(entry.rule)
+                    if phraseHit[r] < 0, triggerHit[r] < 0, frustrationFirst[r] < 0, !requiredHit[r] { touched.append(r) }
                     switch entry.role {
                     case .phrase: if phraseHit[r] < 0 { phraseHit[r] = entry.term }
                     case .trigger: if triggerHit[r] < 0 { triggerHit[r] = entry.term }
@@ -162,7 +171,7 @@ public struct HintEngine: Sendable {
                 ruleID: rule.id, kind: rule.kind, severity: rule.severity, message: rule.message, suggestion: rule.suggestion,
                 matched: matched, value: value)
         }
-        for r in 0..<n where applies(r) {
+        for r in touched where applies(r) {
             let rule = rules[r]
             switch rule.kind {
             case .phrase:
@@ -212,31 +221,46 @@ public struct HintEngine: Sendable {
         return since
     }
 
-    /// The text's words as vocabulary ids; -1 for a word no rule uses.
+    /// The text's words as vocabulary ids; -1 for a word no rule uses. The same words as
+    /// ``TextFolding/words(_:maximumScalars:)``, read byte by byte with an ASCII fast path (the
+    /// hot path of every keystroke: no `String` per word).
     func wordIDs(_ text: String, limit: Int) -> [Int32] {
         var out: [Int32] = []
-        var current = String.UnicodeScalarView()
-        func flush() {
-            if !current.isEmpty {
-                out.append(vocabulary[String(current)] ?? -1)
-                current.removeAll(keepingCapacity: true)
-            }
-        }
+        var word: [UInt8] = []
+        word.reserveCapacity(32)
         var folded = String.UnicodeScalarView()
-        for s in text.unicodeScalars.prefix(limit) {
-            folded.removeAll(keepingCapacity: true)
+        var read = 0
+        for s in text.unicodeScalars {
+            read += 1
+            if read > limit { break }
+            let v = s.value
+            if v < 0x80 {
+                if (0x61...0x7A).contains(v) || (0x30...0x39).contains(v) {
+                    word.append(UInt8(v))
+                } else if (0x41...0x5A).contains(v) {
+                    word.append(UInt8(v + 0x20))
+                } else if v == 0x27, !word.isEmpty {
+                    continue
+                } else if !word.isEmpty {
+                    out.append(vocabulary[word] ?? -1)
+                    word.removeAll(keepingCapacity: true)
+                }
+                continue
+            }
+            folded.removeAll()
             TextFolding.append(s, to: &folded)
             for f in folded {
                 if TextFolding.isWordScalar(f) {
-                    current.append(f)
-                } else if (f == "'" || f == "\u{2019}"), !current.isEmpty {
+                    word.append(contentsOf: String(f).utf8)
+                } else if f == "\u{2019}", !word.isEmpty {
                     continue
-                } else {
-                    flush()
+                } else if !word.isEmpty {
+                    out.append(vocabulary[word] ?? -1)
+                    word.removeAll(keepingCapacity: true)
                 }
             }
         }
-        flush()
+        if !word.isEmpty { out.append(vocabulary[word] ?? -1) }
         return out
     }
 }

@@ -24,6 +24,11 @@ public struct CoPurchaseIndex: Sendable {
     public struct Partner: Hashable, Sendable {
         public var sku: String
         public var count: Int
+
+        public init(sku: String, count: Int) {
+            self.sku = sku
+            self.count = count
+        }
     }
 
     public let partnersPerSKU: Int

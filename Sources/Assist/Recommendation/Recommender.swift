@@ -9,7 +9,7 @@ import Foundation
 /// | discussed | 1 if p is the consultation's product or mentioned in the chat |
 /// | in cart | d(time since p was last added), if p is in the cart |
 /// | viewed | d(time since p was last viewed) |
-/// | bought together | min(1, Σ over seeds s: w(s) · c(s,p) / (c(s,p) + 3)), c = co-purchase count |
+/// | bought together | min(1, Σ over seeds s: w(s) · c(s,p) / (c(s,p) + 1)), c = co-purchase count |
 /// | similar | 0.6 · category affinity + 0.4 · attribute affinity |
 /// | popularity | log(1 + pop(p)) / log(1 + max pop of the candidates) |
 ///
@@ -176,7 +176,7 @@ public struct Recommender: Sendable {
         for (sku, seed) in topSeeds {
             for partner in coPurchases.partners(of: sku, limit: w.partnersPerSeed) {
                 let c = Double(partner.count)
-                let contribution = seed.weight * c / (c + 3)
+                let contribution = seed.weight * c / (c + 1)
                 var t = together[partner.sku] ?? (0, sku, partner.count, 0)
                 t.score += contribution
                 if contribution > t.best { (t.seed, t.count, t.best) = (sku, partner.count, contribution) }
@@ -203,8 +203,7 @@ public struct Recommender: Sendable {
         // Popular: the cold-start fallback.
         if w.popularCandidates > 0 {
             var best = TopK<Int>(capacity: w.popularCandidates)
-            for slot in catalog.products.indices {
-                let pop = catalog.popularity[slot]
+            for (slot, pop) in catalog.popularity.enumerated() where best.mayAccept(pop) {
                 let p = catalog.products[slot]
                 guard eligible(p) else { continue }
                 best.insert(slot, score: pop, tieBreak: p.sku)

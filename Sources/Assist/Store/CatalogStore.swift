@@ -15,7 +15,8 @@ public protocol CatalogStore: Sendable {
     /// Every stored product, in catalog order.
     func products() throws(AssistError) -> [Product]
     /// Appends checked events and drops each affected shopper's events beyond the newest
-    /// `retentionPerShopper`.
+    /// `retentionPerShopper` (an implementation may trim in chunks and keep up to a quarter more
+    /// until its next trim; ``ShopperEventLog`` applies the exact limit when restoring).
     func append(_ events: [ShopperEvent], retentionPerShopper: Int) throws(AssistError)
     /// Every retained event, in time order (ties in arrival order).
     func events() throws(AssistError) -> [ShopperEvent]

@@ -31,6 +31,7 @@ public final class SQLiteCatalogStore: CatalogStore {
                             seq INTEGER PRIMARY KEY AUTOINCREMENT, shopper TEXT NOT NULL, kind TEXT NOT NULL, sku TEXT NOT NULL,
                             time_ms INTEGER NOT NULL, order_id TEXT, quantity INTEGER NOT NULL, price_minor INTEGER, currency TEXT);
                         CREATE INDEX shopper_event_of ON shopper_event (shopper, time_ms, seq);
+                        CREATE TABLE shopper_stat (shopper TEXT PRIMARY KEY NOT NULL, events INTEGER NOT NULL) WITHOUT ROWID;
                         """)
             }
             try migrator.migrate(pool)
@@ -154,18 +155,30 @@ public final class SQLiteCatalogStore: CatalogStore {
             try pool.write { db in
                 let insert = try db.makeStatement(
                     sql: "INSERT INTO shopper_event (shopper, kind, sku, time_ms, order_id, quantity, price_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                var shoppers = Set<String>()
+                var added: [String: Int] = [:]
                 for e in events {
                     try insert.execute(arguments: [e.shopper, e.kind.rawValue, e.sku, e.timeMs, e.orderId, e.quantity, e.priceMinor, e.currency])
-                    shoppers.insert(e.shopper)
+                    added[e.shopper, default: 0] += 1
                 }
-                // Retention: keep each affected shopper's newest events (by time, then arrival).
+                // Retention, in chunks: a per-shopper count says when a shopper passes a quarter over
+                // the limit, and only then are their oldest events deleted (a delete per shopper per
+                // batch would cost more than the inserts). Readers apply the limit exactly.
+                let retention = max(1, retentionPerShopper)
+                let count = try db.makeStatement(
+                    sql: "INSERT INTO shopper_stat (shopper, events) VALUES (?, ?) ON CONFLICT (shopper) DO UPDATE SET events = events + excluded.events RETURNING events")
                 let trim = try db.makeStatement(
                     sql: """
                         DELETE FROM shopper_event WHERE shopper = ?1 AND seq IN (
                             SELECT seq FROM shopper_event WHERE shopper = ?1 ORDER BY time_ms DESC, seq DESC LIMIT -1 OFFSET ?2)
                         """)
-                for shopper in shoppers { try trim.execute(arguments: [shopper, max(1, retentionPerShopper)]) }
+                let reset = try db.makeStatement(sql: "UPDATE shopper_stat SET events = ? WHERE shopper = ?")
+                for (shopper, n) in added {
+                    let total = try Int.fetchOne(count, arguments: [shopper, n]) ?? 0
+                    if total > retention + max(1, retention / 4) {
+                        try trim.execute(arguments: [shopper, retention])
+                        try reset.execute(arguments: [retention, shopper])
+                    }
+                }
             }
         }
     }
@@ -182,6 +195,8 @@ public final class SQLiteCatalogStore: CatalogStore {
         return out
     }
 
+    /// Every event kept (a shopper may have up to a quarter more than the retention until the next
+    /// trim; ``ShopperEventLog/init(restoring:retentionPerShopper:coPurchases:)`` keeps the newest).
     public func events() throws(AssistError) -> [ShopperEvent] {
         try run("read events") {
             try pool.read { db in
