@@ -83,7 +83,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            resources: [.copy("Web")]
+            resources: [.copy("Web"), .copy("Demo")]
         ),
         .executableTarget(
             name: "showroom",

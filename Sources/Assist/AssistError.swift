@@ -14,6 +14,7 @@ import ShowroomCore
 /// | `too_large` | over a documented cap (catalog size, body length, rule count) | 413 |
 /// | `not_found` | no such product, script, flow, rule, token, … | 404 |
 /// | `conflict` | contradicts the current state (a duplicate short code) | 409 |
+/// | `rate_limited` | faster than the caller's documented rate | 429 |
 public struct AssistError: CodedError {
     public static let domain = "assist"
 
@@ -28,6 +29,8 @@ public struct AssistError: CodedError {
         case notFound = "not_found"
         /// Contradicts the current state.
         case conflict
+        /// Faster than the caller's documented rate.
+        case rateLimited = "rate_limited"
     }
 
     public let code: Code

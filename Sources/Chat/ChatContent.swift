@@ -7,6 +7,10 @@ import ShowroomCore
 public enum ChatContent: Sendable, Equatable {
     case text(String)
     case image(url: String, width: Int, height: Int, alt: String)
+    /// A short product clip the widget plays inline: its URL, a poster image shown before it
+    /// plays, its length in seconds and its frame size; checked like an image (http(s) URLs,
+    /// bounded sizes) and at most ``maximumVideoSeconds`` long.
+    case video(url: String, poster: String?, duration: Double, width: Int, height: Int)
     /// A product card; `price` is a decimal string ("129.90") so that no float ever rounds it.
     case product(sku: String, title: String, price: String, currency: String, imageURL: String?, link: String)
     /// A coupon; `discount` is "10%" or an amount in the coupon's currency ("5.00 EUR"); `expires`
@@ -19,6 +23,7 @@ public enum ChatContent: Sendable, Equatable {
         switch self {
         case .text: "text"
         case .image: "image"
+        case .video: "video"
         case .product: "product"
         case .coupon: "coupon"
         case .system: "system"
@@ -31,6 +36,8 @@ public enum ChatContent: Sendable, Equatable {
     public static let maximumTextLength = 4_000
     public static let maximumTextBytes = 16_384
     static let maximumFieldLength = 512
+    /// A clip in the chat is a short one: two minutes at most, as in the catalog (longer ones belong on the product page).
+    public static let maximumVideoSeconds = 120.0
 
     /// Checks what a client sent; the error says which rule it broke.
     public func validate() throws(ChatError) {
@@ -55,6 +62,13 @@ public enum ChatContent: Sendable, Equatable {
             try url("url", u)
             guard (1...16_384).contains(w), (1...16_384).contains(h) else { throw ChatError(.invalidContent, "width and height are 1–16384") }
             if alt.utf8.count > 4 * Self.maximumFieldLength || alt.count > Self.maximumFieldLength { throw ChatError(.tooLong, "alt is too long") }
+        case .video(let u, let poster, let duration, let w, let h):
+            try url("url", u)
+            if let poster { try url("poster", poster) }
+            guard duration.isFinite, duration > 0, duration <= Self.maximumVideoSeconds else {
+                throw ChatError(.invalidContent, "duration is more than 0 and at most \(Int(Self.maximumVideoSeconds)) seconds")
+            }
+            guard (1...16_384).contains(w), (1...16_384).contains(h) else { throw ChatError(.invalidContent, "width and height are 1–16384") }
         case .product(let sku, let title, let price, let currency, let image, let link):
             try field("sku", sku, max: 64)
             try field("title", title)
@@ -80,7 +94,7 @@ public enum ChatContent: Sendable, Equatable {
 }
 
 extension ChatContent: Decodable {
-    private enum Key: String, CodingKey { case kind, text, url, width, height, alt, sku, title, price, currency, image, link, code, discount, expires }
+    private enum Key: String, CodingKey { case kind, text, url, width, height, alt, poster, duration, sku, title, price, currency, image, link, code, discount, expires }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
@@ -90,6 +104,11 @@ extension ChatContent: Decodable {
             self = .image(
                 url: try c.decode(String.self, forKey: .url), width: try c.decode(Int.self, forKey: .width),
                 height: try c.decode(Int.self, forKey: .height), alt: try c.decodeIfPresent(String.self, forKey: .alt) ?? "")
+        case "video":
+            self = .video(
+                url: try c.decode(String.self, forKey: .url), poster: try c.decodeIfPresent(String.self, forKey: .poster),
+                duration: try c.decode(Double.self, forKey: .duration), width: try c.decode(Int.self, forKey: .width),
+                height: try c.decode(Int.self, forKey: .height))
         case "product":
             self = .product(
                 sku: try c.decode(String.self, forKey: .sku), title: try c.decode(String.self, forKey: .title),
@@ -123,6 +142,12 @@ extension ChatContent: Decodable {
             o["width"] = w
             o["height"] = h
             o["alt"] = alt
+        case .video(let url, let poster, let duration, let w, let h):
+            o["url"] = url
+            if let poster { o["poster"] = poster }
+            o["duration"] = duration
+            o["width"] = w
+            o["height"] = h
         case .product(let sku, let title, let price, let currency, let image, let link):
             o["sku"] = sku
             o["title"] = title

@@ -19,9 +19,12 @@ public enum Role: String, Codable, Sendable, CaseIterable {
     /// A shop's external bot, with the room "desk": answers and hands off the consultations of
     /// the departments it serves (docs/desk.md, "External bot"). No media.
     case bot
+    /// The shop's backend, with the room "desk": pushes the catalog and shopper events and reports
+    /// conversions (docs/assist.md). No media, no chat.
+    case shop
 
     /// Whether this role may send media into a room.
-    public var canPublish: Bool { self != .viewer && self != .admin && self != .bot }
+    public var canPublish: Bool { self != .viewer && self != .admin && self != .bot && self != .shop }
 }
 
 /// The claims of a Showroom access token: a JWT signed HS256 with the server's secret.

@@ -30,7 +30,7 @@ public enum ShowroomServer {
     /// The router with every route the server answers.
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
-        hub: RoomHub? = nil, desk: DeskService? = nil
+        hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -62,6 +62,7 @@ public enum ShowroomServer {
         }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
         if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
+        if let assist, let desk, let auth { AssistRoutes.add(to: router, assist: assist, desk: desk, auth: auth) }
         if demoTokens, let auth {
             // Only with `--demo`: tokens for any room and role, for the pages on this server — never
             // for another origin (no CORS here; a cross-site request is refused outright).
@@ -147,6 +148,17 @@ public enum ShowroomServer {
             try DeskService.open(
                 dataDirectory: dataDirectory, durable: configuration.durableChat, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
         }
+        // Agent assist (catalog, profiles, recommendations, scripts, hints, conversions, webhooks):
+        // its own SQLite files beside the desk's.
+        let assist = try desk.map { desk throws(ServerError) in
+            let secret: [UInt8]
+            do { secret = try TokenAuthority.loadSecret(dataDirectory: dataDirectory) } catch {
+                throw ServerError(.invalidConfiguration, "assist: the server's secret: \(error)")
+            }
+            return try AssistService.open(
+                dataDirectory: dataDirectory, secret: secret, durable: configuration.durableChat, demo: configuration.demo, desk: desk, hub: hub,
+                logger: logger)
+        }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
         let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
@@ -155,7 +167,7 @@ public enum ShowroomServer {
         let connectionGuard = ConnectionGuard(
             maximumConnections: configuration.maximumConnections, firstRequestDeadline: .seconds(Int64(configuration.firstRequestDeadlineSeconds)))
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk),
+            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -171,7 +183,7 @@ public enum ShowroomServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             services: [
                 ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger)
-            ] + (desk.map { [DeskLifecycle(desk: $0)] } ?? []),
+            ] + (desk.map { [DeskLifecycle(desk: $0)] } ?? []) + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }

@@ -109,9 +109,21 @@ public final class RoomHub: Sendable {
     }
 
     /// Calls `handler` with every message any room stores from now on (after its broadcast; not
-    /// for duplicates), e.g. for the desk to read the shopper's questions. Set once, before rooms
-    /// are in use: rooms already open keep the handler they were made with.
-    public func observe(_ handler: @escaping @Sendable (StoredMessage) -> Void) { observer.withLock { $0 = handler } }
+    /// for duplicates), e.g. for the desk to read the shopper's questions and for agent assist to
+    /// follow the conversation. Each call adds a handler (the desk's, assist's), in order. Set
+    /// before rooms are in use: rooms already open keep the handlers they were made with.
+    public func observe(_ handler: @escaping @Sendable (StoredMessage) -> Void) {
+        observer.withLock { previous in
+            guard let first = previous else {
+                previous = handler
+                return
+            }
+            previous = { m in
+                first(m)
+                handler(m)
+            }
+        }
+    }
 
     /// Takes one chat send from `identity`'s shared rate; false (and counted) when it is over.
     public func maySend(_ identity: String, now: ContinuousClock.Instant) -> Bool {

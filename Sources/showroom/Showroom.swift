@@ -109,7 +109,7 @@ struct Token: AsyncParsableCommand {
     @Option(help: "Who the bearer is (shown in logs).")
     var identity: String
 
-    @Option(help: "publisher (go live and watch), viewer (watch and chat), shopper or agent (consultations: chat, call, watch), admin (with --room desk: the desk's admin API). An agent's workspace token is --role agent --room desk.")
+    @Option(help: "publisher (go live and watch), viewer (watch and chat), shopper or agent (consultations: chat, call, watch), admin (with --room desk: the desk's admin API), bot (an external bot), shop (the shop's backend: catalog, shopper events, conversions). An agent's workspace token is --role agent --room desk.")
     var role: String
 
     @Option(help: "Seconds until the token expires.")
@@ -122,7 +122,7 @@ struct Token: AsyncParsableCommand {
     var dataDir = "./.showroom"
 
     func run() async throws {
-        guard let role = Role(rawValue: role) else { throw ValidationError("role must be publisher, viewer, shopper, agent or admin") }
+        guard let role = Role(rawValue: role) else { throw ValidationError("role must be one of " + Role.allCases.map(\.rawValue).joined(separator: ", ")) }
         guard ttl > 0 else { throw ValidationError("ttl must be positive") }
         let secret = try TokenAuthority.loadSecret(dataDirectory: dataDir)
         let authority = await TokenAuthority(secret: secret)

@@ -66,13 +66,16 @@ import Testing
         "escapes": .text(String(repeating: "\"\\\n\t", count: 3_000)), "emoji": .text(String(repeating: "😀", count: 4_000)),
         "combining": .text("a" + String(repeating: "\u{301}", count: 8_000)),
         "image": .image(url: "https://shop.example/a/b/c.jpg", width: 16_384, height: 16_384, alt: "\"quoted\""),
+        "video": .video(
+            url: "https://shop.example/" + String(repeating: "v", count: 2_000), poster: "https://shop.example/" + String(repeating: "\"", count: 2_000),
+            duration: 119.999_999_999, width: 16_384, height: 16_384),
         "product": .product(
             sku: "SKU-1", title: String(repeating: "T", count: 512), price: "123456789.99", currency: "EUR", imageURL: "https://a.example/i",
             link: "https://a.example/p"),
         "coupon": .coupon(code: "C", discount: "5.00 EUR", expires: CouponExpiry(text: "2026-12-31T23:59:59.123456789+02:00")),
     ]
 
-    @Test(arguments: ["plain", "control", "escapes", "emoji", "combining", "image", "product", "coupon"])
+    @Test(arguments: ["plain", "control", "escapes", "emoji", "combining", "image", "video", "product", "coupon"])
     func storedSizeIsAtLeastTheWireSize(kind: String) throws {
         let content = try #require(Self.contents[kind])
         let m = StoredMessage(

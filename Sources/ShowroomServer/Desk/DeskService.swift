@@ -90,6 +90,14 @@ public actor DeskService {
     /// The rooms' messages, in the order they are stored, until ``run(tickEvery:)`` reads them.
     private let messages: AsyncStream<StoredMessage>
 
+    /// Every consultation's transitions (created, each status move, rated), in order, for one
+    /// listener (agent assist: the shop's webhooks, conversion attribution). Bounded: past
+    /// ``maximumUnreadTransitions`` unread, the oldest are dropped — a stalled listener costs
+    /// memory only up to that bound and never slows the desk.
+    public nonisolated let transitions: AsyncStream<DeskTransition>
+    private let transitionSink: AsyncStream<DeskTransition>.Continuation
+    static let maximumUnreadTransitions = 10_000
+
     /// Loads departments, agents and open consultations from the store (seeding the departments
     /// `sales` and `support` into an empty one) and starts listening to the rooms; ``run(tickEvery:)``
     /// then does the work. Create it before the server takes requests.
@@ -136,6 +144,7 @@ public actor DeskService {
         self.bots = bots
         let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         self.messages = messages
+        (transitions, transitionSink) = AsyncStream<DeskTransition>.makeStream(bufferingPolicy: .bufferingNewest(Self.maximumUnreadTransitions))
         hub.observe { sink.yield($0) }
     }
 
@@ -184,6 +193,7 @@ public actor DeskService {
         try store.create(c)
         open[c.id] = c
         openInRoom[room] = c.id
+        transitionSink.yield(DeskTransition(event: "consultation.created", consultation: ConsultationView(c), at: c.times.created))
         if let external = router.departments[departmentID]?.externalBot {
             await webhooks.send("consultation.created", view(c), to: external)
         } else {
@@ -204,6 +214,19 @@ public actor DeskService {
         else { throw DeskError(.notFound, "no consultation \(id)") }
         return view(c)
     }
+
+    /// The open consultation in `room`, if any (agent assist follows only these).
+    public func openConsultation(inRoom room: String) -> ConsultationView? {
+        openInRoom[room].flatMap { open[$0] }.map { view($0) }
+    }
+
+    /// A shopper's consultations, newest first, at most `limit` (the workspace's "before").
+    public func history(ofShopper shopper: String, limit: Int) -> [ConsultationView] {
+        ((try? store.consultations(shopper: shopper, limit: limit)) ?? []).map { view($0) }
+    }
+
+    /// An agent's display name.
+    public func agentName(_ id: String) -> String? { router.profile(id)?.name }
 
     /// The shopper leaves a message instead of waiting (offered past the maximum wait, or any
     /// time while queued): the consultation is `missed`, for an agent to pick up later.
@@ -239,7 +262,9 @@ public actor DeskService {
     public func rate(_ id: String, shopper: String, score: Int) throws(DeskError) {
         guard let c = try store.consultation(id), c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
         guard (1...5).contains(score) else { throw DeskError(.invalidArgument, "a rating is 1 to 5") }
-        try store.rate(id, score: score, at: clock())
+        let now = clock()
+        try store.rate(id, score: score, at: now)
+        transitionSink.yield(DeskTransition(event: "consultation.rated", consultation: ConsultationView(c), at: now, rating: score))
     }
 
     // MARK: External bots
@@ -622,6 +647,7 @@ public actor DeskService {
         } else {
             open[id] = moved
         }
+        transitionSink.yield(DeskTransition(event: "consultation." + status.rawValue, consultation: ConsultationView(moved), at: clock()))
         return moved
     }
 

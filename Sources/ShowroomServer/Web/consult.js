@@ -256,7 +256,7 @@ function showDemoBanner() {
   document.body.prepend(b);
 }
 
-/// Renders one chat message into an element (text, image, product card, coupon, system line).
+/// Renders one chat message into an element (text, image, video clip, product card, coupon, system line).
 export function renderMessage(m, me) {
   const li = document.createElement("li");
   li.className = `msg ${m.kind} ${me && m.from === me.identity ? "mine" : "theirs"}`;
@@ -276,10 +276,26 @@ export function renderMessage(m, me) {
       img.src = m.url; img.alt = m.alt || ""; img.width = Math.min(m.width, 240);
       body.append(img); break;
     }
+    case "video": {
+      // A short product clip, played inline (muted until the shopper unmutes, as browsers require
+      // for autoplay; here it starts only on a tap).
+      const v = document.createElement("video");
+      v.src = m.url; v.controls = true; v.playsInline = true; v.preload = "metadata";
+      if (m.poster) v.poster = m.poster;
+      v.width = Math.min(m.width, 240);
+      body.append(v); break;
+    }
     case "product": {
       const a = document.createElement("a");
       a.href = m.link; a.target = "_blank"; a.rel = "noopener";
       a.className = "card";
+      a.dataset.sku = m.sku;
+      // A card sent through agent assist carries `showroom_ref` (a tracking token): the page that
+      // shows it reports the click (docs/assist.md, "Conversions").
+      try {
+        const ref = new URL(m.link).searchParams.get("showroom_ref");
+        if (ref) a.addEventListener("click", () => window.dispatchEvent(new CustomEvent("showroom:card-click", { detail: { token: ref, sku: m.sku } })));
+      } catch { /* not a URL: validated by the server, so never here */ }
       if (m.image) { const img = document.createElement("img"); img.src = m.image; img.alt = ""; a.append(img); }
       const title = document.createElement("strong"); title.textContent = m.title;
       const price = document.createElement("span"); price.className = "price"; price.textContent = `${m.price} ${m.currency}`;

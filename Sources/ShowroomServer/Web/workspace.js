@@ -4,6 +4,7 @@
 "use strict";
 import { Consultation, renderMessage } from "/consult.js";
 import { api, courteous, demoToken, tokenSubject, el, safeLink, duration, DeskStream } from "/desk.js";
+import { attachAssist } from "/assist.js";
 
 // Bounds: what one page renders, whatever the server or a shopper sends.
 const MAX_MESSAGES = 200; // per consultation; older ones leave the top (the room keeps them)
@@ -260,18 +261,26 @@ function buildPanel(entry) {
       e.preventDefault();
       const text = input.value.trim();
       if (!text || entry.ended) return;
+      if (!entry.assist.beforeSend(text)) return;
       entry.client.send({ kind: "text", text });
       entry.courtesy.typing(false);
       input.value = "";
+      entry.assist.afterSend();
     },
   }, input, el("button", { class: "send", text: "Send" }));
   entry.chatState = el("span", { class: "state", text: "chat connecting" });
+  // Agent assist (assist.js): profile, recommendations and flow beside the chat; the `/` picker,
+  // flags and hints with the composer.
+  entry.assist = attachAssist(entry, input, { tokenOf: () => token, onError: showError });
   entry.panel = el("section", { class: "panel", "data-id": id, hidden: true },
     el("div", { class: "panel-head" }, entry.context, entry.chatState), entry.actions, entry.closeButton,
-    entry.messages, entry.typing, entry.composer);
+    el("div", { class: "panel-body" },
+      el("div", { class: "conversation" }, entry.messages, entry.typing, entry.assist.picker, entry.assist.flags, entry.assist.hints, entry.composer),
+      entry.assist.panel));
 }
 
 function message(entry, m) {
+  entry.assist?.onMessage(m);
   const li = renderMessage(m, entry.client.me);
   entry.messages.append(li);
   while (entry.messages.children.length > MAX_MESSAGES) entry.messages.firstElementChild.remove();

@@ -1,0 +1,43 @@
+import Assist
+import Foundation
+import Logging
+import Signaling
+
+extension AssistService {
+    /// Agent assist of a server: its stores `assist-catalog.sqlite` (catalog, shopper events) and
+    /// `assist.sqlite` (scripts, flows, hint rules, conversions, webhooks) in `dataDirectory`;
+    /// tracking tokens signed with a key derived from the server's secret (so they survive a
+    /// restart and no second secret needs keeping). With `demo`, an empty catalog is filled with
+    /// the demo's shop (``AssistDemo``).
+    static func open(
+        dataDirectory: String, secret: [UInt8], durable: Bool, demo: Bool, desk: DeskService, hub: RoomHub, logger: Logger
+    ) throws(ServerError) -> AssistService {
+        let directory = URL(fileURLWithPath: dataDirectory)
+        do {
+            let catalogStore = try SQLiteCatalogStore(
+                path: directory.appendingPathComponent("assist-catalog.sqlite").path, durableAgainstPowerLoss: durable)
+            let store = try SQLiteAssistStore(path: directory.appendingPathComponent("assist.sqlite").path, durableAgainstPowerLoss: durable)
+            if demo, try catalogStore.products().isEmpty {
+                try seedDemo(catalogStore: catalogStore, store: store, now: Date())
+                logger.info("assist: the demo's shop is loaded (catalog, scripts, flows, hint rules, shopper events)")
+            }
+            let key = HMACSHA256.mac(key: secret, message: Array("showroom tracking tokens v1".utf8))
+            return try AssistService(desk: desk, hub: hub, catalogStore: catalogStore, store: store, trackingKey: key, logger: logger)
+        } catch {
+            throw ServerError(.storage, "assist: \(error.description)")
+        }
+    }
+
+    static func seedDemo(catalogStore: SQLiteCatalogStore, store: SQLiteAssistStore, now: Date) throws(AssistError) {
+        let catalog = try CatalogImport(try AssistDemo.file("catalog.json"), format: .json)
+        try catalogStore.replaceCatalog(catalog.products)
+        let file = try ScriptFile(json: try AssistDemo.file("scripts.json"))
+        let scripts = try ScriptImport.apply(file, library: ScriptLibrary(), flows: [], replacing: true)
+        try store.replaceScripts(scripts.library.scripts, flows: scripts.flows)
+        try store.replaceHintRules(try HintRuleFile(json: try AssistDemo.file("hints.json")).rules)
+        let index = try Catalog(products: catalog.products)
+        var log = ShopperEventLog()
+        let events = try log.record(AssistDemo.events(now: now), catalog: index)
+        try catalogStore.append(events, retentionPerShopper: log.retention)
+    }
+}
