@@ -51,6 +51,12 @@ import Testing
         }
     }
 
+    @Test func attachmentsNameTheirTrackedItem() {
+        #expect(ScriptAttachment.productCard(sku: "A").trackedItem == .productCard(sku: "A"))
+        #expect(ScriptAttachment.coupon(code: "W10", description: "x").trackedItem == .coupon(code: "W10"))
+        #expect(ScriptAttachment.none.trackedItem == nil)
+    }
+
     @Test func aClickWithoutATokenIsUnattributed() throws {
         var ledger = ConversionLedger(key: key)
         let r = try ledger.record(ConversionReport(kind: .click, token: nil, at: t0, consultation: "c1"))
