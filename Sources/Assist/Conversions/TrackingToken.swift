@@ -11,7 +11,8 @@ import Foundation
 /// is at most ``maximumLength`` characters; a longer string is refused before any decoding.
 ///
 /// **Verifying** (``verify(_:key:)``) checks the length, the form and the MAC (constant time)
-/// before it reads a field: a forged token, or one with any character changed, is `invalid_argument`.
+/// before it reads a field: a forged token, or one with any character changed (the MAC must be in
+/// canonical base64url), is `invalid_argument`.
 public struct TrackingToken: Codable, Sendable, Hashable {
     public static let maximumFieldLength = 64
     public static let maximumLength = 600
@@ -64,7 +65,10 @@ public struct TrackingToken: Codable, Sendable, Hashable {
         try validate()
         let lines = [consultation, agent, department ?? "", item.compact, nonce, String(Int64(issued.timeIntervalSince1970))]
         let head = Self.prefix + Base64URL.encode(Array(lines.joined(separator: "\n").utf8))
-        return head + "." + Base64URL.encode(HMACSHA256.mac(key: key.bytes, message: Array(head.utf8)))
+        guard let mac = HMACSHA256.mac(key: key.bytes, message: Array(head.utf8)) else {
+            throw AssistError(.invalidArgument, "the token could not be signed")
+        }
+        return head + "." + Base64URL.encode(mac)
     }
 
     /// Reads a token the shop passed back; `invalid_argument` for anything but an unaltered token
@@ -73,8 +77,11 @@ public struct TrackingToken: Codable, Sendable, Hashable {
         let forged = AssistError(.invalidArgument, "not a valid tracking token")
         guard token.utf8.count <= maximumLength, token.hasPrefix(prefix), let dot = token.lastIndex(of: ".") else { throw forged }
         let head = token[..<dot]
-        guard head.count > prefix.count, let mac = Base64URL.decode(token[token.index(after: dot)...]),
-            HMACSHA256.constantTimeEqual(mac, HMACSHA256.mac(key: key.bytes, message: Array(head.utf8)))
+        // The MAC must be in its one canonical form: base64 ignores the spare bits of the last
+        // character, so without this check four spellings of one token would all verify.
+        let macText = token[token.index(after: dot)...]
+        guard head.count > prefix.count, let mac = Base64URL.decode(macText), mac.count == HMACSHA256.length,
+            Base64URL.encode(mac) == macText, let expected = HMACSHA256.mac(key: key.bytes, message: Array(head.utf8)), HMACSHA256.constantTimeEqual(mac, expected)
         else { throw forged }
         guard let payload = Base64URL.decode(head.dropFirst(prefix.count)) else { throw forged }
         let lines = String(decoding: payload, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

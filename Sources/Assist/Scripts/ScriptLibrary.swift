@@ -15,6 +15,9 @@ public struct ScriptLibrary: Sendable, Hashable {
     struct Keys: Sendable, Hashable {
         var shortCode: String
         var title: String
+        /// The folded title from each word's start to its end ("free returns", "returns"): a
+        /// title-word prefix is a prefix of one of these, without a scan per keystroke.
+        var titleFromWords: [Substring]
         var body: String
         var tags: [String]
 
@@ -23,6 +26,14 @@ public struct ScriptLibrary: Sendable, Hashable {
             title = TextFolding.fold(s.title)
             body = TextFolding.fold(s.body)
             tags = s.tags.map(TextFolding.fold)
+            var starts: [Substring] = []
+            var previousIsWord = false
+            for i in title.unicodeScalars.indices {
+                let isWord = TextFolding.isWordScalar(title.unicodeScalars[i])
+                if isWord, !previousIsWord { starts.append(Substring(title.unicodeScalars[i...])) }
+                previousIsWord = isWord
+            }
+            titleFromWords = starts
         }
     }
 
@@ -119,25 +130,10 @@ public struct ScriptLibrary: Sendable, Hashable {
     static func rank(_ k: Keys, _ q: String) -> ScriptMatch.Rank? {
         if k.shortCode == q { return .exactShortCode }
         if k.shortCode.hasPrefix(q) { return .shortCodePrefix }
-        if hasWordPrefix(k.title, q) { return .titleWordPrefix }
+        if k.titleFromWords.contains(where: { $0.hasPrefix(q) }) { return .titleWordPrefix }
         if k.title.contains(q) { return .titleContains }
         if k.body.contains(q) { return .bodyContains }
         if k.tags.contains(where: { $0.hasPrefix(q) }) { return .tag }
         return nil
-    }
-
-    /// Whether `q` occurs in `text` at the start of a word (at the start, or after a character
-    /// that is not a letter or digit).
-    static func hasWordPrefix(_ text: String, _ q: String) -> Bool {
-        let t = Array(text.unicodeScalars)
-        let p = Array(q.unicodeScalars)
-        guard !p.isEmpty, p.count <= t.count else { return false }
-        var i = 0
-        while i + p.count <= t.count {
-            let atWordStart = i == 0 || !(t[i - 1].properties.isAlphabetic || t[i - 1].properties.numericType != nil)
-            if atWordStart, t[i] == p[0], t[i..<(i + p.count)].elementsEqual(p) { return true }
-            i += 1
-        }
-        return false
     }
 }

@@ -7,8 +7,9 @@ public enum HMACSHA256 {
     /// The length of a MAC in bytes.
     public static let length = 32
 
-    /// The 32-byte MAC of `message` under `key`.
-    public static func mac(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8] {
+    /// The 32-byte MAC of `message` under `key`; `nil` only if OpenSSL fails (out of memory) —
+    /// callers then refuse to sign or to accept a signature (fail closed).
+    public static func mac(key: some Collection<UInt8>, message: some Collection<UInt8>) -> [UInt8]? {
         let k = Array(key)
         let m = Array(message)
         var out = [UInt8](repeating: 0, count: length)
@@ -19,8 +20,7 @@ public enum HMACSHA256 {
                 }
             }
         }
-        // OpenSSL fails only without memory; an all-zero MAC then verifies nothing a real key signed.
-        return ok == 1 ? out : [UInt8](repeating: 0, count: length)
+        return ok == 1 ? out : nil
     }
 
     /// Lowercase hex of `bytes`.

@@ -17,10 +17,14 @@ public enum WebhookSignature {
     public static let defaultTolerance: TimeInterval = 300
 
     /// The header value `sha256=<hex>` for `body` sent at `timestamp` (Unix seconds as written in
-    /// the timestamp header).
+    /// the timestamp header); `sha256=` alone in the (out-of-memory) case where OpenSSL fails,
+    /// which no receiver accepts.
     public static func sign(secret: String, timestamp: String, body: some Collection<UInt8>) -> String {
-        let message = Array((timestamp + ".").utf8) + Array(body)
-        return "sha256=" + HMACSHA256.hex(HMACSHA256.mac(key: Array(secret.utf8), message: message))
+        "sha256=" + (mac(secret: secret, timestamp: timestamp, body: body).map(HMACSHA256.hex) ?? "")
+    }
+
+    static func mac(secret: String, timestamp: String, body: some Collection<UInt8>) -> [UInt8]? {
+        HMACSHA256.mac(key: Array(secret.utf8), message: Array((timestamp + ".").utf8) + Array(body))
     }
 
     /// Both headers for `body` sent at `now`.
@@ -39,6 +43,7 @@ public enum WebhookSignature {
         if let now {
             guard let seconds = Int64(timestamp), abs(now.timeIntervalSince1970 - Double(seconds)) <= tolerance else { return false }
         }
-        return HMACSHA256.constantTimeEqual(Array(signature.utf8), Array(sign(secret: secret, timestamp: timestamp, body: body).utf8))
+        guard let expected = mac(secret: secret, timestamp: timestamp, body: body) else { return false }
+        return HMACSHA256.constantTimeEqual(Array(signature.utf8), Array(("sha256=" + HMACSHA256.hex(expected)).utf8))
     }
 }
