@@ -35,9 +35,11 @@ import Testing
         let ben = result["report_ben"] as? [String: Any] ?? [:]
         #expect(ben["clicks"] as? Int == 1 && ben["productCardsSent"] as? Int == 1, "the report for ben: \(ben)")
         #expect((result["report_consultation"] as? [String: Any])?["clicks"] as? Int == 1, "\(result["report_consultation"] ?? "no row")")
+        // The only error line: ben's page saying why the blocked reply was not sent.
         for (page, error) in result["errors"] as? [String: String] ?? ["?": "no errors collected"] {
-            #expect(error.isEmpty, "\(page) shows an error: \(error)")
+            #expect(error.isEmpty || (page == "ben" && error.hasSuffix("a hint blocks this reply: change the wording first")), "\(page) shows an error: \(error)")
         }
+        #expect((result["errors"] as? [String: String])?["ben"]?.contains("a hint blocks") == true, "the agent was not told why")
         print("assist in Chromium (\(result["seconds"] ?? "?") s): steps \(result["steps"] ?? [])")
     }
 }

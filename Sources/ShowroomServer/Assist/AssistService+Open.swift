@@ -21,10 +21,14 @@ extension AssistService {
                 try seedDemo(catalogStore: catalogStore, store: store, now: Date())
                 logger.info("assist: the demo's shop is loaded (catalog, scripts, flows, hint rules, shopper events)")
             }
-            let key = HMACSHA256.mac(key: secret, message: Array("showroom tracking tokens v1".utf8))
+            guard let key = HMACSHA256.mac(key: secret, message: Array("showroom tracking tokens v1".utf8)) else {
+                throw ServerError(.invalidConfiguration, "assist: the tracking key cannot be derived (OpenSSL's HMAC failed)")
+            }
             return try AssistService(desk: desk, hub: hub, catalogStore: catalogStore, store: store, trackingKey: key, logger: logger)
+        } catch let e as ServerError {
+            throw e
         } catch {
-            throw ServerError(.storage, "assist: \(error.description)")
+            throw ServerError(.storage, "assist: \(error)")
         }
     }
 

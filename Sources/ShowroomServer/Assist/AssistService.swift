@@ -336,7 +336,8 @@ public actor AssistService {
             let view = try? await desk.consultation(t.consultation, viewer: shopper)
             claimed = view.map { $0.room == room && $0.shopper == shopper } == true ? t.consultation : "another-shopper"
         }
-        let key = HMACSHA256.hex(HMACSHA256.mac(key: Array(shopper.utf8), message: Array(token.utf8))).prefix(32)
+        // One click per shopper and card: the report id is a digest of both (the token itself is up to 600 bytes).
+        let key = (HMACSHA256.mac(key: Array(shopper.utf8), message: Array(token.utf8)).map { HMACSHA256.hex($0) } ?? String(token.suffix(64))).prefix(32)
         return try await conversion(
             ConversionReport(kind: .click, token: token, reportID: "click-" + key, at: clock(), consultation: claimed))
     }
