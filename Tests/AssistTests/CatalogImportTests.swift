@@ -28,6 +28,22 @@ import Testing
         #expect(result.products[2].category == nil)
     }
 
+    @Test func csvWithABOMCaseInsensitiveHeaderAndAClip() throws {
+        var body = Data([0xEF, 0xBB, 0xBF])
+        body.append(
+            Self.csv(
+                "SKU, Title ,Price,Currency,Stock,Video,Video_Duration,video_poster,video_width,video_height\n"
+                    + "V-1, Clip shoe ,10.00,EUR,1,https://cdn.example/v.mp4,15,,720,1280\n"
+                    + "V-2,No duration,10.00,EUR,1,https://cdn.example/v.mp4,,,,\n"
+                    + "V-3,Too long,10.00,EUR,1,https://cdn.example/v.mp4,600,,,\n"))
+        let result = try CatalogImport(body, format: .csv)
+        #expect(result.products.map(\.sku) == ["V-1"])
+        #expect(result.products[0].title == "Clip shoe")
+        #expect(result.products[0].videos == [ProductVideo(url: "https://cdn.example/v.mp4", durationSeconds: 15, width: 720, height: 1280)])
+        #expect(result.issues.map(\.line) == [3, 4])
+        #expect(result.issues[1].reason.contains("durationSeconds"))
+    }
+
     @Test func malformedRowsAreReportedWithTheirLineAndTheRestImported() throws {
         let body = Self.csv(
             """

@@ -140,18 +140,22 @@ public struct Recommender: Sendable {
             guard maxCategoryWeight > 0, let c = p.category, let cw = categoryWeight[c] else { return 0 }
             return cw / maxCategoryWeight
         }
-        func attributeAffinity(_ p: Product) -> (Double, [(String, String)]) {
-            guard !attributeWeight.isEmpty else { return (0, []) }
+        func attributeAffinity(_ p: Product) -> Double {
+            guard !attributeWeight.isEmpty else { return 0 }
             var sum = 0.0, names = 0
-            var shared: [(String, String)] = []
             for (name, value) in p.attributes {
                 guard let values = attributeWeight[name], let total = attributeTotals[name], total > 0 else { continue }
                 names += 1
-                let share = (values[value] ?? 0) / total
-                sum += share
-                if share >= 0.5 { shared.append((name, value)) }
+                sum += (values[value] ?? 0) / total
             }
-            return names == 0 ? (0, []) : (sum / Double(names), shared)
+            return names == 0 ? 0 : sum / Double(names)
+        }
+        /// The attributes on whose value most of the seeds' weight lies (for the reasons).
+        func sharedAttributes(_ p: Product) -> [(String, String)] {
+            p.attributes.filter { name, value in
+                guard let values = attributeWeight[name], let total = attributeTotals[name], total > 0 else { return false }
+                return (values[value] ?? 0) / total >= 0.5
+            }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
 
         // 4. Candidates, bounded.
@@ -194,7 +198,7 @@ public struct Recommender: Sendable {
                 let p = catalog.products[slot]
                 guard eligible(p) else { continue }
                 // Affinity dominates; popularity (log-scaled, < 1 for any realistic count) orders within it.
-                let key = attributeAffinity(p).0 * 100 + log1p(catalog.popularity[slot])
+                let key = attributeAffinity(p) * 100 + log1p(catalog.popularity[slot])
                 best.insert(slot, score: key, tieBreak: p.sku)
             }
             for slot in best.sorted() { add(slot: slot) }
@@ -211,49 +215,46 @@ public struct Recommender: Sendable {
             for slot in best.sorted() { add(slot: slot) }
         }
 
-        // 5. Score.
+        // 5. Score every candidate; words (reasons) only for the ones returned.
         let maxPopularity = candidates.map { catalog.popularity[$0] }.max() ?? 0
-        var scored: [Recommendation] = []
+        var scored: [(slot: Int, signals: Recommendation.Signals, score: Double)] = []
         scored.reserveCapacity(candidates.count)
         for slot in candidates {
             let p = catalog.products[slot]
             var s = Recommendation.Signals()
+            if discussed[p.sku] != nil { s.discussed = w.discussed }
+            if (cartQuantity[p.sku] ?? 0) > 0 { s.inCart = w.inCart * decay(cartAdded[p.sku] ?? nowMs, halfLifeHours: w.recentHalfLifeHours) }
+            if let t = lastViewed[p.sku] { s.viewed = w.viewed * decay(t, halfLifeHours: w.recentHalfLifeHours) }
+            if let t = together[p.sku] { s.boughtTogether = w.boughtTogether * min(1, t.score) }
+            s.similar = w.similar * (0.6 * categoryAffinity(p) + 0.4 * attributeAffinity(p))
+            if maxPopularity > 0 { s.popularity = w.popularity * log1p(catalog.popularity[slot]) / log1p(maxPopularity) }
+            scored.append((slot, s, s.total))
+        }
+        scored.sort { $0.score != $1.score ? $0.score > $1.score : catalog.products[$0.slot].sku < catalog.products[$1.slot].sku }
+        return scored.prefix(limit).map { entry in
+            let p = catalog.products[entry.slot]
+            let s = entry.signals
             var reasons: [(Double, String)] = []
-            if let isContext = discussed[p.sku] {
-                s.discussed = w.discussed
-                reasons.append((s.discussed, isContext ? "the product they asked about" : "mentioned in chat"))
-            }
-            if (cartQuantity[p.sku] ?? 0) > 0 {
-                s.inCart = w.inCart * decay(cartAdded[p.sku] ?? nowMs, halfLifeHours: w.recentHalfLifeHours)
-                reasons.append((s.inCart, "in their cart"))
-            }
-            if let t = lastViewed[p.sku] {
-                s.viewed = w.viewed * decay(t, halfLifeHours: w.recentHalfLifeHours)
-                reasons.append((s.viewed, "viewed \(Self.age(nowMs - t)) ago"))
-            }
+            if let isContext = discussed[p.sku] { reasons.append((s.discussed, isContext ? "the product they asked about" : "mentioned in chat")) }
+            if s.inCart > 0 { reasons.append((s.inCart, "in their cart")) }
+            if let t = lastViewed[p.sku] { reasons.append((s.viewed, "viewed \(Self.age(nowMs - t)) ago")) }
             if let t = together[p.sku] {
-                s.boughtTogether = w.boughtTogether * min(1, t.score)
                 reasons.append((s.boughtTogether, "bought together with \(t.seed) in \(t.count) order\(t.count == 1 ? "" : "s")"))
             }
             let category = categoryAffinity(p)
-            let (attributes, shared) = attributeAffinity(p)
-            s.similar = w.similar * (0.6 * category + 0.4 * attributes)
             if category > 0, let c = p.category, let role = categoryRole[c]?.0 {
                 reasons.append((w.similar * 0.6 * category, "same category (\(c)) as \(role.phrase)"))
             }
+            let attributes = attributeAffinity(p)
+            let shared = sharedAttributes(p)
             if !shared.isEmpty {
-                let list = shared.sorted { $0.0 < $1.0 }.prefix(3).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                let list = shared.prefix(3).map { "\($0.0) \($0.1)" }.joined(separator: ", ")
                 reasons.append((w.similar * 0.4 * attributes, "same \(list) as they prefer"))
             }
-            if maxPopularity > 0 {
-                s.popularity = w.popularity * log1p(catalog.popularity[slot]) / log1p(maxPopularity)
-                if s.popularity > 0 { reasons.append((s.popularity, "popular in the shop")) }
-            }
+            if s.popularity > 0 { reasons.append((s.popularity, "popular in the shop")) }
             let sortedReasons = reasons.enumerated().sorted { $0.element.0 != $1.element.0 ? $0.element.0 > $1.element.0 : $0.offset < $1.offset }.map(\.element.1)
-            scored.append(Recommendation(product: p, score: s.total, signals: s, reasons: sortedReasons))
+            return Recommendation(product: p, score: entry.score, signals: s, reasons: sortedReasons)
         }
-        scored.sort { $0.score != $1.score ? $0.score > $1.score : $0.product.sku < $1.product.sku }
-        return Array(scored.prefix(limit))
     }
 
     /// "40 min", "3 h", "2 days".
