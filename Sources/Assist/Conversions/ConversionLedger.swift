@@ -3,7 +3,7 @@ import Foundation
 /// Conversion attribution, I/O-free: the tracked items sent (``sent(_:)``) and the shop's reports
 /// (``record(_:)``), and the report over them (``summary(from:to:)``).
 ///
-/// Attribution rules (docs/assist-rules.md, "Conversions"), in order:
+/// Attribution rules (docs/assist.md, "Conversions"), in order:
 /// 1. A malformed report (an order without an order id, a bad amount or currency) throws
 ///    `invalid_argument`.
 /// 2. No token: counted as **unattributed** (a consultation the caller names without a token is not

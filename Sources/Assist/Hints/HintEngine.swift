@@ -1,7 +1,7 @@
 import Foundation
 
 /// The live hints: ``HintRule``s compiled once into a word index, evaluated for every keystroke
-/// of the agent's draft and every shopper message (docs/assist-rules.md, "Hints").
+/// of the agent's draft and every shopper message (docs/assist.md, "Hints").
 ///
 /// **Matching.** Text is folded (lowercase, diacritics removed, ``TextFolding``) and split into
 /// words (runs of letters and digits). Every term of every rule becomes a sequence of word ids;

@@ -1,4 +1,4 @@
-/// What a hint rule watches (docs/assist-rules.md, "Hints").
+/// What a hint rule watches (docs/assist.md, "Hints").
 public enum HintRuleKind: String, Codable, Sendable, Hashable, CaseIterable {
     /// Banned or risky phrases in the agent's draft: block sending, or warn, with better wording.
     case phrase

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The import/export file of the script library and the guided flows (admin API, docs/assist-rules.md):
+/// The import/export file of the script library and the guided flows (admin API, docs/assist.md):
 ///
 /// ```json
 /// { "version": 1,

@@ -1,4 +1,4 @@
-/// The variables a script body may use as `{{name}}` (docs/assist-rules.md, "Scripts and guided
+/// The variables a script body may use as `{{name}}` (docs/assist.md, "Scripts and guided
 /// flows"). The server fills them from the consultation; a placeholder naming anything else is
 /// flagged ``TemplateFlag/Kind/unknownVariable`` before the reply is sent.
 public enum ScriptVariable: String, CaseIterable, Sendable, Hashable, Codable {
