@@ -80,6 +80,7 @@ public final class ServerMetrics: Sendable {
             advance("showroom_desk_transitions_total", [("to", status.rawValue)], to: d.moves[status] ?? 0)
         }
         advance("showroom_desk_bot_replies_total", [], to: d.botReplies)
+        advance("showroom_desk_messages_dropped_total", [], to: d.droppedMessages)
         for reason in HandOffReason.allCases { advance("showroom_desk_handoffs_total", [("reason", reason.rawValue)], to: d.handOffs[reason] ?? 0) }
         for a in d.agents {
             registry.makeGauge(name: "showroom_desk_agent_load", labels: [("agent", a.id)]).set(Double(a.load))

@@ -199,4 +199,23 @@ import Testing
         #expect(try f.systemLines("r4").contains { $0.contains("closed") })
         #expect(try await f.desk.consultation(c.id, viewer: nil).status == .queued)
     }
+
+    /// A live stream's chat is not the desk's business: only rooms holding an open consultation
+    /// reach it. Before this, every room's messages went into the desk's 10,000-message buffer, so
+    /// a busy broadcast chat (or a desk behind under load) pushed shoppers' questions out of it.
+    @Test func aBusyLiveChatNeverCrowdsOutTheDesk() async throws {
+        let f = try await Fixture()
+        let c = try await f.desk.open(shopper: "sam", room: "shop-9", name: "Sam", department: "sales", context: ConsultationContext())
+        #expect(f.desk.consultationRooms.contains("shop-9") && !f.desk.consultationRooms.contains("live-1"))
+        // More messages than the desk's buffer holds, in a room without a consultation, while the
+        // desk reads nothing (its run loop is not started here).
+        for i in 0..<(DeskService.maximumUnreadMessages + 2_000) {
+            _ = try await f.hub.post(room: "live-1", sender: "viewer-\(i % 50)", role: "viewer", clientID: "\(i)", content: .text("wow"))
+        }
+        _ = try await f.hub.post(room: "shop-9", sender: "sam", role: "shopper", clientID: "q", content: .text("How long does delivery take?"))
+        #expect(f.desk.consultationRooms.dropped.load(ordering: .relaxed) == 0)
+        // Once it ends, its room is no longer read either.
+        _ = try await f.desk.close(c.id, shopper: "sam")
+        #expect(!f.desk.consultationRooms.contains("shop-9"))
+    }
 }

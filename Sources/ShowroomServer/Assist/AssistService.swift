@@ -68,7 +68,11 @@ public actor AssistService {
         webhooks = try ShopWebhooks(store: store, clock: clock, logger: logger)
         let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         self.messages = messages
-        hub.observe { sink.yield($0) }
+        // Only the rooms of open consultations (the desk's set): a live stream's chat is not assist's business.
+        hub.observe { [rooms = desk.consultationRooms] m in
+            guard rooms.contains(m.room) else { return }
+            sink.yield(m)
+        }
     }
 
     /// Reads the rooms and the desk's transitions (for hints and the shop's webhooks) and

@@ -11,4 +11,6 @@ public struct DeskMetrics: Sendable {
     public var handOffs: [HandOffReason: Int]
     public var agents: [DeskOverview.Agent]
     public var lastHour: DeskReport
+    /// Room messages the desk could not take because it was too far behind.
+    public var droppedMessages: Int = 0
 }
