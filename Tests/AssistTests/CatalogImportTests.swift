@@ -1,4 +1,4 @@
-import Assist
+@testable import Assist
 import Foundation
 import Testing
 
@@ -153,5 +153,28 @@ import Testing
         #expect(catalog.products == before)
         // The catalog itself refuses more than the cap too.
         #expect(CatalogImport.maximumProducts == 200_000)
+    }
+
+    /// A JSON array of 200,001 bare zeros is refused before it is decoded (decoding first would
+    /// make an entry per element: a 64 MiB body of them is 32 million entries, gigabytes);
+    /// nested arrays inside products and strings holding commas do not count as products.
+    @Test func jsonElementsAreCountedBeforeDecoding() throws {
+        var bomb = Data("[".utf8)
+        bomb.append(contentsOf: Array(repeating: Array("0,".utf8), count: CatalogImport.maximumProducts).joined())
+        bomb.append(contentsOf: Array("0]".utf8))
+        #expect(throws: AssistError(.tooLarge, "")) { try CatalogImport(json: bomb) }
+        let wrapped = Data("{\"products\": ".utf8) + bomb + Data("}".utf8)
+        #expect(throws: AssistError(.tooLarge, "")) { try CatalogImport(json: wrapped) }
+        #expect(CatalogImport.countElements(Data(#"[{"sku":"A,B","attributes":{"a":"1","b":"2"}},{"sku":"C"}]"#.utf8), depth: 1) == 2)
+        #expect(CatalogImport.countElements(Data(#"{"products":[{"sku":"A"},{"sku":"B"},{"sku":"C"}]}"#.utf8), depth: 2) == 3)
+        #expect(CatalogImport.countElements(Data("[]".utf8), depth: 1) == 0)
+    }
+
+    /// A CSV record of a million commas is one reported row, not a million fields.
+    @Test func aRecordWithTooManyFieldsIsReportedNotAllocated() throws {
+        let csv = "sku,title,price,currency,stock\nA-1,Alpha,1.00,EUR,1\n" + String(repeating: ",", count: 1_000_000) + "\nB-1,Beta,2.00,EUR,2\n"
+        let result = try CatalogImport(csv: Data(csv.utf8))
+        #expect(result.products.map(\.sku) == ["A-1", "B-1"])
+        #expect(result.issues.first?.line == 3, "\(result.issues)")
     }
 }

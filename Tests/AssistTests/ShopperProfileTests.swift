@@ -82,4 +82,19 @@ import Testing
         #expect(empty.tags == ["new customer"])
         #expect(empty.orders.isEmpty && empty.cart.isEmpty && empty.lifetimeValue.isEmpty)
     }
+
+    /// Prices and quantities at their documented maxima (10¹⁵ minor units × 10,000): two such
+    /// purchases summed past `Int64.max` and trapped when an agent opened the profile (hardening
+    /// review). Sums saturate.
+    @Test func lifetimeValueAtTheBoundsSaturatesInsteadOfTrapping() throws {
+        let events = [
+            Self.e(.purchased, "SHOE", 0, order: "big-1", quantity: 9_000, price: Product.maximumPriceMinor),
+            Self.e(.purchased, "SHOE", 1, order: "big-1", quantity: 9_000, price: Product.maximumPriceMinor),
+            Self.e(.purchased, "BAG", 2, order: "big-2", quantity: 10_000, price: Product.maximumPriceMinor),
+        ]
+        for e in events { try e.validate() }  // all within the documented bounds
+        let p = ShopperProfile(shopper: "sam", events: events, catalog: Self.catalog, now: Date(timeIntervalSince1970: 1_800_010_000))
+        #expect(p.lifetimeValue["EUR"] == Int64.max)
+        #expect(p.orders.first { $0.id == "big-1" }?.totals["EUR"] == Int64.max)
+    }
 }

@@ -197,6 +197,15 @@ import FoundationNetworking
         #expect(byAgent["orders"] as? Int == 1 && byAgent["clicks"] as? Int == 1, "\(report.text)")
         #expect((byAgent["revenueMinor"] as? [String: Any])?["EUR"] as? Int == 99_900, "\(report.text)")
         #expect(report.json["desk"] != nil)
+
+        // Once resolved, the consultation takes no more cards (a card sent into the room later
+        // would credit Anna and this consultation for the next one's sales) and no hint state.
+        #expect(try await desk.request("POST", "/api/desk/consultations/\(id)/resolve", token: anna).status == 200)
+        let late = try await desk.request("POST", "/api/assist/consultations/\(id)/send-product", token: anna, body: ["sku": "SOFA-2"])
+        #expect(late.status == 409, "\(late.text)")
+        #expect(try await desk.request("POST", "/api/assist/consultations/\(id)/hints", token: anna, body: ["draft": "x"]).status == 409)
+        let after = try await desk.request("GET", "/api/reports/conversions", token: admin)
+        #expect(((after.json["conversions"] as? [String: Any])?["byAgent"] as? [String: Any])?["anna"].map { ($0 as? [String: Any])?["productCardsSent"] as? Int } == 1)
         _ = await server.stop()
     }
 

@@ -123,7 +123,7 @@ import Testing
         #expect(assigned.notes?.map(\.text) == ["Wants the grey SOFA-1; asked about delivery to Basel."])
         #expect(assigned.roomToken != nil)
         #expect(await anna.wait(for: .revoked).count == 1)
-        #expect(try await f.desk.consultation(id, viewer: nil).assignee == "ben")
+        #expect(try await f.desk.consultation(id, viewer: .admin).assignee == "ben")
     }
 
     /// Reply target 30 s: an unanswered shopper alerts the agent at 30 s, the supervisor at 60 s,
@@ -153,7 +153,7 @@ import Testing
         f.clock.advance(30)
         await f.desk.tick()
         #expect(await anna.wait(for: .revoked).count == 1, "taken back at three targets")
-        let after = try await f.desk.consultation(id, viewer: nil)
+        let after = try await f.desk.consultation(id, viewer: .admin)
         #expect(after.status == .offered || after.status == .queued, "\(after.status)")
         #expect(after.assignee == nil)
         #expect(try f.systemLines("r2").contains { $0.contains("another colleague") })
@@ -176,10 +176,10 @@ import Testing
         let anna = Inbox(try await f.desk.connect(agent: "anna"))
         try await f.desk.pick(id, agent: "anna")
         #expect(await anna.wait(for: .assigned).first?.consultation?.id == id)
-        #expect(try await f.desk.consultation(id, viewer: nil).status == .active)
+        #expect(try await f.desk.consultation(id, viewer: .admin).status == .active)
         #expect(await f.desk.leftMessages("sales").isEmpty)
         try await f.desk.resolve(id, agent: "anna")
-        #expect(try await f.desk.consultation(id, viewer: nil).status == .resolved)
+        #expect(try await f.desk.consultation(id, viewer: .admin).status == .resolved)
     }
 
     /// A department's business hours reach the bot: outside them it says when the desk opens,
@@ -197,7 +197,7 @@ import Testing
         #expect(botLines.contains { if case .text(let t) = $0.content { t.contains("Monday") } else { false } }, "\(botLines)")
         try await f.shopperSays("r4", "sam", "talk to a person")
         #expect(try f.systemLines("r4").contains { $0.contains("closed") })
-        #expect(try await f.desk.consultation(c.id, viewer: nil).status == .queued)
+        #expect(try await f.desk.consultation(c.id, viewer: .admin).status == .queued)
     }
 
     /// A live stream's chat is not the desk's business: only rooms holding an open consultation
@@ -217,5 +217,18 @@ import Testing
         // Once it ends, its room is no longer read either.
         _ = try await f.desk.close(c.id, shopper: "sam")
         #expect(!f.desk.consultationRooms.contains("shop-9"))
+    }
+
+    /// Shoppers' and agents' identities are separate namespaces: an agent whose id happens to be
+    /// a shopper's (the shop mints the one, staff have the other) does not see that shopper's
+    /// consultation — before, `consultation(_:viewer:)` compared a bare identity with both.
+    @Test func anAgentNamedLikeAShopperDoesNotSeeTheirConsultation() async throws {
+        let f = try await Fixture()
+        let c = try await f.desk.open(shopper: "anna", room: "shop-7", name: "Anna", department: "sales", context: ConsultationContext())
+        #expect(try await f.desk.consultation(c.id, viewer: .shopper("anna")).id == c.id)
+        await #expect(throws: DeskError(.notFound, "")) { try await f.desk.consultation(c.id, viewer: .agent("anna")) }
+        // A supervisor sees it; an admin too.
+        #expect(try await f.desk.consultation(c.id, viewer: .agent("sue")).id == c.id)
+        #expect(try await f.desk.consultation(c.id, viewer: .admin).id == c.id)
     }
 }

@@ -27,6 +27,10 @@ struct CSVReader {
     }
 
     private static let quote: UInt8 = 0x22, comma: UInt8 = 0x2C, cr: UInt8 = 0x0D, lf: UInt8 = 0x0A
+    /// More fields than any catalog has (the columns plus 32 attributes and videos): a record
+    /// past it is refused, so that one line of commas cannot allocate millions of empty strings
+    /// (hardening review).
+    static let maximumFields = 256
 
     /// The next record, or nil at the end of the input.
     mutating func next() -> Record? {
@@ -40,6 +44,10 @@ struct CSVReader {
         var fields: [String] = []
         fields.reserveCapacity(16)
         while true {
+            if fields.count > Self.maximumFields {
+                skipLine()
+                return Record(line: startLine, fields: .failure(CSVRecordError(reason: "more than \(Self.maximumFields) fields")))
+            }
             // One field, starting at `position`.
             if position < bytes.count, bytes[position] == Self.quote {
                 position += 1

@@ -93,12 +93,50 @@ public struct CatalogImport: Sendable {
         ignoredColumns = columns.ignored
     }
 
+    /// How many values the arrays at `depth` hold (1: a top-level array; 2: the arrays inside a
+    /// top-level object, e.g. `"products"`): commas at that depth plus one per non-empty array,
+    /// outside strings. A linear scan of the bytes, no allocation.
+    static func countElements(_ body: Data, depth target: Int) -> Int {
+        var depth = 0, count = 0, inString = false, escaped = false, arrayOpen = false
+        for b in body {
+            if inString {
+                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""):
+                inString = true
+                if depth == target, arrayOpen { count += 1; arrayOpen = false }
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                if depth == target, arrayOpen { count += 1; arrayOpen = false }
+                depth += 1
+                if depth == target, b == UInt8(ascii: "[") { arrayOpen = true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                if depth == target { arrayOpen = false }
+                depth -= 1
+            case UInt8(ascii: ","):
+                if depth == target { count += 1 }
+            case 0x20, 0x0A, 0x0D, 0x09:
+                break
+            default:
+                if depth == target, arrayOpen { count += 1; arrayOpen = false }
+            }
+        }
+        return count
+    }
+
     /// Reads a JSON catalog: an array of products or `{"products": [...]}`.
     public init(json body: Data, limits: Limits = .default) throws(AssistError) {
         guard body.count <= limits.maximumBodyBytes else {
             throw AssistError(.tooLarge, "the catalog is \(body.count) bytes; the limit is \(limits.maximumBodyBytes)")
         }
         let first = body.first { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }
+        // Counted before decoding: `[0,0,…]` of 64 MiB is 32 million entries (gigabytes) by the
+        // time a count after decoding could refuse it (hardening review).
+        let elements = Self.countElements(body, depth: first == UInt8(ascii: "[") ? 1 : 2)
+        guard elements <= limits.maximumProducts else {
+            throw AssistError(.tooLarge, "more than \(limits.maximumProducts) products")
+        }
         let entries: [ProductImportEntry]
         do {
             switch first {

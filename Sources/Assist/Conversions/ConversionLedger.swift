@@ -112,7 +112,7 @@ public struct ConversionLedger: Sendable {
                 case .addToCart: summary.unattributedAddToCarts += 1
                 case .order:
                     summary.unattributedOrders += 1
-                    if let c = e.currency { summary.unattributedRevenueMinor[c, default: 0] += e.amountMinor }
+                    if let c = e.currency { summary.unattributedRevenueMinor[c] = ShopperProfile.saturatingSum(summary.unattributedRevenueMinor[c] ?? 0, e.amountMinor) }
                 }
                 continue
             }
@@ -124,7 +124,7 @@ public struct ConversionLedger: Sendable {
                 case .order:
                     g.stats.orders += 1
                     g.converted.insert(consultation)
-                    if let c = e.currency { g.stats.revenueMinor[c, default: 0] += e.amountMinor }
+                    if let c = e.currency { g.stats.revenueMinor[c] = ShopperProfile.saturatingSum(g.stats.revenueMinor[c] ?? 0, e.amountMinor) }
                 }
             }
         }

@@ -105,7 +105,7 @@ public struct ShopperProfile: Codable, Hashable, Sendable {
                 let line = ShopperOrder.Line(sku: e.sku, title: product?.title, quantity: e.quantity, unitPriceMinor: unit, currency: currency)
                 let amount = unit.multipliedReportingOverflow(by: Int64(e.quantity))
                 let value = amount.overflow ? Int64.max / 4 : amount.partialValue
-                ltv[currency, default: 0] += value
+                ltv[currency] = Self.saturatingSum(ltv[currency] ?? 0, value)
                 let at: Int
                 if let id = e.orderId {
                     if let i = orderIndex[id] {
@@ -123,7 +123,7 @@ public struct ShopperProfile: Codable, Hashable, Sendable {
                     orders.append(ShopperOrder(id: nil, timeMs: e.timeMs, lines: [], totals: [:]))
                 }
                 orders[at].lines.append(line)
-                orders[at].totals[currency, default: 0] += value
+                orders[at].totals[currency] = Self.saturatingSum(orders[at].totals[currency] ?? 0, value)
             }
         }
 
@@ -152,4 +152,12 @@ public struct ShopperProfile: Codable, Hashable, Sendable {
 
     /// The number of orders (as grouped; at most ``Rules/orderLimit`` are listed in ``orders``).
     public var orderCount: Int { orders.count }
+
+    /// Sums of prices from the wire saturate instead of trapping: each line is at most 10¹⁵ ×
+    /// 10,000 minor units, and a shopper has up to 500 of them (hardening review: two such
+    /// purchases summed past `Int64.max` and crashed the server when an agent opened the profile).
+    static func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? Int64.max : Int64.min) : sum
+    }
 }

@@ -62,9 +62,7 @@ public actor AssistService {
         flows = Dictionary(try store.flows().map { ($0.department, $0) }, uniquingKeysWith: { _, b in b })
         hints = try HintEngine(rules: try store.hintRules())
         let since = clock().addingTimeInterval(-Self.ledgerDays * 86_400)
-        ledger = ConversionLedger(
-            key: try TrackingKey(trackingKey), sends: try store.sends(from: since, to: Date.distantFuture),
-            events: try store.conversions(from: since, to: Date.distantFuture))
+        ledger = ConversionLedger(key: try TrackingKey(trackingKey), events: try store.conversions(from: since, to: Date.distantFuture))
         webhooks = try ShopWebhooks(store: store, clock: clock, logger: logger)
         let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
         self.messages = messages
@@ -86,6 +84,14 @@ public actor AssistService {
                 for await t in desk.transitions { await self.transition(t) }
             }
             group.addTask { [webhooks] in await webhooks.run() }
+            // The ledger keeps ``ledgerDays`` of conversions for its duplicate check: rebuilt hourly
+            // from the store so that older ones leave memory (the store keeps them all).
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(3_600))
+                    try? await self.restoreLedger()
+                }
+            }
             await group.next()
             group.cancelAll()
         }
@@ -101,6 +107,7 @@ public actor AssistService {
 
     private func transition(_ t: DeskTransition) async {
         if t.consultation.status.isFinal {
+            recent.remove(room: t.consultation.room)
             progress[t.consultation.id] = nil
             sent[t.consultation.id] = nil
             shownHints = shownHints.filter { !$0.key.hasPrefix(t.consultation.id + "/") }
@@ -114,9 +121,10 @@ public actor AssistService {
     /// Replaces the whole catalog (`PUT`) or adds and updates products (`POST`) from a JSON or
     /// CSV body. Rows with errors are reported with their line and left out; the rest is stored
     /// and indexed. A body over the caps changes nothing.
-    public func importCatalog(_ body: Data, format: CatalogImport.Format, replace: Bool) throws(AssistError) -> CatalogImportReport {
+    /// `parsed` is read off the actor (``AssistRoutes``: seconds for a large file); the index and
+    /// the store write happen here.
+    public func importCatalog(_ parsed: CatalogImport, replace: Bool, parseSeconds: Double) throws(AssistError) -> CatalogImportReport {
         let started = ContinuousClock.now
-        let parsed = try CatalogImport(body, format: format)
         var next = catalog
         if replace { try next.replace(with: parsed.products) } else { try next.upsert(parsed.products) }
         if replace { try catalogStore.replaceCatalog(parsed.products) } else { try catalogStore.upsert(parsed.products) }
@@ -125,7 +133,7 @@ public actor AssistService {
         logger.info("assist: catalog imported", metadata: ["products": "\(parsed.products.count)", "issues": "\(parsed.issues.count)"])
         return CatalogImportReport(
             imported: parsed.products.count, total: catalog.count, issues: parsed.issues, ignoredColumns: parsed.ignoredColumns,
-            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            seconds: parseSeconds + Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 
     public func setStock(_ updates: [StockUpdate]) throws(AssistError) {
@@ -159,10 +167,19 @@ public actor AssistService {
     /// The consultation as `agent` may see it (theirs, or any for a supervisor).
     private func consultation(_ id: String, agent: String) async throws(AssistError) -> ConsultationView {
         do {
-            return try await desk.consultation(id, viewer: agent)
+            return try await desk.consultation(id, viewer: .agent(agent))
         } catch {
             throw AssistError(.notFound, "no consultation \(id)")
         }
+    }
+
+    /// An open consultation the agent holds now: what sending, hints and the flow need (a closed
+    /// one keeps its assignee, and a card sent into its room later would credit the wrong agent
+    /// and consultation — hardening review).
+    private func held(_ id: String, agent: String) async throws(AssistError) -> ConsultationView {
+        let c = try await consultation(id, agent: agent)
+        guard c.status.holdsAnAgent else { throw AssistError(.conflict, "consultation \(id) is \(c.status.rawValue)") }
+        return c
     }
 
     /// Who the shopper is: the shop's profile (views, cart, orders, value, tags) and their
@@ -227,7 +244,7 @@ public actor AssistService {
 
     /// The consultation's flow and its current step (started at the first step when first asked).
     public func flow(consultation id: String, agent: String) async throws(AssistError) -> FlowView? {
-        let c = try await consultation(id, agent: agent)
+        let c = try await held(id, agent: agent)
         guard let flow = flows[c.department] else { return nil }
         if progress[id] == nil, let stored = try store.progress(consultation: id) { progress[id] = stored }
         let p = progress[id].map { $0.reconciled(with: flow, now: clock()) } ?? FlowProgress(consultation: id, flow: flow, now: clock())
@@ -254,7 +271,7 @@ public actor AssistService {
     /// The hints for the agent's draft (or, without one, for the conversation as it stands),
     /// counted once each per agent while they stay shown.
     public func hints(consultation id: String, agent: String, draft: String?) async throws(AssistError) -> [Hint] {
-        let c = try await consultation(id, agent: agent)
+        let c = try await held(id, agent: agent)
         let messages = recent.messages(room: c.room)
         var mentioned: [MentionedProduct] = []
         for sku in (messages.map(\.text) + [draft ?? ""]).flatMap({ catalog.mentions(in: $0) }) where !mentioned.contains(where: { $0.sku == sku }) {
@@ -272,15 +289,16 @@ public actor AssistService {
     /// Sends a product as a card into the consultation's room, as the agent, its link carrying a
     /// tracking token (``ConversionDesk``).
     public func sendProduct(_ sku: String, consultation id: String, agent: String, linkBase: String) async throws(AssistError) -> StoredMessage {
-        let c = try await consultation(id, agent: agent)
+        let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
         let p = try product(sku: sku)
-        let token = try track(.productCard(sku: sku), consultation: c, agent: agent)
+        let (send, token) = try tracking(.productCard(sku: sku), consultation: c, agent: agent)
         let link = "\(linkBase)/shop?sku=\(Self.percent(sku))&showroom_ref=\(token)"
         let content = ChatContent.product(
             sku: sku, title: String(p.title.prefix(512)), price: String(Currency.format(p.priceMinor, p.currency).prefix { $0 != " " }), currency: p.currency,
             imageURL: p.image, link: link)
         let m = try await post(content, room: c.room, agent: agent)
+        try recordSend(send)
         sent[id, default: []].insert(sku)
         return m
     }
@@ -288,21 +306,26 @@ public actor AssistService {
     /// Sends a coupon (a script's attachment) into the room, tracked like a card: an order the
     /// shop reports with the coupon's token counts for the consultation.
     public func sendCoupon(code: String, description: String, consultation id: String, agent: String) async throws(AssistError) -> StoredMessage {
-        let c = try await consultation(id, agent: agent)
+        let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
-        let discount = description.firstMatch(of: /[0-9]{1,3}%|[0-9]{1,9}(\.[0-9]{1,2})? [A-Z]{3}/).map { String($0.output.0) } ?? "10%"
+        let discount = description.prefix(200).firstMatch(of: /[0-9]{1,3}%|[0-9]{1,9}(\.[0-9]{1,2})? [A-Z]{3}/).map { String($0.output.0) } ?? "10%"
         let expires = CouponExpiry(clock().addingTimeInterval(14 * 86_400))
-        _ = try track(.coupon(code: code), consultation: c, agent: agent)
-        return try await post(.coupon(code: code, discount: discount, expires: expires), room: c.room, agent: agent)
+        let (send, _) = try tracking(.coupon(code: code), consultation: c, agent: agent)
+        let m = try await post(.coupon(code: code, discount: discount, expires: expires), room: c.room, agent: agent)
+        try recordSend(send)
+        return m
     }
 
-    /// Mints and stores the tracking token of an item sent in a consultation.
-    private func track(_ item: TrackedItem, consultation c: ConsultationView, agent: String) throws(AssistError) -> String {
+    /// The tracking token of an item about to be sent in a consultation; recorded (``recordSend``)
+    /// only once the room took the message, so refused sends (rate, validation) count nothing.
+    private func tracking(_ item: TrackedItem, consultation c: ConsultationView, agent: String) throws(AssistError) -> (TrackingToken, String) {
         let send = TrackingToken(consultation: c.id, agent: agent, department: c.department, item: item, issued: clock())
-        let token = try send.signed(with: ledger.key)
+        return (send, try send.signed(with: ledger.key))
+    }
+
+    /// Sends live in the store only (the report reads them there); memory holds none.
+    private func recordSend(_ send: TrackingToken) throws(AssistError) {
         try store.recordSend(send)
-        ledger.sent(send)
-        return token
     }
 
     // MARK: Conversions
@@ -311,10 +334,14 @@ public actor AssistService {
     public func conversion(_ report: ConversionReport) async throws(AssistError) -> ConversionAnswer {
         // The ledger is large and never copied: recorded in place, then stored; a store failure
         // rebuilds it from the store, so a report the shop retries is not taken for a duplicate.
-        let (outcome, event) = try ledger.record(report)
-        if let event {
+        var (outcome, event) = try ledger.record(report)
+        if let e = event {
             do throws(AssistError) {
-                _ = try store.recordConversion(event)
+                // The store's unique key also knows duplicates older than the ledger's window.
+                if try !store.recordConversion(e) {
+                    outcome = .duplicate
+                    event = nil
+                }
             } catch {
                 try restoreLedger()
                 throw error
@@ -326,18 +353,17 @@ public actor AssistService {
 
     private func restoreLedger() throws(AssistError) {
         let since = clock().addingTimeInterval(-Self.ledgerDays * 86_400)
-        ledger = ConversionLedger(
-            key: ledger.key, sends: try store.sends(from: since, to: Date.distantFuture),
-            events: try store.conversions(from: since, to: Date.distantFuture))
+        ledger = ConversionLedger(key: ledger.key, events: try store.conversions(from: since, to: Date.distantFuture))
     }
 
     /// A shopper clicked a tracked card (the widget reports it with the shopper's token): counted
     /// once per shopper and card, and only for a card sent in a consultation of this shopper in
     /// this room — a token from another consultation is rejected.
     public func click(token: String, shopper: String, room: String) async throws(AssistError) -> ConversionAnswer {
+        guard hub.maySend(shopper, now: .now) else { throw AssistError(.rateLimited, "reporting clicks too fast") }
         var claimed: String?
         if let t = try? TrackingToken.verify(token, key: ledger.key) {
-            let view = try? await desk.consultation(t.consultation, viewer: shopper)
+            let view = try? await desk.consultation(t.consultation, viewer: .shopper(shopper))
             claimed = view.map { $0.room == room && $0.shopper == shopper } == true ? t.consultation : "another-shopper"
         }
         // One click per shopper and card: the report id is a digest of both (the token itself is up to 600 bytes).
@@ -356,7 +382,7 @@ public actor AssistService {
 
     /// Sends one of a product's clips (its catalog media) into the room.
     public func sendVideo(_ sku: String, index: Int, consultation id: String, agent: String) async throws(AssistError) -> StoredMessage {
-        let c = try await consultation(id, agent: agent)
+        let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
         let p = try product(sku: sku)
         guard p.videos.indices.contains(index) else { throw AssistError(.notFound, "product \(sku) has no clip \(index)") }

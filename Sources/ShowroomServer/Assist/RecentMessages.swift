@@ -3,11 +3,14 @@ import Chat
 import Foundation
 
 /// The last messages of each room, as agent assist reads them (hints, products mentioned):
-/// bounded per room (``perRoom``) and in rooms (``maximumRooms``: past it the room written to
+/// bounded per room (``perRoom``, each cut to ``maximumText`` characters), forgotten when the
+/// consultation ends, and bounded in rooms (``maximumRooms``: past it the room written to
 /// least recently are forgotten, a tenth at a time so that the sort is rare — a room that comes back starts empty, which costs a hint its
 /// history, never correctness of the chat itself).
 struct RecentMessages: Sendable {
-    static let perRoom = 50
+    static let perRoom = 20
+    /// What the hint engine reads of a message (``HintEngine``): no more is kept.
+    static let maximumText = 4_000
     static let maximumRooms = 20_000
 
     private var rooms: [String: [HintMessage]] = [:]
@@ -27,7 +30,7 @@ struct RecentMessages: Sendable {
         }
         let role: HintMessage.Role = m.senderRole == "shopper" ? .shopper : m.senderRole == "agent" ? .agent : .bot
         var list = rooms[m.room] ?? []
-        list.append(HintMessage(role: role, text: text, at: m.sentAt))
+        list.append(HintMessage(role: role, text: String(text.prefix(Self.maximumText)), at: m.sentAt))
         if list.count > Self.perRoom { list.removeFirst(list.count - Self.perRoom) }
         rooms[m.room] = list
         writes += 1
@@ -41,4 +44,10 @@ struct RecentMessages: Sendable {
     }
 
     func messages(room: String) -> [HintMessage] { rooms[room] ?? [] }
+
+    /// Forgets a room (its consultation ended).
+    mutating func remove(room: String) {
+        rooms[room] = nil
+        lastWrite[room] = nil
+    }
 }

@@ -24,6 +24,7 @@ actor ShopWebhooks {
     private let logger: Logger
     private let session: URLSession
     private(set) var failedToQueue = 0
+    private(set) var shedMessages = 0
 
     init(
         store: SQLiteAssistStore, configuration: WebhookOutbox.Configuration = WebhookOutbox.Configuration(), clock: @escaping @Sendable () -> Date,
@@ -36,13 +37,19 @@ actor ShopWebhooks {
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = Self.requestTimeout
         configuration.httpMaximumConnectionsPerHost = Self.concurrentDeliveries
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: NoRedirects(), delegateQueue: nil)
     }
 
     /// Queues an event for the endpoints that want it (an event kind no endpoint takes, or one
     /// not in ``WebhookEventKind``, costs nothing).
     func publish(_ name: String, _ payload: some Encodable & Sendable) {
         guard let kind = WebhookEventKind(rawValue: name), outbox.endpoints.values.contains(where: { $0.wants(kind) }) else { return }
+        // Chat is the bulk: while the shop's endpoint is slow or down, messages stop queueing at
+        // half the outbox, so they never push out consultation and conversion events.
+        if kind == .messageCreated, outbox.pending.count >= outbox.configuration.maximumPending / 2 {
+            shedMessages += 1
+            return
+        }
         let now = clock()
         do {
             let event = try WebhookEvent(id: UUID().uuidString.lowercased(), kind: kind, at: now, encoding: payload)
@@ -148,4 +155,16 @@ struct WebhookStatus: Codable, Sendable {
     var consecutiveFailures: Int
     var pending: Int
     var log: [WebhookLogEntry]
+}
+
+/// A webhook goes to the URL the admin set and nowhere else: a redirect is not followed (the
+/// attempt ends with the 3xx, a failure), so an endpoint cannot send the signed POST on to an
+/// address of its choosing (hardening review).
+final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse, newRequest request: URLRequest,
+        completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
+    }
 }

@@ -30,8 +30,14 @@ enum DeskRoutes {
             return try json(view, status: .created)
         }
         router.get("api/consultations/:id") { request, context -> Response in
-            let (viewer, _) = try await deskViewer(request, auth: auth)
+            let (identity, role) = try await deskViewer(request, auth: auth)
             let id = try context.parameters.require("id")
+            let viewer: DeskService.Viewer =
+                switch role {
+                case .shopper: .shopper(identity ?? "")
+                case .agent: .agent(identity ?? "")
+                default: .admin
+                }
             return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: viewer) })
         }
         router.post("api/consultations/:id/leave-message") { request, context -> Response in
@@ -154,7 +160,7 @@ enum DeskRoutes {
                 default: throw DeskError(.notFound, "no command \(command)")
                 }
             }
-            return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: nil) })
+            return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: .admin) })
         }
 
         // External bots: a bot token for the room "desk" (docs/desk.md, "External bot").
@@ -170,7 +176,7 @@ enum DeskRoutes {
             let id = try context.parameters.require("id")
             let body = try await decodeOptional(BotHandOffRequest.self, request, limit: maximumBody)
             try await run { () async throws(DeskError) in try await desk.botHandOff(id, reason: body?.reason ?? .notConfident) }
-            return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: nil) })
+            return try json(try await run { () async throws(DeskError) in try await desk.consultation(id, viewer: .admin) })
         }
 
         // Admins: an admin token for the room "desk".

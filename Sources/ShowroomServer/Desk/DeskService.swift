@@ -230,12 +230,26 @@ public actor DeskService {
         guard value.utf8.count <= max else { throw DeskError(.invalidArgument, "\(field) is longer than \(max) bytes") }
     }
 
-    /// A consultation as `viewer` may see it: its shopper, its agent, a supervisor or an admin
-    /// (nil `viewer`). `notFound` for anyone else, as for no consultation.
-    public func consultation(_ id: String, viewer: String?) throws(DeskError) -> ConsultationView {
+    /// Who asks for a consultation: its shopper, an agent (its assignee or a supervisor), or an
+    /// admin. Identities of shoppers and agents are separate namespaces (the shop mints the one,
+    /// staff have the other): an agent named like a shopper is not that shopper.
+    public enum Viewer: Sendable {
+        case shopper(String)
+        case agent(String)
+        case admin
+    }
+
+    /// A consultation as `viewer` may see it. `notFound` for anyone else, as for no consultation.
+    public func consultation(_ id: String, viewer: Viewer) throws(DeskError) -> ConsultationView {
         let stored = try open[id] == nil ? store.consultation(id) : nil
-        guard let c = open[id] ?? stored, viewer == nil || c.shopper == viewer || c.assignee == viewer || isSupervisor(viewer)
-        else { throw DeskError(.notFound, "no consultation \(id)") }
+        guard let c = open[id] ?? stored else { throw DeskError(.notFound, "no consultation \(id)") }
+        let allowed: Bool =
+            switch viewer {
+            case .shopper(let s): c.shopper == s
+            case .agent(let a): c.assignee == a || isSupervisor(a)
+            case .admin: true
+            }
+        guard allowed else { throw DeskError(.notFound, "no consultation \(id)") }
         return view(c)
     }
 
