@@ -158,6 +158,11 @@ public final class SignalingSession {
             do { try content.validate() } catch {
                 throw SignalingError(error.code == .tooLong ? .tooLarge : .invalidContent, error.detail)
             }
+            // Product cards, coupons and clips are the shop's: a shopper or viewer sending one could
+            // put a look-alike card (or a clip the agent's page fetches) in front of the agent.
+            if Self.sellersOnly.contains(content.kind), !Self.sellers.contains(grant.role) {
+                throw SignalingError(.forbidden, "a \(grant.role) cannot send \(content.kind) messages: cards, coupons and clips come from the shop")
+            }
             guard hub.maySend(p.identity, now: now) else {
                 throw SignalingError(
                     .rateLimited, "\(p.identity) sends more than \(Int(limits.sendsPerSecondPerIdentity)) messages a second over its connections")
@@ -236,6 +241,10 @@ public final class SignalingSession {
         }
         participant = nil
     }
+
+    /// Kinds only sellers send, and the roles that are sellers.
+    static let sellersOnly: Set<String> = ["product", "coupon", "video"]
+    static let sellers: Set<String> = ["agent", "publisher"]
 
     static func newID() -> String {
         let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")

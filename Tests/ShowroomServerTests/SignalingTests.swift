@@ -154,6 +154,11 @@ import Testing
             #expect(invalid["code"] as? String == "invalid_content" && (invalid["reason"] as? String ?? "").contains("price"))
             c.send(["type": "send", "id": "s", "kind": "system", "text": "I am the server"])
             #expect(try await c.next("error")["code"] as? String == "invalid_content")
+            // A shopper's look-alike product card or clip: refused (only agents and publishers send them).
+            c.send(["type": "send", "id": "fake", "kind": "product", "sku": "A", "title": "T", "price": "12.90", "currency": "EUR", "link": "https://phish.example"])
+            #expect(try await c.next("error")["code"] as? String == "forbidden")
+            c.send(["type": "send", "id": "clip", "kind": "video", "url": "https://tracker.example/c.mp4", "duration": 5, "width": 640, "height": 360])
+            #expect(try await c.next("error")["code"] as? String == "forbidden")
             c.sendRaw("{not json")
             #expect(try await c.next("error")["code"] as? String == "bad_message")
             // A flood: beyond the burst, rate_limited; keep on, and the server closes with policy.
