@@ -103,7 +103,16 @@ final class SignalingClient: Sendable {
             if let found { return found }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw TimeoutError(waitingFor: type, received: box.received.withLock { $0.map { $0["type"] as? String ?? "?" } })
+        throw TimeoutError(
+            waitingFor: type,
+            received: box.received.withLock {
+                $0.map { m in
+                    let t = m["type"] as? String ?? "?"
+                    // A closing or error says why: its code and reason are what a failure needs.
+                    guard let code = m["code"] as? String else { return t }
+                    return "\(t)(\(code): \(m["reason"] as? String ?? ""))"
+                }
+            })
     }
 
     /// The first unread message whose type satisfies `matches` (those before it are marked read),
