@@ -48,6 +48,16 @@ public struct AbsoluteCaptureTime: Hashable, Sendable {
         self = t
     }
 
+    /// The capture time a packet carries under extension `id`, read in place from the packet's
+    /// bytes (no allocation: the relay reads it for every packet it forwards); nil when the packet
+    /// has no such element or its length is neither 8 nor 16.
+    public init?(inPacket bytes: UnsafeRawBufferPointer, id: UInt8) {
+        guard let r = RTPHeaderView.extensionElement(id: id, in: bytes), r.count == 8 || r.count == 16 else { return nil }
+        func u64(_ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[at + $1]) } }
+        captureTimestamp = u64(r.lowerBound)
+        estimatedCaptureClockOffset = r.count == 16 ? Int64(bitPattern: u64(r.lowerBound + 8)) : nil
+    }
+
     /// A header-extension block that carries this capture time under `id`.
     public func headerExtensions(id: UInt8) -> RTPHeaderExtensions {
         RTPHeaderExtensions(elements: [RTPHeaderExtension(id: id, data: serialized())])

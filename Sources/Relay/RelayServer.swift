@@ -68,14 +68,14 @@ public final class RelayServer: Sendable {
             (q, CoreMetrics.Timer(label: StageTimers.label, dimensions: [("stage", "handoff"), ("kind", "all"), ("quality", q.rawValue)], factory: configuration.metricsFactory))
         })
         try await loop.submit {
-            bound.value.startEngine = { source, quality, captureID in
+            bound.value.makeEncoder = { source, quality, captureID in
                 try TranscodingEngine(
                     quality: quality, captureTimeExtensionID: captureID, loop: codecLoop, metrics: configuration.metricsFactory
                 ) { output in
                     loop.execute {
                         // How long the output waited for the relay's loop: the last stage before the wire.
                         handoffTimers[quality]?.recordNanoseconds((MediaTime.now - output.producedAt).microseconds * 1_000)
-                        RelayServer.write(bound.value.branchOutput(source: source, quality: quality, output, now: .now), to: channel)
+                        RelayServer.write(bound.value.renditionOutput(source: source, quality: quality, output, now: .now), to: channel)
                     }
                 }
             }
@@ -180,7 +180,7 @@ public final class RelayServer: Sendable {
     }
 
     /// Writes and flushes from the channel's loop (the control path's own sends).
-    static func write(_ out: [RelayState.Outgoing], to channel: any Channel) {
+    static func write(_ out: [OutgoingDatagram], to channel: any Channel) {
         guard !out.isEmpty else { return }
         for o in out { if let envelope = o.envelope { channel.write(envelope, promise: nil) } }
         channel.flush()
@@ -217,10 +217,6 @@ public final class RelayServer: Sendable {
 extension MediaTime {
     /// The event loop's monotonic clock, for state that the relay owns.
     static var now: MediaTime { MediaTime(microseconds: Int64(NIODeadline.now().uptimeNanoseconds / 1_000)) }
-}
-
-extension RelayState {
-    func updatePort(_ port: Int) { mediaPortOverride = port }
 }
 
 /// Reads datagrams, hands them to ``RelayState``, writes what it returns in one flush (NIO sends
@@ -274,19 +270,12 @@ final class RelayHandler: ChannelInboundHandler {
         }
     }
 
-    private static func write(_ out: [RelayState.Outgoing], context: ChannelHandlerContext) {
+    private static func write(_ out: [OutgoingDatagram], context: ChannelHandlerContext) {
         for o in out { if let envelope = o.envelope { context.write(NIOAny(envelope), promise: nil) } }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A UDP error (ICMP unreachable from a peer that left) must not close the shared socket.
-    }
-}
-
-extension RelayState.Outgoing {
-    /// The datagram as NIO writes it (nil only for an address NIO cannot express).
-    var envelope: AddressedEnvelope<ByteBuffer>? {
-        (socket ?? to.socketAddress).map { AddressedEnvelope(remoteAddress: $0, data: buffer) }
     }
 }
 

@@ -3,12 +3,12 @@ import ShowroomCore
 
 /// What the relay sends on one media section of a viewer's session: the stream it forwards.
 public struct OutgoingTrack: Sendable, Equatable {
-    public var kind: String
+    public var kind: MediaKind
     public var ssrc: UInt32
     public var streamID: String
     public var trackID: String
 
-    public init(kind: String, ssrc: UInt32, streamID: String, trackID: String) {
+    public init(kind: MediaKind, ssrc: UInt32, streamID: String, trackID: String) {
         self.kind = kind
         self.ssrc = ssrc
         self.streamID = streamID
@@ -19,7 +19,7 @@ public struct OutgoingTrack: Sendable, Equatable {
 /// The negotiated result for one media section.
 public struct NegotiatedMedia: Sendable, Equatable {
     public var mid: String
-    public var kind: String
+    public var kind: MediaKind
     /// The peer's payload type for the codec we chose (Opus or VP8).
     public var payloadType: UInt8
     public var codec: String
@@ -103,8 +103,9 @@ public struct SDPAnswerer: Sendable {
                 media.append(rejected(m, mid: mid))
                 continue
             }
-            let wanted = m.kind == "audio" ? ("opus", 48_000) : m.kind == "video" ? ("vp8", 90_000) : nil
-            guard let wanted, let codec = m.codecs.first(where: { $0.name.lowercased() == wanted.0 && $0.clockRate == wanted.1 }) else {
+            guard let kind = MediaKind(sdp: m.kind),
+                let codec = m.codecs.first(where: { $0.name.lowercased() == Self.codecName(kind) && $0.clockRate == kind.clockRate })
+            else {
                 media.append(rejected(m, mid: mid))
                 continue
             }
@@ -119,8 +120,8 @@ public struct SDPAnswerer: Sendable {
             ]
             let sending = role == .viewer
             a.append(.init(sending ? "sendonly" : "recvonly"))
-            a.append(.init("rtpmap", "\(codec.payloadType) \(m.kind == "audio" ? "opus/48000/2" : "VP8/90000")"))
-            if m.kind == "audio" {
+            a.append(.init("rtpmap", "\(codec.payloadType) \(kind == .audio ? "opus/48000/2" : "VP8/90000")"))
+            if kind == .audio {
                 a.append(.init("fmtp", "\(codec.payloadType) minptime=10;useinbandfec=1"))
             } else {
                 for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
@@ -131,7 +132,7 @@ public struct SDPAnswerer: Sendable {
             if let captureExt { a.append(.init("extmap", "\(captureExt) \(AbsoluteCaptureTime.uri)")) }
             if sending {
                 // Each outgoing track serves one section of its kind, whatever order the viewer offers in.
-                guard let index = tracks.indices.first(where: { tracks[$0].kind == m.kind && !usedTracks.contains($0) }) else {
+                guard let index = tracks.indices.first(where: { tracks[$0].kind == kind && !usedTracks.contains($0) }) else {
                     media.append(rejected(m, mid: mid))
                     continue
                 }
@@ -147,7 +148,7 @@ public struct SDPAnswerer: Sendable {
             media.append(out)
             bundle.append(mid)
             negotiated.append(
-                NegotiatedMedia(mid: mid, kind: m.kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
+                NegotiatedMedia(mid: mid, kind: kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
                     captureTimeExtensionID: captureExt, remoteSSRCs: m.ssrcs))
         }
         guard !negotiated.isEmpty else {
@@ -160,6 +161,9 @@ public struct SDPAnswerer: Sendable {
         let fp = String(sha256.dropFirst("sha-256 ".count))
         return (answer, negotiated, RemoteTransport(iceUfrag: ufrag, icePassword: pwd, fingerprint: fp, setup: setup))
     }
+
+    /// The codec the relay takes for a kind: Opus for audio, VP8 for video.
+    static func codecName(_ kind: MediaKind) -> String { kind == .audio ? "opus" : "vp8" }
 
     /// A section we do not take: port 0, as RFC 8829 §5.3.1 says.
     private func rejected(_ m: SessionDescription.Media, mid: String) -> SessionDescription.Media {

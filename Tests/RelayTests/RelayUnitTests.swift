@@ -53,7 +53,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         let (answer, media, remote) = try answerer.answer(try offer("aiortc-publisher-offer.sdp"), role: .publisher)
         #expect(answer.value("group") == "BUNDLE 0 1")
         #expect(answer.attributes.contains { $0.name == "ice-lite" })
-        #expect(media.map(\.kind) == ["audio", "video"])
+        #expect(media.map(\.kind) == [.audio, .video])
         #expect(media[1].codec == "VP8")
         #expect(remote.setup == "actpass")
         #expect(remote.fingerprint.hasPrefix("A4:12"))
@@ -70,8 +70,8 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
     @Test func viewerGetsSendonlyWithOurSSRCs() throws {
         let tracks = [
-            OutgoingTrack(kind: "audio", ssrc: 111, streamID: "s", trackID: "a"),
-            OutgoingTrack(kind: "video", ssrc: 222, streamID: "s", trackID: "v"),
+            OutgoingTrack(kind: .audio, ssrc: 111, streamID: "s", trackID: "a"),
+            OutgoingTrack(kind: .video, ssrc: 222, streamID: "s", trackID: "v"),
         ]
         let (answer, _, _) = try answerer.answer(try offer("aiortc-viewer-offer.sdp"), role: .viewer, tracks: tracks)
         #expect(answer.media.map(\.direction) == ["sendonly", "sendonly"])
@@ -82,7 +82,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         var reversed = try offer("aiortc-viewer-offer.sdp")
         reversed.media.reverse()
         let (answer2, media2, _) = try answerer.answer(reversed, role: .viewer, tracks: tracks)
-        #expect(media2.map(\.kind) == ["video", "audio"])
+        #expect(media2.map(\.kind) == [.video, .audio])
         #expect(answer2.media.map(\.ssrcs) == [[222], [111]])
     }
 
@@ -107,14 +107,17 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         let source = RTPPacket(
             header: RTPHeader(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3, extensions: extensions),
             payload: [1, 2, 3])
-        let read = try #require(RelayState.captureTime(in: ByteBuffer(bytes: source.serialized()), id: publisherID))
+        let bytes = source.serialized()
+        let read = try #require(bytes.withUnsafeBytes { AbsoluteCaptureTime(inPacket: $0, id: publisherID) })
         #expect(read == capture)
-        #expect(RelayState.captureTime(in: ByteBuffer(bytes: source.serialized()), id: 13) == nil)
-        var out = ByteBuffer()
-        RelayState.writeHeader(
-            into: &out, marker: true, padding: false, payloadType: 100, sequenceNumber: 9, timestamp: 10, ssrc: 11, capture: (viewerID, read))
-        out.writeBytes(source.payload)
-        let forwarded = try RTPPacket(parsing: Array(out.readableBytesView))
+        #expect(bytes.withUnsafeBytes { AbsoluteCaptureTime(inPacket: $0, id: 13) } == nil)
+        var header = [UInt8](repeating: 0xEE, count: RTPHeaderView.maximumWrittenLength)
+        let length = header.withUnsafeMutableBytes {
+            RTPHeaderView.write(
+                into: $0, marker: true, padding: false, payloadType: 100, sequenceNumber: 9, timestamp: 10, ssrc: 11, capture: (viewerID, read))
+        }
+        #expect(length > 12 && length % 4 == 0)
+        let forwarded = try RTPPacket(parsing: Array(header.prefix(length)) + source.payload)
         #expect(forwarded.header.extensions?.elements.count == 1)
         #expect(AbsoluteCaptureTime(in: forwarded.header, id: viewerID) == capture)
         #expect(forwarded.payload == [1, 2, 3] && forwarded.header.payloadType == 100 && forwarded.header.marker)

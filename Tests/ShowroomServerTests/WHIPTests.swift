@@ -246,7 +246,7 @@ final class AiortcPeers {
             var moved = false
             let (result, line) = try await peers.result {
                 if !moved, let viewer = await relay.statistics().first(where: { !$0.publishing }),
-                    (viewer.streams["video"]?.packets ?? 0) > 60
+                    (viewer.streams[.video]?.packets ?? 0) > 60
                 {
                     moved = (try? await relay.setQuality(id: viewer.id, quality: .low)) != nil
                 }

@@ -69,7 +69,7 @@ final class ImpairedPath {
         #expect((r.fields["frames_with_capture_time"] as? Int ?? 0) >= r.frames * 95 / 100, "capture times: \(r.line)")
         #expect((r.latency["p95"] ?? .infinity) < 150, "glass-to-glass: \(r.line)")
         let viewer = try #require(r.viewer)
-        let video = try #require(viewer.streams["video"])
+        let video = try #require(viewer.streams[.video])
         // 2% of the packets were dropped on the way; NACK brought most of them back.
         #expect(viewer.retransmitted > 0)
         #expect(Double(video.lost) < 0.01 * Double(video.packets), "unrepaired: \(video.lost) of \(video.packets)")

@@ -77,7 +77,7 @@ import WebRTCClient
         // Still forwarding: a plain run of packets from the publisher reaches the viewer (a run past
         // half the sequence space, so that SRTP's replay window, left anywhere by the random
         // sequence numbers above, takes it in).
-        let before = relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0
+        let before = relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0
         #expect(before > 1_000, "forwarded during the run")
         for seq in 0..<33_000 {
             var bytes = RTPPacket(
@@ -88,7 +88,7 @@ import WebRTCClient
             _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000))
         }
         #expect(relay.sessionCount() == 2)
-        #expect((relay.statistics().first { !$0.publishing }?.streams["video"]?.packets ?? 0) > before + 1_000)
+        #expect((relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) > before + 1_000)
     }
 
     /// Found by the relay fuzzer: one SRTCP datagram of generic NACKs — 16,000 entries, each

@@ -40,9 +40,9 @@ final class Tally: MediaPeerObserver {
         for direction in [ClientOffer.Direction.send, .receive] {
             let offer = ClientOffer(direction: direction, fingerprint: cert.fingerprint)
             let answerer = SDPAnswerer(iceUfrag: "su", icePassword: "spwspwspwspwspwspwspwspw", fingerprint: cert.fingerprint, candidateAddress: "127.0.0.1", candidatePort: 4242, sessionID: 1)
-            let tracks = [OutgoingTrack(kind: "audio", ssrc: 11, streamID: "s", trackID: "a"), OutgoingTrack(kind: "video", ssrc: 22, streamID: "s", trackID: "v")]
+            let tracks = [OutgoingTrack(kind: .audio, ssrc: 11, streamID: "s", trackID: "a"), OutgoingTrack(kind: .video, ssrc: 22, streamID: "s", trackID: "v")]
             let (answer, media, remote) = try answerer.answer(.init(parsing: offer.sdp), role: direction == .send ? .publisher : .viewer, tracks: tracks)
-            #expect(media.map(\.kind) == ["audio", "video"])
+            #expect(media.map(\.kind) == [.audio, .video])
             #expect(media.allSatisfy { $0.captureTimeExtensionID == ClientOffer.captureTimeExtensionID })
             #expect(remote.iceUfrag == offer.iceUfrag)
             let parsed = try ServerAnswer(parsing: answer.serialized())
@@ -50,7 +50,7 @@ final class Tally: MediaPeerObserver {
             if direction == .receive {
                 #expect(parsed.audioSSRC == 11 && parsed.videoSSRC == 22)
             } else {
-                #expect(media.first { $0.kind == "video" }?.remoteSSRCs == [offer.videoSSRC])
+                #expect(media.first { $0.kind == .video }?.remoteSSRCs == [offer.videoSSRC])
             }
         }
         #expect(throws: ClientError.self) { try ServerAnswer(parsing: "v=0\r\n") }

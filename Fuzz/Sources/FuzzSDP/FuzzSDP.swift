@@ -10,8 +10,8 @@ let answerer = SDPAnswerer(
     iceUfrag: "fuzz", icePassword: "0123456789abcdefghijkl", fingerprint: "AA:BB", candidateAddress: "127.0.0.1",
     candidatePort: 40_000, sessionID: 7)
 let tracks = [
-    OutgoingTrack(kind: "audio", ssrc: 1, streamID: "s", trackID: "a"),
-    OutgoingTrack(kind: "video", ssrc: 2, streamID: "s", trackID: "v"),
+    OutgoingTrack(kind: .audio, ssrc: 1, streamID: "s", trackID: "a"),
+    OutgoingTrack(kind: .video, ssrc: 2, streamID: "s", trackID: "v"),
 ]
 
 /// `FUZZ_PROFILE=1 tools/fuzz repro sdp FILE` prints how long each step takes (slow inputs).

@@ -11,11 +11,7 @@ import Glibc
 
 /// Microseconds since 1900 on the wall clock: the NTP timescale abs-capture-time uses, so a
 /// receiver on the same machine can subtract a capture time from "now".
-public func ntpMicros() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return (Int64(ts.tv_sec) + 2_208_988_800) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
-}
+public func ntpMicros() -> Int64 { NTPTime.microseconds() }
 
 /// Where a peer reports what happens to it. Called on the peer's event loop; implementations
 /// aggregate across peers and must be cheap.
@@ -301,12 +297,8 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         let end = raw.count - (header.hasPadding ? Int(raw[raw.count - 1]) : 0)
         guard end > header.headerLength else { return }
         if header.ssrc == answer.videoSSRC {
-            var capture: Int64?
-            // Read in place: the 64-bit NTP timestamp leads the element (8 or 16 bytes).
-            if let r = RTPHeaderView.extensionElement(id: ClientOffer.captureTimeExtensionID, in: raw), r.count == 8 || r.count == 16 {
-                capture = AbsoluteCaptureTime(captureTimestamp: raw.loadUnaligned(fromByteOffset: r.lowerBound, as: UInt64.self).bigEndian)
-                    .microseconds
-            }
+            // Read in place, as the relay reads it.
+            let capture = AbsoluteCaptureTime(inPacket: UnsafeRawBufferPointer(raw), id: ClientOffer.captureTimeExtensionID)?.microseconds
             // The monitor reads only the VP8 descriptor and the first byte after it (≤ 7 bytes).
             let head = Array(raw[header.headerLength..<min(end, header.headerLength + 8)])
             let frames = monitor.receiveVideo(

@@ -5,19 +5,8 @@ import MediaWire
 import NIOCore
 import Synchronization
 
-/// What a viewer asks to receive (WHEP `?quality=`).
-public enum Quality: String, Sendable, CaseIterable {
-    /// The publisher's packets, forwarded untouched but for SSRC and payload type.
-    case source
-    /// 640×360 VP8 at about 600 kbit/s; audio forwarded.
-    case medium
-    /// 320×180 VP8 at 225 kbit/s and Opus mono at 24 kbit/s: with packet overhead about 265 kbit/s,
-    /// so that it fits a 300 kbit/s path with room left for retransmissions.
-    case low
-}
-
 /// What a rendition's codecs produced in one run, handed back to the relay's loop.
-struct BranchOutput: Sendable {
+struct RenditionOutput: Sendable {
     var video: [RTPPacket] = []
     var audio: [RTPPacket] = []
     var requestKeyFrame = false
@@ -33,7 +22,7 @@ struct BranchOutput: Sendable {
 ///
 /// `@unchecked Sendable`: after `init` returns, `codecs` and `task` are touched only by closures
 /// running on `loop` — one thread, in order — which is what makes them safe to share.
-final class TranscodingEngine: @unchecked Sendable {
+final class TranscodingEngine: RenditionEncoder, @unchecked Sendable {
     private let loop: any EventLoop
     private let codecs: Codecs
     private var task: RepeatedTask?
@@ -62,7 +51,7 @@ final class TranscodingEngine: @unchecked Sendable {
     /// Starts the codecs on `loop`; `deliver` is called (on `loop`) with every non-empty result.
     init(
         quality: Quality, captureTimeExtensionID: UInt8?, loop: any EventLoop, metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-        deliver: @escaping @Sendable (BranchOutput) -> Void
+        deliver: @escaping @Sendable (RenditionOutput) -> Void
     ) throws {
         self.loop = loop
         self.captureTimeExtensionID = captureTimeExtensionID
@@ -71,15 +60,15 @@ final class TranscodingEngine: @unchecked Sendable {
         loop.execute { [self] in
             task = loop.scheduleRepeatedTask(initialDelay: .milliseconds(5), delay: .milliseconds(5)) { [self] _ in
                 let now = MediaTime.now
-                var out = BranchOutput()
+                var out = RenditionOutput()
                 let v = codecs.video.process(now: now)
                 out.video = v.packets
                 out.requestKeyFrame = v.requestKeyFrame
                 out.videoNACKs = v.nack
-                for f in v.frames { stages.record(f.stages, kind: "video") }
+                for f in v.frames { stages.record(f.stages, kind: .video) }
                 if let a = codecs.audio?.process(now: now) {
                     out.audio = a.packets
-                    for f in a.frames { stages.record(f.stages, kind: "audio") }
+                    for f in a.frames { stages.record(f.stages, kind: .audio) }
                 }
                 out.producedAt = .now
                 if !out.isEmpty { deliver(out) }
@@ -93,14 +82,14 @@ final class TranscodingEngine: @unchecked Sendable {
     static let maximumBacklog = 400
 
     /// Hands a packet to the codecs; false (and dropped) when the codec thread is ``maximumBacklog`` behind.
-    func feed(_ packet: RTPPacket, video: Bool, arrival: MediaTime) -> Bool {
+    func feed(_ packet: RTPPacket, kind: MediaKind, arrival: MediaTime) -> Bool {
         guard backlog.add(1, ordering: .relaxed).newValue <= Self.maximumBacklog else {
             backlog.subtract(1, ordering: .relaxed)
             return false
         }
         loop.execute { [self] in
             backlog.subtract(1, ordering: .relaxed)
-            if video { codecs.video.receive(packet, arrival: arrival) } else { codecs.audio?.receive(packet, arrival: arrival) }
+            if kind == .video { codecs.video.receive(packet, arrival: arrival) } else { codecs.audio?.receive(packet, arrival: arrival) }
         }
         return true
     }
@@ -120,43 +109,25 @@ public struct StageTimers: Sendable {
     /// The swift-metrics label of every stage timer.
     public static let metricLabel = "showroom_transcode_stage_seconds"
     static let label = metricLabel
-    let jitterWait: [CoreMetrics.Timer], decode: [CoreMetrics.Timer], scale: [CoreMetrics.Timer], encode: [CoreMetrics.Timer],
-        packetize: [CoreMetrics.Timer]
+    let jitterWait: PerKind<CoreMetrics.Timer>, decode: PerKind<CoreMetrics.Timer>, scale: PerKind<CoreMetrics.Timer>,
+        encode: PerKind<CoreMetrics.Timer>, packetize: PerKind<CoreMetrics.Timer>
 
     init(quality: Quality, factory: any MetricsFactory) {
-        func timers(_ stage: String) -> [CoreMetrics.Timer] {
-            ["video", "audio"].map {
+        func timers(_ stage: String) -> PerKind<CoreMetrics.Timer> {
+            func timer(_ kind: MediaKind) -> CoreMetrics.Timer {
                 CoreMetrics.Timer(
-                    label: Self.label, dimensions: [("stage", stage), ("kind", $0), ("quality", quality.rawValue)], factory: factory)
+                    label: Self.label, dimensions: [("stage", stage), ("kind", kind.rawValue), ("quality", quality.rawValue)], factory: factory)
             }
+            return PerKind(audio: timer(.audio), video: timer(.video))
         }
         (jitterWait, decode, scale, encode, packetize) = (timers("jitter_wait"), timers("decode"), timers("scale"), timers("encode"), timers("packetize"))
     }
 
-    func record(_ s: StageTimes, kind: String) {
-        let i = kind == "video" ? 0 : 1
-        for (timer, ms) in [(jitterWait[i], s.jitterWait), (decode[i], s.decode), (encode[i], s.encode), (packetize[i], s.packetize)] {
+    func record(_ s: StageTimes, kind: MediaKind) {
+        for (timer, ms) in [(jitterWait[kind], s.jitterWait), (decode[kind], s.decode), (encode[kind], s.encode), (packetize[kind], s.packetize)] {
             timer.recordNanoseconds(Int64(ms * 1e6))
         }
-        if kind == "video" { scale[i].recordNanoseconds(Int64(s.scale * 1e6)) }
+        if kind == .video { scale[kind].recordNanoseconds(Int64(s.scale * 1e6)) }
     }
 }
 
-/// A transcoded rendition of a room's publisher, shared by every viewer that asked for it:
-/// started with its first viewer and stopped after its last. It is a "publisher" inside the
-/// relay: its output packets go through the same per-viewer rewriting as the source's.
-final class TranscodingBranch {
-    let quality: Quality
-    let engine: TranscodingEngine
-    /// Whether audio is transcoded too (`.low`) or forwarded from the source (`.medium`).
-    let transcodesAudio: Bool
-    var viewers: [PeerSession] = []
-    /// The rendition's own packets by kind (``PeerSession/kindIndex(_:)``), to answer its viewers' NACKs.
-    var cache: [RetransmissionCache] = [RetransmissionCache(), RetransmissionCache()]
-
-    init(quality: Quality, engine: TranscodingEngine) {
-        self.quality = quality
-        self.engine = engine
-        transcodesAudio = quality == .low
-    }
-}

@@ -1,0 +1,262 @@
+import MediaPipeline
+import MediaWire
+import NIOCore
+
+/// A publisher's half of a session (mediasoup's Producer): what it sends, who receives it — the
+/// subscribers of its source stream and its transcoded ``Rendition``s with theirs — and the rules
+/// that follow from that. Where a publisher's packet goes is ``receive(_:header:kind:now:allocator:drops:)``
+/// then ``fanOut(_:header:kind:capture:now:allocator:drops:)``; where a subscriber's key-frame
+/// request goes is ``requestKeyFrame(for:now:)``; where a NACKed packet is found is
+/// ``retransmissionSource(kind:quality:)``.
+final class Publication {
+    let peer: PeerSession
+    /// A broadcast's only publisher (WHIP), whose subscribers follow its successor.
+    let exclusive: Bool
+    /// Subscribers of the source stream, held directly: fan-out does no lookup per subscriber.
+    private(set) var subscribers: [Subscription] = []
+    /// Running renditions by quality, each with its subscribers.
+    private(set) var renditions: [Quality: Rendition] = [:]
+    /// The SSRC each kind arrives with (learnt from the first packet).
+    private(set) var ssrc = PerKind<UInt32?>(repeating: nil)
+    /// The publisher's abs-capture-time id per kind.
+    let captureTimeExtensionIDs: PerKind<UInt8?>
+    /// The source's plain RTP, to answer NACKs: video only (the answer offers `nack` for VP8 only).
+    private var cache = PerKind<RetransmissionCache?>(audio: nil, video: RetransmissionCache())
+    /// Incoming streams by SSRC (at most ``RelayLimits/ssrcsPerSession``).
+    private(set) var receiveStats: [UInt32: RTPReceiveStatistics] = [:]
+    /// Bytes received in the current reporting interval, for the REMB estimate.
+    private var intervalBytes = 0
+    /// What it sends, bits/s, over the last reporting interval.
+    private(set) var incomingBitrate: Double?
+    private var lastKeyFrameRequest: MediaTime?
+    /// A subscriber wanted a key frame before the first video packet (and so the SSRC a PLI must
+    /// name) arrived: the PLI goes out with that packet.
+    private(set) var keyFrameOwed = false
+
+    /// Shortest interval between two PLIs to one publisher.
+    static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
+    /// The SSRC the relay's own RTCP comes from.
+    static let relaySSRC: UInt32 = 0x5EED_0001
+
+    init(peer: PeerSession, exclusive: Bool) {
+        self.peer = peer
+        self.exclusive = exclusive
+        captureTimeExtensionIDs = peer.captureTimeExtensionIDs
+    }
+
+    var id: String { peer.id }
+
+    /// The abs-capture-time id renditions read from its packets (its video's; BUNDLE keeps one id per URI).
+    var captureTimeExtensionID: UInt8? { captureTimeExtensionIDs.video ?? captureTimeExtensionIDs.audio }
+
+    /// Every subscriber, of the source and of each rendition.
+    var allSubscribers: [Subscription] { subscribers + renditions.values.flatMap(\.subscribers) }
+
+    // MARK: Subscribers
+
+    /// Adds `s` to the source's subscribers or to its rendition's, starting the rendition with
+    /// `makeRendition` if none runs for `s.quality` yet.
+    func subscribe(_ s: Subscription, makeRendition: (Quality) throws(RelayError) -> Rendition) throws(RelayError) {
+        if s.quality == .source {
+            subscribers.append(s)
+        } else {
+            let rendition: Rendition
+            if let running = renditions[s.quality] {
+                rendition = running
+            } else {
+                rendition = try makeRendition(s.quality)
+                renditions[s.quality] = rendition
+            }
+            rendition.subscribers.append(s)
+        }
+        s.publication = self
+        s.source = id
+    }
+
+    /// Takes `s` off its stream; a rendition left without subscribers is stopped.
+    func unsubscribe(_ s: Subscription) {
+        subscribers.removeAll { $0 === s }
+        if let rendition = renditions[s.quality] {
+            rendition.subscribers.removeAll { $0 === s }
+            if rendition.subscribers.isEmpty {
+                rendition.encoder.stop()
+                renditions[s.quality] = nil
+            }
+        }
+        if s.publication === self { s.publication = nil }
+    }
+
+    /// The publisher has gone: renditions stop, and the subscribers it had are returned (a
+    /// broadcast's follow its next publisher).
+    func end() -> [Subscription] {
+        let left = allSubscribers
+        for rendition in renditions.values { rendition.encoder.stop() }
+        renditions = [:]
+        subscribers = []
+        for s in left { s.publication = nil }
+        return left
+    }
+
+    // MARK: The packet path
+
+    /// One of the publisher's RTP packets (decrypted in `packet`): counted, cached for NACKs,
+    /// fanned out; the PLI a subscriber was owed goes with the first video packet.
+    func receive(
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> [OutgoingDatagram] {
+        let firstOfKind = ssrc[kind] == nil
+        ssrc[kind] = header.ssrc
+        intervalBytes += packet.readableBytes
+        receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
+            .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: packet.readableBytes, arrival: now)
+        if cache[kind] != nil {
+            // The cache keeps its own right-sized copy: `packet` is a slice of the 64 KiB vector-read
+            // buffer, and holding the slice would keep that whole buffer alive while it is cached.
+            var copy = allocator.buffer(capacity: packet.readableBytes)
+            copy.writeImmutableBuffer(packet)
+            cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)
+        }
+        let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
+        var out = fanOut(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+        if firstOfKind && kind == .video && keyFrameOwed {
+            keyFrameOwed = false
+            if let pli = requestKeyFrameFromPublisher(now: nil) { out.append(pli) }
+        }
+        return out
+    }
+
+    /// The one fan-out: the packet to every subscriber of the source, rewritten for each; to each
+    /// rendition's encoder when the rendition makes its own packets of this kind, else (a
+    /// `medium` rendition's audio) to the rendition's subscribers as it is.
+    func fanOut(
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
+        allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        out.reserveCapacity(subscribers.count)
+        for s in subscribers {
+            if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
+        }
+        guard !renditions.isEmpty else { return out }
+        var parsed: RTPPacket??  // parsed once, for the renditions that transcode it
+        for rendition in renditions.values {
+            if rendition.produces(kind) {
+                if parsed == nil { parsed = .some(try? RTPPacket(parsing: Array(packet.readableBytesView))) }
+                if let p = parsed ?? nil, !rendition.encoder.feed(p, kind: kind, arrival: now) { drops.count("transcode-backlog") }
+            } else {
+                for s in rendition.subscribers {
+                    if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) {
+                        out.append(o)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// What a rendition's codecs produced: its packets to its subscribers (and its cache); its
+    /// key-frame request and NACKs to the publisher.
+    func deliver(_ output: RenditionOutput, from quality: Quality, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter)
+        -> [OutgoingDatagram]
+    {
+        guard let rendition = renditions[quality] else { return [] }
+        var out: [OutgoingDatagram] = []
+        if output.requestKeyFrame, let pli = requestKeyFrameFromPublisher(now: now) { out.append(pli) }
+        if !output.videoNACKs.isEmpty, let nack = nack(output.videoNACKs, kind: .video) { out.append(nack) }
+        for (kind, packets) in [(MediaKind.video, output.video), (.audio, output.audio)] {
+            for packet in packets {
+                let buffer = ByteBuffer(bytes: packet.serialized())
+                guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
+                let capture = rendition.encoder.captureTimeExtensionID.flatMap { AbsoluteCaptureTime(in: packet.header, id: $0) }
+                rendition.cache[kind].store(buffer, sequenceNumber: header.sequenceNumber)
+                for s in rendition.subscribers {
+                    if let o = s.send(buffer, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) {
+                        out.append(o)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    // MARK: The rules
+
+    /// Where a subscriber's key-frame request goes (a PLI or FIR it sent, its connecting, its
+    /// move to another rendition): a rendition's subscriber's to that rendition's encoder; a
+    /// source subscriber's to the publisher as a PLI, at most once per ``keyFrameRequestInterval``
+    /// unless `now` is nil (a new subscriber needs one at once). Returns the PLI to send, if any.
+    func requestKeyFrame(for quality: Quality, now: MediaTime?) -> OutgoingDatagram? {
+        if quality != .source, let rendition = renditions[quality] {
+            rendition.encoder.requestKeyFrame()
+            return nil
+        }
+        return requestKeyFrameFromPublisher(now: now)
+    }
+
+    /// Where the packet a subscriber of `quality` NACKs for `kind` is found, with the capture-time
+    /// id it was stored under: the rendition's own cache when the rendition made it, else the
+    /// source's (nil when the source does not keep that kind).
+    func retransmissionSource(kind: MediaKind, quality: Quality) -> (cache: RetransmissionCache, captureTimeExtensionID: UInt8?)? {
+        if quality != .source, let rendition = renditions[quality], rendition.produces(kind) {
+            return (rendition.cache[kind], rendition.encoder.captureTimeExtensionID)
+        }
+        return cache[kind].map { ($0, captureTimeExtensionIDs[kind]) }
+    }
+
+    /// A PLI to the publisher ([RFC 4585 §6.3.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.3.1)),
+    /// throttled as ``requestKeyFrame(for:now:)`` says; owed until its video SSRC is known.
+    private func requestKeyFrameFromPublisher(now: MediaTime?) -> OutgoingDatagram? {
+        guard peer.isConnected, let videoSSRC = ssrc.video else {
+            keyFrameOwed = true
+            return nil
+        }
+        if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
+        if let now { lastKeyFrameRequest = now }
+        let pli = peer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
+            .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: videoSSRC)),
+        ])
+        if pli != nil { peer.stats.keyFrameRequests += 1 }
+        return pli
+    }
+
+    /// A generic NACK to the publisher for packets a rendition's decoder misses
+    /// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
+    func nack(_ lost: [UInt16], kind: MediaKind) -> OutgoingDatagram? {
+        guard let mediaSSRC = ssrc[kind] else { return nil }
+        return peer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
+            .nack(RTCPGenericNACK(senderSSRC: Self.relaySSRC, mediaSSRC: mediaSSRC, lost: lost)),
+        ])
+    }
+
+    // MARK: RTCP with the publisher
+
+    /// The publisher's RTCP: its sender reports time its streams (for the round trip its receiver
+    /// reports let it compute).
+    func receiveRTCP(_ packets: [RTCPPacket], now: MediaTime) {
+        for case .senderReport(let sr) in packets {
+            receiveStats[sr.ssrc]?.recordSenderReport(ntpTimestamp: sr.ntpTimestamp, arrival: now)
+        }
+    }
+
+    /// Its periodic RTCP: a receiver report with a block per incoming stream, and a REMB with the
+    /// bitrate it may send — room above what arrives while loss is low, less than it when loss is
+    /// high (a loss-based estimate; no delay-based one yet).
+    func report(now: MediaTime, intervalSeconds: Double) -> OutgoingDatagram? {
+        var blocks: [RTCPReportBlock] = []
+        for ssrc in receiveStats.keys.sorted() {
+            if let block = receiveStats[ssrc]?.reportBlock(ssrc: ssrc, now: now) { blocks.append(block) }
+        }
+        guard !blocks.isEmpty else { return nil }
+        let rate = Double(intervalBytes * 8) / max(intervalSeconds, 0.001)
+        intervalBytes = 0
+        incomingBitrate = rate
+        let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
+        let estimate = loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
+        return peer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC, reports: blocks)),
+            .remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, 8_000_000)), ssrcs: blocks.map(\.ssrc))),
+        ])
+    }
+}

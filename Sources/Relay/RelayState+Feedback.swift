@@ -1,0 +1,150 @@
+import MediaPipeline
+import MediaWire
+import NIOCore
+
+/// A subscriber's RTCP and rendition changes: its receiver reports feed its send statistics and
+/// adaptation, its key-frame requests go where ``Publication/requestKeyFrame(for:now:)`` says,
+/// and its NACKs are answered from ``Publication/retransmissionSource(kind:quality:)``.
+extension RelayState {
+    /// One decrypted RTCP compound packet from a subscriber.
+    func feedback(_ packets: [RTCPPacket], from s: Subscription, now: MediaTime) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        var nackEntriesLeft = Self.maximumNACKEntries
+        for p in packets {
+            var blocks: [RTCPReportBlock] = []
+            if case .receiverReport(let rr) = p { blocks = rr.reports }
+            if case .senderReport(let sr) = p { blocks = sr.reports }
+            for block in blocks {
+                guard let kind = s.kind(ofOutgoingSSRC: block.ssrc) else { continue }
+                s.slots[kind]?.stats.receive(block, now: now)
+                if kind == .video { out += adapt(s, to: block, now: now) }
+            }
+            if case .remb(let remb) = p { s.adaptation?.receiverEstimate(Double(remb.bitrate)) }
+            switch p {
+            case .pictureLossIndication, .fullIntraRequest:
+                if let pli = s.publication?.requestKeyFrame(for: s.quality, now: now) { out.append(pli) }
+            case .nack(let nack):
+                s.peer.stats.nacksIn += 1
+                guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC), let slot = s.slots[kind],
+                    let (cache, captureID) = s.publication?.retransmissionSource(kind: kind, quality: s.quality)
+                else { continue }
+                // A packet goes again at most once per round trip (RFC 4585 §3.5.2 leaves the
+                // policy to the sender); and only within the subscriber's retransmission budget.
+                let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
+                let entries = nack.entries.prefix(nackEntriesLeft)
+                nackEntriesLeft -= entries.count
+                if entries.count < nack.entries.count { count("nack-entries-over-limit") }
+                for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
+                    s.peer.stats.nackedPackets += 1
+                    guard let input = slot.rewriter.original(seq), let original = cache.packet(input),
+                        let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
+                    else { continue }
+                    if let last = s.slots[kind]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
+                        s.peer.stats.retransmissionsSkipped += 1
+                        continue
+                    }
+                    guard s.retransmissionBudget.spend(original.readableBytes) else {
+                        s.peer.stats.retransmissionsSkipped += 1
+                        continue
+                    }
+                    let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
+                    guard let o = s.send(original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+                    else { continue }
+                    s.slots[kind]?.resent[Int(seq) % 512] = (seq, now)
+                    s.peer.stats.retransmitted += 1
+                    out.append(o)
+                }
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// Feeds a subscriber's video report to its adaptation and carries out a move it decides.
+    private func adapt(_ s: Subscription, to block: RTCPReportBlock, now: MediaTime) -> [OutgoingDatagram] {
+        guard
+            let q = s.adaptation?.report(
+                fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
+                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now)
+        else { return [] }
+        let from = s.quality
+        do {
+            let out = try move(s, to: q)
+            logger.info(
+                "rendition changed",
+                metadata: [
+                    "session": .string(s.peer.id), "from": .string(from.rawValue), "to": .string(q.rawValue),
+                    "estimate": .stringConvertible(Int(s.adaptation?.estimate ?? 0)),
+                ])
+            return out
+        } catch {
+            logger.warning("rendition change failed", metadata: ["session": .string(s.peer.id), "error": .string("\(error)")])
+            s.adaptation = nil
+            return []
+        }
+    }
+
+    /// Moves a subscriber to `quality` at once, or — when it changed less than
+    /// ``qualityChangeInterval`` ago — once the interval has passed (the latest wish wins; a
+    /// deferred move the quotas refuse leaves it where it is, counted as
+    /// `quality-change-refused`). An explicit choice ends automatic adaptation for it. Starting a
+    /// rendition builds its codecs on this loop, and a subscriber toggling as fast as `/ws` lets it
+    /// (20 a second) once took most of the loop (hardening review). Nil if there is no such
+    /// subscriber; else what to send (a PLI).
+    func setQuality(id: String, quality: Quality, now: MediaTime) throws(RelayError) -> [OutgoingDatagram]? {
+        guard let s = sessions[id]?.subscription else { return nil }
+        s.adaptation = nil
+        if let last = s.lastRequestedChange, now - last < Self.qualityChangeInterval {
+            s.pendingQuality = quality
+            qualityPending.insert(id)
+            return []
+        }
+        s.pendingQuality = nil
+        qualityPending.remove(id)
+        s.lastRequestedChange = now
+        return try move(s, to: quality)
+    }
+
+    /// Applies the rendition changes that waited for ``qualityChangeInterval``.
+    func applyPendingQualityChanges(now: MediaTime) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        for id in qualityPending {
+            guard let s = sessions[id]?.subscription, let wanted = s.pendingQuality else {
+                qualityPending.remove(id)
+                continue
+            }
+            guard let last = s.lastRequestedChange, now - last < Self.qualityChangeInterval else {
+                qualityPending.remove(id)
+                s.pendingQuality = nil
+                s.lastRequestedChange = now
+                do { out += try move(s, to: wanted) } catch { count("quality-change-refused") }
+                continue
+            }
+        }
+        return out
+    }
+
+    /// Moves a subscriber to another rendition; its streams continue (``StreamRewriter``) and it
+    /// gets a key frame of the new one. On failure it stays where it was (its rendition, if
+    /// leaving stopped it, starts again in the room it freed).
+    func move(_ s: Subscription, to quality: Quality) throws(RelayError) -> [OutgoingDatagram] {
+        if s.quality == quality { return [] }
+        let previous = s.quality
+        guard let publication = s.publication else {
+            // Waiting for a broadcast's next publisher: it gets this rendition from that one.
+            s.quality = quality
+            return []
+        }
+        publication.unsubscribe(s)
+        s.quality = quality
+        do {
+            try subscribe(s, to: publication)
+        } catch {
+            s.quality = previous
+            try? subscribe(s, to: publication)
+            throw error
+        }
+        s.peer.stats.qualityChanges += 1
+        return publication.requestKeyFrame(for: quality, now: nil).map { [$0] } ?? []
+    }
+}

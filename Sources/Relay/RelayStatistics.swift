@@ -1,0 +1,77 @@
+import MediaWire
+
+/// Counters of one peer (and, summed, of the relay), for logs and metrics.
+public struct PeerStatistics: Sendable, Equatable {
+    public var packetsIn = 0
+    public var bytesIn = 0
+    public var packetsOut = 0
+    public var bytesOut = 0
+    public var nacksIn = 0
+    /// Packets those NACKs named (as read: at most ``RelayState/maximumNACKEntries`` entries a datagram).
+    public var nackedPackets = 0
+    public var retransmitted = 0
+    public var keyFrameRequests = 0
+    public var dropped = 0
+    /// Automatic moves between renditions.
+    public var qualityChanges = 0
+    /// NACKed packets not resent: sent again within a round trip, or over the retransmission budget.
+    public var retransmissionsSkipped = 0
+
+    public init() {}
+
+    mutating func add(_ o: PeerStatistics) {
+        packetsIn += o.packetsIn
+        bytesIn += o.bytesIn
+        packetsOut += o.packetsOut
+        bytesOut += o.bytesOut
+        nacksIn += o.nacksIn
+        nackedPackets += o.nackedPackets
+        retransmitted += o.retransmitted
+        keyFrameRequests += o.keyFrameRequests
+        dropped += o.dropped
+        qualityChanges += o.qualityChanges
+        retransmissionsSkipped += o.retransmissionsSkipped
+    }
+}
+
+/// The relay's totals at one moment, for `/metrics`.
+public struct RelaySnapshot: Sendable, Equatable {
+    public var publishers = 0
+    /// Subscribers by the rendition they get now.
+    public var viewers: [Quality: Int] = [:]
+    /// Renditions (transcoders) running.
+    public var renditions = 0
+    /// Everything counted since start, ended sessions included.
+    public var totals = PeerStatistics()
+    /// Datagrams dropped since start, by reason.
+    public var dropped: [String: Int] = [:]
+    public init() {}
+}
+
+/// One stream's figures: packets and bytes, loss, jitter and (outgoing) round-trip time.
+public struct StreamStatistics: Sendable, Equatable {
+    public var packets: Int
+    public var bytes: Int
+    public var lost: Int
+    public var jitterMilliseconds: Double
+    public var roundTripMilliseconds: Double?
+}
+
+/// One session's figures.
+public struct SessionStatistics: Sendable, Equatable {
+    public var id: String
+    public var room: String
+    public var publishing: Bool
+    public var streams: [MediaKind: StreamStatistics]
+    public var nacks: Int
+    /// Packets those NACKs named, as read.
+    public var nackedPackets: Int
+    public var retransmitted: Int
+    public var retransmissionsSkipped: Int
+    /// For a subscriber: the publication it receives.
+    public var watching: String?
+    public var keyFrameRequests: Int
+    /// For a subscriber: the rendition it gets now, and how often it moved (by adaptation or on request).
+    public var quality: Quality
+    public var qualityChanges: Int
+}

@@ -1,0 +1,111 @@
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+import NIOCore
+
+/// A subscriber's half of a session (mediasoup's Consumer): which publication and rendition it
+/// receives, and, per kind, the stream the relay sends it — SSRC, payload type, rewriter and send
+/// statistics — plus its rendition choice and adaptation. The per-packet work for one subscriber
+/// is ``send(_:header:kind:capture:now:allocator:drops:)``.
+final class Subscription {
+    let peer: PeerSession
+    /// The publication it receives; nil while it waits for a broadcast's next publisher.
+    weak var publication: Publication?
+    /// The id of the publication it receives or last received (what statistics show as `watching`).
+    var source: String
+    /// The rendition it receives.
+    var quality: Quality
+    /// Set when the relay may choose its rendition from its receiver reports.
+    var adaptation: QualityController?
+    /// When it last changed rendition on request, and the rendition it asked for since, sooner
+    /// than ``RelayState/qualityChangeInterval`` allows (applied by the tick).
+    var lastRequestedChange: MediaTime?
+    var pendingQuality: Quality?
+    /// What the relay sends for each kind: what forwarding touches per packet, without hashing.
+    var slots = PerKind<OutgoingSlot?>(repeating: nil)
+    var retransmissionBudget = RetransmissionBudget()
+
+    init(peer: PeerSession, source: String, quality: Quality, tracks: [OutgoingTrack]) {
+        self.peer = peer
+        self.source = source
+        self.quality = quality
+        for track in tracks {
+            guard slots[track.kind] == nil, let negotiated = peer.media.first(where: { $0.kind == track.kind }) else { continue }
+            slots[track.kind] = OutgoingSlot(
+                kind: track.kind, ssrc: track.ssrc, payloadType: negotiated.payloadType,
+                stats: RTPSendStatistics(clockRate: track.kind.clockRate), rewriter: StreamRewriter(clockRate: track.kind.clockRate),
+                captureTimeExtensionID: negotiated.captureTimeExtensionID)
+        }
+    }
+
+    /// The kind of the stream the relay sends this subscriber as `ssrc`, if it is one of them.
+    func kind(ofOutgoingSSRC ssrc: UInt32) -> MediaKind? {
+        if slots.audio?.ssrc == ssrc { return .audio }
+        if slots.video?.ssrc == ssrc { return .video }
+        return nil
+    }
+
+    /// Writes `packet` (a publication's or a rendition's plain RTP) for this subscriber — its SSRC
+    /// and payload type, continuous sequence numbers and timestamps, no CSRCs, and of the header
+    /// extensions only the capture time, under the subscriber's own id — into a new buffer and
+    /// protects it there: one allocation. Nil when the subscriber is not connected or does not
+    /// receive `kind`.
+    func send(
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
+        allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> OutgoingDatagram? {
+        guard let slot = slots[kind], let srtpOut = peer.srtpOut, let address = peer.ice.selected,
+            let (seq, ts) = slots[kind]?.rewriter.rewrite(
+                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
+        else { return nil }
+        let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        var out = allocator.buffer(capacity: RTPHeaderView.maximumWrittenLength + payload.count + SRTPSession.maxTrailer)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: RTPHeaderView.maximumWrittenLength) { raw in
+            RTPHeaderView.write(
+                into: raw, marker: header.marker, padding: header.hasPadding, payloadType: slot.payloadType, sequenceNumber: seq,
+                timestamp: ts, ssrc: slot.ssrc, capture: capture.flatMap { c in slot.captureTimeExtensionID.map { ($0, c) } })
+        }
+        out.writeBytes(payload)
+        let length = out.readableBytes
+        let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
+            try? srtpOut.protectRTP(raw, length: length)
+        }
+        guard let protected else {
+            drops.count("srtp-protect-failed")
+            return nil
+        }
+        out.moveWriterIndex(to: protected)
+        slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
+        peer.stats.packetsOut += 1
+        peer.stats.bytesOut += protected
+        retransmissionBudget.earn(protected)
+        return OutgoingDatagram(buffer: out, to: address, socket: peer.socketAddress)
+    }
+
+    /// Its periodic RTCP: a sender report per stream it receives and their CNAMEs
+    /// ([RFC 3550 §6.4.1](https://www.rfc-editor.org/rfc/rfc3550#section-6.4.1)).
+    func report(ntp: UInt64, now: MediaTime) -> OutgoingDatagram? {
+        var packets: [RTCPPacket] = []
+        for kind in MediaKind.allCases {
+            guard let ssrc = slots[kind]?.ssrc, let sr = slots[kind]?.stats.senderReport(ssrc: ssrc, ntp: ntp, now: now) else { continue }
+            packets.append(.senderReport(sr))
+        }
+        guard !packets.isEmpty else { return nil }
+        let chunks = MediaKind.allCases.compactMap { slots[$0].map { RTCPSourceDescription.Chunk(ssrc: $0.ssrc, items: [.cname("showroom")]) } }
+        packets.append(.sourceDescription(RTCPSourceDescription(chunks: chunks)))
+        return peer.rtcp(packets)
+    }
+}
+
+/// One outgoing stream of a subscriber.
+struct OutgoingSlot {
+    let kind: MediaKind
+    let ssrc: UInt32
+    let payloadType: UInt8
+    var stats: RTPSendStatistics
+    var rewriter: StreamRewriter
+    /// The subscriber's abs-capture-time id for this stream, if it negotiated one.
+    let captureTimeExtensionID: UInt8?
+    /// When each recently retransmitted sequence number went out (by seq % 512).
+    var resent: [(seq: UInt16, at: MediaTime)?] = .init(repeating: nil, count: 512)
+}
