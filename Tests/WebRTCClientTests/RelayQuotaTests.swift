@@ -12,6 +12,10 @@ import WebRTCClient
 struct ConnectedPeer {
     let address: PeerAddress
     let srtp: SRTPSession
+    /// Decrypts what the relay sends it.
+    let srtpIn: SRTPSession
+    /// The session's public id (a publication's id, what a subscriber names as its source).
+    let id: String
     /// What the relay answered (for a viewer: the SSRCs it sends with).
     let answer: ServerAnswer
     /// The SSRCs this peer sends from (a publisher's offer names them).
@@ -19,12 +23,14 @@ struct ConnectedPeer {
 
     /// Opens a session in `room` and completes ICE and DTLS against `relay`, shuttling datagrams
     /// by hand (no sockets, no clock but the one given).
-    static func connect(to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16) throws -> ConnectedPeer {
+    static func connect(
+        to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false
+    ) throws -> ConnectedPeer {
         let cert = try DTLSCertificate()
         let offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
         let opened = try relay.open(
-            room: room, identity: identity, role: publishing ? .publisher : .viewer, offer: SessionDescription(parsing: offer.sdp),
-            now: .zero)
+            room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive,
+            offer: SessionDescription(parsing: offer.sdp), now: .zero)
         let answer = try ServerAnswer(parsing: opened.answer)
         let handshake = try ClientHandshake(offer: offer, answer: answer, certificate: cert)
         let address = PeerAddress(ip: [127, 0, 0, 1], port: port)
@@ -35,16 +41,34 @@ struct ConnectedPeer {
             toRelay = toPeer.flatMap { handshake.receive($0, now: Int64(step)) }
         }
         let keys = try #require(handshake.keys, "handshake: \(handshake.state)")
-        return ConnectedPeer(address: address, srtp: try SRTPSession(keys.local, direction: .outbound), answer: answer, offer: offer)
+        return ConnectedPeer(
+            address: address, srtp: try SRTPSession(keys.local, direction: .outbound), srtpIn: try SRTPSession(keys.remote, direction: .inbound),
+            id: opened.id, answer: answer, offer: offer)
     }
 
-    func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96) throws -> [UInt8] {
+    func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0]) throws -> [UInt8] {
         var bytes = RTPPacket(
             header: RTPHeader(payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc),
-            payload: [0x10, 0, 0, 0, 0, 0]
+            payload: payload
         ).serialized()
         try srtp.protectRTP(&bytes)
         return bytes
+    }
+
+    /// An RTCP compound packet from this peer, protected.
+    func rtcp(_ packets: [RTCPPacket]) throws -> [UInt8] {
+        var bytes = RTCPPacket.serializeCompound(packets)
+        try srtp.protectRTCP(&bytes)
+        return bytes
+    }
+
+    /// The RTP packets among `datagrams` sent to this peer, decrypted (others are left out).
+    func received(_ datagrams: [OutgoingDatagram]) -> [RTPPacket] {
+        datagrams.filter { $0.to == address }.compactMap { d in
+            var bytes = Array(d.buffer.readableBytesView)
+            guard bytes.count > 1, !(192...223).contains(bytes[1]), (try? srtpIn.unprotectRTP(&bytes)) != nil else { return nil }
+            return try? RTPPacket(parsing: bytes)
+        }
     }
 }
 

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+@testable import Relay
+import Testing
+import WebRTCClient
+
+/// A rendition's codecs as the relay sees them, recording what they were asked: no threads, no
+/// codecs, so a test decides what the rendition "produced".
+final class FakeEncoder: RenditionEncoder {
+    let captureTimeExtensionID: UInt8? = nil
+    private(set) var fed: [(kind: MediaKind, sequenceNumber: UInt16)] = []
+    private(set) var keyFrameRequests = 0
+    private(set) var stopped = false
+
+    func feed(_ packet: RTPPacket, kind: MediaKind, arrival: MediaTime) -> Bool {
+        fed.append((kind, packet.header.sequenceNumber))
+        return true
+    }
+    func requestKeyFrame() { keyFrameRequests += 1 }
+    func stop() { stopped = true }
+}
+
+/// ``Publication`` and ``Subscription`` through a socket-free ``RelayState``, with peers that did
+/// the real ICE and DTLS handshake (the load tool's client) and renditions whose encoder is a
+/// ``FakeEncoder``: where a packet, a key-frame request and a NACK go.
+@Suite struct PublicationTests {
+    final class World {
+        let relay: RelayState
+        private(set) var encoders: [Quality: [FakeEncoder]] = [:]
+
+        init() throws {
+            relay = try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
+            relay.makeEncoder = { [unowned self] _, quality, _ in
+                let encoder = FakeEncoder()
+                encoders[quality, default: []].append(encoder)
+                return encoder
+            }
+        }
+
+        func encoder(_ quality: Quality) throws -> FakeEncoder { try #require(encoders[quality]?.last, "no \(quality) rendition started") }
+    }
+
+    /// A VP8-looking payload whose bytes say where it came from.
+    static func payload(_ marker: UInt8, _ i: Int) -> [UInt8] { [0x10, 0, 0, 0, marker, UInt8(truncatingIfNeeded: i)] }
+
+    /// A `low` subscriber's NACK names a packet the rendition made: it is resent from the
+    /// rendition's cache, not the publisher's (whose packet under the same number differs).
+    @Test func aNACKFromALowSubscriberIsServedFromTheRenditionsCache() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001, quality: .low)
+        let encoder = try world.encoder(.low)
+        // The publisher's packets 500–504 go to the encoder (and the source cache), not to the low subscriber.
+        for seq in UInt16(500)...504 {
+            let out = relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq, payload: Self.payload(0xAA, Int(seq))), from: publisher.address, now: .zero)
+            #expect(viewer.received(out).isEmpty)
+        }
+        #expect(encoder.fed.map(\.sequenceNumber) == Array(500...504))
+        #expect(encoder.fed.allSatisfy { $0.kind == .video })
+        // The rendition produces its own 500–504.
+        var output = RenditionOutput()
+        output.video = (500...504).map {
+            RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: UInt16($0), timestamp: UInt32($0) * 3_000, ssrc: 0xC0DE), payload: Self.payload(0xBB, $0))
+        }
+        let datagrams = relay.renditionOutput(source: publisher.id, quality: .low, output, now: .zero)
+        #expect(datagrams.count == 5)
+        // The third is lost on the way (SRTP's replay check would refuse it a second time): the
+        // subscriber decrypts the others and NACKs the number the lost one's header carried.
+        let lost = try #require(datagrams.dropFirst(2).first.flatMap { d in d.buffer.withUnsafeReadableBytes { try? RTPHeaderView($0) } }?.sequenceNumber)
+        var arrived = datagrams
+        arrived.remove(at: 2)
+        let sent = viewer.received(arrived)
+        #expect(sent.map(\.payload) == [500, 501, 503, 504].map { Self.payload(0xBB, $0) })
+        let videoSSRC = try #require(viewer.answer.videoSSRC)
+        #expect(sent.allSatisfy { $0.header.ssrc == videoSSRC })
+        let nack = try viewer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: 0x5678)),
+            .nack(RTCPGenericNACK(senderSSRC: 0x5678, mediaSSRC: videoSSRC, lost: [lost])),
+        ])
+        let resent = viewer.received(relay.receive(nack, from: viewer.address, now: .milliseconds(10)))
+        #expect(resent.count == 1)
+        #expect(resent.first?.payload == Self.payload(0xBB, 502), "resent from the rendition's cache")
+        #expect(resent.first?.header.sequenceNumber == lost && resent.first?.header.ssrc == videoSSRC)
+    }
+
+    /// A PLI from a rendition's subscriber asks that rendition's encoder for a key frame and sends
+    /// the publisher nothing; a source subscriber's goes to the publisher.
+    @Test func aPLIFromARenditionSubscriberGoesToItsEncoder() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_100)
+        _ = relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: 1), from: publisher.address, now: .zero)
+        let low = try ConnectedPeer.connect(to: relay, room: "r", identity: "low", publishing: false, port: 6_101, quality: .low)
+        let source = try ConnectedPeer.connect(to: relay, room: "r", identity: "src", publishing: false, port: 6_102)
+        let encoder = try world.encoder(.low)
+        let connecting = encoder.keyFrameRequests
+        #expect(connecting == 1, "a new subscriber of a rendition starts with the encoder's key frame")
+
+        func pli(from peer: ConnectedPeer) throws -> [UInt8] {
+            let ssrc = try #require(peer.answer.videoSSRC)
+            return try peer.rtcp([
+                .receiverReport(RTCPReceiverReport(ssrc: 0x1111)), .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: 0x1111, mediaSSRC: ssrc)),
+            ])
+        }
+        let second = MediaTime(microseconds: 1_000_000)
+        let fromLow = relay.receive(try pli(from: low), from: low.address, now: second)
+        #expect(encoder.keyFrameRequests == connecting + 1)
+        #expect(fromLow.isEmpty, "nothing to the publisher: \(fromLow.map(\.to))")
+        let fromSource = relay.receive(try pli(from: source), from: source.address, now: second)
+        #expect(fromSource.count == 1 && fromSource.first?.to == publisher.address)
+        #expect(encoder.keyFrameRequests == connecting + 1)
+        // The publisher is asked at most once per interval, however many subscribers ask.
+        #expect(relay.receive(try pli(from: source), from: source.address, now: second + .milliseconds(10)).isEmpty)
+    }
+
+    /// A broadcast's subscribers follow its next publisher: the same outgoing stream (SSRC), its
+    /// sequence continuing, now carrying the new publisher's packets; and the rendition of the
+    /// publisher that left is stopped.
+    @Test func subscribersFollowTheNextPublisher() throws {
+        let world = try World()
+        let relay = world.relay
+        let first = try ConnectedPeer.connect(to: relay, room: "live", identity: "merchant", publishing: true, port: 6_200)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "live", identity: "v", publishing: false, port: 6_201)
+        let low = try ConnectedPeer.connect(to: relay, room: "live", identity: "low", publishing: false, port: 6_202, quality: .low)
+        let lowEncoder = try world.encoder(.low)
+        var before: [RTPPacket] = []
+        for seq in UInt16(10)...12 {
+            before += viewer.received(relay.receive(try first.rtp(ssrc: first.offer.videoSSRC, sequence: seq, payload: Self.payload(1, Int(seq))), from: first.address, now: .zero))
+        }
+        #expect(before.count == 3)
+        #expect(relay.close(id: first.id, reason: "test"))
+        #expect(lowEncoder.stopped, "the rendition of a publisher that left stops")
+        #expect(relay.statistics().first { $0.id == viewer.id }?.watching == first.id)
+
+        let next = try ConnectedPeer.connect(to: relay, room: "live", identity: "merchant", publishing: true, port: 6_203)
+        #expect(relay.statistics().first { $0.id == viewer.id }?.watching == next.id)
+        var after: [RTPPacket] = []
+        for seq in UInt16(9_000)...9_002 {
+            after += viewer.received(relay.receive(try next.rtp(ssrc: next.offer.videoSSRC, sequence: seq, payload: Self.payload(2, Int(seq % 256))), from: next.address, now: .milliseconds(500)))
+        }
+        #expect(after.map(\.payload) == (9_000...9_002).map { Self.payload(2, $0 % 256) })
+        #expect(Set((before + after).map(\.header.ssrc)).count == 1, "one outgoing stream throughout")
+        #expect(after.first?.header.sequenceNumber == (before.last?.header.sequenceNumber).map { $0 &+ 1 }, "the sequence continues")
+        // The low subscriber followed too, to a new rendition of the new publisher.
+        let nextLow = try world.encoder(.low)
+        #expect(nextLow !== lowEncoder && !nextLow.stopped)
+        #expect(nextLow.fed.map(\.sequenceNumber) == [9_000, 9_001, 9_002])
+        _ = low
+    }
+
+    /// A rendition runs while it has subscribers: a second `low` subscriber shares it; the last
+    /// one to leave (or move away) stops it.
+    @Test func aRenditionIsSharedAndStopsWithItsLastSubscriber() throws {
+        let world = try World()
+        let relay = world.relay
+        _ = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_300)
+        let a = try ConnectedPeer.connect(to: relay, room: "r", identity: "a", publishing: false, port: 6_301, quality: .low)
+        let b = try ConnectedPeer.connect(to: relay, room: "r", identity: "b", publishing: false, port: 6_302, quality: .low)
+        let encoder = try world.encoder(.low)
+        #expect(relay.renditionCount == 1)
+        #expect(relay.close(id: a.id, reason: "test"))
+        #expect(!encoder.stopped)
+        // b moves to the source: the rendition has no one left.
+        _ = try relay.setQuality(id: b.id, quality: .source, now: .milliseconds(2_000))
+        #expect(encoder.stopped && relay.renditionCount == 0)
+        #expect(relay.statistics().first { $0.id == b.id }?.quality == .source)
+    }
+}
