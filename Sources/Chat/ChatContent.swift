@@ -2,7 +2,7 @@ import Foundation
 import ShowroomCore
 
 /// What one chat message carries. On the wire and in the store it is one JSON object
-/// (``jsonObject``, read back with `Decodable`) whose `kind` says which other fields are present;
+/// (`Codable`: ``json()`` writes it, ``init(json:)`` reads it) whose `kind` says which other fields are present;
 /// see docs/protocol.md.
 public enum ChatContent: Sendable, Equatable {
     case text(String)
@@ -94,7 +94,7 @@ public enum ChatContent: Sendable, Equatable {
 }
 
 extension ChatContent: Decodable {
-    private enum Key: String, CodingKey { case kind, text, url, width, height, alt, poster, duration, sku, title, price, currency, image, link, code, discount, expires }
+    enum Key: String, CodingKey { case kind, text, url, width, height, alt, poster, duration, sku, title, price, currency, image, link, code, discount, expires }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
@@ -131,36 +131,63 @@ extension ChatContent: Decodable {
 
     private static let decoder = JSONDecoder()
 
-    /// The content as a JSON object — the one encoding, on the wire (inside a `message`) and in the
-    /// store: `kind` and the fields of that kind; a coupon's `expires` as it was sent.
-    public var jsonObject: [String: Any] {
-        var o: [String: Any] = ["kind": kind]
+    /// The content's JSON — the one encoding, on the wire (inside a `message`) and in the store:
+    /// `kind` and the fields of that kind, keys sorted; a coupon's `expires` as it was sent.
+    /// Throws only for a value JSON cannot hold (a non-finite clip duration, which ``validate()``
+    /// refuses).
+    public func json() throws -> String {
+        String(decoding: try Self.encoder.encode(self), as: UTF8.self)
+    }
+
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    /// Its string fields, for sizing it (``StoredMessage/storedSize``).
+    var strings: [String] {
         switch self {
-        case .text(let t), .system(let t): o["text"] = t
-        case .image(let url, let w, let h, let alt):
-            o["url"] = url
-            o["width"] = w
-            o["height"] = h
-            o["alt"] = alt
-        case .video(let url, let poster, let duration, let w, let h):
-            o["url"] = url
-            if let poster { o["poster"] = poster }
-            o["duration"] = duration
-            o["width"] = w
-            o["height"] = h
-        case .product(let sku, let title, let price, let currency, let image, let link):
-            o["sku"] = sku
-            o["title"] = title
-            o["price"] = price
-            o["currency"] = currency
-            if let image { o["image"] = image }
-            o["link"] = link
-        case .coupon(let code, let discount, let expires):
-            o["code"] = code
-            o["discount"] = discount
-            o["expires"] = expires.text
+        case .text(let t), .system(let t): [t]
+        case .image(let url, _, _, let alt): [url, alt]
+        case .video(let url, let poster, _, _, _): [url] + (poster.map { [$0] } ?? [])
+        case .product(let sku, let title, let price, let currency, let image, let link): [sku, title, price, currency, link] + (image.map { [$0] } ?? [])
+        case .coupon(let code, let discount, let expires): [code, discount, expires.text]
         }
-        return o
+    }
+}
+
+extension ChatContent: Encodable {
+    /// `kind` and the fields of that kind (an absent poster or image is left out), into the
+    /// encoder's keyed container: a wire `message` adds its own keys beside them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(kind, forKey: .kind)
+        switch self {
+        case .text(let t), .system(let t): try c.encode(t, forKey: .text)
+        case .image(let url, let w, let h, let alt):
+            try c.encode(url, forKey: .url)
+            try c.encode(w, forKey: .width)
+            try c.encode(h, forKey: .height)
+            try c.encode(alt, forKey: .alt)
+        case .video(let url, let poster, let duration, let w, let h):
+            try c.encode(url, forKey: .url)
+            try c.encodeIfPresent(poster, forKey: .poster)
+            try c.encode(duration, forKey: .duration)
+            try c.encode(w, forKey: .width)
+            try c.encode(h, forKey: .height)
+        case .product(let sku, let title, let price, let currency, let image, let link):
+            try c.encode(sku, forKey: .sku)
+            try c.encode(title, forKey: .title)
+            try c.encode(price, forKey: .price)
+            try c.encode(currency, forKey: .currency)
+            try c.encodeIfPresent(image, forKey: .image)
+            try c.encode(link, forKey: .link)
+        case .coupon(let code, let discount, let expires):
+            try c.encode(code, forKey: .code)
+            try c.encode(discount, forKey: .discount)
+            try c.encode(expires.text, forKey: .expires)
+        }
     }
 }
 
@@ -199,7 +226,7 @@ public struct StoredMessage: Sendable, Equatable {
             }
         }
         var size = 256 + escaped(clientID) + escaped(sender) + escaped(senderRole)
-        for case let v as String in content.jsonObject.values { size += escaped(v) }
+        for v in content.strings { size += escaped(v) }
         return size
     }
 }

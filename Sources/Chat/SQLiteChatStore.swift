@@ -75,9 +75,7 @@ public final class SQLiteChatStore: ChatStore {
     public func append(
         room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at date: Date
     ) throws(ChatError) -> (message: StoredMessage, duplicate: Bool) {
-        let body = try run("encoding") {
-            String(decoding: try JSONSerialization.data(withJSONObject: content.jsonObject, options: .sortedKeys), as: UTF8.self)
-        }
+        let body = try run("encoding") { try content.json() }
         return try run("append") {
             try pool.write { db -> (StoredMessage, Bool) in
                 if let row = try Row.fetchOne(

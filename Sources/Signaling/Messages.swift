@@ -48,98 +48,140 @@ public enum ClientMessage: Sendable, Equatable {
     /// Parses one text frame, keeping its `ref` even when the rest is wrong: any JSON object with a
     /// string `ref` gets it back on the error it causes.
     public static func decode(_ text: String) -> (ref: String?, message: Result<ClientMessage, SignalingError>) {
-        let data = Data(text.utf8)
-        // JSONSerialization refuses nesting deeper than 512 levels (a thrown error, not a crash).
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        // JSONDecoder refuses nesting deeper than 512 levels (a thrown error, not a crash).
+        guard let frame = try? decoder.decode(Frame.self, from: Data(text.utf8)) else {
             return (nil, .failure(SignalingError(.badMessage, "not a JSON object")))
         }
-        let ref = object["ref"] as? String
-        do {
-            return (ref, .success(try parse(object, data: data)))
-        } catch {
-            return (ref, .failure(error))
+        return (frame.ref, frame.message)
+    }
+
+    private static let decoder = JSONDecoder()
+
+    /// One client frame, read with `Decodable`: its `ref` (when it is a string) and the message or
+    /// what is wrong with it — kept apart so that a wrong field still gets its `ref` back.
+    private struct Frame: Decodable {
+        var ref: String?
+        var message: Result<ClientMessage, SignalingError>
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: FieldKey.self)
+            ref = try? c.decodeIfPresent(String.self, forKey: FieldKey("ref"))
+            do throws(SignalingError) {
+                message = .success(try ClientMessage(fields: Fields(container: c), decoder: decoder))
+            } catch {
+                message = .failure(error)
+            }
         }
     }
 
-    private static func parse(_ object: [String: Any], data: Data) throws(SignalingError) -> ClientMessage {
-        guard let type = object["type"] as? String else { throw SignalingError(.badMessage, "no type") }
+    /// Any key of a client frame.
+    private struct FieldKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// A frame's fields, each read as the type the protocol gives it; a missing or mistyped one
+    /// is `bad_message` naming the field.
+    private struct Fields {
+        let container: KeyedDecodingContainer<FieldKey>
+        var type = ""
+
+        func has(_ key: String) -> Bool { container.contains(FieldKey(key)) }
+
         func string(_ key: String, max: Int = 256) throws(SignalingError) -> String {
-            guard let v = object[key] as? String, !v.isEmpty, v.utf8.count <= max else {
+            guard let v = try? container.decode(String.self, forKey: FieldKey(key)), !v.isEmpty, v.utf8.count <= max else {
                 throw SignalingError(.badMessage, "\(type): \(key) must be a non-empty string of at most \(max) bytes")
             }
             return v
         }
+
         /// An integral JSON number of magnitude below 2^53 (exact in a Double, so no rounding
-        /// surprise and no trap converting it).
+        /// surprise and no trap converting it); nil when absent.
         func integer(_ key: String) throws(SignalingError) -> Int64? {
-            guard let v = object[key] else { return nil }
-            // JSON true/false also bridge to NSNumber; their class names say Boolean.
-            guard !String(describing: Swift.type(of: v)).contains("Bool"), let n = v as? NSNumber, n.doubleValue.isFinite,
-                n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 9_007_199_254_740_992
-            else {
+            guard has(key) else { return nil }
+            guard let v = try? container.decode(Int64.self, forKey: FieldKey(key)), v.magnitude < 9_007_199_254_740_992 else {
                 throw SignalingError(.badMessage, "\(type): \(key) must be an integer")
             }
-            return Int64(n.doubleValue)
+            return v
         }
-        let message: ClientMessage
+
+        /// Nil when absent; otherwise true or false, or `bad_message`.
+        func bool(_ key: String) throws(SignalingError) -> Bool? {
+            guard has(key) else { return nil }
+            guard let v = try? container.decode(Bool.self, forKey: FieldKey(key)) else {
+                throw SignalingError(.badMessage, "\(type): \(key) must be true or false")
+            }
+            return v
+        }
+    }
+
+    private init(fields f: Fields, decoder: any Decoder) throws(SignalingError) {
+        var f = f
+        guard let type = try? f.container.decode(String.self, forKey: FieldKey("type")) else { throw SignalingError(.badMessage, "no type") }
+        f.type = type
         switch type {
         case "hello":
-            message = .hello(version: Int(try integer("v") ?? 0), token: try string("token", max: 4_096))
+            self = .hello(version: Int(try f.integer("v") ?? 0), token: try f.string("token", max: 4_096))
         case "refresh":
-            message = .refresh(token: try string("token", max: 4_096))
+            self = .refresh(token: try f.string("token", max: 4_096))
         case "join":
-            let room = try string("room", max: 64)
+            let room = try f.string("room", max: 64)
             guard room.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
                 throw SignalingError(.badMessage, "join: room names are letters, digits, - and _")
             }
-            let last = try integer("lastSeq")
+            let last = try f.integer("lastSeq")
             if let last, last < 0 { throw SignalingError(.badMessage, "join: lastSeq is ≥ 0") }
-            message = .join(room: room, lastSeq: last)
-        case "leave": message = .leave
+            self = .join(room: room, lastSeq: last)
+        case "leave": self = .leave
         case "send":
-            let id = try string("id", max: 64)
+            let id = try f.string("id", max: 64)
             // A field of the wrong JSON type (or missing) is bad_message; a value that breaks a
             // content rule (a URL, a price, an expiry) is invalid_content, found by validate().
             do {
-                message = .send(id: id, content: try ChatContent(json: data))
+                self = .send(id: id, content: try ChatContent(from: decoder))
             } catch {
                 throw SignalingError(.badMessage, "send: \(Self.describe(error))")
             }
         case "typing":
-            guard let on = object["on"] as? Bool else { throw SignalingError(.badMessage, "typing: on must be true or false") }
-            message = .typing(on)
+            guard let on = try? f.bool("on") else { throw SignalingError(.badMessage, "typing: on must be true or false") }
+            self = .typing(on)
         case "read":
-            guard let seq = try integer("seq"), seq >= 0 else { throw SignalingError(.badMessage, "read: seq is an integer ≥ 0") }
-            message = .read(seq: seq)
+            guard let seq = try f.integer("seq"), seq >= 0 else { throw SignalingError(.badMessage, "read: seq is an integer ≥ 0") }
+            self = .read(seq: seq)
         case "history":
-            let limit = Int(try integer("limit") ?? 50)
+            let limit = Int(try f.integer("limit") ?? 50)
             guard (1...200).contains(limit) else { throw SignalingError(.badMessage, "history: limit is 1–200") }
-            message = .history(before: try integer("before"), limit: limit)
+            self = .history(before: try f.integer("before"), limit: limit)
         case "publish":
-            message = .publish(sdp: try string("sdp", max: 65_536))
+            self = .publish(sdp: try f.string("sdp", max: 65_536))
         case "subscribe":
-            let quality = (object["quality"] as? String) ?? "source"
+            let quality = (try? f.container.decode(String.self, forKey: FieldKey("quality"))) ?? "source"
             guard ["source", "medium", "low"].contains(quality) else {
                 throw SignalingError(.badMessage, "subscribe: quality is source, medium or low")
             }
-            let source = object["source"] == nil ? nil : try string("source")
-            message = .subscribe(sdp: try string("sdp", max: 65_536), quality: quality, adaptive: (object["adaptive"] as? Bool) ?? true, source: source)
+            let source = f.has("source") ? try f.string("source") : nil
+            let adaptive = (try? f.container.decode(Bool.self, forKey: FieldKey("adaptive"))) ?? true
+            self = .subscribe(sdp: try f.string("sdp", max: 65_536), quality: quality, adaptive: adaptive, source: source)
         case "setQuality":
-            let quality = try string("quality")
+            let quality = try f.string("quality")
             guard ["source", "medium", "low"].contains(quality) else {
                 throw SignalingError(.badMessage, "setQuality: quality is source, medium or low")
             }
-            message = .setQuality(session: try string("session"), quality: quality)
-        case "stop": message = .stop(session: try string("session"))
+            self = .setQuality(session: try f.string("session"), quality: quality)
+        case "stop": self = .stop(session: try f.string("session"))
         case "mute":
-            guard let kind = object["kind"] as? String, kind == "audio" || kind == "video", let muted = object["muted"] as? Bool else {
+            guard let kind = try? f.container.decode(String.self, forKey: FieldKey("kind")), kind == "audio" || kind == "video",
+                let muted = try? f.container.decode(Bool.self, forKey: FieldKey("muted"))
+            else {
                 throw SignalingError(.badMessage, "mute: kind is audio or video, muted true or false")
             }
-            message = .mute(kind: kind, muted: muted)
-        case "ping": message = .ping
+            self = .mute(kind: kind, muted: muted)
+        case "ping": self = .ping
         default: throw SignalingError(.badMessage, "unknown type \(type)")
         }
-        return message
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -178,64 +220,124 @@ public enum ServerMessage: Sendable, Equatable {
     /// Sent last before the server closes the connection; `ref` when a message caused it.
     case closing(code: String, reason: String, ref: String? = nil)
 
+    /// The message as one JSON text frame: keys sorted, slashes unescaped, absent optionals left out.
     public func json() -> String {
-        var o: [String: Any]
-        var ref: String?
-        switch self {
-        case .welcome(let p, let expires, let r):
-            o = ["type": "welcome", "v": protocolVersion, "participant": Self.object(p)]
-            if let expires { o["expires"] = expires.formatted(.iso8601) }
-            ref = r
-        case .joined(let room, let participants, let firstSeq, let lastSeq, let receipts, let publishers, let r):
-            o = [
-                "type": "joined", "room": room, "participants": participants.map(Self.object), "firstSeq": firstSeq, "lastSeq": lastSeq,
-                "readReceipts": receipts, "publishers": publishers,
-            ]
-            ref = r
-        case .refreshed(let expires, let r):
-            o = ["type": "refreshed"]
-            if let expires { o["expires"] = expires.formatted(.iso8601) }
-            ref = r
-        case .presence(let event, let p): o = ["type": "presence", "event": event, "participant": Self.object(p)]
-        case .message(let m): o = Self.object(m)
-        case .ack(let id, let seq, let duplicate, let r):
-            o = ["type": "ack", "id": id, "seq": seq, "duplicate": duplicate]
-            ref = r
-        case .typing(let from, let on): o = ["type": "typing", "from": from, "on": on]
-        case .mute(let participant, let kind, let muted): o = ["type": "mute", "participant": participant, "kind": kind, "muted": muted]
-        case .read(let from, let seq): o = ["type": "read", "from": from, "seq": seq]
-        case .history(let messages, let hasMore, let r):
-            o = ["type": "history", "messages": messages.map(Self.object), "hasMore": hasMore]
-            ref = r
-        case .answer(let session, let sdp, let r):
-            o = ["type": "answer", "session": session, "sdp": sdp]
-            ref = r
-        case .track(let event, let participant, let session): o = ["type": "track", "event": event, "participant": participant, "session": session]
-        case .error(let code, let reason, let r):
-            o = ["type": "error", "code": code, "reason": reason]
-            ref = r
-        case .pong(let r):
-            o = ["type": "pong"]
-            ref = r
-        case .closing(let code, let reason, let r):
-            o = ["type": "closing", "code": code, "reason": reason]
-            ref = r
-        }
-        if let ref { o["ref"] = ref }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+        String(decoding: (try? Self.encoder.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    static func object(_ p: Participant) -> [String: Any] { ["id": p.id, "identity": p.identity, "role": p.role] }
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+}
 
-    static func object(_ m: StoredMessage) -> [String: Any] {
-        var o = m.content.jsonObject
-        o["type"] = "message"
-        o["seq"] = m.seq
-        o["id"] = m.clientID
-        o["from"] = m.sender
-        o["role"] = m.senderRole
-        o["sentAt"] = m.sentAt.formatted(.iso8601)
-        return o
+extension ServerMessage: Encodable {
+    private enum Key: String, CodingKey {
+        case type, v, participant, expires, room, participants, firstSeq, lastSeq, readReceipts, publishers, event, id, seq, duplicate, from, on
+        case kind, muted, messages, hasMore, session, sdp, code, reason, ref
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        var ref: String?
+        func expiry(_ date: Date?) throws { try c.encodeIfPresent(date?.formatted(.iso8601), forKey: .expires) }
+        switch self {
+        case .welcome(let p, let expires, let r):
+            try c.encode("welcome", forKey: .type)
+            try c.encode(protocolVersion, forKey: .v)
+            try c.encode(p, forKey: .participant)
+            try expiry(expires)
+            ref = r
+        case .joined(let room, let participants, let firstSeq, let lastSeq, let receipts, let publishers, let r):
+            try c.encode("joined", forKey: .type)
+            try c.encode(room, forKey: .room)
+            try c.encode(participants, forKey: .participants)
+            try c.encode(firstSeq, forKey: .firstSeq)
+            try c.encode(lastSeq, forKey: .lastSeq)
+            try c.encode(receipts, forKey: .readReceipts)
+            try c.encode(publishers, forKey: .publishers)
+            ref = r
+        case .refreshed(let expires, let r):
+            try c.encode("refreshed", forKey: .type)
+            try expiry(expires)
+            ref = r
+        case .presence(let event, let p):
+            try c.encode("presence", forKey: .type)
+            try c.encode(event, forKey: .event)
+            try c.encode(p, forKey: .participant)
+        case .message(let m):
+            try WireMessage(m).encode(to: encoder)
+        case .ack(let id, let seq, let duplicate, let r):
+            try c.encode("ack", forKey: .type)
+            try c.encode(id, forKey: .id)
+            try c.encode(seq, forKey: .seq)
+            try c.encode(duplicate, forKey: .duplicate)
+            ref = r
+        case .typing(let from, let on):
+            try c.encode("typing", forKey: .type)
+            try c.encode(from, forKey: .from)
+            try c.encode(on, forKey: .on)
+        case .mute(let participant, let kind, let muted):
+            try c.encode("mute", forKey: .type)
+            try c.encode(participant, forKey: .participant)
+            try c.encode(kind, forKey: .kind)
+            try c.encode(muted, forKey: .muted)
+        case .read(let from, let seq):
+            try c.encode("read", forKey: .type)
+            try c.encode(from, forKey: .from)
+            try c.encode(seq, forKey: .seq)
+        case .history(let messages, let hasMore, let r):
+            try c.encode("history", forKey: .type)
+            try c.encode(messages.map(WireMessage.init), forKey: .messages)
+            try c.encode(hasMore, forKey: .hasMore)
+            ref = r
+        case .answer(let session, let sdp, let r):
+            try c.encode("answer", forKey: .type)
+            try c.encode(session, forKey: .session)
+            try c.encode(sdp, forKey: .sdp)
+            ref = r
+        case .track(let event, let participant, let session):
+            try c.encode("track", forKey: .type)
+            try c.encode(event, forKey: .event)
+            try c.encode(participant, forKey: .participant)
+            try c.encode(session, forKey: .session)
+        case .error(let code, let reason, let r):
+            try c.encode("error", forKey: .type)
+            try c.encode(code, forKey: .code)
+            try c.encode(reason, forKey: .reason)
+            ref = r
+        case .pong(let r):
+            try c.encode("pong", forKey: .type)
+            ref = r
+        case .closing(let code, let reason, let r):
+            try c.encode("closing", forKey: .type)
+            try c.encode(code, forKey: .code)
+            try c.encode(reason, forKey: .reason)
+            ref = r
+        }
+        try c.encodeIfPresent(ref, forKey: .ref)
+    }
+}
+
+extension Participant: Encodable {}
+
+/// A stored chat message as the wire shows it (`message`, and each entry of `history`): its
+/// content's fields with `type`, `seq`, `id` (the sender's), `from`, `role` and `sentAt` beside them.
+struct WireMessage: Encodable {
+    var message: StoredMessage
+    init(_ message: StoredMessage) { self.message = message }
+
+    private enum Key: String, CodingKey { case type, seq, id, from, role, sentAt }
+
+    func encode(to encoder: any Encoder) throws {
+        try message.content.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode("message", forKey: .type)
+        try c.encode(message.seq, forKey: .seq)
+        try c.encode(message.clientID, forKey: .id)
+        try c.encode(message.sender, forKey: .from)
+        try c.encode(message.senderRole, forKey: .role)
+        try c.encode(message.sentAt.formatted(.iso8601), forKey: .sentAt)
     }
 }

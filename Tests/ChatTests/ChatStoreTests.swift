@@ -244,7 +244,7 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
         }
         // Valid or refused, what is kept is what was sent: the store's encoding gives it back unchanged.
         _ = try? content.validate()
-        let stored = try JSONSerialization.data(withJSONObject: content.jsonObject, options: .sortedKeys)
+        let stored = Data(try content.json().utf8)
         #expect(try ChatContent(json: stored) == content)
     }
 
