@@ -8,6 +8,7 @@ import Chat
 import HummingbirdWebSocket
 import Relay
 import ShowroomCore
+import ServiceLifecycle
 import Signaling
 
 /// Composition root: builds the HTTP application from a configuration. Later layers (relay,
@@ -201,8 +202,13 @@ public enum ShowroomServer {
         let app = try application(configuration: configuration, relay: relay, auth: auth, metrics: metrics, logger: logger) { port in
             logger.info("showroom listening", metadata: ["url": .string("http://\(configuration.host):\(port)")])
         }
-        try await app.runService()
-        await relay.stop()
+        // The relay first: the group stops services in reverse order, so HTTP (WHIP, WHEP, /ws)
+        // stops before the media does.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: RelayLifecycle(relay: relay)), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
         logger.info("showroom stopped")
     }
 }

@@ -55,7 +55,8 @@ final class SignalingServer: Sendable {
             configuration: config, relay: relay, auth: await TokenAuthority(secret: testSecret), metrics: metrics,
             logger: Logger(label: "test")
         ) { port in started.continuation.yield(port) }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+        let services: [any Service] = (relay.map { [RelayLifecycle(relay: $0)] } ?? []) + [app]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: Logger(label: "test")))
         let done = Done()
         Task {
             _ = try? await group.run()
