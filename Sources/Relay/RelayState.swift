@@ -69,7 +69,23 @@ final class RelayState {
     /// Subscribers with a deferred rendition change (``setQuality(id:quality:now:)``).
     var qualityPending: Set<String> = []
 
-    init(certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger) throws {
+    /// A session opened or ended, with its room and identity: how ``RelayServer``'s directory of
+    /// rooms and relay-wide quotas learns about sessions a worker ends on its own (consent, DTLS).
+    enum SessionEvent {
+        case opened(room: String, identity: String)
+        case closed(room: String, identity: String)
+    }
+    private let onSession: (SessionEvent) -> Void
+    /// Renditions running on the whole relay (all workers), for the relay-wide rendition quota;
+    /// this state's own count when it is the only one.
+    private let renditionsRunning: (() -> Int)?
+
+    init(
+        certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger,
+        renditionsRunning: (() -> Int)? = nil, onSession: @escaping (SessionEvent) -> Void = { _ in }
+    ) throws {
+        self.renditionsRunning = renditionsRunning
+        self.onSession = onSession
         self.limits = limits
         dtlsContext = try DTLSContext(certificate: certificate)
         self.certificate = certificate
@@ -166,6 +182,7 @@ final class RelayState {
         if !identity.isEmpty { sessionsOfIdentity[identity, default: 0] += 1 }
         byResource[session.resource] = session
         byUfrag[ufrag] = session
+        onSession(.opened(room: room, identity: identity))
         if role == .publisher, exclusive, let publication = session.publication, let waiting = orphans.removeValue(forKey: room) {
             // Subscribers left by the room's previous publisher continue with this one.
             for s in waiting where sessions[s.peer.id] != nil { try? subscribe(s, to: publication) }
@@ -182,7 +199,7 @@ final class RelayState {
 
     private func startRendition(of publication: Publication, quality: Quality) throws(RelayError) -> Rendition {
         guard let makeEncoder else { throw RelayError(.internalError, "transcoding is not available") }
-        let running = renditionCount
+        let running = renditionsRunning?() ?? renditionCount
         guard running < limits.renditions else {
             count("rendition-at-capacity")
             throw RelayError(.atCapacity, "\(running) renditions are running, the most this relay takes; ask for quality source")
@@ -231,6 +248,7 @@ final class RelayState {
             qualityPending.remove(id)
             s.subscription = nil
         }
+        onSession(.closed(room: s.room, identity: s.owner))
         logger.info("session closed", metadata: ["session": .string(id), "reason": .string(reason)])
         return true
     }

@@ -57,6 +57,13 @@ public struct ServerConfiguration: Sendable {
         guard (0...65_535).contains(relay.mediaPort) else {
             throw ServerError(.invalidConfiguration, "media port \(relay.mediaPort) is not 0–65535")
         }
+        guard (1...64).contains(relay.mediaThreads) else {
+            throw ServerError(.invalidConfiguration, "media threads \(relay.mediaThreads) is not 1–64")
+        }
+        guard relay.mediaPort == 0 || relay.mediaPort + relay.mediaThreads - 1 <= 65_535 else {
+            throw ServerError(
+                .invalidConfiguration, "media ports \(relay.mediaPort)–\(relay.mediaPort + relay.mediaThreads - 1) do not fit below 65536")
+        }
         if let days = retentionDays, days < 1 { throw ServerError(.invalidConfiguration, "retention days \(days) is not ≥ 1") }
         if let n = retentionMessagesPerRoom, n < 1 {
             throw ServerError(.invalidConfiguration, "retention messages \(n) is not ≥ 1")

@@ -34,8 +34,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "HTTP port (0 picks a free one and logs it).")
     var port = 8080
 
-    @Option(help: "UDP port for all WebRTC media (STUN, DTLS, SRTP); 0 picks a free one.")
+    @Option(help: "UDP port for WebRTC media (STUN, DTLS, SRTP) of the first media thread; thread i listens on this port + i. 0 picks free ones.")
     var mediaPort = 40_000
+
+    @Option(help: "Media threads (event loops that forward media), each with its own UDP port; a room's sessions share one. Default: one per core.")
+    var mediaThreads: Int?
 
     @Option(help: "Address announced in SDP candidates. The server never guesses it from its interfaces; set it to a public address when peers are not on this host.")
     var announceIP = "127.0.0.1"
@@ -81,6 +84,7 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.dataDirectory = dataDir
         config.relay.mediaPort = mediaPort
+        config.relay.mediaThreads = mediaThreads ?? ProcessInfo.processInfo.activeProcessorCount
         config.relay.announceIP = announceIP
         // Bind the media socket where the announced address lives: loopback by default.
         config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"

@@ -104,6 +104,49 @@ final class Tally: MediaPeerObserver {
     }
 }
 
+/// Media on every core: with two media workers, two rooms are placed on different workers (their
+/// answers name different ports), a room's publisher and subscriber share one, and media flows in
+/// both rooms at once.
+@Suite struct MediaWorkerTests {
+    @Test func roomsOnTwoWorkersEachCarryTheirMedia() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        config.mediaThreads = 2
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        #expect(relay.ports.count == 2 && Set(relay.ports).count == 2)
+        let media = try EncodedMedia(width: 320, height: 180, videoBitrate: 300_000, seconds: 2)
+        let cert = try DTLSCertificate()
+        var peers: [MediaPeer] = []
+        var tallies: [Tally] = []
+        var portsByRoom: [String: Set<Int>] = [:]
+        for room in ["left", "right"] {
+            let pubOffer = ClientOffer(direction: .send, fingerprint: cert.fingerprint)
+            let pubAnswer = try ServerAnswer(parsing: try await relay.open(room: room, identity: "p-\(room)", publishing: true, offer: pubOffer.sdp).answer)
+            peers.append(try await MediaPeer.start(role: .publisher(media), offer: pubOffer, answer: pubAnswer, certificate: cert, via: nil, group: group, observer: Tally()))
+            let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
+            let answer = try ServerAnswer(parsing: try await relay.open(room: room, identity: "v-\(room)", publishing: false, offer: offer.sdp).answer)
+            let tally = Tally()
+            tallies.append(tally)
+            peers.append(try await MediaPeer.start(role: .viewer, offer: offer, answer: answer, certificate: cert, via: nil, group: group, observer: tally))
+            portsByRoom[room] = [pubAnswer.port, answer.port]
+        }
+        #expect(portsByRoom["left"]?.count == 1 && portsByRoom["right"]?.count == 1, "a room's sessions share a worker: \(portsByRoom)")
+        #expect(portsByRoom["left"] != portsByRoom["right"], "two rooms, two workers: \(portsByRoom)")
+        #expect(relay.sessionsPerWorker() == [2, 2])
+        for _ in 0..<200 where tallies.contains(where: { $0.counts.withLock { $0.rendered } < 30 }) { try await Task.sleep(for: .milliseconds(50)) }
+        for tally in tallies {
+            let counts = tally.counts.withLock { $0 }
+            #expect(counts.failures.isEmpty && counts.rendered >= 30, "\(counts.rendered) frames rendered")
+        }
+        #expect(await relay.statistics().count == 4)
+        #expect((await relay.snapshot()).publishers == 2)
+        for p in peers { await p.stop() }
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}
+
 @Suite struct ClientHandshakeTests {
     /// The first check and every consent check are signed binding requests the relay's ICE agent
     /// accepts; each refreshes consent (else the relay ends the session after 30 s, RFC 7675).

@@ -1,0 +1,117 @@
+import MediaPipeline
+import MediaWire
+
+/// What the relay's workers share, kept by ``RelayServer`` under one lock and touched only on the
+/// control path (opening and ending sessions, never per packet): which worker holds each room, and
+/// the quotas that are relay-wide rather than per room — sessions on the relay, sessions of one
+/// identity, session opens per identity. I/O-free; the time is given.
+///
+/// **Placement.** A room lives on one worker, so that its publisher and its subscribers share an
+/// event loop and forwarding needs no hand-off. A room is placed when its first session opens, on
+/// the worker with the fewest sessions (the lowest index on a tie), and stays there while it has a
+/// session or an open under way; then its entry is dropped, and it is placed afresh next time.
+/// The table holds at most one entry per live session or open in flight.
+struct RelayDirectory {
+    struct Placement: Equatable {
+        var worker: Int
+        /// Sessions of the room open on its worker.
+        var sessions = 0
+        /// Opens admitted and not yet finished.
+        var pending = 0
+    }
+
+    let limits: RelayLimits
+    private(set) var rooms: [String: Placement] = [:]
+    /// Sessions per worker: the load placement goes by.
+    private(set) var sessionsOnWorker: [Int]
+    private var sessionsOfIdentity: [String: Int] = [:]
+    private var pendingOfIdentity: [String: Int] = [:]
+    private var pendingTotal = 0
+    private var openBuckets: [String: (tokens: Double, at: MediaTime)] = [:]
+    /// Opens refused here, by reason (the relay's drop counters' names).
+    private(set) var refused: [String: Int] = [:]
+
+    init(workers: Int, limits: RelayLimits) {
+        self.limits = limits
+        sessionsOnWorker = Array(repeating: 0, count: max(1, workers))
+    }
+
+    var sessions: Int { sessionsOnWorker.reduce(0, +) }
+
+    /// Checks the relay-wide quotas for an open by `identity` (empty: an internal caller, no
+    /// identity quota) in `room`, reserves its place, and answers the worker that holds the room.
+    /// Every admitted open must be followed by ``finish(room:identity:)``.
+    mutating func admit(room: String, identity: String, now: MediaTime) throws(RelayError) -> Int {
+        guard sessions + pendingTotal < limits.sessions else {
+            refused["session-at-capacity", default: 0] += 1
+            throw RelayError(.atCapacity, "the relay holds \(limits.sessions) sessions, the most it takes; try again later")
+        }
+        if !identity.isEmpty {
+            guard sessionsOfIdentity[identity, default: 0] + pendingOfIdentity[identity, default: 0] < limits.sessionsPerIdentity else {
+                refused["session-over-quota", default: 0] += 1
+                throw RelayError(
+                    .overQuota, "\(identity) holds \(limits.sessionsPerIdentity) media sessions, the most one identity may; end one (DELETE) first")
+            }
+            guard admitOpen(by: identity, now: now) else {
+                refused["session-open-rate", default: 0] += 1
+                throw RelayError(
+                    .overQuota,
+                    "\(identity) opened more than \(limits.sessionOpenBurst) sessions in a burst (\(limits.sessionOpensPerMinute) a minute); wait a few seconds")
+            }
+            pendingOfIdentity[identity, default: 0] += 1
+        }
+        pendingTotal += 1
+        if rooms[room] == nil {
+            let least = sessionsOnWorker.indices.min { sessionsOnWorker[$0] < sessionsOnWorker[$1] } ?? 0
+            rooms[room] = Placement(worker: least)
+        }
+        rooms[room]?.pending += 1
+        return rooms[room]?.worker ?? 0
+    }
+
+    /// An admitted open has finished (a session was made or not: its count came with
+    /// ``sessionOpened(room:identity:worker:)``).
+    mutating func finish(room: String, identity: String) {
+        pendingTotal = max(0, pendingTotal - 1)
+        if !identity.isEmpty { Self.decrement(&pendingOfIdentity, identity) }
+        rooms[room]?.pending -= 1
+        dropIfEmpty(room)
+    }
+
+    /// A worker opened a session (called from its loop, inside the open).
+    mutating func sessionOpened(room: String, identity: String, worker: Int) {
+        if sessionsOnWorker.indices.contains(worker) { sessionsOnWorker[worker] += 1 }
+        if !identity.isEmpty { sessionsOfIdentity[identity, default: 0] += 1 }
+        // A room opened on a worker other than its placement cannot happen through ``admit``; a
+        // direct open (tests) is recorded where it is.
+        rooms[room, default: Placement(worker: worker)].sessions += 1
+    }
+
+    /// A worker ended a session (deleted, stopped, or its consent lapsed).
+    mutating func sessionClosed(room: String, identity: String, worker: Int) {
+        if sessionsOnWorker.indices.contains(worker) { sessionsOnWorker[worker] = max(0, sessionsOnWorker[worker] - 1) }
+        if !identity.isEmpty { Self.decrement(&sessionsOfIdentity, identity) }
+        rooms[room]?.sessions -= 1
+        dropIfEmpty(room)
+    }
+
+    private mutating func dropIfEmpty(_ room: String) {
+        if let p = rooms[room], p.sessions <= 0, p.pending <= 0 { rooms[room] = nil }
+    }
+
+    /// Per identity, a token bucket of session opens (``RelayLimits/sessionOpensPerMinute``). The
+    /// table forgets identities whose bucket is full again, so it holds only recent openers.
+    private mutating func admitOpen(by identity: String, now: MediaTime) -> Bool {
+        let rate = Double(limits.sessionOpensPerMinute) / 60_000_000, burst = Double(limits.sessionOpenBurst)
+        func refilled(_ b: (tokens: Double, at: MediaTime)) -> Double { min(burst, b.tokens + Double((now - b.at).microseconds) * rate) }
+        if openBuckets.count > 10_000 { openBuckets = openBuckets.filter { refilled($0.value) < burst } }
+        let tokens = openBuckets[identity].map(refilled) ?? burst
+        guard tokens >= 1 else { return false }
+        openBuckets[identity] = (tokens - 1, now)
+        return true
+    }
+
+    private static func decrement(_ counts: inout [String: Int], _ key: String) {
+        if let n = counts[key], n > 1 { counts[key] = n - 1 } else { counts[key] = nil }
+    }
+}

@@ -1,0 +1,93 @@
+import NIOCore
+import MediaPipeline
+import MediaWire
+
+extension MediaTime {
+    /// The event loop's monotonic clock, for state that the relay owns.
+    static var now: MediaTime { MediaTime(microseconds: Int64(NIODeadline.now().uptimeNanoseconds / 1_000)) }
+}
+
+/// Reads datagrams, hands them to ``RelayState``, writes what it returns in one flush (NIO sends
+/// a flushed batch with `sendmmsg`), and drives the timers.
+final class RelayHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    private let state: NIOLoopBound<RelayState>
+    private var timer: RepeatedTask?
+    private var pending = 0
+    /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
+    private var addresses: [SocketAddress: PeerAddress] = [:]
+
+    init(state: NIOLoopBound<RelayState>) { self.state = state }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let state = self.state
+        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
+            let out = state.value.tick(now: .now)
+            Self.write(out, context: loopBoundContext.value)
+            if !out.isEmpty { loopBoundContext.value.flush() }
+        }
+
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let address: PeerAddress
+        if let known = addresses[envelope.remoteAddress] {
+            address = known
+        } else {
+            guard let converted = PeerAddress(envelope.remoteAddress) else { return }
+            if addresses.count > 10_000 { addresses.removeAll() }
+            addresses[envelope.remoteAddress] = converted
+            address = converted
+        }
+        var buffer = envelope.data
+        let out = state.value.receive(&buffer, from: address, socket: envelope.remoteAddress, now: .now)
+        Self.write(out, context: context)
+        pending += out.count
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if pending > 0 {
+            context.flush()
+            pending = 0
+        }
+    }
+
+    private static func write(_ out: [OutgoingDatagram], context: ChannelHandlerContext) {
+        for o in out { if let envelope = o.envelope { context.write(NIOAny(envelope), promise: nil) } }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A UDP error (ICMP unreachable from a peer that left) must not close the shared socket.
+    }
+}
+
+extension PeerAddress {
+    init?(_ address: SocketAddress) {
+        switch address {
+        case .v4(let a):
+            let raw = a.address.sin_addr.s_addr.bigEndian
+            self.init(ip: [UInt8(raw >> 24), UInt8(raw >> 16 & 0xFF), UInt8(raw >> 8 & 0xFF), UInt8(raw & 0xFF)], port: UInt16(address.port ?? 0))
+        case .v6(let a):
+            let bytes = withUnsafeBytes(of: a.address.sin6_addr) { Array($0) }
+            self.init(ip: bytes, port: UInt16(address.port ?? 0))
+        default:
+            return nil
+        }
+    }
+
+    var socketAddress: SocketAddress? {
+        if ip.count == 4 {
+            return try? SocketAddress(ipAddress: ip.map(String.init).joined(separator: "."), port: Int(port))
+        }
+        guard ip.count == 16 else { return nil }
+        var parts: [String] = []
+        for i in stride(from: 0, to: 16, by: 2) { parts.append(String(UInt16(ip[i]) << 8 | UInt16(ip[i + 1]), radix: 16)) }
+        return try? SocketAddress(ipAddress: parts.joined(separator: ":"), port: Int(port))
+    }
+}
