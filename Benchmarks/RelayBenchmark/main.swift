@@ -7,6 +7,7 @@
 //
 //   swift run -c release RelayBenchmark [N ...]      (default: 1 50 500)
 //   swift run -c release RelayBenchmark sessions [N]  (memory per idle session; default 2,000)
+//   swift run -c release RelayBenchmark rooms R N [W ...]  (R rooms, N viewers in all, W media threads; default 2 500 1 2)
 import Foundation
 import Logging
 import MediaCrypto
@@ -145,7 +146,10 @@ final class Peer {
 
     /// Runs the handshake to completion (bounded by its own timeouts).
     func connect(answer: String) throws {
-        let handshake = try ClientHandshake(offer: offer, answer: ServerAnswer(parsing: answer), certificate: certificate)
+        let parsed = try ServerAnswer(parsing: answer)
+        // The answer names the port of the media worker that holds the room.
+        udp.relay.sin_port = UInt16(parsed.port).bigEndian
+        let handshake = try ClientHandshake(offer: offer, answer: parsed, certificate: certificate)
         func now() -> Int64 { Int64(monotonicNanos() / 1_000) }
         for d in handshake.start(now: now()) { udp.send(d) }
         while true {
@@ -222,27 +226,39 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
 }
 
-func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async throws -> String {
-    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+/// One publisher per room → `n` viewers in all (spread evenly over `rooms` rooms), each publisher
+/// sending `rate` packets/s, through a relay with `workers` media threads. Relay CPU is the sum
+/// over its worker threads.
+func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int = 1, workers: Int = 1) async throws -> String {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
     var config = RelayConfiguration()
     config.mediaPort = 0
+    config.mediaThreads = workers
+    config.limits.sessions = n + rooms + 1
+    config.limits.sessionsPerRoom = n + 1
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
     let relay = try await RelayServer.start(configuration: config, group: group, logger: logger)
-    let tid = try await group.next().submit { c_gettid() }.get()
+    var tids: [Int32] = []
+    for loop in group.makeIterator() { tids.append(try await loop.submit { c_gettid() }.get()) }
 
-    let publisher = try Peer(relayPort: relay.port, publishing: true)
-    let pubAnswer = try await relay.open(room: "bench", publishing: true, offer: publisher.offer.sdp).answer
-    try publisher.connect(answer: pubAnswer)
+    var publishers: [Peer] = []
     var viewers: [Peer] = []
-    for _ in 0..<n {
-        let v = try Peer(relayPort: relay.port, publishing: false)
-        let answer = try await relay.open(room: "bench", publishing: false, offer: v.offer.sdp).answer
-        try v.connect(answer: answer)
-        viewers.append(v)
+    for r in 0..<rooms {
+        let publisher = try Peer(relayPort: relay.port, publishing: true)
+        let pubAnswer = try await relay.open(room: "bench-\(r)", publishing: true, offer: publisher.offer.sdp).answer
+        try publisher.connect(answer: pubAnswer)
+        publishers.append(publisher)
+        for _ in 0..<(n / rooms + (r < n % rooms ? 1 : 0)) {
+            let v = try Peer(relayPort: relay.port, publishing: false)
+            let answer = try await relay.open(room: "bench-\(r)", publishing: false, offer: v.offer.sdp).answer
+            try v.connect(answer: answer)
+            viewers.append(v)
+        }
     }
 
-    // Send `rate` packets/s of 1200 bytes carrying their send time; viewers poll between sends.
+    // Each publisher sends `rate` packets/s of 1200 bytes carrying their send time, in turn;
+    // viewers poll between sends.
     var latencies: [Double] = []
     latencies.reserveCapacity(Int(Double(rate * n) * seconds))
     var packet = [UInt8](repeating: 0xAB, count: 1_200 + SRTPSession.maxTrailer)
@@ -250,17 +266,20 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
     // epoll: one wait for all viewer sockets, whatever their number.
     let epoll = Epoll()
     for (i, v) in viewers.enumerated() { epoll.add(v.udp.fd, tag: UInt64(i)) }
-    let cpuBefore = threadCPUSeconds(tid)
+    let cpuBefore = tids.map(threadCPUSeconds)
     let start = monotonicNanos()
-    let interval = UInt64(1_000_000_000 / rate)
+    let interval = UInt64(1_000_000_000 / (rate * rooms))
     var next = start
     var seq: UInt16 = 0
+    var turn = 0
     var sent = 0, received = 0
     while monotonicNanos() - start < UInt64(seconds * 1e9) {
         let now = monotonicNanos()
         if now >= next {
             next += interval
-            seq &+= 1
+            let publisher = publishers[turn % rooms]
+            if turn % rooms == 0 { seq &+= 1 }
+            turn += 1
             let header = RTPPacket(
                 header: RTPHeader(payloadType: ClientOffer.videoPayloadType, sequenceNumber: seq, timestamp: UInt32(seq) &* 3_000, ssrc: publisher.offer.videoSSRC),
                 payload: []
@@ -292,15 +311,17 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double) async thro
         }
     }
     let elapsed = Double(monotonicNanos() - start) / 1e9
-    let cpu = threadCPUSeconds(tid) - cpuBefore
+    let cpuPerThread = zip(tids.map(threadCPUSeconds), cpuBefore).map { $0 - $1 }
+    let cpu = cpuPerThread.reduce(0, +)
     await relay.stop()
     try await group.shutdownGracefully()
     latencies.sort()
     let forwarded = Double(received) / elapsed
     let perCore = cpu > 0 ? Double(received) / cpu : 0
+    let busy = cpuPerThread.map { String(format: "%.0f%%", $0 / elapsed * 100) }.joined(separator: "+")
     return String(
-        format: "N=%d  sent %d pkt/s  forwarded %.0f pkt/s  relay core busy %.0f%%  => %.0f pkt/s per core  delivered %.1f%%  added latency p50 %.0f µs p99 %.0f µs",
-        n, rate, forwarded, cpu / elapsed * 100, perCore, Double(received) / Double(max(sent * n, 1)) * 100,
+        format: "N=%d rooms=%d workers=%d  sent %d pkt/s  forwarded %.0f pkt/s  relay busy %@  => %.0f pkt/s per relay core  delivered %.1f%%  added latency p50 %.0f µs p99 %.0f µs",
+        n, rooms, workers, rate * rooms, forwarded, busy, perCore, Double(received) / Double(max(sent * n / rooms, 1)) * 100,
         percentile(latencies, 0.5), percentile(latencies, 0.99))
 }
 
@@ -330,6 +351,17 @@ func sessionMemory(_ n: Int) async throws -> String {
     let after = residentBytes()
     await relay.stop()
     return String(format: "sessions: %d idle viewer sessions, %.1f KiB resident each", n, Double(after - before) / Double(n) / 1_024)
+}
+
+// RelayBenchmark rooms R N [W ...]: R rooms of N viewers in all, with W media threads (default 1 2).
+if CommandLine.arguments.dropFirst().first == "rooms" {
+    let numbers = CommandLine.arguments.dropFirst(2).compactMap { Int($0) }
+    let rooms = numbers.first ?? 2, n = numbers.dropFirst().first ?? 500
+    let workers = numbers.count > 2 ? Array(numbers.dropFirst(2)) : [1, 2]
+    for w in workers {
+        print(try await run(viewers: n, packetsPerSecond: max(100, 60_000 / n), seconds: 5, rooms: rooms, workers: w))
+    }
+    exit(0)
 }
 
 if CommandLine.arguments.dropFirst().first == "sessions" {
