@@ -67,8 +67,9 @@ final class PeerSession {
     /// The peer's abs-capture-time id per kind (ids are the peer's own,
     /// [RFC 8285 §5](https://www.rfc-editor.org/rfc/rfc8285#section-5)).
     var captureTimeExtensionIDs: PerKind<UInt8?> {
+        // The last section of a kind wins, as before the split (BUNDLE keeps one id per URI anyway).
         PerKind(
-            audio: media.first { $0.kind == .audio }?.captureTimeExtensionID, video: media.first { $0.kind == .video }?.captureTimeExtensionID)
+            audio: media.last { $0.kind == .audio }?.captureTimeExtensionID, video: media.last { $0.kind == .video }?.captureTimeExtensionID)
     }
 
     /// An RTCP compound packet the relay originates for this peer (reports, PLI, NACK), protected

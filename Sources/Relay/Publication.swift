@@ -20,8 +20,9 @@ final class Publication {
     private(set) var ssrc = PerKind<UInt32?>(repeating: nil)
     /// The publisher's abs-capture-time id per kind.
     let captureTimeExtensionIDs: PerKind<UInt8?>
-    /// The source's plain RTP, to answer NACKs: video only (the answer offers `nack` for VP8 only).
-    private var cache = PerKind<RetransmissionCache?>(audio: nil, video: RetransmissionCache())
+    /// The source's plain RTP, to answer NACKs: video only (the answer offers `nack` for VP8
+    /// only), from its first packet on.
+    private var cache = PerKind<RetransmissionCache?>(repeating: nil)
     /// Incoming streams by SSRC (at most ``RelayLimits/ssrcsPerSession``).
     private(set) var receiveStats: [UInt32: RTPReceiveStatistics] = [:]
     /// Bytes received in the current reporting interval, for the REMB estimate.
@@ -109,7 +110,8 @@ final class Publication {
         intervalBytes += packet.readableBytes
         receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: packet.readableBytes, arrival: now)
-        if cache[kind] != nil {
+        if kind == .video {
+            if cache.video == nil { cache.video = RetransmissionCache() }
             // The cache keeps its own right-sized copy: `packet` is a slice of the 64 KiB vector-read
             // buffer, and holding the slice would keep that whole buffer alive while it is cached.
             var copy = allocator.buffer(capacity: packet.readableBytes)

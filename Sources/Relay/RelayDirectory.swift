@@ -22,8 +22,9 @@ struct RelayDirectory {
 
     let limits: RelayLimits
     private(set) var rooms: [String: Placement] = [:]
-    /// Sessions per worker: the load placement goes by.
+    /// Sessions per worker, and opens under way per worker: the load placement goes by.
     private(set) var sessionsOnWorker: [Int]
+    private var pendingOnWorker: [Int]
     private var sessionsOfIdentity: [String: Int] = [:]
     private var pendingOfIdentity: [String: Int] = [:]
     private var pendingTotal = 0
@@ -34,13 +35,15 @@ struct RelayDirectory {
     init(workers: Int, limits: RelayLimits) {
         self.limits = limits
         sessionsOnWorker = Array(repeating: 0, count: max(1, workers))
+        pendingOnWorker = sessionsOnWorker
     }
 
     var sessions: Int { sessionsOnWorker.reduce(0, +) }
 
     /// Checks the relay-wide quotas for an open by `identity` (empty: an internal caller, no
     /// identity quota) in `room`, reserves its place, and answers the worker that holds the room.
-    /// Every admitted open must be followed by ``finish(room:identity:)``.
+    /// Every admitted open must be followed by ``finish(room:identity:opened:)``; one that made a session
+    /// is counted as a session from ``sessionOpened(room:identity:worker:)`` on, not twice.
     mutating func admit(room: String, identity: String, now: MediaTime) throws(RelayError) -> Int {
         guard sessions + pendingTotal < limits.sessions else {
             refused["session-at-capacity", default: 0] += 1
@@ -62,24 +65,36 @@ struct RelayDirectory {
         }
         pendingTotal += 1
         if rooms[room] == nil {
-            let least = sessionsOnWorker.indices.min { sessionsOnWorker[$0] < sessionsOnWorker[$1] } ?? 0
+            // Opens under way count: a burst of new rooms spreads before their sessions exist.
+            func load(_ w: Int) -> Int { sessionsOnWorker[w] + pendingOnWorker[w] }
+            let least = sessionsOnWorker.indices.min { load($0) < load($1) } ?? 0
             rooms[room] = Placement(worker: least)
         }
         rooms[room]?.pending += 1
-        return rooms[room]?.worker ?? 0
+        let worker = rooms[room]?.worker ?? 0
+        pendingOnWorker[worker] += 1
+        return worker
     }
 
-    /// An admitted open has finished (a session was made or not: its count came with
-    /// ``sessionOpened(room:identity:worker:)``).
-    mutating func finish(room: String, identity: String) {
-        pendingTotal = max(0, pendingTotal - 1)
-        if !identity.isEmpty { Self.decrement(&pendingOfIdentity, identity) }
-        rooms[room]?.pending -= 1
+    /// An admitted open has finished. If it made a session, its pending place was already turned
+    /// into that session by ``sessionOpened(room:identity:worker:)``; else it is given back here.
+    mutating func finish(room: String, identity: String, opened: Bool) {
+        if !opened { releasePending(room: room, identity: identity) }
         dropIfEmpty(room)
     }
 
-    /// A worker opened a session (called from its loop, inside the open).
+    private mutating func releasePending(room: String, identity: String) {
+        guard let p = rooms[room], p.pending > 0 else { return }
+        pendingTotal = max(0, pendingTotal - 1)
+        if !identity.isEmpty { Self.decrement(&pendingOfIdentity, identity) }
+        rooms[room]?.pending -= 1
+        pendingOnWorker[p.worker] = max(0, pendingOnWorker[p.worker] - 1)
+    }
+
+    /// A worker opened a session (called from its loop, inside the open): the open's pending
+    /// place becomes the session.
     mutating func sessionOpened(room: String, identity: String, worker: Int) {
+        releasePending(room: room, identity: identity)
         if sessionsOnWorker.indices.contains(worker) { sessionsOnWorker[worker] += 1 }
         if !identity.isEmpty { sessionsOfIdentity[identity, default: 0] += 1 }
         // A room opened on a worker other than its placement cannot happen through ``admit``; a

@@ -24,8 +24,14 @@ final class RelayHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         let state = self.state
         let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let lastTick = NIOLoopBoundBox(MediaTime?.none, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
-            let out = state.value.tick(now: .now)
+            let now = MediaTime.now
+            // How late this tick runs: the loop's lag (a repeated task is scheduled `delay` after
+            // the previous one ran, so anything beyond the interval is time the loop was busy).
+            let lag = lastTick.value.map { max(.zero, now - $0 - RelayState.tickInterval) } ?? .zero
+            lastTick.value = now
+            let out = state.value.tick(now: now, lag: lag)
             Self.write(out, context: loopBoundContext.value)
             if !out.isEmpty { loopBoundContext.value.flush() }
         }

@@ -21,6 +21,7 @@ public final class RelayServer: Sendable {
     private let workers: [RelayWorker]
     private let directory: SharedDirectory
     private let codecGroup: MultiThreadedEventLoopGroup
+    private let stopped = Atomic(false)
 
     public static func start(
         configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
@@ -30,7 +31,7 @@ public final class RelayServer: Sendable {
         let directory = SharedDirectory(RelayDirectory(workers: count, limits: configuration.limits))
         // Renditions' codecs get threads of their own: a VP8 frame must not stall forwarding.
         let codecGroup = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(count, System.coreCount)))
-        let renditions = RelayWorker.RenditionCounter()
+        let renditions = RenditionBudget()
         var loops = group.makeIterator()
         var workers: [RelayWorker] = []
         do {
@@ -90,7 +91,10 @@ public final class RelayServer: Sendable {
             do throws(RelayError) { return .success(try d.admit(room: room, identity: identity, now: .now)) } catch { return .failure(error) }
         }
         let index = try admitted.get()
-        defer { directory.withLock { $0.finish(room: room, identity: identity) } }
+        guard !stopped.load(ordering: .relaxed) else {
+            directory.withLock { $0.finish(room: room, identity: identity, opened: false) }
+            throw RelayError(.internalError, "the relay is stopping")
+        }
         let result = await workers[index].withState { state, _ -> Result<OpenedSession, RelayError> in
             do throws(RelayError) {
                 return .success(
@@ -101,6 +105,9 @@ public final class RelayServer: Sendable {
                 return .failure(error)
             }
         }
+        let opened: Bool
+        if case .success = result { opened = true } else { opened = false }
+        directory.withLock { $0.finish(room: room, identity: identity, opened: opened) }
         guard let result else { throw RelayError(.internalError, "relay unavailable") }
         return try result.get()
     }
@@ -179,6 +186,8 @@ public final class RelayServer: Sendable {
             total.renditions += s.renditions
             total.totals.add(s.totals)
             total.dropped.merge(s.dropped, uniquingKeysWith: +)
+            total.loopLag = max(total.loopLag, s.loopLag)
+            total.laggingTicks += s.laggingTicks
         }
         return total
     }
@@ -192,8 +201,14 @@ public final class RelayServer: Sendable {
     /// Sessions per worker, as the directory counts them (what placement goes by).
     public func sessionsPerWorker() -> [Int] { directory.withLock { $0.sessionsOnWorker } }
 
+    /// Ends every session (their state lets go of itself), closes the sockets and the codec
+    /// threads; opens after this are refused.
     public func stop() async {
-        for w in workers { await w.stop() }
+        stopped.store(true, ordering: .relaxed)
+        for w in workers {
+            _ = await w.withState { state, _ in state.closeAll(reason: "relay stopped") }
+            await w.stop()
+        }
         try? await codecGroup.shutdownGracefully()
     }
 }

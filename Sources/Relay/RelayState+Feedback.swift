@@ -65,7 +65,8 @@ extension RelayState {
         guard
             let q = s.adaptation?.report(
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
-                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now)
+                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now,
+                relayLagging: isLagging(now: now))
         else { return [] }
         let from = s.quality
         do {
@@ -140,8 +141,10 @@ extension RelayState {
         do {
             try subscribe(s, to: publication)
         } catch {
+            // Back where it was — or, when that rendition cannot start again either (another
+            // worker took the place it freed), on the source.
             s.quality = previous
-            try? subscribe(s, to: publication)
+            subscribeOrFallBack(s, to: publication)
             throw error
         }
         s.peer.stats.qualityChanges += 1

@@ -4,9 +4,18 @@ import MediaWire
 /// The relay's timers — periodic RTCP reports, DTLS retransmissions, consent expiry, deferred
 /// rendition changes — and the figures it shows (`/metrics`, per-session statistics).
 extension RelayState {
-    /// Timers, every 20 ms from ``RelayServer``.
-    func tick(now: MediaTime, ntp: UInt64 = NTPTime.now()) -> [OutgoingDatagram] {
-        var out: [OutgoingDatagram] = []
+    /// Timers, every ``RelayState/tickInterval`` from the worker's handler; `lag` is how late this
+    /// tick ran (the loop was busy): past ``RelayState/laggingThreshold`` adaptation holds its
+    /// subscribers where they are for ``RelayState/laggingHold`` — the loss and delay their reports
+    /// show then are the relay's own queue, and moving them down would not help.
+    func tick(now: MediaTime, ntp: UInt64 = NTPTime.now(), lag: MediaTime = .zero) -> [OutgoingDatagram] {
+        loopLag = lag
+        if lag > Self.laggingThreshold {
+            laggingUntil = now + Self.laggingHold
+            laggingTicks += 1
+        }
+        var out = deferred
+        deferred = []
         if now - lastReports >= Self.reportInterval {
             let seconds = Double((now - lastReports).microseconds) / 1e6
             lastReports = now
@@ -42,6 +51,8 @@ extension RelayState {
         }
         out.totals = totals
         out.renditions = renditionCount
+        out.loopLag = Double(loopLag.microseconds) / 1e6
+        out.laggingTicks = laggingTicks
         out.dropped = dropped
         return out
     }
@@ -73,4 +84,9 @@ extension RelayState {
                 qualityChanges: s.stats.qualityChanges)
         }
     }
+}
+
+extension RelayState {
+    /// Whether the loop ran late recently (``tick(now:ntp:lag:)``).
+    func isLagging(now: MediaTime) -> Bool { laggingUntil.map { now < $0 } ?? false }
 }

@@ -68,6 +68,20 @@ final class RelayState {
     private var sessionsOfIdentity: [String: Int] = [:]
     /// Subscribers with a deferred rendition change (``setQuality(id:quality:now:)``).
     var qualityPending: Set<String> = []
+    /// Datagrams made where nothing could return them (a key-frame request for a subscriber that
+    /// fell back to the source while an error was thrown): the next tick sends them.
+    var deferred: [OutgoingDatagram] = []
+    /// How often the worker's handler ticks.
+    static let tickInterval = MediaTime(microseconds: 20_000)
+    /// A tick this late means the loop is saturated (it had 2.5 ticks' worth of work queued).
+    static let laggingThreshold = MediaTime(microseconds: 50_000)
+    /// How long adaptation holds after a late tick: past the next receiver report (about 1 s).
+    static let laggingHold = MediaTime(microseconds: 2_000_000)
+    /// How late the last tick ran, and until when adaptation holds.
+    var loopLag = MediaTime.zero
+    var laggingUntil: MediaTime?
+    /// Ticks that ran later than ``laggingThreshold``, since start.
+    var laggingTicks = 0
 
     /// A session opened or ended, with its room and identity: how ``RelayServer``'s directory of
     /// rooms and relay-wide quotas learns about sessions a worker ends on its own (consent, DTLS).
@@ -77,14 +91,14 @@ final class RelayState {
     }
     private let onSession: (SessionEvent) -> Void
     /// Renditions running on the whole relay (all workers), for the relay-wide rendition quota;
-    /// this state's own count when it is the only one.
-    private let renditionsRunning: (() -> Int)?
+    /// without one, this state's own count is the relay's.
+    private let renditionBudget: RenditionBudget?
 
     init(
         certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger,
-        renditionsRunning: (() -> Int)? = nil, onSession: @escaping (SessionEvent) -> Void = { _ in }
+        renditionBudget: RenditionBudget? = nil, onSession: @escaping (SessionEvent) -> Void = { _ in }
     ) throws {
-        self.renditionsRunning = renditionsRunning
+        self.renditionBudget = renditionBudget
         self.onSession = onSession
         self.limits = limits
         dtlsContext = try DTLSContext(certificate: certificate)
@@ -185,7 +199,7 @@ final class RelayState {
         onSession(.opened(room: room, identity: identity))
         if role == .publisher, exclusive, let publication = session.publication, let waiting = orphans.removeValue(forKey: room) {
             // Subscribers left by the room's previous publisher continue with this one.
-            for s in waiting where sessions[s.peer.id] != nil { try? subscribe(s, to: publication) }
+            for s in waiting where sessions[s.peer.id] != nil { subscribeOrFallBack(s, to: publication) }
         }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
         return OpenedSession(id: id, resource: session.resource, answer: result.answer.serialized())
@@ -199,21 +213,43 @@ final class RelayState {
 
     private func startRendition(of publication: Publication, quality: Quality) throws(RelayError) -> Rendition {
         guard let makeEncoder else { throw RelayError(.internalError, "transcoding is not available") }
-        let running = renditionsRunning?() ?? renditionCount
-        guard running < limits.renditions else {
-            count("rendition-at-capacity")
-            throw RelayError(.atCapacity, "\(running) renditions are running, the most this relay takes; ask for quality source")
-        }
         let room = publication.peer.room
         let inRoom = (publishers[room] ?? []).reduce(0) { $0 + $1.renditions.count }
         guard inRoom < limits.renditionsPerRoom else {
             count("rendition-at-capacity")
             throw RelayError(.atCapacity, "room \(room) runs \(inRoom) renditions, the most a room may; ask for quality source")
         }
+        // The relay-wide place is taken before the codecs are built, and given back if they fail.
+        let reserved = renditionBudget?.reserve(limit: limits.renditions) ?? (renditionCount < limits.renditions)
+        guard reserved else {
+            count("rendition-at-capacity")
+            throw RelayError(
+                .atCapacity, "\(renditionBudget?.running ?? renditionCount) renditions are running, the most this relay takes; ask for quality source")
+        }
         do {
-            return Rendition(quality: quality, encoder: try makeEncoder(publication.id, quality, publication.captureTimeExtensionID))
+            let encoder = try makeEncoder(publication.id, quality, publication.captureTimeExtensionID)
+            return Rendition(quality: quality, encoder: renditionBudget.map { BudgetedEncoder(encoder, budget: $0) } ?? encoder)
         } catch {
+            renditionBudget?.release()
             throw RelayError(.internalError, "transcoder: \(error)")
+        }
+    }
+
+    /// Subscribes `s` to `publication` at its quality or, when that rendition cannot start (the
+    /// quotas, a transcoder failing), to the source, which always can: a subscriber is never left
+    /// without a stream (attacker's review: one whose rendition could not restart was stranded).
+    /// Returns the error when it fell back.
+    @discardableResult
+    func subscribeOrFallBack(_ s: Subscription, to publication: Publication) -> RelayError? {
+        do {
+            try subscribe(s, to: publication)
+            return nil
+        } catch {
+            count("subscription-fell-back-to-source")
+            s.quality = .source
+            try? subscribe(s, to: publication)  // the source starts no rendition: it cannot fail
+            if let pli = publication.requestKeyFrame(for: .source, now: nil) { deferred.append(pli) }
+            return error
         }
     }
 
@@ -283,6 +319,12 @@ final class RelayState {
     }
 
     func sessionCount() -> Int { sessions.count }
+
+    /// Ends every session (the relay is stopping): their publications and subscriptions let go
+    /// of each other.
+    func closeAll(reason: String) {
+        for id in Array(sessions.keys) { close(id: id, reason: reason) }
+    }
 
     // MARK: Data path
 

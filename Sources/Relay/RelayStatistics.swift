@@ -45,6 +45,11 @@ public struct RelaySnapshot: Sendable, Equatable {
     public var totals = PeerStatistics()
     /// Datagrams dropped since start, by reason.
     public var dropped: [String: Int] = [:]
+    /// How late the media workers' last ticks ran, seconds (the largest over the workers): how
+    /// far behind their loops are.
+    public var loopLag = 0.0
+    /// Ticks that ran more than 50 ms late since start, over the workers: each held adaptation.
+    public var laggingTicks = 0
     public init() {}
 }
 

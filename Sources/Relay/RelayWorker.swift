@@ -17,22 +17,16 @@ final class RelayWorker: Sendable {
     private let channel: any Channel
     private let state: NIOLoopBound<RelayState>
 
-    /// Renditions running on every worker together, for the relay-wide quota: each engine counts
-    /// itself from its start to its stop.
-    final class RenditionCounter: Sendable {
-        let running = Atomic<Int>(0)
-    }
-
     static func start(
         index: Int, configuration: RelayConfiguration, certificate: DTLSCertificate, loop: any EventLoop, codecLoop: any EventLoop,
-        renditions: RenditionCounter, onSession: @escaping @Sendable (RelayState.SessionEvent) -> Void, logger: Logger
+        renditions: RenditionBudget, onSession: @escaping @Sendable (RelayState.SessionEvent) -> Void, logger: Logger
     ) async throws -> RelayWorker {
         let requestedPort = configuration.mediaPort == 0 ? 0 : configuration.mediaPort + index
         let bound = try await loop.submit { () -> NIOLoopBound<RelayState> in
             NIOLoopBound(
                 try RelayState(
                     certificate: certificate, announceIP: configuration.announceIP, mediaPort: requestedPort, limits: configuration.limits,
-                    logger: logger, renditionsRunning: { renditions.running.load(ordering: .relaxed) }, onSession: onSession),
+                    logger: logger, renditionBudget: renditions, onSession: onSession),
                 eventLoop: loop)
         }.get()
         let channel = try await DatagramBootstrap(group: loop)
@@ -61,7 +55,7 @@ final class RelayWorker: Sendable {
         try await loop.submit {
             bound.value.updatePort(port)
             bound.value.makeEncoder = { source, quality, captureID in
-                let engine = try TranscodingEngine(
+                try TranscodingEngine(
                     quality: quality, captureTimeExtensionID: captureID, loop: codecLoop, metrics: configuration.metricsFactory
                 ) { output in
                     loop.execute {
@@ -70,7 +64,6 @@ final class RelayWorker: Sendable {
                         RelayWorker.write(bound.value.renditionOutput(source: source, quality: quality, output, now: .now), to: channel)
                     }
                 }
-                return CountedEncoder(engine, counter: renditions)
             }
         }.get()
         logger.info(
@@ -101,32 +94,5 @@ final class RelayWorker: Sendable {
 
     func stop() async {
         try? await channel.close()
-    }
-}
-
-/// A rendition's engine counted in the relay-wide total from its start until its stop.
-final class CountedEncoder: RenditionEncoder {
-    private let engine: TranscodingEngine
-    private let counter: RelayWorker.RenditionCounter
-    private var stopped = false
-
-    init(_ engine: TranscodingEngine, counter: RelayWorker.RenditionCounter) {
-        self.engine = engine
-        self.counter = counter
-        counter.running.add(1, ordering: .relaxed)
-    }
-
-    var captureTimeExtensionID: UInt8? { engine.captureTimeExtensionID }
-    func feed(_ packet: RTPPacket, kind: MediaKind, arrival: MediaTime) -> Bool { engine.feed(packet, kind: kind, arrival: arrival) }
-    func requestKeyFrame() { engine.requestKeyFrame() }
-    func stop() {
-        guard !stopped else { return }
-        stopped = true
-        counter.running.subtract(1, ordering: .relaxed)
-        engine.stop()
-    }
-
-    deinit {
-        if !stopped { counter.running.subtract(1, ordering: .relaxed) }
     }
 }

@@ -59,6 +59,8 @@ public final class ServerMetrics: Sendable {
             registry.makeGauge(name: "showroom_relay_viewers", labels: [("quality", q.rawValue)]).set(Double(s.viewers[q] ?? 0))
         }
         registry.makeGauge(name: "showroom_relay_renditions").set(Double(s.renditions))
+        registry.makeGauge(name: "showroom_relay_loop_lag_seconds").set(s.loopLag)
+        advance("showroom_relay_lagging_ticks_total", [], to: s.laggingTicks)
         let t = s.totals
         advance("showroom_relay_packets_total", [("direction", "in")], to: t.packetsIn)
         advance("showroom_relay_packets_total", [("direction", "out")], to: t.packetsOut)

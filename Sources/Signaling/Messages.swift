@@ -163,7 +163,7 @@ public enum ClientMessage: Sendable, Equatable {
                 throw SignalingError(.badMessage, "subscribe: quality is source, medium or low")
             }
             let source = f.has("source") ? try f.string("source") : nil
-            let adaptive = (try? f.container.decode(Bool.self, forKey: FieldKey("adaptive"))) ?? true
+            let adaptive = try f.bool("adaptive") ?? true
             self = .subscribe(sdp: try f.string("sdp", max: 65_536), quality: quality, adaptive: adaptive, source: source)
         case "setQuality":
             let quality = try f.string("quality")

@@ -84,7 +84,7 @@ struct Serve: AsyncParsableCommand {
         config.port = port
         config.dataDirectory = dataDir
         config.relay.mediaPort = mediaPort
-        config.relay.mediaThreads = mediaThreads ?? ProcessInfo.processInfo.activeProcessorCount
+        config.relay.mediaThreads = mediaThreads ?? min(ProcessInfo.processInfo.activeProcessorCount, 64)
         config.relay.announceIP = announceIP
         // Bind the media socket where the announced address lives: loopback by default.
         config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"

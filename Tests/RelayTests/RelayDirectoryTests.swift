@@ -8,7 +8,7 @@ import Testing
     static func opened(_ d: inout RelayDirectory, _ room: String, _ identity: String, now: MediaTime = .zero) throws -> Int {
         let w = try d.admit(room: room, identity: identity, now: now)
         d.sessionOpened(room: room, identity: identity, worker: w)
-        d.finish(room: room, identity: identity)
+        d.finish(room: room, identity: identity, opened: true)
         return w
     }
 
@@ -38,15 +38,45 @@ import Testing
         let second = try d.admit(room: "new", identity: "v", now: .zero)
         #expect(first == 1 && second == 1)
         // The first fails (no session); the second's is still pending: the place holds.
-        d.finish(room: "new", identity: "p")
+        d.finish(room: "new", identity: "p", opened: false)
         #expect(d.rooms["new"]?.worker == 1)
         d.sessionOpened(room: "new", identity: "v", worker: 1)
-        d.finish(room: "new", identity: "v")
+        d.finish(room: "new", identity: "v", opened: true)
         #expect(d.rooms["new"] == RelayDirectory.Placement(worker: 1, sessions: 1, pending: 0))
         // Failed opens leave nothing behind.
         _ = try d.admit(room: "ghost", identity: "g", now: .zero)
-        d.finish(room: "ghost", identity: "g")
+        d.finish(room: "ghost", identity: "g", opened: false)
         #expect(d.rooms["ghost"] == nil)
+    }
+
+    /// An open that made its session counts once, not as a session and a pending open until its
+    /// caller hears back (attacker's review: the last slot of an identity was refused meanwhile).
+    @Test func anOpenThatSucceededCountsOnce() throws {
+        var limits = RelayLimits()
+        limits.sessionsPerIdentity = 2
+        var d = RelayDirectory(workers: 2, limits: limits)
+        _ = try Self.opened(&d, "call", "agent")
+        let w = try d.admit(room: "call", identity: "agent", now: .zero)
+        d.sessionOpened(room: "call", identity: "agent", worker: w)
+        // Its caller has not finished yet; the identity holds exactly 2 and a third is refused …
+        #expect(throws: RelayError(.overQuota, "")) { try d.admit(room: "call", identity: "agent", now: .zero) }
+        d.finish(room: "call", identity: "agent", opened: true)
+        // … and another identity's open is not refused for the relay's total either.
+        var tight = RelayLimits()
+        tight.sessions = 2
+        var t = RelayDirectory(workers: 1, limits: tight)
+        let a = try t.admit(room: "r", identity: "a", now: .zero)
+        t.sessionOpened(room: "r", identity: "a", worker: a)
+        _ = try t.admit(room: "r", identity: "b", now: .zero)  // 1 session + 1 pending = 2: admitted
+        t.finish(room: "r", identity: "a", opened: true)
+    }
+
+    /// New rooms admitted in a burst, before any of their sessions exist, spread over the workers.
+    @Test func aBurstOfNewRoomsSpreads() throws {
+        var d = RelayDirectory(workers: 2, limits: RelayLimits())
+        let first = try d.admit(room: "x", identity: "p1", now: .zero)
+        let second = try d.admit(room: "y", identity: "p2", now: .zero)
+        #expect(first != second)
     }
 
     /// An identity's sessions count over all workers: rooms on different workers do not multiply
@@ -72,7 +102,7 @@ import Testing
         var churn = RelayDirectory(workers: 2, limits: rate)
         for room in ["a", "b"] {
             _ = try churn.admit(room: room, identity: "c", now: .zero)
-            churn.finish(room: room, identity: "c")
+            churn.finish(room: room, identity: "c", opened: false)
         }
         #expect(throws: RelayError(.overQuota, "")) { try churn.admit(room: "c", identity: "c", now: .zero) }
         _ = try churn.admit(room: "c", identity: "c", now: MediaTime(microseconds: 1_000_000))

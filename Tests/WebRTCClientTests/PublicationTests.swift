@@ -30,10 +30,16 @@ final class FakeEncoder: RenditionEncoder {
     final class World {
         let relay: RelayState
         private(set) var encoders: [Quality: [FakeEncoder]] = [:]
+        /// When set, starting a rendition fails (a transcoder that cannot start, or no place left).
+        var failing = false
+        struct CannotStart: Error {}
 
-        init() throws {
-            relay = try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
+        init(limits: RelayLimits = RelayLimits(), budget: RenditionBudget? = nil) throws {
+            relay = try RelayState(
+                certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"),
+                renditionBudget: budget)
             relay.makeEncoder = { [unowned self] _, quality, _ in
+                if failing { throw CannotStart() }
                 let encoder = FakeEncoder()
                 encoders[quality, default: []].append(encoder)
                 return encoder
@@ -150,6 +156,45 @@ final class FakeEncoder: RenditionEncoder {
         #expect(nextLow !== lowEncoder && !nextLow.stopped)
         #expect(nextLow.fed.map(\.sequenceNumber) == [9_000, 9_001, 9_002])
         _ = low
+    }
+
+    /// A subscriber whose rendition cannot start again is not stranded (attacker's review): a
+    /// move that fails, and whose way back fails too (the place it freed was taken meanwhile),
+    /// leaves it on the source, receiving.
+    @Test func aSubscriberWhoseRenditionCannotRestartFallsBackToTheSource() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_400)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_401, quality: .low)
+        world.failing = true
+        #expect(throws: RelayError.self) { try relay.setQuality(id: viewer.id, quality: .medium, now: .milliseconds(2_000)) }
+        #expect(relay.statistics().first { $0.id == viewer.id }?.quality == .source)
+        let out = relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: 7, payload: Self.payload(9, 7)), from: publisher.address, now: .milliseconds(2_100))
+        #expect(viewer.received(out).map(\.payload) == [Self.payload(9, 7)], "the subscriber still receives")
+        // And a broadcast's next publisher takes a low subscriber on the source when no rendition can start.
+        world.failing = false
+        #expect(throws: Never.self) { try relay.setQuality(id: viewer.id, quality: .low, now: .milliseconds(4_000)) }
+        world.failing = true
+        #expect(relay.close(id: publisher.id, reason: "test"))
+        let next = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_402)
+        let after = relay.receive(try next.rtp(ssrc: next.offer.videoSSRC, sequence: 1, payload: Self.payload(8, 1)), from: next.address, now: .milliseconds(4_500))
+        #expect(viewer.received(after).map(\.payload) == [Self.payload(8, 1)])
+        #expect(relay.dropped["subscription-fell-back-to-source"] == 2)
+    }
+
+    /// Workers starting renditions at the same moment cannot together pass the relay's limit: a
+    /// place is taken before the codecs are built (attacker's review).
+    @Test func renditionPlacesAreTakenAtomically() async {
+        let budget = RenditionBudget()
+        let taken = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<64 {
+                group.addTask { (0..<50).filter { _ in budget.reserve(limit: 8) }.count }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(taken == 8 && budget.running == 8)
+        budget.release()
+        #expect(budget.reserve(limit: 8) && !budget.reserve(limit: 8))
     }
 
     /// A rendition runs while it has subscribers: a second `low` subscriber shares it; the last
