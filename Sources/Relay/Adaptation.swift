@@ -67,16 +67,13 @@ struct QualityController {
 
     /// A receiver report on the subscriber's video: its fraction lost (0–1), the round-trip time
     /// if known, and the bytes sent to it so far; `sourceBitrate` is what the publisher sends now.
-    /// Returns the rendition to switch to, if any. With `relayLagging` (the relay's own loop is
-    /// behind: what the report shows is the relay's queue, not the subscriber's path) the report
-    /// neither moves the subscriber nor changes the estimate.
+    /// Returns the rendition to switch to, if any.
     mutating func report(
-        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, now: MediaTime,
-        relayLagging: Bool = false
+        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, now: MediaTime
     ) -> Quality? {
         defer { lastReport = (now, bytesSent) }
         if started == nil { started = now }
-        guard let last = lastReport, now > last.time, !relayLagging else { return nil }
+        guard let last = lastReport, now > last.time else { return nil }
         let sent = Double(bytesSent - last.bytesSent) * 8 / (Double((now - last.time).microseconds) / 1e6)
         if let lastSwitch, now - lastSwitch < Self.settle { return nil }
 

@@ -28,12 +28,13 @@ struct RelayDirectory {
     private var sessionsOfIdentity: [String: Int] = [:]
     private var pendingOfIdentity: [String: Int] = [:]
     private var pendingTotal = 0
-    private var openBuckets: [String: (tokens: Double, at: MediaTime)] = [:]
+    private var openRate: OpenRateLimiter
     /// Opens refused here, by reason (the relay's drop counters' names).
     private(set) var refused: [String: Int] = [:]
 
     init(workers: Int, limits: RelayLimits) {
         self.limits = limits
+        openRate = OpenRateLimiter(limits: limits)
         sessionsOnWorker = Array(repeating: 0, count: max(1, workers))
         pendingOnWorker = sessionsOnWorker
     }
@@ -55,7 +56,7 @@ struct RelayDirectory {
                 throw RelayError(
                     .overQuota, "\(identity) holds \(limits.sessionsPerIdentity) media sessions, the most one identity may; end one (DELETE) first")
             }
-            guard admitOpen(by: identity, now: now) else {
+            guard openRate.admit(identity, now: now) else {
                 refused["session-open-rate", default: 0] += 1
                 throw RelayError(
                     .overQuota,
@@ -112,18 +113,6 @@ struct RelayDirectory {
 
     private mutating func dropIfEmpty(_ room: String) {
         if let p = rooms[room], p.sessions <= 0, p.pending <= 0 { rooms[room] = nil }
-    }
-
-    /// Per identity, a token bucket of session opens (``RelayLimits/sessionOpensPerMinute``). The
-    /// table forgets identities whose bucket is full again, so it holds only recent openers.
-    private mutating func admitOpen(by identity: String, now: MediaTime) -> Bool {
-        let rate = Double(limits.sessionOpensPerMinute) / 60_000_000, burst = Double(limits.sessionOpenBurst)
-        func refilled(_ b: (tokens: Double, at: MediaTime)) -> Double { min(burst, b.tokens + Double((now - b.at).microseconds) * rate) }
-        if openBuckets.count > 10_000 { openBuckets = openBuckets.filter { refilled($0.value) < burst } }
-        let tokens = openBuckets[identity].map(refilled) ?? burst
-        guard tokens >= 1 else { return false }
-        openBuckets[identity] = (tokens - 1, now)
-        return true
     }
 
     private static func decrement(_ counts: inout [String: Int], _ key: String) {

@@ -187,7 +187,7 @@ public final class RelayServer: Sendable {
             total.totals.add(s.totals)
             total.dropped.merge(s.dropped, uniquingKeysWith: +)
             total.loopLag = max(total.loopLag, s.loopLag)
-            total.laggingTicks += s.laggingTicks
+            total.lateTicks += s.lateTicks
         }
         return total
     }

@@ -65,8 +65,7 @@ extension RelayState {
         guard
             let q = s.adaptation?.report(
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
-                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now,
-                relayLagging: isLagging(now: now))
+                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now)
         else { return [] }
         let from = s.quality
         do {

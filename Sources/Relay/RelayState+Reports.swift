@@ -5,15 +5,10 @@ import MediaWire
 /// rendition changes — and the figures it shows (`/metrics`, per-session statistics).
 extension RelayState {
     /// Timers, every ``RelayState/tickInterval`` from the worker's handler; `lag` is how late this
-    /// tick ran (the loop was busy): past ``RelayState/laggingThreshold`` adaptation holds its
-    /// subscribers where they are for ``RelayState/laggingHold`` — the loss and delay their reports
-    /// show then are the relay's own queue, and moving them down would not help.
+    /// tick ran (the loop was busy, or its thread waited for a core), shown on `/metrics`.
     func tick(now: MediaTime, ntp: UInt64 = NTPTime.now(), lag: MediaTime = .zero) -> [OutgoingDatagram] {
         loopLag = lag
-        if lag > Self.laggingThreshold {
-            laggingUntil = now + Self.laggingHold
-            laggingTicks += 1
-        }
+        if lag > Self.lateTick { lateTicks += 1 }
         var out = deferred
         deferred = []
         if now - lastReports >= Self.reportInterval {
@@ -52,7 +47,7 @@ extension RelayState {
         out.totals = totals
         out.renditions = renditionCount
         out.loopLag = Double(loopLag.microseconds) / 1e6
-        out.laggingTicks = laggingTicks
+        out.lateTicks = lateTicks
         out.dropped = dropped
         return out
     }
@@ -84,9 +79,4 @@ extension RelayState {
                 qualityChanges: s.stats.qualityChanges)
         }
     }
-}
-
-extension RelayState {
-    /// Whether the loop ran late recently (``tick(now:ntp:lag:)``).
-    func isLagging(now: MediaTime) -> Bool { laggingUntil.map { now < $0 } ?? false }
 }

@@ -63,6 +63,8 @@ final class RelayState {
     let limits: RelayLimits
     /// The DTLS context every session's endpoint shares.
     private let dtlsContext: DTLSContext
+    /// Session opens per identity (``RelayLimits/sessionOpensPerMinute``).
+    private lazy var openRate = OpenRateLimiter(limits: limits)
     /// Live sessions per room and per identity, for the quotas.
     private var sessionsInRoom: [String: Int] = [:]
     private var sessionsOfIdentity: [String: Int] = [:]
@@ -73,15 +75,13 @@ final class RelayState {
     var deferred: [OutgoingDatagram] = []
     /// How often the worker's handler ticks.
     static let tickInterval = MediaTime(microseconds: 20_000)
-    /// A tick this late means the loop is saturated (it had 2.5 ticks' worth of work queued).
-    static let laggingThreshold = MediaTime(microseconds: 50_000)
-    /// How long adaptation holds after a late tick: past the next receiver report (about 1 s).
-    static let laggingHold = MediaTime(microseconds: 2_000_000)
-    /// How late the last tick ran, and until when adaptation holds.
+    /// A tick this late is counted (``lateTicks``): the loop had 2.5 ticks' worth of work queued,
+    /// or its thread waited that long for a core.
+    static let lateTick = MediaTime(microseconds: 50_000)
+    /// How late the last tick ran.
     var loopLag = MediaTime.zero
-    var laggingUntil: MediaTime?
-    /// Ticks that ran later than ``laggingThreshold``, since start.
-    var laggingTicks = 0
+    /// Ticks that ran later than ``lateTick``, since start.
+    var lateTicks = 0
 
     /// A session opened or ended, with its room and identity: how ``RelayServer``'s directory of
     /// rooms and relay-wide quotas learns about sessions a worker ends on its own (consent, DTLS).
@@ -137,7 +137,7 @@ final class RelayState {
             throw RelayError(
                 .overQuota, "\(identity) holds \(limits.sessionsPerIdentity) media sessions, the most one identity may; end one (DELETE) first")
         }
-        guard identity.isEmpty || admitOpen(by: identity, now: now) else {
+        guard identity.isEmpty || openRate.admit(identity, now: now) else {
             count("session-open-rate")
             throw RelayError(
                 .overQuota, "\(identity) opened more than \(limits.sessionOpenBurst) sessions in a burst (\(limits.sessionOpensPerMinute) a minute); wait a few seconds")
@@ -298,20 +298,6 @@ final class RelayState {
             identity == nil || identity == s.owner
         else { throw RelayError(.notFound, "no session \(resource) of yours in room \(room)") }
         close(id: s.id, reason: "deleted")
-    }
-
-    /// Per identity, a token bucket of session opens (``RelayLimits/sessionOpensPerMinute``). The
-    /// table forgets identities whose bucket is full again, so it holds only recent openers.
-    private var openBuckets: [String: (tokens: Double, at: MediaTime)] = [:]
-
-    private func admitOpen(by identity: String, now: MediaTime) -> Bool {
-        let rate = Double(limits.sessionOpensPerMinute) / 60_000_000, burst = Double(limits.sessionOpenBurst)
-        func refilled(_ b: (tokens: Double, at: MediaTime)) -> Double { min(burst, b.tokens + Double((now - b.at).microseconds) * rate) }
-        if openBuckets.count > 10_000 { openBuckets = openBuckets.filter { refilled($0.value) < burst } }
-        let tokens = openBuckets[identity].map(refilled) ?? burst
-        guard tokens >= 1 else { return false }
-        openBuckets[identity] = (tokens - 1, now)
-        return true
     }
 
     private static func decrement(_ counts: inout [String: Int], _ key: String) {

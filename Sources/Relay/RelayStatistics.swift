@@ -48,8 +48,8 @@ public struct RelaySnapshot: Sendable, Equatable {
     /// How late the media workers' last ticks ran, seconds (the largest over the workers): how
     /// far behind their loops are.
     public var loopLag = 0.0
-    /// Ticks that ran more than 50 ms late since start, over the workers: each held adaptation.
-    public var laggingTicks = 0
+    /// Ticks that ran more than 50 ms late since start, over the workers.
+    public var lateTicks = 0
     public init() {}
 }
 

@@ -112,22 +112,6 @@ struct SimulatedPath {
         #expect(path.controller.current == .medium, "\(path.moves)")
     }
 
-    /// When the relay's own loop is behind, a report's loss and delay are the relay's queue: the
-    /// subscriber stays where it is and the estimate does not move; the same report when the relay
-    /// keeps up moves it down.
-    @Test func aLaggingRelayHoldsItsSubscribers() {
-        var c = QualityController(ceiling: .source)
-        var t = MediaTime.zero
-        func second() -> MediaTime { t = t + MediaTime(microseconds: 1_000_000); return t }
-        _ = c.report(fractionLost: 0, roundTripMilliseconds: 40, bytesSent: 0, sourceBitrate: 2e6, now: second())
-        _ = c.report(fractionLost: 0, roundTripMilliseconds: 40, bytesSent: 250_000, sourceBitrate: 2e6, now: second())
-        let before = c.estimate
-        #expect(c.report(fractionLost: 0.5, roundTripMilliseconds: 400, bytesSent: 500_000, sourceBitrate: 2e6, now: second(), relayLagging: true) == nil)
-        #expect(c.estimate == before && c.current == .source)
-        #expect(c.report(fractionLost: 0.5, roundTripMilliseconds: 400, bytesSent: 750_000, sourceBitrate: 2e6, now: second()) != nil)
-        #expect(c.current != .source)
-    }
-
     @Test func aGrowingRoundTripCountsAsCongestion() {
         var c = QualityController(ceiling: .source)
         var sent = 0
