@@ -341,4 +341,41 @@ import FoundationNetworking
             })
         }
     }
+
+    /// A webhook goes to the URL the admin set and nowhere else: an endpoint answering with a
+    /// redirect gets no second request at the address it names; the attempt fails with the 3xx.
+    @Test func aWebhookDoesNotFollowARedirect() async throws {
+        let elsewhere = Atomic<Int>(0), asked = Atomic<Int>(0)
+        let receiver = Hummingbird.Router()
+        receiver.post("hook") { _, _ -> Response in
+            asked.add(1, ordering: .relaxed)
+            return Response(status: .temporaryRedirect, headers: [.location: "/elsewhere"])
+        }
+        receiver.post("elsewhere") { _, _ -> Response in
+            elsewhere.add(1, ordering: .relaxed)
+            return Response(status: .ok)
+        }
+        let (ports, report) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: receiver, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "hook"))
+        try await withLoopbackServer(app, ports: ports) { hookClient in
+            let port = try #require(hookClient.port)
+            let directory = ShowroomServerTests.temporaryDirectory()
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            var configuration = WebhookOutbox.Configuration()
+            configuration.retryDelays = [0.2]
+            configuration.maximumAttempts = 1
+            let webhooks = try ShopWebhooks(
+                store: try SQLiteAssistStore(path: directory + "/assist.sqlite"), configuration: configuration, clock: { Date() }, logger: Logger(label: "test"))
+            _ = try await webhooks.save(WebhookEndpoint(id: "shop", url: "http://127.0.0.1:\(port)/hook", secret: "a-webhook-secret-of-at-least-32-bytes!", events: []))
+            let sender = Task { await webhooks.run() }
+            await webhooks.publish("consultation.created", ["id": "c-1"])
+            #expect(await SignalingServer.eventually(seconds: 20) { await webhooks.status().first?.pending == 0 && asked.load(ordering: .relaxed) >= 1 })
+            #expect(elsewhere.load(ordering: .relaxed) == 0, "the redirect was followed")
+            #expect(await webhooks.status().first?.log.contains { $0.status == 307 } == true)
+            sender.cancel()
+            _ = await sender.value
+        }
+    }
 }

@@ -103,7 +103,7 @@ actor ShopWebhooks {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         for h in headers { request.setValue(h.value, forHTTPHeaderField: h.name) }
         do {
-            let (_, response) = try await session.data(for: request)
+            let (_, response) = try await session.dataCancellingSafely(for: request)
             return .status((response as? HTTPURLResponse)?.statusCode ?? 0)
         } catch {
             return .transportError(String(describing: error).prefix(300).description)

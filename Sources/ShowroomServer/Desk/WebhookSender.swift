@@ -86,7 +86,7 @@ actor WebhookSender {
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue(timestamp, forHTTPHeaderField: "X-Showroom-Timestamp")
         request.setValue("sha256=" + Self.signature(secret: d.bot.secret, timestamp: timestamp, body: d.body), forHTTPHeaderField: "X-Showroom-Signature")
-        guard let (_, response) = try? await session.data(for: request), let status = (response as? HTTPURLResponse)?.statusCode else {
+        guard let (_, response) = try? await session.dataCancellingSafely(for: request), let status = (response as? HTTPURLResponse)?.statusCode else {
             return false
         }
         return (200..<300).contains(status)
