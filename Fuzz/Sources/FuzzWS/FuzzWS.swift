@@ -5,7 +5,7 @@ import Signaling
 
 /// `/ws` text frames (docs/protocol.md): `ClientMessage.parse` on any text; a `send` carries chat
 /// content of any kind, which is validated as the session does, and content that passes goes
-/// through the store's encoding (`jsonObject` → JSON → `ChatContent(json:)`) and must come back
+/// through the store's encoding (`json()` → `ChatContent(json:)`) and must come back
 /// the same.
 /// `FUZZ_PROFILE=1 tools/fuzz repro ws FILE` prints how long each step takes (slow inputs).
 let profile = ProcessInfo.processInfo.environment["FUZZ_PROFILE"] != nil
@@ -25,7 +25,7 @@ public func fuzzWS(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     _ = content.kind
     guard step("ChatContent.validate", { (try? content.validate()) != nil }) else { return 0 }
     let stored: Data
-    do { stored = try JSONSerialization.data(withJSONObject: content.jsonObject, options: .sortedKeys) } catch {
+    do { stored = Data(try content.json().utf8) } catch {
         fatalError("valid content does not encode for the store: \(error)")
     }
     let read: ChatContent
