@@ -8,10 +8,33 @@ import NIOCore
 /// then ``fanOut(_:header:kind:capture:now:allocator:drops:)``; where a subscriber's key-frame
 /// request goes is ``requestKeyFrame(for:now:)``; where a NACKed packet is found is
 /// ``retransmissionSource(kind:quality:)``.
+///
+/// A publication is held by the worker its publisher is on; a room whose subscribers spread over
+/// other workers gets a *mirror* publication on each of them, fed through a ``PipeOut`` with what
+/// the origin receives, with the same id, and with key-frame requests and NACKs going back up
+/// the pipe (``Origin/pipe(_:token:)``). Everything else — fan-out, renditions, caches — is the
+/// same for both.
 final class Publication {
-    let peer: PeerSession
+    /// Where its packets come from.
+    enum Origin {
+        /// Its publisher's own session, on this worker.
+        case publisher(PeerSession)
+        /// The publication of that id on another worker, through a pipe; `token` names this
+        /// mirror to the origin's ``PipeOut``.
+        case pipe(PipeUpstream, token: UInt64)
+    }
+
+    let origin: Origin
+    /// The publisher's session when it is on this worker (nil for a mirror).
+    var peer: PeerSession? { if case .publisher(let p) = origin { p } else { nil } }
+    let id: String
+    let room: String
+    /// The kinds its publisher sends, in the order negotiated (what a subscriber's tracks are made from).
+    let kinds: [MediaKind]
     /// A broadcast's only publisher (WHIP), whose subscribers follow its successor.
     let exclusive: Bool
+    /// Pipes to the other workers that mirror it, one per worker.
+    private(set) var pipes: [PipeOut] = []
     /// Subscribers of the source stream, held directly: fan-out does no lookup per subscriber.
     private(set) var subscribers: [Subscription] = []
     /// Running renditions by quality, each with its subscribers.
@@ -40,12 +63,31 @@ final class Publication {
     static let relaySSRC: UInt32 = 0x5EED_0001
 
     init(peer: PeerSession, exclusive: Bool) {
-        self.peer = peer
+        origin = .publisher(peer)
+        id = peer.id
+        room = peer.room
+        kinds = peer.media.map(\.kind)
         self.exclusive = exclusive
         captureTimeExtensionIDs = peer.captureTimeExtensionIDs
     }
 
-    var id: String { peer.id }
+    /// A mirror of the publication `description` tells of, fed by a pipe from its worker.
+    init(mirroring description: PublicationDescription, upstream: PipeUpstream, token: UInt64) {
+        origin = .pipe(upstream, token: token)
+        id = description.id
+        room = description.room
+        kinds = description.kinds
+        exclusive = description.exclusive
+        captureTimeExtensionIDs = description.captureTimeExtensionIDs
+    }
+
+    /// What another worker needs to mirror it.
+    var description: PublicationDescription {
+        PublicationDescription(id: id, room: room, kinds: kinds, captureTimeExtensionIDs: captureTimeExtensionIDs, exclusive: exclusive)
+    }
+
+    /// This mirror's token, if it is one.
+    var mirrorToken: UInt64? { if case .pipe(_, let token) = origin { token } else { nil } }
 
     /// The abs-capture-time id renditions read from its packets (its video's; BUNDLE keeps one id per URI).
     var captureTimeExtensionID: UInt8? { captureTimeExtensionIDs.video ?? captureTimeExtensionIDs.audio }
@@ -90,6 +132,8 @@ final class Publication {
     /// The publisher has gone: renditions stop, and the subscribers it had are returned (a
     /// broadcast's follow its next publisher).
     func end() -> [Subscription] {
+        for pipe in pipes { pipe.end() }
+        pipes = []
         let left = allSubscribers
         for rendition in renditions.values { rendition.encoder.stop() }
         renditions = [:]
@@ -110,13 +154,17 @@ final class Publication {
         intervalBytes += packet.readableBytes
         receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
             .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: packet.readableBytes, arrival: now)
-        if kind == .video {
-            if cache.video == nil { cache.video = RetransmissionCache() }
-            // The cache keeps its own right-sized copy: `packet` is a slice of the 64 KiB vector-read
-            // buffer, and holding the slice would keep that whole buffer alive while it is cached.
+        if kind == .video || !pipes.isEmpty {
+            // The cache and the pipes keep their own right-sized copy (shared, copy-on-write):
+            // `packet` is a slice of the 64 KiB vector-read buffer, and holding the slice would
+            // keep that whole buffer alive while it is cached.
             var copy = allocator.buffer(capacity: packet.readableBytes)
             copy.writeImmutableBuffer(packet)
-            cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)
+            if kind == .video {
+                if cache.video == nil { cache.video = RetransmissionCache() }
+                cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)
+            }
+            for pipe in pipes where !pipe.enqueue(copy, kind: kind) { drops.count("pipe-backlog") }
         }
         let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
         var out = fanOut(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
@@ -207,7 +255,14 @@ final class Publication {
 
     /// A PLI to the publisher ([RFC 4585 §6.3.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.3.1)),
     /// throttled as ``requestKeyFrame(for:now:)`` says; owed until its video SSRC is known.
-    private func requestKeyFrameFromPublisher(now: MediaTime?) -> OutgoingDatagram? {
+    func requestKeyFrameFromPublisher(now: MediaTime?) -> OutgoingDatagram? {
+        guard let peer else {
+            // A mirror: the origin's worker asks the publisher (and throttles it there too).
+            if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
+            if let now { lastKeyFrameRequest = now }
+            if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame() }
+            return nil
+        }
         guard peer.isConnected, let videoSSRC = ssrc.video else {
             keyFrameOwed = true
             return nil
@@ -225,6 +280,10 @@ final class Publication {
     /// A generic NACK to the publisher for packets a rendition's decoder misses
     /// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
     func nack(_ lost: [UInt16], kind: MediaKind) -> OutgoingDatagram? {
+        guard let peer else {
+            if case .pipe(let upstream, _) = origin { upstream.nack(lost, kind) }
+            return nil
+        }
         guard let mediaSSRC = ssrc[kind] else { return nil }
         return peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
@@ -242,7 +301,7 @@ final class Publication {
         }
     }
 
-    /// Its periodic RTCP: a receiver report with a block per incoming stream, and a REMB with the
+    /// Its periodic RTCP (a mirror's: none, only the rate measured): a receiver report with a block per incoming stream, and a REMB with the
     /// bitrate it may send — room above what arrives while loss is low, less than it when loss is
     /// high (a loss-based estimate; no delay-based one yet).
     func report(now: MediaTime, intervalSeconds: Double) -> OutgoingDatagram? {
@@ -256,9 +315,34 @@ final class Publication {
         incomingBitrate = rate
         let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
         let estimate = loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
+        // A mirror only measures (its subscribers' adaptation reads the rate); the origin reports.
+        guard let peer else { return nil }
         return peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC, reports: blocks)),
             .remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, 8_000_000)), ssrcs: blocks.map(\.ssrc))),
         ])
+    }
+}
+
+// MARK: Pipes
+
+extension Publication {
+    /// Starts piping to another worker's mirror (one pipe per worker: a newer one replaces it).
+    func attach(_ pipe: PipeOut) {
+        pipes.removeAll { $0.worker == pipe.worker }
+        pipes.append(pipe)
+    }
+
+    /// Stops piping to `worker`'s mirror if `token` still names it; true if a pipe went.
+    @discardableResult
+    func detach(worker: Int, token: UInt64) -> Bool {
+        guard let i = pipes.firstIndex(where: { $0.worker == worker && $0.token == token }) else { return false }
+        pipes.remove(at: i)
+        return true
+    }
+
+    /// Sends what each pipe queued this loop turn.
+    func flushPipes() {
+        for pipe in pipes { pipe.flush() }
     }
 }

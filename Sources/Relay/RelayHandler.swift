@@ -58,6 +58,8 @@ final class RelayHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // Other workers' share of this batch, in one hop each (``PipeOut``).
+        state.value.flushPipes()
         if pending > 0 {
             context.flush()
             pending = 0

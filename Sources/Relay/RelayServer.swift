@@ -87,14 +87,21 @@ public final class RelayServer: Sendable {
         } catch {
             throw RelayError(.badOffer, "malformed SDP: \(error.description)")
         }
-        let admitted = directory.withLock { d -> Result<Int, RelayError> in
-            do throws(RelayError) { return .success(try d.admit(room: room, identity: identity, now: .now)) } catch { return .failure(error) }
+        let admitted = directory.withLock { d -> Result<(worker: Int, home: Int), RelayError> in
+            do throws(RelayError) {
+                let worker = try d.admit(room: room, identity: identity, publishing: publishing, now: .now)
+                return .success((worker, d.rooms[room]?.home ?? worker))
+            } catch {
+                return .failure(error)
+            }
         }
-        let index = try admitted.get()
-        guard !stopped.load(ordering: .relaxed) else {
-            directory.withLock { $0.finish(room: room, identity: identity, opened: false) }
-            throw RelayError(.internalError, "the relay is stopping")
-        }
+        let (index, home) = try admitted.get()
+        var opened = false
+        defer { directory.withLock { $0.finish(room: room, identity: identity, worker: index, opened: opened) } }
+        guard !stopped.load(ordering: .relaxed) else { throw RelayError(.internalError, "the relay is stopping") }
+        // The room's home is busy: this subscriber is served here from a mirror of the
+        // publication, piped from the home.
+        let source = !publishing && index != home ? try await pipe(room: room, source: source, from: home, to: index) : source
         let result = await workers[index].withState { state, _ -> Result<OpenedSession, RelayError> in
             do throws(RelayError) {
                 return .success(
@@ -105,38 +112,87 @@ public final class RelayServer: Sendable {
                 return .failure(error)
             }
         }
-        let opened: Bool
-        if case .success = result { opened = true } else { opened = false }
-        directory.withLock { $0.finish(room: room, identity: identity, opened: opened) }
         guard let result else { throw RelayError(.internalError, "relay unavailable") }
-        return try result.get()
+        let session = try result.get()
+        opened = true
+        if publishing && exclusive {
+            // A broadcast's subscribers on other workers, left by its previous publisher, follow this one.
+            let others = directory.withLock { $0.rooms[room]?.workers ?? [] }.filter { $0 != index }
+            for w in others { _ = try? await pipe(room: room, source: session.id, from: index, to: w, onlyForOrphans: true) }
+        }
+        return session
     }
 
-    /// The worker that holds `room` now, if any session of it is open or opening.
-    private func worker(of room: String) -> RelayWorker? {
-        directory.withLock { $0.rooms[room]?.worker }.map { workers[$0] }
+    /// Makes sure worker `target` has a mirror of publication `source` (the room's latest when
+    /// nil) of `room`, held on worker `home`, fed by a pipe from there; returns the publication's
+    /// id. With `onlyForOrphans`, only where subscribers wait for a broadcast's next publisher.
+    private func pipe(room: String, source: String?, from home: Int, to target: Int, onlyForOrphans: Bool = false)
+        async throws(RelayError) -> String
+    {
+        let origin = workers[home], far = workers[target]
+        let described = await origin.withState { state, _ -> Result<PublicationDescription, RelayError> in
+            do throws(RelayError) { return .success(try state.describe(room: room, source: source)) } catch { return .failure(error) }
+        }
+        guard let described else { throw RelayError(.internalError, "relay unavailable") }
+        let description = try described.get()
+        let id = description.id
+        let mirrored = await far.withState { state, _ in
+            state.mirror(description, onlyForOrphans: onlyForOrphans) { token in
+                PipeUpstream(
+                    requestKeyFrame: { origin.execute { s, ch in RelayWorker.write(s.pipedKeyFrameRequest(for: id, now: .now), to: ch) } },
+                    nack: { lost, kind in origin.execute { s, ch in RelayWorker.write(s.pipedNACK(for: id, lost: lost, kind: kind), to: ch) } },
+                    detach: { origin.execute { s, _ in s.detachPipe(from: id, worker: target, token: token) } })
+            }.map { [$0.token, $0.made ? 1 : 0] }
+        }
+        // Nil: a mirror is there already (fed, or about to be, by the open that made it), or none is wanted.
+        guard let made = mirrored ?? nil, made[1] == 1 else { return id }
+        let token = made[0]
+        let attached = await origin.withState { state, channel -> Bool in
+            let pipe = PipeOut(
+                worker: target, token: token,
+                send: { batch in far.execute { s, ch in RelayWorker.write(s.receivePiped(batch, id: id, token: token, now: .now), to: ch) } },
+                ended: { far.execute { s, _ in s.mirrorEnded(id: id, token: token) } })
+            let (attached, out) = state.attach(pipe, to: id)
+            RelayWorker.write(out, to: channel)
+            return attached
+        }
+        guard attached == true else {
+            // The publication ended meanwhile: the mirror goes as it would have through the pipe.
+            far.execute { s, _ in s.mirrorEnded(id: id, token: token) }
+            throw RelayError(.nothingPublished, "nothing is published in room \(room)")
+        }
+        return id
+    }
+
+    /// The workers that hold sessions of `room` now, its home first.
+    private func holding(_ room: String) -> [RelayWorker] {
+        directory.withLock { $0.rooms[room]?.workers ?? [] }.map { workers[$0] }
     }
 
     /// Ends a session by its public id (a `/ws` connection's own sessions); false if there is
     /// none with that id in that room.
     public func close(room: String, id: String) async -> Bool {
-        guard let worker = worker(of: room) else { return false }
-        return await worker.withState { state, _ in state.close(id: id, room: room, reason: "stopped") } ?? false
+        for worker in holding(room) where await worker.withState({ state, _ in state.close(id: id, room: room, reason: "stopped") }) == true {
+            return true
+        }
+        return false
     }
 
     /// Ends a session by its control capability (WHIP/WHEP `DELETE`): only one of the endpoint's
     /// kind (`publishing`), in `room`, opened by `identity` (nil: an admin may end any).
     public func close(room: String, resource: String, publishing: Bool, identity: String?) async throws(RelayError) {
-        guard let worker = worker(of: room) else { throw RelayError(.notFound, "no session \(resource) of yours in room \(room)") }
-        let result = await worker.withState { state, _ -> Result<Void, RelayError> in
-            do throws(RelayError) {
-                return .success(try state.close(resource: resource, room: room, publishing: publishing, identity: identity))
-            } catch {
-                return .failure(error)
+        for worker in holding(room) {
+            let result = await worker.withState { state, _ -> Result<Void, RelayError> in
+                do throws(RelayError) {
+                    return .success(try state.close(resource: resource, room: room, publishing: publishing, identity: identity))
+                } catch {
+                    return .failure(error)
+                }
             }
+            guard let result else { throw RelayError(.internalError, "relay unavailable") }
+            if case .success = result { return }
         }
-        guard let result else { throw RelayError(.internalError, "relay unavailable") }
-        try result.get()
+        throw RelayError(.notFound, "no session \(resource) of yours in room \(room)")
     }
 
     /// Moves a subscriber to another rendition (its RTP streams continue unbroken): `notFound` when

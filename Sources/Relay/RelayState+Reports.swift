@@ -20,6 +20,7 @@ extension RelayState {
                     out.append(o)
                 }
             }
+            measureMirrors(now: now, intervalSeconds: seconds)
         }
         for s in Array(sessions.values) {
             if s.ice.consentExpired(now: now) || (s.ice.selected == nil && now - s.created > ICELiteAgent.consentTimeout) {

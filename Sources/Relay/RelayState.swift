@@ -30,11 +30,13 @@ final class RelayState {
     private var byResource: [String: PeerSession] = [:]
     private var byAddress: [PeerAddress: PeerSession] = [:]
     /// Room → its publications, oldest first (a broadcast has one; a consultation call has one per side).
-    private var publishers: [String: [Publication]] = [:]
+    var publishers: [String: [Publication]] = [:]
     /// Publications by their session id (what a subscriber names as `source`).
-    private(set) var publications: [String: Publication] = [:]
+    var publications: [String: Publication] = [:]
+    /// Publications held here that pipe to other workers (what ``flushPipes()`` visits).
+    var piping: [Publication] = []
     /// Room → subscribers whose publisher left: they follow the room's next publisher.
-    private var orphans: [String: [Subscription]] = [:]
+    var orphans: [String: [Subscription]] = [:]
     /// Starts the codecs of a rendition (publication id, quality, capture-time id); set by
     /// ``RelayServer`` (their output comes back through ``renditionOutput(source:quality:_:now:)``),
     /// or by a test with a fake.
@@ -154,11 +156,11 @@ final class RelayState {
                 throw RelayError(.nothingPublished, "nothing is published in room \(room)")
             }
             watched = publication
-            for m in publication.peer.media {
+            for kind in publication.kinds {
                 tracks.append(
                     OutgoingTrack(
-                        kind: m.kind, ssrc: UInt32.random(in: 1...UInt32.max, using: &rng), streamID: "showroom-\(room)",
-                        trackID: "\(m.kind.rawValue)-\(publication.id)"))
+                        kind: kind, ssrc: UInt32.random(in: 1...UInt32.max, using: &rng), streamID: "showroom-\(room)",
+                        trackID: "\(kind.rawValue)-\(publication.id)"))
             }
         }
         let ufrag = randomToken(8), pwd = randomToken(24)
@@ -197,13 +199,19 @@ final class RelayState {
         byResource[session.resource] = session
         byUfrag[ufrag] = session
         onSession(.opened(room: room, identity: identity))
-        if role == .publisher, exclusive, let publication = session.publication, let waiting = orphans.removeValue(forKey: room) {
-            // Subscribers left by the room's previous publisher continue with this one.
-            for s in waiting where sessions[s.peer.id] != nil { subscribeOrFallBack(s, to: publication) }
-        }
+        if role == .publisher, exclusive, let publication = session.publication { adoptOrphans(of: room, by: publication) }
         logger.info("session opened", metadata: ["session": .string(id), "room": .string(room), "role": .string("\(role)")])
         return OpenedSession(id: id, resource: session.resource, answer: result.answer.serialized())
     }
+
+    /// Subscribers left by the room's previous broadcast publisher continue with `publication`.
+    func adoptOrphans(of room: String, by publication: Publication) {
+        guard let waiting = orphans.removeValue(forKey: room) else { return }
+        for s in waiting where sessions[s.peer.id] != nil { subscribeOrFallBack(s, to: publication) }
+    }
+
+    /// Whether subscribers of `room` wait for its next broadcast publisher here.
+    func hasOrphans(in room: String) -> Bool { !(orphans[room]?.isEmpty ?? true) }
 
     /// Puts a subscriber on a publication's source stream or rendition (starting the rendition,
     /// within the quotas, if none runs for its quality).
@@ -213,7 +221,7 @@ final class RelayState {
 
     private func startRendition(of publication: Publication, quality: Quality) throws(RelayError) -> Rendition {
         guard let makeEncoder else { throw RelayError(.internalError, "transcoding is not available") }
-        let room = publication.peer.room
+        let room = publication.room
         let inRoom = (publishers[room] ?? []).reduce(0) { $0 + $1.renditions.count }
         guard inRoom < limits.renditionsPerRoom else {
             count("rendition-at-capacity")
@@ -271,6 +279,7 @@ final class RelayState {
             publishers[s.room]?.removeAll { $0 === publication }
             if publishers[s.room]?.isEmpty == true { publishers[s.room] = nil }
             publications[id] = nil
+            piping.removeAll { $0 === publication }
             // A broadcast's subscribers wait for its next publisher (a stream that restarts); in a
             // call, the other side subscribes anew when this side publishes again.
             let left = publication.end()
@@ -278,7 +287,10 @@ final class RelayState {
             s.publication = nil
         }
         if let subscription = s.subscription {
-            subscription.publication?.unsubscribe(subscription)
+            let watched = subscription.publication
+            watched?.unsubscribe(subscription)
+            // A mirror nobody here watches any more: the origin stops piping to it.
+            if let watched, watched.mirrorToken != nil, watched.allSubscribers.isEmpty { dropMirror(watched) }
             orphans[s.room]?.removeAll { $0 === subscription }
             if orphans[s.room]?.isEmpty == true { orphans[s.room] = nil }
             qualityPending.remove(id)

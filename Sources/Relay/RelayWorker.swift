@@ -85,6 +85,12 @@ final class RelayWorker: Sendable {
         return try? await channel.eventLoop.submit { body(state.value, channel) }.get()
     }
 
+    /// Runs `body` on the worker's loop without waiting for it (the pipes' hops between workers).
+    func execute(_ body: @escaping @Sendable (RelayState, any Channel) -> Void) {
+        let state = self.state, channel = self.channel
+        channel.eventLoop.execute { body(state.value, channel) }
+    }
+
     /// Writes and flushes from the channel's loop (the control path's own sends).
     static func write(_ out: [OutgoingDatagram], to channel: any Channel) {
         guard !out.isEmpty else { return }

@@ -5,10 +5,12 @@ import Testing
 /// ``RelayDirectory``: where rooms are placed among the media workers, and the quotas that hold
 /// for the whole relay however many workers it has.
 @Suite struct RelayDirectoryTests {
-    static func opened(_ d: inout RelayDirectory, _ room: String, _ identity: String, now: MediaTime = .zero) throws -> Int {
-        let w = try d.admit(room: room, identity: identity, now: now)
+    static func opened(
+        _ d: inout RelayDirectory, _ room: String, _ identity: String, publishing: Bool = true, now: MediaTime = .zero
+    ) throws -> Int {
+        let w = try d.admit(room: room, identity: identity, publishing: publishing, now: now)
         d.sessionOpened(room: room, identity: identity, worker: w)
-        d.finish(room: room, identity: identity, opened: true)
+        d.finish(room: room, identity: identity, worker: w, opened: true)
         return w
     }
 
@@ -38,14 +40,14 @@ import Testing
         let second = try d.admit(room: "new", identity: "v", now: .zero)
         #expect(first == 1 && second == 1)
         // The first fails (no session); the second's is still pending: the place holds.
-        d.finish(room: "new", identity: "p", opened: false)
-        #expect(d.rooms["new"]?.worker == 1)
+        d.finish(room: "new", identity: "p", worker: first, opened: false)
+        #expect(d.rooms["new"]?.home == 1)
         d.sessionOpened(room: "new", identity: "v", worker: 1)
-        d.finish(room: "new", identity: "v", opened: true)
-        #expect(d.rooms["new"] == RelayDirectory.Placement(worker: 1, sessions: 1, pending: 0))
+        d.finish(room: "new", identity: "v", worker: second, opened: true)
+        #expect(d.rooms["new"] == RelayDirectory.Placement(home: 1, sessions: [1: 1], pending: [:]))
         // Failed opens leave nothing behind.
-        _ = try d.admit(room: "ghost", identity: "g", now: .zero)
-        d.finish(room: "ghost", identity: "g", opened: false)
+        let ghost = try d.admit(room: "ghost", identity: "g", now: .zero)
+        d.finish(room: "ghost", identity: "g", worker: ghost, opened: false)
         #expect(d.rooms["ghost"] == nil)
     }
 
@@ -60,7 +62,7 @@ import Testing
         d.sessionOpened(room: "call", identity: "agent", worker: w)
         // Its caller has not finished yet; the identity holds exactly 2 and a third is refused …
         #expect(throws: RelayError(.overQuota, "")) { try d.admit(room: "call", identity: "agent", now: .zero) }
-        d.finish(room: "call", identity: "agent", opened: true)
+        d.finish(room: "call", identity: "agent", worker: w, opened: true)
         // … and another identity's open is not refused for the relay's total either.
         var tight = RelayLimits()
         tight.sessions = 2
@@ -68,7 +70,7 @@ import Testing
         let a = try t.admit(room: "r", identity: "a", now: .zero)
         t.sessionOpened(room: "r", identity: "a", worker: a)
         _ = try t.admit(room: "r", identity: "b", now: .zero)  // 1 session + 1 pending = 2: admitted
-        t.finish(room: "r", identity: "a", opened: true)
+        t.finish(room: "r", identity: "a", worker: a, opened: true)
     }
 
     /// New rooms admitted in a burst, before any of their sessions exist, spread over the workers.
@@ -101,10 +103,50 @@ import Testing
         rate.sessionOpensPerMinute = 60
         var churn = RelayDirectory(workers: 2, limits: rate)
         for room in ["a", "b"] {
-            _ = try churn.admit(room: room, identity: "c", now: .zero)
-            churn.finish(room: room, identity: "c", opened: false)
+            let w = try churn.admit(room: room, identity: "c", now: .zero)
+            churn.finish(room: room, identity: "c", worker: w, opened: false)
         }
         #expect(throws: RelayError(.overQuota, "")) { try churn.admit(room: "c", identity: "c", now: .zero) }
         _ = try churn.admit(room: "c", identity: "c", now: MediaTime(microseconds: 1_000_000))
+    }
+
+    /// A room's subscribers stay on its home worker while it holds fewer than `spreadAbove`
+    /// sessions; past that each goes to the least loaded worker (the home on a tie), so a large
+    /// room uses every worker; its publishers always go home. Nothing spreads with one worker.
+    @Test func aLargeRoomsSubscribersSpreadOverTheWorkers() throws {
+        var limits = RelayLimits()
+        limits.spreadAbove = 3
+        var d = RelayDirectory(workers: 3, limits: limits)
+        #expect(try Self.opened(&d, "show", "p") == 0)
+        var placed: [Int] = []
+        for i in 0..<9 { placed.append(try Self.opened(&d, "show", "v\(i)", publishing: false)) }
+        // Home fills to 3, then the least loaded each time: 1, 2, then ties go home first.
+        #expect(placed == [0, 0, 1, 2, 1, 2, 1, 2, 0], "\(placed)")
+        #expect(d.sessionsOnWorker == [4, 3, 3])
+        #expect(d.rooms["show"]?.workers == [0, 1, 2])
+        #expect(try Self.opened(&d, "show", "p2") == 0, "a publisher goes home however busy it is")
+        // The room stays known while any worker holds one of its sessions.
+        for (i, w) in placed.enumerated() { d.sessionClosed(room: "show", identity: "v\(i)", worker: w) }
+        d.sessionClosed(room: "show", identity: "p", worker: 0)
+        #expect(d.rooms["show"]?.workers == [0])
+        d.sessionClosed(room: "show", identity: "p2", worker: 0)
+        #expect(d.rooms["show"] == nil)
+
+        var one = RelayDirectory(workers: 1, limits: limits)
+        for i in 0..<6 { #expect(try Self.opened(&one, "show", "v\(i)", publishing: i > 0) == 0) }
+    }
+
+    /// A room's quota counts its sessions on every worker, and opens under way.
+    @Test func aRoomsQuotaCountsEveryWorker() throws {
+        var limits = RelayLimits()
+        limits.spreadAbove = 1
+        limits.sessionsPerRoom = 4
+        var d = RelayDirectory(workers: 2, limits: limits)
+        _ = try Self.opened(&d, "r", "p")
+        _ = try Self.opened(&d, "r", "v1", publishing: false)
+        _ = try Self.opened(&d, "r", "v2", publishing: false)
+        _ = try d.admit(room: "r", identity: "v3", publishing: false, now: .zero)
+        #expect(d.rooms["r"]?.workers == [0, 1])
+        #expect(throws: RelayError(.atCapacity, "")) { try d.admit(room: "r", identity: "v4", publishing: false, now: .zero) }
     }
 }

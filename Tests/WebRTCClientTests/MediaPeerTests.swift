@@ -147,6 +147,63 @@ final class Tally: MediaPeerObserver {
     }
 }
 
+extension MediaWorkerTests {
+    /// A room larger than its home worker serves (here: past 3 sessions) spreads its subscribers
+    /// over the other worker, which gets the stream through a pipe: every subscriber decodes, one
+    /// of them through a rendition made on the far worker; when the publisher is replaced, the
+    /// subscribers on both workers follow the new one.
+    @Test func aRoomLargerThanOneWorkerSpreadsItsSubscribers() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        config.mediaThreads = 2
+        config.limits.spreadAbove = 3
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        let media = try EncodedMedia(width: 320, height: 180, videoBitrate: 300_000, seconds: 2)
+        let cert = try DTLSCertificate()
+        func publish(_ identity: String) async throws -> (MediaPeer, OpenedSession) {
+            let offer = ClientOffer(direction: .send, fingerprint: cert.fingerprint)
+            let opened = try await relay.open(room: "launch", identity: identity, publishing: true, offer: offer.sdp)
+            let peer = try await MediaPeer.start(
+                role: .publisher(media), offer: offer, answer: try ServerAnswer(parsing: opened.answer), certificate: cert, via: nil, group: group,
+                observer: Tally())
+            return (peer, opened)
+        }
+        var (publisher, published) = try await publish("merchant")
+        var viewers: [MediaPeer] = []
+        var tallies: [Tally] = []
+        var ports: [Int] = []
+        for i in 0..<5 {
+            let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
+            let opened = try await relay.open(room: "launch", identity: "v\(i)", publishing: false, quality: i == 4 ? .low : .source, adaptive: false, offer: offer.sdp)
+            let answer = try ServerAnswer(parsing: opened.answer)
+            ports.append(answer.port)
+            let tally = Tally()
+            tallies.append(tally)
+            viewers.append(try await MediaPeer.start(role: .viewer, offer: offer, answer: answer, certificate: cert, via: nil, group: group, observer: tally))
+        }
+        #expect(ports == [relay.ports[0], relay.ports[0], relay.ports[1], relay.ports[1], relay.ports[1]], "\(ports) of \(relay.ports)")
+        #expect(relay.sessionsPerWorker() == [3, 3])
+        func rendered() -> [Int] { tallies.map { $0.counts.withLock { $0.rendered } } }
+        for _ in 0..<300 where rendered().contains(where: { $0 < 30 }) { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(rendered().allSatisfy { $0 >= 30 }, "frames rendered per viewer: \(rendered())")
+        #expect(tallies.allSatisfy { $0.counts.withLock { $0.failures.isEmpty } })
+        #expect((await relay.snapshot()).renditions == 1, "the far viewer's rendition runs on the far worker")
+
+        // The merchant's stream restarts: every viewer follows, on both workers.
+        try await relay.close(room: "launch", resource: published.resource, publishing: true, identity: "merchant")
+        await publisher.stop()
+        let before = rendered()
+        (publisher, published) = try await publish("merchant")
+        func followed() -> Bool { zip(rendered(), before).allSatisfy { $0 >= $1 + 30 } }
+        for _ in 0..<300 where !followed() { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(followed(), "frames after the new publisher: \(zip(rendered(), before).map { $0 - $1 })")
+        for p in viewers + [publisher] { await p.stop() }
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+}
+
 @Suite struct ClientHandshakeTests {
     /// The first check and every consent check are signed binding requests the relay's ICE agent
     /// accepts; each refreshes consent (else the relay ends the session after 30 s, RFC 7675).

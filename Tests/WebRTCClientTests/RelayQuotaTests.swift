@@ -24,12 +24,13 @@ struct ConnectedPeer {
     /// Opens a session in `room` and completes ICE and DTLS against `relay`, shuttling datagrams
     /// by hand (no sockets, no clock but the one given).
     static func connect(
-        to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false
+        to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false,
+        source: String? = nil
     ) throws -> ConnectedPeer {
         let cert = try DTLSCertificate()
         let offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
         let opened = try relay.open(
-            room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive,
+            room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, source: source,
             offer: SessionDescription(parsing: offer.sdp), now: .zero)
         let answer = try ServerAnswer(parsing: opened.answer)
         let handshake = try ClientHandshake(offer: offer, answer: answer, certificate: cert)

@@ -1,0 +1,87 @@
+import MediaPipeline
+import MediaWire
+import NIOCore
+
+/// One of a publication's plain RTP packets on its way to another worker.
+struct PipedPacket: Sendable {
+    let packet: ByteBuffer
+    let kind: MediaKind
+}
+
+/// What a worker needs to know of a publication held on another worker to mirror it: its id
+/// (the mirror's too, so that a subscriber names both alike), room, what was negotiated with its
+/// publisher, and whether it is a broadcast's.
+struct PublicationDescription: Sendable {
+    let id: String
+    let room: String
+    let kinds: [MediaKind]
+    let captureTimeExtensionIDs: PerKind<UInt8?>
+    let exclusive: Bool
+}
+
+/// The sending end of a pipe (mediasoup's PipeTransport between two routers, here between two
+/// event loops of one process): an origin ``Publication`` hands each packet it receives to each
+/// of its pipes once — not once per subscriber — and the pipe carries a loop turn's packets to
+/// the other worker in one hop (``flush()``), where a mirror publication fans them out to that
+/// worker's subscribers.
+///
+/// A pipe is made by ``RelayServer`` when a room's subscribers spread beyond the worker holding
+/// its publication (``RelayDirectory``'s placement rule); `send` and `end` hop to the other
+/// worker's loop. The hand-off inside the process loses nothing, so the far end needs no NACKs
+/// of its own: what the origin lacks it asks its publisher for, and the answer is piped on.
+final class PipeOut {
+    /// The worker at the far end.
+    let worker: Int
+    /// Which mirror on that worker this pipe feeds (a later mirror of the same publication, made
+    /// after this one was let go, gets another).
+    let token: UInt64
+    private var batch: [PipedPacket] = []
+    private let send: ([PipedPacket]) -> Void
+    private let ended: () -> Void
+    /// Packets handed on and batches sent, for statistics.
+    private(set) var packets = 0
+    private(set) var batches = 0
+    /// Packets one loop turn may queue for the far end: a turn reads at most a few dozen
+    /// datagrams (``RelayWorker``'s vector reads), so this is only reached when flushes stopped.
+    static let maximumBatch = 1_024
+
+    init(worker: Int, token: UInt64, send: @escaping ([PipedPacket]) -> Void, ended: @escaping () -> Void) {
+        self.worker = worker
+        self.token = token
+        self.send = send
+        self.ended = ended
+    }
+
+    /// Queues `packet` for the far end; false (dropped) when the batch is full.
+    func enqueue(_ packet: ByteBuffer, kind: MediaKind) -> Bool {
+        guard batch.count < Self.maximumBatch else { return false }
+        batch.append(PipedPacket(packet: packet, kind: kind))
+        return true
+    }
+
+    /// Sends what was queued since the last flush, in one hop.
+    func flush() {
+        guard !batch.isEmpty else { return }
+        packets += batch.count
+        batches += 1
+        send(batch)
+        batch = []
+    }
+
+    /// The origin publication has ended: what was queued goes, then the far end is told.
+    func end() {
+        flush()
+        ended()
+    }
+}
+
+/// The far end's way back to the origin, held by a mirror publication: a key frame its
+/// subscribers or renditions need, and packets a rendition's decoder misses, go to the worker
+/// holding the publisher, which asks the publisher itself (throttled there as for its own
+/// subscribers).
+struct PipeUpstream {
+    let requestKeyFrame: () -> Void
+    let nack: ([UInt16], MediaKind) -> Void
+    /// The mirror has no subscriber left: the origin stops piping to it.
+    let detach: () -> Void
+}
