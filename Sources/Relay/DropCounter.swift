@@ -4,5 +4,5 @@
 final class DropCounter {
     private(set) var counts: [String: Int] = [:]
 
-    func count(_ reason: String) { counts[reason, default: 0] += 1 }
+    func count(_ reason: String, _ n: Int = 1) { counts[reason, default: 0] += n }
 }

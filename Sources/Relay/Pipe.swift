@@ -1,6 +1,7 @@
 import MediaPipeline
 import MediaWire
 import NIOCore
+import Synchronization
 
 /// One of a publication's plain RTP packets on its way to another worker.
 struct PipedPacket: Sendable {
@@ -19,33 +20,49 @@ struct PublicationDescription: Sendable {
     let exclusive: Bool
 }
 
+/// Packets a pipe has handed to the far worker's loop that it has not fanned out yet, counted
+/// on both loops: what bounds the memory a far loop that falls behind can make the origin queue.
+final class PipeGauge: Sendable {
+    private let packets = Atomic<Int>(0)
+    init() {}
+    var inFlight: Int { packets.load(ordering: .relaxed) }
+    func sent(_ n: Int) { packets.add(n, ordering: .relaxed) }
+    /// Called by the far end once it has fanned out a batch.
+    func done(_ n: Int) { packets.subtract(n, ordering: .relaxed) }
+}
+
 /// The sending end of a pipe (mediasoup's PipeTransport between two routers, here between two
 /// event loops of one process): an origin ``Publication`` hands each packet it receives to each
 /// of its pipes once — not once per subscriber — and the pipe carries a loop turn's packets to
 /// the other worker in one hop (``flush()``), where a mirror publication fans them out to that
 /// worker's subscribers.
 ///
-/// A pipe is made by ``RelayServer`` when a room's subscribers spread beyond the worker holding
-/// its publication (``RelayDirectory``'s placement rule); `send` and `end` hop to the other
-/// worker's loop. The hand-off inside the process loses nothing, so the far end needs no NACKs
-/// of its own: what the origin lacks it asks its publisher for, and the answer is piped on.
+/// A pipe is made when a room's subscribers spread beyond the worker holding its publication
+/// (``RelayDirectory``'s placement rule); `send` and `end` hop to the other worker's loop. The
+/// hand-off drops only what its bounds refuse (``maximumBatch``, ``maximumInFlight``, counted
+/// `pipe-backlog`), so the far end needs no NACKs of its own: what the origin lacks it asks its
+/// publisher for, and the answer is piped on.
 final class PipeOut {
     /// The worker at the far end.
     let worker: Int
     /// Which mirror on that worker this pipe feeds (a later mirror of the same publication, made
     /// after this one was let go, gets another).
     let token: UInt64
+    let gauge = PipeGauge()
     private var batch: [PipedPacket] = []
-    private let send: ([PipedPacket]) -> Void
+    private let send: ([PipedPacket], PipeGauge) -> Void
     private let ended: () -> Void
     /// Packets handed on and batches sent, for statistics.
     private(set) var packets = 0
     private(set) var batches = 0
-    /// Packets one loop turn may queue for the far end: a turn reads at most a few dozen
-    /// datagrams (``RelayWorker``'s vector reads), so this is only reached when flushes stopped.
+    /// Packets one loop turn may queue for the far end: a turn reads a few vector reads of 32
+    /// datagrams, so this is only reached when flushes stopped.
     static let maximumBatch = 1_024
+    /// Packets handed over and not yet fanned out by the far end: past this its loop is behind
+    /// by seconds of a stream (~1.5 MB), and a batch is dropped rather than queued (counted).
+    static let maximumInFlight = 1_024
 
-    init(worker: Int, token: UInt64, send: @escaping ([PipedPacket]) -> Void, ended: @escaping () -> Void) {
+    init(worker: Int, token: UInt64, send: @escaping ([PipedPacket], PipeGauge) -> Void, ended: @escaping () -> Void) {
         self.worker = worker
         self.token = token
         self.send = send
@@ -59,13 +76,18 @@ final class PipeOut {
         return true
     }
 
-    /// Sends what was queued since the last flush, in one hop.
-    func flush() {
-        guard !batch.isEmpty else { return }
+    /// Sends what was queued since the last flush, in one hop; returns the packets dropped
+    /// because the far end has ``maximumInFlight`` to fan out still.
+    @discardableResult
+    func flush() -> Int {
+        guard !batch.isEmpty else { return 0 }
+        defer { batch = [] }
+        guard gauge.inFlight + batch.count <= Self.maximumInFlight else { return batch.count }
         packets += batch.count
         batches += 1
-        send(batch)
-        batch = []
+        gauge.sent(batch.count)
+        send(batch, gauge)
+        return 0
     }
 
     /// The origin publication has ended: what was queued goes, then the far end is told.
@@ -74,7 +96,6 @@ final class PipeOut {
         ended()
     }
 }
-
 /// The far end's way back to the origin, held by a mirror publication: a key frame its
 /// subscribers or renditions need, and packets a rendition's decoder misses, go to the worker
 /// holding the publisher, which asks the publisher itself (throttled there as for its own

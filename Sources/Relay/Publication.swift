@@ -35,6 +35,11 @@ final class Publication {
     let exclusive: Bool
     /// Pipes to the other workers that mirror it, one per worker.
     private(set) var pipes: [PipeOut] = []
+    /// A mirror's subscribers follow the next publisher only once its pipe is attached
+    /// (``RelayState/mirrorAttached(id:token:)``).
+    var attached = false
+    /// Since when a mirror has had no subscriber (``RelayState/sweepMirrors(now:)``).
+    var emptySince: MediaTime?
     /// Subscribers of the source stream, held directly: fan-out does no lookup per subscriber.
     private(set) var subscribers: [Subscription] = []
     /// Running renditions by quality, each with its subscribers.
@@ -327,7 +332,8 @@ final class Publication {
 // MARK: Pipes
 
 extension Publication {
-    /// Starts piping to another worker's mirror (one pipe per worker: a newer one replaces it).
+    /// Starts piping to another worker's mirror (one pipe per worker; the far worker sends its
+    /// attaches and detaches from its own loop, so the last to arrive is its newest mirror's).
     func attach(_ pipe: PipeOut) {
         pipes.removeAll { $0.worker == pipe.worker }
         pipes.append(pipe)
@@ -341,8 +347,9 @@ extension Publication {
         return true
     }
 
-    /// Sends what each pipe queued this loop turn.
-    func flushPipes() {
-        for pipe in pipes { pipe.flush() }
+    /// Sends what each pipe queued this loop turn; returns the packets dropped because a far
+    /// end is too far behind.
+    func flushPipes() -> Int {
+        pipes.reduce(0) { $0 + $1.flush() }
     }
 }

@@ -33,8 +33,9 @@ public struct RelayLimits: Sendable, Equatable {
     /// RTCP sender): each new one costs an SRTP stream context; datagrams with others are dropped
     /// before decryption.
     public var ssrcsPerSession = 8
-    /// Sessions on a room's home worker past which the room's new subscribers go to the least
-    /// loaded worker, through a pipe (``RelayDirectory``'s spreading rule). One core forwards one
+    /// Sessions on a room's home worker (opens under way included) from which on the room's new
+    /// subscribers go to the least loaded worker, through a pipe (``RelayDirectory``'s spreading
+    /// rule). One core forwards one
     /// 600 kbit/s stream to ~500 viewers within a few milliseconds' added latency
     /// (docs/benchmarks.md); a worker busier than this gets new viewers only when every other is
     /// as busy. Has no effect with one media thread.

@@ -70,8 +70,9 @@ public final class RelayServer: Sendable {
         self.codecGroup = codecGroup
     }
 
-    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer, on the worker that
-    /// holds `room`. An `exclusive` publisher (a broadcast) is refused where someone publishes
+    /// Opens a publishing (WHIP) or viewing (WHEP) session from an SDP offer, on the worker
+    /// ``RelayDirectory`` places it on: a publisher on its room's home, a subscriber there or, in
+    /// a room larger than its home serves, on another worker that mirrors the publication. An `exclusive` publisher (a broadcast) is refused where someone publishes
     /// already; others share the room (a call). A subscriber receives `source` (a publication's
     /// id) or the room's latest publication, gets `quality` at most, and with `adaptive` the relay
     /// moves it down to renditions its path can carry and back up (``QualityController``).
@@ -125,7 +126,9 @@ public final class RelayServer: Sendable {
 
     /// Makes sure worker `target` has a mirror of publication `source` (the room's latest when
     /// nil) of `room`, held on worker `home`, fed by a pipe from there; returns the publication's
-    /// id. With `onlyForOrphans`, only where subscribers wait for a broadcast's next publisher.
+    /// id. The pipe is attached from the far loop right after, without waiting (a subscriber
+    /// opening meanwhile is fed from the attach on). With `onlyForOrphans`, only where
+    /// subscribers wait for a broadcast's next publisher.
     private func pipe(room: String, source: String?, from home: Int, to target: Int, onlyForOrphans: Bool = false)
         async throws(RelayError) -> String
     {
@@ -136,31 +139,37 @@ public final class RelayServer: Sendable {
         guard let described else { throw RelayError(.internalError, "relay unavailable") }
         let description = try described.get()
         let id = description.id
-        let mirrored = await far.withState { state, _ in
-            state.mirror(description, onlyForOrphans: onlyForOrphans) { token in
-                PipeUpstream(
-                    requestKeyFrame: { origin.execute { s, ch in RelayWorker.write(s.pipedKeyFrameRequest(for: id, now: .now), to: ch) } },
-                    nack: { lost, kind in origin.execute { s, ch in RelayWorker.write(s.pipedNACK(for: id, lost: lost, kind: kind), to: ch) } },
-                    detach: { origin.execute { s, _ in s.detachPipe(from: id, worker: target, token: token) } })
-            }.map { [$0.token, $0.made ? 1 : 0] }
+        let made = await far.withState { state, _ -> Bool in
+            guard
+                let (token, made) = state.mirror(
+                    description, onlyForOrphans: onlyForOrphans,
+                    upstream: { token in
+                        PipeUpstream(
+                            requestKeyFrame: { origin.execute { s, ch in RelayWorker.write(s.pipedKeyFrameRequest(for: id, now: .now), to: ch) } },
+                            nack: { lost, kind in origin.execute { s, ch in RelayWorker.write(s.pipedNACK(for: id, lost: lost, kind: kind), to: ch) } },
+                            detach: { origin.execute { s, _ in s.detachPipe(from: id, worker: target, token: token) } })
+                    })
+            else { return false }
+            guard made else { return true }
+            // Sent from this (the far) loop, as its detaches are: the origin sees them in order.
+            origin.execute { s, ch in
+                let pipe = PipeOut(
+                    worker: target, token: token,
+                    send: { batch, gauge in
+                        far.execute { s, ch in
+                            RelayWorker.write(s.receivePiped(batch, id: id, token: token, now: .now), to: ch)
+                            gauge.done(batch.count)
+                        }
+                    },
+                    ended: { far.execute { s, _ in s.mirrorEnded(id: id, token: token) } })
+                let (attached, out) = s.attach(pipe, to: id, now: .now)
+                RelayWorker.write(out, to: ch)
+                // Ended meanwhile: the mirror goes (its subscribers wait for the next publisher).
+                far.execute { s, _ in attached ? s.mirrorAttached(id: id, token: token) : s.mirrorEnded(id: id, token: token) }
+            }
+            return true
         }
-        // Nil: a mirror is there already (fed, or about to be, by the open that made it), or none is wanted.
-        guard let made = mirrored ?? nil, made[1] == 1 else { return id }
-        let token = made[0]
-        let attached = await origin.withState { state, channel -> Bool in
-            let pipe = PipeOut(
-                worker: target, token: token,
-                send: { batch in far.execute { s, ch in RelayWorker.write(s.receivePiped(batch, id: id, token: token, now: .now), to: ch) } },
-                ended: { far.execute { s, _ in s.mirrorEnded(id: id, token: token) } })
-            let (attached, out) = state.attach(pipe, to: id)
-            RelayWorker.write(out, to: channel)
-            return attached
-        }
-        guard attached == true else {
-            // The publication ended meanwhile: the mirror goes as it would have through the pipe.
-            far.execute { s, _ in s.mirrorEnded(id: id, token: token) }
-            throw RelayError(.nothingPublished, "nothing is published in room \(room)")
-        }
+        guard made != nil else { throw RelayError(.internalError, "relay unavailable") }
         return id
     }
 
@@ -189,8 +198,7 @@ public final class RelayServer: Sendable {
                     return .failure(error)
                 }
             }
-            guard let result else { throw RelayError(.internalError, "relay unavailable") }
-            if case .success = result { return }
+            if case .success = result { return }  // nil: that worker's loop is gone (stopping); ask the others
         }
         throw RelayError(.notFound, "no session \(resource) of yours in room \(room)")
     }
@@ -199,12 +207,12 @@ public final class RelayServer: Sendable {
     /// there is no such subscriber, `atCapacity` when the rendition cannot start (it stays where it
     /// was). A subscriber changes at most once a second: a change asked sooner is applied when its
     /// second has passed (the latest wish wins; see ``RelayState/setQuality(id:quality:now:)``).
-    public func setQuality(id: String, quality: Quality) async throws(RelayError) {
-        // The id names no room: ask each worker (control path; a handful of them).
-        for worker in workers {
+    public func setQuality(id: String, room: String, quality: Quality) async throws(RelayError) {
+        // Only the workers holding the room's sessions are asked (control path; a handful of them).
+        for worker in holding(room) {
             let result = await worker.withState { state, channel -> Result<Bool, RelayError> in
                 do throws(RelayError) {
-                    guard let out = try state.setQuality(id: id, quality: quality, now: .now) else { return .success(false) }
+                    guard let out = try state.setQuality(id: id, room: room, quality: quality, now: .now) else { return .success(false) }
                     RelayWorker.write(out, to: channel)
                     return .success(true)
                 } catch {

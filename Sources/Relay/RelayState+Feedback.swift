@@ -91,8 +91,8 @@ extension RelayState {
     /// rendition builds its codecs on this loop, and a subscriber toggling as fast as `/ws` lets it
     /// (20 a second) once took most of the loop (hardening review). Nil if there is no such
     /// subscriber; else what to send (a PLI).
-    func setQuality(id: String, quality: Quality, now: MediaTime) throws(RelayError) -> [OutgoingDatagram]? {
-        guard let s = sessions[id]?.subscription else { return nil }
+    func setQuality(id: String, room: String? = nil, quality: Quality, now: MediaTime) throws(RelayError) -> [OutgoingDatagram]? {
+        guard let session = sessions[id], room == nil || session.room == room, let s = session.subscription else { return nil }
         s.adaptation = nil
         if let last = s.lastRequestedChange, now - last < Self.qualityChangeInterval {
             s.pendingQuality = quality

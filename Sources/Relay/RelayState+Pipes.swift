@@ -7,6 +7,10 @@ import NIOCore
 /// mirror publication the pipe feeds. ``RelayServer`` makes the calls, each on the right worker's
 /// loop; nothing here touches another worker's state.
 extension RelayState {
+    /// How long a mirror without subscribers is kept (an open that made it may still be
+    /// subscribing) before it goes and its pipe is detached.
+    static let mirrorGrace = MediaTime(microseconds: 2_000_000)
+
     // MARK: The origin's side
 
     /// What another worker needs to mirror `source` (or the room's latest publication).
@@ -19,13 +23,13 @@ extension RelayState {
     }
 
     /// Starts piping publication `id` to another worker's mirror; false when it has ended (the
-    /// mirror is then let go). The publisher is asked for a key frame, so that the far end's
-    /// subscribers start at once.
-    func attach(_ pipe: PipeOut, to id: String) -> (attached: Bool, out: [OutgoingDatagram]) {
+    /// mirror is then let go). The publisher is asked for a key frame (throttled as any), so
+    /// that the far end's subscribers start at once.
+    func attach(_ pipe: PipeOut, to id: String, now: MediaTime) -> (attached: Bool, out: [OutgoingDatagram]) {
         guard let publication = publications[id], publication.mirrorToken == nil else { return (false, []) }
         publication.attach(pipe)
         if !piping.contains(where: { $0 === publication }) { piping.append(publication) }
-        return (true, publication.requestKeyFrameFromPublisher(now: nil).map { [$0] } ?? [])
+        return (true, publication.requestKeyFrameFromPublisher(now: now).map { [$0] } ?? [])
     }
 
     /// The mirror `token` on `worker` has no subscriber left.
@@ -50,15 +54,20 @@ extension RelayState {
     /// Sends what this loop turn queued for other workers: one hop per pipe per turn, called by
     /// the worker's handler when a read batch is done.
     func flushPipes() {
-        for publication in piping { publication.flushPipes() }
+        for publication in piping {
+            let dropped = publication.flushPipes()
+            if dropped > 0 { drops.count("pipe-backlog", dropped) }
+        }
     }
 
     // MARK: The mirror's side
 
     /// The mirror of `description` here, made if there is none: the token of the one that
-    /// exists (`made` false), or of a new one whose pipe the caller must attach at the origin.
-    /// With `onlyForOrphans`, a mirror is made only for subscribers here waiting for the room's
-    /// next broadcast publisher (nil when there are none); they are subscribed to it at once.
+    /// exists (`made` false), or of a new one whose pipe the caller must attach at the origin —
+    /// from this worker's loop, so that the origin gets this worker's attaches and detaches in
+    /// order. Nil when the publication is held here (no mirror needed), or, with
+    /// `onlyForOrphans`, when no subscriber here waits for the room's next broadcast publisher;
+    /// those that wait follow the mirror once its pipe is attached (``mirrorAttached(id:token:)``).
     func mirror(
         _ description: PublicationDescription, onlyForOrphans: Bool = false, upstream: (UInt64) -> PipeUpstream
     ) -> (token: UInt64, made: Bool)? {
@@ -71,13 +80,22 @@ extension RelayState {
         let mirror = Publication(mirroring: description, upstream: upstream(token), token: token)
         publishers[description.room, default: []].append(mirror)
         publications[description.id] = mirror
-        if description.exclusive { adoptOrphans(of: description.room, by: mirror) }
         return (token, true)
+    }
+
+    /// The origin attached mirror `token`'s pipe: a broadcast's subscribers waiting here follow it.
+    /// (Not sooner: had the origin ended meanwhile, they would be left waiting on a mirror that
+    /// ends, while the next publisher's open found nobody waiting here.)
+    func mirrorAttached(id: String, token: UInt64) {
+        guard let mirror = publications[id], mirror.mirrorToken == token else { return }
+        mirror.attached = true
+        if mirror.exclusive { adoptOrphans(of: mirror.room, by: mirror) }
     }
 
     /// What the pipe of mirror `token` brought: fanned out here as the origin fanned it out there.
     func receivePiped(_ batch: [PipedPacket], id: String, token: UInt64, now: MediaTime) -> [OutgoingDatagram] {
         guard let mirror = publications[id], mirror.mirrorToken == token else {
+            // A batch already under way when its mirror went.
             drops.count("pipe-without-mirror")
             return []
         }
@@ -109,6 +127,23 @@ extension RelayState {
         publishers[publication.room]?.removeAll { $0 === publication }
         if publishers[publication.room]?.isEmpty == true { publishers[publication.room] = nil }
         if publications[publication.id] === publication { publications[publication.id] = nil }
+    }
+
+    /// Mirrors without a subscriber for ``mirrorGrace`` go (one made for an open that then
+    /// failed — a refused offer, a quota — has never had one; the last subscriber's close drops
+    /// its mirror at once).
+    func sweepMirrors(now: MediaTime) {
+        for mirror in Array(publications.values) where mirror.mirrorToken != nil {
+            guard mirror.allSubscribers.isEmpty else {
+                mirror.emptySince = nil
+                continue
+            }
+            if let since = mirror.emptySince {
+                if now - since >= Self.mirrorGrace { dropMirror(mirror) }
+            } else {
+                mirror.emptySince = now
+            }
+        }
     }
 
     /// Mirrors measure what arrives once per report interval (their subscribers' adaptation

@@ -21,6 +21,7 @@ extension RelayState {
                 }
             }
             measureMirrors(now: now, intervalSeconds: seconds)
+            sweepMirrors(now: now)
         }
         for s in Array(sessions.values) {
             if s.ice.consentExpired(now: now) || (s.ice.selected == nil && now - s.created > ICELiteAgent.consentTimeout) {

@@ -222,23 +222,31 @@ final class RelayState {
     private func startRendition(of publication: Publication, quality: Quality) throws(RelayError) -> Rendition {
         guard let makeEncoder else { throw RelayError(.internalError, "transcoding is not available") }
         let room = publication.room
-        let inRoom = (publishers[room] ?? []).reduce(0) { $0 + $1.renditions.count }
-        guard inRoom < limits.renditionsPerRoom else {
+        // The places are taken before the codecs are built, and given back if they fail: in the
+        // relay-wide budget (every worker's renditions, and a room's over every worker), or, for
+        // a state of its own (tests), in its own counts.
+        let inRoom = renditionBudget?.running(in: room) ?? (publishers[room] ?? []).reduce(0) { $0 + $1.renditions.count }
+        let refusal: RenditionBudget.Refusal?
+        if let renditionBudget {
+            refusal = renditionBudget.reserve(room: room, limit: limits.renditions, roomLimit: limits.renditionsPerRoom)
+        } else {
+            refusal = inRoom >= limits.renditionsPerRoom ? .room : renditionCount >= limits.renditions ? .relay : nil
+        }
+        switch refusal {
+        case .room:
             count("rendition-at-capacity")
             throw RelayError(.atCapacity, "room \(room) runs \(inRoom) renditions, the most a room may; ask for quality source")
-        }
-        // The relay-wide place is taken before the codecs are built, and given back if they fail.
-        let reserved = renditionBudget?.reserve(limit: limits.renditions) ?? (renditionCount < limits.renditions)
-        guard reserved else {
+        case .relay:
             count("rendition-at-capacity")
             throw RelayError(
                 .atCapacity, "\(renditionBudget?.running ?? renditionCount) renditions are running, the most this relay takes; ask for quality source")
+        case nil: break
         }
         do {
             let encoder = try makeEncoder(publication.id, quality, publication.captureTimeExtensionID)
-            return Rendition(quality: quality, encoder: renditionBudget.map { BudgetedEncoder(encoder, budget: $0) } ?? encoder)
+            return Rendition(quality: quality, encoder: renditionBudget.map { BudgetedEncoder(encoder, budget: $0, room: room) } ?? encoder)
         } catch {
-            renditionBudget?.release()
+            renditionBudget?.release(room: room)
             throw RelayError(.internalError, "transcoder: \(error)")
         }
     }

@@ -41,10 +41,10 @@ struct RelayMedia: MediaNegotiator {
 
     /// The relay's refusal, mapped by the one table (RelayError+Status.swift): `not_found` when there
     /// is no such viewer, `media` when the rendition cannot start (the reason says why).
-    func setQuality(session: String, quality: String) async throws(SignalingError) {
+    func setQuality(session: String, room: String, quality: String) async throws(SignalingError) {
         guard let q = Quality(rawValue: quality) else { throw SignalingError(.badMessage, "quality is source, medium or low") }
         do {
-            try await relay.setQuality(id: session, quality: q)
+            try await relay.setQuality(id: session, room: room, quality: q)
         } catch {
             throw error.signalingError
         }

@@ -9,6 +9,6 @@ public protocol MediaNegotiator: Sendable {
         -> (session: String, answer: String)
     /// Moves a subscription to another rendition: `not_found` if there is no such subscription,
     /// `media` if the relay cannot start that rendition (the reason says why).
-    func setQuality(session: String, quality: String) async throws(SignalingError)
+    func setQuality(session: String, room: String, quality: String) async throws(SignalingError)
     func stop(session: String, room: String) async -> Bool
 }

@@ -199,7 +199,7 @@ public final class SignalingSession {
             guard mediaSessions[session] == false, let media else {
                 throw SignalingError(.notFound, "no subscription \(session) on this connection")
             }
-            try await media.setQuality(session: session, quality: quality)
+            try await media.setQuality(session: session, room: try joinedRoom(), quality: quality)
             send(.pong(ref: ref))
         case .stop(let session):
             let room = try joinedRoom()

@@ -215,7 +215,7 @@ final class RecordingMedia: MediaNegotiator {
         calls.withLock { $0.append("subscribe \(room) \(identity) \(source ?? "-")") }
         return ("sub-\(identity)", "v=0")
     }
-    func setQuality(session: String, quality: String) async throws(SignalingError) {
+    func setQuality(session: String, room: String, quality: String) async throws(SignalingError) {
         calls.withLock { $0.append("setQuality \(session) \(quality)") }
         if let refuseQuality { throw refuseQuality }
     }

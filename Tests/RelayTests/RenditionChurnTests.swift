@@ -32,7 +32,7 @@ import Testing
         let burst = clock.now
         for i in 0..<40 {
             let t = clock.now
-            try await relay.setQuality(id: viewer.id, quality: i % 2 == 0 ? .medium : .source)
+            try await relay.setQuality(id: viewer.id, room: "r", quality: i % 2 == 0 ? .medium : .source)
             took.append(clock.now - t)
         }
         let seconds = (clock.now - burst).components.seconds
@@ -41,7 +41,7 @@ import Testing
         // One change a second (plus the first at once), however fast the toggles come.
         #expect(changes >= 1 && changes <= Int(seconds) + 2, "\(changes) rendition changes in \(seconds) s of toggling")
         // The last toggle asked for `source`; then one more for `low`: it holds once it is due.
-        try await relay.setQuality(id: viewer.id, quality: .low)
+        try await relay.setQuality(id: viewer.id, room: "r", quality: .low)
         var settled = false
         for _ in 0..<100 where !settled {
             settled = await relay.statistics().first { $0.id == viewer.id }?.quality == .low

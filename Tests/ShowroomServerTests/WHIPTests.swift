@@ -248,7 +248,7 @@ final class AiortcPeers {
                 if !moved, let viewer = await relay.statistics().first(where: { !$0.publishing }),
                     (viewer.streams[.video]?.packets ?? 0) > 60
                 {
-                    moved = (try? await relay.setQuality(id: viewer.id, quality: .low)) != nil
+                    moved = (try? await relay.setQuality(id: viewer.id, room: "switch", quality: .low)) != nil
                 }
             }
             #expect(moved)

@@ -264,12 +264,12 @@ extension MediaWorkerTests {
         _ = try await relay.open(room: "r", publishing: false, quality: .low, offer: offer(.receive))
         let source = try await relay.open(room: "r", publishing: false, quality: .source, offer: offer(.receive))
         // Moving a source viewer to a new rendition fails and leaves it on the source.
-        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: source.id, quality: .medium) }
+        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: source.id, room: "r", quality: .medium) }
         let stats = await relay.statistics()
         #expect(stats.first { $0.id == source.id }?.quality == .source)
         #expect(stats.first { $0.id == low.id }?.quality == .low)
         // A low viewer moving to medium needs a second branch while the other low viewer keeps the first.
-        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: low.id, quality: .medium) }
+        await #expect(throws: RelayError(.atCapacity, "")) { try await relay.setQuality(id: low.id, room: "r", quality: .medium) }
         #expect(await relay.statistics().first { $0.id == low.id }?.quality == .low)
         #expect(await relay.droppedCounts()["rendition-at-capacity"] == 3)
         await relay.stop()

@@ -17,10 +17,15 @@ import Testing
         var farOut: [OutgoingDatagram] = []
         var detached = 0
         var pipe: PipeOut?
+        /// When set, batches reach the far end's loop but it never runs them.
+        var farStalled = false
+        var attachTime = MediaTime.zero
 
-        init() throws {
-            home = try PublicationTests.World()
-            far = try PublicationTests.World()
+        init(limits: RelayLimits = RelayLimits()) throws {
+            // One relay: the workers share the renditions' budget.
+            let budget = RenditionBudget()
+            home = try PublicationTests.World(limits: limits, budget: budget)
+            far = try PublicationTests.World(limits: limits, budget: budget)
         }
 
         /// Mirrors the room's latest publication on the far worker and attaches its pipe, as
@@ -43,12 +48,16 @@ import Testing
             if made {
                 let pipe = PipeOut(
                     worker: 1, token: token,
-                    send: { [unowned self] batch in self.farOut += self.far.relay.receivePiped(batch, id: id, token: token, now: .zero) },
+                    send: { [unowned self] batch, gauge in
+                        guard !self.farStalled else { return }  // a far loop that never gets to it
+                        self.farOut += self.far.relay.receivePiped(batch, id: id, token: token, now: .zero)
+                        gauge.done(batch.count)
+                    },
                     ended: { [unowned self] in self.far.relay.mirrorEnded(id: id, token: token) })
                 self.pipe = pipe
-                let (attached, out) = home.relay.attach(pipe, to: id)
-                #expect(attached)
+                let (attached, out) = home.relay.attach(pipe, to: id, now: attachTime)
                 upstreamOut += out
+                if attached { far.relay.mirrorAttached(id: id, token: token) } else { far.relay.mirrorEnded(id: id, token: token) }
             }
             return id
         }
@@ -184,5 +193,91 @@ import Testing
         #expect(pair.home.relay.piping.isEmpty)
         // With nobody waiting on the far side, a new publisher makes no mirror there.
         #expect(try pair.connect(room: "live", onlyForOrphans: true) == nil)
+    }
+
+    /// A far loop that falls behind cannot make the origin queue without bound: past
+    /// ``PipeOut/maximumInFlight`` packets handed over and not fanned out, batches are dropped
+    /// and counted (attacker's review: before, every turn queued another closure on the far loop).
+    @Test func aFarLoopThatFallsBehindCannotGrowTheOrigin() throws {
+        let pair = try Pair()
+        let publisher = try ConnectedPeer.connect(to: pair.home.relay, room: "show", identity: "p", publishing: true, port: 7_300)
+        let id = try #require(try pair.connect(room: "show"))
+        _ = try ConnectedPeer.connect(to: pair.far.relay, room: "show", identity: "v", publishing: false, port: 7_301, source: id)
+        pair.farStalled = true
+        let pipe = try #require(pair.pipe)
+        var seq: UInt16 = 0
+        for _ in 0..<(PipeOut.maximumInFlight / 16 + 20) {
+            for _ in 0..<16 {
+                seq &+= 1
+                _ = pair.home.relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq), from: publisher.address, now: .zero)
+            }
+            pair.home.relay.flushPipes()
+        }
+        #expect(pipe.gauge.inFlight <= PipeOut.maximumInFlight)
+        #expect(pipe.packets == PipeOut.maximumInFlight, "\(pipe.packets) handed over")
+        #expect(pair.home.relay.dropped["pipe-backlog"] == Int(seq) - PipeOut.maximumInFlight)
+    }
+
+    /// A mirror that never got its subscriber (the open that made it failed after) goes after
+    /// ``RelayState/mirrorGrace`` and detaches its pipe (attacker's review: it was piped to forever).
+    @Test func aMirrorWithoutSubscribersGoesAfterItsGrace() throws {
+        let pair = try Pair()
+        _ = try ConnectedPeer.connect(to: pair.home.relay, room: "show", identity: "p", publishing: true, port: 7_400)
+        let id = try #require(try pair.connect(room: "show"))
+        #expect(pair.home.relay.piping.count == 1)
+        let second = MediaTime(microseconds: 1_000_000)
+        _ = pair.far.relay.tick(now: second)
+        #expect(pair.far.relay.publications[id] != nil, "kept while an open may still subscribe")
+        _ = pair.far.relay.tick(now: second + RelayState.mirrorGrace + RelayState.reportInterval)
+        #expect(pair.far.relay.publications[id] == nil)
+        #expect(pair.detached == 1 && pair.home.relay.piping.isEmpty)
+    }
+
+    /// Subscribers waiting on the far worker follow a mirror only once its pipe is attached: when
+    /// the origin ended before the attach, they still wait, and the next publisher's sweep finds
+    /// them (attacker's review: they were adopted by the doomed mirror, the sweep found nobody,
+    /// and they were stranded until yet another publisher came).
+    @Test func waitingSubscribersFollowOnlyAnAttachedMirror() throws {
+        let pair = try Pair()
+        let first = try ConnectedPeer.connect(to: pair.home.relay, room: "live", identity: "m", publishing: true, port: 7_500)
+        let id = try #require(try pair.connect(room: "live"))
+        let viewer = try ConnectedPeer.connect(to: pair.far.relay, room: "live", identity: "v", publishing: false, port: 7_501, source: id)
+        #expect(pair.home.relay.close(id: first.id, reason: "restart"))
+        #expect(pair.far.relay.hasOrphans(in: "live"))
+        // A second publisher comes and goes; a mirror of it is made on the far side, but its
+        // origin has ended by the time the attach arrives.
+        let doomed = try ConnectedPeer.connect(to: pair.home.relay, room: "live", identity: "m", publishing: true, port: 7_502)
+        let description = try pair.home.relay.describe(room: "live", source: nil)
+        let made = try #require(pair.far.relay.mirror(description, onlyForOrphans: true) { _ in PipeUpstream(requestKeyFrame: {}, nack: { _, _ in }, detach: {}) })
+        #expect(pair.far.relay.hasOrphans(in: "live"), "not adopted before the attach")
+        #expect(pair.home.relay.close(id: doomed.id, reason: "gone"))
+        let pipe = PipeOut(worker: 1, token: made.token, send: { _, _ in }, ended: {})
+        #expect(!pair.home.relay.attach(pipe, to: description.id, now: .zero).attached)
+        pair.far.relay.mirrorEnded(id: description.id, token: made.token)
+        #expect(pair.far.relay.hasOrphans(in: "live"))
+        // The third publisher's sweep finds the viewer waiting and it follows.
+        let third = try ConnectedPeer.connect(to: pair.home.relay, room: "live", identity: "m", publishing: true, port: 7_503)
+        #expect(try pair.connect(room: "live", onlyForOrphans: true) == third.id)
+        #expect(pair.far.relay.statistics().first { $0.id == viewer.id }?.watching == third.id)
+    }
+
+    /// A room's renditions count over every worker holding its subscribers: spread over two, it
+    /// still runs at most ``RelayLimits/renditionsPerRoom`` (attacker's review: each worker
+    /// counted only its own, so N workers allowed N times the room's share).
+    @Test func aRoomsRenditionQuotaHoldsAcrossWorkers() throws {
+        var limits = RelayLimits()
+        limits.renditionsPerRoom = 1
+        let pair = try Pair(limits: limits)
+        _ = try ConnectedPeer.connect(to: pair.home.relay, room: "show", identity: "p", publishing: true, port: 7_600)
+        _ = try ConnectedPeer.connect(to: pair.home.relay, room: "show", identity: "low", publishing: false, port: 7_601, quality: .low)
+        let id = try #require(try pair.connect(room: "show"))
+        #expect(throws: RelayError(.atCapacity, "")) {
+            try ConnectedPeer.connect(to: pair.far.relay, room: "show", identity: "medium", publishing: false, port: 7_602, quality: .medium, source: id)
+        }
+        #expect(pair.far.encoders.isEmpty)
+        // Another room on the far worker still gets its own.
+        _ = try ConnectedPeer.connect(to: pair.far.relay, room: "other", identity: "q", publishing: true, port: 7_603)
+        _ = try ConnectedPeer.connect(to: pair.far.relay, room: "other", identity: "w", publishing: false, port: 7_604, quality: .low)
+        #expect(pair.far.encoders[.low]?.count == 1)
     }
 }

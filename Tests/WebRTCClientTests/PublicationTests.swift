@@ -184,17 +184,20 @@ final class FakeEncoder: RenditionEncoder {
 
     /// Workers starting renditions at the same moment cannot together pass the relay's limit: a
     /// place is taken before the codecs are built (attacker's review).
-    @Test func renditionPlacesAreTakenAtomically() async {
+    @Test func renditionPlacesAreTakenAtomically() async throws {
         let budget = RenditionBudget()
         let taken = await withTaskGroup(of: Int.self) { group in
             for _ in 0..<64 {
-                group.addTask { (0..<50).filter { _ in budget.reserve(limit: 8) }.count }
+                group.addTask { (0..<50).filter { i in budget.reserve(room: "r\(i % 5)", limit: 8, roomLimit: 2) == nil }.count }
             }
             return await group.reduce(0, +)
         }
         #expect(taken == 8 && budget.running == 8)
-        budget.release()
-        #expect(budget.reserve(limit: 8) && !budget.reserve(limit: 8))
+        #expect((0..<5).map { budget.running(in: "r\($0)") }.allSatisfy { $0 <= 2 })
+        let full = try #require((0..<5).first { budget.running(in: "r\($0)") == 2 })
+        #expect(budget.reserve(room: "r\(full)", limit: 9, roomLimit: 2) == .room)
+        budget.release(room: "r\(full)")
+        #expect(budget.reserve(room: "r\(full)", limit: 8, roomLimit: 2) == nil && budget.reserve(room: "other", limit: 8, roomLimit: 2) == .relay)
     }
 
     /// A rendition runs while it has subscribers: a second `low` subscriber shares it; the last
