@@ -62,6 +62,7 @@ def arguments(seconds):
     ap.add_argument("--viewer-token", required=True)
     ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--quality", default="source")
+    ap.add_argument("--adaptive", default="1", help="1: the relay may move the viewer to renditions its reports call for")
     return ap
 
 
@@ -120,7 +121,7 @@ async def main():
     def on_track(track):
         asyncio.ensure_future(consume(track))
 
-    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}?quality={args.quality}", args.viewer_token)
+    result["whep_status"], whep_location = await negotiate(viewer, f"{args.url}/whep/{args.room}?quality={args.quality}&adaptive={args.adaptive}", args.viewer_token)
     deadline = time.monotonic() + args.seconds
     while time.monotonic() < deadline:
         enough_sizes = len([n for n in sizes.values() if n >= 30]) >= args.until_sizes
