@@ -76,18 +76,18 @@ final class PipeOut {
         return true
     }
 
-    /// Sends what was queued since the last flush, in one hop; returns the packets dropped
-    /// because the far end has ``maximumInFlight`` to fan out still.
+    /// Sends what was queued since the last flush, in one hop; returns the packets sent, and
+    /// those dropped because the far end has ``maximumInFlight`` to fan out still.
     @discardableResult
-    func flush() -> Int {
-        guard !batch.isEmpty else { return 0 }
+    func flush() -> (sent: Int, dropped: Int) {
+        guard !batch.isEmpty else { return (0, 0) }
         defer { batch = [] }
-        guard gauge.inFlight + batch.count <= Self.maximumInFlight else { return batch.count }
+        guard gauge.inFlight + batch.count <= Self.maximumInFlight else { return (0, batch.count) }
         packets += batch.count
         batches += 1
         gauge.sent(batch.count)
         send(batch, gauge)
-        return 0
+        return (batch.count, 0)
     }
 
     /// The origin publication has ended: what was queued goes, then the far end is told.

@@ -347,9 +347,12 @@ extension Publication {
         return true
     }
 
-    /// Sends what each pipe queued this loop turn; returns the packets dropped because a far
-    /// end is too far behind.
-    func flushPipes() -> Int {
-        pipes.reduce(0) { $0 + $1.flush() }
+    /// Sends what each pipe queued this loop turn; returns the packets sent, and those dropped
+    /// because a far end is too far behind.
+    func flushPipes() -> (sent: Int, dropped: Int) {
+        pipes.reduce((0, 0)) { total, pipe in
+            let f = pipe.flush()
+            return (total.0 + f.sent, total.1 + f.dropped)
+        }
     }
 }

@@ -252,6 +252,8 @@ public final class RelayServer: Sendable {
             total.dropped.merge(s.dropped, uniquingKeysWith: +)
             total.loopLag = max(total.loopLag, s.loopLag)
             total.lateTicks += s.lateTicks
+            total.pipes += s.pipes
+            total.pipedPackets += s.pipedPackets
         }
         return total
     }

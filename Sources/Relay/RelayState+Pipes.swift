@@ -55,7 +55,8 @@ extension RelayState {
     /// the worker's handler when a read batch is done.
     func flushPipes() {
         for publication in piping {
-            let dropped = publication.flushPipes()
+            let (sent, dropped) = publication.flushPipes()
+            pipedPackets += sent
             if dropped > 0 { drops.count("pipe-backlog", dropped) }
         }
     }

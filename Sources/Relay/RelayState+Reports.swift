@@ -50,6 +50,8 @@ extension RelayState {
         out.renditions = renditionCount
         out.loopLag = Double(loopLag.microseconds) / 1e6
         out.lateTicks = lateTicks
+        out.pipes = piping.reduce(0) { $0 + $1.pipes.count }
+        out.pipedPackets = pipedPackets
         out.dropped = dropped
         return out
     }

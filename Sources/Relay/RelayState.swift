@@ -35,6 +35,8 @@ final class RelayState {
     var publications: [String: Publication] = [:]
     /// Publications held here that pipe to other workers (what ``flushPipes()`` visits).
     var piping: [Publication] = []
+    /// Packets handed to other workers through pipes, since start.
+    var pipedPackets = 0
     /// Room → subscribers whose publisher left: they follow the room's next publisher.
     var orphans: [String: [Subscription]] = [:]
     /// Starts the codecs of a rendition (publication id, quality, capture-time id); set by

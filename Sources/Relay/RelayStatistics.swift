@@ -50,6 +50,10 @@ public struct RelaySnapshot: Sendable, Equatable {
     public var loopLag = 0.0
     /// Ticks that ran more than 50 ms late since start, over the workers.
     public var lateTicks = 0
+    /// Pipes from a worker holding a publication to another worker mirroring it, now.
+    public var pipes = 0
+    /// Packets handed from one worker to another through pipes, since start.
+    public var pipedPackets = 0
     public init() {}
 }
 

@@ -61,6 +61,8 @@ public final class ServerMetrics: Sendable {
         registry.makeGauge(name: "showroom_relay_renditions").set(Double(s.renditions))
         registry.makeGauge(name: "showroom_relay_loop_lag_seconds").set(s.loopLag)
         advance("showroom_relay_late_ticks_total", [], to: s.lateTicks)
+        registry.makeGauge(name: "showroom_relay_pipes").set(Double(s.pipes))
+        advance("showroom_relay_piped_packets_total", [], to: s.pipedPackets)
         let t = s.totals
         advance("showroom_relay_packets_total", [("direction", "in")], to: t.packetsIn)
         advance("showroom_relay_packets_total", [("direction", "out")], to: t.packetsOut)

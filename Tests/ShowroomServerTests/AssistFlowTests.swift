@@ -282,11 +282,7 @@ import FoundationNetworking
             }
             return Response(status: .ok)
         }
-        let (ports, report) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: receiver, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "hook"))
-        try await withLoopbackServer(app, ports: ports) { hookClient in
+        try await withLoopbackRouter(receiver, label: "hook") { hookClient in
             let port = try #require(hookClient.port)
             let directory = ShowroomServerTests.temporaryDirectory()
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -355,11 +351,7 @@ import FoundationNetworking
             elsewhere.add(1, ordering: .relaxed)
             return Response(status: .ok)
         }
-        let (ports, report) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: receiver, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "hook"))
-        try await withLoopbackServer(app, ports: ports) { hookClient in
+        try await withLoopbackRouter(receiver, label: "hook") { hookClient in
             let port = try #require(hookClient.port)
             let directory = ShowroomServerTests.temporaryDirectory()
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

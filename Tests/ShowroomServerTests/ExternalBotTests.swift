@@ -29,11 +29,7 @@ import Testing
             hooks.withLock { $0.append(h) }
             return Response(status: .ok)
         }
-        let (ports, report) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: receiver, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "hook"))
-        try await withLoopbackServer(app, ports: ports) { hookClient in
+        try await withLoopbackRouter(receiver, label: "hook") { hookClient in
             let hookPort = try #require(hookClient.port)
             let server = try await SignalingServer.start()
             let desk = DeskClient(port: server.port)

@@ -139,26 +139,33 @@ func token(_ room: String, _ role: Role, identity: String, ttl: TimeInterval = 6
     }
 
     /// One viewer token opened 3,007 WHEP sessions in 5 s, all accepted: now 429 past the
-    /// identity's share, with the reason; another identity still gets in.
+    /// identity's share, with the reason; another identity still gets in. (Another identity is
+    /// tried as soon as the flood is refused, not after it: none of these sessions ever connects,
+    /// so the relay ends each 30 s after it opened, and on a busy CI machine the whole flood once
+    /// took longer than that — the publisher was gone by its end.)
     @Test func aFloodOfSessionsFromOneTokenIsRefused() async throws {
         let publisher = try await token("flood", .publisher, identity: "merchant")
         let greedy = try await token("flood", .viewer, identity: "greedy")
         let other = try await token("flood", .viewer, identity: "someone")
         try await withLiveServer { client, relay in
             #expect(try await Self.post(client, "/whip/flood", token: publisher, offer: Self.publisherOffer).status == .created)
+            let limit = RelayLimits().sessionsPerIdentity
             var statuses: [HTTPResponse.Status] = []
             var reason = ""
             for _ in 0..<30 {
                 let r = try await Self.post(client, "/whep/flood", token: greedy, offer: Self.viewerOffer)
                 statuses.append(r.status)
-                if r.status == .tooManyRequests { reason = r.body }
+                if r.status == .tooManyRequests {
+                    if reason.isEmpty {
+                        #expect(try await Self.post(client, "/whep/flood", token: other, offer: Self.viewerOffer).status == .created)
+                        #expect(await relay.sessionCount() == 1 + limit + 1)
+                    }
+                    reason = r.body
+                }
             }
-            let limit = RelayLimits().sessionsPerIdentity
             #expect(statuses.filter { $0 == .created }.count == limit)
             #expect(statuses.filter { $0 == .tooManyRequests }.count == 30 - limit)
             #expect(reason.contains("\(limit)"), "\(reason)")
-            #expect(try await Self.post(client, "/whep/flood", token: other, offer: Self.viewerOffer).status == .created)
-            #expect(await relay.sessionCount() == 1 + limit + 1)
         }
     }
 

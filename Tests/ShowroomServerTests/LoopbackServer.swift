@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import ServiceLifecycle
 
@@ -72,3 +73,16 @@ func withLoopbackServer<App: ApplicationProtocol & Service, Value: Sendable>(
         }
     }
 }
+
+/// Runs a plain HTTP server on 127.0.0.1 with `router` (a webhook receiver, a shop's bot) until
+/// `body` returns; `body` gets its client (and so its port).
+func withLoopbackRouter<Value: Sendable>(
+    _ router: Router<BasicRequestContext>, label: String, _ body: @Sendable (LoopbackClient) async throws -> Value
+) async throws -> Value {
+    let (ports, report) = AsyncStream.makeStream(of: Int.self)
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { report.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: label))
+    return try await withLoopbackServer(app, ports: ports, body)
+}
+

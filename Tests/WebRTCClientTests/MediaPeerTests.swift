@@ -188,7 +188,9 @@ extension MediaWorkerTests {
         for _ in 0..<300 where rendered().contains(where: { $0 < 30 }) { try await Task.sleep(for: .milliseconds(50)) }
         #expect(rendered().allSatisfy { $0 >= 30 }, "frames rendered per viewer: \(rendered())")
         #expect(tallies.allSatisfy { $0.counts.withLock { $0.failures.isEmpty } })
-        #expect((await relay.snapshot()).renditions == 1, "the far viewer's rendition runs on the far worker")
+        let snapshot = await relay.snapshot()
+        #expect(snapshot.renditions == 1, "the far viewer's rendition runs on the far worker")
+        #expect(snapshot.pipes == 1 && snapshot.pipedPackets > 100, "one pipe, \(snapshot.pipedPackets) packets through it")
 
         // The merchant's stream restarts: every viewer follows, on both workers.
         try await relay.close(room: "launch", resource: published.resource, publishing: true, identity: "merchant")

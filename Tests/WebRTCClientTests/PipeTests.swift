@@ -88,6 +88,8 @@ import Testing
         pair.home.relay.flushPipes()
         let pipe = try #require(pair.pipe)
         #expect(pipe.packets == 5 && pipe.batches == 1, "\(pipe.packets) packets in \(pipe.batches) hops")
+        let snapshot = pair.home.relay.snapshot()
+        #expect(snapshot.pipes == 1 && snapshot.pipedPackets == 5)
         #expect(nearGot.map(\.payload) == (100...104).map { PublicationTests.payload(7, $0) })
         for viewer in farViewers {
             let got = viewer.received(pair.farOut)

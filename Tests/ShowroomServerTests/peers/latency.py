@@ -74,7 +74,6 @@ def percentile(values, p):
 
 async def main():
     ap = arguments(seconds=20)
-    ap.add_argument("--adaptive", default="1")
     ap.add_argument("--viewer-via", type=int, help="UDP port of showroom-netsim in front of the server")
     args = ap.parse_args()
     result = {}
