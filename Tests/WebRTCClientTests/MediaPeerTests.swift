@@ -190,7 +190,8 @@ extension MediaWorkerTests {
         #expect(tallies.allSatisfy { $0.counts.withLock { $0.failures.isEmpty } })
         let snapshot = await relay.snapshot()
         #expect(snapshot.renditions == 1, "the far viewer's rendition runs on the far worker")
-        #expect(snapshot.pipes == 1 && snapshot.pipedPackets > 100, "one pipe, \(snapshot.pipedPackets) packets through it")
+        // The far viewers rendered ≥ 30 frames each, every one of them through the pipe: ≥ 1 packet per frame.
+        #expect(snapshot.pipes == 1 && snapshot.pipedPackets >= 30, "one pipe, \(snapshot.pipedPackets) packets through it")
 
         // The merchant's stream restarts: every viewer follows, on both workers.
         try await relay.close(room: "launch", resource: published.resource, publishing: true, identity: "merchant")
