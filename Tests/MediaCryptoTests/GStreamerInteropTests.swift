@@ -59,7 +59,7 @@ import Testing
             "application/x-srtp,media=audio,clock-rate=48000,encoding-name=OPUS,payload=111,ssrc=(uint)\(ssrc),"
             + "srtp-key=(buffer)\(Self.keys[profile]!),srtp-cipher=\(cipher),srtp-auth=\(auth),"
             + "srtcp-cipher=\(cipher),srtcp-auth=\(auth)"
-        let gst = try ChildProcess(
+        let gst = try Subprocess(
             "gst-launch-1.0",
             ["-q", "udpsrc", "address=127.0.0.1", "port=\(port)", "caps=\(caps)", "!", "srtpdec", "!",
              "udpsink", "host=127.0.0.1", "port=\(sink.port)", "sync=false", "async=false"])

@@ -117,7 +117,7 @@ import Testing
         let server = try UDPSocket()
         let client = try UDPSocket()
         let listenPort = try UDPSocket().port
-        let netsim = try ChildProcess(executable, ["--listen", "127.0.0.1:\(listenPort)", "--forward", "127.0.0.1:\(server.port)",
+        let netsim = try Subprocess(executable, ["--listen", "127.0.0.1:\(listenPort)", "--forward", "127.0.0.1:\(server.port)",
                                                   "--delay", "20", "--loss", "10", "--seed", "3", "--duration", "30"])
         _ = netsim
         // Readiness: send probes until one reaches the server (bounded).

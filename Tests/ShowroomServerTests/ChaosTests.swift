@@ -60,20 +60,20 @@ final class RestartableServer: ChaosServer {
 final class KilledServer: ChaosServer {
     let dataDirectory = ShowroomServerTests.temporaryDirectory()
     let port: Mutex<Int>
-    private let process = Mutex<Process?>(nil)
+    /// Killed and reaped when this goes, so a test that fails part-way leaves no server behind.
+    private let process = Mutex<Subprocess?>(nil)
 
     init() throws { port = Mutex(Int(try UDPSocket().port)) }  // free a moment ago (TCP shares the range)
 
     func start() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ShowroomCommandTests.executable), "build first: swift build")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ShowroomCommandTests.executable)
         let port = self.port.withLock { $0 }
-        p.arguments = ["serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDirectory, "--log-level", "warning"]
         var environment = ProcessInfo.processInfo.environment
         environment["SHOWROOM_SECRET"] = String(decoding: testSecret, as: UTF8.self)
-        p.environment = environment
-        try p.run()
+        let p = try Subprocess(
+            ShowroomCommandTests.executable,
+            ["serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDirectory, "--log-level", "warning"],
+            environment: environment)
         process.withLock { $0 = p }
         var up = false
         for _ in 0..<200 where !up {  // up to ~10 s to bind
@@ -90,8 +90,7 @@ final class KilledServer: ChaosServer {
 
     func stop() async {
         guard let p = process.withLock({ r in defer { r = nil }; return r }) else { return }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        await p.end(SIGKILL)
     }
 }
 

@@ -75,37 +75,29 @@ import Testing
     /// its help, and serves with them.
     @Test func theCommandTakesTheChatFlags() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ShowroomCommandTests.executable), "build first: swift build")
-        let help = Process()
-        help.executableURL = URL(fileURLWithPath: ShowroomCommandTests.executable)
-        help.arguments = ["serve", "--help"]
-        let out = Pipe()
-        help.standardOutput = out
-        try help.run()
-        help.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let help = try Subprocess(ShowroomCommandTests.executable, ["serve", "--help"], output: .capture)
+        await help.exit(within: .seconds(60))
+        let text = help.output()
         #expect(text.contains("--durable") && text.contains("--retention-days") && text.contains("--retention-messages"))
 
         let port = try UDPSocket().port
         let dataDir = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let serve = Process()
-        serve.executableURL = URL(fileURLWithPath: ShowroomCommandTests.executable)
-        serve.arguments = [
-            "serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDir, "--durable", "--retention-days", "30",
-            "--retention-messages", "1000",
-        ]
-        let log = Pipe()
-        serve.standardError = log
-        try serve.run()
+        let serve = try Subprocess(
+            ShowroomCommandTests.executable,
+            [
+                "serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDir, "--durable", "--retention-days", "30",
+                "--retention-messages", "1000",
+            ],
+            errors: .capture)
         var health: (Int, String)?
         for _ in 0..<100 where health == nil {  // up to ~10 s to bind
             health = await ShowroomCommandTests.get("http://127.0.0.1:\(port)/healthz")
             if health == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(health?.0 == 200)
-        kill(serve.processIdentifier, SIGTERM)
-        serve.waitUntilExit()
-        let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        await serve.end(SIGTERM, grace: .seconds(10))
+        let logged = serve.errors()
         #expect(logged.contains("durableChat=true") && logged.contains("retentionDays=30") && logged.contains("retentionMessages=1000"), "\(logged.prefix(2_000))")
     }
 }

@@ -6,28 +6,22 @@ import Testing
 /// here: the browser and the server under test can reach nothing but each other.
 func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throws -> String {
     let ns = "showroom-test-\(UInt32.random(in: 0...UInt32.max))"
-    func ip(_ args: [String]) throws -> Int32 {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") { p.executableURL = URL(fileURLWithPath: "/sbin/ip") }
-        p.arguments = args
-        try p.run()
-        p.waitUntilExit()
-        return p.terminationStatus
+    func ip(_ args: [String]) async throws -> Subprocess.Termination? {
+        try await Subprocess("ip", args).exit(within: .seconds(30))
     }
-    try #require(try ip(["netns", "add", ns]) == 0, "cannot create a network namespace (needs root and iproute2)")
-    defer { _ = try? ip(["netns", "del", ns]) }
-    try #require(try ip(["-n", ns, "link", "set", "lo", "up"]) == 0)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") ? "/usr/sbin/ip" : "/sbin/ip")
-    process.arguments = ["netns", "exec", ns] + command
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let started = Date()
-    while process.isRunning && Date().timeIntervalSince(started) < timeout { try await Task.sleep(for: .milliseconds(200)) }
-    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    try #require(try await ip(["netns", "add", ns]) == .exited(0), "cannot create a network namespace (needs root and iproute2)")
+    let output: Result<String, any Error>
+    do {
+        try #require(try await ip(["-n", ns, "link", "set", "lo", "up"]) == .exited(0))
+        let process = try Subprocess("ip", ["netns", "exec", ns] + command, output: .capture)
+        await process.exit(within: .seconds(timeout))
+        await process.end()  // and whatever it left running (its process group)
+        output = .success(process.output())
+    } catch {
+        output = .failure(error)
+    }
+    _ = try? await ip(["netns", "del", ns])
+    return try output.get()
 }
 
 /// (a) Chromium publishes and Chromium watches; (c) aiortc publishes and Chromium watches. The

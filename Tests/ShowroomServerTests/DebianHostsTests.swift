@@ -1,4 +1,5 @@
 import Foundation
+import ShowroomTestSupport
 import Testing
 
 /// Debian 12's own `/etc/hosts` names both 127.0.0.1 and ::1 `localhost`. With it, every live test
@@ -16,28 +17,25 @@ import Testing
     static let filter = "SignalingTests/helloWithAValidTokenComesFirst|HostileClientTests/aViewerCannotEndTheBroadcast|WHIPTests/aiortcPublisherToAiortcViewer"
 
     @Test(.enabled(if: ProcessInfo.processInfo.environment["SHOWROOM_UNDER_DEBIAN_HOSTS"] == nil))
-    func liveTestsPassWithDebiansHostsFile() throws {
+    func liveTestsPassWithDebiansHostsFile() async throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("hosts-\(UInt32.random(in: 0...UInt32.max))")
         try Self.hosts.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         // This process is the test bundle; run it again, filtered, inside the namespace.
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = [
-            "--mount", "--", "/bin/sh", "-c", "mount --bind \"$0\" /etc/hosts && getent ahosts localhost | head -1 >&2 && exec \"$1\" --testing-library swift-testing --filter \"$2\"",
-            file.path, bundle, Self.filter,
-        ]
         var environment = ProcessInfo.processInfo.environment
         environment["SHOWROOM_UNDER_DEBIAN_HOSTS"] = "1"
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text.suffix(3_000))")
+        let process = try Subprocess(
+            "/usr/bin/unshare",
+            [
+                "--mount", "--", "/bin/sh", "-c",
+                "mount --bind \"$0\" /etc/hosts && getent ahosts localhost | head -1 >&2 && exec \"$1\" --testing-library swift-testing --filter \"$2\" 2>&1",
+                file.path, bundle, Self.filter,
+            ],
+            environment: environment, output: .capture, errors: .capture)
+        let ended = await process.exit(within: .seconds(600))
+        let text = process.errors() + process.output()
+        #expect(ended == .exited(0), "\(text.suffix(3_000))")
         #expect(text.contains("::1"), "localhost resolved to ::1 first in the namespace: \(text.prefix(500))")
         #expect(text.contains("Test run with 3 tests") && text.contains("passed after"), "\(text.suffix(1_000))")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import ShowroomTestSupport
 import Testing
 
 /// The CI smoke run of `showroom-load` (issue 6): one WHIP publisher, 20 WHEP viewers and 10
@@ -6,33 +7,25 @@ import Testing
 /// report every documented key with figures that fit what it was asked to do. (It runs in the
 /// second, quiet part of `tools/dev test`, as it measures latency.)
 @Suite(.serialized) struct LoadToolTests {
-    /// Waits without blocking a thread: the server under test runs on the same cooperative pool.
-    static func waitForExit(_ process: Process, seconds: Double) async throws {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
-
     /// Runs showroom-load (in `mode`, when given) with `arguments` against the live server; returns
     /// its exit status, its JSON report (when it printed one) and its stderr.
     static func run(port: Int, mode: String? = nil, _ arguments: [String]) async throws -> (status: Int32, report: [String: Any], errors: String) {
         let executable = repositoryRoot.appendingPathComponent(".build/debug/showroom-load").path
         try #require(FileManager.default.isExecutableFile(atPath: executable), "swift build first: it makes showroom-load")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = (mode.map { [$0] } ?? []) + ["--url", "http://127.0.0.1:\(port)"] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SHOWROOM_SECRET"] = String(decoding: testSecret, as: UTF8.self)
-        process.environment = environment
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        try await waitForExit(process, seconds: 120)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let report = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        return (process.terminationStatus, report, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        let process = try Subprocess(
+            executable, (mode.map { [$0] } ?? []) + ["--url", "http://127.0.0.1:\(port)"] + arguments,
+            environment: environment, output: .capture, errors: .capture)
+        // Waits without blocking a thread: the server under test runs on the same cooperative pool.
+        await process.exit(within: .seconds(120))
+        let ended = await process.end()
+        let report = (try? JSONSerialization.jsonObject(with: Data(process.output().utf8)) as? [String: Any]) ?? [:]
+        let status: Int32 = switch ended {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal  // as a shell reports it
+        }
+        return (status, report, process.errors())
     }
 
     /// Viewers behind `showroom-netsim` (`--via`): 30 ms each way and 2% loss show up in what the

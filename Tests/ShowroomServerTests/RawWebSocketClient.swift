@@ -5,65 +5,37 @@ import Testing
 import Glibc
 #endif
 
-/// A WebSocket client on a bare TCP socket, for attacks a well-behaved client library cannot
-/// make: it writes frames and reads **only when told to**, so a test can stop reading and let the
-/// server's writes back up in TCP (a tiny receive buffer makes that happen after a few KiB).
+/// A WebSocket client on a bare TCP socket (`RawTCPConnection`), for attacks a well-behaved
+/// client library cannot make: it writes frames and reads **only when told to**, so a test can stop
+/// reading and let the server's writes back up in TCP (a tiny receive buffer makes that happen
+/// after a few KiB).
 final class RawWebSocketClient {
-    let fd: Int32
+    let connection: RawTCPConnection
 
     /// Connects to 127.0.0.1:`port`, with a receive buffer of `receiveBuffer` bytes, and upgrades to `/ws`.
-    init(port: Int, receiveBuffer: Int32 = 4_096) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EBADF) }
-        var size = receiveBuffer
-        // Before connect, so that the window the server sees stays small.
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .ECONNREFUSED)
-        }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    init(port: Int, receiveBuffer: Int32 = 4_096) async throws {
+        connection = try RawTCPConnection(port: port, receiveBuffer: receiveBuffer)
         let request =
             "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        try writeAll(Array(request.utf8))
+        try await connection.write(Array(request.utf8))
         // The 101 answer: read byte by byte up to the blank line, so no frame byte is consumed.
+        let deadline = ContinuousClock.now + .seconds(5)
         var head: [UInt8] = []
         while !head.ends(with: [13, 10, 13, 10]) {
-            var byte: UInt8 = 0
-            guard read(fd, &byte, 1) == 1 else { throw POSIXError(.ECONNRESET) }
-            head.append(byte)
+            guard case .bytes(let byte) = await connection.read(upTo: 1, until: deadline) else { throw POSIXError(.ECONNRESET) }
+            head += byte
             guard head.count < 4_096 else { throw POSIXError(.EMSGSIZE) }
         }
         guard String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 101") else { throw POSIXError(.EPROTO) }
     }
 
-    deinit { close(fd) }
-
-    private func writeAll(_ bytes: [UInt8]) throws {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPIPE) }
-            sent += n
-        }
-    }
-
     /// Sends one masked text frame (RFC 6455 §5.2: a client masks every frame).
-    func send(_ object: [String: Any]) throws {
-        try sendText(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    func send(_ object: [String: Any]) async throws {
+        try await sendText(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
     }
 
-    func sendText(_ text: String) throws {
+    func sendText(_ text: String) async throws {
         let payload = Array(text.utf8)
         var frame: [UInt8] = [0x81]
         if payload.count < 126 {
@@ -78,41 +50,23 @@ final class RawWebSocketClient {
         let mask: [UInt8] = (0..<4).map { _ in UInt8.random(in: 0...255) }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-        try writeAll(frame)
+        try await connection.write(frame)
     }
 
     /// Reads (and throws away) what the server sent until it closes the connection, for at most
     /// `seconds`; returns the bytes read, or nil if the connection was still open at the deadline.
-    func readUntilClosed(seconds: Double) -> Int? {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        var total = 0
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        while ContinuousClock.now < deadline {
-            let n = read(fd, &buffer, buffer.count)
-            if n > 0 {
-                total += n
-            } else if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                return total  // EOF or reset: the server closed it
-            }
-        }
-        return nil
+    func readUntilClosed(seconds: Double) async -> Int? {
+        await connection.readUntilClosed(within: .seconds(seconds))
     }
 
     /// Reads the frames the server sent so far (at most `seconds`), as JSON objects, until one of
     /// type `type` arrives.
-    func readUntil(_ type: String, seconds: Double) -> [[String: Any]] {
+    func readUntil(_ type: String, seconds: Double) async -> [[String: Any]] {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var pending: [UInt8] = []
         var out: [[String: Any]] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        while ContinuousClock.now < deadline {
-            let n = read(fd, &buffer, buffer.count)
-            if n == 0 { break }
-            if n > 0 { pending += buffer[0..<n] }
+        while case .bytes(let bytes) = await connection.read(upTo: 65_536, until: deadline) {
+            pending += bytes
             while let (opcode, payload, used) = Self.frame(in: pending) {
                 pending.removeFirst(used)
                 if opcode == 1, let o = (try? JSONSerialization.jsonObject(with: Data(payload))) as? [String: Any] {

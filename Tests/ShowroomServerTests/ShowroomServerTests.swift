@@ -75,10 +75,7 @@ import FoundationNetworking
         let port = try UDPSocket().port  // a port number free a moment ago (TCP and UDP share the range)
         let dataDir = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--port", "\(port)", "--data-dir", dataDir, "--log-level", "warning"]
-        try process.run()
+        let process = try Subprocess(Self.executable, ["serve", "--port", "\(port)", "--data-dir", dataDir, "--log-level", "warning"])
         var health: (Int, String)?
         for _ in 0..<100 where health == nil {  // up to ~10 s for the server to bind
             health = await Self.get("http://127.0.0.1:\(port)/healthz")
@@ -86,45 +83,29 @@ import FoundationNetworking
         }
         #expect(health?.0 == 200)
         #expect(health?.1.contains("\"ok\"") == true)
-        kill(process.processIdentifier, signal)
-        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
+        #expect(await process.end(signal, grace: .seconds(10)) == .exited(0))
         #expect(FileManager.default.fileExists(atPath: dataDir))
     }
 
-    @Test func rejectsABadPortWithAMessage() throws {
+    @Test func rejectsABadPortWithAMessage() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.executable))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--port", "99999", "--data-dir", ShowroomServerTests.temporaryDirectory()]
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
-        let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text.contains("port 99999"))
+        let process = try Subprocess(Self.executable, ["serve", "--port", "99999", "--data-dir", ShowroomServerTests.temporaryDirectory()], errors: .capture)
+        let ended = await process.exit(within: .seconds(60))
+        #expect(ended != nil && ended != .exited(0))
+        #expect(process.errors().contains("port 99999"))
     }
 
     @Test func tokenCommandMintsATokenTheServerAccepts() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.executable))
         let dataDir = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["token", "--room", "shoes", "--identity", "ada", "--role", "publisher", "--ttl", "60", "--data-dir", dataDir]
         var environment = ProcessInfo.processInfo.environment
         environment["SHOWROOM_SECRET"] = nil
-        process.environment = environment
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let jwt = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let process = try Subprocess(
+            Self.executable, ["token", "--room", "shoes", "--identity", "ada", "--role", "publisher", "--ttl", "60", "--data-dir", dataDir],
+            environment: environment, output: .capture)
+        #expect(await process.exit(within: .seconds(60)) == .exited(0))
+        let jwt = process.output().trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(jwt.split(separator: ".").count == 3)
         // The secret was created once, private, and verifies the token.
         let secretPath = dataDir + "/secret"

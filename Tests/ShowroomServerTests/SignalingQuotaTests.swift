@@ -142,10 +142,10 @@ import Testing
         }
         // A bare socket: the server answers before the client says anything, and the test client
         // library can miss frames that arrive together with the 101 response.
-        let extra = try RawWebSocketClient(port: server.port, receiveBuffer: 65_536)
-        let frames = extra.readUntil("closing", seconds: 10)
+        let extra = try await RawWebSocketClient(port: server.port, receiveBuffer: 65_536)
+        let frames = await extra.readUntil("closing", seconds: 10)
         #expect(frames.last?["type"] as? String == "closing" && frames.last?["code"] as? String == "at_capacity", "\(frames)")
-        #expect(extra.readUntilClosed(seconds: 10) != nil)
+        #expect(await extra.readUntilClosed(seconds: 10) != nil)
         #expect(await server.sample(#"showroom_ws_quota_refusals_total{quota="connections_per_server"}"#) == 1)
         await open[0].close()
         let again = SignalingClient(port: server.port)

@@ -58,16 +58,16 @@ import Testing
         let (writers, text) = try await Self.storeLargeMessages(port: port, room: "flood", count: 200)
         let rssBefore = await metric("process_resident_memory_bytes") ?? 0
 
-        let raw = try RawWebSocketClient(port: port)
-        try raw.send(["type": "hello", "v": 1, "token": try await wsToken("flood", .shopper, identity: "staller")])
-        try raw.send(["type": "join", "room": "flood"])
+        let raw = try await RawWebSocketClient(port: port)
+        try await raw.send(["type": "hello", "v": 1, "token": try await wsToken("flood", .shopper, identity: "staller")])
+        try await raw.send(["type": "join", "room": "flood"])
         let start = ContinuousClock.now
         var peakRSS = rssBefore, requests = 0
         var cutOffAfter: Duration?, overBudgetAfter: Duration?
         // 16 requests a second (under the rate limit) for at most 30 s; stop early if the server
         // grows by 768 MiB (the attack works: no need to hurt the machine further).
         while ContinuousClock.now - start < .seconds(30) {
-            guard (try? raw.send(["type": "history", "limit": 200])) != nil else { break }
+            guard (try? await raw.send(["type": "history", "limit": 200])) != nil else { break }
             requests += 1
             try await Task.sleep(for: .milliseconds(60))
             peakRSS = max(peakRSS, await metric("process_resident_memory_bytes") ?? 0)
@@ -93,7 +93,7 @@ import Testing
         // The socket is really closed on the server's side: the connection is gone from the count
         // and the client reads to the end of the stream.
         #expect(await SignalingServer.eventually(seconds: 10) { await metric("showroom_ws_connections") == Double(writers.count) })
-        #expect(raw.readUntilClosed(seconds: 10) != nil)
+        #expect(await raw.readUntilClosed(seconds: 10) != nil)
         for w in writers { await w.close() }
         await server.stop()
     }
@@ -104,9 +104,9 @@ import Testing
     @Test func aResumeFarBehindIsPagedWithinTheBudgetAndLosesNothing() async throws {
         let server = try await SignalingServer.start()
         let (writers, _) = try await Self.storeLargeMessages(port: server.port, room: "backlog", count: 400)
-        let raw = try RawWebSocketClient(port: server.port)
-        try raw.send(["type": "hello", "v": 1, "token": try await wsToken("backlog", .shopper, identity: "behind")])
-        try raw.send(["type": "join", "room": "backlog", "lastSeq": 0])
+        let raw = try await RawWebSocketClient(port: server.port)
+        try await raw.send(["type": "hello", "v": 1, "token": try await wsToken("backlog", .shopper, identity: "behind")])
+        try await raw.send(["type": "join", "room": "backlog", "lastSeq": 0])
         // Let the server do what it does with the backlog (it either queues it or pages it).
         _ = await SignalingServer.eventually(seconds: 3) { (await server.sample("showroom_ws_queued_bytes") ?? 0) > 0 }
         try await Task.sleep(for: .seconds(1))
@@ -175,12 +175,12 @@ import Testing
     @Test func aGracefulStopFinishesInTimeDespiteAStuckClient() async throws {
         let server = try await SignalingServer.start()
         let (writers, _) = try await Self.storeLargeMessages(port: server.port, room: "stuck", count: 40)
-        let raw = try RawWebSocketClient(port: server.port)
-        try raw.send(["type": "hello", "v": 1, "token": try await wsToken("stuck", .shopper, identity: "stuck")])
-        try raw.send(["type": "join", "room": "stuck"])
+        let raw = try await RawWebSocketClient(port: server.port)
+        try await raw.send(["type": "hello", "v": 1, "token": try await wsToken("stuck", .shopper, identity: "stuck")])
+        try await raw.send(["type": "join", "room": "stuck"])
         // Ask until the server holds a queue for it (its writer is blocked), well under the budget.
         for _ in 0..<60 {
-            try raw.send(["type": "history", "limit": 200])
+            try await raw.send(["type": "history", "limit": 200])
             try await Task.sleep(for: .milliseconds(60))
             if (await server.sample("showroom_ws_queued_bytes") ?? 0) > 128 * 1_024 { break }
         }

@@ -68,30 +68,10 @@ import Glibc
     /// forever. Closed after the first-request deadline (10 s).
     @Test func anIdleHTTPConnectionIsClosed() async throws {
         try await withLiveServer { client, _ in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(client.port ?? 0).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            try #require(connected == 0)
-            let partial = Array("GET /healthz HTTP/1.1\r\n".utf8)
-            _ = partial.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            var timeout = timeval(tv_sec: 1, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let connection = try RawTCPConnection(port: client.port ?? 0)
+            try await connection.write(Array("GET /healthz HTTP/1.1\r\n".utf8))
             let opened = ContinuousClock.now
-            var closedAfter: Duration?
-            var byte: UInt8 = 0
-            while ContinuousClock.now < opened + .seconds(20) {
-                let n = read(fd, &byte, 1)
-                if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                    closedAfter = ContinuousClock.now - opened
-                    break
-                }
-            }
+            let closedAfter = await connection.readUntilClosed(within: .seconds(20)).map { _ in ContinuousClock.now - opened }
             let after = try #require(closedAfter, "an HTTP connection that never completed a request was still open after 20 s")
             #expect(after >= .seconds(9), "closed after \(after), before the 10 s a slow client is given")
         }
@@ -103,7 +83,7 @@ import Glibc
     @Test func silentUnauthenticatedSocketsDoNotLockOutTokenHolders() async throws {
         let server = try await SignalingServer.start(configure: { $0.signaling.connectionsPerServer = 4 })
         var squatters: [RawWebSocketClient] = []
-        for _ in 0..<4 { squatters.append(try RawWebSocketClient(port: server.port, receiveBuffer: 65_536)) }
+        for _ in 0..<4 { squatters.append(try await RawWebSocketClient(port: server.port, receiveBuffer: 65_536)) }
         let shopper = SignalingClient(port: server.port)
         shopper.send(["type": "hello", "v": 1, "token": try await wsToken("shop", .shopper, identity: "real-shopper")])
         let welcome = try? await shopper.next("welcome", seconds: 15)

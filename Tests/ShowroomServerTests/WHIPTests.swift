@@ -57,32 +57,32 @@ func fixtureOffer(_ name: String) throws -> String {
 
 /// An aiortc publisher and viewer (`peers/whip_whep.py`, or another script there), run against a live server.
 final class AiortcPeers {
-    let process = Process()
-    private let output = Pipe()
+    let process: Subprocess
 
     init(port: Int, room: String, script: String = "whip_whep.py", arguments: [String]) async throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv with aiortc")
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [
-            repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/\(script)").path,
-            "--url", "http://127.0.0.1:\(port)", "--room", room,
-            "--publisher-token", try await token(room, .publisher), "--viewer-token", try await token(room, .viewer),
-        ] + arguments
-        process.standardOutput = output
-        try process.run()
+        process = try Subprocess(
+            python,
+            [
+                repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/\(script)").path,
+                "--url", "http://127.0.0.1:\(port)", "--room", room,
+                "--publisher-token", try await token(room, .publisher), "--viewer-token", try await token(room, .viewer),
+            ] + arguments,
+            output: .capture, errors: .capture)
     }
 
     /// Waits (at most `limit` seconds) for the peers to finish and returns their JSON report.
     func result(limit: TimeInterval = 60, while poll: () async -> Void = {}) async throws -> (fields: [String: Any], line: String) {
-        let started = Date()
-        while process.isRunning && Date().timeIntervalSince(started) < limit {
+        let deadline = ContinuousClock.now + .seconds(limit)
+        while process.isRunning && ContinuousClock.now < deadline {
             await poll()
             try await Task.sleep(for: .milliseconds(50))
         }
-        if process.isRunning { process.terminate() }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let line = try #require(text.split(separator: "\n").last, "no output from the peers").description
+        await process.end()
+        let line = try #require(
+            process.output().split(separator: "\n").last, "no output from the peers; they said: \(process.errors().suffix(3_000))"
+        ).description
         return (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] ?? [:], line)
     }
 }

@@ -7,13 +7,13 @@ import Testing
 /// through `port`.
 final class ImpairedPath {
     let port: Int
-    private let process: ChildProcess
+    private let process: Subprocess
 
     init(relayPort: Int, _ arguments: [String]) throws {
         let executable = repositoryRoot.appendingPathComponent(".build/debug/showroom-netsim").path
         try #require(FileManager.default.isExecutableFile(atPath: executable), "swift build first: it makes showroom-netsim")
         port = Int(try UDPSocket().port)  // a free port, released again for netsim to take
-        process = try ChildProcess(
+        process = try Subprocess(
             executable, ["--listen", "127.0.0.1:\(port)", "--forward", "127.0.0.1:\(relayPort)", "--seed", "7"] + arguments)
         // Ready once the port is taken (bounded): binding it ourselves then fails.
         var bound = false

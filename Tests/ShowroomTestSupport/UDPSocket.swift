@@ -60,34 +60,3 @@ public final class UDPSocket {
         return n >= 0 ? Array(buf.prefix(n)) : nil
     }
 }
-
-/// A child process that the test owns and ends.
-public final class ChildProcess {
-    public let process = Process()
-
-    public init(_ executable: String, _ arguments: [String]) throws {
-        guard let path = Self.which(executable) else {
-            throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(executable) is not installed: run tools/dev setup (or swift build)"])
-        }
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    deinit {
-        // SIGKILL: a child spawned from the test runner inherits its blocked-signal mask, so
-        // SIGTERM (Process.terminate) may never be delivered.
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
-
-    public static func which(_ name: String) -> String? {
-        if name.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
-        return dirs.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-}
