@@ -150,9 +150,12 @@ final class Publication {
     // MARK: The packet path
 
     /// One of the publisher's RTP packets (decrypted in `packet`): counted, cached for NACKs,
-    /// fanned out; the PLI a subscriber was owed goes with the first video packet.
+    /// fanned out; the PLI a subscriber was owed goes with the first video packet. `owned`: the
+    /// packet is already a buffer of its own, right-sized (a piped packet, copied once at the
+    /// origin), and is kept as it is instead of copied again.
     func receive(
-        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter,
+        owned: Bool = false
     ) -> [OutgoingDatagram] {
         let firstOfKind = ssrc[kind] == nil
         ssrc[kind] = header.ssrc
@@ -163,8 +166,11 @@ final class Publication {
             // The cache and the pipes keep their own right-sized copy (shared, copy-on-write):
             // `packet` is a slice of the 64 KiB vector-read buffer, and holding the slice would
             // keep that whole buffer alive while it is cached.
-            var copy = allocator.buffer(capacity: packet.readableBytes)
-            copy.writeImmutableBuffer(packet)
+            var copy = packet
+            if !owned {
+                copy = allocator.buffer(capacity: packet.readableBytes)
+                copy.writeImmutableBuffer(packet)
+            }
             if kind == .video {
                 if cache.video == nil { cache.video = RetransmissionCache() }
                 cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)

@@ -103,7 +103,7 @@ extension RelayState {
         var out: [OutgoingDatagram] = []
         for piped in batch {
             guard let header = piped.packet.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
-            out += mirror.receive(piped.packet, header: header, kind: piped.kind, now: now, allocator: allocator, drops: drops)
+            out += mirror.receive(piped.packet, header: header, kind: piped.kind, now: now, allocator: allocator, drops: drops, owned: true)
         }
         return out
     }

@@ -174,9 +174,10 @@ public enum ShowroomServer {
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
                 guard let auth, request.path?.split(separator: "?").first == "/ws" else { return .dontUpgrade }
                 return .upgrade([:]) { inbound, outbound, _ in
-                    // The channel, to close a connection whose writer is stuck on backpressure.
+                    // The channel: the outbox is written on its loop, and closed under a writer
+                    // stuck on backpressure.
                     await SignalingConnection.run(
-                        inbound: inbound, outbound: outbound, hardClose: { channel.close(mode: .all, promise: nil) }, hub: hub, media: media,
+                        inbound: inbound, outbound: outbound, channel: channel, hub: hub, media: media,
                         auth: auth, metrics: metrics, address: channel.remoteAddress?.ipAddress ?? "", logger: logger)
                 }
                 })

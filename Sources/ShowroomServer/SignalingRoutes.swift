@@ -53,16 +53,17 @@ struct RelayMedia: MediaNegotiator {
     func stop(session: String, room: String) async -> Bool { await relay.close(room: room, id: session) }
 }
 
-/// One `/ws` connection: a reader task feeds text frames to a ``SignalingSession``; a writer task
-/// drains the connection's ``Outbox`` (bounded in bytes: a client that cannot keep up is closed with
-/// `slow_consumer` and resumes from its last seq); one ``Sweeper`` for all connections closes
+/// One `/ws` connection: a reader task feeds text frames to a ``SignalingSession``; an
+/// ``OutboxChannelWriter`` writes the connection's ``Outbox`` on the channel's event loop (bounded
+/// in bytes: a client that cannot keep up is closed with `slow_consumer` and resumes from its last
+/// seq); one ``Sweeper`` for all connections closes
 /// those that never say hello (10 s), go quiet (30 s — clients ping every 10 s) or whose token
 /// expired. The server's shutdown closes every connection with `shutting_down`.
 ///
 /// However a connection is ended by the server, it gets ``SignalingLimits/drainDeadline`` to
 /// write what is queued and `closing`; then its channel is closed from under it — the writer may
-/// be blocked inside a write on TCP backpressure (a client that stopped reading), and closing the
-/// channel is what fails that write — and its reader is cancelled (it may be waiting for a room
+/// be waiting for a write held by TCP backpressure (a client that stopped reading), and closing
+/// the channel is what fails that write — and its reader is cancelled (it may be waiting for a room
 /// whose store is stalled).
 enum SignalingConnection {
     static let maximumFrame = 1 << 16
@@ -134,12 +135,12 @@ enum SignalingConnection {
     }
 
     static func run(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, hardClose: @escaping @Sendable () -> Void, hub: RoomHub,
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, hub: RoomHub,
         media: (any MediaNegotiator)?, auth: TokenAuthority, metrics: ServerMetrics? = nil, address: String = "", logger: Logger
     ) async {
         metrics?.connectionOpened()
         let outbox = hub.makeOutbox()
-        let state = State(outbox: outbox, limits: hub.limits, hardClose: hardClose)
+        let state = State(outbox: outbox, limits: hub.limits, hardClose: { channel.close(mode: .all, promise: nil) })
         outbox.onFailure { state.finish($0) }
         let refusal = hub.admission.openConnection(from: address)
         let admitted = refusal == nil
@@ -155,15 +156,12 @@ enum SignalingConnection {
         }
         let key = Sweeper.shared.add(state)
         await withTaskGroup(of: Void.self) { group in
-            // Writer: drains the outbox in order, then closes with the reason's code.
+            // Writer: the outbox in order, in batches on the channel's loop; then the close frame
+            // with the reason's code.
+            let writer = OutboxChannelWriter(outbox: outbox, channel: channel)
+            writer.start()
             group.addTask {
-                while let text = await outbox.next() {
-                    do {
-                        try await outbound.write(.text(text))
-                    } catch {
-                        outbox.abandon(last: nil)  // the socket is gone: nothing more can be written
-                    }
-                }
+                await writer.finished()
                 try? await outbound.close(state.closeCode, reason: state.reason.withLock { $0?.code.rawValue })
             }
             // Reader: frames in order through the session, then the session's end (leave the room,

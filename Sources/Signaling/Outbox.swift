@@ -12,16 +12,26 @@ public final class OutboxTotals: Sendable {
 }
 
 /// One connection's outgoing queue, shared by whoever sends to it (its session, every room it is
-/// in) and its writer task: an ``OutboxQueue`` behind a lock, a wake-up for the writer, and two
+/// in) and its writer: an ``OutboxQueue`` behind a lock, a wake-up for the writer, and two
 /// hooks — ``onFailure(_:)`` (the connection must end: over budget, or a room could not serve it)
 /// and ``whenBelow(_:_:)`` (a resume backlog sends its next page once the client has taken the
 /// previous one).
+///
+/// Two ways to write it: a task that awaits ``next()`` message by message, or — what a `/ws`
+/// connection does — a writer on the connection's event loop that ``onWake(_:)`` calls when the
+/// queue gets something while the writer is idle, and that then takes everything queued at once
+/// with ``takeBatch(maximumBytes:)``: one wake-up and one flush for all the messages that arrived
+/// meanwhile, and no task woken per message.
 public final class Outbox: Sendable {
     struct State {
         var queue: OutboxQueue
         var waiter: CheckedContinuation<String?, Never>?
         var failure: (@Sendable (SignalingError) -> Void)?
         var drained: (threshold: Int, action: @Sendable () -> Void)?
+        /// The batch writer's wake-up (``onWake(_:)``).
+        var wake: (@Sendable () -> Void)?
+        /// The batch writer was woken and has not yet found the queue empty: no new wake-up.
+        var awake = false
     }
 
     private let state: Mutex<State>
@@ -44,7 +54,7 @@ public final class Outbox: Sendable {
     /// (it is then failed with `slow_consumer`) or is closing.
     @discardableResult
     public func deliver(_ text: String) -> Bool {
-        let (offer, waiter, failure, delta) = state.withLock { s in
+        let (offer, waiter, wake, failure, delta) = state.withLock { s in
             let before = s.queue.bytes
             let offer = s.queue.offer(text)
             var waiter: CheckedContinuation<String?, Never>?
@@ -52,11 +62,13 @@ public final class Outbox: Sendable {
                 s.waiter = nil
                 waiter = w
             }
+            let wake = offer == .queued ? s.wakeIfIdle() : nil
             let failure = offer == .overBudget ? s.failure.take() : nil
-            return (offer, waiter, failure, s.queue.bytes - before)
+            return (offer, waiter, wake, failure, s.queue.bytes - before)
         }
         account(delta)
         if let waiter { waiter.resume(returning: takeNext()) }
+        wake?()
         if offer == .overBudget, let failure {  // the first time only: the connection is ending
             totals?.overflows.add(1, ordering: .relaxed)
             failure(SignalingError(.slowConsumer, "more than \(budget) bytes waiting to be sent; reconnect and resume"))
@@ -77,17 +89,50 @@ public final class Outbox: Sendable {
     public func abandon(last: String?) { finish { $0.abandon(last: last) } }
 
     private func finish(_ change: (inout OutboxQueue) -> Void) {
-        let (waiter, delta) = state.withLock { s in
+        let (waiter, wake, delta) = state.withLock { s in
             let before = s.queue.bytes
             change(&s.queue)
             let w = s.waiter
             s.waiter = nil
             s.failure = nil
             s.drained = nil  // a resume page that would no longer be taken (and a cycle with its room)
-            return (w, s.queue.bytes - before)
+            return (w, s.wakeIfIdle(), s.queue.bytes - before)
         }
         account(delta)
         waiter?.resume(returning: takeNext())
+        wake?()
+    }
+
+    /// Sets the batch writer's wake-up: called (never under the lock, from whatever thread queued
+    /// something or ended the queue) once per idle period — after it, nothing wakes the writer
+    /// again until a ``takeBatch(maximumBytes:)`` has found the queue empty. Called at once if
+    /// something is queued already.
+    public func onWake(_ wake: @escaping @Sendable () -> Void) {
+        let now = state.withLock { s in
+            s.wake = wake
+            return s.queue.isEmpty && s.queue.phase == .open ? nil : s.wakeIfIdle()
+        }
+        now?()
+    }
+
+    /// For the batch writer: the previous batch counts as written; the next messages, as many as
+    /// fit in `maximumBytes` (at least one), and whether the queue has ended. An empty batch of an
+    /// open queue puts the writer to sleep until the next wake-up.
+    public func takeBatch(maximumBytes: Int) -> (texts: [String], ended: Bool) {
+        let (texts, ended, drained, delta) = state.withLock { s in
+            let before = s.queue.bytes
+            let texts = s.queue.nextBatch(maximumBytes: maximumBytes)
+            if texts.isEmpty { s.awake = false }
+            var drained: (@Sendable () -> Void)?
+            if let d = s.drained, s.queue.bytes < d.threshold || s.queue.phase != .open {
+                drained = d.action
+                s.drained = nil
+            }
+            return (texts, s.queue.phase == .ended, drained, s.queue.bytes - before)
+        }
+        account(delta)
+        drained?()
+        return (texts, ended)
     }
 
     /// Runs `action` once, when fewer than `threshold` bytes are queued (at once if that is so now).
@@ -149,6 +194,15 @@ public final class Outbox: Sendable {
                 current = original
             }
         }
+    }
+}
+
+extension Outbox.State {
+    /// The batch writer's wake-up if it is idle (and marks it awake).
+    fileprivate mutating func wakeIfIdle() -> (@Sendable () -> Void)? {
+        guard let wake, !awake else { return nil }
+        awake = true
+        return wake
     }
 }
 

@@ -89,6 +89,28 @@ public struct OutboxQueue: Sendable {
         return text
     }
 
+    /// The writer is done with the previous batch: the next messages to write, in order — as many
+    /// as fit in `maximumBytes`, at least one — or none (then ``phase`` says whether to wait or
+    /// stop). The batch counts as queued until the next call, as ``next()``'s message does.
+    public mutating func nextBatch(maximumBytes: Int) -> [String] {
+        bytes -= inFlight
+        inFlight = 0
+        var batch: [String] = []
+        while head < items.count {
+            let n = items[head].utf8.count
+            if !batch.isEmpty && inFlight + n > maximumBytes { break }
+            batch.append(items[head])
+            inFlight += n
+            head += 1
+        }
+        if batch.isEmpty && phase == .closing { phase = .ended }
+        if head > 64 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return batch
+    }
+
     private mutating func push(_ text: String, _ n: Int) {
         items.append(text)
         bytes += n

@@ -60,6 +60,21 @@ import Testing
 }
 
 /// Pages are bounded by `storedSize`, so it must not be less than the frame a message makes.
+extension OutboxQueueTests {
+    @Test func aBatchTakesWhatFitsAtLeastOneAndCountsUntilTheNext() {
+        var q = OutboxQueue(budget: 1_000)
+        for t in ["aaaa", "bbbb", "cccc", String(repeating: "d", count: 20)] { _ = q.offer(t) }
+        #expect(q.nextBatch(maximumBytes: 10) == ["aaaa", "bbbb"])  // "cccc" would make 12
+        #expect(q.bytes == 32)  // the batch being written still counts
+        #expect(q.nextBatch(maximumBytes: 10) == ["cccc"])
+        #expect(q.bytes == 24)
+        #expect(q.nextBatch(maximumBytes: 10) == [String(repeating: "d", count: 20)])  // alone, larger than a batch
+        q.close(last: "bye")
+        #expect(q.nextBatch(maximumBytes: 10) == ["bye"] && q.phase == .closing)
+        #expect(q.nextBatch(maximumBytes: 10) == [] && q.phase == .ended && q.bytes == 0)
+    }
+}
+
 @Suite struct StoredSizeTests {
     static let contents: [String: ChatContent] = [
         "plain": .text("plain"), "control": .text(String(repeating: "\u{1}", count: 5_000)),
@@ -115,6 +130,32 @@ import Testing
         #expect(totals.overflows.load(ordering: .relaxed) == 1 && totals.peak.load(ordering: .relaxed) == 8)
         outbox.abandon(last: nil)
         #expect(totals.bytes.load(ordering: .relaxed) == 0)
+    }
+
+    /// The batch writer is woken once per idle period however many messages arrive, takes them
+    /// all at once, and is woken again only after it found the queue empty; the end wakes it too.
+    @Test func aBatchWriterIsWokenOncePerIdlePeriod() {
+        let outbox = Outbox(budget: 1_000)
+        let wakes = Atomic(0)
+        outbox.deliver("early")
+        outbox.onWake { wakes.add(1, ordering: .relaxed) }
+        #expect(wakes.load(ordering: .relaxed) == 1, "something was queued already")
+        for i in 0..<5 { outbox.deliver("m\(i)") }
+        #expect(wakes.load(ordering: .relaxed) == 1, "awake: no more wake-ups")
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == (["early", "m0", "m1", "m2", "m3", "m4"], false))
+        outbox.deliver("while writing")
+        #expect(wakes.load(ordering: .relaxed) == 1, "still awake until it finds the queue empty")
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == (["while writing"], false))
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == ([], false))
+        #expect(outbox.bytes == 0)
+        outbox.deliver("later")
+        #expect(wakes.load(ordering: .relaxed) == 2)
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == (["later"], false))
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == ([], false))
+        outbox.close(last: "closing")
+        #expect(wakes.load(ordering: .relaxed) == 3, "the end wakes an idle writer")
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == (["closing"], false))
+        #expect(outbox.takeBatch(maximumBytes: 1_000) == ([], true))
     }
 
     @Test func whenBelowFiresOnceTheWriterHasTakenEnough() async {
