@@ -118,6 +118,7 @@ let package = Package(
                 "ShowroomServer", "Chat", "Signaling", "Desk", "Assist",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
 

@@ -17,12 +17,17 @@ import Synchronization
 /// up with `slow_consumer`. So NIO buffers at most one batch (``maximumBatch``) per connection.
 ///
 /// Its frames enter the pipeline at its tail, like the framework's own writer's (whose
-/// `NIOAsyncChannelHandler` passes writes through), and go through the same `WebSocketFrameEncoder`;
-/// the connection's `close` frame is written by the framework after ``finished()`` returns.
+/// `NIOAsyncChannelHandler` passes writes through), and go through the same `WebSocketFrameEncoder`
+/// — but not through the framework's WebSocket extensions, of which the server negotiates none.
+/// The connection's Close frame is written by the framework after ``finished()`` returns; a Close
+/// the framework writes first (its echo of the client's) ends the writer through the
+/// ``WebSocketCloseGate``.
 final class OutboxChannelWriter: @unchecked Sendable {
-    /// The most one batch (one flush) holds, in bytes of encoded messages; a single larger message
-    /// is a batch of its own.
-    static let maximumBatch = 256 << 10
+    /// The most one batch (one flush) holds: 64 messages and 64 KiB of encoded messages (a single
+    /// larger message is a batch of its own) — what SwiftNIO buffers for one connection, each frame
+    /// with its header and power-of-two storage, stays near what the budget counts.
+    static let maximumBatch = 64 << 10
+    static let maximumBatchMessages = 64
 
     private let outbox: Outbox
     private let channel: any Channel
@@ -39,9 +44,13 @@ final class OutboxChannelWriter: @unchecked Sendable {
         self.channel = channel
     }
 
-    /// Starts writing what the outbox gets (and has already).
+    /// Starts writing what the outbox gets (and has already), behind a ``WebSocketCloseGate``.
     func start() {
-        outbox.onWake { [self] in channel.eventLoop.execute { self.drain() } }
+        channel.eventLoop.execute { [self] in
+            _ = WebSocketCloseGate.install(on: channel)
+            // The outbox holds this wake-up (and so the writer) until it has ended.
+            outbox.onWake { [self] in channel.eventLoop.execute { self.drain() } }
+        }
     }
 
     /// Returns once the outbox has ended: all of it written, or dropped because the socket failed.
@@ -56,6 +65,9 @@ final class OutboxChannelWriter: @unchecked Sendable {
         }
     }
 
+    /// Whether the outbox has ended (``finished()`` has returned or would at once).
+    var hasEnded: Bool { ended.withLock { $0.ended } }
+
     /// Writes batches while the socket takes them at once; stops when the outbox is empty (the
     /// next delivery wakes it) or a batch's write is pending (its completion goes on).
     private func drain() {
@@ -64,7 +76,7 @@ final class OutboxChannelWriter: @unchecked Sendable {
         draining = true
         defer { draining = false }
         while true {
-            let (texts, ended) = outbox.takeBatch(maximumBytes: Self.maximumBatch)
+            let (texts, ended) = outbox.takeBatch(maximumBytes: Self.maximumBatch, maximumCount: Self.maximumBatchMessages)
             if texts.isEmpty {
                 if ended { end() }
                 return
@@ -77,7 +89,8 @@ final class OutboxChannelWriter: @unchecked Sendable {
             writing = true
             written.futureResult.whenComplete { [self] result in
                 writing = false
-                // The socket is gone: nothing more can be written (the next batch then ends it).
+                // The socket is gone, or a Close went out: nothing more can be written (the next
+                // batch then ends it).
                 if case .failure = result { outbox.abandon(last: nil) }
                 if !draining { drain() }
             }

@@ -210,8 +210,20 @@ enum SignalingConnection {
             } onGracefulShutdown: {
                 state.finish(SignalingError(.shuttingDown, "the server is stopping; reconnect shortly"))
             }
-            // The connection is over and out of its room: the writer finishes what is queued.
-            outbox.close(last: nil)
+            // The connection is over and out of its room. Ended by the server: the writer finishes
+            // what is queued (`closing` last). Ended by the client (its Close, or the socket
+            // dropped): nobody reads any more, and what is queued is stored or ephemeral — dropped.
+            // Either way the socket goes within the drain deadline.
+            if state.reason.withLock({ $0 == nil }) {
+                outbox.abandon(last: nil)
+                let deadline = hub.limits.drainDeadline
+                Task {
+                    try? await Task.sleep(for: deadline)
+                    state.terminate()
+                }
+            } else {
+                outbox.close(last: nil)
+            }
         }
         Sweeper.shared.remove(key)
         metrics?.connectionClosed(code: state.reason.withLock { $0?.code.rawValue } ?? "client")

@@ -115,14 +115,16 @@ public final class Outbox: Sendable {
         now?()
     }
 
-    /// For the batch writer: the previous batch counts as written; the next messages, as many as
-    /// fit in `maximumBytes` (at least one), and whether the queue has ended. An empty batch of an
+    /// For the batch writer: the previous batch counts as written; the next messages, at most
+    /// `maximumCount` and as many as fit in `maximumBytes` (at least one), and whether the queue
+    /// has ended (then the wake-up is let go). An empty batch of an
     /// open queue puts the writer to sleep until the next wake-up.
-    public func takeBatch(maximumBytes: Int) -> (texts: [String], ended: Bool) {
+    public func takeBatch(maximumBytes: Int, maximumCount: Int = .max) -> (texts: [String], ended: Bool) {
         let (texts, ended, drained, delta) = state.withLock { s in
             let before = s.queue.bytes
-            let texts = s.queue.nextBatch(maximumBytes: maximumBytes)
+            let texts = s.queue.nextBatch(maximumBytes: maximumBytes, maximumCount: maximumCount)
             if texts.isEmpty { s.awake = false }
+            if s.queue.phase == .ended { s.wake = nil }  // the writer holds its outbox: no cycle left
             var drained: (@Sendable () -> Void)?
             if let d = s.drained, s.queue.bytes < d.threshold || s.queue.phase != .open {
                 drained = d.action

@@ -81,22 +81,18 @@ public struct OutboxQueue: Sendable {
         let text = items[head]
         head += 1
         inFlight = text.utf8.count
-        // Compact once the consumed half dominates (amortized O(1) per message).
-        if head > 64 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
+        compact()
         return text
     }
 
-    /// The writer is done with the previous batch: the next messages to write, in order — as many
-    /// as fit in `maximumBytes`, at least one — or none (then ``phase`` says whether to wait or
+    /// The writer is done with the previous batch: the next messages to write, in order — at most
+    /// `maximumCount`, as many as fit in `maximumBytes`, at least one — or none (then ``phase`` says whether to wait or
     /// stop). The batch counts as queued until the next call, as ``next()``'s message does.
-    public mutating func nextBatch(maximumBytes: Int) -> [String] {
+    public mutating func nextBatch(maximumBytes: Int, maximumCount: Int) -> [String] {
         bytes -= inFlight
         inFlight = 0
         var batch: [String] = []
-        while head < items.count {
+        while head < items.count && batch.count < maximumCount {
             let n = items[head].utf8.count
             if !batch.isEmpty && inFlight + n > maximumBytes { break }
             batch.append(items[head])
@@ -104,11 +100,21 @@ public struct OutboxQueue: Sendable {
             head += 1
         }
         if batch.isEmpty && phase == .closing { phase = .ended }
-        if head > 64 && head * 2 > items.count {
+        compact()
+        return batch
+    }
+
+    /// Lets go of messages already taken: all of them once the queue is empty (a reader of large
+    /// history pages would otherwise keep up to 64 of them beyond the budget), else once the taken
+    /// part dominates (amortized O(1) per message).
+    private mutating func compact() {
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.count <= 1_024)
+            head = 0
+        } else if head > 64 && head * 2 > items.count {
             items.removeFirst(head)
             head = 0
         }
-        return batch
     }
 
     private mutating func push(_ text: String, _ n: Int) {

@@ -64,14 +64,14 @@ extension OutboxQueueTests {
     @Test func aBatchTakesWhatFitsAtLeastOneAndCountsUntilTheNext() {
         var q = OutboxQueue(budget: 1_000)
         for t in ["aaaa", "bbbb", "cccc", String(repeating: "d", count: 20)] { _ = q.offer(t) }
-        #expect(q.nextBatch(maximumBytes: 10) == ["aaaa", "bbbb"])  // "cccc" would make 12
+        #expect(q.nextBatch(maximumBytes: 100, maximumCount: 1) == ["aaaa"])  // at most one message
         #expect(q.bytes == 32)  // the batch being written still counts
-        #expect(q.nextBatch(maximumBytes: 10) == ["cccc"])
-        #expect(q.bytes == 24)
-        #expect(q.nextBatch(maximumBytes: 10) == [String(repeating: "d", count: 20)])  // alone, larger than a batch
+        #expect(q.nextBatch(maximumBytes: 10, maximumCount: 8) == ["bbbb", "cccc"])  // "d…" would make 28 bytes
+        #expect(q.bytes == 28)
+        #expect(q.nextBatch(maximumBytes: 10, maximumCount: 8) == [String(repeating: "d", count: 20)])  // alone, larger than a batch
         q.close(last: "bye")
-        #expect(q.nextBatch(maximumBytes: 10) == ["bye"] && q.phase == .closing)
-        #expect(q.nextBatch(maximumBytes: 10) == [] && q.phase == .ended && q.bytes == 0)
+        #expect(q.nextBatch(maximumBytes: 10, maximumCount: 8) == ["bye"] && q.phase == .closing)
+        #expect(q.nextBatch(maximumBytes: 10, maximumCount: 8) == [] && q.phase == .ended && q.bytes == 0)
     }
 }
 
