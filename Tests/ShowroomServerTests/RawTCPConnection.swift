@@ -27,7 +27,14 @@ final class RawTCPConnection {
     /// of `receiveBuffer` bytes when given (set before connecting, so that the window the server
     /// sees stays small).
     init(port: Int, receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        fd = try Self.connectedSocket(port: port, receiveBuffer: receiveBuffer)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// A blocking TCP socket connected to 127.0.0.1:`port`, its receive buffer set first when
+    /// given.
+    static func connectedSocket(port: Int, receiveBuffer: Int32? = nil) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EBADF) }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -44,7 +51,7 @@ final class RawTCPConnection {
             close(fd)
             throw error
         }
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        return fd
     }
 
     deinit { close(fd) }
