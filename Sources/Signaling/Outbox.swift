@@ -17,15 +17,13 @@ public final class OutboxTotals: Sendable {
 /// and ``whenBelow(_:_:)`` (a resume backlog sends its next page once the client has taken the
 /// previous one).
 ///
-/// Two ways to write it: a task that awaits ``next()`` message by message, or — what a `/ws`
-/// connection does — a writer on the connection's event loop that ``onWake(_:)`` calls when the
-/// queue gets something while the writer is idle, and that then takes everything queued at once
-/// with ``takeBatch(maximumBytes:)``: one wake-up and one flush for all the messages that arrived
-/// meanwhile, and no task woken per message.
+/// Its writer (a `/ws` connection's, on the connection's event loop) is called through
+/// ``onWake(_:)`` when the queue gets something while the writer is idle, and then takes
+/// everything queued at once with ``takeBatch(maximumBytes:maximumCount:)``: one wake-up and one
+/// flush for all the messages that arrived meanwhile, and no task woken per message.
 public final class Outbox: Sendable {
     struct State {
         var queue: OutboxQueue
-        var waiter: CheckedContinuation<String?, Never>?
         var failure: (@Sendable (SignalingError) -> Void)?
         var drained: (threshold: Int, action: @Sendable () -> Void)?
         /// The batch writer's wake-up (``onWake(_:)``).
@@ -54,20 +52,14 @@ public final class Outbox: Sendable {
     /// (it is then failed with `slow_consumer`) or is closing.
     @discardableResult
     public func deliver(_ text: String) -> Bool {
-        let (offer, waiter, wake, failure, delta) = state.withLock { s in
+        let (offer, wake, failure, delta) = state.withLock { s in
             let before = s.queue.bytes
             let offer = s.queue.offer(text)
-            var waiter: CheckedContinuation<String?, Never>?
-            if offer == .queued, let w = s.waiter {
-                s.waiter = nil
-                waiter = w
-            }
             let wake = offer == .queued ? s.wakeIfIdle() : nil
             let failure = offer == .overBudget ? s.failure.take() : nil
-            return (offer, waiter, wake, failure, s.queue.bytes - before)
+            return (offer, wake, failure, s.queue.bytes - before)
         }
         account(delta)
-        if let waiter { waiter.resume(returning: takeNext()) }
         wake?()
         if offer == .overBudget, let failure {  // the first time only: the connection is ending
             totals?.overflows.add(1, ordering: .relaxed)
@@ -89,23 +81,20 @@ public final class Outbox: Sendable {
     public func abandon(last: String?) { finish { $0.abandon(last: last) } }
 
     private func finish(_ change: (inout OutboxQueue) -> Void) {
-        let (waiter, wake, delta) = state.withLock { s in
+        let (wake, delta) = state.withLock { s in
             let before = s.queue.bytes
             change(&s.queue)
-            let w = s.waiter
-            s.waiter = nil
             s.failure = nil
             s.drained = nil  // a resume page that would no longer be taken (and a cycle with its room)
-            return (w, s.wakeIfIdle(), s.queue.bytes - before)
+            return (s.wakeIfIdle(), s.queue.bytes - before)
         }
         account(delta)
-        waiter?.resume(returning: takeNext())
         wake?()
     }
 
     /// Sets the batch writer's wake-up: called (never under the lock, from whatever thread queued
     /// something or ended the queue) once per idle period — after it, nothing wakes the writer
-    /// again until a ``takeBatch(maximumBytes:)`` has found the queue empty. Called at once if
+    /// again until a ``takeBatch(maximumBytes:maximumCount:)`` has found the queue empty. Called at once if
     /// something is queued already.
     public func onWake(_ wake: @escaping @Sendable () -> Void) {
         let now = state.withLock { s in
@@ -147,42 +136,9 @@ public final class Outbox: Sendable {
         if now { action() }
     }
 
-    /// For the writer: the next message to write, waiting while there is none; nil once the
-    /// queue has ended. (The previous message counts as written when this is called.)
-    public func next() async -> String? {
-        if let text = takeNext() { return text }
-        return await withCheckedContinuation { c in
-            let ready: String?? = state.withLock { s in
-                // Check again under the lock: something may have come in meanwhile.
-                if !s.queue.isEmpty || s.queue.phase != .open {
-                    return .some(nil)
-                }
-                s.waiter = c
-                return .none
-            }
-            if ready != nil { c.resume(returning: takeNext()) }
-        }
-    }
-
-    /// The next message if one is queued, without waiting (for a writer that polls, and tests).
-    public func tryNext() -> String? { takeNext() }
-
-    /// Takes the next message (nil: none, or ended) and fires the drained hook when due.
-    private func takeNext() -> String? {
-        let (text, drained, delta) = state.withLock { s in
-            let before = s.queue.bytes
-            let text = s.queue.next()
-            var drained: (@Sendable () -> Void)?
-            if let d = s.drained, s.queue.bytes < d.threshold || s.queue.phase != .open {
-                drained = d.action
-                s.drained = nil
-            }
-            return (text, drained, s.queue.bytes - before)
-        }
-        account(delta)
-        drained?()
-        return text
-    }
+    /// The next message if one is queued (the previous one counts as written), for tests and a
+    /// writer that polls: a batch of one.
+    public func tryNext() -> String? { takeBatch(maximumBytes: 0, maximumCount: 1).texts.first }
 
     private func account(_ delta: Int) {
         guard let totals, delta != 0 else { return }

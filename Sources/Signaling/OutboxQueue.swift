@@ -70,24 +70,12 @@ public struct OutboxQueue: Sendable {
     }
 
     /// The writer is done with the previous message: the next one to write, or nil when there is
-    /// none (then ``phase`` says whether to wait or stop).
-    public mutating func next() -> String? {
-        bytes -= inFlight
-        inFlight = 0
-        guard head < items.count else {
-            if phase == .closing { phase = .ended }
-            return nil
-        }
-        let text = items[head]
-        head += 1
-        inFlight = text.utf8.count
-        compact()
-        return text
-    }
+    /// none (then ``phase`` says whether to wait or stop). A batch of one.
+    public mutating func next() -> String? { nextBatch(maximumBytes: 0, maximumCount: 1).first }
 
     /// The writer is done with the previous batch: the next messages to write, in order — at most
-    /// `maximumCount`, as many as fit in `maximumBytes`, at least one — or none (then ``phase`` says whether to wait or
-    /// stop). The batch counts as queued until the next call, as ``next()``'s message does.
+    /// `maximumCount`, as many as fit in `maximumBytes`, at least one — or none (then ``phase``
+    /// says whether to wait or stop). The batch counts as queued until the next call.
     public mutating func nextBatch(maximumBytes: Int, maximumCount: Int) -> [String] {
         bytes -= inFlight
         inFlight = 0
