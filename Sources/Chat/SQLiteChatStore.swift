@@ -78,18 +78,22 @@ public final class SQLiteChatStore: ChatStore {
         let body = try run("encoding") { try content.json() }
         return try run("append") {
             try pool.write { db -> (StoredMessage, Bool) in
+                // Cached statements: this runs once per chat message, and preparing four statements
+                // (parse, GRDB's authorizer) each time was a tenth of the store's CPU.
                 if let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM message WHERE room = ? AND sender = ? AND client_id = ?", arguments: [room, sender, clientID])
+                    db.cachedStatement(sql: "SELECT * FROM message WHERE room = ? AND sender = ? AND client_id = ?"),
+                    arguments: [room, sender, clientID])
                 {
                     return (try Self.message(row), true)
                 }
-                let seq = (try Int64.fetchOne(db, sql: "SELECT last_seq FROM room_seq WHERE room = ?", arguments: [room]) ?? 0) + 1
-                try db.execute(
-                    sql: "INSERT INTO room_seq (room, last_seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq",
-                    arguments: [room, seq])
-                try db.execute(
-                    sql: "INSERT INTO message (room, seq, client_id, sender, sender_role, body, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [room, seq, clientID, sender, senderRole, body, date.timeIntervalSince1970])
+                let seq = (try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT last_seq FROM room_seq WHERE room = ?"), arguments: [room]) ?? 0) + 1
+                try db.cachedStatement(
+                    sql: "INSERT INTO room_seq (room, last_seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET last_seq = excluded.last_seq"
+                ).execute(arguments: [room, seq])
+                try db.cachedStatement(
+                    sql: "INSERT INTO message (room, seq, client_id, sender, sender_role, body, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                ).execute(arguments: [room, seq, clientID, sender, senderRole, body, date.timeIntervalSince1970])
                 return (
                     StoredMessage(room: room, seq: seq, clientID: clientID, sender: sender, senderRole: senderRole, content: content, sentAt: date),
                     false
