@@ -92,6 +92,7 @@ public final class SignalingSession {
     }
 
     /// The first message: `hello` with a valid token, an identity within its quota.
+    @inline(never)
     private func hello(_ message: ClientMessage, ref: String?) async -> Closing? {
         guard case .hello(let version, let token) = message else {
             return Closing(SignalingError(.unauthorized, "say hello with a token first"), ref: ref)
@@ -134,86 +135,119 @@ public final class SignalingSession {
         return room
     }
 
+    /// One message after `hello`. Each request with a suspension point has a function of its own,
+    /// kept out of line (`@inline(never)`, here and on `hello`): an async function's frame holds
+    /// what every one of its suspension points needs, and a task keeps the memory of its deepest
+    /// frames for as long as it lives — with every case inline this switch's frame was 7 KB of
+    /// every idle connection's memory (heaptrack, 2026-12-02; docs/benchmarks.md).
+    @inline(never)
     private func handle(_ message: ClientMessage, ref: String?, as p: Participant, grant: Grant, now: ContinuousClock.Instant) async throws(SignalingError) {
         switch message {
         case .hello: throw SignalingError(.badMessage, "already said hello")
-        case .refresh(let token):
-            let fresh = try await authenticate(token)
-            guard fresh.identity == grant.identity, fresh.room == grant.room, fresh.role == grant.role else {
-                throw SignalingError(.forbidden, "a refreshed token must name the same identity, room and role")
-            }
-            self.grant = fresh
-            send(.refreshed(expires: fresh.expires, ref: ref))
-        case .join(let name, let lastSeq):
-            guard room == nil else { throw SignalingError(.alreadyJoined, "already in room \(room ?? "")") }
-            guard RoomName.isValid(name) else { throw SignalingError(.badMessage, RoomName.rule) }
-            // Bytes, not Swift's canonical equivalence: the store keys rooms by bytes.
-            guard name.utf8.elementsEqual(grant.room.utf8) else { throw SignalingError(.forbidden, "the token is for room \(grant.room)") }
-            try await hub.join(room: name, member: RoomHub.Member(participant: p, outbox: outbox), after: lastSeq, ref: ref)
-            room = name
-        case .leave:
-            await leaveRoom()
-        case .send(let id, let content):
-            let room = try joinedRoom()
-            do { try content.validate() } catch {
-                throw SignalingError(error.code == .tooLong ? .tooLarge : .invalidContent, error.detail)
-            }
-            // Product cards, coupons and clips are the shop's: a shopper or viewer sending one could
-            // put a look-alike card (or a clip the agent's page fetches) in front of the agent.
-            if Self.sellersOnly.contains(content.kind), !Self.sellers.contains(grant.role) {
-                throw SignalingError(.forbidden, "a \(grant.role) cannot send \(content.kind) messages: cards, coupons and clips come from the shop")
-            }
-            guard hub.maySend(p.identity, now: now) else {
-                throw SignalingError(
-                    .rateLimited, "\(p.identity) sends more than \(Int(limits.sendsPerSecondPerIdentity)) messages a second over its connections")
-            }
-            send(try await hub.send(room: room, from: p, clientID: id, content: content, ref: ref))
-        case .typing(let on):
-            await hub.typing(room: try joinedRoom(), from: p, on: on)
-        case .read(let seq):
-            try await hub.read(room: try joinedRoom(), from: p, seq: seq)
-        case .history(let before, let limit):
-            send(try await hub.history(room: try joinedRoom(), before: before, limit: limit, ref: ref))
-        case .publish(let sdp):
-            let room = try joinedRoom()
-            guard grant.canPublish else { throw SignalingError(.forbidden, "a \(grant.role) cannot publish") }
-            guard let media else { throw SignalingError(.media, "no media relay on this server") }
-            try checkMediaQuota()
-            let (session, answer) = try await media.publish(room: room, identity: grant.identity, offer: sdp)
-            mediaSessions[session] = true
-            send(.answer(session: session, sdp: answer, ref: ref))
-            await hub.published(room: room, session: session, by: p)
+        case .refresh(let token): try await refresh(token, ref: ref, grant: grant)
+        case .join(let name, let lastSeq): try await join(name, after: lastSeq, ref: ref, as: p, grant: grant)
+        case .leave: await leaveRoom()
+        case .send(let id, let content): try await sendMessage(id: id, content: content, ref: ref, as: p, grant: grant, now: now)
+        case .typing(let on): await hub.typing(room: try joinedRoom(), from: p, on: on)
+        case .read(let seq): try await hub.read(room: try joinedRoom(), from: p, seq: seq)
+        case .history(let before, let limit): send(try await hub.history(room: try joinedRoom(), before: before, limit: limit, ref: ref))
+        case .publish(let sdp): try await publish(sdp, ref: ref, as: p, grant: grant)
         case .subscribe(let sdp, let quality, let adaptive, let source):
-            let room = try joinedRoom()
-            guard let media else { throw SignalingError(.media, "no media relay on this server") }
-            try checkMediaQuota()
-            // By default, someone else's publication (in a call, the other side's).
-            let chosen: String?
-            if let source { chosen = source } else { chosen = await hub.publication(room: room, notBy: p.id) }
-            guard let chosen else { throw SignalingError(.notFound, "nobody else publishes in room \(room) yet") }
-            let (session, answer) = try await media.subscribe(
-                room: room, identity: grant.identity, offer: sdp, quality: quality, adaptive: adaptive, source: chosen)
-            mediaSessions[session] = false
-            send(.answer(session: session, sdp: answer, ref: ref))
-        case .setQuality(let session, let quality):
-            guard mediaSessions[session] == false, let media else {
-                throw SignalingError(.notFound, "no subscription \(session) on this connection")
-            }
-            try await media.setQuality(session: session, room: try joinedRoom(), quality: quality)
-            send(.pong(ref: ref))
-        case .stop(let session):
-            let room = try joinedRoom()
-            guard let publishing = mediaSessions.removeValue(forKey: session) else {
-                throw SignalingError(.notFound, "no media session \(session) on this connection")
-            }
-            _ = await media?.stop(session: session, room: room)
-            if publishing { await hub.unpublished(room: room, session: session) }
-            send(.pong(ref: ref))
-        case .mute(let kind, let muted):
-            await hub.mute(room: try joinedRoom(), from: p, kind: kind, muted: muted)
-        case .ping:
-            send(.pong(ref: ref))
+            try await subscribe(sdp, quality: quality, adaptive: adaptive, source: source, ref: ref, as: p, grant: grant)
+        case .setQuality(let session, let quality): try await setQuality(session: session, quality: quality, ref: ref)
+        case .stop(let session): try await stop(session: session, ref: ref)
+        case .mute(let kind, let muted): await hub.mute(room: try joinedRoom(), from: p, kind: kind, muted: muted)
+        case .ping: send(.pong(ref: ref))
         }
+    }
+
+    @inline(never)
+    private func refresh(_ token: String, ref: String?, grant: Grant) async throws(SignalingError) {
+        let fresh = try await authenticate(token)
+        guard fresh.identity == grant.identity, fresh.room == grant.room, fresh.role == grant.role else {
+            throw SignalingError(.forbidden, "a refreshed token must name the same identity, room and role")
+        }
+        self.grant = fresh
+        send(.refreshed(expires: fresh.expires, ref: ref))
+    }
+
+    @inline(never)
+    private func join(_ name: String, after lastSeq: Int64?, ref: String?, as p: Participant, grant: Grant) async throws(SignalingError) {
+        guard room == nil else { throw SignalingError(.alreadyJoined, "already in room \(room ?? "")") }
+        guard RoomName.isValid(name) else { throw SignalingError(.badMessage, RoomName.rule) }
+        // Bytes, not Swift's canonical equivalence: the store keys rooms by bytes.
+        guard name.utf8.elementsEqual(grant.room.utf8) else { throw SignalingError(.forbidden, "the token is for room \(grant.room)") }
+        try await hub.join(room: name, member: RoomHub.Member(participant: p, outbox: outbox), after: lastSeq, ref: ref)
+        room = name
+    }
+
+    @inline(never)
+    private func sendMessage(
+        id: String, content: ChatContent, ref: String?, as p: Participant, grant: Grant, now: ContinuousClock.Instant
+    ) async throws(SignalingError) {
+        let room = try joinedRoom()
+        do { try content.validate() } catch {
+            throw SignalingError(error.code == .tooLong ? .tooLarge : .invalidContent, error.detail)
+        }
+        // Product cards, coupons and clips are the shop's: a shopper or viewer sending one could
+        // put a look-alike card (or a clip the agent's page fetches) in front of the agent.
+        if Self.sellersOnly.contains(content.kind), !Self.sellers.contains(grant.role) {
+            throw SignalingError(.forbidden, "a \(grant.role) cannot send \(content.kind) messages: cards, coupons and clips come from the shop")
+        }
+        guard hub.maySend(p.identity, now: now) else {
+            throw SignalingError(
+                .rateLimited, "\(p.identity) sends more than \(Int(limits.sendsPerSecondPerIdentity)) messages a second over its connections")
+        }
+        send(try await hub.send(room: room, from: p, clientID: id, content: content, ref: ref))
+    }
+
+    @inline(never)
+    private func publish(_ sdp: String, ref: String?, as p: Participant, grant: Grant) async throws(SignalingError) {
+        let room = try joinedRoom()
+        guard grant.canPublish else { throw SignalingError(.forbidden, "a \(grant.role) cannot publish") }
+        guard let media else { throw SignalingError(.media, "no media relay on this server") }
+        try checkMediaQuota()
+        let (session, answer) = try await media.publish(room: room, identity: grant.identity, offer: sdp)
+        mediaSessions[session] = true
+        send(.answer(session: session, sdp: answer, ref: ref))
+        await hub.published(room: room, session: session, by: p)
+    }
+
+    @inline(never)
+    private func subscribe(
+        _ sdp: String, quality: String, adaptive: Bool, source: String?, ref: String?, as p: Participant, grant: Grant
+    ) async throws(SignalingError) {
+        let room = try joinedRoom()
+        guard let media else { throw SignalingError(.media, "no media relay on this server") }
+        try checkMediaQuota()
+        // By default, someone else's publication (in a call, the other side's).
+        let chosen: String?
+        if let source { chosen = source } else { chosen = await hub.publication(room: room, notBy: p.id) }
+        guard let chosen else { throw SignalingError(.notFound, "nobody else publishes in room \(room) yet") }
+        let (session, answer) = try await media.subscribe(
+            room: room, identity: grant.identity, offer: sdp, quality: quality, adaptive: adaptive, source: chosen)
+        mediaSessions[session] = false
+        send(.answer(session: session, sdp: answer, ref: ref))
+    }
+
+    @inline(never)
+    private func setQuality(session: String, quality: String, ref: String?) async throws(SignalingError) {
+        guard mediaSessions[session] == false, let media else {
+            throw SignalingError(.notFound, "no subscription \(session) on this connection")
+        }
+        try await media.setQuality(session: session, room: try joinedRoom(), quality: quality)
+        send(.pong(ref: ref))
+    }
+
+    @inline(never)
+    private func stop(session: String, ref: String?) async throws(SignalingError) {
+        let room = try joinedRoom()
+        guard let publishing = mediaSessions.removeValue(forKey: session) else {
+            throw SignalingError(.notFound, "no media session \(session) on this connection")
+        }
+        _ = await media?.stop(session: session, room: room)
+        if publishing { await hub.unpublished(room: room, session: session) }
+        send(.pong(ref: ref))
     }
 
     private func checkMediaQuota() throws(SignalingError) {
