@@ -18,8 +18,16 @@ import Glibc
 /// 2. has one member of every room send `rate` messages a second for `seconds`; every message is
 ///    stored (SQLite, WAL) and delivered to every member, the sender included. Reports delivered
 ///    messages per second and send → deliver latency percentiles (client and server share the
-///    machine's monotonic clock).
+///    machine's monotonic clock) of the messages sent in that window. Sending stops at the window's
+///    end and the clients keep reading for a drain period before they close: closing 10,000
+///    connections at once keeps this process busy for about a second, and messages still in flight
+///    then would measure the benchmark's own teardown (until 2026-12-02 they did: that was the
+///    "10,000-connection tail").
+///
+/// `STAGE=upgrade` or `STAGE=hello` stops each connection after the WebSocket upgrade or after the
+/// `welcome` (no join) and counts it as open: what each step of a connection costs in memory.
 let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
+let stage = ProcessInfo.processInfo.environment["STAGE"] ?? "join"
 let connections = args.count > 0 ? args[0] : 10_000
 let roomSize = args.count > 1 ? args[1] : 10
 let ratePerRoom = args.count > 2 ? args[2] : 4
@@ -90,9 +98,13 @@ final class Results: Sendable {
     let joined = Atomic<Int>(0)
     let delivered = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
-    let sending = Atomic<Bool>(false)
+    /// 0: not yet, 1: sending, 2: the window is over (senders stop; readers keep reading).
+    let phase = Atomic<Int>(0)
     let stop = Atomic<Bool>(false)
-    let latencies = Mutex<[UInt32]>([])  // µs, merged per connection at the end
+    /// Latencies in µs, and (send time in ms since the sending phase began, latency in µs): where in
+    /// time the tail is. Appended as messages arrive (an uncontended lock is ~50 ns).
+    let samples = Mutex<(latencies: [UInt32], timeline: [(UInt32, UInt32)])>(([], []))
+    let sendEpoch = Atomic<UInt64>(0)
 }
 let results = Results()
 let logger = Logger(label: "chatbench")
@@ -100,9 +112,11 @@ let logger = Logger(label: "chatbench")
 @Sendable func client(index: Int, token: String, room: String, sender: Bool) async {
     do {
         try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: logger) { inbound, outbound, _ in
-            var local: [UInt32] = []
-            local.reserveCapacity(ratePerRoom * seconds * 2 + 16)
-            defer { results.latencies.withLock { $0 += local } }
+            if stage == "upgrade" {
+                results.joined.add(1, ordering: .relaxed)
+                for try await _ in inbound where results.stop.load(ordering: .relaxed) { break }
+                return
+            }
             try await outbound.write(.text(#"{"type":"hello","v":1,"token":"\#(token)"}"#))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // The protocol's keep-alive: a ping every 10 s (the server closes sockets quiet for 30 s).
@@ -115,16 +129,17 @@ let logger = Logger(label: "chatbench")
                 }
                 if sender {
                     group.addTask {
-                        while !results.sending.load(ordering: .relaxed) {
+                        while results.phase.load(ordering: .relaxed) == 0 {
                             if results.stop.load(ordering: .relaxed) { return }
                             try await Task.sleep(for: .milliseconds(20))
                         }
                         let interval = Duration.nanoseconds(1_000_000_000 / ratePerRoom)
                         var next = ContinuousClock.now + .milliseconds(Int.random(in: 0..<1_000) / ratePerRoom)
                         var n = 0
-                        while !results.stop.load(ordering: .relaxed) {
+                        while results.phase.load(ordering: .relaxed) == 1 {
                             try await Task.sleep(until: next)
                             next += interval
+                            if results.phase.load(ordering: .relaxed) != 1 { break }
                             n += 1
                             try await outbound.write(.text(#"{"type":"send","id":"\#(index)-\#(n)","kind":"text","text":"t=\#(monotonicNanos())"}"#))
                         }
@@ -135,11 +150,17 @@ let logger = Logger(label: "chatbench")
                     if text.hasPrefix(#"{"from""#) || text.contains(#""type":"message""#) {
                         if let r = text.range(of: "t="), let end = text[r.upperBound...].firstIndex(of: "\"") {
                             if let sent = UInt64(text[r.upperBound..<end]) {
-                                local.append(UInt32(min((monotonicNanos() &- sent) / 1_000, UInt64(UInt32.max))))
+                                let latency = UInt32(min((monotonicNanos() &- sent) / 1_000, UInt64(UInt32.max)))
+                                let epoch = results.sendEpoch.load(ordering: .relaxed)
+                                results.samples.withLock {
+                                    $0.latencies.append(latency)
+                                    if sent > epoch { $0.timeline.append((UInt32((sent - epoch) / 1_000_000), latency)) }
+                                }
                                 results.delivered.add(1, ordering: .relaxed)
                             }
                         }
                     } else if text.contains(#""type":"welcome""#) {
+                        if stage == "hello" { results.joined.add(1, ordering: .relaxed); continue }
                         try await outbound.write(.text(#"{"type":"join","room":"\#(room)"}"#))
                     } else if text.contains(#""type":"joined""#) {
                         results.joined.add(1, ordering: .relaxed)
@@ -184,20 +205,33 @@ say(String(format: "idle: %d joined (%d failed) in %.1f s; server RSS %.1f → %
 // MARK: Throughput with persistence
 
 let cpuBefore = await metric("process_cpu_seconds_total") ?? 0
-results.sending.store(true, ordering: .relaxed)
+results.sendEpoch.store(monotonicNanos(), ordering: .relaxed)
+results.phase.store(1, ordering: .relaxed)
 let sendStart = ContinuousClock.now
 let deliveredBefore = results.delivered.load(ordering: .relaxed)
 try await Task.sleep(for: .seconds(seconds))
 let deliveredDuring = results.delivered.load(ordering: .relaxed) - deliveredBefore
 let elapsed = ContinuousClock.now - sendStart
+results.phase.store(2, ordering: .relaxed)
 let cpuAfter = await metric("process_cpu_seconds_total") ?? 0
+try await Task.sleep(for: .seconds(2))  // drain: what was sent in the window is delivered and counted
 results.stop.store(true, ordering: .relaxed)
 try await Task.sleep(for: .seconds(2))
 tasks.cancel()
-let all = results.latencies.withLock { $0 }.sorted()
+let all = results.samples.withLock { $0.latencies }.sorted()
 func p(_ q: Double) -> Double { all.isEmpty ? 0 : Double(all[min(all.count - 1, Int(q * Double(all.count - 1)))]) / 1_000 }
 let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
 say(String(format: "throughput: %.0f delivered msg/s (offered %d), server CPU %.2f cores", Double(deliveredDuring) / wall,
              rooms * ratePerRoom * roomSize, (cpuAfter - cpuBefore) / wall))
 say(String(format: "send → deliver latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f  (%d samples)", p(0.5), p(0.95), p(0.99), p(1), all.count))
+// Where in time the tail is: the 100 ms windows of send time holding a delivery over 50 ms.
+let windows = Dictionary(grouping: results.samples.withLock { $0.timeline }, by: { $0.0 / 100 })
+let slow = windows.keys.sorted().compactMap { w -> String? in
+    let latencies = windows[w]!.map(\.1)
+    let worst = latencies.max() ?? 0
+    guard worst > 50_000 else { return nil }
+    return String(format: "%.1f s: max %d ms (%d of %d over 50 ms)", Double(w) / 10, worst / 1_000,
+                  latencies.filter { $0 > 50_000 }.count, latencies.count)
+}
+say("100-ms windows of send time with a delivery over 50 ms: \(slow.count) of \(windows.count)" + (slow.isEmpty ? "" : ": " + slow.joined(separator: ", ")))
 finish(0)
