@@ -67,15 +67,20 @@ struct QualityController {
 
     /// A receiver report on the subscriber's video: its fraction lost (0–1), the round-trip time
     /// if known, and the bytes sent to it so far; `sourceBitrate` is what the publisher sends now.
-    /// Returns the rendition to switch to, if any.
+    /// `relayBusy`: the relay's own loop was saturated over the last second, so the report is set
+    /// aside. Returns the rendition to switch to, if any.
     mutating func report(
-        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, now: MediaTime
+        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, relayBusy: Bool = false,
+        now: MediaTime
     ) -> Quality? {
         defer { lastReport = (now, bytesSent) }
         if started == nil { started = now }
         guard let last = lastReport, now > last.time else { return nil }
         let sent = Double(bytesSent - last.bytesSent) * 8 / (Double((now - last.time).microseconds) / 1e6)
         if let lastSwitch, now - lastSwitch < Self.settle { return nil }
+        // The relay's own loop was saturated (`LoopLoad`): what this report measured is the relay's
+        // queue, not the path — no change to the estimate, no move down, no probe up.
+        if relayBusy { return nil }
 
         var queueing = false
         if let rtt {

@@ -16,6 +16,9 @@ final class RelayHandler: ChannelInboundHandler {
     private let state: NIOLoopBound<RelayState>
     private var timer: RepeatedTask?
     private var pending = 0
+    /// When the read burst under way began (its first `channelRead`): the burst's time, up to the
+    /// end of its flush, is the loop's busy time (``LoopLoad``).
+    private var burstStart: NIODeadline?
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
 
@@ -34,6 +37,7 @@ final class RelayHandler: ChannelInboundHandler {
             let out = state.value.tick(now: now, lag: lag)
             Self.write(out, context: loopBoundContext.value)
             if !out.isEmpty { loopBoundContext.value.flush() }
+            state.value.loopLoad.worked(MediaTime.now - now)
         }
 
     }
@@ -41,6 +45,7 @@ final class RelayHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if burstStart == nil { burstStart = .now() }
         let envelope = unwrapInboundIn(data)
         let address: PeerAddress
         if let known = addresses[envelope.remoteAddress] {
@@ -63,6 +68,10 @@ final class RelayHandler: ChannelInboundHandler {
         if pending > 0 {
             context.flush()
             pending = 0
+        }
+        if let start = burstStart {
+            burstStart = nil
+            state.value.loopLoad.worked(MediaTime(microseconds: Int64((NIODeadline.now() - start).nanoseconds / 1_000)))
         }
     }
 

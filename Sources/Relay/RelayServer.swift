@@ -252,6 +252,8 @@ public final class RelayServer: Sendable {
             total.dropped.merge(s.dropped, uniquingKeysWith: +)
             total.loopLag = max(total.loopLag, s.loopLag)
             total.lateTicks += s.lateTicks
+            total.loopBusy = max(total.loopBusy, s.loopBusy)
+            total.adaptationHeld += s.adaptationHeld
             total.pipes += s.pipes
             total.pipedPackets += s.pipedPackets
         }

@@ -60,12 +60,16 @@ extension RelayState {
         return out
     }
 
-    /// Feeds a subscriber's video report to its adaptation and carries out a move it decides.
+    /// Feeds a subscriber's video report to its adaptation and carries out a move it decides. While
+    /// this worker's loop is saturated (``LoopLoad``) the report is set aside: it describes the
+    /// relay, not the subscriber's path.
     private func adapt(_ s: Subscription, to block: RTCPReportBlock, now: MediaTime) -> [OutgoingDatagram] {
+        let relayBusy = loopLoad.isSaturated
+        if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
         guard
             let q = s.adaptation?.report(
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
-                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, now: now)
+                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
         else { return [] }
         let from = s.quality
         do {

@@ -9,6 +9,7 @@ extension RelayState {
     func tick(now: MediaTime, ntp: UInt64 = NTPTime.now(), lag: MediaTime = .zero) -> [OutgoingDatagram] {
         loopLag = lag
         if lag > Self.lateTick { lateTicks += 1 }
+        loopLoad.tick(now: now)
         var out = deferred
         deferred = []
         if now - lastReports >= Self.reportInterval {
@@ -50,6 +51,8 @@ extension RelayState {
         out.renditions = renditionCount
         out.loopLag = Double(loopLag.microseconds) / 1e6
         out.lateTicks = lateTicks
+        out.loopBusy = loopLoad.busyFraction
+        out.adaptationHeld = adaptationHeld
         out.pipes = piping.reduce(0) { $0 + $1.pipes.count }
         out.pipedPackets = pipedPackets
         out.dropped = dropped

@@ -86,6 +86,10 @@ final class RelayState {
     var loopLag = MediaTime.zero
     /// Ticks that ran later than ``lateTick``, since start.
     var lateTicks = 0
+    /// How busy this worker's loop is: adaptation holds while it is saturated.
+    var loopLoad = LoopLoad()
+    /// Video receiver reports adaptation set aside while the loop was saturated, since start.
+    var adaptationHeld = 0
 
     /// A session opened or ended, with its room and identity: how ``RelayServer``'s directory of
     /// rooms and relay-wide quotas learns about sessions a worker ends on its own (consent, DTLS).

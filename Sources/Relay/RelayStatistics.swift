@@ -50,6 +50,12 @@ public struct RelaySnapshot: Sendable, Equatable {
     public var loopLag = 0.0
     /// Ticks that ran more than 50 ms late since start, over the workers.
     public var lateTicks = 0
+    /// The busy share of the media workers' loops over their last second (the largest over the
+    /// workers, 0…1): ``LoopLoad``.
+    public var loopBusy = 0.0
+    /// Subscribers' receiver reports that adaptation set aside because their worker's loop was
+    /// saturated (the relay, not the path, was the bottleneck), since start.
+    public var adaptationHeld = 0
     /// Pipes from a worker holding a publication to another worker mirroring it, now.
     public var pipes = 0
     /// Packets handed from one worker to another through pipes, since start.

@@ -60,8 +60,10 @@ final class RelayWorker: Sendable {
                 ) { output in
                     loop.execute {
                         // How long the output waited for the worker's loop: the last stage before the wire.
-                        handoffTimers[quality]?.recordNanoseconds((MediaTime.now - output.producedAt).microseconds * 1_000)
-                        RelayWorker.write(bound.value.renditionOutput(source: source, quality: quality, output, now: .now), to: channel)
+                        let start = MediaTime.now
+                        handoffTimers[quality]?.recordNanoseconds((start - output.producedAt).microseconds * 1_000)
+                        RelayWorker.write(bound.value.renditionOutput(source: source, quality: quality, output, now: start), to: channel)
+                        bound.value.loopLoad.worked(MediaTime.now - start)
                     }
                 }
             }
@@ -85,10 +87,15 @@ final class RelayWorker: Sendable {
         return try? await channel.eventLoop.submit { body(state.value, channel) }.get()
     }
 
-    /// Runs `body` on the worker's loop without waiting for it (the pipes' hops between workers).
+    /// Runs `body` on the worker's loop without waiting for it (the pipes' hops between workers);
+    /// its time counts as the loop's busy time (``LoopLoad``).
     func execute(_ body: @escaping @Sendable (RelayState, any Channel) -> Void) {
         let state = self.state, channel = self.channel
-        channel.eventLoop.execute { body(state.value, channel) }
+        channel.eventLoop.execute {
+            let start = MediaTime.now
+            body(state.value, channel)
+            state.value.loopLoad.worked(MediaTime.now - start)
+        }
     }
 
     /// Writes and flushes from the channel's loop (the control path's own sends).

@@ -61,6 +61,8 @@ public final class ServerMetrics: Sendable {
         registry.makeGauge(name: "showroom_relay_renditions").set(Double(s.renditions))
         registry.makeGauge(name: "showroom_relay_loop_lag_seconds").set(s.loopLag)
         advance("showroom_relay_late_ticks_total", [], to: s.lateTicks)
+        registry.makeGauge(name: "showroom_relay_loop_busy_ratio").set(s.loopBusy)
+        advance("showroom_relay_adaptation_held_total", [], to: s.adaptationHeld)
         registry.makeGauge(name: "showroom_relay_pipes").set(Double(s.pipes))
         advance("showroom_relay_piped_packets_total", [], to: s.pipedPackets)
         let t = s.totals

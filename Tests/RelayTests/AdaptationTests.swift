@@ -19,14 +19,16 @@ struct SimulatedPath {
 
     func rate(_ q: Quality) -> Double { q == .source ? source : q.nominalBitrate * 0.95 }
 
-    mutating func run(seconds: Int, remb: Double? = nil) {
+    mutating func run(seconds: Int, remb: Double? = nil, relayBusy: Bool = false) {
         for _ in 0..<seconds {
             let sent = rate(controller.current)
             bytesSent += Int(sent / 8)
             now = now + MediaTime(microseconds: 1_000_000)
             if let remb { controller.receiverEstimate(remb) }
             let loss = max(0, 1 - capacity / sent)
-            if let q = controller.report(fractionLost: loss, roundTripMilliseconds: 60, bytesSent: bytesSent, sourceBitrate: source, now: now) {
+            if let q = controller.report(
+                fractionLost: loss, roundTripMilliseconds: 60, bytesSent: bytesSent, sourceBitrate: source, relayBusy: relayBusy, now: now)
+            {
                 moves.append((Int(now.microseconds / 1_000_000), q))
             }
         }
@@ -49,6 +51,18 @@ struct SimulatedPath {
         #expect(path.controller.current == .low)
         // 290 kbit/s fits 300: no move up while the cap lasts (medium needs 700).
         #expect(path.moves.count == 1, "\(path.moves)")
+    }
+
+    /// Issue 14, item 3: reports taken while the relay's own loop is saturated say nothing about
+    /// the path — no move and no estimate from them; the same path moves it once the loop has room.
+    @Test func reportsWhileTheRelayIsSaturatedAreSetAside() {
+        var path = SimulatedPath(capacity: 300_000)
+        path.run(seconds: 10, relayBusy: true)
+        #expect(path.moves.isEmpty, "\(path.moves)")
+        #expect(path.controller.current == .source)
+        #expect(path.controller.estimate == nil)
+        path.run(seconds: 3)
+        #expect(path.moves.first?.to == .low, "\(path.moves)")
     }
 
     @Test func aMiddleCapSettlesOnMedium() {

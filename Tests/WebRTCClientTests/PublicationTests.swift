@@ -93,6 +93,44 @@ final class FakeEncoder: RenditionEncoder {
         #expect(resent.first?.header.sequenceNumber == lost && resent.first?.header.ssrc == videoSSRC)
     }
 
+    /// Issue 14, item 3: while the worker's loop is saturated (``LoopLoad``), an adaptive viewer's
+    /// lossy reports describe the relay, not its path: it stays on the source and the reports are
+    /// counted as held; once the loop has room, the same reports move it to `low`.
+    @Test func adaptationHoldsWhileTheWorkersLoopIsSaturated() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001, adaptive: true)
+        let videoSSRC = try #require(viewer.answer.videoSSRC)
+        var sequence: UInt16 = 100
+        var now = MediaTime.zero
+        /// A second of video to the viewer with the loop busy for 95% (or 5%) of it, then the
+        /// viewer's report: half of it lost.
+        func second(busy: Bool) throws {
+            for _ in 0..<30 {
+                let packet = try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: sequence, payload: Self.payload(0xAA, Int(sequence)))
+                _ = relay.receive(packet, from: publisher.address, now: now)
+                sequence &+= 1
+            }
+            relay.loopLoad.worked(.milliseconds(busy ? 950 : 50))
+            now = now + .milliseconds(1_000)
+            _ = relay.tick(now: now)
+            let block = RTCPReportBlock(
+                ssrc: videoSSRC, fractionLost: 128, cumulativeLost: 15, extendedHighestSequence: UInt32(sequence), jitter: 0,
+                lastSenderReport: 0, delaySinceLastSenderReport: 0)
+            _ = relay.receive(try viewer.rtcp([.receiverReport(RTCPReceiverReport(ssrc: 0x5678, reports: [block]))]), from: viewer.address, now: now)
+        }
+        _ = relay.tick(now: now)  // the load's first window starts
+        for _ in 0..<6 { try second(busy: true) }
+        #expect(relay.snapshot().viewers[.source] == 1, "moved while the relay was the bottleneck")
+        #expect(world.encoders[.low] == nil)
+        #expect(relay.snapshot().adaptationHeld == 6)
+        #expect(relay.snapshot().loopBusy >= LoopLoad.saturation)
+        for _ in 0..<3 { try second(busy: false) }
+        #expect(relay.snapshot().viewers[.low] == 1, "the same reports move it once the loop has room")
+        #expect(relay.snapshot().adaptationHeld == 6)
+    }
+
     /// A PLI from a rendition's subscriber asks that rendition's encoder for a key frame and sends
     /// the publisher nothing; a source subscriber's goes to the publisher.
     @Test func aPLIFromARenditionSubscriberGoesToItsEncoder() throws {
