@@ -101,7 +101,7 @@ let package = Package(
             name: "MediaCryptoTests", dependencies: ["MediaCrypto", "MediaWire", "COpenSSL", "ShowroomTestSupport"],
             exclude: ["Fixtures"]),
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
-        .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling", "ShowroomCore"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist", "ShowroomTestSupport"]),
         .testTarget(name: "DeskTests", dependencies: ["Desk", "DeskSimulation", "ShowroomTestSupport"]),
         // A seeded discrete-event model of a department's queue: the reference the desk's wait

@@ -7,7 +7,9 @@ import Hummingbird
 /// as the Fetch standard requires, not only on the preflight — and `DELETE` it. Nothing else the
 /// server answers (`/demo-token`, `/metrics`, the pages) is readable from another origin.
 struct MediaCORSMiddleware<Context: RequestContext>: RouterMiddleware {
-    static func applies(to path: String) -> Bool { path.hasPrefix("/whip/") || path.hasPrefix("/whep/") }
+    static func applies(to path: String) -> Bool {
+        path.hasPrefix("/whip/") || path.hasPrefix("/whep/") || path.hasPrefix("/ice-servers/")
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.headers[.origin] != nil, Self.applies(to: request.uri.path) else { return try await next(request, context) }
@@ -15,15 +17,15 @@ struct MediaCORSMiddleware<Context: RequestContext>: RouterMiddleware {
             return Response(
                 status: .noContent,
                 headers: [
-                    .accessControlAllowOrigin: "*", .accessControlAllowMethods: "POST, DELETE, PATCH, OPTIONS",
-                    .accessControlAllowHeaders: "content-type, authorization", .accessControlExposeHeaders: "Location",
+                    .accessControlAllowOrigin: "*", .accessControlAllowMethods: "GET, POST, DELETE, PATCH, OPTIONS",
+                    .accessControlAllowHeaders: "content-type, authorization", .accessControlExposeHeaders: "Location, Link",
                     .accessControlMaxAge: "3600",
                 ])
         }
         do {
             var response = try await next(request, context)
             response.headers[.accessControlAllowOrigin] = "*"
-            response.headers[.accessControlExposeHeaders] = "Location"
+            response.headers[.accessControlExposeHeaders] = "Location, Link"
             return response
         } catch var error as HTTPError {
             // A refusal (401, 4xx with its reason) is readable by the page too.

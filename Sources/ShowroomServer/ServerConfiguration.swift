@@ -40,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     public var firstRequestDeadlineSeconds = 10
     /// A kept-alive HTTP connection idle this many seconds between requests is closed.
     public var httpIdleTimeoutSeconds = 30
+    /// `--turn-url` (repeatable) with `--turn-secret` or `SHOWROOM_TURN_SECRET`, and `--turn-ttl`:
+    /// a TURN server (coturn with `use-auth-secret`) whose time-limited credentials the server
+    /// hands to clients (docs/reachability.md). Nil: no TURN, clients get no ICE servers.
+    public var turn: TURNCredentials?
 
     public init() {}
 

@@ -31,7 +31,7 @@ public enum ShowroomServer {
     /// The router with every route the server answers.
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
-        hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil
+        hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil, turn: TURNCredentials? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -61,7 +61,7 @@ public enum ShowroomServer {
                     body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
-        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth) }
+        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn) }
         if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
         if let assist, let desk, let auth { AssistRoutes.add(to: router, assist: assist, desk: desk, auth: auth) }
         if demoTokens, let auth {
@@ -168,7 +168,9 @@ public enum ShowroomServer {
         let connectionGuard = ConnectionGuard(
             maximumConnections: configuration.maximumConnections, firstRequestDeadline: .seconds(Int64(configuration.firstRequestDeadlineSeconds)))
         return Application(
-            router: router(relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist),
+            router: router(
+                relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist,
+                turn: configuration.turn),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -178,7 +180,7 @@ public enum ShowroomServer {
                     // stuck on backpressure.
                     await SignalingConnection.run(
                         inbound: inbound, outbound: outbound, channel: channel, hub: hub, media: media,
-                        auth: auth, metrics: metrics, address: channel.remoteAddress?.ipAddress ?? "", logger: logger)
+                        auth: auth, turn: configuration.turn, metrics: metrics, address: channel.remoteAddress?.ipAddress ?? "", logger: logger)
                 }
                 })
             },

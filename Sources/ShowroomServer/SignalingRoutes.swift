@@ -136,7 +136,8 @@ enum SignalingConnection {
 
     static func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, hub: RoomHub,
-        media: (any MediaNegotiator)?, auth: TokenAuthority, metrics: ServerMetrics? = nil, address: String = "", logger: Logger
+        media: (any MediaNegotiator)?, auth: TokenAuthority, turn: TURNCredentials? = nil, metrics: ServerMetrics? = nil, address: String = "",
+        logger: Logger
     ) async {
         metrics?.connectionOpened()
         let outbox = hub.makeOutbox()
@@ -174,7 +175,8 @@ enum SignalingConnection {
                             let t = try await auth.verify(token)
                             state.authenticated.withLock { $0 = true }
                             return Grant(
-                                identity: t.sub.value, role: t.role.rawValue, room: t.room, canPublish: t.role.canPublish, expires: t.exp.value)
+                                identity: t.sub.value, role: t.role.rawValue, room: t.room, canPublish: t.role.canPublish, expires: t.exp.value,
+                                iceServers: turn?.iceServers(for: t.sub.value, now: Date()) ?? [])
                         } catch {
                             throw SignalingError(.unauthorized, error.detail)
                         }

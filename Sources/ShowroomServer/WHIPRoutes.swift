@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -5,17 +6,36 @@ import Relay
 import ShowroomCore
 
 /// WHIP (RFC 9725) and WHEP endpoints: an SDP offer in, `201 Created` with the answer and a
-/// `Location` for the session out; `DELETE` on the location ends it.
+/// `Location` for the session out; `DELETE` on the location ends it. With TURN configured, the
+/// answer names the TURN servers and this identity's credentials in `Link` headers
+/// ([RFC 9725 §4.6](https://www.rfc-editor.org/rfc/rfc9725#section-4.6)), and
+/// `GET /ice-servers/{room}` hands them out as JSON before the offer is made — a browser needs
+/// them when it creates its peer connection, before it has an answer to read headers from.
 enum WHIPRoutes {
     /// Largest SDP offer accepted (a few tracks take a few kilobytes).
     static let maxOfferBytes = 64 * 1_024
 
-    static func add(to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority) {
+    static let link = HTTPField.Name("Link")!
+
+    /// What `GET /ice-servers/{room}` answers: `{"iceServers":[{"urls":[…],"username":…,"credential":…}]}`,
+    /// an empty list when no TURN server is configured.
+    struct ICEServers: ResponseEncodable {
+        var iceServers: [ICEServer]
+    }
+
+    static func add(to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials? = nil) {
         router.post("whip/:room") { request, context in
-            try await open(request, context, relay: relay, auth: auth, publishing: true)
+            try await open(request, context, relay: relay, auth: auth, turn: turn, publishing: true)
         }
         router.post("whep/:room") { request, context in
-            try await open(request, context, relay: relay, auth: auth, publishing: false)
+            try await open(request, context, relay: relay, auth: auth, turn: turn, publishing: false)
+        }
+        // Any token for the room (every role may watch) gets credentials in its own identity.
+        router.get("ice-servers/:room") { request, context -> ICEServers in
+            let room = try context.parameters.require("room")
+            guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
+            let token = try await authorize(request, auth: auth, room: room, role: .viewer)
+            return ICEServers(iceServers: turn?.iceServers(for: token.sub.value, now: Date()) ?? [])
         }
         for kind in ["whip", "whep"] {
             router.delete("\(kind)/:room/:session") { request, context -> Response in
@@ -60,7 +80,8 @@ enum WHIPRoutes {
     }
 
     static func open(
-        _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, publishing: Bool
+        _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials?,
+        publishing: Bool
     ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
@@ -91,6 +112,9 @@ enum WHIPRoutes {
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
             headers[.location] = "/\(kind)/\(room)/\(session.resource)"
+            for server in turn?.iceServers(for: token.sub.value, now: Date()) ?? [] {
+                for value in server.linkValues { headers.append(HTTPField(name: link, value: value)) }
+            }
             return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: session.answer)))
         } catch {
             throw HTTPError(error.httpStatus, message: error.detail)

@@ -196,14 +196,16 @@ public enum ClientMessage: Sendable, Equatable {
 
 /// A message to a client, encoded as one JSON text frame.
 public enum ServerMessage: Sendable, Equatable {
-    /// `expires`: when the token expires (the connection is closed then, unless refreshed).
-    case welcome(participant: Participant, expires: Date?, ref: String?)
+    /// `expires`: when the token expires (the connection is closed then, unless refreshed);
+    /// `iceServers`: TURN servers with credentials for this identity (absent when none are configured).
+    case welcome(participant: Participant, expires: Date?, iceServers: [ICEServer] = [], ref: String?)
     /// `firstSeq`: the oldest message still stored (0: none), so a client resuming from before it
     /// knows that retention deleted the ones in between.
     case joined(
         room: String, participants: [Participant], firstSeq: Int64, lastSeq: Int64, readReceipts: [String: Int64], publishers: [String: String],
         ref: String?)
-    case refreshed(expires: Date?, ref: String?)
+    /// `iceServers`: fresh TURN credentials for the calls the connection starts from now on.
+    case refreshed(expires: Date?, iceServers: [ICEServer] = [], ref: String?)
     case presence(event: String, participant: Participant)
     case message(StoredMessage)
     case ack(id: String, seq: Int64, duplicate: Bool, ref: String?)
@@ -235,7 +237,7 @@ public enum ServerMessage: Sendable, Equatable {
 extension ServerMessage: Encodable {
     private enum Key: String, CodingKey {
         case type, v, participant, expires, room, participants, firstSeq, lastSeq, readReceipts, publishers, event, id, seq, duplicate, from, on
-        case kind, muted, messages, hasMore, session, sdp, code, reason, ref
+        case kind, muted, messages, hasMore, session, sdp, code, reason, ref, iceServers
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -243,11 +245,12 @@ extension ServerMessage: Encodable {
         var ref: String?
         func expiry(_ date: Date?) throws { try c.encodeIfPresent(date?.formatted(.iso8601), forKey: .expires) }
         switch self {
-        case .welcome(let p, let expires, let r):
+        case .welcome(let p, let expires, let iceServers, let r):
             try c.encode("welcome", forKey: .type)
             try c.encode(protocolVersion, forKey: .v)
             try c.encode(p, forKey: .participant)
             try expiry(expires)
+            if !iceServers.isEmpty { try c.encode(iceServers, forKey: .iceServers) }
             ref = r
         case .joined(let room, let participants, let firstSeq, let lastSeq, let receipts, let publishers, let r):
             try c.encode("joined", forKey: .type)
@@ -258,8 +261,9 @@ extension ServerMessage: Encodable {
             try c.encode(receipts, forKey: .readReceipts)
             try c.encode(publishers, forKey: .publishers)
             ref = r
-        case .refreshed(let expires, let r):
+        case .refreshed(let expires, let iceServers, let r):
             try c.encode("refreshed", forKey: .type)
+            if !iceServers.isEmpty { try c.encode(iceServers, forKey: .iceServers) }
             try expiry(expires)
             ref = r
         case .presence(let event, let p):

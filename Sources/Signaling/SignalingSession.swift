@@ -126,7 +126,7 @@ public final class SignalingSession {
         grant = g
         let p = Participant(id: Self.newID(), identity: g.identity, role: g.role)
         participant = p
-        send(.welcome(participant: p, expires: g.expires, ref: ref))
+        send(.welcome(participant: p, expires: g.expires, iceServers: g.iceServers, ref: ref))
         return nil
     }
 
@@ -168,7 +168,7 @@ public final class SignalingSession {
             throw SignalingError(.forbidden, "a refreshed token must name the same identity, room and role")
         }
         self.grant = fresh
-        send(.refreshed(expires: fresh.expires, ref: ref))
+        send(.refreshed(expires: fresh.expires, iceServers: fresh.iceServers, ref: ref))
     }
 
     @inline(never)

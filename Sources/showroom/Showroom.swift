@@ -15,7 +15,7 @@ struct Showroom: AsyncParsableCommand {
         discussion: """
             `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
             --media-port (default 40000), --announce-ip (default 127.0.0.1), --data-dir (default ./.showroom), \
-            --log-level (default info), --demo (tokens for this server's own pages), --durable, --retention-days, --retention-messages; \
+            --log-level (default info), --demo (tokens for this server's own pages), --durable, --retention-days, --retention-messages, --turn-url, --turn-secret, --turn-ttl; \
             `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
@@ -61,6 +61,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Keep at most this many chat messages per room, deleting the oldest (default: all).")
     var retentionMessages: Int?
 
+    @Option(help: "A TURN server clients may relay through (repeatable), e.g. turn:turn.shop.example:3478?transport=udp, turn:…?transport=tcp, turns:turn.shop.example:443?transport=tcp. Needs --turn-secret (docs/reachability.md).")
+    var turnUrl: [String] = []
+
+    @Option(help: "The secret shared with the TURN server (coturn's static-auth-secret); SHOWROOM_TURN_SECRET is read when this is absent — prefer it, command lines are visible to every user of the machine.")
+    var turnSecret: String?
+
+    @Option(help: "Seconds a TURN credential handed to a client works (60–604800); a call through TURN cannot outlast it.")
+    var turnTtl = 86_400
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -93,6 +102,16 @@ struct Serve: AsyncParsableCommand {
         config.durableChat = durable
         config.retentionDays = retentionDays
         config.retentionMessagesPerRoom = retentionMessages
+        let secret = turnSecret ?? ProcessInfo.processInfo.environment["SHOWROOM_TURN_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (turnUrl.isEmpty, secret) {
+        case (true, nil): break
+        case (false, nil): throw ValidationError("--turn-url needs --turn-secret or SHOWROOM_TURN_SECRET")
+        case (true, _?): throw ValidationError("--turn-secret needs at least one --turn-url")
+        case (false, let secret?):
+            do { config.turn = try TURNCredentials(urls: turnUrl, secret: secret, lifetime: turnTtl) } catch {
+                throw ValidationError(error.description)
+            }
+        }
         let logger = Logger(label: "showroom")
         do {
             try await ShowroomServer.run(configuration: config, logger: logger)

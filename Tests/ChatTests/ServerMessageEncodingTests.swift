@@ -1,5 +1,6 @@
 import Chat
 import Foundation
+import ShowroomCore
 import Signaling
 import Testing
 
@@ -20,6 +21,15 @@ import Testing
         (.joined(room: "r", participants: [], firstSeq: 0, lastSeq: 0, readReceipts: [:], publishers: [:], ref: nil), #"{"firstSeq":0,"lastSeq":0,"participants":[],"publishers":{},"readReceipts":{},"room":"r","type":"joined"}"#),
         (.refreshed(expires: at, ref: "x"), #"{"expires":"2027-01-15T08:00:00Z","ref":"x","type":"refreshed"}"#),
         (.refreshed(expires: nil, ref: nil), #"{"type":"refreshed"}"#),
+        // TURN configured: the ICE servers as RTCPeerConnection takes them (docs/reachability.md).
+        (
+            .welcome(participant: alice, expires: nil, iceServers: [ICEServer(urls: ["turn:t:3478?transport=udp"], username: "9:alice", credential: "c+/=")], ref: nil),
+            #"{"iceServers":[{"credential":"c+/=","urls":["turn:t:3478?transport=udp"],"username":"9:alice"}],"participant":{"id":"c1","identity":"alice","role":"shopper"},"type":"welcome","v":1}"#
+        ),
+        (
+            .refreshed(expires: nil, iceServers: [ICEServer(urls: ["turns:t:443?transport=tcp"], username: "9:alice", credential: "c")], ref: nil),
+            #"{"iceServers":[{"credential":"c","urls":["turns:t:443?transport=tcp"],"username":"9:alice"}],"type":"refreshed"}"#
+        ),
         (.presence(event: "joined", participant: alice), #"{"event":"joined","participant":{"id":"c1","identity":"alice","role":"shopper"},"type":"presence"}"#),
         (
             .message(StoredMessage(room: "r", seq: 3, clientID: "m-1", sender: "alice", senderRole: "shopper", content: .text("a/b \"q\" ü"), sentAt: at)),

@@ -62,8 +62,17 @@ function preferCodec(transceiver, mime) {
   transceiver.setCodecPreferences([...first, ...rest]);
 }
 
-function newConnection() {
-  pc = new RTCPeerConnection({ iceServers: [] });
+// The TURN servers this server hands out (none unless it runs with --turn-url): a shopper's
+// network that blocks UDP still reaches the relay through them. `?ice=relay` forces TURN.
+async function iceServersFor(room) {
+  const r = await fetch(`/ice-servers/${encodeURIComponent(room)}`, { headers: { "Authorization": `Bearer ${token}` } });
+  if (!r.ok) return [];
+  return (await r.json()).iceServers || [];
+}
+
+function newConnection(iceServers) {
+  const relayOnly = new URLSearchParams(location.search).get("ice") === "relay";
+  pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? "relay" : "all" });
   pc.addEventListener("connectionstatechange", () => {
     $("state").textContent = pc.connectionState;
     window.showroomStats.state = pc.connectionState;
@@ -75,7 +84,7 @@ async function goLive() {
   token = await tokenFor(room, "publisher");
   const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
   $("video").srcObject = media;
-  newConnection();
+  newConnection(await iceServersFor(room));
   for (const track of media.getTracks()) {
     const t = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
     preferCodec(t, track.kind === "video" ? "video/vp8" : "audio/opus");
@@ -86,7 +95,7 @@ async function goLive() {
 async function watch() {
   const room = $("room").value;
   token = await tokenFor(room, "viewer");
-  newConnection();
+  newConnection(await iceServersFor(room));
   const stream = new MediaStream();
   $("video").srcObject = stream;
   $("video").muted = false;
@@ -108,7 +117,7 @@ async function stop() {
 async function updateStats() {
   if (!pc) return;
   const report = await pc.getStats();
-  let bytes = 0, frames = 0, sent = 0, lost = 0, jitter = null, rtt = null, audioPackets = 0;
+  let bytes = 0, frames = 0, sent = 0, lost = 0, jitter = null, rtt = null, audioPackets = 0, pair = null;
   report.forEach((s) => {
     if (s.type === "inbound-rtp") {
       bytes += s.bytesReceived || 0;
@@ -118,8 +127,9 @@ async function updateStats() {
     } else if (s.type === "outbound-rtp") {
       bytes += s.bytesSent || 0;
       if (s.kind === "video") sent += s.framesEncoded || 0;
-    } else if (s.type === "candidate-pair" && s.nominated && s.currentRoundTripTime !== undefined) {
-      rtt = s.currentRoundTripTime;
+    } else if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") {
+      pair = s;
+      if (s.currentRoundTripTime !== undefined) rtt = s.currentRoundTripTime;
     } else if (s.type === "remote-inbound-rtp" && s.roundTripTime !== undefined) {
       rtt = rtt ?? s.roundTripTime;
     }
@@ -127,6 +137,9 @@ async function updateStats() {
   const kbps = lastBytes === null ? 0 : ((bytes - lastBytes) * 8) / 1000;
   lastBytes = bytes;
   Object.assign(window.showroomStats, { framesDecoded: frames, framesSent: sent, audioPacketsReceived: audioPackets, bitrateKbps: kbps, packetsLost: lost });
+  // How this page reaches the relay: the local candidate's type (host, srflx, relay) and protocol.
+  const local = pair && report.get(pair.localCandidateId);
+  if (local) Object.assign(window.showroomStats, { candidateType: local.candidateType, candidateProtocol: local.protocol, relayProtocol: local.relayProtocol });
   $("bitrate").textContent = `${kbps.toFixed(0)} kbit/s`;
   $("frames").textContent = sent ? `${sent} sent` : `${frames} decoded`;
   $("loss").textContent = `${lost}`;

@@ -75,6 +75,7 @@ export class Consultation {
     switch (m.type) {
       case "welcome":
         this.me = m.participant;
+        this.iceServers = m.iceServers || [];
         this.raw({ type: "join", room: this.room, lastSeq: this.lastSeq });
         break;
       case "joined":
@@ -159,7 +160,7 @@ export class Consultation {
 
   async publish(stream) {
     this.publisher?.close();
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = this.peerConnection();
     this.publisher = pc;
     for (const track of stream.getTracks()) {
       const t = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
@@ -173,9 +174,16 @@ export class Consultation {
     this.watch(pc, "sent");
   }
 
+  /// A peer connection through the TURN servers of `welcome` (none unless the server runs with
+  /// --turn-url); `?ice=relay` in the page's address forces TURN.
+  peerConnection() {
+    const relayOnly = new URLSearchParams(location.search).get("ice") === "relay";
+    return new RTCPeerConnection({ iceServers: this.iceServers || [], iceTransportPolicy: relayOnly ? "relay" : "all" });
+  }
+
   async subscribe(session) {
     if (this.subscribers.has(session)) return;
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    const pc = this.peerConnection();
     this.subscribers.set(session, pc);
     pc.addTransceiver("audio", { direction: "recvonly" });
     pc.addTransceiver("video", { direction: "recvonly" });

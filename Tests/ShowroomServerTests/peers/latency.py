@@ -123,6 +123,11 @@ async def main():
         measured_s=end - start, video_sizes=sorted({f"{w}x{h}" for _, w, h, _ in frames}),
         sizes_last_5s=sorted({f"{w}x{h}" for _, w, h, _ in last5}), frames_last_5s=len(last5),
         latency_last_5s_ms={p: percentile([f[3] for f in last5 if f[3] is not None], float(p[1:])) for p in ("p50", "p95")})
+    try:  # how the viewer reached the relay: its nominated pair's local candidate type (aioice internals)
+        pair = viewer.getTransceivers()[0].receiver.transport.transport._connection._nominated.get(1)
+        result["viewer_candidate"] = pair.local_candidate.type if pair else None
+    except AttributeError:
+        result["viewer_candidate"] = None
     await hang_up(args, publisher, whip_location, viewer, whep_location, result)
     print(json.dumps(result), flush=True)
 

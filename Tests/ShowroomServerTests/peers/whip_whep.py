@@ -63,7 +63,23 @@ def arguments(seconds):
     ap.add_argument("--seconds", type=float, default=seconds)
     ap.add_argument("--quality", default="source")
     ap.add_argument("--adaptive", default="1", help="1: the relay may move the viewer to renditions its reports call for")
+    ap.add_argument("--viewer-turn", choices=["udp", "tcp"],
+                    help="the viewer reaches the relay only through the server's TURN server (GET /ice-servers), over this transport")
     return ap
+
+
+def turn_configuration(args):
+    """The viewer's configuration with --viewer-turn: the TURN URL of that transport from the
+    server's /ice-servers with the viewer's credentials, relay candidates only."""
+    from aiortc import RTCIceServer, RTCIceTransportPolicy
+    req = urllib.request.Request(f"{args.url}/ice-servers/{args.room}", headers={"Authorization": f"Bearer {args.viewer_token}"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        servers = json.loads(r.read())["iceServers"]
+    chosen = [RTCIceServer(urls=url, username=s["username"], credential=s["credential"])
+              for s in servers for url in s["urls"] if url.endswith(f"transport={args.viewer_turn}")]
+    if not chosen:
+        raise SystemExit(f"the server offers no TURN URL over {args.viewer_turn}: {servers}")
+    return RTCConfiguration(iceServers=chosen[:1], iceTransportPolicy=RTCIceTransportPolicy.RELAY)
 
 
 async def publisher_and_viewer(args, audio, video, result):
@@ -76,7 +92,7 @@ async def publisher_and_viewer(args, audio, video, result):
     prefer(publisher, "video", "video/vp8")
     prefer(publisher, "audio", "audio/opus")
     result["whip_status"], whip_location = await negotiate(publisher, f"{args.url}/whip/{args.room}", args.publisher_token)
-    viewer = RTCPeerConnection(config)
+    viewer = RTCPeerConnection(turn_configuration(args) if getattr(args, "viewer_turn", None) else config)
     viewer.addTransceiver("audio", direction="recvonly")
     viewer.addTransceiver("video", direction="recvonly")
     return publisher, whip_location, viewer
