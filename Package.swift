@@ -146,6 +146,8 @@ let package = Package(
             name: "WebRTCClient",
             dependencies: [
                 "MediaWire", "MediaCrypto", "MediaCodecs", "MediaPipeline",
+                // RFC4571FrameDecoder: ICE-TCP framed as the relay frames it.
+                "Relay",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -9,7 +9,8 @@ public struct ICELiteAgent: Sendable {
     public let localUfrag: String
     public let localPassword: String
     public let remoteUfrag: String
-    /// The address media goes to: set by the first authenticated check, moved only by another.
+    /// The address media goes to: set by the first authenticated check; moved by another until a
+    /// pair is nominated, then only by a nomination.
     public private(set) var selected: PeerAddress?
     public private(set) var nominated = false
     public private(set) var lastConsent: MediaTime?
@@ -44,8 +45,11 @@ public struct ICELiteAgent: Sendable {
         if message[STUNMessage.AttributeType.fingerprint] != nil && !STUNMessage.verifyFingerprint(bytes) {
             return .drop("stun-bad-fingerprint")
         }
-        // Authenticated: this address may carry media (and replaces an old one, e.g. a network change).
-        selected = address
+        // Authenticated: this address may carry media. Once the controlling peer has nominated a
+        // pair (USE-CANDIDATE, RFC 8445 §8.1.1), only another nomination moves media — a browser
+        // with a UDP and a TCP pair keeps checking both, and media must not flip between them on
+        // every check; a network change comes with a nomination on the new pair.
+        if selected == nil || !nominated || message.hasUseCandidate { selected = address }
         lastConsent = now
         if message.hasUseCandidate { nominated = true }
         let response = STUNMessage(
@@ -65,15 +69,20 @@ public struct ICELiteAgent: Sendable {
     }
 }
 
-/// An IP address (4 or 16 bytes) and port: the key for a peer on the UDP socket.
+/// An IP address (4 or 16 bytes), port and transport: the key for a peer — a source on the UDP
+/// socket, or an ICE-TCP connection (RFC 6544), whose frames come from its own remote address.
 public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
+    public enum Transport: UInt8, Sendable { case udp, tcp }
     public var ip: [UInt8]
     public var port: UInt16
-    public init(ip: [UInt8], port: UInt16) {
+    public var transport: Transport
+    public init(ip: [UInt8], port: UInt16, transport: Transport = .udp) {
         self.ip = ip
         self.port = port
+        self.transport = transport
     }
     public var description: String {
-        ip.count == 4 ? "\(ip.map(String.init).joined(separator: ".")):\(port)" : "[v6]:\(port)"
+        let host = ip.count == 4 ? "\(ip.map(String.init).joined(separator: ".")):\(port)" : "[v6]:\(port)"
+        return transport == .tcp ? "tcp \(host)" : host
     }
 }

@@ -11,6 +11,10 @@ public struct RelayConfiguration: Sendable {
     /// placed on it (``RelayDirectory``). One forwards on one core; `showroom serve` runs one per
     /// core (`--media-threads`).
     public var mediaThreads = 1
+    /// Listen for ICE-TCP (RFC 6544) on each worker's port number too, and offer a passive TCP
+    /// host candidate beside the UDP one: peers on networks that block UDP still connect, and a
+    /// peer that has both prefers UDP (its candidate's priority is higher).
+    public var iceTCP = true
     /// The address put in the SDP candidate; never found by enumerating interfaces.
     public var announceIP = "127.0.0.1"
     /// Quotas: sessions per relay, room and identity; renditions per relay and room; SSRCs per session.

@@ -7,13 +7,14 @@ extension MediaTime {
     static var now: MediaTime { MediaTime(microseconds: Int64(NIODeadline.now().uptimeNanoseconds / 1_000)) }
 }
 
-/// Reads datagrams, hands them to ``RelayState``, writes what it returns in one flush (NIO sends
-/// a flushed batch with `sendmmsg`), and drives the timers.
+/// Reads datagrams, hands them to ``RelayState``, writes what it returns through ``MediaOutput``
+/// in one flush (NIO sends a flushed batch with `sendmmsg`), and drives the timers.
 final class RelayHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let state: NIOLoopBound<RelayState>
+    private let output: MediaOutput
     private var timer: RepeatedTask?
     private var pending = 0
     /// When the read burst under way began (its first `channelRead`): the burst's time, up to the
@@ -22,11 +23,14 @@ final class RelayHandler: ChannelInboundHandler {
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
 
-    init(state: NIOLoopBound<RelayState>) { self.state = state }
+    init(state: NIOLoopBound<RelayState>, output: MediaOutput) {
+        self.state = state
+        self.output = output
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let state = self.state
-        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let state = self.state, output = self.output
+        output.attach(udp: context.channel)
         let lastTick = NIOLoopBoundBox(MediaTime?.none, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
             let now = MediaTime.now
@@ -35,8 +39,10 @@ final class RelayHandler: ChannelInboundHandler {
             let lag = lastTick.value.map { max(.zero, now - $0 - RelayState.tickInterval) } ?? .zero
             lastTick.value = now
             let out = state.value.tick(now: now, lag: lag)
-            Self.write(out, context: loopBoundContext.value)
-            if !out.isEmpty { loopBoundContext.value.flush() }
+            if !out.isEmpty {
+                output.write(out)
+                output.flush()
+            }
             state.value.loopLoad.worked(MediaTime.now - now)
         }
 
@@ -58,7 +64,7 @@ final class RelayHandler: ChannelInboundHandler {
         }
         var buffer = envelope.data
         let out = state.value.receive(&buffer, from: address, socket: envelope.remoteAddress, now: .now)
-        Self.write(out, context: context)
+        output.write(out)
         pending += out.count
     }
 
@@ -66,17 +72,13 @@ final class RelayHandler: ChannelInboundHandler {
         // Other workers' share of this batch, in one hop each (``PipeOut``).
         state.value.flushPipes()
         if pending > 0 {
-            context.flush()
+            output.flush()
             pending = 0
         }
         if let start = burstStart {
             burstStart = nil
             state.value.loopLoad.worked(MediaTime(microseconds: Int64((NIODeadline.now() - start).nanoseconds / 1_000)))
         }
-    }
-
-    private static func write(_ out: [OutgoingDatagram], context: ChannelHandlerContext) {
-        for o in out { if let envelope = o.envelope { context.write(NIOAny(envelope), promise: nil) } }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

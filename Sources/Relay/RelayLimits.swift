@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What the relay takes at once, and what one identity, room or session may hold of it: every
 /// token holder may be an attacker, so none of them gets more than its share. Past a limit the
 /// relay refuses with the reason — ``RelayError/Code/overQuota`` (HTTP 429) when an identity has
@@ -40,6 +42,21 @@ public struct RelayLimits: Sendable, Equatable {
     /// (docs/benchmarks.md); a worker busier than this gets new viewers only when every other is
     /// as busy. Has no effect with one media thread.
     public var spreadAbove = 250
+    /// ICE-TCP connections (RFC 6544) one media worker holds at once: one per peer that reached it
+    /// over TCP. Each holds a socket, at most one read plus one frame of input and
+    /// ``tcpSendBuffer`` of output.
+    public var tcpConnectionsPerWorker = 2_000
+    /// ICE-TCP connections from one remote IP address at once, per worker: room for an office's
+    /// shoppers behind one NAT, not for one attacker to take every slot.
+    public var tcpConnectionsPerAddress = 64
+    /// An ICE-TCP connection that carries no session's media this long after it opened (its peer
+    /// never authenticated, or its session ended) is closed.
+    public var tcpBindDeadline = TimeAmount.seconds(10)
+    /// Bytes an ICE-TCP connection may hold unsent (its high-water mark); past it, packets to it
+    /// are dropped (`tcp-backpressure`) as a full UDP path would lose them.
+    public var tcpSendBuffer = 256 * 1_024
+    /// A connection over its high-water mark this long (a peer that stopped reading) is closed.
+    public var tcpStallDeadline = TimeAmount.seconds(5)
 
     public init() {}
 }

@@ -23,6 +23,9 @@ final class RelayState {
     /// The port actually bound, when the configured one was 0.
     var mediaPortOverride: Int?
     var mediaPort: Int { mediaPortOverride ?? configuredMediaPort }
+    /// Whether the worker listens for ICE-TCP on ``mediaPort`` too: answers then carry a passive
+    /// TCP candidate (``ICETCPListener``).
+    var offersTCP = false
     let logger: Logger
     private(set) var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
@@ -170,9 +173,10 @@ final class RelayState {
             }
         }
         let ufrag = randomToken(8), pwd = randomToken(24)
-        let answerer = SDPAnswerer(
+        var answerer = SDPAnswerer(
             iceUfrag: ufrag, icePassword: pwd, fingerprint: certificate.fingerprint, candidateAddress: announceIP,
             candidatePort: mediaPort, sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &rng))
+        answerer.offersTCP = offersTCP
         let result: (answer: SessionDescription, media: [NegotiatedMedia], remote: SDPAnswerer.RemoteTransport)
         do {
             result = try answerer.answer(parsed, role: role == .publisher ? .publisher : .viewer, tracks: tracks)
@@ -361,6 +365,10 @@ final class RelayState {
         }
     }
 
+    /// Whether a session's media goes to `address` (its ICE-selected one): an ICE-TCP connection
+    /// without one past its deadline is closed.
+    func hasSession(at address: PeerAddress) -> Bool { byAddress[address] != nil }
+
     func receive(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [OutgoingDatagram] {
         var buffer = ByteBuffer(bytes: bytes)
         return receive(&buffer, from: address, now: now)
@@ -381,10 +389,10 @@ final class RelayState {
             count(reason)
             return []
         case .respond(let response):
-            if before != address {
+            if let after = session.ice.selected, before != after {
                 if let before, byAddress[before] === session { byAddress[before] = nil }
-                byAddress[address] = session
-                session.socketAddress = socket ?? address.socketAddress
+                byAddress[after] = session
+                session.socketAddress = after == address ? (socket ?? address.socketAddress) : after.socketAddress
             }
             return [OutgoingDatagram(bytes: response, to: address)]
         }

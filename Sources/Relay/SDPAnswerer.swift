@@ -48,7 +48,8 @@ public struct NegotiationError: CodedError {
 
 /// Builds the SDP answer of an ICE-lite, BUNDLE-only, rtcp-mux-only relay
 /// ([RFC 8829 §5.3](https://www.rfc-editor.org/rfc/rfc8829#section-5.3) as it applies to a
-/// server): Opus and VP8 only, one host candidate, DTLS role passive.
+/// server): Opus and VP8 only, a UDP host candidate (and a passive TCP one on the same port number
+/// when ``offersTCP``), DTLS role passive.
 public struct SDPAnswerer: Sendable {
     public enum Role: Sendable { case publisher, viewer }
 
@@ -58,6 +59,17 @@ public struct SDPAnswerer: Sendable {
     public var candidateAddress: String
     public var candidatePort: Int
     public var sessionID: UInt64
+    /// Also announce a passive TCP host candidate on ``candidatePort`` (ICE-TCP, RFC 6544).
+    public var offersTCP = false
+
+    /// The UDP host candidate's priority (RFC 8445 §5.1.2.1: type preference 126 for host, local
+    /// preference 65535, component 1).
+    public static let udpPriority = 2_130_706_431
+    /// The passive TCP host candidate's: type preference 126, local preference
+    /// 2^13 × direction-pref 4 (passive) + other-pref 8191 = 40959
+    /// ([RFC 6544 §4.2](https://www.rfc-editor.org/rfc/rfc6544#section-4.2)), component 1 — below
+    /// UDP's, so a peer that can use both prefers UDP.
+    public static let tcpPriority = (126 << 24) | ((4 << 13 | 8_191) << 8) | (256 - 1)
 
     public init(iceUfrag: String, icePassword: String, fingerprint: String, candidateAddress: String, candidatePort: Int, sessionID: UInt64) {
         self.iceUfrag = iceUfrag
@@ -142,7 +154,10 @@ public struct SDPAnswerer: Sendable {
                 a.append(.init("ssrc", "\(track.ssrc) cname:showroom"))
                 a.append(.init("ssrc", "\(track.ssrc) msid:\(track.streamID) \(track.trackID)"))
             }
-            a.append(.init("candidate", "1 1 udp 2130706431 \(candidateAddress) \(candidatePort) typ host"))
+            a.append(.init("candidate", "1 1 udp \(Self.udpPriority) \(candidateAddress) \(candidatePort) typ host"))
+            if offersTCP {
+                a.append(.init("candidate", "2 1 tcp \(Self.tcpPriority) \(candidateAddress) \(candidatePort) typ host tcptype passive"))
+            }
             a.append(.init("end-of-candidates"))
             out.attributes = a
             media.append(out)

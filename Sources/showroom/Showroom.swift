@@ -15,7 +15,7 @@ struct Showroom: AsyncParsableCommand {
         discussion: """
             `showroom` alone runs `showroom serve`. Its flags: --host (default 127.0.0.1), --port (default 8080), \
             --media-port (default 40000), --announce-ip (default 127.0.0.1), --data-dir (default ./.showroom), \
-            --log-level (default info), --demo (tokens for this server's own pages), --durable, --retention-days, --retention-messages, --turn-url, --turn-secret, --turn-ttl; \
+            --log-level (default info), --demo (tokens for this server's own pages), --durable, --retention-days, --retention-messages, --no-ice-tcp, --turn-url, --turn-secret, --turn-ttl; \
             `showroom serve --help` explains each.
             """,
         version: ShowroomServer.version,
@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Keep at most this many chat messages per room, deleting the oldest (default: all).")
     var retentionMessages: Int?
 
+    @Flag(inversion: .prefixedNo, help: "ICE over TCP (RFC 6544): each media thread also listens on TCP at its UDP port's number and offers a passive TCP candidate, so peers on networks that block UDP connect; peers that have both use UDP.")
+    var iceTcp = true
+
     @Option(help: "A TURN server clients may relay through (repeatable), e.g. turn:turn.shop.example:3478?transport=udp, turn:…?transport=tcp, turns:turn.shop.example:443?transport=tcp. Needs --turn-secret (docs/reachability.md).")
     var turnUrl: [String] = []
 
@@ -95,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         config.relay.mediaPort = mediaPort
         config.relay.mediaThreads = mediaThreads ?? min(ProcessInfo.processInfo.activeProcessorCount, 64)
         config.relay.announceIP = announceIP
+        config.relay.iceTCP = iceTcp
         // Bind the media socket where the announced address lives: loopback by default.
         config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"
         config.logLevel = level

@@ -163,10 +163,31 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         let other = Self.request(username: "loc:someone", password: "localpassword0123456789")
         #expect(agent.handle(other, message: try STUNMessage(parsing: other), from: b, now: .zero) == .drop("stun-wrong-username"))
         #expect(agent.selected == a)
-        // An authenticated check from a new address moves the session there.
-        let moved = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: 2)
+        // Once a pair is nominated, an authenticated check from another address (a browser keeps
+        // checking its UDP and its TCP pair) is answered but does not move media there ...
+        let check = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: 2)
+        guard case .respond = agent.handle(check, message: try STUNMessage(parsing: check), from: b, now: .milliseconds(1_000)) else {
+            Issue.record("an authenticated check went unanswered")
+            return
+        }
+        #expect(agent.selected == a)
+        // ... a nomination from it does (a network change, or the peer switching pairs).
+        let moved = Self.request(username: "loc:rem", password: "localpassword0123456789", useCandidate: true, tid: 3)
         _ = agent.handle(moved, message: try STUNMessage(parsing: moved), from: b, now: .milliseconds(1_000))
         #expect(agent.selected == b)
+    }
+
+    /// Before any nomination, the latest authenticated check's address carries media (a peer that
+    /// never nominates, as some ICE-lite-facing clients do, still gets it).
+    @Test func beforeNominationTheLatestCheckLeads() throws {
+        var agent = ICELiteAgent(localUfrag: "loc", localPassword: "localpassword0123456789", remoteUfrag: "rem")
+        let a = PeerAddress(ip: [127, 0, 0, 1], port: 5_000), tcp = PeerAddress(ip: [127, 0, 0, 1], port: 5_000, transport: .tcp)
+        #expect(a != tcp)
+        for (tid, from) in [(UInt8(1), a), (2, tcp)] {
+            let check = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: tid)
+            _ = agent.handle(check, message: try STUNMessage(parsing: check), from: from, now: .zero)
+            #expect(agent.selected == from && !agent.nominated)
+        }
     }
 
     @Test func consentLapsesAfterThirtySecondsOfSilence() throws {

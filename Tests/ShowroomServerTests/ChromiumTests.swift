@@ -77,3 +77,37 @@ func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throw
         print("consultation in two Chromium instances: \(line)")
     }
 }
+
+/// Issue 17, ICE-TCP: Chromium in a lo-only namespace uses UDP while it can, and when nftables in
+/// the namespace drops UDP to the relay's media ports, it connects to the relay's passive TCP
+/// candidate (RFC 6544) and publishes and plays over it (`peers/chromium_ice_tcp.py`).
+@Suite(.serialized) struct ChromiumICETCPTests {
+    @Test func chromiumPublishesAndPlaysOverTCPWhenUDPIsBlocked() async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium"), "run tools/dev setup: it installs chromium")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft"), "run tools/dev setup: it installs nftables")
+        let text = try await inLoopbackNamespace(
+            [python, repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/chromium_ice_tcp.py").path,
+             "--showroom", ShowroomCommandTests.executable],
+            timeout: 120)
+        let line = try #require(text.split(separator: "\n").last, "no output from peers/chromium_ice_tcp.py")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text.suffix(2_000))")
+        print("Chromium over ICE-TCP: \(line)")
+        #expect(result["udp_blocked"] as? Bool == true, "the nftables rule did not block UDP to the relay")
+        for (step, transport) in [("udp_open", "udp"), ("tcp", "tcp")] {
+            let pages = result[step] as? [String: Any] ?? [:]
+            let publisher = pages["publisher"] as? [String: Any] ?? [:], viewer = pages["viewer"] as? [String: Any] ?? [:]
+            #expect(publisher["state"] as? String == "connected" && publisher["error"] as? String == "", "\(step) publisher: \(publisher)")
+            #expect(publisher["framesSent"] as? Int ?? 0 >= 30, "\(step) publisher: \(publisher)")
+            #expect(viewer["framesDecoded"] as? Int ?? 0 >= 60 && viewer["audioPacketsReceived"] as? Int ?? 0 > 0, "\(step) viewer: \(viewer)")
+            for (side, stats) in [("publisher", publisher), ("viewer", viewer)] {
+                // Over TCP Chromium's side of the pair is peer-reflexive: its active TCP candidate
+                // (port 9) becomes the connection's real source port in the relay's answer.
+                let type = stats["candidateType"] as? String ?? ""
+                #expect(transport == "udp" ? type == "host" : ["host", "prflx"].contains(type), "\(step) \(side): \(stats)")
+                #expect(stats["candidateProtocol"] as? String == transport, "\(step) \(side) reached the relay over \(stats["candidateProtocol"] ?? "?")")
+            }
+        }
+    }
+}

@@ -75,7 +75,10 @@ import FoundationNetworking
         let port = try UDPSocket().port  // a port number free a moment ago (TCP and UDP share the range)
         let dataDir = ShowroomServerTests.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let process = try Subprocess(Self.executable, ["serve", "--port", "\(port)", "--data-dir", dataDir, "--log-level", "warning"])
+        // Media on free ports: the two signals' cases run at once, and a media port's TCP listener
+        // (ICE-TCP) cannot be bound twice.
+        let process = try Subprocess(
+            Self.executable, ["serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDir, "--log-level", "warning"])
         var health: (Int, String)?
         for _ in 0..<100 where health == nil {  // up to ~10 s for the server to bind
             health = await Self.get("http://127.0.0.1:\(port)/healthz")

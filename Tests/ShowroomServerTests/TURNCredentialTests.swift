@@ -121,8 +121,9 @@ import Testing
 /// Issue 17, TURN: a real coturn (started by the test, in the test's lo-only namespace, sharing a
 /// secret with the server) takes the credentials the server issues — over UDP and TCP — and
 /// refuses expired, forged and tampered ones; Chromium forced to `iceTransportPolicy: "relay"`
-/// goes live and watches through it; with UDP blocked in the namespace (nftables), Chromium with
-/// the default policy still publishes and plays, through TURN over TCP; an aiortc viewer's
+/// goes live and watches through it; where only TCP to coturn gets through (nftables drops UDP to
+/// coturn and the relay, and TCP to the relay's ICE-TCP), Chromium with the default policy still
+/// publishes and plays, through TURN over TCP; an aiortc viewer's
 /// glass-to-glass latency directly and through TURN over UDP and TCP (`peers/turn_relay.py`).
 @Suite(.serialized) struct TURNRelayTests {
     @Test func browsersReachTheRelayThroughCoturn() async throws {

@@ -29,3 +29,55 @@ def browser(console=False):
                  "--autoplay-policy=no-user-gesture-required", "--disable-dev-shm-usage"]:
         options.add_argument(flag)
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+def stats(driver):
+    """The live page's `window.showroomStats` (app.js): frames, audio, the selected candidate."""
+    return driver.execute_script("return window.showroomStats") or {}
+
+
+def live_and_watch(driver, base, room, query, frames=60):
+    """Goes live on the live page (`/`) in one tab and watches in another; both pages' stats once
+    the viewer decoded `frames` frames and audio (or after 15 s)."""
+    from selenium.webdriver.common.by import By
+    driver.get(f"{base}/?room={room}{query}")
+    driver.find_element(By.ID, "live").click()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and stats(driver).get("state") != "connected":
+        time.sleep(0.1)
+    publisher_tab = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(f"{base}/?room={room}{query}")
+    start = time.monotonic()
+    driver.find_element(By.ID, "watch").click()
+    viewer = {}
+    while time.monotonic() - start < 15:
+        viewer = stats(driver)
+        if viewer.get("framesDecoded", 0) >= frames and viewer.get("audioPacketsReceived", 0) > 0 and viewer.get("candidateType"):
+            break
+        time.sleep(0.2)
+    viewer = dict(viewer, seconds=time.monotonic() - start, error=driver.find_element(By.ID, "error").text)
+    driver.close()
+    driver.switch_to.window(publisher_tab)
+    publisher = dict(stats(driver), error=driver.find_element(By.ID, "error").text)
+    driver.find_element(By.ID, "stop").click()
+    return {"publisher": publisher, "viewer": viewer}
+
+
+def drop_udp(matches, probe_port):
+    """Adds nftables rules to this network namespace's output: each of `matches` (e.g.
+    "udp dport 40000 drop") — how "this network blocks UDP" looks from inside. True when a plain
+    UDP send to `probe_port` on 127.0.0.1 now fails (the rules hold)."""
+    import socket, subprocess
+    subprocess.run(["nft", "add", "table", "inet", "showroom_block"], check=True)
+    subprocess.run(["nft", "add", "chain", "inet", "showroom_block", "out", "{ type filter hook output priority 0 ; }"], check=True)
+    for match in matches:
+        subprocess.run(["nft", "add", "rule", "inet", "showroom_block", "out"] + match.split(), check=True)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"x", ("127.0.0.1", probe_port))
+        return False
+    except PermissionError:
+        return True
+    finally:
+        s.close()

@@ -6,9 +6,9 @@ must hold only `lo`; nftables rules added here stay in it).
    tampered one (expiry moved, old MAC) are refused by coturn.
 2. `iceTransportPolicy: "relay"`: a Chromium page goes live and another watches, both through
    coturn (the page's `?ice=relay`).
-3. A network that blocks UDP (nftables: UDP to the relay's ports from anything but coturn's relay
-   ports, and UDP to coturn, dropped): Chromium with the default policy publishes and watches
-   through TURN over TCP.
+3. A network that lets only TCP to coturn through (nftables: UDP to coturn, TCP to the relay's
+   ports — its ICE-TCP — and UDP to them from anything but coturn's relay ports, dropped):
+   Chromium with the default policy publishes and watches through TURN over TCP.
 4. Glass-to-glass: an aiortc viewer directly, then forced through TURN over UDP and over TCP,
    while an aiortc publisher sends directly, abs-capture-time on every frame (latency.py).
 
@@ -16,9 +16,8 @@ Prints one JSON line with what each step saw.
 """
 import argparse, asyncio, base64, hashlib, hmac, json, os, socket, subprocess, sys, tempfile, time, urllib.request
 
-from selenium.webdriver.common.by import By
 
-from chromium_common import browser, wait_healthy
+from chromium_common import browser, drop_udp, live_and_watch, wait_healthy
 
 HTTP_PORT, MEDIA_PORT, TURN_PORT = 18080, 40000, 3478
 RELAY_PORTS = (20000, 20999)
@@ -84,56 +83,15 @@ def credentials_step():
     return result
 
 
-def stats(driver):
-    return driver.execute_script("return window.showroomStats") or {}
-
-
-def live_and_watch(driver, room, query):
-    """Goes live in one tab and watches in another; both pages' stats once 60 frames decoded."""
-    driver.get(f"{BASE}/?room={room}{query}")
-    driver.find_element(By.ID, "live").click()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and stats(driver).get("state") != "connected":
-        time.sleep(0.1)
-    publisher_tab = driver.current_window_handle
-    driver.switch_to.new_window("tab")
-    driver.get(f"{BASE}/?room={room}{query}")
-    start = time.monotonic()
-    driver.find_element(By.ID, "watch").click()
-    viewer = {}
-    while time.monotonic() - start < 15:
-        viewer = stats(driver)
-        if viewer.get("framesDecoded", 0) >= 60 and viewer.get("audioPacketsReceived", 0) > 0 and viewer.get("candidateType"):
-            break
-        time.sleep(0.2)
-    viewer = dict(viewer, seconds=time.monotonic() - start, error=driver.find_element(By.ID, "error").text)
-    driver.close()
-    driver.switch_to.window(publisher_tab)
-    publisher = dict(stats(driver), error=driver.find_element(By.ID, "error").text)
-    driver.find_element(By.ID, "stop").click()
-    return {"publisher": publisher, "viewer": viewer}
-
-
 def block_udp():
-    """This namespace's network now drops UDP: to coturn, and to the relay's media ports from
-    anything that is not coturn relaying (its relay ports)."""
-    rules = [
-        "add table inet showroom_block",
-        "add chain inet showroom_block out { type filter hook output priority 0 ; }",
-        f"add rule inet showroom_block out udp dport {TURN_PORT} drop",
-        f"add rule inet showroom_block out udp dport {MEDIA_PORT}-{MEDIA_PORT + 63} udp sport != {RELAY_PORTS[0]}-{RELAY_PORTS[1]} drop",
-    ]
-    for rule in rules:
-        subprocess.run(["nft"] + rule.split(), check=True)
-    # The rule holds: a plain UDP send to the relay fails here.
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.sendto(b"x", ("127.0.0.1", MEDIA_PORT))
-        return False
-    except PermissionError:
-        return True
-    finally:
-        s.close()
+    """This namespace's network now lets only TCP to coturn through: UDP to coturn, TCP to the
+    relay's media ports (its ICE-TCP) and UDP to them from anything that is not coturn relaying
+    (its relay ports) are dropped."""
+    return drop_udp([
+        f"udp dport {TURN_PORT} drop",
+        f"tcp dport {MEDIA_PORT}-{MEDIA_PORT + 63} drop",
+        f"udp dport {MEDIA_PORT}-{MEDIA_PORT + 63} udp sport != {RELAY_PORTS[0]}-{RELAY_PORTS[1]} drop",
+    ], MEDIA_PORT)
 
 
 def latency(transport, seconds):
@@ -185,9 +143,9 @@ def main():
         result["latency_udp"] = latency("udp", args.latency_seconds)
         result["latency_tcp"] = latency("tcp", args.latency_seconds)
         driver = browser()
-        result["forced_relay"] = live_and_watch(driver, "turn-forced", "&ice=relay")
+        result["forced_relay"] = live_and_watch(driver, BASE, "turn-forced", "&ice=relay")
         result["udp_blocked"] = block_udp()
-        result["blocked"] = live_and_watch(driver, "turn-blocked", "")
+        result["blocked"] = live_and_watch(driver, BASE, "turn-blocked", "")
     finally:
         if driver:
             driver.quit()

@@ -3,6 +3,7 @@ import MediaCrypto
 import MediaPipeline
 import MediaWire
 import NIOCore
+import Relay
 import NIOPosix
 
 #if canImport(Glibc)
@@ -99,20 +100,48 @@ public final class MediaPeer: ChannelInboundHandler, @unchecked Sendable {
         if case .publisher(let media) = role { sender = MediaSender(media: media, audioSSRC: offer.audioSSRC, videoSSRC: offer.videoSSRC) }
     }
 
+    /// How the peer reaches the relay: UDP, or ICE-TCP — a TCP connection to the relay's passive
+    /// candidate (the answer's port number), every packet framed as RFC 4571 says, from
+    /// `localAddress` when given (the load tool spreads its connections over 127.0.0.x: the relay
+    /// takes a bounded number from one address).
+    public enum Transport: Sendable, Equatable {
+        case udp
+        case tcp(localAddress: SocketAddress? = nil)
+
+        public static let tcp = Transport.tcp(localAddress: nil)
+    }
+
     /// Opens a UDP socket on 127.0.0.1 and connects to what `answer` names — or to `via` (a
-    /// `showroom-netsim` in front of the server) instead. `signalingStarted` (``monotonicMicros()``)
-    /// is when the offer went out; join times count from it.
+    /// `showroom-netsim` in front of the server) instead; with `transport: .tcp`, a TCP connection
+    /// to the same address. `signalingStarted` (``monotonicMicros()``) is when the offer went out;
+    /// join times count from it.
     public static func start(
-        role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, via: SocketAddress?, group: EventLoopGroup,
-        observer: MediaPeerObserver, signalingStarted: Int64 = monotonicMicros()
+        role: Role, offer: ClientOffer, answer: ServerAnswer, certificate: DTLSCertificate, via: SocketAddress?, transport: Transport = .udp,
+        group: EventLoopGroup, observer: MediaPeerObserver, signalingStarted: Int64 = monotonicMicros()
     ) async throws -> MediaPeer {
         let remote = try via ?? SocketAddress(ipAddress: answer.host, port: answer.port)
         let peer = try MediaPeer(
             role: role, offer: offer, answer: answer, certificate: certificate, remote: remote, observer: observer, signalingStarted: signalingStarted)
-        let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
-            .channelInitializer { $0.pipeline.addHandler(peer) }
-            .bind(host: remote.protocol == .inet6 ? "::1" : "127.0.0.1", port: 0).get()
+        let channel: any Channel
+        switch transport {
+        case .udp:
+            channel = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
+                .channelInitializer { $0.pipeline.addHandler(peer) }
+                .bind(host: remote.protocol == .inet6 ? "::1" : "127.0.0.1", port: 0).get()
+        case .tcp(let localAddress):
+            var bootstrap = ClientBootstrap(group: group)
+            if let localAddress { bootstrap = bootstrap.bind(to: localAddress) }
+            channel = try await bootstrap
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(
+                            ByteToMessageHandler(RFC4571FrameDecoder(maximumFrame: Int(UInt16.max))), ICETCPFraming(remote: remote), peer)
+                    }
+                }
+                .connect(to: remote).get()
+        }
         try await channel.eventLoop.submit { peer.begin(channel) }.get()
         return peer
     }
@@ -376,4 +405,26 @@ public func monotonicMicros() -> Int64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+}
+
+/// Between an ICE-TCP connection and ``MediaPeer``, which speaks datagrams: each RFC 4571 frame
+/// read becomes a datagram from the relay, each datagram written goes out framed.
+final class ICETCPFraming: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = AddressedEnvelope<ByteBuffer>
+    typealias OutboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = ByteBuffer
+
+    private let remote: SocketAddress
+
+    init(remote: SocketAddress) { self.remote = remote }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireChannelRead(wrapInboundOut(AddressedEnvelope(remoteAddress: remote, data: unwrapInboundIn(data))))
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let framed = RFC4571FrameDecoder.frame(unwrapOutboundIn(data).data, allocator: context.channel.allocator)
+        context.write(wrapOutboundOut(framed), promise: promise)
+    }
 }

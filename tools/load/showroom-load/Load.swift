@@ -45,6 +45,8 @@ struct Load: AsyncParsableCommand {
     @Option(help: "What viewers ask for: source, medium or low.") var quality = "source"
     @Option(help: "Let the server move viewers between renditions (WHEP adaptive=1).") var adaptive = true
     @Option(help: "Send viewers' media through a showroom-netsim listening here (host:port; its --forward is the server's media port).") var via: String?
+    @Option(help: "How WHEP viewers reach the relay: udp, or tcp (ICE-TCP, RFC 6544: a TCP connection to the relay's passive candidate).")
+    var viewerTransport = "udp"
     @Option(help: "1:1 consultations over /ws: a shopper and an agent, each publishing video and audio, watching the other's, and chatting at --chat-rate.") var consultations = 0
     @Option(help: "Chat connections (shoppers).") var chatters = 0
     @Option(help: "Rooms; publishers take one each, chatters are spread over all.") var rooms = 1
@@ -72,6 +74,14 @@ struct Load: AsyncParsableCommand {
         let authority = await TokenAuthority(secret: secret)
         guard let base = URL(string: url), let host = base.host else { throw ValidationError("bad --url") }
         let wsURL = "ws://\(host):\(base.port ?? 80)/ws"
+        guard ["udp", "tcp"].contains(viewerTransport) else { throw ValidationError("--viewer-transport is udp or tcp") }
+        guard viewerTransport == "udp" || via == nil else { throw ValidationError("--via relays UDP: it cannot go with --viewer-transport tcp") }
+        /// Viewer i's transport: over TCP from 127.0.0.(2 + i mod 250), as shoppers on many networks
+        /// (the relay takes `tcpConnectionsPerAddress` from one address).
+        func viewerTransportValue(_ i: Int) -> MediaPeer.Transport {
+            guard viewerTransport == "tcp" else { return .udp }
+            return .tcp(localAddress: try? SocketAddress(ipAddress: "127.0.0.\(2 + i % 250)", port: 0))
+        }
         let viaAddress = try via.map { v -> SocketAddress in
             guard let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]) else { throw ValidationError("--via is host:port") }
             return try SocketAddress(ipAddress: String(v[..<colon]), port: port)
@@ -91,10 +101,11 @@ struct Load: AsyncParsableCommand {
         }
         let sessions = Mutex<[(WHIPSession, String)]>([])
         /// One WHIP/WHEP session, kept for the DELETE at the end; a failure is counted by kind.
-        func open(_ endpoint: URL, token: String, role: MediaPeer.Role, via: SocketAddress?) async {
+        func open(_ endpoint: URL, token: String, role: MediaPeer.Role, via: SocketAddress?, transport: MediaPeer.Transport = .udp) async {
             do {
                 let s = try await WHIPSession.open(
-                    endpoint: endpoint, token: token, role: role, certificate: certificate, via: via, group: group, state: media)
+                    endpoint: endpoint, token: token, role: role, certificate: certificate, via: via, transport: transport, group: group,
+                    state: media)
                 sessions.withLock { $0.append((s, token)) }
                 if !registry.add(s.peer, publishing: { if case .publisher = role { true } else { false } }()) { await s.peer.stop() }
             } catch {
@@ -159,7 +170,7 @@ struct Load: AsyncParsableCommand {
                 let token = (try? await authority.mint(identity: "load-view-\(i)", room: room, role: .viewer, ttl: 3_600)) ?? ""
                 var endpoint = URLComponents(url: base.appendingPathComponent("whep/\(room)"), resolvingAgainstBaseURL: false)!
                 endpoint.queryItems = [URLQueryItem(name: "quality", value: quality), URLQueryItem(name: "adaptive", value: adaptive ? "1" : "0")]
-                await open(endpoint.url!, token: token, role: .viewer, via: viaAddress)
+                await open(endpoint.url!, token: token, role: .viewer, via: viaAddress, transport: viewerTransportValue(i))
                 try? await Task.sleep(for: .seconds(1 / ramp))
             }
             // Everyone in — chatters joined, viewers showing their first frame — or failed (media peers
@@ -258,7 +269,7 @@ struct Load: AsyncParsableCommand {
         let v = viewerTotals.sum, p = publisherTotals.sum
         let jitter = viewerTotals.jitter
         return [
-            "publishers": publishers, "viewers": viewers, "quality": quality, "adaptive": adaptive, "via": via ?? "",
+            "publishers": publishers, "viewers": viewers, "quality": quality, "adaptive": adaptive, "via": via ?? "", "viewerTransport": viewerTransport,
             "media_connected": m.connected.load(ordering: .relaxed), "media_failures": m.failed.load(ordering: .relaxed),
             "media_join_connected_ms": summary(h.connect), "media_join_first_media_ms": summary(h.firstMedia), "first_frame_ms": summary(h.firstFrame),
             "glass_to_glass_ms": summary(h.glassToGlass),

@@ -66,8 +66,8 @@ struct WHIPSession {
 
     /// POSTs `offer` to `endpoint` with `token` and starts the peer with the answer.
     static func open(
-        endpoint: URL, token: String, role: MediaPeer.Role, certificate: DTLSCertificate, via: SocketAddress?, group: EventLoopGroup,
-        state: MediaState
+        endpoint: URL, token: String, role: MediaPeer.Role, certificate: DTLSCertificate, via: SocketAddress?,
+        transport: MediaPeer.Transport = .udp, group: EventLoopGroup, state: MediaState
     ) async throws -> WHIPSession {
         let offer = ClientOffer(direction: { if case .publisher = role { .send } else { .receive } }(), fingerprint: certificate.fingerprint)
         var request = URLRequest(url: endpoint)
@@ -85,7 +85,8 @@ struct WHIPSession {
         }
         let answer = try ServerAnswer(parsing: String(decoding: data, as: UTF8.self))
         let peer = try await MediaPeer.start(
-            role: role, offer: offer, answer: answer, certificate: certificate, via: via, group: group, observer: state, signalingStarted: started)
+            role: role, offer: offer, answer: answer, certificate: certificate, via: via, transport: transport, group: group, observer: state,
+            signalingStarted: started)
         return WHIPSession(peer: peer, location: location.absoluteURL)
     }
 

@@ -1,0 +1,98 @@
+import NIOCore
+import MediaPipeline
+
+/// One peer's ICE-TCP connection to a media worker ([RFC 6544](https://www.rfc-editor.org/rfc/rfc6544)):
+/// the worker answers as a passive TCP host candidate on its UDP port's number, the peer (a
+/// browser on a network that blocks UDP) connects, and every RFC 4571 frame it sends is a
+/// datagram to ``RelayState`` from this connection's address — STUN, DTLS, SRTP and SRTCP share
+/// everything above the transport with UDP, and so do the session quotas. Frames back go through
+/// ``MediaOutput``, which drops them (as a full UDP path would) while more than the send buffer's
+/// high-water mark waits unsent.
+final class ICETCPConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let state: NIOLoopBound<RelayState>
+    private let output: MediaOutput
+    private var context: ChannelHandlerContext?
+    private var address: PeerAddress?
+    let opened: NIODeadline
+    /// Since when the socket holds more than its high-water mark unsent (nil: writable).
+    private(set) var unwritableSince: NIODeadline?
+    /// Written to since the last flush (``MediaOutput`` keeps the list).
+    var pendingFlush = false
+    private var burstStart: NIODeadline?
+    private var pending = 0
+
+    init(state: NIOLoopBound<RelayState>, output: MediaOutput, now: NIODeadline = .now()) {
+        self.state = state
+        self.output = output
+        opened = now
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard let remote = context.remoteAddress, let udpForm = PeerAddress(remote) else {
+            context.close(promise: nil)
+            return
+        }
+        let address = PeerAddress(ip: udpForm.ip, port: udpForm.port, transport: .tcp)
+        if let refusal = output.admit(self, address: address) {
+            state.value.drops.count(refusal)
+            context.close(promise: nil)
+            return
+        }
+        self.context = context
+        self.address = address
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let address { output.remove(self, address: address) }
+        self.context = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let address else { return }
+        if burstStart == nil { burstStart = .now() }
+        var frame = unwrapInboundIn(data)
+        let out = state.value.receive(&frame, from: address, socket: nil, now: .now)
+        output.write(out)
+        pending += out.count
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        state.value.flushPipes()
+        if pending > 0 {
+            output.flush()
+            pending = 0
+        }
+        if let start = burstStart {
+            burstStart = nil
+            state.value.loopLoad.worked(MediaTime(microseconds: Int64((NIODeadline.now() - start).nanoseconds / 1_000)))
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        unwritableSince = context.channel.isWritable ? nil : (unwritableSince ?? .now())
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A frame longer than a datagram (not a peer), a reset: the connection ends; its session,
+        // if any, goes on until its consent lapses or the peer nominates another pair.
+        if error is RFC4571FrameDecoder.FrameTooLarge { state.value.drops.count("tcp-oversize-frame") }
+        context.close(promise: nil)
+    }
+
+    /// Queues one packet, framed; false (nothing queued) while the socket is over its high-water mark.
+    func send(_ packet: ByteBuffer) -> Bool {
+        guard let context, context.channel.isWritable else { return false }
+        context.write(wrapOutboundOut(RFC4571FrameDecoder.frame(packet, allocator: context.channel.allocator)), promise: nil)
+        return true
+    }
+
+    func flush() { context?.flush() }
+
+    func close() { context?.close(promise: nil) }
+}

@@ -1,0 +1,111 @@
+import NIOCore
+
+/// Where a media worker's outgoing datagrams go: to a peer on the worker's UDP socket, or to the
+/// ICE-TCP connection (``ICETCPConnection``) a peer reached it on — one place that every sender on
+/// the worker (reads, its timer, pipes from other workers, renditions' output) writes through, so
+/// that ``RelayState`` stays free of sockets and never needs to know which transport a peer uses.
+/// It also holds the worker's ICE-TCP connections and their quotas (``RelayLimits``).
+///
+/// Used on the worker's event loop only, like the state it serves (`@unchecked Sendable` so that
+/// closures handed to the loop may carry it; every method asserts the loop in debug builds).
+final class MediaOutput: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private let limits: RelayLimits
+    private let drops: DropCounter
+    private var udp: (any Channel)?
+    private var pendingUDP = 0
+    private var connections: [PeerAddress: ICETCPConnection] = [:]
+    private var connectionsPerIP: [[UInt8]: Int] = [:]
+    private var dirty: [ICETCPConnection] = []
+
+    init(eventLoop: any EventLoop, limits: RelayLimits, drops: DropCounter) {
+        self.eventLoop = eventLoop
+        self.limits = limits
+        self.drops = drops
+    }
+
+    /// The worker's UDP channel, once its handler is added.
+    func attach(udp channel: any Channel) { udp = channel }
+
+    /// ICE-TCP connections open on this worker.
+    var tcpConnectionCount: Int { connections.count }
+
+    /// Queues `out` (nothing is sent before ``flush()``).
+    func write(_ out: [OutgoingDatagram]) {
+        eventLoop.assertInEventLoop()
+        for o in out {
+            if o.to.transport == .tcp {
+                guard let connection = connections[o.to] else {
+                    drops.count("tcp-no-connection")
+                    continue
+                }
+                if connection.send(o.buffer) {
+                    if !connection.pendingFlush {
+                        connection.pendingFlush = true
+                        dirty.append(connection)
+                    }
+                } else {
+                    // Its socket holds more than `tcpSendBuffer` unsent: like a full UDP path, the
+                    // packet is lost (NACK and key-frame requests recover), not queued without end.
+                    drops.count("tcp-backpressure")
+                }
+            } else if let udp, let envelope = o.envelope {
+                udp.write(envelope, promise: nil)
+                pendingUDP += 1
+            }
+        }
+    }
+
+    /// Sends what was queued: one flush of the UDP socket (`sendmmsg`) and one per ICE-TCP
+    /// connection written to.
+    func flush() {
+        eventLoop.assertInEventLoop()
+        if pendingUDP > 0, let udp {
+            udp.flush()
+            pendingUDP = 0
+        }
+        for connection in dirty {
+            connection.pendingFlush = false
+            connection.flush()
+        }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    /// Takes a new ICE-TCP connection, or says which quota refuses it.
+    func admit(_ connection: ICETCPConnection, address: PeerAddress) -> String? {
+        eventLoop.assertInEventLoop()
+        guard connections.count < limits.tcpConnectionsPerWorker else { return "tcp-connections" }
+        guard connectionsPerIP[address.ip, default: 0] < limits.tcpConnectionsPerAddress else { return "tcp-connections-per-address" }
+        connections[address] = connection
+        connectionsPerIP[address.ip, default: 0] += 1
+        return nil
+    }
+
+    func remove(_ connection: ICETCPConnection, address: PeerAddress) {
+        eventLoop.assertInEventLoop()
+        guard connections[address] === connection else { return }
+        connections[address] = nil
+        if let n = connectionsPerIP[address.ip], n > 1 { connectionsPerIP[address.ip] = n - 1 } else { connectionsPerIP[address.ip] = nil }
+    }
+
+    /// Once a second: closes ICE-TCP connections that carry no session `tcpBindDeadline` after
+    /// they opened (never authenticated, or their session ended) and those whose peer has not
+    /// taken what was sent for `tcpStallDeadline` (a reader that stopped).
+    func sweep(state: RelayState, now: NIODeadline) {
+        eventLoop.assertInEventLoop()
+        for (address, connection) in connections {
+            if now - connection.opened > limits.tcpBindDeadline, !state.hasSession(at: address) {
+                drops.count("tcp-closed-unbound")
+                connection.close()
+            } else if let since = connection.unwritableSince, now - since > limits.tcpStallDeadline {
+                drops.count("tcp-closed-stalled")
+                connection.close()
+            }
+        }
+    }
+
+    /// Closes every ICE-TCP connection (the relay stops).
+    func closeAll() {
+        for connection in connections.values { connection.close() }
+    }
+}

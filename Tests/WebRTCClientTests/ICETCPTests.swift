@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import MediaCrypto
+import MediaPipeline
+import MediaWire
+import NIOCore
+import NIOEmbedded
+import NIOPosix
+@testable import Relay
+import Synchronization
+import Testing
+import WebRTCClient
+
+/// ICE-TCP (RFC 6544, RFC 4571 framing): the relay's passive TCP candidate, media both ways over
+/// it with the project's own client, and what a hostile TCP peer gets — an oversize frame, a
+/// connection that never authenticates, too many connections from one address, a reader that
+/// stops.
+@Suite struct ICETCPTests {
+    /// RFC 4571 §2: a 16-bit length, then the packet; frames split and merged across reads.
+    @Test func framesAreSplitAndJoinedAcrossReads() throws {
+        let packets: [[UInt8]] = [[0x80, 1, 2], Array(repeating: 7, count: 300), [0x01]]
+        var wire = ByteBuffer()
+        for p in packets { wire.writeImmutableBuffer(RFC4571FrameDecoder.frame(ByteBuffer(bytes: p), allocator: .init())) }
+        #expect(wire.getBytes(at: 0, length: 2) == [0, 3])
+        // Fed one byte at a time, and all at once: the same packets come out.
+        for chunk in [1, wire.readableBytes] {
+            var pending = ByteBuffer(), out: [[UInt8]] = []
+            var source = wire
+            while let piece = source.readSlice(length: min(chunk, source.readableBytes)), piece.readableBytes > 0 {
+                pending.writeImmutableBuffer(piece)
+                while let frame = try RFC4571FrameDecoder.next(&pending, maximumFrame: 2_048) { out.append(Array(frame.readableBytesView)) }
+            }
+            #expect(out == packets, "chunks of \(chunk)")
+        }
+        // A length beyond a datagram is no peer's.
+        var huge = ByteBuffer(bytes: [0x10, 0x00, 0x80])
+        #expect(throws: RFC4571FrameDecoder.FrameTooLarge(length: 4_096)) { try RFC4571FrameDecoder.next(&huge, maximumFrame: 2_048) }
+        var empty = ByteBuffer(bytes: [0, 0])
+        #expect(try RFC4571FrameDecoder.next(&empty, maximumFrame: 2_048)?.readableBytes == 0)
+    }
+
+    /// The answer offers a passive TCP candidate on the UDP port's number, below UDP in priority;
+    /// none with ICE-TCP off.
+    @Test func answersOfferAPassiveTCPCandidateBelowUDP() async throws {
+        for iceTCP in [true, false] {
+            var config = RelayConfiguration()
+            config.mediaPort = 0
+            config.iceTCP = iceTCP
+            let relay = try await RelayServer.start(configuration: config, logger: Logger(label: "test"))
+            let cert = try DTLSCertificate()
+            let answer = try await relay.open(room: "r", publishing: true, offer: ClientOffer(direction: .send, fingerprint: cert.fingerprint).sdp).answer
+            let candidates = answer.split(separator: "\r\n").filter { $0.hasPrefix("a=candidate:") }
+            let udp = candidates.first { $0.contains(" udp ") }, tcp = candidates.first { $0.contains(" tcp ") }
+            #expect(udp?.contains(" \(relay.port) typ host") == true)
+            if iceTCP {
+                #expect(tcp?.hasSuffix(" \(relay.port) typ host tcptype passive") == true, "\(candidates)")
+                let priority = { (line: Substring?) in Int(line?.split(separator: " ")[3] ?? "") ?? 0 }
+                #expect(priority(tcp) > 0 && priority(tcp) < priority(udp))
+            } else {
+                #expect(tcp == nil)
+            }
+            await relay.stop()
+        }
+    }
+
+    /// A publisher and viewers on either transport, through the real relay: everyone renders,
+    /// glass-to-glass is measured over TCP, nothing is lost on loopback.
+    @Test func mediaFlowsOverICETCPBothWays() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        let media = try EncodedMedia(width: 320, height: 180, videoBitrate: 300_000, seconds: 2)
+        let cert = try DTLSCertificate()
+        var peers: [MediaPeer] = []
+        var viewers: [(MediaPeer.Transport, MediaPeer, Tally)] = []
+        // Room "a": the publisher over UDP, a viewer over TCP and one over UDP; room "b": the
+        // publisher over TCP, a viewer over UDP.
+        for (room, publisherTransport, viewerTransports) in [("a", MediaPeer.Transport.udp, [MediaPeer.Transport.tcp, .udp]), ("b", .tcp, [.udp])] {
+            let offer = ClientOffer(direction: .send, fingerprint: cert.fingerprint)
+            let answer = try ServerAnswer(parsing: try await relay.open(room: room, identity: "p-\(room)", publishing: true, offer: offer.sdp).answer)
+            peers.append(
+                try await MediaPeer.start(
+                    role: .publisher(media), offer: offer, answer: answer, certificate: cert, via: nil, transport: publisherTransport, group: group,
+                    observer: Tally()))
+            for (i, transport) in viewerTransports.enumerated() {
+                let offer = ClientOffer(direction: .receive, fingerprint: cert.fingerprint)
+                let answer = try ServerAnswer(parsing: try await relay.open(room: room, identity: "v-\(room)-\(i)", publishing: false, offer: offer.sdp).answer)
+                let tally = Tally()
+                let peer = try await MediaPeer.start(
+                    role: .viewer, offer: offer, answer: answer, certificate: cert, via: nil, transport: transport, group: group, observer: tally)
+                viewers.append((transport, peer, tally))
+            }
+        }
+        for _ in 0..<200 where viewers.contains(where: { $0.2.counts.withLock { $0.rendered } < 40 }) { try await Task.sleep(for: .milliseconds(50)) }
+        for (i, (transport, peer, tally)) in viewers.enumerated() {
+            let counts = tally.counts.withLock { $0 }
+            #expect(counts.failures.isEmpty && counts.connected == 1, "viewer \(i) over \(transport): \(counts.failures)")
+            #expect(counts.rendered >= 40, "viewer \(i) over \(transport) rendered \(counts.rendered)")
+            #expect(!counts.latencies.isEmpty && counts.latencies.allSatisfy { $0 > 0 && $0 < 2_000_000 })
+            let snapshot = await peer.snapshot()
+            #expect(snapshot.lostPackets == 0, "viewer \(i) over \(transport)")
+        }
+        let dropped = await relay.droppedCounts()
+        #expect(dropped.keys.filter { $0.hasPrefix("tcp-") }.isEmpty, "\(dropped)")
+        for p in peers + viewers.map(\.1) { await p.stop() }
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// A TCP client that reports when the relay closes it.
+    private static func connect(_ port: Int, group: any EventLoopGroup) async throws -> any Channel {
+        try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+    }
+
+    /// Whether `channel` is closed within `seconds`.
+    private static func closed(_ channel: any Channel, within seconds: Double) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while channel.isActive, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        return !channel.isActive
+    }
+
+    @Test func hostileTCPPeersAreCutOffAndCounted() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var config = RelayConfiguration()
+        config.mediaPort = 0
+        config.limits.tcpConnectionsPerAddress = 3
+        config.limits.tcpBindDeadline = .milliseconds(500)
+        let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
+        // A frame longer than a datagram: the connection ends at once.
+        let oversize = try await Self.connect(relay.port, group: group)
+        try await oversize.writeAndFlush(ByteBuffer(bytes: [0x10, 0x00] + Array(repeating: 0x80, count: 64)))
+        #expect(await Self.closed(oversize, within: 2))
+        // Frames reach the demultiplexer like datagrams: a binding request for no session is
+        // counted as such, and the connection, never bound to a session, is closed after the deadline.
+        let stranger = try await Self.connect(relay.port, group: group)
+        let check = STUNMessage(
+            type: STUNMessage.MessageType.bindingRequest, transactionID: Array(repeating: 1, count: 12),
+            attributes: [.init(type: STUNMessage.AttributeType.username, value: Array("nobody:x".utf8))]
+        ).serialized(integrityKey: Array("0123456789abcdefghijkl".utf8), mac: HMACSHA1.digest)
+        try await stranger.writeAndFlush(RFC4571FrameDecoder.frame(ByteBuffer(bytes: check), allocator: .init()))
+        // Three from one address at once; a fourth is refused at once.
+        var held: [any Channel] = []
+        for _ in 0..<2 { held.append(try await Self.connect(relay.port, group: group)) }
+        let refused = try await Self.connect(relay.port, group: group)
+        #expect(await Self.closed(refused, within: 2), "a fourth connection from one address was kept")
+        for c in [stranger] + held { #expect(await Self.closed(c, within: 4), "an unauthenticated connection outlived its deadline") }
+        let dropped = await relay.droppedCounts()
+        #expect(dropped["tcp-oversize-frame"] == 1, "\(dropped)")
+        #expect(dropped["stun-unknown-ufrag"] == 1, "\(dropped)")
+        #expect(dropped["tcp-connections-per-address"] == 1, "\(dropped)")
+        #expect(dropped["tcp-closed-unbound"] == 3, "\(dropped)")
+        await relay.stop()
+        try await group.shutdownGracefully()
+    }
+
+    /// A peer that stops reading: past the high-water mark its packets are dropped (not queued
+    /// without end), and after the stall deadline the connection is closed. Socket-free.
+    @Test func aReaderThatStopsIsDroppedThenClosed() throws {
+        let loop = EmbeddedEventLoop()
+        var limits = RelayLimits()
+        limits.tcpBindDeadline = .hours(1)
+        let state = try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        let bound = NIOLoopBound(state, eventLoop: loop)
+        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
+        let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
+        #expect(output.tcpConnectionCount == 1)
+        let peer = PeerAddress(ip: [127, 0, 0, 1], port: 5_555, transport: .tcp)
+        let packet: [UInt8] = [0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]
+        output.write([OutgoingDatagram(bytes: packet, to: peer)])
+        output.flush()
+        let sent = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        #expect(Array(sent.readableBytesView) == [0, 12] + packet, "framed: length, then the packet")
+        // The socket is over its high-water mark: packets are dropped and counted.
+        channel.isWritable = false
+        channel.pipeline.fireChannelWritabilityChanged()
+        output.write([OutgoingDatagram(bytes: packet, to: peer)])
+        output.flush()
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
+        #expect(state.dropped["tcp-backpressure"] == 1)
+        // Still stalled after the deadline: closed.
+        output.sweep(state: state, now: .now() + .seconds(1))
+        #expect(channel.isActive, "closed before the stall deadline")
+        output.sweep(state: state, now: .now() + limits.tcpStallDeadline + .seconds(1))
+        #expect(!channel.isActive)
+        #expect(state.dropped["tcp-closed-stalled"] == 1)
+        #expect(output.tcpConnectionCount == 0)
+        // A packet to a peer with no connection is counted, not sent anywhere.
+        output.write([OutgoingDatagram(bytes: packet, to: peer)])
+        #expect(state.dropped["tcp-no-connection"] == 1)
+    }
+}
