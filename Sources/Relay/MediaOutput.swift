@@ -12,8 +12,11 @@ final class MediaOutput: @unchecked Sendable {
     let eventLoop: any EventLoop
     private let limits: RelayLimits
     private let drops: DropCounter
-    private var udp: (any Channel)?
+    /// The worker's UDP sockets: IPv4 and, when an IPv6 address is announced, IPv6.
+    private var udp4: (any Channel)?
+    private var udp6: (any Channel)?
     private var pendingUDP = 0
+    private var pendingUDP6 = 0
     private var connections: [PeerAddress: ICETCPConnection] = [:]
     private var connectionsPerIP: [[UInt8]: Int] = [:]
     private var dirty: [ICETCPConnection] = []
@@ -24,8 +27,10 @@ final class MediaOutput: @unchecked Sendable {
         self.drops = drops
     }
 
-    /// The worker's UDP channel, once its handler is added.
-    func attach(udp channel: any Channel) { udp = channel }
+    /// A UDP socket of the worker, once bound (its family from its local address).
+    func attach(udp channel: any Channel) {
+        if channel.localAddress?.protocol == .inet6 { udp6 = channel } else { udp4 = channel }
+    }
 
     /// ICE-TCP connections open on this worker.
     var tcpConnectionCount: Int { connections.count }
@@ -49,9 +54,11 @@ final class MediaOutput: @unchecked Sendable {
                     // packet is lost (NACK and key-frame requests recover), not queued without end.
                     drops.count("tcp-backpressure")
                 }
-            } else if let udp, let envelope = o.envelope {
+            } else if let udp = o.to.ip.count == 16 ? udp6 : udp4, let envelope = o.envelope {
                 udp.write(envelope, promise: nil)
-                pendingUDP += 1
+                if o.to.ip.count == 16 { pendingUDP6 += 1 } else { pendingUDP += 1 }
+            } else {
+                drops.count("no-socket-for-family")
             }
         }
     }
@@ -60,9 +67,13 @@ final class MediaOutput: @unchecked Sendable {
     /// connection written to.
     func flush() {
         eventLoop.assertInEventLoop()
-        if pendingUDP > 0, let udp {
-            udp.flush()
+        if pendingUDP > 0, let udp4 {
+            udp4.flush()
             pendingUDP = 0
+        }
+        if pendingUDP6 > 0, let udp6 {
+            udp6.flush()
+            pendingUDP6 = 0
         }
         for connection in dirty {
             connection.pendingFlush = false

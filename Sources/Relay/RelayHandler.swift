@@ -23,14 +23,24 @@ final class RelayHandler: ChannelInboundHandler {
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
 
-    init(state: NIOLoopBound<RelayState>, output: MediaOutput) {
+    /// Whether this socket's handler runs the worker's 20 ms timer (one socket per worker does;
+    /// a worker with an IPv4 and an IPv6 socket has two handlers).
+    private let drivesTimer: Bool
+
+    init(state: NIOLoopBound<RelayState>, output: MediaOutput, drivesTimer: Bool = true) {
         self.state = state
         self.output = output
+        self.drivesTimer = drivesTimer
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        output.attach(udp: context.channel)
+        context.fireChannelActive()
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        guard drivesTimer else { return }
         let state = self.state, output = self.output
-        output.attach(udp: context.channel)
         let lastTick = NIOLoopBoundBox(MediaTime?.none, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
             let now = MediaTime.now

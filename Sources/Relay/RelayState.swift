@@ -18,7 +18,8 @@ final class RelayState {
     let allocator = ByteBufferAllocator()
 
     let certificate: DTLSCertificate
-    let announceIP: String
+    /// The addresses put in answers' candidates (one per family, the first preferred).
+    let announceIPs: [String]
     private let configuredMediaPort: Int
     /// The port actually bound, when the configured one was 0.
     var mediaPortOverride: Int?
@@ -106,7 +107,7 @@ final class RelayState {
     private let renditionBudget: RenditionBudget?
 
     init(
-        certificate: DTLSCertificate, announceIP: String, mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger,
+        certificate: DTLSCertificate, announceIPs: [String], mediaPort: Int, limits: RelayLimits = RelayLimits(), logger: Logger,
         renditionBudget: RenditionBudget? = nil, onSession: @escaping (SessionEvent) -> Void = { _ in }
     ) throws {
         self.renditionBudget = renditionBudget
@@ -114,7 +115,7 @@ final class RelayState {
         self.limits = limits
         dtlsContext = try DTLSContext(certificate: certificate)
         self.certificate = certificate
-        self.announceIP = announceIP
+        self.announceIPs = announceIPs.isEmpty ? ["127.0.0.1"] : announceIPs
         configuredMediaPort = mediaPort
         self.logger = logger
     }
@@ -174,9 +175,10 @@ final class RelayState {
         }
         let ufrag = randomToken(8), pwd = randomToken(24)
         var answerer = SDPAnswerer(
-            iceUfrag: ufrag, icePassword: pwd, fingerprint: certificate.fingerprint, candidateAddress: announceIP,
+            iceUfrag: ufrag, icePassword: pwd, fingerprint: certificate.fingerprint, candidateAddress: announceIPs[0],
             candidatePort: mediaPort, sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &rng))
         answerer.offersTCP = offersTCP
+        answerer.alternateAddress = announceIPs.dropFirst().first
         let result: (answer: SessionDescription, media: [NegotiatedMedia], remote: SDPAnswerer.RemoteTransport)
         do {
             result = try answerer.answer(parsed, role: role == .publisher ? .publisher : .viewer, tracks: tracks)

@@ -13,10 +13,12 @@ import Synchronization
 /// ``RelayServer`` runs one per media thread.
 final class RelayWorker: Sendable {
     let index: Int
-    /// The port bound (UDP, and TCP when ICE-TCP is on).
+    /// The port bound (UDP, and TCP when ICE-TCP is on, for every announced address).
     let port: Int
+    /// The first UDP socket: its loop is the worker's.
     private let channel: any Channel
-    private let listener: (any Channel)?
+    /// Every socket: UDP and, with ICE-TCP, a TCP listener, per announced address.
+    private let sockets: [any Channel]
     private let output: MediaOutput
     private let state: NIOLoopBound<RelayState>
 
@@ -28,13 +30,13 @@ final class RelayWorker: Sendable {
         let bound = try await loop.submit { () -> NIOLoopBound<RelayState> in
             NIOLoopBound(
                 try RelayState(
-                    certificate: certificate, announceIP: configuration.announceIP, mediaPort: requestedPort, limits: configuration.limits,
+                    certificate: certificate, announceIPs: configuration.announceIPs, mediaPort: requestedPort, limits: configuration.limits,
                     logger: logger, renditionBudget: renditions, onSession: onSession),
                 eventLoop: loop)
         }.get()
         let output = try await loop.submit { MediaOutput(eventLoop: loop, limits: configuration.limits, drops: bound.value.drops) }.get()
-        let (channel, listener) = try await bind(
-            configuration: configuration, requestedPort: requestedPort, loop: loop, state: bound, output: output)
+        let sockets = try await bind(configuration: configuration, requestedPort: requestedPort, loop: loop, state: bound, output: output)
+        let channel = sockets[0], listening = configuration.iceTCP
         let port = channel.localAddress?.port ?? requestedPort
         let handoffTimers = Dictionary(
             uniqueKeysWithValues: Quality.allCases.map { q in
@@ -47,7 +49,7 @@ final class RelayWorker: Sendable {
             })
         try await loop.submit {
             bound.value.updatePort(port)
-            bound.value.offersTCP = listener != nil
+            bound.value.offersTCP = listening
             bound.value.makeEncoder = { source, quality, captureID in
                 try TranscodingEngine(
                     quality: quality, captureTimeExtensionID: captureID, loop: codecLoop, metrics: configuration.metricsFactory
@@ -62,47 +64,62 @@ final class RelayWorker: Sendable {
                 }
             }
             // ICE-TCP connections without a session, or whose peer stopped reading, are closed.
-            if listener != nil {
+            if listening {
                 loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                     output.sweep(state: bound.value, now: .now())
                 }
             }
         }.get()
+        let hosts = configuration.announceIPs.map(RelayConfiguration.bindHost(for:))
         logger.info(
             "media worker listening",
             metadata: [
-                "worker": .stringConvertible(index), "udp": .string("\(configuration.bindHost):\(port)"),
-                "tcp": .string(listener == nil ? "off" : "\(configuration.bindHost):\(port)"), "announce": .string(configuration.announceIP),
+                "worker": .stringConvertible(index), "udp": .string(hosts.map { "\($0) \(port)" }.joined(separator: ", ")),
+                "tcp": .string(listening ? hosts.map { "\($0) \(port)" }.joined(separator: ", ") : "off"),
+                "announce": .string(configuration.announceIPs.joined(separator: ", ")),
             ])
-        return RelayWorker(index: index, port: port, channel: channel, listener: listener, output: output, state: bound)
+        return RelayWorker(index: index, port: port, channel: channel, sockets: sockets, output: output, state: bound)
     }
 
-    /// Binds the UDP socket and, with ICE-TCP on, a TCP listener on the same port number. With
-    /// port 0 the kernel picks the UDP port, and a TCP port of that number may be taken: then both
-    /// are let go and another pair is tried.
+    /// Binds, for every announced address, a UDP socket and (with ICE-TCP on) a TCP listener, all
+    /// on one port number: the first UDP socket's (the one asked for, or the kernel's pick with
+    /// port 0 — where the others may find that number taken: then all are let go and another
+    /// number is tried). The first UDP socket drives the worker's timer.
     private static func bind(
         configuration: RelayConfiguration, requestedPort: Int, loop: any EventLoop, state bound: NIOLoopBound<RelayState>, output: MediaOutput
-    ) async throws -> (any Channel, (any Channel)?) {
+    ) async throws -> [any Channel] {
+        let hosts = configuration.announceIPs.map(RelayConfiguration.bindHost(for:))
         var attempt = 0
         while true {
             attempt += 1
-            let channel = try await bindUDP(configuration: configuration, port: requestedPort, loop: loop, state: bound, output: output)
-            guard configuration.iceTCP else { return (channel, nil) }
-            let port = channel.localAddress?.port ?? requestedPort
+            var sockets: [any Channel] = []
             do {
-                let listener = try await bindTCP(configuration: configuration, port: port, loop: loop, state: bound, output: output)
-                return (channel, listener)
+                var port = requestedPort
+                for (i, host) in hosts.enumerated() {
+                    let udp = try await bindUDP(host: host, port: port, loop: loop, state: bound, output: output, drivesTimer: i == 0)
+                    sockets.append(udp)
+                    port = udp.localAddress?.port ?? port
+                }
+                if configuration.iceTCP {
+                    for host in hosts {
+                        sockets.append(try await bindTCP(configuration: configuration, host: host, port: port, loop: loop, state: bound, output: output))
+                    }
+                }
+                return sockets
             } catch {
-                try? await channel.close()
-                guard requestedPort == 0, attempt < 8 else { throw error }
+                for s in sockets { try? await s.close() }
+                guard requestedPort == 0, attempt < 8, !sockets.isEmpty else { throw error }
             }
         }
     }
 
     private static func bindUDP(
-        configuration: RelayConfiguration, port: Int, loop: any EventLoop, state bound: NIOLoopBound<RelayState>, output: MediaOutput
+        host: String, port: Int, loop: any EventLoop, state bound: NIOLoopBound<RelayState>, output: MediaOutput, drivesTimer: Bool
     ) async throws -> any Channel {
-        try await DatagramBootstrap(group: loop)
+        var bootstrap = DatagramBootstrap(group: loop)
+        // An IPv6 socket takes IPv6 only: IPv4 has its own socket on the same port number.
+        if host.contains(":") { bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+        return try await bootstrap
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             // One packet fans out to every subscriber in one flush: room for large rooms' bursts.
             .channelOption(.socketOption(.so_sndbuf), value: 8 << 20)
@@ -111,17 +128,19 @@ final class RelayWorker: Sendable {
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2_048 * 32))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(RelayHandler(state: bound, output: output))
+                    try channel.pipeline.syncOperations.addHandler(RelayHandler(state: bound, output: output, drivesTimer: drivesTimer))
                 }
             }
-            .bind(host: configuration.bindHost, port: port).get()
+            .bind(host: host, port: port).get()
     }
 
     private static func bindTCP(
-        configuration: RelayConfiguration, port: Int, loop: any EventLoop, state bound: NIOLoopBound<RelayState>, output: MediaOutput
+        configuration: RelayConfiguration, host: String, port: Int, loop: any EventLoop, state bound: NIOLoopBound<RelayState>, output: MediaOutput
     ) async throws -> any Channel {
         let limits = configuration.limits
-        return try await ServerBootstrap(group: loop)
+        var bootstrap = ServerBootstrap(group: loop)
+        if host.contains(":") { bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: 1) }
+        return try await bootstrap
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -133,14 +152,14 @@ final class RelayWorker: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ICETCPConnection(state: bound, output: output))
                 }
             }
-            .bind(host: configuration.bindHost, port: port).get()
+            .bind(host: host, port: port).get()
     }
 
-    private init(index: Int, port: Int, channel: any Channel, listener: (any Channel)?, output: MediaOutput, state: NIOLoopBound<RelayState>) {
+    private init(index: Int, port: Int, channel: any Channel, sockets: [any Channel], output: MediaOutput, state: NIOLoopBound<RelayState>) {
         self.index = index
         self.port = port
         self.channel = channel
-        self.listener = listener
+        self.sockets = sockets
         self.output = output
         self.state = state
     }
@@ -170,9 +189,8 @@ final class RelayWorker: Sendable {
     }
 
     func stop() async {
-        try? await listener?.close()
+        for s in sockets { try? await s.close() }
         let output = self.output
         try? await channel.eventLoop.submit { output.closeAll() }.get()
-        try? await channel.close()
     }
 }

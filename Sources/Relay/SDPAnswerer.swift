@@ -61,15 +61,18 @@ public struct SDPAnswerer: Sendable {
     public var sessionID: UInt64
     /// Also announce a passive TCP host candidate on ``candidatePort`` (ICE-TCP, RFC 6544).
     public var offersTCP = false
+    /// A second address of the other family (IPv6 beside IPv4, or the reverse), announced after
+    /// ``candidateAddress`` with a lower local preference.
+    public var alternateAddress: String?
 
     /// The UDP host candidate's priority (RFC 8445 §5.1.2.1: type preference 126 for host, local
-    /// preference 65535, component 1).
-    public static let udpPriority = 2_130_706_431
+    /// preference 65535 for the first address and 65534 for the alternate, component 1).
+    public static func udpPriority(alternate: Bool = false) -> Int { (126 << 24) | ((alternate ? 65_534 : 65_535) << 8) | (256 - 1) }
     /// The passive TCP host candidate's: type preference 126, local preference
-    /// 2^13 × direction-pref 4 (passive) + other-pref 8191 = 40959
+    /// 2^13 × direction-pref 4 (passive) + other-pref (8191, 8190 for the alternate address)
     /// ([RFC 6544 §4.2](https://www.rfc-editor.org/rfc/rfc6544#section-4.2)), component 1 — below
     /// UDP's, so a peer that can use both prefers UDP.
-    public static let tcpPriority = (126 << 24) | ((4 << 13 | 8_191) << 8) | (256 - 1)
+    public static func tcpPriority(alternate: Bool = false) -> Int { (126 << 24) | ((4 << 13 | (alternate ? 8_190 : 8_191)) << 8) | (256 - 1) }
 
     public init(iceUfrag: String, icePassword: String, fingerprint: String, candidateAddress: String, candidatePort: Int, sessionID: UInt64) {
         self.iceUfrag = iceUfrag
@@ -122,7 +125,7 @@ public struct SDPAnswerer: Sendable {
                 continue
             }
             var out = SessionDescription.Media(kind: m.kind, port: 9, proto: "UDP/TLS/RTP/SAVPF", formats: [String(codec.payloadType)])
-            out.lines = ["c=IN IP4 \(candidateAddress)"]
+            out.lines = ["c=IN \(candidateAddress.contains(":") ? "IP6" : "IP4") \(candidateAddress)"]
             var a: [SessionDescription.Attribute] = [
                 .init("mid", mid),
                 .init("ice-ufrag", iceUfrag), .init("ice-pwd", icePassword),
@@ -154,9 +157,15 @@ public struct SDPAnswerer: Sendable {
                 a.append(.init("ssrc", "\(track.ssrc) cname:showroom"))
                 a.append(.init("ssrc", "\(track.ssrc) msid:\(track.streamID) \(track.trackID)"))
             }
-            a.append(.init("candidate", "1 1 udp \(Self.udpPriority) \(candidateAddress) \(candidatePort) typ host"))
-            if offersTCP {
-                a.append(.init("candidate", "2 1 tcp \(Self.tcpPriority) \(candidateAddress) \(candidatePort) typ host tcptype passive"))
+            // Foundations differ by base address and transport (RFC 8445 §5.1.1.3): 1, 2 for the
+            // first address, 3, 4 for the alternate.
+            for (i, address) in ([candidateAddress] + (alternateAddress.map { [$0] } ?? [])).enumerated() {
+                let alternate = i > 0
+                a.append(.init("candidate", "\(2 * i + 1) 1 udp \(Self.udpPriority(alternate: alternate)) \(address) \(candidatePort) typ host"))
+                if offersTCP {
+                    a.append(
+                        .init("candidate", "\(2 * i + 2) 1 tcp \(Self.tcpPriority(alternate: alternate)) \(address) \(candidatePort) typ host tcptype passive"))
+                }
             }
             a.append(.init("end-of-candidates"))
             out.attributes = a

@@ -72,9 +72,7 @@ public struct ServerConfiguration: Sendable {
         if let n = retentionMessagesPerRoom, n < 1 {
             throw ServerError(.invalidConfiguration, "retention messages \(n) is not ≥ 1")
         }
-        guard relay.announceIP.split(separator: ".").count == 4 || relay.announceIP.contains(":") else {
-            throw ServerError(.invalidConfiguration, "announce IP \(relay.announceIP) is not an IP address")
-        }
+        if let problem = relay.announceProblem { throw ServerError(.invalidConfiguration, problem) }
     }
 
     /// Creates the data directory (mode 0700) if it does not exist and returns its absolute path.

@@ -40,8 +40,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Media threads (event loops that forward media), each with its own UDP port; a room's sessions share one. Default: one per core.")
     var mediaThreads: Int?
 
-    @Option(help: "Address announced in SDP candidates. The server never guesses it from its interfaces; set it to a public address when peers are not on this host.")
-    var announceIP = "127.0.0.1"
+    @Option(help: "Address announced in SDP candidates; give it twice for one IPv4 and one IPv6 address (the first is preferred). The server never guesses it from its interfaces; set it to a public address when peers are not on this host. Media sockets bind a loopback address as is, any other on its family's wildcard.")
+    var announceIp: [String] = ["127.0.0.1"]
 
     @Option(help: "Directory for the server's state; created with mode 0700 if missing.")
     var dataDir = "./.showroom"
@@ -97,10 +97,8 @@ struct Serve: AsyncParsableCommand {
         config.dataDirectory = dataDir
         config.relay.mediaPort = mediaPort
         config.relay.mediaThreads = mediaThreads ?? min(ProcessInfo.processInfo.activeProcessorCount, 64)
-        config.relay.announceIP = announceIP
+        config.relay.announceIPs = announceIp
         config.relay.iceTCP = iceTcp
-        // Bind the media socket where the announced address lives: loopback by default.
-        config.relay.bindHost = announceIP == "127.0.0.1" ? "127.0.0.1" : "0.0.0.0"
         config.logLevel = level
         config.demo = demo
         config.durableChat = durable

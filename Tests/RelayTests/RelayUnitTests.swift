@@ -201,7 +201,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 
 @Suite struct RelayStateTests {
     static func state() throws -> RelayState {
-        try RelayState(certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, logger: Logger(label: "test"))
+        try RelayState(certificate: try DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, logger: Logger(label: "test"))
     }
 
     /// How late the worker's ticks run is shown (`/metrics`): a late one is counted, one on time is not.

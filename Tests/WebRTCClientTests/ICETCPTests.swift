@@ -160,7 +160,7 @@ import WebRTCClient
         let loop = EmbeddedEventLoop()
         var limits = RelayLimits()
         limits.tcpBindDeadline = .hours(1)
-        let state = try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
         let bound = NIOLoopBound(state, eventLoop: loop)
         let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
         let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)

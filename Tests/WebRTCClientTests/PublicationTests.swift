@@ -36,7 +36,7 @@ final class FakeEncoder: RenditionEncoder {
 
         init(limits: RelayLimits = RelayLimits(), budget: RenditionBudget? = nil) throws {
             relay = try RelayState(
-                certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"),
+                certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"),
                 renditionBudget: budget)
             relay.makeEncoder = { [unowned self] _, quality, _ in
                 if failing { throw CannotStart() }

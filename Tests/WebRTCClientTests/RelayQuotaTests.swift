@@ -77,7 +77,7 @@ struct ConnectedPeer {
     static func relay(_ configure: (inout RelayLimits) -> Void = { _ in }) throws -> RelayState {
         var limits = RelayLimits()
         configure(&limits)
-        return try RelayState(certificate: DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        return try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
     }
 
     static func offer(_ d: ClientOffer.Direction) throws -> SessionDescription {
