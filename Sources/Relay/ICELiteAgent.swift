@@ -50,7 +50,10 @@ public struct ICELiteAgent: Sendable {
         // with a UDP and a TCP pair keeps checking both, and media must not flip between them on
         // every check; a network change comes with a nomination on the new pair.
         if selected == nil || !nominated || message.hasUseCandidate { selected = address }
-        lastConsent = now
+        // Consent is per pair (RFC 7675 §5.1): only a check on the pair media goes to refreshes
+        // it, so a peer that nominated someone else's address cannot keep media flowing there
+        // with checks from its own.
+        if address == selected { lastConsent = now }
         if message.hasUseCandidate { nominated = true }
         let response = STUNMessage(
             type: STUNMessage.MessageType.bindingSuccess, transactionID: message.transactionID,

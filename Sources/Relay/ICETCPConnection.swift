@@ -47,7 +47,10 @@ final class ICETCPConnection: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let address { output.remove(self, address: address) }
+        if let address {
+            output.remove(self, address: address)
+            state.value.transportClosed(at: address)
+        }
         self.context = nil
         context.fireChannelInactive()
     }
@@ -85,10 +88,13 @@ final class ICETCPConnection: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// Queues one packet, framed; false (nothing queued) while the socket is over its high-water mark.
+    /// Queues one packet, framed; false (nothing queued) while the socket is over its high-water
+    /// mark, or for a packet too long to frame (none of the relay's are).
     func send(_ packet: ByteBuffer) -> Bool {
-        guard let context, context.channel.isWritable else { return false }
-        context.write(wrapOutboundOut(RFC4571FrameDecoder.frame(packet, allocator: context.channel.allocator)), promise: nil)
+        guard let context, context.channel.isWritable,
+            let framed = RFC4571FrameDecoder.frame(packet, allocator: context.channel.allocator)
+        else { return false }
+        context.write(wrapOutboundOut(framed), promise: nil)
         return true
     }
 

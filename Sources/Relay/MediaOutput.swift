@@ -87,6 +87,9 @@ final class MediaOutput: @unchecked Sendable {
         eventLoop.assertInEventLoop()
         guard connections.count < limits.tcpConnectionsPerWorker else { return "tcp-connections" }
         guard connectionsPerIP[address.ip, default: 0] < limits.tcpConnectionsPerAddress else { return "tcp-connections-per-address" }
+        // One remote ip:port can reach two of the worker's local addresses; replacing the first
+        // connection would leave it outside the quotas and the sweep, so the second is refused.
+        guard connections[address] == nil else { return "tcp-duplicate-address" }
         connections[address] = connection
         connectionsPerIP[address.ip, default: 0] += 1
         return nil
@@ -115,8 +118,13 @@ final class MediaOutput: @unchecked Sendable {
         }
     }
 
-    /// Closes every ICE-TCP connection (the relay stops).
+    /// The once-a-second ``sweep(state:now:)``, cancelled by ``closeAll()``.
+    var sweeper: RepeatedTask?
+
+    /// Closes every ICE-TCP connection and stops the sweep (the relay stops).
     func closeAll() {
+        sweeper?.cancel()
+        sweeper = nil
         for connection in connections.values { connection.close() }
     }
 }

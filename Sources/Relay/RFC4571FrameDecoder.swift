@@ -41,10 +41,12 @@ public struct RFC4571FrameDecoder: ByteToMessageDecoder {
         return buffer.readSlice(length: Int(length))
     }
 
-    /// `packet` with its 16-bit length in front, in one buffer (one write per packet).
-    public static func frame(_ packet: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// `packet` with its 16-bit length in front, in one buffer (one write per packet); nil for a
+    /// packet longer than the length can say (65,535 bytes), which has no framing.
+    public static func frame(_ packet: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        guard packet.readableBytes <= Int(UInt16.max) else { return nil }
         var out = allocator.buffer(capacity: 2 + packet.readableBytes)
-        out.writeInteger(UInt16(truncatingIfNeeded: packet.readableBytes))
+        out.writeInteger(UInt16(packet.readableBytes))
         out.writeImmutableBuffer(packet)
         return out
     }

@@ -53,7 +53,10 @@ public struct RelayLimits: Sendable, Equatable {
     /// never authenticated, or its session ended) is closed.
     public var tcpBindDeadline = TimeAmount.seconds(10)
     /// Bytes an ICE-TCP connection may hold unsent (its high-water mark); past it, packets to it
-    /// are dropped (`tcp-backpressure`) as a full UDP path would lose them.
+    /// are dropped (`tcp-backpressure`) as a full UDP path would lose them. The kernel's send
+    /// buffer is set to the same (`SO_SNDBUF`; Linux doubles it for its bookkeeping), so a
+    /// connection holds at most about three times this much output in all, and a slow reader
+    /// meets the drops before seconds of media queue up for it.
     public var tcpSendBuffer = 256 * 1_024
     /// A connection over its high-water mark this long (a peer that stopped reading) is closed.
     public var tcpStallDeadline = TimeAmount.seconds(5)

@@ -371,6 +371,12 @@ final class RelayState {
     /// without one past its deadline is closed.
     func hasSession(at address: PeerAddress) -> Bool { byAddress[address] != nil }
 
+    /// An ICE-TCP connection from `address` closed: a later connection from the same ip:port is
+    /// no longer this session's until it authenticates again (its session goes on until consent
+    /// lapses or the peer nominates another pair; what is sent to the address meanwhile is
+    /// dropped as `tcp-no-connection`).
+    func transportClosed(at address: PeerAddress) { byAddress[address] = nil }
+
     func receive(_ bytes: [UInt8], from address: PeerAddress, now: MediaTime) -> [OutgoingDatagram] {
         var buffer = ByteBuffer(bytes: bytes)
         return receive(&buffer, from: address, now: now)
@@ -391,7 +397,8 @@ final class RelayState {
             count(reason)
             return []
         case .respond(let response):
-            if let after = session.ice.selected, before != after {
+            // A new pair, or the same address coming back (a TCP connection reopened from it).
+            if let after = session.ice.selected, before != after || byAddress[after] !== session {
                 if let before, byAddress[before] === session { byAddress[before] = nil }
                 byAddress[after] = session
                 session.socketAddress = after == address ? (socket ?? address.socketAddress) : after.socketAddress

@@ -65,7 +65,7 @@ final class RelayWorker: Sendable {
             }
             // ICE-TCP connections without a session, or whose peer stopped reading, are closed.
             if listening {
-                loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+                output.sweeper = loop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
                     output.sweep(state: bound.value, now: .now())
                 }
             }
@@ -144,6 +144,7 @@ final class RelayWorker: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_sndbuf), value: SocketOptionValue(limits.tcpSendBuffer))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: limits.tcpSendBuffer / 4, high: limits.tcpSendBuffer))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

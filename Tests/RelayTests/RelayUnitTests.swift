@@ -197,6 +197,30 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(!agent.consentExpired(now: .milliseconds(30_000)))
         #expect(agent.consentExpired(now: .milliseconds(31_001)))
     }
+
+    /// Consent is the selected pair's (RFC 7675 §5.1): after a nomination moved media to another
+    /// address (say, a spoofed source: the victim of a media flood), checks from the peer's own
+    /// address do not keep that consent alive — only checks from the address media goes to do.
+    @Test func checksFromAnotherAddressDoNotRefreshTheSelectedPairsConsent() throws {
+        var agent = ICELiteAgent(localUfrag: "loc", localPassword: "localpassword0123456789", remoteUfrag: "rem")
+        let attacker = PeerAddress(ip: [127, 0, 0, 1], port: 5_000), victim = PeerAddress(ip: [127, 0, 0, 9], port: 9_000)
+        let nominate = Self.request(username: "loc:rem", password: "localpassword0123456789", useCandidate: true, tid: 1)
+        _ = agent.handle(nominate, message: try STUNMessage(parsing: nominate), from: victim, now: .zero)
+        #expect(agent.selected == victim)
+        for second in 1...40 {
+            let check = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: UInt8(1 + second))
+            guard case .respond = agent.handle(check, message: try STUNMessage(parsing: check), from: attacker, now: .milliseconds(Double(second * 1_000))) else {
+                Issue.record("an authenticated check went unanswered")
+                return
+            }
+        }
+        #expect(agent.selected == victim)
+        #expect(agent.consentExpired(now: .milliseconds(31_000)), "checks from another address kept the selected pair's consent")
+        // A check from the selected address itself refreshes it.
+        let fresh = Self.request(username: "loc:rem", password: "localpassword0123456789", tid: 99)
+        _ = agent.handle(fresh, message: try STUNMessage(parsing: fresh), from: victim, now: .milliseconds(40_000))
+        #expect(!agent.consentExpired(now: .milliseconds(41_000)))
+    }
 }
 
 @Suite struct RelayStateTests {
@@ -247,6 +271,24 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(s.receive(check, from: peer, now: .zero).count == 1)  // still answered
         #expect(s.close(id: id, reason: "test"))
         #expect(s.receive(check, from: peer, now: .zero).isEmpty)
+    }
+
+    /// An ICE-TCP connection that closed takes its address off its session: a new connection from
+    /// the same ip:port is nobody's until it authenticates, and then it is the session's again.
+    @Test func aClosedTCPConnectionsAddressIsUnbound() throws {
+        let s = try Self.state()
+        let opened = try s.open(room: "r", role: .publisher, offer: SessionDescription(parsing: String(contentsOf: URL(fileURLWithPath: Fixtures.directory()).appendingPathComponent("Fixtures/aiortc-publisher-offer.sdp"), encoding: .utf8)), now: .zero)
+        let parsed = try SessionDescription(parsing: opened.answer)
+        let ufrag = try #require(parsed.media[0].value("ice-ufrag")), pwd = try #require(parsed.media[0].value("ice-pwd"))
+        let peer = PeerAddress(ip: [127, 0, 0, 1], port: 50_677, transport: .tcp)
+        let check = ICELiteAgentTests.request(username: "\(ufrag):RzOd", password: pwd, useCandidate: true)
+        #expect(s.receive(check, from: peer, now: .zero).count == 1)
+        #expect(s.hasSession(at: peer))
+        s.transportClosed(at: peer)
+        #expect(!s.hasSession(at: peer))
+        #expect(s.sessionCount() == 1, "the session goes on until its consent lapses")
+        #expect(s.receive(check, from: peer, now: .milliseconds(1_000)).count == 1)
+        #expect(s.hasSession(at: peer), "an authenticated check from the address binds it again")
     }
 
     @Test func silentSessionsAreReaped() throws {

@@ -21,11 +21,12 @@ import Testing
         }
         let sampler = Sampler()
         let children = try (0..<4).map { _ in try Subprocess("sleep", ["1.5"]) }
+        let pids = Set(children.map(\.pid))
         let started = ContinuousClock.now
         Thread {
             while ContinuousClock.now - started < .seconds(1.2) {
                 if ContinuousClock.now - started > .seconds(0.3) {
-                    sampler.most.store(max(sampler.most.load(ordering: .relaxed), Self.threadsInWaitCalls()), ordering: .relaxed)
+                    sampler.most.store(max(sampler.most.load(ordering: .relaxed), Self.threadsWaiting(for: pids)), ordering: .relaxed)
                 }
                 usleep(5_000)
             }
@@ -41,17 +42,30 @@ import Testing
         #expect(blocked == 0, "\(blocked) threads sat in a wait call while four children were waited for")
     }
 
-    /// How many of this process's threads are blocked in wait4 or waitid now.
-    static func threadsInWaitCalls() -> Int {
+    /// How many of this process's threads are blocked now in wait4 or waitid for one of `pids` or
+    /// for any child. A wait for another child does not count: another test's `Subprocess` reaps
+    /// its SIGKILLed child with a short blocking wait (CI, stop 24: one was sampled mid-wait).
+    /// `/proc/self/task/*/syscall` is "number arg1 arg2 …" in hex: wait4(pid, …), waitid(idtype, id, …).
+    static func threadsWaiting(for pids: Set<pid_t>) -> Int {
         #if arch(x86_64)
-        let calls: Set<Substring> = ["61", "247"]
+        let (wait4, waitid) = (61, 247)
         #else
-        let calls: Set<Substring> = ["260", "95"]  // aarch64
+        let (wait4, waitid) = (260, 95)  // aarch64
         #endif
         let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
         return threads.count { thread in
             let line = (try? String(contentsOfFile: "/proc/self/task/\(thread)/syscall", encoding: .utf8)) ?? ""
-            return line.split(separator: " ").first.map(calls.contains) ?? false
+            let fields = line.split(separator: " ").map { field in
+                UInt64(field.hasPrefix("0x") ? field.dropFirst(2) : field, radix: field.hasPrefix("0x") ? 16 : 10)
+            }
+            guard fields.count >= 3, let number = fields[0], let arg1 = fields[1], let arg2 = fields[2] else { return false }
+            // pid_t is 32 bits: -1 ("any child") arrives as 0xffffffff or 0xffffffffffffffff.
+            let asPid = { (raw: UInt64) in pid_t(truncatingIfNeeded: raw) }
+            switch Int(number) {
+            case wait4: return asPid(arg1) <= 0 || pids.contains(asPid(arg1))
+            case waitid: return arg1 == 0 /* P_ALL */ || arg1 == 2 /* P_PGID */ || pids.contains(asPid(arg2))
+            default: return false
+            }
         }
     }
 

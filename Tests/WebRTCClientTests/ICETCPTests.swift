@@ -20,7 +20,7 @@ import WebRTCClient
     @Test func framesAreSplitAndJoinedAcrossReads() throws {
         let packets: [[UInt8]] = [[0x80, 1, 2], Array(repeating: 7, count: 300), [0x01]]
         var wire = ByteBuffer()
-        for p in packets { wire.writeImmutableBuffer(RFC4571FrameDecoder.frame(ByteBuffer(bytes: p), allocator: .init())) }
+        for p in packets { wire.writeImmutableBuffer(try #require(RFC4571FrameDecoder.frame(ByteBuffer(bytes: p), allocator: .init()))) }
         #expect(wire.getBytes(at: 0, length: 2) == [0, 3])
         // Fed one byte at a time, and all at once: the same packets come out.
         for chunk in [1, wire.readableBytes] {
@@ -138,7 +138,7 @@ import WebRTCClient
             type: STUNMessage.MessageType.bindingRequest, transactionID: Array(repeating: 1, count: 12),
             attributes: [.init(type: STUNMessage.AttributeType.username, value: Array("nobody:x".utf8))]
         ).serialized(integrityKey: Array("0123456789abcdefghijkl".utf8), mac: HMACSHA1.digest)
-        try await stranger.writeAndFlush(RFC4571FrameDecoder.frame(ByteBuffer(bytes: check), allocator: .init()))
+        try await stranger.writeAndFlush(try #require(RFC4571FrameDecoder.frame(ByteBuffer(bytes: check), allocator: .init())))
         // Three from one address at once; a fourth is refused at once.
         var held: [any Channel] = []
         for _ in 0..<2 { held.append(try await Self.connect(relay.port, group: group)) }
@@ -189,5 +189,38 @@ import WebRTCClient
         // A packet to a peer with no connection is counted, not sent anywhere.
         output.write([OutgoingDatagram(bytes: packet, to: peer)])
         #expect(state.dropped["tcp-no-connection"] == 1)
+    }
+
+    /// Two connections from one remote address and port (possible when the worker listens on two
+    /// local addresses): the second is refused, so the first is not orphaned outside the quotas
+    /// and the sweep, and closing either leaves the per-address count right. Socket-free.
+    @Test func aSecondConnectionFromTheSameAddressIsRefused() throws {
+        let loop = EmbeddedEventLoop()
+        var limits = RelayLimits()
+        limits.tcpConnectionsPerAddress = 2
+        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        let bound = NIOLoopBound(state, eventLoop: loop)
+        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
+        let first = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try first.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
+        let second = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try second.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
+        #expect(!second.isActive, "a duplicate remote address was taken")
+        #expect(first.isActive)
+        #expect(output.tcpConnectionCount == 1)
+        #expect(state.dropped["tcp-duplicate-address"] == 1)
+        // The per-address quota still counts one: two more ports from the address fit only once.
+        let third = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try third.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_556)).wait()
+        let fourth = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try fourth.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_557)).wait()
+        #expect(third.isActive && !fourth.isActive)
+        #expect(state.dropped["tcp-connections-per-address"] == 1)
+        // Closing the first frees its slot.
+        _ = try? first.close().wait()
+        #expect(output.tcpConnectionCount == 1)
+        let fifth = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try fifth.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_558)).wait()
+        #expect(fifth.isActive)
     }
 }

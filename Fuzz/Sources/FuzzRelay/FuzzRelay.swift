@@ -74,7 +74,7 @@ final class World {
 
     init() throws {
         relay = try RelayState(
-            certificate: try DTLSCertificate(), announceIP: "127.0.0.1", mediaPort: 40_000,
+            certificate: try DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000,
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
         clientCertificate = try DTLSCertificate(commonName: "fuzz")
         publisher = try join(

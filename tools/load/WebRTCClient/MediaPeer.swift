@@ -424,7 +424,10 @@ final class ICETCPFraming: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let framed = RFC4571FrameDecoder.frame(unwrapOutboundIn(data).data, allocator: context.channel.allocator)
+        guard let framed = RFC4571FrameDecoder.frame(unwrapOutboundIn(data).data, allocator: context.channel.allocator) else {
+            promise?.fail(ChannelError.writeMessageTooLarge)
+            return
+        }
         context.write(wrapOutboundOut(framed), promise: promise)
     }
 }
