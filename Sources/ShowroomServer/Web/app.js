@@ -117,13 +117,17 @@ async function stop() {
 async function updateStats() {
   if (!pc) return;
   const report = await pc.getStats();
-  let bytes = 0, frames = 0, sent = 0, lost = 0, jitter = null, rtt = null, audioPackets = 0, pair = null;
+  let bytes = 0, frames = 0, sent = 0, lost = 0, jitter = null, rtt = null, audioPackets = 0, audioSamples = 0, pair = null, size = null;
   report.forEach((s) => {
     if (s.type === "inbound-rtp") {
       bytes += s.bytesReceived || 0;
       lost += s.packetsLost || 0;
-      if (s.kind === "video") { frames += s.framesDecoded || 0; jitter = s.jitter; }
-      if (s.kind === "audio") audioPackets += s.packetsReceived || 0;
+      if (s.kind === "video") {
+        frames += s.framesDecoded || 0;
+        jitter = s.jitter;
+        if (s.frameWidth) size = `${s.frameWidth}x${s.frameHeight}`;
+      }
+      if (s.kind === "audio") { audioPackets += s.packetsReceived || 0; audioSamples += s.totalSamplesReceived || 0; }
     } else if (s.type === "outbound-rtp") {
       bytes += s.bytesSent || 0;
       if (s.kind === "video") sent += s.framesEncoded || 0;
@@ -136,7 +140,10 @@ async function updateStats() {
   });
   const kbps = lastBytes === null ? 0 : ((bytes - lastBytes) * 8) / 1000;
   lastBytes = bytes;
-  Object.assign(window.showroomStats, { framesDecoded: frames, framesSent: sent, audioPacketsReceived: audioPackets, bitrateKbps: kbps, packetsLost: lost });
+  Object.assign(window.showroomStats, {
+    framesDecoded: frames, framesSent: sent, audioPacketsReceived: audioPackets, audioSamplesReceived: audioSamples,
+    frameSize: size, bitrateKbps: kbps, packetsLost: lost,
+  });
   // How this page reaches the relay: the local candidate's type (host, srflx, relay) and protocol.
   const local = pair && report.get(pair.localCandidateId);
   if (local) Object.assign(window.showroomStats, { candidateType: local.candidateType, candidateProtocol: local.protocol, relayProtocol: local.relayProtocol });
