@@ -80,7 +80,9 @@ func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throw
 
 /// Issue 17, ICE-TCP: Chromium in a lo-only namespace uses UDP while it can, and when nftables in
 /// the namespace drops UDP to the relay's media ports, it connects to the relay's passive TCP
-/// candidate (RFC 6544) and publishes and plays over it (`peers/chromium_ice_tcp.py`).
+/// candidate (RFC 6544) and publishes and plays over it (`peers/chromium_ice_tcp.py`). Glass to
+/// glass is measured both ways by the viewing page itself: abs-capture-time from the publishing
+/// page's camera, through the relay, to the frame's display (`getSynchronizationSources()`).
 @Suite(.serialized) struct ChromiumICETCPTests {
     @Test func chromiumPublishesAndPlaysOverTCPWhenUDPIsBlocked() async throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
@@ -101,6 +103,13 @@ func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throw
             #expect(publisher["state"] as? String == "connected" && publisher["error"] as? String == "", "\(step) publisher: \(publisher)")
             #expect(publisher["framesSent"] as? Int ?? 0 >= 30, "\(step) publisher: \(publisher)")
             #expect(viewer["framesDecoded"] as? Int ?? 0 >= 60 && viewer["audioPacketsReceived"] as? Int ?? 0 > 0, "\(step) viewer: \(viewer)")
+            // One sample per displayed frame for ~8 s; on loopback capture-to-display stays well
+            // under a quarter of a second (a frozen or backed-up path would not).
+            let g2g = viewer["glassToGlassMs"] as? [String: Any] ?? [:]
+            let sampled = g2g["frames"] as? Int ?? 0, p50 = g2g["p50"] as? Double ?? .infinity, p95 = g2g["p95"] as? Double ?? .infinity
+            #expect(sampled >= 100, "\(step): \(sampled) glass-to-glass samples: \(viewer)")
+            #expect(p50 > 0 && p95 < 250, "\(step): glass to glass p50 \(p50) ms, p95 \(p95) ms")
+            print("Chromium → relay → Chromium over \(transport): glass to glass p50 \(p50) ms, p95 \(p95) ms, \(sampled) frames")
             for (side, stats) in [("publisher", publisher), ("viewer", viewer)] {
                 // Over TCP Chromium's side of the pair is peer-reflexive: its active TCP candidate
                 // (port 9) becomes the connection's real source port in the relay's answer.

@@ -54,6 +54,39 @@ async function negotiate(kind, room, query = "") {
   await pc.setRemoteDescription({ type: "answer", sdp: await r.text() });
 }
 
+// Asks for abs-capture-time (http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time) on
+// a transceiver where the browser lets a page choose its header extensions (Chromium): a
+// publisher's packets then carry each frame's capture time, the relay passes it on to every viewer
+// (renditions too), and a viewer reads it back with getSynchronizationSources().
+function withCaptureTime(transceiver) {
+  if (!transceiver.getHeaderExtensionsToNegotiate) return;
+  const extensions = transceiver.getHeaderExtensionsToNegotiate();
+  for (const e of extensions) if (e.uri.endsWith("/abs-capture-time") && e.direction === "stopped") e.direction = "sendrecv";
+  try { transceiver.setHeaderExtensionsToNegotiate(extensions); } catch (_) { /* the browser keeps its own */ }
+}
+
+// Glass to glass, per displayed video frame: when the viewer's browser handed it to the screen,
+// minus when the publisher's camera captured it (abs-capture-time, NTP). Meaningful when both
+// machines' clocks agree (the same machine, or both synchronized); the last 600 frames are kept.
+const NTP_TO_UNIX_MS = 2_208_988_800_000;
+let glassToGlass = [];
+let lastFrame = null;
+function sampleGlassToGlass() {
+  const receiver = pc && pc.getReceivers().find((r) => r.track && r.track.kind === "video");
+  if (!receiver || !receiver.getSynchronizationSources) return;
+  for (const s of receiver.getSynchronizationSources()) {
+    if (s.captureTimestamp === undefined || s.rtpTimestamp === lastFrame) continue;
+    lastFrame = s.rtpTimestamp;
+    glassToGlass.push(s.timestamp - (s.captureTimestamp - NTP_TO_UNIX_MS));
+    if (glassToGlass.length > 600) glassToGlass.shift();
+  }
+}
+setInterval(sampleGlassToGlass, 50);
+
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
+}
+
 function preferCodec(transceiver, mime) {
   const caps = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind);
   if (!caps || !transceiver.setCodecPreferences) return;
@@ -88,6 +121,7 @@ async function goLive() {
   for (const track of media.getTracks()) {
     const t = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
     preferCodec(t, track.kind === "video" ? "video/vp8" : "audio/opus");
+    if (track.kind === "video") withCaptureTime(t);
   }
   await negotiate("whip", room);
 }
@@ -100,8 +134,11 @@ async function watch() {
   $("video").srcObject = stream;
   $("video").muted = false;
   pc.addEventListener("track", (e) => stream.addTrack(e.track));
-  preferCodec(pc.addTransceiver("video", { direction: "recvonly" }), "video/vp8");
+  const video = pc.addTransceiver("video", { direction: "recvonly" });
+  preferCodec(video, "video/vp8");
+  withCaptureTime(video);
   preferCodec(pc.addTransceiver("audio", { direction: "recvonly" }), "audio/opus");
+  glassToGlass = [];
   await negotiate("whep", room, `?quality=${encodeURIComponent($("quality").value)}`);
 }
 
@@ -152,6 +189,11 @@ async function updateStats() {
   $("loss").textContent = `${lost}`;
   $("jitter").textContent = jitter === null ? "–" : `${(jitter * 1000).toFixed(1)} ms`;
   $("rtt").textContent = rtt === null ? "–" : `${(rtt * 1000).toFixed(1)} ms`;
+  if (glassToGlass.length) {
+    const sorted = [...glassToGlass].sort((a, b) => a - b);
+    window.showroomStats.glassToGlassMs = { frames: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] };
+    $("g2g").textContent = `${percentile(sorted, 50).toFixed(0)} ms (p95 ${percentile(sorted, 95).toFixed(0)})`;
+  }
 }
 
 function setButtons(running) {

@@ -36,9 +36,10 @@ def stats(driver):
     return driver.execute_script("return window.showroomStats") or {}
 
 
-def live_and_watch(driver, base, room, query, frames=60):
+def live_and_watch(driver, base, room, query, frames=60, dwell=0):
     """Goes live on the live page (`/`) in one tab and watches in another; both pages' stats once
-    the viewer decoded `frames` frames and audio (or after 15 s)."""
+    the viewer decoded `frames` frames and audio (or after 15 s), and `dwell` seconds more (the
+    page's glass-to-glass samples, one per displayed frame, accumulate meanwhile)."""
     from selenium.webdriver.common.by import By
     driver.get(f"{base}/?room={room}{query}")
     driver.find_element(By.ID, "live").click()
@@ -56,7 +57,12 @@ def live_and_watch(driver, base, room, query, frames=60):
         if viewer.get("framesDecoded", 0) >= frames and viewer.get("audioPacketsReceived", 0) > 0 and viewer.get("candidateType"):
             break
         time.sleep(0.2)
-    viewer = dict(viewer, seconds=time.monotonic() - start, error=driver.find_element(By.ID, "error").text)
+    reached = time.monotonic() - start
+    if dwell:
+        time.sleep(dwell)
+        time.sleep(1.1)  # the page's stats refresh once a second
+        viewer = stats(driver)
+    viewer = dict(viewer, seconds=reached, error=driver.find_element(By.ID, "error").text)
     driver.close()
     driver.switch_to.window(publisher_tab)
     publisher = dict(stats(driver), error=driver.find_element(By.ID, "error").text)
