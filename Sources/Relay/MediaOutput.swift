@@ -18,6 +18,7 @@ final class MediaOutput: @unchecked Sendable {
     private var pendingUDP = 0
     private var pendingUDP6 = 0
     private var connections: [PeerAddress: ICETCPConnection] = [:]
+    /// Open connections per remote IPv4 address or IPv6 /64 (``quotaKey(_:)``).
     private var connectionsPerIP: [[UInt8]: Int] = [:]
     private var dirty: [ICETCPConnection] = []
 
@@ -86,20 +87,28 @@ final class MediaOutput: @unchecked Sendable {
     func admit(_ connection: ICETCPConnection, address: PeerAddress) -> String? {
         eventLoop.assertInEventLoop()
         guard connections.count < limits.tcpConnectionsPerWorker else { return "tcp-connections" }
-        guard connectionsPerIP[address.ip, default: 0] < limits.tcpConnectionsPerAddress else { return "tcp-connections-per-address" }
+        guard connectionsPerIP[Self.quotaKey(address), default: 0] < limits.tcpConnectionsPerAddress else { return "tcp-connections-per-address" }
         // One remote ip:port can reach two of the worker's local addresses; replacing the first
         // connection would leave it outside the quotas and the sweep, so the second is refused.
         guard connections[address] == nil else { return "tcp-duplicate-address" }
         connections[address] = connection
-        connectionsPerIP[address.ip, default: 0] += 1
+        connectionsPerIP[Self.quotaKey(address), default: 0] += 1
         return nil
+    }
+
+    /// What the per-address quota counts by: an IPv4 address, or an IPv6 address's /64 — one
+    /// subscriber's network holds a whole /64 (RFC 6177), so counting single IPv6 addresses would
+    /// give one attacker 2^64 quotas.
+    static func quotaKey(_ address: PeerAddress) -> [UInt8] {
+        address.ip.count == 16 ? Array(address.ip.prefix(8)) : address.ip
     }
 
     func remove(_ connection: ICETCPConnection, address: PeerAddress) {
         eventLoop.assertInEventLoop()
         guard connections[address] === connection else { return }
         connections[address] = nil
-        if let n = connectionsPerIP[address.ip], n > 1 { connectionsPerIP[address.ip] = n - 1 } else { connectionsPerIP[address.ip] = nil }
+        let key = Self.quotaKey(address)
+        if let n = connectionsPerIP[key], n > 1 { connectionsPerIP[key] = n - 1 } else { connectionsPerIP[key] = nil }
     }
 
     /// Once a second: closes ICE-TCP connections that carry no session `tcpBindDeadline` after

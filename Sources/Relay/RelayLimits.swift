@@ -46,7 +46,7 @@ public struct RelayLimits: Sendable, Equatable {
     /// over TCP. Each holds a socket, at most one read plus one frame of input and
     /// ``tcpSendBuffer`` of output.
     public var tcpConnectionsPerWorker = 2_000
-    /// ICE-TCP connections from one remote IP address at once, per worker: room for an office's
+    /// ICE-TCP connections from one remote IPv4 address or IPv6 /64 at once, per worker: room for an office's
     /// shoppers behind one NAT, not for one attacker to take every slot.
     public var tcpConnectionsPerAddress = 64
     /// An ICE-TCP connection that carries no session's media this long after it opened (its peer

@@ -223,4 +223,26 @@ import WebRTCClient
         try fifth.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_558)).wait()
         #expect(fifth.isActive)
     }
+
+    /// The per-address quota counts an IPv6 peer by its /64: addresses that differ only in their
+    /// last 64 bits share one quota, another /64 has its own. Socket-free.
+    @Test func ipv6PeersAreCountedByTheirSlash64() throws {
+        let loop = EmbeddedEventLoop()
+        var limits = RelayLimits()
+        limits.tcpConnectionsPerAddress = 2
+        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        let bound = NIOLoopBound(state, eventLoop: loop)
+        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
+        func connect(_ ip: String) throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+            try channel.connect(to: SocketAddress(ipAddress: ip, port: 5_000)).wait()
+            return channel
+        }
+        let same = try ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"].map(connect)
+        #expect(same.map(\.isActive) == [true, true, false], "a third address in one /64 was taken")
+        #expect(state.dropped["tcp-connections-per-address"] == 1)
+        #expect(try connect("2001:db8:1:3::1").isActive, "another /64 has its own quota")
+        // IPv4 addresses are counted one by one.
+        #expect(try ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(connect).allSatisfy(\.isActive))
+    }
 }
