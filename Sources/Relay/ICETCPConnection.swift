@@ -21,8 +21,7 @@ final class ICETCPConnection: ChannelInboundHandler {
     private(set) var unwritableSince: NIODeadline?
     /// Written to since the last flush (``MediaOutput`` keeps the list).
     var pendingFlush = false
-    private var burstStart: NIODeadline?
-    private var pending = 0
+    private var burst = ReadBurst()
 
     init(state: NIOLoopBound<RelayState>, output: MediaOutput, now: NIODeadline = .now()) {
         self.state = state
@@ -57,23 +56,15 @@ final class ICETCPConnection: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let address else { return }
-        if burstStart == nil { burstStart = .now() }
+        burst.read()
         var frame = unwrapInboundIn(data)
         let out = state.value.receive(&frame, from: address, socket: nil, now: .now)
         output.write(out)
-        pending += out.count
+        burst.queued(out.count)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        state.value.flushPipes()
-        if pending > 0 {
-            output.flush()
-            pending = 0
-        }
-        if let start = burstStart {
-            burstStart = nil
-            state.value.loopLoad.worked(MediaTime(microseconds: Int64((NIODeadline.now() - start).nanoseconds / 1_000)))
-        }
+        burst.end(state: state.value, output: output)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

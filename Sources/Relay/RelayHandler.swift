@@ -16,10 +16,8 @@ final class RelayHandler: ChannelInboundHandler {
     private let state: NIOLoopBound<RelayState>
     private let output: MediaOutput
     private var timer: RepeatedTask?
-    private var pending = 0
-    /// When the read burst under way began (its first `channelRead`): the burst's time, up to the
-    /// end of its flush, is the loop's busy time (``LoopLoad``).
-    private var burstStart: NIODeadline?
+    /// The read burst under way: its flush and its busy time (``LoopLoad``).
+    private var burst = ReadBurst()
     /// Source addresses already converted, so that a packet costs a hash lookup, not an allocation.
     private var addresses: [SocketAddress: PeerAddress] = [:]
 
@@ -61,7 +59,7 @@ final class RelayHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) { timer?.cancel() }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if burstStart == nil { burstStart = .now() }
+        burst.read()
         let envelope = unwrapInboundIn(data)
         let address: PeerAddress
         if let known = addresses[envelope.remoteAddress] {
@@ -75,20 +73,11 @@ final class RelayHandler: ChannelInboundHandler {
         var buffer = envelope.data
         let out = state.value.receive(&buffer, from: address, socket: envelope.remoteAddress, now: .now)
         output.write(out)
-        pending += out.count
+        burst.queued(out.count)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // Other workers' share of this batch, in one hop each (``PipeOut``).
-        state.value.flushPipes()
-        if pending > 0 {
-            output.flush()
-            pending = 0
-        }
-        if let start = burstStart {
-            burstStart = nil
-            state.value.loopLoad.worked(MediaTime(microseconds: Int64((NIODeadline.now() - start).nanoseconds / 1_000)))
-        }
+        burst.end(state: state.value, output: output)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -13,15 +13,21 @@ func inLoopbackNamespace(_ command: [String], timeout: TimeInterval) async throw
     let output: Result<String, any Error>
     do {
         try #require(try await ip(["-n", ns, "link", "set", "lo", "up"]) == .exited(0))
-        let process = try Subprocess("ip", ["netns", "exec", ns] + command, output: .capture)
-        await process.exit(within: .seconds(timeout))
-        await process.end()  // and whatever it left running (its process group)
-        output = .success(process.output())
+        output = .success(try await run(command, inNamespace: ns, timeout: timeout))
     } catch {
         output = .failure(error)
     }
     _ = try? await ip(["netns", "del", ns])
     return try output.get()
+}
+
+/// Runs `command` in the existing namespace `ns` for at most `timeout` seconds, then ends it and
+/// whatever it left running (its process group); its standard output.
+func run(_ command: [String], inNamespace ns: String, timeout: TimeInterval) async throws -> String {
+    let process = try Subprocess("ip", ["netns", "exec", ns] + command, output: .capture)
+    await process.exit(within: .seconds(timeout))
+    await process.end()
+    return process.output()
 }
 
 /// (a) Chromium publishes and Chromium watches; (c) aiortc publishes and Chromium watches. The

@@ -31,10 +31,7 @@ func inVethNamespace(_ command: [String], address: String = "10.99.9.1", timeout
             "ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"]
         ).exit(within: .seconds(30))
         try #require(sysctl == .exited(0), "cannot turn IPv6 off in the namespace")
-        let process = try Subprocess("ip", ["netns", "exec", ns] + command, output: .capture)
-        await process.exit(within: .seconds(timeout))
-        await process.end()  // and whatever it left running (its process group)
-        output = .success(process.output())
+        output = .success(try await run(command, inNamespace: ns, timeout: timeout))
     } catch {
         output = .failure(error)
     }

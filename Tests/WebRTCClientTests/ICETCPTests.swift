@@ -157,14 +157,11 @@ import WebRTCClient
     /// A peer that stops reading: past the high-water mark its packets are dropped (not queued
     /// without end), and after the stall deadline the connection is closed. Socket-free.
     @Test func aReaderThatStopsIsDroppedThenClosed() throws {
-        let loop = EmbeddedEventLoop()
         var limits = RelayLimits()
         limits.tcpBindDeadline = .hours(1)
-        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
-        let bound = NIOLoopBound(state, eventLoop: loop)
-        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
-        let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
+        let worker = try SocketFreeWorker(limits: limits)
+        let (state, output) = (worker.state, worker.output)
+        let channel = try worker.connect("127.0.0.1", port: 5_555)
         #expect(output.tcpConnectionCount == 1)
         let peer = PeerAddress(ip: [127, 0, 0, 1], port: 5_555, transport: .tcp)
         let packet: [UInt8] = [0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]
@@ -195,54 +192,63 @@ import WebRTCClient
     /// local addresses): the second is refused, so the first is not orphaned outside the quotas
     /// and the sweep, and closing either leaves the per-address count right. Socket-free.
     @Test func aSecondConnectionFromTheSameAddressIsRefused() throws {
-        let loop = EmbeddedEventLoop()
         var limits = RelayLimits()
         limits.tcpConnectionsPerAddress = 2
-        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
-        let bound = NIOLoopBound(state, eventLoop: loop)
-        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
-        let first = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try first.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
-        let second = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try second.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_555)).wait()
+        let worker = try SocketFreeWorker(limits: limits)
+        let (state, output) = (worker.state, worker.output)
+        let first = try worker.connect("127.0.0.1", port: 5_555)
+        let second = try worker.connect("127.0.0.1", port: 5_555)
         #expect(!second.isActive, "a duplicate remote address was taken")
         #expect(first.isActive)
         #expect(output.tcpConnectionCount == 1)
         #expect(state.dropped["tcp-duplicate-address"] == 1)
         // The per-address quota still counts one: two more ports from the address fit only once.
-        let third = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try third.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_556)).wait()
-        let fourth = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try fourth.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_557)).wait()
+        let third = try worker.connect("127.0.0.1", port: 5_556)
+        let fourth = try worker.connect("127.0.0.1", port: 5_557)
         #expect(third.isActive && !fourth.isActive)
         #expect(state.dropped["tcp-connections-per-address"] == 1)
         // Closing the first frees its slot.
         _ = try? first.close().wait()
         #expect(output.tcpConnectionCount == 1)
-        let fifth = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-        try fifth.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 5_558)).wait()
+        let fifth = try worker.connect("127.0.0.1", port: 5_558)
         #expect(fifth.isActive)
     }
 
     /// The per-address quota counts an IPv6 peer by its /64: addresses that differ only in their
     /// last 64 bits share one quota, another /64 has its own. Socket-free.
     @Test func ipv6PeersAreCountedByTheirSlash64() throws {
-        let loop = EmbeddedEventLoop()
         var limits = RelayLimits()
         limits.tcpConnectionsPerAddress = 2
-        let state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
-        let bound = NIOLoopBound(state, eventLoop: loop)
-        let output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
-        func connect(_ ip: String) throws -> EmbeddedChannel {
-            let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
-            try channel.connect(to: SocketAddress(ipAddress: ip, port: 5_000)).wait()
-            return channel
-        }
+        let worker = try SocketFreeWorker(limits: limits)
+        let state = worker.state
+        func connect(_ ip: String) throws -> EmbeddedChannel { try worker.connect(ip, port: 5_000) }
         let same = try ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"].map(connect)
         #expect(same.map(\.isActive) == [true, true, false], "a third address in one /64 was taken")
         #expect(state.dropped["tcp-connections-per-address"] == 1)
         #expect(try connect("2001:db8:1:3::1").isActive, "another /64 has its own quota")
         // IPv4 addresses are counted one by one.
         #expect(try ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(connect).allSatisfy(\.isActive))
+    }
+}
+
+/// A media worker's ICE-TCP side without sockets: its state and output on an `EmbeddedEventLoop`,
+/// and connections as `EmbeddedChannel`s from any address.
+struct SocketFreeWorker {
+    let loop = EmbeddedEventLoop()
+    let state: RelayState
+    let output: MediaOutput
+    private let bound: NIOLoopBound<RelayState>
+
+    init(limits: RelayLimits) throws {
+        state = try RelayState(certificate: DTLSCertificate(), announceIPs: ["127.0.0.1"], mediaPort: 40_000, limits: limits, logger: Logger(label: "test"))
+        bound = NIOLoopBound(state, eventLoop: loop)
+        output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
+    }
+
+    /// A connection from `ip`:`port`, through the worker's admission (it may be refused: closed).
+    func connect(_ ip: String, port: Int) throws -> EmbeddedChannel {
+        let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: ip, port: port)).wait()
+        return channel
     }
 }
