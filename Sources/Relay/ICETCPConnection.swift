@@ -17,6 +17,10 @@ final class ICETCPConnection: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var address: PeerAddress?
     let opened: NIODeadline
+    /// Whether one of the peer's ICE checks was authenticated (answered) on this connection.
+    /// Until then only STUN binding requests are taken: the first frame that is not one, or that
+    /// is not answered, ends the connection.
+    private(set) var authenticated = false
     /// Since when the socket holds more than its high-water mark unsent (nil: writable).
     private(set) var unwritableSince: NIODeadline?
     /// Written to since the last flush (``MediaOutput`` keeps the list).
@@ -58,9 +62,32 @@ final class ICETCPConnection: ChannelInboundHandler {
         guard let address else { return }
         burst.read()
         var frame = unwrapInboundIn(data)
+        // No peer's packet is shorter than an RTP header (STUN 20, DTLS 13, SRTCP 22 bytes): a
+        // stream of tiny frames is only a way to make the worker busy.
+        guard frame.readableBytes >= Self.shortestPacket else { return refuse("tcp-runt-frame", context: context) }
+        let isSTUN = frame.getInteger(at: frame.readerIndex, as: UInt8.self).map { $0 <= 3 } ?? false
+        if !authenticated {
+            guard isSTUN, frame.readableBytes >= Self.stunHeader else { return refuse("tcp-unauthenticated-frame", context: context) }
+        }
         let out = state.value.receive(&frame, from: address, socket: nil, now: .now)
+        if !authenticated {
+            // A binding request is answered only once authenticated (ICELiteAgent).
+            guard !out.isEmpty else { return refuse("tcp-unauthenticated", context: context) }
+            authenticated = true
+        }
         output.write(out)
         burst.queued(out.count)
+    }
+
+    /// The shortest packet a peer sends: an RTP header.
+    static let shortestPacket = 12
+    /// A STUN message's header ([RFC 8489 §5](https://www.rfc-editor.org/rfc/rfc8489#section-5)).
+    static let stunHeader = 20
+
+    private func refuse(_ reason: String, context: ChannelHandlerContext) {
+        state.value.drops.count(reason)
+        self.context = nil
+        context.close(promise: nil)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

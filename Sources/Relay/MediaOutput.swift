@@ -86,7 +86,15 @@ final class MediaOutput: @unchecked Sendable {
     /// Takes a new ICE-TCP connection, or says which quota refuses it.
     func admit(_ connection: ICETCPConnection, address: PeerAddress) -> String? {
         eventLoop.assertInEventLoop()
-        guard connections.count < limits.tcpConnectionsPerWorker else { return "tcp-connections" }
+        if connections.count >= limits.tcpConnectionsPerWorker {
+            // Full: the oldest connection that never authenticated makes room (one that opens and
+            // says nothing cannot keep real peers out); with none, the new one is refused.
+            guard let (oldestAddress, oldest) = connections.filter({ !$0.value.authenticated }).min(by: { $0.value.opened < $1.value.opened })
+            else { return "tcp-connections" }
+            drops.count("tcp-evicted-unauthenticated")
+            remove(oldest, address: oldestAddress)
+            oldest.close()
+        }
         guard connectionsPerIP[Self.quotaKey(address), default: 0] < limits.tcpConnectionsPerAddress else { return "tcp-connections-per-address" }
         // One remote ip:port can reach two of the worker's local addresses; replacing the first
         // connection would leave it outside the quotas and the sweep, so the second is refused.
@@ -111,13 +119,17 @@ final class MediaOutput: @unchecked Sendable {
         if let n = connectionsPerIP[key], n > 1 { connectionsPerIP[key] = n - 1 } else { connectionsPerIP[key] = nil }
     }
 
-    /// Once a second: closes ICE-TCP connections that carry no session `tcpBindDeadline` after
-    /// they opened (never authenticated, or their session ended) and those whose peer has not
+    /// Once a second: closes ICE-TCP connections whose peer sent no authenticated check
+    /// `tcpAuthenticateDeadline` after they opened, those that carry no session `tcpBindDeadline`
+    /// after they opened (their session ended, or it uses another pair) and those whose peer has not
     /// taken what was sent for `tcpStallDeadline` (a reader that stopped).
     func sweep(state: RelayState, now: NIODeadline) {
         eventLoop.assertInEventLoop()
         for (address, connection) in connections {
-            if now - connection.opened > limits.tcpBindDeadline, !state.hasSession(at: address) {
+            if !connection.authenticated, now - connection.opened > limits.tcpAuthenticateDeadline {
+                drops.count("tcp-closed-unauthenticated")
+                connection.close()
+            } else if now - connection.opened > limits.tcpBindDeadline, !state.hasSession(at: address) {
                 drops.count("tcp-closed-unbound")
                 connection.close()
             } else if let since = connection.unwritableSince, now - since > limits.tcpStallDeadline {

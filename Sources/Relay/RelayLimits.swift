@@ -49,9 +49,13 @@ public struct RelayLimits: Sendable, Equatable {
     /// ICE-TCP connections from one remote IPv4 address or IPv6 /64 at once, per worker: room for an office's
     /// shoppers behind one NAT, not for one attacker to take every slot.
     public var tcpConnectionsPerAddress = 64
-    /// An ICE-TCP connection that carries no session's media this long after it opened (its peer
-    /// never authenticated, or its session ended) is closed.
+    /// An ICE-TCP connection that carries no session's media this long after it opened (its
+    /// session ended, or its peer uses another pair) is closed.
     public var tcpBindDeadline = TimeAmount.seconds(10)
+    /// An ICE-TCP connection whose peer has not sent an authenticated ICE check this long after it
+    /// opened is closed (a browser sends one at once); while a worker is full, such connections are
+    /// the ones evicted, oldest first, to take a new one.
+    public var tcpAuthenticateDeadline = TimeAmount.seconds(3)
     /// Bytes an ICE-TCP connection may hold unsent (its high-water mark); past it, packets to it
     /// are dropped (`tcp-backpressure`) as a full UDP path would lose them. The kernel's send
     /// buffer is set to the same (`SO_SNDBUF`; Linux doubles it for its bookkeeping), so a

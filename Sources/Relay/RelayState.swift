@@ -397,8 +397,10 @@ final class RelayState {
             count(reason)
             return []
         case .respond(let response):
-            // A new pair, or the same address coming back (a TCP connection reopened from it).
-            if let after = session.ice.selected, before != after || byAddress[after] !== session {
+            // A new pair, or the same address coming back (a TCP connection reopened from it) —
+            // only the address this check came from: a check on another pair must not bind a
+            // selected address whose connection has closed.
+            if let after = session.ice.selected, before != after || (after == address && byAddress[after] !== session) {
                 if let before, byAddress[before] === session { byAddress[before] = nil }
                 byAddress[after] = session
                 session.socketAddress = after == address ? (socket ?? address.socketAddress) : after.socketAddress

@@ -287,6 +287,12 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         s.transportClosed(at: peer)
         #expect(!s.hasSession(at: peer))
         #expect(s.sessionCount() == 1, "the session goes on until its consent lapses")
+        // A check on another pair (UDP, not nominating) answers but does not bind the closed
+        // address again: a new connection from it would inherit the session.
+        let udp = PeerAddress(ip: [127, 0, 0, 1], port: 50_678)
+        let other = ICELiteAgentTests.request(username: "\(ufrag):RzOd", password: pwd, tid: 2)
+        #expect(s.receive(other, from: udp, now: .milliseconds(500)).count == 1)
+        #expect(!s.hasSession(at: peer), "a check from another address bound the closed one again")
         #expect(s.receive(check, from: peer, now: .milliseconds(1_000)).count == 1)
         #expect(s.hasSession(at: peer), "an authenticated check from the address binds it again")
     }

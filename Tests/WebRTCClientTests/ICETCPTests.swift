@@ -125,31 +125,38 @@ import WebRTCClient
         var config = RelayConfiguration()
         config.mediaPort = 0
         config.limits.tcpConnectionsPerAddress = 3
-        config.limits.tcpBindDeadline = .milliseconds(500)
+        // Long enough that the three below are all still open when the fourth comes, on a busy
+        // machine too (CI, stop 25: with 500 ms one was swept first and the fourth was taken).
+        config.limits.tcpAuthenticateDeadline = .milliseconds(1_500)
         let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
         // A frame longer than a datagram: the connection ends at once.
         let oversize = try await Self.connect(relay.port, group: group)
         try await oversize.writeAndFlush(ByteBuffer(bytes: [0x10, 0x00] + Array(repeating: 0x80, count: 64)))
         #expect(await Self.closed(oversize, within: 2))
-        // Frames reach the demultiplexer like datagrams: a binding request for no session is
-        // counted as such, and the connection, never bound to a session, is closed after the deadline.
-        let stranger = try await Self.connect(relay.port, group: group)
+        // Three from one address at once; a fourth is refused at once. The three say nothing and
+        // are closed after the deadline to authenticate.
+        var held: [any Channel] = []
+        for _ in 0..<3 { held.append(try await Self.connect(relay.port, group: group)) }
+        let refused = try await Self.connect(relay.port, group: group)
+        #expect(await Self.closed(refused, within: 2), "a fourth connection from one address was kept")
+        for c in held { #expect(await Self.closed(c, within: 6), "an unauthenticated connection outlived its deadline") }
+        // Before an answered check, a connection takes only STUN: a binding request for no session
+        // is counted as such and ends it; so does media, and a frame shorter than any packet.
         let check = STUNMessage(
             type: STUNMessage.MessageType.bindingRequest, transactionID: Array(repeating: 1, count: 12),
             attributes: [.init(type: STUNMessage.AttributeType.username, value: Array("nobody:x".utf8))]
         ).serialized(integrityKey: Array("0123456789abcdefghijkl".utf8), mac: HMACSHA1.digest)
-        try await stranger.writeAndFlush(try #require(RFC4571FrameDecoder.frame(ByteBuffer(bytes: check), allocator: .init())))
-        // Three from one address at once; a fourth is refused at once.
-        var held: [any Channel] = []
-        for _ in 0..<2 { held.append(try await Self.connect(relay.port, group: group)) }
-        let refused = try await Self.connect(relay.port, group: group)
-        #expect(await Self.closed(refused, within: 2), "a fourth connection from one address was kept")
-        for c in [stranger] + held { #expect(await Self.closed(c, within: 4), "an unauthenticated connection outlived its deadline") }
+        for packet in [check, [0x80, 0x60] + Array(repeating: 0, count: 22), [0x00, 0x01, 0x00]] {
+            let peer = try await Self.connect(relay.port, group: group)
+            try await peer.writeAndFlush(try #require(RFC4571FrameDecoder.frame(ByteBuffer(bytes: packet), allocator: .init())))
+            #expect(await Self.closed(peer, within: 2), "a connection that sent \(packet.count) bytes before authenticating was kept")
+        }
         let dropped = await relay.droppedCounts()
         #expect(dropped["tcp-oversize-frame"] == 1, "\(dropped)")
-        #expect(dropped["stun-unknown-ufrag"] == 1, "\(dropped)")
         #expect(dropped["tcp-connections-per-address"] == 1, "\(dropped)")
-        #expect(dropped["tcp-closed-unbound"] == 3, "\(dropped)")
+        #expect(dropped["tcp-closed-unauthenticated"] == 3, "\(dropped)")
+        #expect(dropped["stun-unknown-ufrag"] == 1 && dropped["tcp-unauthenticated"] == 1, "\(dropped)")
+        #expect(dropped["tcp-unauthenticated-frame"] == 1 && dropped["tcp-runt-frame"] == 1, "\(dropped)")
         await relay.stop()
         try await group.shutdownGracefully()
     }
@@ -159,6 +166,7 @@ import WebRTCClient
     @Test func aReaderThatStopsIsDroppedThenClosed() throws {
         var limits = RelayLimits()
         limits.tcpBindDeadline = .hours(1)
+        limits.tcpAuthenticateDeadline = .hours(1)
         let worker = try SocketFreeWorker(limits: limits)
         let (state, output) = (worker.state, worker.output)
         let channel = try worker.connect("127.0.0.1", port: 5_555)
@@ -228,6 +236,38 @@ import WebRTCClient
         #expect(try connect("2001:db8:1:3::1").isActive, "another /64 has its own quota")
         // IPv4 addresses are counted one by one.
         #expect(try ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(connect).allSatisfy(\.isActive))
+    }
+
+    /// A worker full of connections that never authenticated takes a new one by closing the
+    /// oldest of them; a connection whose check was answered is never the one evicted. Socket-free.
+    @Test func aFullWorkerEvictsTheOldestUnauthenticatedConnection() throws {
+        var limits = RelayLimits()
+        limits.tcpConnectionsPerWorker = 3
+        let worker = try SocketFreeWorker(limits: limits)
+        // One real peer: a session, and its authenticated check over this connection.
+        let offer = ClientOffer(direction: .send, fingerprint: worker.state.certificate.fingerprint)
+        let opened = try worker.state.open(room: "r", role: .publisher, offer: SessionDescription(parsing: offer.sdp), now: .zero)
+        let answer = try SessionDescription(parsing: opened.answer)
+        let ufrag = try #require(answer.media[0].value("ice-ufrag")), password = try #require(answer.media[0].value("ice-pwd"))
+        let real = try worker.connect("192.0.2.1", port: 1_000)
+        let check = STUNMessage(
+            type: STUNMessage.MessageType.bindingRequest, transactionID: Array(repeating: 7, count: 12),
+            attributes: [.init(type: STUNMessage.AttributeType.username, value: Array("\(ufrag):\(offer.iceUfrag)".utf8))]
+        ).serialized(integrityKey: Array(password.utf8), mac: HMACSHA1.digest)
+        try real.writeInbound(ByteBuffer(bytes: check))
+        #expect(try real.readOutbound(as: ByteBuffer.self) != nil, "the check was not answered")
+        // Two that say nothing fill the worker; each newcomer evicts the oldest silent one.
+        let silent = try ["192.0.2.2", "192.0.2.3"].map { try worker.connect($0, port: 1_000) }
+        let newcomer = try worker.connect("192.0.2.4", port: 1_000)
+        #expect(newcomer.isActive && !silent[0].isActive && silent[1].isActive && real.isActive)
+        let another = try worker.connect("192.0.2.5", port: 1_000)
+        #expect(another.isActive && !silent[1].isActive && real.isActive)
+        #expect(worker.state.dropped["tcp-evicted-unauthenticated"] == 2)
+        #expect(worker.output.tcpConnectionCount == 3)
+        // The sweep closes the silent ones after the deadline; the authenticated one stays.
+        worker.output.sweep(state: worker.state, now: .now() + limits.tcpAuthenticateDeadline + .seconds(1))
+        #expect(!newcomer.isActive && !another.isActive && real.isActive)
+        #expect(worker.state.dropped["tcp-closed-unauthenticated"] == 2)
     }
 }
 

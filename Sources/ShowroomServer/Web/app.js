@@ -68,6 +68,8 @@ function withCaptureTime(transceiver) {
 // Glass to glass, per displayed video frame: when the viewer's browser handed it to the screen,
 // minus when the publisher's camera captured it (abs-capture-time, NTP). Meaningful when both
 // machines' clocks agree (the same machine, or both synchronized); the last 600 frames are kept.
+// A publisher sends capture times only when its page was opened with `?latency=1` (they tell
+// every viewer its clock); a viewer always asks for them.
 const NTP_TO_UNIX_MS = 2_208_988_800_000;
 let glassToGlass = [];
 let lastFrame = null;
@@ -121,7 +123,8 @@ async function goLive() {
   for (const track of media.getTracks()) {
     const t = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
     preferCodec(t, track.kind === "video" ? "video/vp8" : "audio/opus");
-    if (track.kind === "video") withCaptureTime(t);
+    // Opt-in: the capture times carry this machine's clock to every viewer.
+    if (track.kind === "video" && new URLSearchParams(location.search).get("latency") === "1") withCaptureTime(t);
   }
   await negotiate("whip", room);
 }

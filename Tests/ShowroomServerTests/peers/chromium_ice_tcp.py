@@ -31,9 +31,9 @@ def main():
         driver = browser()
         # 8 s more once playing: the viewer page's glass-to-glass samples (abs-capture-time from
         # the publishing page's camera to the viewing page's display) over UDP, then over TCP.
-        result["udp_open"] = live_and_watch(driver, BASE, "tcp-control", "", dwell=8)
+        result["udp_open"] = live_and_watch(driver, BASE, "tcp-control", "&latency=1", dwell=8)
         result["udp_blocked"] = drop_udp([f"udp dport {MEDIA_PORT}-{MEDIA_PORT + 63} drop"], MEDIA_PORT)
-        result["tcp"] = live_and_watch(driver, BASE, "tcp-only", "", dwell=8)
+        result["tcp"] = live_and_watch(driver, BASE, "tcp-only", "&latency=1", dwell=8)
     finally:
         if driver:
             driver.quit()
