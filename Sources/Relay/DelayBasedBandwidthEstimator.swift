@@ -1,0 +1,136 @@
+import MediaPipeline
+
+/// A send-side bandwidth estimate for one viewer from its transport-wide feedback
+/// ([draft-holmer-rmcat-transport-wide-cc-extensions-01](https://datatracker.ietf.org/doc/html/draft-holmer-rmcat-transport-wide-cc-extensions-01)):
+/// the packets the relay sent, when each was sent and when (or whether) the viewer got it. The
+/// delay signal leads, as in Google Congestion Control
+/// ([draft-ietf-rmcat-gcc-02](https://datatracker.ietf.org/doc/html/draft-ietf-rmcat-gcc-02)):
+///
+/// 1. packets sent within 5 ms of each other form a group (§5.2); for consecutive groups, the
+///    arrival gap minus the send gap is the delay variation;
+/// 2. ``TrendlineEstimator`` turns the variations into a trend, ``OveruseDetector`` into a signal;
+/// 3. ``AIMDRateControl`` sets the rate from the signal and the acknowledged rate (what arrived in
+///    the last half second).
+///
+/// Loss alone does not cut the rate below 10% (§6: random loss is not congestion — the loss-based
+/// estimate only backs off above it, by half the loss ratio); the estimate is the smaller of the
+/// two. I/O-free: times are the sender's clock for sends and the receiver's for arrivals (only
+/// their differences are used), `now` is injected.
+public struct DelayBasedBandwidthEstimator: Sendable {
+    /// One packet as feedback reports it.
+    public struct Packet: Sendable, Equatable {
+        public var sent: MediaTime
+        /// Nil: reported lost.
+        public var arrived: MediaTime?
+        public var bytes: Int
+        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int) {
+            self.sent = sent
+            self.arrived = arrived
+            self.bytes = bytes
+        }
+    }
+
+    static let groupSpan = MediaTime(microseconds: 5_000)
+    static let acknowledgedWindow = MediaTime(microseconds: 500_000)
+    static let lossWindow = MediaTime(microseconds: 1_000_000)
+
+    private struct Group {
+        var firstSent: MediaTime
+        var lastSent: MediaTime
+        var lastArrival: MediaTime
+    }
+
+    private var trendline = TrendlineEstimator()
+    private var detector = OveruseDetector()
+    private var rateControl: AIMDRateControl
+    private var current: Group?
+    private var previous: Group?
+    /// Arrivals in the acknowledged-rate window (arrival time, bytes), oldest first.
+    private var received: [(at: MediaTime, bytes: Int)] = []
+    private var receivedBytes = 0
+    /// Outcomes in the loss window (report time, lost?), oldest first.
+    private var outcomes: [(at: MediaTime, lost: Bool)] = []
+    private var lossBased: Double
+    private var lastLossUpdate: MediaTime?
+
+    /// The estimate, bit/s.
+    public var estimate: Double { min(rateControl.rate, lossBased) }
+    /// The delay signal after the last feedback.
+    public var signal: OveruseDetector.Signal { detector.signal }
+    /// The rate the viewer acknowledged over the last half second (bit/s), once it spans 100 ms.
+    public var acknowledged: Double? {
+        guard let first = received.first, let last = received.last, last.at - first.at >= MediaTime(microseconds: 100_000) else { return nil }
+        return Double(receivedBytes * 8) / (last.at - first.at).milliseconds * 1_000
+    }
+
+    public init(start: Double) {
+        rateControl = AIMDRateControl(start: start)
+        lossBased = rateControl.maximum
+    }
+
+    /// One feedback report: its packets in sending order, at `now`, with the path's round trip.
+    /// Returns the new estimate (bit/s).
+    @discardableResult
+    public mutating func feedback(_ packets: [Packet], rtt: MediaTime, now: MediaTime) -> Double {
+        var signalled = false
+        for p in packets {
+            outcomes.append((at: now, lost: p.arrived == nil))
+            guard let arrival = p.arrived else { continue }
+            received.append((at: arrival, bytes: p.bytes))
+            receivedBytes += p.bytes
+            if var group = current, p.sent - group.firstSent <= Self.groupSpan, p.sent >= group.firstSent {
+                group.lastSent = max(group.lastSent, p.sent)
+                group.lastArrival = max(group.lastArrival, arrival)
+                current = group
+                continue
+            }
+            // A new group: the one before it is complete.
+            if let done = current {
+                if let before = previous {
+                    let sendGap = (done.lastSent - before.lastSent).milliseconds
+                    let arrivalGap = (done.lastArrival - before.lastArrival).milliseconds
+                    let trend = trendline.update(delayDelta: arrivalGap - sendGap, arrival: done.lastArrival)
+                    _ = detector.detect(trend, sendGap: sendGap, now: now)
+                    signalled = true
+                }
+                previous = done
+            }
+            current = Group(firstSent: p.sent, lastSent: p.sent, lastArrival: arrival)
+        }
+        trim(now: now)
+        if signalled || packets.isEmpty == false {
+            _ = rateControl.update(detector.signal, acknowledged: acknowledged, rtt: rtt, now: now)
+        }
+        updateLossBased(now: now)
+        return estimate
+    }
+
+    private mutating func trim(now: MediaTime) {
+        if let newest = received.last?.at {
+            var drop = 0
+            while drop < received.count, newest - received[drop].at > Self.acknowledgedWindow {
+                receivedBytes -= received[drop].bytes
+                drop += 1
+            }
+            received.removeFirst(drop)
+        }
+        var stale = 0
+        while stale < outcomes.count, now - outcomes[stale].at > Self.lossWindow { stale += 1 }
+        outcomes.removeFirst(stale)
+    }
+
+    /// §6: above 10% loss, back off by half the loss ratio (at most once per 300 ms); below 2%,
+    /// follow the delay-based rate up.
+    private mutating func updateLossBased(now: MediaTime) {
+        guard outcomes.count >= 20 else { return }
+        let loss = Double(outcomes.count { $0.lost }) / Double(outcomes.count)
+        if loss > 0.10 {
+            if lastLossUpdate.map({ now - $0 >= MediaTime(microseconds: 300_000) }) ?? true {
+                lossBased = min(lossBased, rateControl.rate) * (1 - 0.5 * loss)
+                lastLossUpdate = now
+            }
+        } else if loss < 0.02 {
+            lossBased = max(lossBased, rateControl.rate)
+        }
+    }
+}
