@@ -46,7 +46,7 @@ public struct AIMDRateControl: Sendable {
                 averageMax = nil  // the path is faster than where it overflowed: start over
             }
             if let average = averageMax, acked / 1_000 > average - 3 * standardDeviation(average) {
-                let responseTime = rtt.milliseconds + 100
+                let responseTime = min(max(rtt.milliseconds, 0), 10_000) + 100
                 rate += max(1_000, 0.5 * Self.packetBits * 1_000 / responseTime) * elapsed
             } else {
                 // 8% a second, compounded over the updates (each at most a second apart).

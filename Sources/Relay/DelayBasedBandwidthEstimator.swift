@@ -31,6 +31,12 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     }
 
     static let groupSpan = MediaTime(microseconds: 5_000)
+    /// Arrival times come from the viewer's feedback: the windows below are by time, and these
+    /// caps bound them whatever times a hostile viewer reports (all the same, say).
+    static let maximumHeld = 4_096
+    /// Times further than this from zero (≈ 142 years) are not a clock's: such a packet is
+    /// ignored, so that no difference of two times can overflow.
+    static let timeBound: Int64 = 1 << 52
     static let acknowledgedWindow = MediaTime(microseconds: 500_000)
     static let lossWindow = MediaTime(microseconds: 1_000_000)
 
@@ -53,6 +59,9 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     private var lossBased: Double
     private var lastLossUpdate: MediaTime?
 
+    /// Packets held for the acknowledged rate and the loss ratio (at most ``maximumHeld`` each).
+    var held: (received: Int, outcomes: Int) { (received.count, outcomes.count) }
+
     /// The estimate, bit/s.
     public var estimate: Double { min(rateControl.rate, lossBased) }
     /// The delay signal after the last feedback.
@@ -72,12 +81,15 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// Returns the new estimate (bit/s).
     @discardableResult
     public mutating func feedback(_ packets: [Packet], rtt: MediaTime, now: MediaTime) -> Double {
+        guard Self.inBounds(now) else { return estimate }
         var signalled = false
         for p in packets {
+            guard Self.inBounds(p.sent), p.arrived.map(Self.inBounds) ?? true else { continue }
             outcomes.append((at: now, lost: p.arrived == nil))
             guard let arrival = p.arrived else { continue }
-            received.append((at: arrival, bytes: p.bytes))
-            receivedBytes += p.bytes
+            let bytes = min(max(p.bytes, 0), 65_535)  // a packet's, at most
+            received.append((at: arrival, bytes: bytes))
+            receivedBytes += bytes
             if var group = current, p.sent - group.firstSent <= Self.groupSpan, p.sent >= group.firstSent {
                 group.lastSent = max(group.lastSent, p.sent)
                 group.lastArrival = max(group.lastArrival, arrival)
@@ -105,6 +117,8 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         return estimate
     }
 
+    static func inBounds(_ t: MediaTime) -> Bool { t.microseconds.magnitude < UInt64(timeBound) }
+
     private mutating func trim(now: MediaTime) {
         if let newest = received.last?.at {
             var drop = 0
@@ -114,6 +128,12 @@ public struct DelayBasedBandwidthEstimator: Sendable {
             }
             received.removeFirst(drop)
         }
+        if received.count > Self.maximumHeld {
+            let excess = received.count - Self.maximumHeld
+            receivedBytes -= received.prefix(excess).reduce(0) { $0 + $1.bytes }
+            received.removeFirst(excess)
+        }
+        if outcomes.count > Self.maximumHeld { outcomes.removeFirst(outcomes.count - Self.maximumHeld) }
         var stale = 0
         while stale < outcomes.count, now - outcomes[stale].at > Self.lossWindow { stale += 1 }
         outcomes.removeFirst(stale)

@@ -163,4 +163,21 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
         print("15% random loss: \(Int(end)) bit/s after 8 s")
         #expect(end < 1_000_000, "estimate \(end)")
     }
+
+    /// Feedback is the viewer's word: times that never advance, or lie at the ends of the clock,
+    /// neither trap nor grow what the estimator holds.
+    @Test func hostileFeedbackIsBounded() {
+        var estimator = DelayBasedBandwidthEstimator(start: 1_000_000)
+        for round in 0..<100 {
+            let packets = (0..<1_000).map { i in
+                DelayBasedBandwidthEstimator.Packet(sent: MediaTime(microseconds: Int64(round * 1_000 + i)), arrived: .milliseconds(5), bytes: 1_200)
+            }
+            estimator.feedback(packets, rtt: .milliseconds(40), now: .milliseconds(Double(round)))
+        }
+        #expect(estimator.held.received <= DelayBasedBandwidthEstimator.maximumHeld && estimator.held.outcomes <= DelayBasedBandwidthEstimator.maximumHeld)
+        let extremes = [Int64.min, Int64.max, -1, 0, Int64.max / 2].map { MediaTime(microseconds: $0) }
+        estimator.feedback(extremes.map { .init(sent: $0, arrived: $0, bytes: Int.max / 16) }, rtt: .zero, now: .zero)
+        estimator.feedback(extremes.map { .init(sent: .zero, arrived: $0, bytes: 1) }, rtt: MediaTime(microseconds: Int64.max / 4), now: MediaTime(microseconds: Int64.min / 4))
+        #expect(estimator.estimate >= 30_000 && estimator.estimate <= 20_000_000)
+    }
 }
