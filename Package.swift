@@ -153,7 +153,13 @@ let package = Package(
             ],
             path: "tools/load/WebRTCClient"
         ),
-        .testTarget(name: "WebRTCClientTests", dependencies: ["WebRTCClient", "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "ShowroomTestSupport"]),
+        .testTarget(
+            name: "WebRTCClientTests",
+            dependencies: [
+                "WebRTCClient", "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "ShowroomTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "Logging", package: "swift-log"),
+            ]),
         // showroom-load: a load test over the real protocols, latency first.
         .executableTarget(
             name: "showroom-load",
