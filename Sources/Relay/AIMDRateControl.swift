@@ -35,7 +35,7 @@ public struct AIMDRateControl: Sendable {
         switch signal {
         case .overusing: state = .decrease
         case .underusing: state = .hold
-        case .normal: if state != .increase { state = .increase }
+        case .normal: state = .increase
         }
         let acked = acknowledged ?? rate
         switch state {

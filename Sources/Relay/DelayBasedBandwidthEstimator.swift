@@ -82,7 +82,6 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     @discardableResult
     public mutating func feedback(_ packets: [Packet], rtt: MediaTime, now: MediaTime) -> Double {
         guard Self.inBounds(now) else { return estimate }
-        var signalled = false
         for p in packets {
             guard Self.inBounds(p.sent), p.arrived.map(Self.inBounds) ?? true else { continue }
             outcomes.append((at: now, lost: p.arrived == nil))
@@ -103,14 +102,13 @@ public struct DelayBasedBandwidthEstimator: Sendable {
                     let arrivalGap = (done.lastArrival - before.lastArrival).milliseconds
                     let trend = trendline.update(delayDelta: arrivalGap - sendGap, arrival: done.lastArrival)
                     _ = detector.detect(trend, sendGap: sendGap, now: now)
-                    signalled = true
                 }
                 previous = done
             }
             current = Group(firstSent: p.sent, lastSent: p.sent, lastArrival: arrival)
         }
         trim(now: now)
-        if signalled || packets.isEmpty == false {
+        if !packets.isEmpty {
             _ = rateControl.update(detector.signal, acknowledged: acknowledged, rtt: rtt, now: now)
         }
         updateLossBased(now: now)

@@ -59,14 +59,16 @@ final class ICETCPConnection: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let address else { return }
+        // `self.context` is set on admission and cleared by a refusal or the close: the decoder
+        // still hands over frames that came in the same read, and none of them is handled.
+        guard self.context != nil, let address else { return }
         burst.read()
         var frame = unwrapInboundIn(data)
         // No peer's packet is shorter than an RTP header (STUN 20, DTLS 13, SRTCP 22 bytes): a
         // stream of tiny frames is only a way to make the worker busy.
         guard frame.readableBytes >= Self.shortestPacket else { return refuse("tcp-runt-frame", context: context) }
-        let isSTUN = frame.getInteger(at: frame.readerIndex, as: UInt8.self).map { $0 <= 3 } ?? false
         if !authenticated {
+            let isSTUN = frame.getInteger(at: frame.readerIndex, as: UInt8.self).map { $0 <= 3 } ?? false
             guard isSTUN, frame.readableBytes >= Self.stunHeader else { return refuse("tcp-unauthenticated-frame", context: context) }
         }
         let out = state.value.receive(&frame, from: address, socket: nil, now: .now)

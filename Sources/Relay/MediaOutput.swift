@@ -89,7 +89,7 @@ final class MediaOutput: @unchecked Sendable {
         if connections.count >= limits.tcpConnectionsPerWorker {
             // Full: the oldest connection that never authenticated makes room (one that opens and
             // says nothing cannot keep real peers out); with none, the new one is refused.
-            guard let (oldestAddress, oldest) = connections.filter({ !$0.value.authenticated }).min(by: { $0.value.opened < $1.value.opened })
+            guard let (oldestAddress, oldest) = connections.lazy.filter({ !$0.value.authenticated }).min(by: { $0.value.opened < $1.value.opened })
             else { return "tcp-connections" }
             drops.count("tcp-evicted-unauthenticated")
             remove(oldest, address: oldestAddress)

@@ -238,6 +238,21 @@ import WebRTCClient
         #expect(try ["192.0.2.1", "192.0.2.2", "192.0.2.3"].map(connect).allSatisfy(\.isActive))
     }
 
+    /// Frames that arrive with the one that ends a connection (one read holds thousands of tiny
+    /// ones) are not handled after it: the first refusal is the last thing the worker does for
+    /// that connection. Socket-free, through the real frame decoder.
+    @Test func framesAfterARefusalAreNotHandled() throws {
+        let worker = try SocketFreeWorker(limits: RelayLimits())
+        let channel = try worker.connect("192.0.2.9", port: 1_000, framed: true)
+        var read = ByteBuffer()
+        read.writeBytes([0, 3, 1, 2, 3])  // a runt frame: the connection ends here
+        for _ in 0..<100 { read.writeBytes([0, 20] + [0x00, 0x01] + Array(repeating: 0x55, count: 18)) }  // STUN-looking garbage
+        try? channel.writeInbound(read)
+        #expect(!channel.isActive)
+        #expect(worker.state.dropped["tcp-runt-frame"] == 1, "\(worker.state.dropped)")
+        #expect(worker.state.dropped["tcp-unauthenticated"] == nil && worker.state.dropped["stun-malformed"] == nil, "frames after the refusal were handled: \(worker.state.dropped)")
+    }
+
     /// A worker full of connections that never authenticated takes a new one by closing the
     /// oldest of them; a connection whose check was answered is never the one evicted. Socket-free.
     @Test func aFullWorkerEvictsTheOldestUnauthenticatedConnection() throws {
@@ -285,9 +300,15 @@ struct SocketFreeWorker {
         output = MediaOutput(eventLoop: loop, limits: limits, drops: state.drops)
     }
 
-    /// A connection from `ip`:`port`, through the worker's admission (it may be refused: closed).
-    func connect(_ ip: String, port: Int) throws -> EmbeddedChannel {
-        let channel = EmbeddedChannel(handler: ICETCPConnection(state: bound, output: output), loop: loop)
+    /// A connection from `ip`:`port`, through the worker's admission (it may be refused: closed);
+    /// `framed`: behind the RFC 4571 decoder, as on the wire (else each inbound buffer is a frame).
+    func connect(_ ip: String, port: Int, framed: Bool = false) throws -> EmbeddedChannel {
+        let connection = ICETCPConnection(state: bound, output: output)
+        let channel = EmbeddedChannel(loop: loop)
+        if framed {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RFC4571FrameDecoder(maximumFrame: RelayState.maximumDatagram)))
+        }
+        try channel.pipeline.syncOperations.addHandler(connection)
         try channel.connect(to: SocketAddress(ipAddress: ip, port: port)).wait()
         return channel
     }

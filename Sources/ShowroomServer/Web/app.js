@@ -142,6 +142,9 @@ async function watch() {
   withCaptureTime(video);
   preferCodec(pc.addTransceiver("audio", { direction: "recvonly" }), "audio/opus");
   glassToGlass = [];
+  lastFrame = null;
+  delete window.showroomStats.glassToGlassMs;
+  $("g2g").textContent = "–";
   await negotiate("whep", room, `?quality=${encodeURIComponent($("quality").value)}`);
 }
 
@@ -194,8 +197,9 @@ async function updateStats() {
   $("rtt").textContent = rtt === null ? "–" : `${(rtt * 1000).toFixed(1)} ms`;
   if (glassToGlass.length) {
     const sorted = [...glassToGlass].sort((a, b) => a - b);
-    window.showroomStats.glassToGlassMs = { frames: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] };
-    $("g2g").textContent = `${percentile(sorted, 50).toFixed(0)} ms (p95 ${percentile(sorted, 95).toFixed(0)})`;
+    const g2g = { frames: sorted.length, p50: percentile(sorted, 50), p95: percentile(sorted, 95), max: sorted[sorted.length - 1] };
+    window.showroomStats.glassToGlassMs = g2g;
+    $("g2g").textContent = `${g2g.p50.toFixed(0)} ms (p95 ${g2g.p95.toFixed(0)})`;
   }
 }
 
