@@ -68,19 +68,22 @@ public struct RTPHeaderView: Sendable, Equatable {
         return nil
     }
 
-    /// The most bytes ``write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:)``
-    /// writes: 12 of fixed header, 4 of extension header, 2 of element header and 16 of capture time,
-    /// rounded up to whole words.
-    public static let maximumWrittenLength = 36
+    /// The most bytes ``write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:)``
+    /// writes: 12 of fixed header, 4 of extension header, then 2 + 16 of capture time and 2 + 2 of
+    /// transport-wide sequence number (two-byte element headers at most), rounded up to whole words.
+    public static let maximumWrittenLength = 40
 
     /// Writes an outgoing RTP header into `out` and returns its length: the fixed part, no CSRCs,
-    /// and, when `capture` is given, one abs-capture-time element of 8 or 16 bytes padded to whole
-    /// words — the one-byte form ([RFC 8285 §4.2](https://www.rfc-editor.org/rfc/rfc8285#section-4.2))
-    /// for ids 1–14, the two-byte form (§4.3) above. `out` must hold ``maximumWrittenLength`` bytes
-    /// (nothing is written and 0 returned when it does not).
+    /// and the header extensions given — an abs-capture-time element of 8 or 16 bytes, a
+    /// transport-wide sequence number of 2 bytes
+    /// ([draft-holmer-rmcat-transport-wide-cc-extensions-01 §2](https://datatracker.ietf.org/doc/html/draft-holmer-rmcat-transport-wide-cc-extensions-01#section-2))
+    /// — padded to whole words: the one-byte form
+    /// ([RFC 8285 §4.2](https://www.rfc-editor.org/rfc/rfc8285#section-4.2)) when every id is 1–14,
+    /// the two-byte form (§4.3) otherwise. `out` must hold ``maximumWrittenLength`` bytes (nothing is
+    /// written and 0 returned when it does not).
     public static func write(
         into out: UnsafeMutableRawBufferPointer, marker: Bool, padding: Bool, payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32,
-        ssrc: UInt32, capture: (id: UInt8, time: AbsoluteCaptureTime)?
+        ssrc: UInt32, capture: (id: UInt8, time: AbsoluteCaptureTime)?, transportSequence: (id: UInt8, value: UInt16)? = nil
     ) -> Int {
         guard out.count >= maximumWrittenLength else { return 0 }
         var i = 0
@@ -91,26 +94,37 @@ public struct RTPHeaderView: Sendable, Equatable {
         func u16(_ v: UInt16) { byte(UInt8(v >> 8)); byte(UInt8(v & 0xFF)) }
         func u32(_ v: UInt32) { u16(UInt16(v >> 16)); u16(UInt16(v & 0xFFFF)) }
         func u64(_ v: UInt64) { u32(UInt32(v >> 32)); u32(UInt32(v & 0xFFFF_FFFF)) }
-        byte(0x80 | (padding ? 0x20 : 0) | (capture != nil ? 0x10 : 0))
+        let extended = capture != nil || transportSequence != nil
+        byte(0x80 | (padding ? 0x20 : 0) | (extended ? 0x10 : 0))
         byte((marker ? 0x80 : 0) | (payloadType & 0x7F))
         u16(sequenceNumber)
         u32(timestamp)
         u32(ssrc)
-        guard let (id, time) = capture else { return i }
-        let length = time.estimatedCaptureClockOffset == nil ? 8 : 16
-        let oneByte = id <= 14
+        guard extended else { return i }
+        let captureLength = capture.map { $0.time.estimatedCaptureClockOffset == nil ? 8 : 16 } ?? 0
+        let oneByte = (capture.map { (1...14).contains($0.id) } ?? true) && (transportSequence.map { (1...14).contains($0.id) } ?? true)
         let elementHeader = oneByte ? 1 : 2
+        let elements = (capture != nil ? elementHeader + captureLength : 0) + (transportSequence != nil ? elementHeader + 2 : 0)
         u16(oneByte ? 0xBEDE : 0x1000)
-        u16(UInt16((elementHeader + length + 3) / 4))
-        if oneByte {
-            byte(id << 4 | UInt8(length - 1))
-        } else {
-            byte(id)
-            byte(UInt8(length))
+        u16(UInt16((elements + 3) / 4))
+        func element(_ id: UInt8, length: Int) {
+            if oneByte {
+                byte(id << 4 | UInt8(length - 1))
+            } else {
+                byte(id)
+                byte(UInt8(length))
+            }
         }
-        u64(time.captureTimestamp)
-        if let offset = time.estimatedCaptureClockOffset { u64(UInt64(bitPattern: offset)) }
-        for _ in 0..<((4 - (elementHeader + length) % 4) % 4) { byte(0) }
+        if let (id, time) = capture {
+            element(id, length: captureLength)
+            u64(time.captureTimestamp)
+            if let offset = time.estimatedCaptureClockOffset { u64(UInt64(bitPattern: offset)) }
+        }
+        if let (id, value) = transportSequence {
+            element(id, length: 2)
+            u16(value)
+        }
+        for _ in 0..<((4 - elements % 4) % 4) { byte(0) }
         return i
     }
 }

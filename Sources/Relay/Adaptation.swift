@@ -27,6 +27,11 @@ extension Quality {
 /// than ``queueingDelay`` over the smallest seen counts as congestion too (a bottleneck's queue
 /// fills before it drops).
 ///
+/// A subscriber that negotiated transport-wide congestion control gives a better signal: from its
+/// first feedback on, the estimate is the relay's send-side one (``DelayBasedBandwidthEstimator``:
+/// the delay trend leads, loss under 10% is not congestion) and receiver reports no longer move it
+/// — a path with random loss and room to spare keeps its rendition.
+///
 /// Down-moves are immediate on congestion, to the best rendition the estimate carries. Up-moves go one step at
 /// a time: when the estimate carries the next rendition with ``upMargin`` for ``upHold``, or —
 /// since the estimate cannot see past what is sent — as a probe after ``probeInterval`` without
@@ -47,6 +52,8 @@ struct QualityController {
     private var started: MediaTime?
     private(set) var probeInterval = Self.initialProbeInterval
     private var remb: Double?
+    /// Transport-wide feedback drives it (``transportEstimate(_:congested:sourceBitrate:relayBusy:now:)``).
+    private(set) var delayBased = false
 
     static let upHold = MediaTime(microseconds: 4_000_000)
     static let initialProbeInterval = MediaTime(microseconds: 30_000_000)
@@ -82,6 +89,9 @@ struct QualityController {
         // queue, not the path — no change to the estimate, no move down, no probe up.
         if relayBusy { return nil }
 
+        // Transport-wide feedback leads once it comes: a report's loss is then not read as congestion.
+        if delayBased { return nil }
+
         var queueing = false
         if let rtt {
             minimumRTT = min(minimumRTT ?? rtt, rtt)
@@ -98,9 +108,30 @@ struct QualityController {
             estimate = sent
         }
         if let remb, let e = estimate { estimate = min(e, remb) }
-        if congested { lastCongestion = now }
         guard let estimate else { return nil }
+        return decide(estimate: estimate, congested: congested, sourceBitrate: sourceBitrate, now: now)
+    }
 
+    /// The send-side estimate from the subscriber's transport-wide feedback
+    /// (``DelayBasedBandwidthEstimator``, bits/s), and whether that feedback showed congestion (the
+    /// delay trend overusing, or more than 10% lost). From the first one on it replaces the
+    /// estimate receiver reports give. Returns the rendition to switch to, if any.
+    mutating func transportEstimate(_ bitrate: Double, congested: Bool, sourceBitrate: Double?, relayBusy: Bool = false, now: MediaTime)
+        -> Quality?
+    {
+        delayBased = true
+        if started == nil { started = now }
+        if relayBusy { return nil }
+        estimate = bitrate
+        // Feedback on packets of the stream it left still comes for about a round trip.
+        if let lastSwitch, now - lastSwitch < Self.settle { return nil }
+        return decide(estimate: bitrate, congested: congested, sourceBitrate: sourceBitrate, now: now)
+    }
+
+    /// The move an estimate calls for: down at once on congestion, up when it has carried the next
+    /// rendition for a while, or as a probe.
+    private mutating func decide(estimate: Double, congested: Bool, sourceBitrate: Double?, now: MediaTime) -> Quality? {
+        if congested { lastCongestion = now }
         func needs(_ q: Quality) -> Double { q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate }
         let allowed = Quality.descending.drop { $0 != ceiling }
         let fits = allowed.first { needs($0) <= estimate } ?? .low

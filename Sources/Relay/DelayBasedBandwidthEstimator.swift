@@ -23,10 +23,14 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         /// Nil: reported lost.
         public var arrived: MediaTime?
         public var bytes: Int
-        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int) {
+        /// An earlier feedback reported it lost, and it arrived after all (reordered): that loss
+        /// is taken back.
+        public var wasReportedLost: Bool
+        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int, wasReportedLost: Bool = false) {
             self.sent = sent
             self.arrived = arrived
             self.bytes = bytes
+            self.wasReportedLost = wasReportedLost
         }
     }
 
@@ -39,11 +43,24 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     static let timeBound: Int64 = 1 << 52
     static let acknowledgedWindow = MediaTime(microseconds: 500_000)
     static let lossWindow = MediaTime(microseconds: 1_000_000)
+    /// How far back the smallest one-way delay — the path with an empty queue — is looked for.
+    static let baselineWindow = MediaTime(microseconds: 10_000_000)
+    static let maximumDelaySamples = 256
 
     private struct Group {
         var firstSent: MediaTime
         var lastSent: MediaTime
+        var firstArrival: MediaTime
         var lastArrival: MediaTime
+
+        /// A packet that caught up with the group on the way — it arrived within 5 ms of the
+        /// group's last, sooner after it than it was sent, the whole burst within 100 ms — belongs
+        /// to it (libwebrtc's `BelongsToBurst`): jitter bunches packets without any queue growing.
+        func isBurst(with sent: MediaTime, arrival: MediaTime) -> Bool {
+            let sendDelta = sent - lastSent, arrivalDelta = arrival - lastArrival
+            return arrivalDelta - sendDelta < .zero && arrivalDelta <= DelayBasedBandwidthEstimator.groupSpan
+                && arrival - firstArrival < MediaTime(microseconds: 100_000)
+        }
     }
 
     private var trendline = TrendlineEstimator()
@@ -57,6 +74,10 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// Outcomes in the loss window (report time, lost?), oldest first.
     private var outcomes: [(at: MediaTime, lost: Bool)] = []
     private var lossBased: Double
+    /// Each feedback's median one-way delay (arrival on the viewer's clock minus send on the
+    /// relay's: the clocks' offset cancels in differences), for ``queueingDelay``; at most
+    /// ``maximumDelaySamples``, over ``baselineWindow``.
+    private var delaySamples: [(at: MediaTime, delay: Int64)] = []
     private var lastLossUpdate: MediaTime?
 
     /// Packets held for the acknowledged rate and the loss ratio (at most ``maximumHeld`` each).
@@ -66,6 +87,19 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     public var estimate: Double { min(rateControl.rate, lossBased) }
     /// The delay signal after the last feedback.
     public var signal: OveruseDetector.Signal { detector.signal }
+    /// How much longer than its smallest in the last 10 s the path's one-way delay is now: the
+    /// queue a bottleneck holds, read from the latest feedback's median delay against the
+    /// smallest feedback median (medians, so that jitter — a packet late or early — does not
+    /// read as a queue). Nil before the first feedback with an arrival.
+    public var queueingDelay: MediaTime? {
+        guard let latest = delaySamples.last, let floor = delaySamples.lazy.map(\.delay).min() else { return nil }
+        return MediaTime(microseconds: latest.delay - floor)
+    }
+
+    /// The share of packets reported lost over the last second, once 20 are known.
+    public var lossRatio: Double? {
+        outcomes.count >= 20 ? Double(outcomes.count { $0.lost }) / Double(outcomes.count) : nil
+    }
     /// The rate the viewer acknowledged over the last half second (bit/s), once it spans 100 ms.
     public var acknowledged: Double? {
         guard let first = received.first, let last = received.last, last.at - first.at >= MediaTime(microseconds: 100_000) else { return nil }
@@ -84,35 +118,63 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         guard Self.inBounds(now) else { return estimate }
         for p in packets {
             guard Self.inBounds(p.sent), p.arrived.map(Self.inBounds) ?? true else { continue }
-            outcomes.append((at: now, lost: p.arrived == nil))
+            if p.wasReportedLost, p.arrived != nil, let i = outcomes.lastIndex(where: \.lost) {
+                outcomes[i].lost = false  // it was late, not lost
+            } else {
+                outcomes.append((at: now, lost: p.arrived == nil))
+            }
             guard let arrival = p.arrived else { continue }
             let bytes = min(max(p.bytes, 0), 65_535)  // a packet's, at most
             received.append((at: arrival, bytes: bytes))
             receivedBytes += bytes
-            if var group = current, p.sent - group.firstSent <= Self.groupSpan, p.sent >= group.firstSent {
-                group.lastSent = max(group.lastSent, p.sent)
-                group.lastArrival = max(group.lastArrival, arrival)
-                current = group
-                continue
+            if var group = current {
+                // Sent before the current group began: reordered on the way, and no use for the trend.
+                if p.sent < group.firstSent { continue }
+                if p.sent - group.firstSent <= Self.groupSpan || group.isBurst(with: p.sent, arrival: arrival) {
+                    group.lastSent = max(group.lastSent, p.sent)
+                    group.lastArrival = max(group.lastArrival, arrival)
+                    current = group
+                    continue
+                }
             }
             // A new group: the one before it is complete.
             if let done = current {
                 if let before = previous {
                     let sendGap = (done.lastSent - before.lastSent).milliseconds
                     let arrivalGap = (done.lastArrival - before.lastArrival).milliseconds
-                    let trend = trendline.update(delayDelta: arrivalGap - sendGap, arrival: done.lastArrival)
-                    _ = detector.detect(trend, sendGap: sendGap, now: now)
+                    // A group that arrived before the one sent ahead of it was reordered: skipped.
+                    if arrivalGap >= 0 {
+                        let trend = trendline.update(delayDelta: arrivalGap - sendGap, arrival: done.lastArrival)
+                        _ = detector.detect(trend, sendGap: sendGap, now: now)
+                    }
                 }
                 previous = done
             }
-            current = Group(firstSent: p.sent, lastSent: p.sent, lastArrival: arrival)
+            current = Group(firstSent: p.sent, lastSent: p.sent, firstArrival: arrival, lastArrival: arrival)
         }
+        recordDelay(packets, now: now)
         trim(now: now)
         if !packets.isEmpty {
             _ = rateControl.update(detector.signal, acknowledged: acknowledged, rtt: rtt, now: now)
         }
         updateLossBased(now: now)
         return estimate
+    }
+
+    private mutating func recordDelay(_ packets: [Packet], now: MediaTime) {
+        var delays: [Int64] = []
+        delays.reserveCapacity(packets.count)
+        for p in packets {
+            guard let arrived = p.arrived, Self.inBounds(p.sent), Self.inBounds(arrived) else { continue }
+            delays.append(arrived.microseconds - p.sent.microseconds)
+        }
+        guard !delays.isEmpty else { return }
+        delays.sort()
+        delaySamples.append((at: now, delay: delays[delays.count / 2]))
+        var stale = 0
+        while stale < delaySamples.count - 1, now - delaySamples[stale].at > Self.baselineWindow { stale += 1 }
+        stale = max(stale, delaySamples.count - Self.maximumDelaySamples)
+        delaySamples.removeFirst(stale)
     }
 
     static func inBounds(_ t: MediaTime) -> Bool { t.microseconds.magnitude < UInt64(timeBound) }
@@ -140,8 +202,7 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// §6: above 10% loss, back off by half the loss ratio (at most once per 300 ms); below 2%,
     /// follow the delay-based rate up.
     private mutating func updateLossBased(now: MediaTime) {
-        guard outcomes.count >= 20 else { return }
-        let loss = Double(outcomes.count { $0.lost }) / Double(outcomes.count)
+        guard let loss = lossRatio else { return }
         if loss > 0.10 {
             if lastLossUpdate.map({ now - $0 >= MediaTime(microseconds: 300_000) }) ?? true {
                 lossBased = min(lossBased, rateControl.rate) * (1 - 0.5 * loss)

@@ -21,6 +21,8 @@ extension RelayState {
             }
             if case .remb(let remb) = p { s.adaptation?.receiverEstimate(Double(remb.bitrate)) }
             switch p {
+            case .transportFeedback(let feedback):
+                out += transportFeedback(feedback, from: s, now: now)
             case .pictureLossIndication, .fullIntraRequest:
                 if let pli = s.publication?.requestKeyFrame(for: s.quality, now: now) { out.append(pli) }
             case .nack(let nack):
@@ -71,6 +73,45 @@ extension RelayState {
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
                 bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
         else { return [] }
+        return adapt(s, to: q)
+    }
+
+    /// A subscriber's transport-wide feedback
+    /// ([draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1](https://datatracker.ietf.org/doc/html/draft-holmer-rmcat-transport-wide-cc-extensions-01#section-3.1)):
+    /// matched against what was sent it (``TransportWideSendHistory``), fed to its send-side
+    /// estimate, and the estimate to its adaptation. Feedback from a subscriber that did not
+    /// negotiate it, or on packets never sent it, changes nothing.
+    func transportFeedback(_ feedback: TransportWideFeedback, from s: Subscription, now: MediaTime) -> [OutgoingDatagram] {
+        guard let packets = s.sendHistory?.packets(for: feedback), !packets.isEmpty else { return [] }
+        let rtt = MediaTime.milliseconds(min(max(s.slots.video?.stats.roundTripTime ?? 100, 0), 10_000))
+        guard let estimate = s.bandwidth?.feedback(packets, rtt: rtt, now: now), let bandwidth = s.bandwidth else { return [] }
+        let relayBusy = loopLoad.isSaturated
+        if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
+        let congested = Self.isCongested(bandwidth)
+        guard
+            let q = s.adaptation?.transportEstimate(
+                estimate, congested: congested, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
+        else { return [] }
+        return adapt(s, to: q)
+    }
+
+    /// Whether a subscriber's transport-wide feedback shows its path congested, for moving it to
+    /// another rendition: a queue at the bottleneck that the delay trend says is growing
+    /// (overusing with at least ``queueForOveruse`` queued), a long queue whatever the trend
+    /// (``longQueue``), or more than 10% lost. The trend alone is not taken — on a path with jitter
+    /// (a packet ± 10 ms) it crosses its threshold now and then with no queue at all, and a
+    /// rendition change is something a viewer sees.
+    static func isCongested(_ bandwidth: DelayBasedBandwidthEstimator) -> Bool {
+        let queue = bandwidth.queueingDelay ?? .zero
+        return (bandwidth.signal == .overusing && queue >= queueForOveruse) || queue >= longQueue || (bandwidth.lossRatio ?? 0) > 0.1
+    }
+
+    static let queueForOveruse = MediaTime(microseconds: 25_000)
+    static let longQueue = MediaTime(microseconds: 150_000)
+
+    /// Carries out a rendition change the adaptation decided (logged with its estimate); a change
+    /// that cannot be made ends adaptation for the subscriber.
+    private func adapt(_ s: Subscription, to q: Quality) -> [OutgoingDatagram] {
         let from = s.quality
         do {
             let out = try move(s, to: q)

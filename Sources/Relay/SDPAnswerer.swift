@@ -28,6 +28,10 @@ public struct NegotiatedMedia: Sendable, Equatable {
     /// The peer's id for abs-capture-time, if it offered it: the capture time then travels with
     /// the media (from a publisher, to a viewer).
     public var captureTimeExtensionID: UInt8?
+    /// The peer's id for the transport-wide sequence number, when transport-wide congestion control
+    /// was negotiated with it (a viewer that offered it): the relay then numbers every packet it
+    /// sends the viewer and reads the viewer's ``TransportWideFeedback``.
+    public var transportSequenceExtensionID: UInt8?
     /// SSRCs the peer announced for this section (a publisher's media, first one primary).
     public var remoteSSRCs: [UInt32]
 }
@@ -141,6 +145,15 @@ public struct SDPAnswerer: Sendable {
             } else {
                 for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
             }
+            // Transport-wide congestion control with a viewer that offers it: the relay numbers what
+            // it sends, the viewer reports arrivals, and the relay's send-side estimate
+            // (`DelayBasedBandwidthEstimator`) steers its renditions. Not with publishers: the relay
+            // does not send them transport-wide feedback (they get REMB).
+            let transportExt = sending ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
+            if let transportExt {
+                a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
+                a.append(.init("rtcp-fb", "\(codec.payloadType) \(TransportSequenceNumber.feedbackType)"))
+            }
             let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
             if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
             let captureExt = m.extensions.first { $0.uri == AbsoluteCaptureTime.uri }?.id
@@ -173,7 +186,7 @@ public struct SDPAnswerer: Sendable {
             bundle.append(mid)
             negotiated.append(
                 NegotiatedMedia(mid: mid, kind: kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
-                    captureTimeExtensionID: captureExt, remoteSSRCs: m.ssrcs))
+                    captureTimeExtensionID: captureExt, transportSequenceExtensionID: transportExt, remoteSSRCs: m.ssrcs))
         }
         guard !negotiated.isEmpty else {
             throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")

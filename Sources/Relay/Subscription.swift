@@ -24,11 +24,27 @@ final class Subscription {
     /// What the relay sends for each kind: what forwarding touches per packet, without hashing.
     var slots = PerKind<OutgoingSlot?>(repeating: nil)
     var retransmissionBudget = RetransmissionBudget()
+    /// The subscriber's transport-wide sequence number id, when it negotiated transport-wide
+    /// congestion control; then what was sent under each number, and the send-side estimate its
+    /// feedback drives (``RelayState/transportFeedback(_:from:now:)``).
+    let transportSequenceExtensionID: UInt8?
+    var sendHistory: TransportWideSendHistory?
+    var bandwidth: DelayBasedBandwidthEstimator?
+
+    /// Where the send-side estimate starts (bits/s): above any rendition, so that a viewer is not
+    /// moved before its feedback says anything; the estimator holds it within 1.5× of what the
+    /// viewer acknowledges from the first feedback on.
+    static let initialEstimate = 3_000_000.0
 
     init(peer: PeerSession, source: String, quality: Quality, tracks: [OutgoingTrack]) {
         self.peer = peer
         self.source = source
         self.quality = quality
+        transportSequenceExtensionID = peer.media.lazy.compactMap(\.transportSequenceExtensionID).first
+        if transportSequenceExtensionID != nil {
+            sendHistory = TransportWideSendHistory()
+            bandwidth = DelayBasedBandwidthEstimator(start: Self.initialEstimate)
+        }
         for track in tracks {
             guard slots[track.kind] == nil, let negotiated = peer.media.first(where: { $0.kind == track.kind }) else { continue }
             slots[track.kind] = OutgoingSlot(
@@ -47,7 +63,8 @@ final class Subscription {
 
     /// Writes `packet` (a publication's or a rendition's plain RTP) for this subscriber — its SSRC
     /// and payload type, continuous sequence numbers and timestamps, no CSRCs, and of the header
-    /// extensions only the capture time, under the subscriber's own id — into a new buffer and
+    /// extensions only the capture time, under the subscriber's own id, and the transport-wide
+    /// sequence number when it negotiated one — into a new buffer and
     /// protects it there: one allocation. Nil when the subscriber is not connected or does not
     /// receive `kind`.
     func send(
@@ -58,12 +75,15 @@ final class Subscription {
             let (seq, ts) = slots[kind]?.rewriter.rewrite(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
         else { return nil }
+        var transport: (id: UInt8, value: UInt16)?
+        if let id = transportSequenceExtensionID, let number = sendHistory?.number() { transport = (id, number) }
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
         var out = allocator.buffer(capacity: RTPHeaderView.maximumWrittenLength + payload.count + SRTPSession.maxTrailer)
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: RTPHeaderView.maximumWrittenLength) { raw in
             RTPHeaderView.write(
                 into: raw, marker: header.marker, padding: header.hasPadding, payloadType: slot.payloadType, sequenceNumber: seq,
-                timestamp: ts, ssrc: slot.ssrc, capture: capture.flatMap { c in slot.captureTimeExtensionID.map { ($0, c) } })
+                timestamp: ts, ssrc: slot.ssrc, capture: capture.flatMap { c in slot.captureTimeExtensionID.map { ($0, c) } },
+                transportSequence: transport)
         }
         out.writeBytes(payload)
         let length = out.readableBytes
@@ -75,6 +95,7 @@ final class Subscription {
             return nil
         }
         out.moveWriterIndex(to: protected)
+        if let (_, number) = transport { sendHistory?.sent(number, bytes: protected, at: now) }
         slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
         peer.stats.packetsOut += 1
         peer.stats.bytesOut += protected

@@ -25,10 +25,11 @@ struct ConnectedPeer {
     /// by hand (no sockets, no clock but the one given).
     static func connect(
         to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false,
-        source: String? = nil
+        source: String? = nil, transportWideCC: Bool = false
     ) throws -> ConnectedPeer {
         let cert = try DTLSCertificate()
-        let offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
+        var offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
+        offer.transportWideCC = transportWideCC
         let opened = try relay.open(
             room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, source: source,
             offer: SessionDescription(parsing: offer.sdp), now: .zero)

@@ -12,6 +12,9 @@ public struct ClientOffer: Sendable {
     public static let videoPayloadType: UInt8 = 96
     /// The id this client uses for abs-capture-time (RFC 8285 one-byte form).
     public static let captureTimeExtensionID: UInt8 = 3
+    /// The id it uses for the transport-wide sequence number, when it offers transport-wide
+    /// congestion control.
+    public static let transportSequenceExtensionID: UInt8 = 5
 
     public var direction: Direction
     public var iceUfrag: String
@@ -19,6 +22,9 @@ public struct ClientOffer: Sendable {
     public var fingerprint: String
     public var audioSSRC: UInt32
     public var videoSSRC: UInt32
+    /// Offer transport-wide congestion control (the extension and `transport-cc` feedback); the
+    /// client then owes the server its feedback.
+    public var transportWideCC = false
 
     public init(direction: Direction, fingerprint: String) {
         self.direction = direction
@@ -49,6 +55,10 @@ public struct ClientOffer: Sendable {
                 s += "a=fmtp:\(m.pt) minptime=10;useinbandfec=1\r\n"
             }
             s += "a=extmap:\(Self.captureTimeExtensionID) \(AbsoluteCaptureTime.uri)\r\n"
+            if transportWideCC {
+                s += "a=extmap:\(Self.transportSequenceExtensionID) \(TransportSequenceNumber.uri)\r\n"
+                s += "a=rtcp-fb:\(m.pt) \(TransportSequenceNumber.feedbackType)\r\n"
+            }
             if direction == .send {
                 s += "a=msid:load \(m.kind)\r\na=ssrc:\(m.ssrc) cname:showroom-load\r\n"
             }
