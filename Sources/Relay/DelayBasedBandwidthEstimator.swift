@@ -12,9 +12,9 @@ import MediaPipeline
 /// 3. ``AIMDRateControl`` sets the rate from the signal and the acknowledged rate (what arrived in
 ///    the last half second).
 ///
-/// Loss alone does not cut the rate below 10% (§6: random loss is not congestion — the loss-based
-/// estimate only backs off above it, by half the loss ratio); the estimate is the smaller of the
-/// two. I/O-free: times are the sender's clock for sends and the receiver's for arrivals (only
+/// Loss, from the receiver's reports (``receiverReport(cumulativeLost:highestSequence:now:)``), does not cut the rate
+/// below 10% (§6: random loss is not congestion — the loss-based estimate only backs off above it,
+/// by half the loss ratio); the estimate is the smaller of the two. I/O-free: times are the sender's clock for sends and the receiver's for arrivals (only
 /// their differences are used), `now` is injected.
 public struct DelayBasedBandwidthEstimator: Sendable {
     /// One packet as feedback reports it.
@@ -23,14 +23,10 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         /// Nil: reported lost.
         public var arrived: MediaTime?
         public var bytes: Int
-        /// An earlier feedback reported it lost, and it arrived after all (reordered): that loss
-        /// is taken back.
-        public var wasReportedLost: Bool
-        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int, wasReportedLost: Bool = false) {
+        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int) {
             self.sent = sent
             self.arrived = arrived
             self.bytes = bytes
-            self.wasReportedLost = wasReportedLost
         }
     }
 
@@ -42,7 +38,6 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// ignored, so that no difference of two times can overflow.
     static let timeBound: Int64 = 1 << 52
     static let acknowledgedWindow = MediaTime(microseconds: 500_000)
-    static let lossWindow = MediaTime(microseconds: 1_000_000)
     /// How far back the smallest one-way delay — the path with an empty queue — is looked for.
     static let baselineWindow = MediaTime(microseconds: 10_000_000)
     static let maximumDelaySamples = 256
@@ -71,17 +66,19 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// Arrivals in the acknowledged-rate window (arrival time, bytes), oldest first.
     private var received: [(at: MediaTime, bytes: Int)] = []
     private var receivedBytes = 0
-    /// Outcomes in the loss window (report time, lost?), oldest first.
-    private var outcomes: [(at: MediaTime, lost: Bool)] = []
+    /// The fraction lost over the receiver's reports at the last loss update (at least 20 packets), 0–1.
+    public private(set) var lossRatio: Double?
     private var lossBased: Double
     /// Each feedback's median one-way delay (arrival on the viewer's clock minus send on the
     /// relay's: the clocks' offset cancels in differences), for ``queueingDelay``; at most
     /// ``maximumDelaySamples``, over ``baselineWindow``.
     private var delaySamples: [(at: MediaTime, delay: Int64)] = []
     private var lastLossUpdate: MediaTime?
+    private var lastReport: (lost: Int32, highest: UInt32)?
+    private var expectedSinceUpdate = 0, lostSinceUpdate = 0
 
-    /// Packets held for the acknowledged rate and the loss ratio (at most ``maximumHeld`` each).
-    var held: (received: Int, outcomes: Int) { (received.count, outcomes.count) }
+    /// Packets held for the acknowledged rate (at most ``maximumHeld``).
+    var held: Int { received.count }
 
     /// The estimate, bit/s.
     public var estimate: Double { min(rateControl.rate, lossBased) }
@@ -96,10 +93,6 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         return MediaTime(microseconds: latest.delay - floor)
     }
 
-    /// The share of packets reported lost over the last second, once 20 are known.
-    public var lossRatio: Double? {
-        outcomes.count >= 20 ? Double(outcomes.count { $0.lost }) / Double(outcomes.count) : nil
-    }
     /// The rate the viewer acknowledged over the last half second (bit/s), once it spans 100 ms.
     public var acknowledged: Double? {
         guard let first = received.first, let last = received.last, last.at - first.at >= MediaTime(microseconds: 100_000) else { return nil }
@@ -118,11 +111,6 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         guard Self.inBounds(now) else { return estimate }
         for p in packets {
             guard Self.inBounds(p.sent), p.arrived.map(Self.inBounds) ?? true else { continue }
-            if p.wasReportedLost, p.arrived != nil, let i = outcomes.lastIndex(where: \.lost) {
-                outcomes[i].lost = false  // it was late, not lost
-            } else {
-                outcomes.append((at: now, lost: p.arrived == nil))
-            }
             guard let arrival = p.arrived else { continue }
             let bytes = min(max(p.bytes, 0), 65_535)  // a packet's, at most
             received.append((at: arrival, bytes: bytes))
@@ -157,7 +145,6 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         if !packets.isEmpty {
             _ = rateControl.update(detector.signal, acknowledged: acknowledged, rtt: rtt, now: now)
         }
-        updateLossBased(now: now)
         return estimate
     }
 
@@ -193,16 +180,33 @@ public struct DelayBasedBandwidthEstimator: Sendable {
             receivedBytes -= received.prefix(excess).reduce(0) { $0 + $1.bytes }
             received.removeFirst(excess)
         }
-        if outcomes.count > Self.maximumHeld { outcomes.removeFirst(outcomes.count - Self.maximumHeld) }
-        var stale = 0
-        while stale < outcomes.count, now - outcomes[stale].at > Self.lossWindow { stale += 1 }
-        outcomes.removeFirst(stale)
     }
 
-    /// §6: above 10% loss, back off by half the loss ratio (at most once per 300 ms); below 2%,
-    /// follow the delay-based rate up.
-    private mutating func updateLossBased(now: MediaTime) {
-        guard let loss = lossRatio else { return }
+    /// A receiver report on the video stream (its cumulative lost and extended highest sequence
+    /// number, [RFC 3550 §6.4.1](https://www.rfc-editor.org/rfc/rfc3550#section-6.4.1)): GCC's
+    /// loss-based controller (§6) on the loss since the last update, taken once at least 20 packets
+    /// were expected (libwebrtc's limit: Chromium sends reports over a handful of packets too, whose
+    /// fraction lost of a half is noise) — above 10%, back off by half the loss ratio (at most once
+    /// per 300 ms); below 2%, follow the delay-based rate up. Loss comes from receiver reports, as in
+    /// libwebrtc's classic controller, not from the feedback's "not received": a receiver reports a
+    /// packet still on its way (reordered by jitter) as not received and does not report it again
+    /// when it lands, which on a path with 10 ms of jitter read as 10% loss. Counters that go back
+    /// or jump by more than 2^15 start over.
+    public mutating func receiverReport(cumulativeLost: Int32, highestSequence: UInt32, now: MediaTime) {
+        guard Self.inBounds(now) else { return }
+        defer { lastReport = (cumulativeLost, highestSequence) }
+        guard let last = lastReport else { return }
+        let expected = Int64(highestSequence) - Int64(last.highest), lost = Int64(cumulativeLost) - Int64(last.lost)
+        guard (0...32_768).contains(expected) else {
+            (expectedSinceUpdate, lostSinceUpdate) = (0, 0)
+            return
+        }
+        expectedSinceUpdate += Int(expected)
+        lostSinceUpdate += Int(min(max(lost, -expected), expected))
+        guard expectedSinceUpdate >= 20 else { return }
+        let loss = min(max(Double(lostSinceUpdate) / Double(expectedSinceUpdate), 0), 1)
+        (expectedSinceUpdate, lostSinceUpdate) = (0, 0)
+        lossRatio = loss
         if loss > 0.10 {
             if lastLossUpdate.map({ now - $0 >= MediaTime(microseconds: 300_000) }) ?? true {
                 lossBased = min(lossBased, rateControl.rate) * (1 - 0.5 * loss)

@@ -17,6 +17,9 @@ extension RelayState {
             for block in blocks {
                 guard let kind = s.kind(ofOutgoingSSRC: block.ssrc) else { continue }
                 s.slots[kind]?.stats.receive(block, now: now)
+                if kind == .video {
+                    s.bandwidth?.receiverReport(cumulativeLost: block.cumulativeLost, highestSequence: block.extendedHighestSequence, now: now)
+                }
                 if kind == .video { out += adapt(s, to: block, now: now) }
             }
             if case .remb(let remb) = p { s.adaptation?.receiverEstimate(Double(remb.bitrate)) }
@@ -88,6 +91,13 @@ extension RelayState {
         let relayBusy = loopLoad.isSaturated
         if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
         let congested = Self.isCongested(bandwidth)
+        logger.trace(
+            "transport feedback",
+            metadata: [
+                "session": .string(s.peer.id), "estimate": .stringConvertible(Int(estimate)), "signal": .string("\(bandwidth.signal)"),
+                "acknowledged": .stringConvertible(Int(bandwidth.acknowledged ?? 0)),
+                "queue_ms": .stringConvertible(bandwidth.queueingDelay?.milliseconds ?? 0), "congested": .stringConvertible(congested),
+            ])
         guard
             let q = s.adaptation?.transportEstimate(
                 estimate, congested: congested, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
@@ -98,7 +108,7 @@ extension RelayState {
     /// Whether a subscriber's transport-wide feedback shows its path congested, for moving it to
     /// another rendition: a queue at the bottleneck that the delay trend says is growing
     /// (overusing with at least ``queueForOveruse`` queued), a long queue whatever the trend
-    /// (``longQueue``), or more than 10% lost. The trend alone is not taken — on a path with jitter
+    /// (``longQueue``), or more than 10% lost (its last receiver report). The trend alone is not taken — on a path with jitter
     /// (a packet ± 10 ms) it crosses its threshold now and then with no queue at all, and a
     /// rendition change is something a viewer sees.
     static func isCongested(_ bandwidth: DelayBasedBandwidthEstimator) -> Bool {

@@ -43,9 +43,8 @@ struct TransportWideSendHistory {
     /// The packets a feedback reports on, in sequence order: sent time and size from the history,
     /// arrival from the feedback (the viewer's clock: its reference time plus the deltas so far),
     /// nil when reported lost. Each packet is given once as received, and at most once as lost
-    /// before that: a receiver reports a packet that has not arrived yet as not received, and
-    /// reports it again when it arrives late (reordered), as libwebrtc's does — that packet then
-    /// comes with ``DelayBasedBandwidthEstimator/Packet/wasReportedLost`` set.
+    /// before that (a receiver may report a packet still on its way as not received, and report
+    /// it again when it lands).
     mutating func packets(for feedback: TransportWideFeedback) -> [DelayBasedBandwidthEstimator.Packet] {
         var out: [DelayBasedBandwidthEstimator.Packet] = []
         var arrival = Int64(feedback.referenceTime) * 64_000
@@ -64,7 +63,7 @@ struct TransportWideSendHistory {
             out.append(
                 DelayBasedBandwidthEstimator.Packet(
                     sent: MediaTime(microseconds: entry.sent), arrived: received ? MediaTime(microseconds: arrival) : nil,
-                    bytes: Int(entry.bytes), wasReportedLost: entry.state == .reportedLost))
+                    bytes: Int(entry.bytes)))
         }
         return out
     }

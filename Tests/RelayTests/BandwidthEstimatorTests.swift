@@ -48,13 +48,16 @@ struct BottleneckPath {
 }
 
 /// A sender paced at the estimate through `path`, feedback every 50 ms (what arrived; a loss once
-/// 200 ms have passed), for `seconds`. Returns (time, estimate, queue delay) every 100 ms.
+/// 200 ms have passed) and a receiver report every second (packets lost, and decided, so far), for
+/// `seconds`. Returns (time, estimate, queue delay) every
+/// 100 ms.
 func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [(t: Double, estimate: Double, queue: Double)] {
     var estimator = DelayBasedBandwidthEstimator(start: start)
     var samples: [(t: Double, estimate: Double, queue: Double)] = []
     var t = MediaTime.zero, nextSend = MediaTime.zero
     var nextFeedback = MediaTime.milliseconds(50), nextSample = MediaTime.zero
     var pending: [DelayBasedBandwidthEstimator.Packet] = []
+    var decided = 0, lost = 0, nextReport = MediaTime.milliseconds(1_000)
     let end = MediaTime.milliseconds(seconds * 1_000)
     while t < end {
         if nextSend <= nextFeedback {
@@ -70,7 +73,13 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
                 ready += 1
             }
             estimator.feedback(Array(pending.prefix(ready)), rtt: path.baseDelay + path.baseDelay, now: t)
+            decided += ready
+            lost += pending.prefix(ready).count { $0.arrived == nil }
             pending.removeFirst(ready)
+            if t >= nextReport {
+                estimator.receiverReport(cumulativeLost: Int32(lost), highestSequence: UInt32(decided), now: t)
+                nextReport = t + .milliseconds(1_000)
+            }
             nextFeedback = t + .milliseconds(50)
         }
         if t >= nextSample {
@@ -174,7 +183,12 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
             }
             estimator.feedback(packets, rtt: .milliseconds(40), now: .milliseconds(Double(round)))
         }
-        #expect(estimator.held.received <= DelayBasedBandwidthEstimator.maximumHeld && estimator.held.outcomes <= DelayBasedBandwidthEstimator.maximumHeld)
+        #expect(estimator.held <= DelayBasedBandwidthEstimator.maximumHeld)
+        // Counters that go back, jump, or claim more lost than expected.
+        for (lost, highest) in [(0, 0), (Int32.max, 10), (Int32.min, 100_000), (5, UInt32.max), (0, 0), (1_000, 30)] as [(Int32, UInt32)] {
+            estimator.receiverReport(cumulativeLost: lost, highestSequence: highest, now: .milliseconds(200))
+        }
+        #expect(estimator.lossRatio.map { (0...1).contains($0) } ?? true)
         let extremes = [Int64.min, Int64.max, -1, 0, Int64.max / 2].map { MediaTime(microseconds: $0) }
         estimator.feedback(extremes.map { .init(sent: $0, arrived: $0, bytes: Int.max / 16) }, rtt: .zero, now: .zero)
         estimator.feedback(extremes.map { .init(sent: .zero, arrived: $0, bytes: 1) }, rtt: MediaTime(microseconds: Int64.max / 4), now: MediaTime(microseconds: Int64.min / 4))
