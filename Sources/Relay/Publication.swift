@@ -58,12 +58,18 @@ final class Publication {
     /// What it sends, bits/s, over the last reporting interval.
     private(set) var incomingBitrate: Double?
     private var lastKeyFrameRequest: MediaTime?
+    /// The publisher's transport-wide sequence number id, when it negotiated transport-wide
+    /// congestion control; then what arrived, for the feedback ``transportFeedback()`` sends it.
+    let transportSequenceExtensionID: UInt8?
+    private var arrivals: TransportWideFeedbackBuilder?
     /// A subscriber wanted a key frame before the first video packet (and so the SSRC a PLI must
     /// name) arrived: the PLI goes out with that packet.
     private(set) var keyFrameOwed = false
 
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
+    /// The most a publisher is told it may send (REMB), bits/s.
+    static let maximumPublisherBitrate = 8_000_000.0
     /// The SSRC the relay's own RTCP comes from.
     static let relaySSRC: UInt32 = 0x5EED_0001
 
@@ -74,6 +80,8 @@ final class Publication {
         kinds = peer.media.map(\.kind)
         self.exclusive = exclusive
         captureTimeExtensionIDs = peer.captureTimeExtensionIDs
+        transportSequenceExtensionID = peer.media.lazy.compactMap(\.transportSequenceExtensionID).first
+        if transportSequenceExtensionID != nil { arrivals = TransportWideFeedbackBuilder() }
     }
 
     /// A mirror of the publication `description` tells of, fed by a pipe from its worker.
@@ -84,6 +92,7 @@ final class Publication {
         kinds = description.kinds
         exclusive = description.exclusive
         captureTimeExtensionIDs = description.captureTimeExtensionIDs
+        transportSequenceExtensionID = nil  // the origin's worker gives the publisher its feedback
     }
 
     /// What another worker needs to mirror it.
@@ -158,6 +167,9 @@ final class Publication {
         owned: Bool = false
     ) -> [OutgoingDatagram] {
         let firstOfKind = ssrc[kind] == nil
+        if let id = transportSequenceExtensionID, let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) }) {
+            arrivals?.record(n, at: now)
+        }
         ssrc[kind] = header.ssrc
         intervalBytes += packet.readableBytes
         receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
@@ -312,9 +324,10 @@ final class Publication {
         }
     }
 
-    /// Its periodic RTCP (a mirror's: none, only the rate measured): a receiver report with a block per incoming stream, and a REMB with the
-    /// bitrate it may send — room above what arrives while loss is low, less than it when loss is
-    /// high (a loss-based estimate; no delay-based one yet).
+    /// Its periodic RTCP (a mirror's: none, only the rate measured): a receiver report with a block
+    /// per incoming stream, and a REMB with the bitrate it may send — for a publisher without
+    /// transport-wide feedback, room above what arrives while loss is low and less than it when
+    /// loss is high (a loss-based estimate); for one with it, the relay's ceiling only.
     func report(now: MediaTime, intervalSeconds: Double) -> OutgoingDatagram? {
         var blocks: [RTCPReportBlock] = []
         for ssrc in receiveStats.keys.sorted() {
@@ -325,13 +338,35 @@ final class Publication {
         intervalBytes = 0
         incomingBitrate = rate
         let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
-        let estimate = loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
+        // A publisher with transport-wide feedback runs its own send-side estimate (as against a
+        // browser, which sends no REMB then): the REMB is only the relay's ceiling.
+        let estimate = transportSequenceExtensionID != nil ? Self.maximumPublisherBitrate : loss > 0.1 ? rate * 0.85 : max(rate * 1.5, 500_000)
         // A mirror only measures (its subscribers' adaptation reads the rate); the origin reports.
         guard let peer else { return nil }
         return peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC, reports: blocks)),
-            .remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, 8_000_000)), ssrcs: blocks.map(\.ssrc))),
+            .remb(RTCPREMB(senderSSRC: Self.relaySSRC, bitrate: UInt64(min(estimate, Self.maximumPublisherBitrate)), ssrcs: blocks.map(\.ssrc))),
         ])
+    }
+}
+
+// MARK: Transport-wide feedback
+
+extension Publication {
+    /// Transport-wide feedback on what arrived from the publisher since the last
+    /// ([draft-holmer-rmcat-transport-wide-cc-extensions-01 §3.1](https://datatracker.ietf.org/doc/html/draft-holmer-rmcat-transport-wide-cc-extensions-01#section-3.1)),
+    /// every ``RelayState/transportFeedbackInterval``: up to three feedback packets (1,500
+    /// numbers) in one compound, after an empty receiver report. Nil when it did not negotiate it,
+    /// nothing arrived, or it is not connected.
+    func transportFeedback() -> OutgoingDatagram? {
+        guard let peer, arrivals?.hasPending == true else { return nil }
+        var packets: [RTCPPacket] = [.receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC))]
+        for _ in 0..<3 {
+            guard let fb = arrivals?.feedback(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc.video ?? ssrc.audio ?? 0) else { break }
+            packets.append(.transportFeedback(fb))
+        }
+        guard packets.count > 1 else { return nil }
+        return peer.rtcp(packets)
     }
 }
 

@@ -12,6 +12,12 @@ extension RelayState {
         loopLoad.tick(now: now)
         var out = deferred
         deferred = []
+        if now - lastTransportFeedback >= Self.transportFeedbackInterval {
+            lastTransportFeedback = now
+            for publication in publications.values where publication.transportSequenceExtensionID != nil {
+                if let o = publication.transportFeedback() { out.append(o) }
+            }
+        }
         if now - lastReports >= Self.reportInterval {
             let seconds = Double((now - lastReports).microseconds) / 1e6
             lastReports = now

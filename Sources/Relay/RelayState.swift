@@ -54,6 +54,10 @@ final class RelayState {
     var closedTotals = PeerStatistics()
     private var rng = SystemRandomNumberGenerator()
     var lastReports = MediaTime.zero
+    var lastTransportFeedback = MediaTime.zero
+    /// How often a publisher that negotiated transport-wide congestion control gets feedback
+    /// (libwebrtc's receivers send it every 50–250 ms, by rate).
+    static let transportFeedbackInterval = MediaTime(microseconds: 100_000)
     /// How often RTCP reports go out (RFC 3550 §6.2 allows 5% of the session bandwidth; once a
     /// second is well inside that for video).
     static let reportInterval = MediaTime(microseconds: 1_000_000)

@@ -29,8 +29,9 @@ public struct NegotiatedMedia: Sendable, Equatable {
     /// the media (from a publisher, to a viewer).
     public var captureTimeExtensionID: UInt8?
     /// The peer's id for the transport-wide sequence number, when transport-wide congestion control
-    /// was negotiated with it (a viewer that offered it): the relay then numbers every packet it
-    /// sends the viewer and reads the viewer's ``TransportWideFeedback``.
+    /// was negotiated with it (it offered it): the relay then numbers every packet it sends a
+    /// viewer and reads the viewer's ``TransportWideFeedback``, and sends a publisher feedback on
+    /// what arrived.
     public var transportSequenceExtensionID: UInt8?
     /// SSRCs the peer announced for this section (a publisher's media, first one primary).
     public var remoteSSRCs: [UInt32]
@@ -145,11 +146,12 @@ public struct SDPAnswerer: Sendable {
             } else {
                 for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
             }
-            // Transport-wide congestion control with a viewer that offers it: the relay numbers what
-            // it sends, the viewer reports arrivals, and the relay's send-side estimate
-            // (`DelayBasedBandwidthEstimator`) steers its renditions. Not with publishers: the relay
-            // does not send them transport-wide feedback (they get REMB).
-            let transportExt = sending ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
+            // Transport-wide congestion control with a peer that offers it: with a viewer, the relay
+            // numbers what it sends, the viewer reports arrivals, and the relay's send-side estimate
+            // (`DelayBasedBandwidthEstimator`) steers its renditions; with a publisher, the relay
+            // reports arrivals (`TransportWideFeedbackBuilder`) and the browser's own estimate
+            // sets its encoder's rate (REMB still caps it).
+            let transportExt = m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id
             if let transportExt {
                 a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
                 a.append(.init("rtcp-fb", "\(codec.payloadType) \(TransportSequenceNumber.feedbackType)"))

@@ -29,30 +29,24 @@ import Testing
         }
     }
 
-    /// A viewer that offers the extension and `transport-cc` gets both in the answer, and the relay
-    /// numbers what it sends; a publisher's offer of it is not taken (the relay sends publishers
-    /// REMB, not transport-wide feedback), nor is a viewer's that does not offer it.
-    @Test func negotiatedWithViewersThatOfferIt() throws {
-        var o = try offer("aiortc-viewer-offer.sdp")
-        for i in o.media.indices {
-            o.media[i].attributes.append(.init("extmap", "9 \(TransportSequenceNumber.uri)"))
-        }
+    /// A peer that offers the extension gets it and `transport-cc` in the answer, viewer or
+    /// publisher; one that does not offer it does not.
+    @Test func negotiatedWithPeersThatOfferIt() throws {
         let tracks = [
             OutgoingTrack(kind: .audio, ssrc: 1, streamID: "s", trackID: "a"), OutgoingTrack(kind: .video, ssrc: 2, streamID: "s", trackID: "v"),
         ]
-        let viewer = try answerer.answer(o, role: .viewer, tracks: tracks)
-        #expect(viewer.media.allSatisfy { $0.transportSequenceExtensionID == 9 })
-        let text = viewer.answer.serialized()
-        #expect(text.contains("a=extmap:9 \(TransportSequenceNumber.uri)"))
-        #expect(text.contains("transport-cc"))
-        let plain = try answerer.answer(try offer("aiortc-viewer-offer.sdp"), role: .viewer, tracks: tracks)
-        #expect(plain.media.allSatisfy { $0.transportSequenceExtensionID == nil })
-        #expect(!plain.answer.serialized().contains("transport-cc"))
-        var publishing = try offer("aiortc-publisher-offer.sdp")
-        for i in publishing.media.indices { publishing.media[i].attributes.append(.init("extmap", "9 \(TransportSequenceNumber.uri)")) }
-        let publisher = try answerer.answer(publishing, role: .publisher)
-        #expect(publisher.media.allSatisfy { $0.transportSequenceExtensionID == nil })
-        #expect(!publisher.answer.serialized().contains(TransportSequenceNumber.uri))
+        for (fixture, role) in [("aiortc-viewer-offer.sdp", SDPAnswerer.Role.viewer), ("aiortc-publisher-offer.sdp", .publisher)] {
+            var o = try offer(fixture)
+            for i in o.media.indices { o.media[i].attributes.append(.init("extmap", "9 \(TransportSequenceNumber.uri)")) }
+            let negotiated = try answerer.answer(o, role: role, tracks: role == .viewer ? tracks : [])
+            #expect(negotiated.media.allSatisfy { $0.transportSequenceExtensionID == 9 })
+            let text = negotiated.answer.serialized()
+            #expect(text.contains("a=extmap:9 \(TransportSequenceNumber.uri)"))
+            #expect(text.contains("transport-cc"))
+            let plain = try answerer.answer(try offer(fixture), role: role, tracks: role == .viewer ? tracks : [])
+            #expect(plain.media.allSatisfy { $0.transportSequenceExtensionID == nil })
+            #expect(!plain.answer.serialized().contains("transport-cc"))
+        }
     }
 
     static func send(_ history: inout TransportWideSendHistory, count: Int, from start: MediaTime = .zero) -> [UInt16] {
