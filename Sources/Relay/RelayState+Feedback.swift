@@ -53,7 +53,7 @@ extension RelayState {
                         continue
                     }
                     let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-                    guard let o = s.send(original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+                    guard let o = s.resend(original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
                     else { continue }
                     s.slots[kind]?.resent[Int(seq) % 512] = (seq, now)
                     s.peer.stats.retransmitted += 1

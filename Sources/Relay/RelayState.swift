@@ -174,7 +174,8 @@ final class RelayState {
                 tracks.append(
                     OutgoingTrack(
                         kind: kind, ssrc: UInt32.random(in: 1...UInt32.max, using: &rng), streamID: "showroom-\(room)",
-                        trackID: "\(kind.rawValue)-\(publication.id)"))
+                        trackID: "\(kind.rawValue)-\(publication.id)",
+                        rtxSSRC: kind == .video ? UInt32.random(in: 1...UInt32.max, using: &rng) : nil))
             }
         }
         let ufrag = randomToken(8), pwd = randomToken(24)

@@ -7,12 +7,16 @@ public struct OutgoingTrack: Sendable, Equatable {
     public var ssrc: UInt32
     public var streamID: String
     public var trackID: String
+    /// The SSRC of its retransmission stream (RFC 4588), used when the viewer offers RTX for the
+    /// codec (video).
+    public var rtxSSRC: UInt32?
 
-    public init(kind: MediaKind, ssrc: UInt32, streamID: String, trackID: String) {
+    public init(kind: MediaKind, ssrc: UInt32, streamID: String, trackID: String, rtxSSRC: UInt32? = nil) {
         self.kind = kind
         self.ssrc = ssrc
         self.streamID = streamID
         self.trackID = trackID
+        self.rtxSSRC = rtxSSRC
     }
 }
 
@@ -33,6 +37,10 @@ public struct NegotiatedMedia: Sendable, Equatable {
     /// viewer and reads the viewer's ``TransportWideFeedback``, and sends a publisher feedback on
     /// what arrived.
     public var transportSequenceExtensionID: UInt8?
+    /// The peer's payload type for RTX of the chosen codec
+    /// ([RFC 4588 §8.6](https://www.rfc-editor.org/rfc/rfc4588#section-8.6)), when negotiated: a
+    /// viewer's retransmissions then go on the RTX stream.
+    public var rtxPayloadType: UInt8?
     /// SSRCs the peer announced for this section (a publisher's media, first one primary).
     public var remoteSSRCs: [UInt32]
 }
@@ -139,6 +147,7 @@ public struct SDPAnswerer: Sendable {
                 .init("rtcp-mux"),
             ]
             let sending = role == .viewer
+            var rtxPayloadType: UInt8?
             a.append(.init(sending ? "sendonly" : "recvonly"))
             a.append(.init("rtpmap", "\(codec.payloadType) \(kind == .audio ? "opus/48000/2" : "VP8/90000")"))
             if kind == .audio {
@@ -171,6 +180,16 @@ public struct SDPAnswerer: Sendable {
                 a.append(.init("msid", "\(track.streamID) \(track.trackID)"))
                 a.append(.init("ssrc", "\(track.ssrc) cname:showroom"))
                 a.append(.init("ssrc", "\(track.ssrc) msid:\(track.streamID) \(track.trackID)"))
+                // RTX for the chosen codec, when the viewer offers it (`apt=` naming that codec).
+                if let rtxSSRC = track.rtxSSRC, let rtx = Self.rtx(for: codec.payloadType, in: m, clockRate: kind.clockRate) {
+                    rtxPayloadType = rtx.payloadType
+                    out.formats.append(String(rtx.payloadType))
+                    a.append(.init("rtpmap", "\(rtx.payloadType) rtx/\(kind.clockRate)"))
+                    a.append(.init("fmtp", "\(rtx.payloadType) apt=\(codec.payloadType)"))
+                    a.append(.init("ssrc-group", "FID \(track.ssrc) \(rtxSSRC)"))
+                    a.append(.init("ssrc", "\(rtxSSRC) cname:showroom"))
+                    a.append(.init("ssrc", "\(rtxSSRC) msid:\(track.streamID) \(track.trackID)"))
+                }
             }
             // Foundations differ by base address and transport (RFC 8445 §5.1.1.3): 1, 2 for the
             // first address, 3, 4 for the alternate.
@@ -188,7 +207,8 @@ public struct SDPAnswerer: Sendable {
             bundle.append(mid)
             negotiated.append(
                 NegotiatedMedia(mid: mid, kind: kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
-                    captureTimeExtensionID: captureExt, transportSequenceExtensionID: transportExt, remoteSSRCs: m.ssrcs))
+                    captureTimeExtensionID: captureExt, transportSequenceExtensionID: transportExt, rtxPayloadType: rtxPayloadType,
+                    remoteSSRCs: m.ssrcs))
         }
         guard !negotiated.isEmpty else {
             throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")
@@ -199,6 +219,16 @@ public struct SDPAnswerer: Sendable {
             media: media)
         let fp = String(sha256.dropFirst("sha-256 ".count))
         return (answer, negotiated, RemoteTransport(iceUfrag: ufrag, icePassword: pwd, fingerprint: fp, setup: setup))
+    }
+
+    /// The offer's RTX codec for payload type `pt` (`a=fmtp:<rtx> apt=<pt>`), if it has one.
+    static func rtx(for pt: UInt8, in m: SessionDescription.Media, clockRate: Int) -> SessionDescription.Media.Codec? {
+        let apt = "apt=\(pt)"
+        for codec in m.codecs where codec.name.lowercased() == "rtx" && codec.clockRate == clockRate {
+            let parameters = (codec.fmtp ?? "").split(separator: ";").map { String($0.filter { $0 != " " }) }
+            if parameters.contains(apt) { return codec }
+        }
+        return nil
     }
 
     /// The codec the relay takes for a kind: Opus for audio, VP8 for video.

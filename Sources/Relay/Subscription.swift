@@ -50,7 +50,8 @@ final class Subscription {
             slots[track.kind] = OutgoingSlot(
                 kind: track.kind, ssrc: track.ssrc, payloadType: negotiated.payloadType,
                 stats: RTPSendStatistics(clockRate: track.kind.clockRate), rewriter: StreamRewriter(clockRate: track.kind.clockRate),
-                captureTimeExtensionID: negotiated.captureTimeExtensionID)
+                captureTimeExtensionID: negotiated.captureTimeExtensionID,
+                rtx: zip(track.rtxSSRC, negotiated.rtxPayloadType).map { RTXStream(ssrc: $0, payloadType: $1) })
         }
     }
 
@@ -64,27 +65,70 @@ final class Subscription {
     /// Writes `packet` (a publication's or a rendition's plain RTP) for this subscriber — its SSRC
     /// and payload type, continuous sequence numbers and timestamps, no CSRCs, and of the header
     /// extensions only the capture time, under the subscriber's own id, and the transport-wide
-    /// sequence number when it negotiated one — into a new buffer and
-    /// protects it there: one allocation. Nil when the subscriber is not connected or does not
-    /// receive `kind`.
+    /// sequence number when it negotiated one — into a new buffer and protects it there: one
+    /// allocation. Nil when the subscriber is not connected or does not receive `kind`.
     func send(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
         allocator: ByteBufferAllocator, drops: DropCounter
     ) -> OutgoingDatagram? {
-        guard let slot = slots[kind], let srtpOut = peer.srtpOut, let address = peer.ice.selected,
+        guard let slot = slots[kind],
             let (seq, ts) = slots[kind]?.rewriter.rewrite(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
         else { return nil }
+        let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        guard
+            let out = write(
+                payload, marker: header.marker, padding: header.hasPadding, ssrc: slot.ssrc, payloadType: slot.payloadType, sequenceNumber: seq,
+                timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, now: now, allocator: allocator,
+                drops: drops)
+        else { return nil }
+        slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
+        return out
+    }
+
+    /// Sends a packet it NACKed again: on its RTX stream when it negotiated one
+    /// ([RFC 4588 §4](https://www.rfc-editor.org/rfc/rfc4588#section-4): the RTX stream's SSRC,
+    /// payload type and sequence numbers, the original sequence number as the payload's first two
+    /// bytes, the original timestamp and marker), otherwise as it was first sent (``send``).
+    func resend(
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
+        allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> OutgoingDatagram? {
+        guard let slot = slots[kind], let rtx = slot.rtx else {
+            return send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+        }
+        guard
+            let (seq, ts) = slots[kind]?.rewriter.rewrite(
+                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
+        else { return nil }
+        let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        let out = write(
+            payload, originalSequenceNumber: seq, marker: header.marker, padding: header.hasPadding, ssrc: rtx.ssrc,
+            payloadType: rtx.payloadType, sequenceNumber: rtx.nextSequence, timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID,
+            capture: capture, now: now, allocator: allocator, drops: drops)
+        if out != nil { slots[kind]?.rtx?.nextSequence &+= 1 }
+        return out
+    }
+
+    /// One RTP packet for this subscriber, written and protected in a single buffer: the header
+    /// (``RTPHeaderView/write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:)``,
+    /// the next transport-wide number when negotiated), an RTX packet's original sequence number,
+    /// the payload; counted as sent.
+    private func write(
+        _ payload: ByteBufferView.SubSequence, originalSequenceNumber: UInt16? = nil, marker: Bool, padding: Bool, ssrc: UInt32,
+        payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32, captureTimeExtensionID: UInt8?, capture: AbsoluteCaptureTime?,
+        now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> OutgoingDatagram? {
+        guard let srtpOut = peer.srtpOut, let address = peer.ice.selected else { return nil }
         var transport: (id: UInt8, value: UInt16)?
         if let id = transportSequenceExtensionID, let number = sendHistory?.number() { transport = (id, number) }
-        let payload = packet.readableBytesView.dropFirst(header.headerLength)
-        var out = allocator.buffer(capacity: RTPHeaderView.maximumWrittenLength + payload.count + SRTPSession.maxTrailer)
+        var out = allocator.buffer(capacity: RTPHeaderView.maximumWrittenLength + 2 + payload.count + SRTPSession.maxTrailer)
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: RTPHeaderView.maximumWrittenLength) { raw in
             RTPHeaderView.write(
-                into: raw, marker: header.marker, padding: header.hasPadding, payloadType: slot.payloadType, sequenceNumber: seq,
-                timestamp: ts, ssrc: slot.ssrc, capture: capture.flatMap { c in slot.captureTimeExtensionID.map { ($0, c) } },
-                transportSequence: transport)
+                into: raw, marker: marker, padding: padding, payloadType: payloadType, sequenceNumber: sequenceNumber, timestamp: timestamp,
+                ssrc: ssrc, capture: capture.flatMap { c in captureTimeExtensionID.map { ($0, c) } }, transportSequence: transport)
         }
+        if let originalSequenceNumber { out.writeInteger(originalSequenceNumber) }
         out.writeBytes(payload)
         let length = out.readableBytes
         let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
@@ -96,7 +140,6 @@ final class Subscription {
         }
         out.moveWriterIndex(to: protected)
         if let (_, number) = transport { sendHistory?.sent(number, bytes: protected, at: now) }
-        slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
         peer.stats.packetsOut += 1
         peer.stats.bytesOut += protected
         retransmissionBudget.earn(protected)
@@ -127,6 +170,22 @@ struct OutgoingSlot {
     var rewriter: StreamRewriter
     /// The subscriber's abs-capture-time id for this stream, if it negotiated one.
     let captureTimeExtensionID: UInt8?
+    /// Its retransmission stream, when the subscriber negotiated RTX.
+    var rtx: RTXStream?
     /// When each recently retransmitted sequence number went out (by seq % 512).
     var resent: [(seq: UInt16, at: MediaTime)?] = .init(repeating: nil, count: 512)
+}
+
+/// A subscriber's RTX stream for one kind ([RFC 4588](https://www.rfc-editor.org/rfc/rfc4588)):
+/// its own SSRC and payload type, and sequence numbers of its own.
+struct RTXStream {
+    let ssrc: UInt32
+    let payloadType: UInt8
+    var nextSequence = UInt16.random(in: 0...UInt16.max)
+}
+
+/// Both values, when both are there.
+private func zip<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
+    guard let a, let b else { return nil }
+    return (a, b)
 }

@@ -110,7 +110,8 @@ final class ImpairedPath {
     /// page with transport-cc taken out of its offer — the relay's loss/REMB adaptation, as before
     /// — is printed beside it, not asserted (it was moved to 320×180 within seconds). Then behind a
     /// 180 kbit/s cap the delay trend moves it to `low`, where it plays. And the publishing page,
-    /// fed the relay's transport-wide feedback, estimates its own clean path above 1 Mbit/s.
+    /// fed the relay's transport-wide feedback, estimates its own clean path above 1 Mbit/s. The
+    /// viewer's losses are repaired over RTX (item 3).
     @Test func aChromiumViewerOnALossyPathWithRoomKeepsTheSource() async throws {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
@@ -137,6 +138,12 @@ final class ImpairedPath {
         #expect(twcc.source >= 18, "with transport-wide congestion control the viewer left the source: \(line)")
         #expect(twcc.frames >= 20 * 20, "not playing: \(line)")
         #expect(twcc.sizes.suffix(5).allSatisfy { $0 == "640x360" }, "\(twcc.sizes)")
+        // Item 3: the losses were repaired on the RTX stream (Chromium counts what it recovered
+        // from it), and no freeze lasted a second.
+        let video = (result["twcc"] as? [String: Any]).flatMap { $0["viewer"] as? [String: Any] }.flatMap { $0["video"] as? [String: Any] } ?? [:]
+        print("Chromium viewer's video at 2% loss: \(video)")
+        #expect(video["retransmittedPacketsReceived"] as? Int ?? 0 > 0, "nothing recovered over RTX: \(video)")
+        #expect(video["totalFreezesDuration"] as? Double ?? 0 < 1, "\(video)")
         let capped = result["capped"] as? [String: Any] ?? [:]
         let firstLow = capped["first_low"] as? Int
         print("Chromium viewer behind 180 kbit/s with transport-cc: on low from second \(firstLow.map(String.init) ?? "never"), "

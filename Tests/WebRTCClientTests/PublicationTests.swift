@@ -93,6 +93,47 @@ final class FakeEncoder: RenditionEncoder {
         #expect(resent.first?.header.sequenceNumber == lost && resent.first?.header.ssrc == videoSSRC)
     }
 
+    /// Issue 16, item 3: a viewer that offers RTX gets its NACKed packets on the RTX stream the
+    /// answer announced (RFC 4588 §4): the RTX SSRC and payload type, sequence numbers of its own,
+    /// the original sequence number first in the payload, the original timestamp and payload after it.
+    @Test func aViewerThatOffersRTXGetsRetransmissionsOnTheRTXStream() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001, rtx: true)
+        let videoSSRC = try #require(viewer.answer.videoSSRC)
+        // The answer: the RTX payload type for VP8, and its SSRC grouped with the video's.
+        #expect(viewer.answerSDP.contains("a=fmtp:\(ClientOffer.rtxPayloadType) apt=\(ClientOffer.videoPayloadType)"))
+        let group = try #require(viewer.answerSDP.split(separator: "\r\n").first { $0.hasPrefix("a=ssrc-group:FID \(videoSSRC) ") })
+        let rtxSSRC = try #require(group.split(separator: " ").last.flatMap { UInt32($0) })
+        var sent: [RTPPacket] = []
+        for seq in UInt16(300)...304 {
+            let out = relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq, payload: Self.payload(0xAA, Int(seq))), from: publisher.address, now: .zero)
+            sent += viewer.received(out)
+        }
+        #expect(sent.count == 5 && sent.allSatisfy { $0.header.ssrc == videoSSRC })
+        let lost = sent[2].header
+        var resent: [RTPPacket] = []
+        for attempt in 0..<2 {
+            let nack = try viewer.rtcp([
+                .receiverReport(RTCPReceiverReport(ssrc: 0x5678)),
+                .nack(RTCPGenericNACK(senderSSRC: 0x5678, mediaSSRC: videoSSRC, lost: [lost.sequenceNumber, sent[3].header.sequenceNumber])),
+            ])
+            resent += viewer.received(relay.receive(nack, from: viewer.address, now: .milliseconds(Double(10 + attempt * 1_000))))
+        }
+        #expect(resent.count == 4)
+        #expect(resent.allSatisfy { $0.header.ssrc == rtxSSRC && $0.header.payloadType == ClientOffer.rtxPayloadType })
+        // The RTX stream's own numbers, one after another.
+        #expect(zip(resent, resent.dropFirst()).allSatisfy { $1.header.sequenceNumber == $0.header.sequenceNumber &+ 1 })
+        let first = try #require(resent.first)
+        #expect(Array(first.payload.prefix(2)) == [UInt8(lost.sequenceNumber >> 8), UInt8(lost.sequenceNumber & 0xFF)])
+        #expect(Array(first.payload.dropFirst(2)) == Self.payload(0xAA, 302))
+        #expect(first.header.timestamp == lost.timestamp && first.header.marker == lost.marker)
+        // A viewer that does not offer RTX gets them on its video stream, as first sent.
+        let plain = try ConnectedPeer.connect(to: relay, room: "r", identity: "w", publishing: false, port: 6_002)
+        #expect(!plain.answerSDP.contains("rtx"))
+    }
+
     /// Issue 14, item 3: while the worker's loop is saturated (``LoopLoad``), an adaptive viewer's
     /// lossy reports describe the relay, not its path: it stays on the source and the reports are
     /// counted as held; once the loop has room, the same reports move it to `low`.

@@ -18,6 +18,8 @@ struct ConnectedPeer {
     let id: String
     /// What the relay answered (for a viewer: the SSRCs it sends with).
     let answer: ServerAnswer
+    /// The answer's SDP.
+    let answerSDP: String
     /// The SSRCs this peer sends from (a publisher's offer names them).
     let offer: ClientOffer
 
@@ -25,11 +27,12 @@ struct ConnectedPeer {
     /// by hand (no sockets, no clock but the one given).
     static func connect(
         to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false,
-        source: String? = nil, transportWideCC: Bool = false
+        source: String? = nil, transportWideCC: Bool = false, rtx: Bool = false
     ) throws -> ConnectedPeer {
         let cert = try DTLSCertificate()
         var offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
         offer.transportWideCC = transportWideCC
+        offer.rtx = rtx
         let opened = try relay.open(
             room: room, identity: identity, role: publishing ? .publisher : .viewer, quality: quality, adaptive: adaptive, source: source,
             offer: SessionDescription(parsing: offer.sdp), now: .zero)
@@ -45,7 +48,7 @@ struct ConnectedPeer {
         let keys = try #require(handshake.keys, "handshake: \(handshake.state)")
         return ConnectedPeer(
             address: address, srtp: try SRTPSession(keys.local, direction: .outbound), srtpIn: try SRTPSession(keys.remote, direction: .inbound),
-            id: opened.id, answer: answer, offer: offer)
+            id: opened.id, answer: answer, answerSDP: opened.answer, offer: offer)
     }
 
     func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0]) throws -> [UInt8] {

@@ -70,7 +70,14 @@ def watch(driver, room, strip, seconds, via=NETSIM_PORT):
         samples.append(viewers_by_quality())
         sizes.append(stats(driver).get("frameSize"))
         frames.append(stats(driver).get("framesDecoded", 0))
-    viewer = dict(stats(driver), error=driver.find_element(By.ID, "error").text)
+    # The video receiver's own counts: NACKs sent, packets repaired on the RTX stream, lost.
+    video = driver.execute_script(
+        "return (async () => { let r = {}; (await pc.getStats()).forEach((s) => {"
+        " if (s.type === 'inbound-rtp' && s.kind === 'video') r = {nackCount: s.nackCount, packetsLost: s.packetsLost,"
+        " packetsReceived: s.packetsReceived, retransmittedPacketsReceived: s.retransmittedPacketsReceived,"
+        " freezeCount: s.freezeCount, totalFreezesDuration: s.totalFreezesDuration}; });"
+        " return r; })()")
+    viewer = dict(stats(driver), error=driver.find_element(By.ID, "error").text, video=video)
     driver.find_element(By.ID, "stop").click()
     driver.close()
     driver.switch_to.window(publisher_tab)

@@ -25,6 +25,9 @@ public struct ClientOffer: Sendable {
     /// Offer transport-wide congestion control (the extension and `transport-cc` feedback); the
     /// client then owes the server its feedback.
     public var transportWideCC = false
+    /// Offer RTX for its video (RFC 4588), payload type ``rtxPayloadType``.
+    public var rtx = false
+    public static let rtxPayloadType: UInt8 = 97
 
     public init(direction: Direction, fingerprint: String) {
         self.direction = direction
@@ -46,11 +49,13 @@ public struct ClientOffer: Sendable {
             ("video", "1", Self.videoPayloadType, "VP8/90000", videoSSRC),
         ]
         for m in sections {
-            s += "m=\(m.kind) 9 UDP/TLS/RTP/SAVPF \(m.pt)\r\nc=IN IP4 0.0.0.0\r\na=mid:\(m.mid)\r\na=\(mode)\r\na=rtcp-mux\r\n"
+            let withRTX = rtx && m.kind == "video"
+            s += "m=\(m.kind) 9 UDP/TLS/RTP/SAVPF \(m.pt)\(withRTX ? " \(Self.rtxPayloadType)" : "")\r\nc=IN IP4 0.0.0.0\r\na=mid:\(m.mid)\r\na=\(mode)\r\na=rtcp-mux\r\n"
             s += "a=ice-ufrag:\(iceUfrag)\r\na=ice-pwd:\(icePassword)\r\na=fingerprint:sha-256 \(fingerprint)\r\na=setup:active\r\n"
             s += "a=rtpmap:\(m.pt) \(m.rtpmap)\r\n"
             if m.kind == "video" {
                 s += "a=rtcp-fb:\(m.pt) nack\r\na=rtcp-fb:\(m.pt) nack pli\r\n"
+                if withRTX { s += "a=rtpmap:\(Self.rtxPayloadType) rtx/90000\r\na=fmtp:\(Self.rtxPayloadType) apt=\(m.pt)\r\n" }
             } else {
                 s += "a=fmtp:\(m.pt) minptime=10;useinbandfec=1\r\n"
             }
