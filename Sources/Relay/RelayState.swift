@@ -27,6 +27,8 @@ final class RelayState {
     /// Whether the worker listens for ICE-TCP on ``mediaPort`` too: answers then carry a passive
     /// TCP candidate (``ICETCPListener``).
     var offersTCP = false
+    /// Negotiate transport-wide congestion control with publishers too (``SDPAnswerer/publisherTransportWideCC``).
+    var publisherTransportWideCC = false
     let logger: Logger
     private(set) var sessions: [String: PeerSession] = [:]
     private var byUfrag: [String: PeerSession] = [:]
@@ -183,6 +185,7 @@ final class RelayState {
             iceUfrag: ufrag, icePassword: pwd, fingerprint: certificate.fingerprint, candidateAddress: announceIPs[0],
             candidatePort: mediaPort, sessionID: UInt64.random(in: 1...UInt64(Int64.max), using: &rng))
         answerer.offersTCP = offersTCP
+        answerer.publisherTransportWideCC = publisherTransportWideCC
         answerer.alternateAddress = announceIPs.dropFirst().first
         let result: (answer: SessionDescription, media: [NegotiatedMedia], remote: SDPAnswerer.RemoteTransport)
         do {

@@ -74,6 +74,11 @@ public struct SDPAnswerer: Sendable {
     public var sessionID: UInt64
     /// Also announce a passive TCP host candidate on ``candidatePort`` (ICE-TCP, RFC 6544).
     public var offersTCP = false
+    /// Also negotiate transport-wide congestion control with publishers (feedback from the relay).
+    /// Off by default: Chromium's estimate of a clean loopback path rises from the 500 kbit/s the
+    /// relay's REMB allows to 3.6 Mbit/s with it, but Firefox 153 publishing with it sent no video
+    /// at all in the interop test — not understood yet.
+    public var publisherTransportWideCC = false
     /// A second address of the other family (IPv6 beside IPv4, or the reverse), announced after
     /// ``candidateAddress`` with a lower local preference.
     public var alternateAddress: String?
@@ -155,12 +160,12 @@ public struct SDPAnswerer: Sendable {
             } else {
                 for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
             }
-            // Transport-wide congestion control with a peer that offers it: with a viewer, the relay
-            // numbers what it sends, the viewer reports arrivals, and the relay's send-side estimate
-            // (`DelayBasedBandwidthEstimator`) steers its renditions; with a publisher, the relay
-            // reports arrivals (`TransportWideFeedbackBuilder`) and the browser's own estimate
-            // sets its encoder's rate (REMB still caps it).
-            let transportExt = m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id
+            // Transport-wide congestion control with a viewer that offers it: the relay numbers what
+            // it sends, the viewer reports arrivals, and the relay's send-side estimate
+            // (`DelayBasedBandwidthEstimator`) steers its renditions. With a publisher only when
+            // `publisherTransportWideCC`: the relay then reports arrivals
+            // (`TransportWideFeedbackBuilder`) and the browser's own estimate sets its rate.
+            let transportExt = sending || publisherTransportWideCC ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
             if let transportExt {
                 a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
                 a.append(.init("rtcp-fb", "\(codec.payloadType) \(TransportSequenceNumber.feedbackType)"))

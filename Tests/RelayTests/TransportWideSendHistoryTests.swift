@@ -29,9 +29,11 @@ import Testing
         }
     }
 
-    /// A peer that offers the extension gets it and `transport-cc` in the answer, viewer or
-    /// publisher; one that does not offer it does not.
+    /// A viewer that offers the extension gets it and `transport-cc` in the answer, and so does a
+    /// publisher when the answerer is told to; one that does not offer it does not.
     @Test func negotiatedWithPeersThatOfferIt() throws {
+        var answerer = answerer
+        answerer.publisherTransportWideCC = true
         let tracks = [
             OutgoingTrack(kind: .audio, ssrc: 1, streamID: "s", trackID: "a"), OutgoingTrack(kind: .video, ssrc: 2, streamID: "s", trackID: "v"),
         ]
@@ -47,6 +49,11 @@ import Testing
             #expect(plain.media.allSatisfy { $0.transportSequenceExtensionID == nil })
             #expect(!plain.answer.serialized().contains("transport-cc"))
         }
+        // By default, not with publishers.
+        var publishing = try offer("aiortc-publisher-offer.sdp")
+        for i in publishing.media.indices { publishing.media[i].attributes.append(.init("extmap", "9 \(TransportSequenceNumber.uri)")) }
+        answerer.publisherTransportWideCC = false
+        #expect(try answerer.answer(publishing, role: .publisher).media.allSatisfy { $0.transportSequenceExtensionID == nil })
     }
 
     static func send(_ history: inout TransportWideSendHistory, count: Int, from start: MediaTime = .zero) -> [UInt16] {

@@ -51,9 +51,16 @@ struct ConnectedPeer {
             id: opened.id, answer: answer, answerSDP: opened.answer, offer: offer)
     }
 
-    func rtp(ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0]) throws -> [UInt8] {
+    func rtp(
+        ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0], transportSequence: UInt16? = nil
+    ) throws -> [UInt8] {
+        let extensions = transportSequence.map {
+            RTPHeaderExtensions(
+                form: .oneByte, elements: [RTPHeaderExtension(id: ClientOffer.transportSequenceExtensionID, data: [UInt8($0 >> 8), UInt8($0 & 0xFF)])])
+        }
         var bytes = RTPPacket(
-            header: RTPHeader(payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc),
+            header: RTPHeader(
+                payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc, extensions: extensions),
             payload: payload
         ).serialized()
         try srtp.protectRTP(&bytes)

@@ -221,6 +221,39 @@ import WebRTCClient
         #expect(r.relay.sessions[r.id]?.subscription?.bandwidth?.signal != nil)
     }
 
+    /// With ``RelayState/publisherTransportWideCC`` a publisher that offers it gets feedback on
+    /// its packets every 100 ms — each number it sent, received, with arrival deltas as they came;
+    /// by default it is not negotiated and nothing is sent.
+    @Test func aPublisherGetsFeedbackWhenEnabled() throws {
+        for enabled in [true, false] {
+            let world = try PublicationTests.World()
+            world.relay.publisherTransportWideCC = enabled
+            let publisher = try ConnectedPeer.connect(to: world.relay, room: "r", identity: "p", publishing: true, port: 7_100, transportWideCC: true)
+            var feedback: [TransportWideFeedback] = []
+            for i in 0..<30 {
+                let now = MediaTime.milliseconds(Double(i * 10))
+                let packet = try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: UInt16(i), transportSequence: UInt16(1_000 + i))
+                _ = world.relay.receive(packet, from: publisher.address, now: now)
+                for d in world.relay.tick(now: now) where d.to == publisher.address {
+                    var bytes = Array(d.buffer.readableBytesView)
+                    guard (try? publisher.srtpIn.unprotectRTCP(&bytes)) != nil, let packets = try? RTCPPacket.parseCompound(bytes) else { continue }
+                    for case .transportFeedback(let fb) in packets { feedback.append(fb) }
+                }
+            }
+            if enabled {
+                #expect(publisher.answerSDP.contains("transport-cc"))
+                #expect(feedback.count >= 2)
+                let reported = feedback.flatMap { fb in fb.arrivals.map(\.sequence) }
+                #expect(Set(reported).isSubset(of: Set((1_000..<1_030).map(UInt16.init))) && reported.count >= 20, "\(reported)")
+                // 10 ms apart: 40 ticks of 250 µs.
+                #expect(feedback.flatMap { $0.packets.dropFirst() }.allSatisfy { $0.delta == 40 })
+            } else {
+                #expect(!publisher.answerSDP.contains("transport-cc"))
+                #expect(feedback.isEmpty)
+            }
+        }
+    }
+
     /// A viewer that did not negotiate it gets no numbers, and feedback it sends anyway changes
     /// nothing (its receiver reports still steer it).
     @Test func withoutNegotiationNothingIsNumberedAndFeedbackIsIgnored() throws {

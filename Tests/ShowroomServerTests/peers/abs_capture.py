@@ -10,7 +10,7 @@ from struct import pack, unpack
 
 from aiortc import jitterbuffer, rtcrtpreceiver, rtp
 from aiortc.codecs import vpx
-from aiortc.codecs import HEADER_EXTENSIONS
+from aiortc.codecs import HEADER_EXTENSIONS, is_rtx
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -187,9 +187,25 @@ def install():
                 for k in list(seen)[:2048]:
                     del seen[k]
         await handle(self, packet, arrival_time_ms)
+        codecs = self._RTCRtpReceiver__codecs
+        codec = codecs.get(packet.payload_type)
+        if codec is not None and is_rtx(codec):
+            # A retransmission on the RTX stream (RFC 4588): what it carried belongs to the
+            # media stream, with the media codec (aiortc unwrapped it inside `handle`); and, as
+            # libwebrtc does, it counts as received on the media stream's statistics (aiortc
+            # counts it on the RTX stream's only, so its receiver reports call every repaired
+            # packet lost).
+            original = self._RTCRtpReceiver__rtx_ssrc.get(packet.ssrc)
+            codec = codecs.get(codec.parameters.get("apt"))
+            if original is None or codec is None or len(packet.payload) < 2:
+                return
+            osn = unpack("!H", packet.payload[:2])[0]
+            packet = rtp.RtpPacket(payload_type=codec.payloadType, sequence_number=osn, timestamp=packet.timestamp, ssrc=original)
+            streams = self._RTCRtpReceiver__remote_streams
+            if original in streams:
+                streams[original].add(packet)
         await renack(self, packet)
         buffer = self._RTCRtpReceiver__jitter_buffer
-        codec = self._RTCRtpReceiver__codecs.get(packet.payload_type)
         for frame in getattr(buffer, "drained", []):
             if codec is not None and self._RTCRtpReceiver__decoder_thread:
                 frame.timestamp = self._RTCRtpReceiver__timestamp_mapper.map(frame.timestamp)

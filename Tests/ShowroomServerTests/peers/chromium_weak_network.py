@@ -13,9 +13,7 @@ crosses the impaired path and nothing else changes. The viewer watches twice, `-
 - `capped`: as Chromium offers, through a second showroom-netsim capped at 180 kbit/s (20 ms, a
   200 ms queue): the delay trend must move the viewer down.
 
-Every second the relay's /metrics says which rendition the viewer gets. At the end, the publishing
-page's `availableOutgoingBitrate`: its send-side estimate from the relay's transport-wide feedback.
-Prints one JSON line.
+Every second the relay's /metrics says which rendition the viewer gets. Prints one JSON line.
 """
 import argparse, json, re, subprocess, tempfile, time, urllib.request
 
@@ -118,12 +116,6 @@ def main():
         result["twcc"] = watch(driver, "weak", False, args.seconds)
         result["no_twcc"] = watch(driver, "weak", True, args.seconds)
         result["capped"] = watch(driver, "weak", False, args.seconds, via=CAPPED_PORT)
-        # The publishing page's own send-side estimate, from the relay's transport-wide feedback
-        # (the relay's REMB is only a ceiling for it).
-        result["publisher_available_bitrate"] = driver.execute_script(
-            "return (async () => { let r = null; (await pc.getStats()).forEach((s) => {"
-            " if (s.type === 'candidate-pair' && s.nominated && s.availableOutgoingBitrate) r = s.availableOutgoingBitrate; });"
-            " return r; })()")
         driver.find_element(By.ID, "stop").click()
     finally:
         if driver:
