@@ -45,6 +45,9 @@ public enum RTCPPacket: Hashable, Sendable {
         if bytes.isEmpty { throw WireError.truncated("empty RTCP") }
         var reader = ByteReader(bytes)
         var packets: [RTCPPacket] = []
+        // Transport-wide feedback's statuses over the whole compound: a 24-byte feedback may
+        // claim 4,096 of them, and a datagram holds 80 such feedbacks (review: 1 ms of parsing).
+        var statusesLeft = TransportWideFeedback.maximumPacketStatusCount
         while !reader.isAtEnd {
             let b0 = try reader.u8("RTCP header")
             guard b0 >> 6 == 2 else { throw WireError(.badVersion, "RTCP version \(b0 >> 6)") }
@@ -56,6 +59,14 @@ public enum RTCPPacket: Hashable, Sendable {
                     throw WireError(.badPadding, "RTCP padding")
                 }
                 body = body.dropLast(Int(pad))
+            }
+            if pt == PacketType.transportFeedback, b0 & 0x1F == 15, body.count >= 12 {
+                // After the two SSRCs and the base sequence number: the packet status count.
+                let claimed = Int(body[body.startIndex + 10]) << 8 | Int(body[body.startIndex + 11])
+                guard claimed <= statusesLeft else {
+                    throw WireError.badLength("TWCC feedback on more than \(TransportWideFeedback.maximumPacketStatusCount) packets in one compound")
+                }
+                statusesLeft -= claimed
             }
             packets.append(try parseOne(count: b0 & 0x1F, packetType: pt, body: body))
         }

@@ -68,7 +68,7 @@ public struct RTPHeaderView: Sendable, Equatable {
         return nil
     }
 
-    /// The most bytes ``write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:)``
+    /// The most bytes ``write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:twoByteForm:)``
     /// writes: 12 of fixed header, 4 of extension header, then 2 + 16 of capture time and 2 + 2 of
     /// transport-wide sequence number (two-byte element headers at most), rounded up to whole words.
     public static let maximumWrittenLength = 40
@@ -79,11 +79,14 @@ public struct RTPHeaderView: Sendable, Equatable {
     /// ([draft-holmer-rmcat-transport-wide-cc-extensions-01 §2](https://datatracker.ietf.org/doc/html/draft-holmer-rmcat-transport-wide-cc-extensions-01#section-2))
     /// — padded to whole words: the one-byte form
     /// ([RFC 8285 §4.2](https://www.rfc-editor.org/rfc/rfc8285#section-4.2)) when every id is 1–14,
-    /// the two-byte form (§4.3) otherwise. `out` must hold ``maximumWrittenLength`` bytes (nothing is
+    /// the two-byte form (§4.3) otherwise, or always with `twoByteForm` (a stream whose negotiated
+    /// ids include one above 14 keeps one form from packet to packet: mixing them needs
+    /// `a=extmap-allow-mixed`, §4.1.2). `out` must hold ``maximumWrittenLength`` bytes (nothing is
     /// written and 0 returned when it does not).
     public static func write(
         into out: UnsafeMutableRawBufferPointer, marker: Bool, padding: Bool, payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32,
-        ssrc: UInt32, capture: (id: UInt8, time: AbsoluteCaptureTime)?, transportSequence: (id: UInt8, value: UInt16)? = nil
+        ssrc: UInt32, capture: (id: UInt8, time: AbsoluteCaptureTime)?, transportSequence: (id: UInt8, value: UInt16)? = nil,
+        twoByteForm: Bool = false
     ) -> Int {
         guard out.count >= maximumWrittenLength else { return 0 }
         var i = 0
@@ -102,7 +105,8 @@ public struct RTPHeaderView: Sendable, Equatable {
         u32(ssrc)
         guard extended else { return i }
         let captureLength = capture.map { $0.time.estimatedCaptureClockOffset == nil ? 8 : 16 } ?? 0
-        let oneByte = (capture.map { (1...14).contains($0.id) } ?? true) && (transportSequence.map { (1...14).contains($0.id) } ?? true)
+        let oneByte =
+            !twoByteForm && (capture.map { (1...14).contains($0.id) } ?? true) && (transportSequence.map { (1...14).contains($0.id) } ?? true)
         let elementHeader = oneByte ? 1 : 2
         let elements = (capture != nil ? elementHeader + captureLength : 0) + (transportSequence != nil ? elementHeader + 2 : 0)
         u16(oneByte ? 0xBEDE : 0x1000)

@@ -67,8 +67,9 @@ public struct TransportWideFeedback: Hashable, Sendable {
         return out
     }
 
-    /// The most packets one feedback may report on. The 16-bit count field allows 65,535, which
-    /// eight 2-byte run-length chunks can claim; senders report a feedback interval's packets
+    /// The most packets one feedback — and all the feedback in one compound packet
+    /// (``RTCPPacket/parseCompound(_:)``) — may report on. The 16-bit count field allows 65,535,
+    /// which eight 2-byte run-length chunks can claim; senders report a feedback interval's packets
     /// (~100 at 1,000 packets/s and 100 ms), so a few thousand is generous.
     public static let maximumPacketStatusCount = 4_096
 

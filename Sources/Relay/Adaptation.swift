@@ -27,10 +27,11 @@ extension Quality {
 /// than ``queueingDelay`` over the smallest seen counts as congestion too (a bottleneck's queue
 /// fills before it drops).
 ///
-/// A subscriber that negotiated transport-wide congestion control gives a better signal: from its
-/// first feedback on, the estimate is the relay's send-side one (``DelayBasedBandwidthEstimator``:
-/// the delay trend leads, loss under 10% is not congestion) and receiver reports no longer move it
-/// — a path with random loss and room to spare keeps its rendition.
+/// A subscriber that negotiated transport-wide congestion control gives a better signal: while its
+/// feedback comes (at least every ``feedbackTimeout``), the estimate is the relay's send-side one
+/// (``DelayBasedBandwidthEstimator``: the delay trend leads, loss under 10% is not congestion) and
+/// receiver reports no longer move it — a path with random loss and room to spare keeps its
+/// rendition.
 ///
 /// Down-moves are immediate on congestion, to the best rendition the estimate carries. Up-moves go one step at
 /// a time: when the estimate carries the next rendition with ``upMargin`` for ``upHold``, or —
@@ -54,6 +55,9 @@ struct QualityController {
     private var remb: Double?
     /// Transport-wide feedback drives it (``transportEstimate(_:congested:sourceBitrate:relayBusy:now:)``).
     private(set) var delayBased = false
+    private var lastTransportFeedback: MediaTime?
+    /// Without transport-wide feedback for this long, receiver reports decide again.
+    static let feedbackTimeout = MediaTime(microseconds: 2_000_000)
 
     static let upHold = MediaTime(microseconds: 4_000_000)
     static let initialProbeInterval = MediaTime(microseconds: 30_000_000)
@@ -89,8 +93,11 @@ struct QualityController {
         // queue, not the path — no change to the estimate, no move down, no probe up.
         if relayBusy { return nil }
 
-        // Transport-wide feedback leads once it comes: a report's loss is then not read as congestion.
-        if delayBased { return nil }
+        // Transport-wide feedback leads while it comes: a report's loss is then not read as
+        // congestion. Feedback that stops (lost, or the viewer stopped sending it) hands the
+        // decisions back to the reports.
+        if delayBased, let last = lastTransportFeedback, now - last < Self.feedbackTimeout { return nil }
+        delayBased = false
 
         var queueing = false
         if let rtt {
@@ -120,6 +127,7 @@ struct QualityController {
         -> Quality?
     {
         delayBased = true
+        lastTransportFeedback = now
         if started == nil { started = now }
         if relayBusy { return nil }
         estimate = bitrate

@@ -80,7 +80,7 @@ final class Publication {
         kinds = peer.media.map(\.kind)
         self.exclusive = exclusive
         captureTimeExtensionIDs = peer.captureTimeExtensionIDs
-        transportSequenceExtensionID = peer.media.lazy.compactMap(\.transportSequenceExtensionID).first
+        transportSequenceExtensionID = NegotiatedMedia.transportSequenceExtensionID(of: peer.media)
         if transportSequenceExtensionID != nil { arrivals = TransportWideFeedbackBuilder() }
     }
 

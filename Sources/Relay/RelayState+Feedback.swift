@@ -88,8 +88,7 @@ extension RelayState {
         guard let packets = s.sendHistory?.packets(for: feedback), !packets.isEmpty else { return [] }
         let rtt = MediaTime.milliseconds(min(max(s.slots.video?.stats.roundTripTime ?? 100, 0), 10_000))
         guard let estimate = s.bandwidth?.feedback(packets, rtt: rtt, now: now), let bandwidth = s.bandwidth else { return [] }
-        let relayBusy = loopLoad.isSaturated
-        if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
+        let relayBusy = loopLoad.isSaturated  // held, as reports are (not counted: 10–20 a second)
         let congested = Self.isCongested(bandwidth)
         logger.trace(
             "transport feedback",

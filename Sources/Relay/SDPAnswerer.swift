@@ -45,6 +45,15 @@ public struct NegotiatedMedia: Sendable, Equatable {
     public var remoteSSRCs: [UInt32]
 }
 
+extension NegotiatedMedia {
+    /// The transport-wide sequence number id a session uses: the one every section that negotiated
+    /// it agrees on (BUNDLE: one transport, one counter), nil when none did or they differ.
+    static func transportSequenceExtensionID(of media: [NegotiatedMedia]) -> UInt8? {
+        let ids = Set(media.compactMap(\.transportSequenceExtensionID))
+        return ids.count == 1 ? ids.first : nil
+    }
+}
+
 /// Why an offer cannot be answered; it maps to a 4xx with the reason.
 public struct NegotiationError: CodedError {
     public static let domain = "sdp"
@@ -160,20 +169,23 @@ public struct SDPAnswerer: Sendable {
             } else {
                 for fb in ["nack", "nack pli", "ccm fir", "goog-remb"] { a.append(.init("rtcp-fb", "\(codec.payloadType) \(fb)")) }
             }
+            let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
+            if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
+            let offeredCaptureExt = m.extensions.first { $0.uri == AbsoluteCaptureTime.uri }?.id
+            let captureExt = offeredCaptureExt.flatMap { $0 >= 1 && $0 != midExt ? $0 : nil }
+            if let captureExt { a.append(.init("extmap", "\(captureExt) \(AbsoluteCaptureTime.uri)")) }
             // Transport-wide congestion control with a viewer that offers it: the relay numbers what
             // it sends, the viewer reports arrivals, and the relay's send-side estimate
             // (`DelayBasedBandwidthEstimator`) steers its renditions. With a publisher only when
             // `publisherTransportWideCC`: the relay then reports arrivals
             // (`TransportWideFeedbackBuilder`) and the browser's own estimate sets its rate.
-            let transportExt = sending || publisherTransportWideCC ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
+            // An id that is a valid element id (1–255) and not already another extension's.
+            let offeredTransportExt = sending || publisherTransportWideCC ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
+            let transportExt = offeredTransportExt.flatMap { id in id >= 1 && id != captureExt && id != midExt ? id : nil }
             if let transportExt {
                 a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
                 a.append(.init("rtcp-fb", "\(codec.payloadType) \(TransportSequenceNumber.feedbackType)"))
             }
-            let midExt = m.extensions.first { $0.uri == "urn:ietf:params:rtp-hdrext:sdes:mid" }?.id
-            if let midExt { a.append(.init("extmap", "\(midExt) urn:ietf:params:rtp-hdrext:sdes:mid")) }
-            let captureExt = m.extensions.first { $0.uri == AbsoluteCaptureTime.uri }?.id
-            if let captureExt { a.append(.init("extmap", "\(captureExt) \(AbsoluteCaptureTime.uri)")) }
             if sending {
                 // Each outgoing track serves one section of its kind, whatever order the viewer offers in.
                 guard let index = tracks.indices.first(where: { tracks[$0].kind == kind && !usedTracks.contains($0) }) else {

@@ -40,7 +40,7 @@ final class Subscription {
         self.peer = peer
         self.source = source
         self.quality = quality
-        transportSequenceExtensionID = peer.media.lazy.compactMap(\.transportSequenceExtensionID).first
+        transportSequenceExtensionID = NegotiatedMedia.transportSequenceExtensionID(of: peer.media)
         if transportSequenceExtensionID != nil {
             sendHistory = TransportWideSendHistory()
             bandwidth = DelayBasedBandwidthEstimator(start: Self.initialEstimate)
@@ -126,7 +126,8 @@ final class Subscription {
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: RTPHeaderView.maximumWrittenLength) { raw in
             RTPHeaderView.write(
                 into: raw, marker: marker, padding: padding, payloadType: payloadType, sequenceNumber: sequenceNumber, timestamp: timestamp,
-                ssrc: ssrc, capture: capture.flatMap { c in captureTimeExtensionID.map { ($0, c) } }, transportSequence: transport)
+                ssrc: ssrc, capture: capture.flatMap { c in captureTimeExtensionID.map { ($0, c) } }, transportSequence: transport,
+                twoByteForm: (captureTimeExtensionID ?? 0) > 14 || (transportSequenceExtensionID ?? 0) > 14)
         }
         if let originalSequenceNumber { out.writeInteger(originalSequenceNumber) }
         out.writeBytes(payload)

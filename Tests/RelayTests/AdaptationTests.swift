@@ -65,6 +65,25 @@ struct SimulatedPath {
         #expect(path.moves.first?.to == .low, "\(path.moves)")
     }
 
+    /// Review: transport-wide feedback leads while it comes — lossy receiver reports do not move
+    /// the viewer then — and when it stops, the reports decide again (before, one feedback and
+    /// then silence left the viewer where it was forever).
+    @Test func reportsDecideAgainWhenTransportFeedbackStops() {
+        var path = SimulatedPath(capacity: 300_000)
+        for i in 0..<20 {  // two seconds of feedback on a clear path, reports saying 85% lost
+            path.now = path.now + .milliseconds(100)
+            _ = path.controller.transportEstimate(3_000_000, congested: false, sourceBitrate: path.source, now: path.now)
+            if i % 10 == 9 {
+                path.bytesSent += Int(path.source / 8)
+                _ = path.controller.report(fractionLost: 0.85, roundTripMilliseconds: 60, bytesSent: path.bytesSent, sourceBitrate: path.source, now: path.now)
+            }
+        }
+        #expect(path.controller.current == .source && path.controller.delayBased)
+        path.run(seconds: 5)  // no more feedback: the reports' loss moves it
+        #expect(!path.controller.delayBased)
+        #expect(path.moves.first?.to == .low, "\(path.moves)")
+    }
+
     @Test func aMiddleCapSettlesOnMedium() {
         var path = SimulatedPath(capacity: 1_000_000)
         path.run(seconds: 30)

@@ -56,6 +56,58 @@ import Testing
         #expect(try answerer.answer(publishing, role: .publisher).media.allSatisfy { $0.transportSequenceExtensionID == nil })
     }
 
+    /// Review: an id of 0 (padding in the two-byte form) or one another extension already has is
+    /// not negotiated; a session whose sections disagree on the id numbers nothing.
+    @Test func invalidOrCollidingIDsAreNotNegotiated() throws {
+        let tracks = [
+            OutgoingTrack(kind: .audio, ssrc: 1, streamID: "s", trackID: "a"), OutgoingTrack(kind: .video, ssrc: 2, streamID: "s", trackID: "v"),
+        ]
+        for id in [0, 1, 7] as [UInt8] {  // 1 is the offer's mid; 7 its capture time (added below)
+            var o = try offer("aiortc-viewer-offer.sdp")
+            for i in o.media.indices {
+                o.media[i].attributes.append(.init("extmap", "7 \(AbsoluteCaptureTime.uri)"))
+                o.media[i].attributes.append(.init("extmap", "\(id) \(TransportSequenceNumber.uri)"))
+            }
+            let negotiated = try answerer.answer(o, role: .viewer, tracks: tracks)
+            #expect(negotiated.media.allSatisfy { $0.transportSequenceExtensionID == nil }, "id \(id)")
+            #expect(!negotiated.answer.serialized().contains("transport-cc"))
+        }
+        var o = try offer("aiortc-viewer-offer.sdp")
+        for (i, id) in zip(o.media.indices, [9, 10] as [UInt8]) { o.media[i].attributes.append(.init("extmap", "\(id) \(TransportSequenceNumber.uri)")) }
+        let disagreeing = try answerer.answer(o, role: .viewer, tracks: tracks)
+        #expect(NegotiatedMedia.transportSequenceExtensionID(of: disagreeing.media) == nil)
+    }
+
+    /// Review: a stream whose negotiated ids include one above 14 keeps the two-byte form on every
+    /// packet, with or without the capture time (mixing forms needs `extmap-allow-mixed`).
+    @Test func oneExtensionFormPerStream() throws {
+        for capture in [nil, AbsoluteCaptureTime(captureTimestamp: 1)] as [AbsoluteCaptureTime?] {
+            var header = [UInt8](repeating: 0, count: RTPHeaderView.maximumWrittenLength)
+            let length = header.withUnsafeMutableBytes {
+                RTPHeaderView.write(
+                    into: $0, marker: false, padding: false, payloadType: 96, sequenceNumber: 1, timestamp: 2, ssrc: 3,
+                    capture: capture.map { (20, $0) }, transportSequence: (3, 77), twoByteForm: true)
+            }
+            #expect(header[12] == 0x10 && header[13] == 0x00, "profile \(header[12]) \(header[13])")
+            let packet = try RTPPacket(parsing: Array(header.prefix(length)))
+            #expect(packet.header.extensions?[3] == [0, 77])
+        }
+    }
+
+    /// Review: a compound packet's transport-wide feedback reports on at most 4,096 packets in all
+    /// (80 feedbacks of 24 bytes claiming 4,096 each took 1 ms to parse).
+    @Test func aCompoundClaimsAtMost4096Statuses() throws {
+        let one = TransportWideFeedback(
+            senderSSRC: 1, mediaSSRC: 2, baseSequence: 0, referenceTime: 0, feedbackCount: 0,
+            packets: Array(repeating: .lost, count: TransportWideFeedback.maximumPacketStatusCount))
+        #expect(try RTCPPacket.parseCompound(RTCPPacket.serializeCompound([.transportFeedback(one)])).count == 1)
+        let twice = RTCPPacket.serializeCompound([.transportFeedback(one), .transportFeedback(one)])
+        #expect((try? RTCPPacket.parseCompound(twice)) == nil, "two feedbacks of 4,096 in one compound were taken")
+        var half = one
+        half.packets = Array(one.packets.prefix(2_048))
+        #expect(try RTCPPacket.parseCompound(RTCPPacket.serializeCompound([.transportFeedback(half), .transportFeedback(half)])).count == 2)
+    }
+
     static func send(_ history: inout TransportWideSendHistory, count: Int, from start: MediaTime = .zero) -> [UInt16] {
         (0..<count).map { i in
             let n = history.number()
