@@ -79,7 +79,7 @@ class FirefoxPeer:
         "network.captive-portal-service.enabled": False, "network.connectivity-service.enabled": False,
         "browser.safebrowsing.update.enabled": False, "extensions.update.enabled": False,
         # UDP interop only: Firefox over ICE-TCP is a known open bug — when it nominated the relay's
-        # TCP candidate (its UDP check answered late on a loaded machine) the connection stayed
+        # TCP candidate (on a loaded machine; why not the UDP pair was not seen) the connection stayed
         # "connecting" (DTLS over TCP never completed); 3 of ~10 runs in stop 23. See the closing note.
         "media.peerconnection.ice.tcp": False,
     }
