@@ -15,9 +15,10 @@ final class ImpairedPath {
         port = Int(try UDPSocket().port)  // a free port, released again for netsim to take
         process = try Subprocess(
             executable, ["--listen", "127.0.0.1:\(port)", "--forward", "127.0.0.1:\(relayPort)", "--seed", "7"] + arguments)
-        // Ready once the port is taken (bounded): binding it ourselves then fails.
+        // Ready once the port is taken (bounded, 10 s: in a CI rehearsal, started right after the
+        // Chromium test's browsers, it took more than 2 s): binding it ourselves then fails.
         var bound = false
-        for _ in 0..<200 where !bound {
+        for _ in 0..<1_000 where !bound {
             if (try? UDPSocket(port: UInt16(port))) == nil { bound = true } else { usleep(10_000) }
         }
         try #require(bound, "showroom-netsim did not bind 127.0.0.1:\(port)")
