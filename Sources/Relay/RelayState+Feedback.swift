@@ -19,8 +19,8 @@ extension RelayState {
                 s.slots[kind]?.stats.receive(block, now: now)
                 if kind == .video {
                     s.bandwidth?.receiverReport(cumulativeLost: block.cumulativeLost, highestSequence: block.extendedHighestSequence, now: now)
+                    out += adapt(s, to: block, now: now)
                 }
-                if kind == .video { out += adapt(s, to: block, now: now) }
             }
             if case .remb(let remb) = p { s.adaptation?.receiverEstimate(Double(remb.bitrate)) }
             switch p {

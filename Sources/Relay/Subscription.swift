@@ -111,7 +111,7 @@ final class Subscription {
     }
 
     /// One RTP packet for this subscriber, written and protected in a single buffer: the header
-    /// (``RTPHeaderView/write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:)``,
+    /// (``RTPHeaderView/write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:twoByteForm:)``,
     /// the next transport-wide number when negotiated), an RTX packet's original sequence number,
     /// the payload; counted as sent.
     private func write(
