@@ -81,8 +81,8 @@ struct QualityController {
     /// `relayBusy`: the relay's own loop was saturated over the last second, so the report is set
     /// aside. Returns the rendition to switch to, if any.
     mutating func report(
-        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?, relayBusy: Bool = false,
-        now: MediaTime
+        fractionLost loss: Double, roundTripMilliseconds rtt: Double?, bytesSent: Int, sourceBitrate: Double?,
+        measured: [Quality: Double] = [:], relayBusy: Bool = false, now: MediaTime
     ) -> Quality? {
         defer { lastReport = (now, bytesSent) }
         if started == nil { started = now }
@@ -116,16 +116,16 @@ struct QualityController {
         }
         if let remb, let e = estimate { estimate = min(e, remb) }
         guard let estimate else { return nil }
-        return decide(estimate: estimate, congested: congested, sourceBitrate: sourceBitrate, now: now)
+        return decide(estimate: estimate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, now: now)
     }
 
     /// The send-side estimate from the subscriber's transport-wide feedback
     /// (``DelayBasedBandwidthEstimator``, bits/s), and whether that feedback showed congestion (the
     /// delay trend overusing, or more than 10% lost). From the first one on it replaces the
     /// estimate receiver reports give. Returns the rendition to switch to, if any.
-    mutating func transportEstimate(_ bitrate: Double, congested: Bool, sourceBitrate: Double?, relayBusy: Bool = false, now: MediaTime)
-        -> Quality?
-    {
+    mutating func transportEstimate(
+        _ bitrate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double] = [:], relayBusy: Bool = false, now: MediaTime
+    ) -> Quality? {
         delayBased = true
         lastTransportFeedback = now
         if started == nil { started = now }
@@ -133,14 +133,18 @@ struct QualityController {
         estimate = bitrate
         // Feedback on packets of the stream it left still comes for about a round trip.
         if let lastSwitch, now - lastSwitch < Self.settle { return nil }
-        return decide(estimate: bitrate, congested: congested, sourceBitrate: sourceBitrate, now: now)
+        return decide(estimate: bitrate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, now: now)
     }
 
     /// The move an estimate calls for: down at once on congestion, up when it has carried the next
-    /// rendition for a while, or as a probe.
-    private mutating func decide(estimate: Double, congested: Bool, sourceBitrate: Double?, now: MediaTime) -> Quality? {
+    /// rendition for a while, or as a probe. `measured`: what a quality measures where it is not a
+    /// rendition of nominal rate (a simulcast layer).
+    private mutating func decide(estimate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Quality? {
         if congested { lastCongestion = now }
-        func needs(_ q: Quality) -> Double { q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate }
+        func needs(_ q: Quality) -> Double {
+            if let m = measured[q] { return max(m, 1) }
+            return q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate
+        }
         let allowed = Quality.descending.drop { $0 != ceiling }
         let fits = allowed.first { needs($0) <= estimate } ?? .low
         let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }

@@ -18,6 +18,9 @@ struct PublicationDescription: Sendable {
     let kinds: [MediaKind]
     let captureTimeExtensionIDs: PerKind<UInt8?>
     let exclusive: Bool
+    /// Its simulcast encodings and RID extension id (``Publication/layers``): empty and nil for one stream.
+    let rids: [String]
+    let ridExtensionID: UInt8?
 }
 
 /// Packets a pipe has handed to the far worker's loop that it has not fanned out yet, counted

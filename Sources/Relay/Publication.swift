@@ -65,6 +65,16 @@ final class Publication {
     /// A subscriber wanted a key frame before the first video packet (and so the SSRC a PLI must
     /// name) arrived: the PLI goes out with that packet.
     private(set) var keyFrameOwed = false
+    /// Its video's simulcast encodings (RFC 8853), empty when it sends one: each subscriber of the
+    /// source then gets one of them (``Subscription/layers``), chosen by ``selectLayers(now:)``;
+    /// no rendition is ever started for it.
+    private(set) var layers: [SimulcastLayer]
+    /// The publisher's RID extension id, with ``layers``.
+    let ridExtensionID: UInt8?
+    /// Which layer each video SSRC carries, learnt from the RID extension (at most one SSRC per layer).
+    private var layerOfSSRC: [UInt32: Int] = [:]
+    /// When its latest packet arrived: the time layers are chosen by outside the packet path.
+    private var lastArrival: MediaTime = .zero
 
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
@@ -82,6 +92,9 @@ final class Publication {
         captureTimeExtensionIDs = peer.captureTimeExtensionIDs
         transportSequenceExtensionID = NegotiatedMedia.transportSequenceExtensionID(of: peer.media)
         if transportSequenceExtensionID != nil { arrivals = TransportWideFeedbackBuilder() }
+        let video = peer.media.first { $0.kind == .video && $0.ridExtensionID != nil }
+        layers = (video?.rids ?? []).map(SimulcastLayer.init(rid:))
+        ridExtensionID = video?.ridExtensionID
     }
 
     /// A mirror of the publication `description` tells of, fed by a pipe from its worker.
@@ -93,11 +106,15 @@ final class Publication {
         exclusive = description.exclusive
         captureTimeExtensionIDs = description.captureTimeExtensionIDs
         transportSequenceExtensionID = nil  // the origin's worker gives the publisher its feedback
+        layers = description.rids.map(SimulcastLayer.init(rid:))
+        ridExtensionID = description.ridExtensionID
     }
 
     /// What another worker needs to mirror it.
     var description: PublicationDescription {
-        PublicationDescription(id: id, room: room, kinds: kinds, captureTimeExtensionIDs: captureTimeExtensionIDs, exclusive: exclusive)
+        PublicationDescription(
+            id: id, room: room, kinds: kinds, captureTimeExtensionIDs: captureTimeExtensionIDs, exclusive: exclusive, rids: layers.map(\.rid),
+            ridExtensionID: ridExtensionID)
     }
 
     /// This mirror's token, if it is one.
@@ -114,7 +131,11 @@ final class Publication {
     /// Adds `s` to the source's subscribers or to its rendition's, starting the rendition with
     /// `makeRendition` if none runs for `s.quality` yet.
     func subscribe(_ s: Subscription, makeRendition: (Quality) throws(RelayError) -> Rendition) throws(RelayError) {
-        if s.quality == .source {
+        if isSimulcast {
+            // Every quality is a layer of what the publisher sends: nothing to transcode.
+            subscribers.append(s)
+            s.layers = LayerSelection(current: nil, target: layers.layer(for: s.quality, now: lastArrival))
+        } else if s.quality == .source {
             subscribers.append(s)
         } else {
             let rendition: Rendition
@@ -133,6 +154,7 @@ final class Publication {
     /// Takes `s` off its stream; a rendition left without subscribers is stopped.
     func unsubscribe(_ s: Subscription) {
         subscribers.removeAll { $0 === s }
+        s.layers = LayerSelection()
         if let rendition = renditions[s.quality] {
             rendition.subscribers.removeAll { $0 === s }
             if rendition.subscribers.isEmpty {
@@ -166,7 +188,24 @@ final class Publication {
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter,
         owned: Bool = false
     ) -> [OutgoingDatagram] {
-        let firstOfKind = ssrc[kind] == nil
+        lastArrival = now
+        var firstOfKind = ssrc[kind] == nil
+        var layer: Int?
+        if kind == .video, isSimulcast {
+            guard let l = layerIndex(of: header.ssrc, in: packet) else {
+                drops.count("simulcast-unknown-stream")
+                return []
+            }
+            firstOfKind = layers[l].ssrc == nil
+            let started = !layers[l].isActive(now: now)
+            layers[l].ssrc = header.ssrc
+            layers[l].lastPacket = now
+            // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
+            if started { for s in subscribers { s.layers.target = layers.layer(for: s.quality, now: now) } }
+            layers[l].intervalBytes += packet.readableBytes
+            if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
+            layer = l
+        }
         if let id = transportSequenceExtensionID, let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) }) {
             arrivals?.record(n, at: now)
         }
@@ -183,14 +222,16 @@ final class Publication {
                 copy = allocator.buffer(capacity: packet.readableBytes)
                 copy.writeImmutableBuffer(packet)
             }
-            if kind == .video {
+            if let layer {
+                layers[layer].cache.store(copy, sequenceNumber: header.sequenceNumber)
+            } else if kind == .video {
                 if cache.video == nil { cache.video = RetransmissionCache() }
                 cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)
             }
             for pipe in pipes where !pipe.enqueue(copy, kind: kind) { drops.count("pipe-backlog") }
         }
         let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-        var out = fanOut(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+        var out = fanOut(packet, header: header, kind: kind, capture: capture, layer: layer, now: now, allocator: allocator, drops: drops)
         if firstOfKind && kind == .video && keyFrameOwed {
             keyFrameOwed = false
             if let pli = requestKeyFrameFromPublisher(now: nil) { out.append(pli) }
@@ -198,16 +239,24 @@ final class Publication {
         return out
     }
 
-    /// The one fan-out: the packet to every subscriber of the source, rewritten for each; to each
-    /// rendition's encoder when the rendition makes its own packets of this kind, else (a
+    /// The one fan-out: the packet to every subscriber of the source, rewritten for each — of a
+    /// simulcast `layer`, only to those on it, and to those moving to it from its key frame on;
+    /// to each rendition's encoder when the rendition makes its own packets of this kind, else (a
     /// `medium` rendition's audio) to the rendition's subscribers as it is.
     func fanOut(
-        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, layer: Int? = nil, now: MediaTime,
         allocator: ByteBufferAllocator, drops: DropCounter
     ) -> [OutgoingDatagram] {
         var out: [OutgoingDatagram] = []
         out.reserveCapacity(subscribers.count)
+        var keyFrameStart: Bool?  // read once, when a subscriber waits for one
         for s in subscribers {
+            if let layer, s.layers.current != layer {
+                guard s.layers.target == layer else { continue }
+                if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
+                guard keyFrameStart == true else { continue }
+                s.layers.current = layer
+            }
             if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
         }
         guard !renditions.isEmpty else { return out }
@@ -259,6 +308,7 @@ final class Publication {
     /// source subscriber's to the publisher as a PLI, at most once per ``keyFrameRequestInterval``
     /// unless `now` is nil (a new subscriber needs one at once). Returns the PLI to send, if any.
     func requestKeyFrame(for quality: Quality, now: MediaTime?) -> OutgoingDatagram? {
+        if isSimulcast, let layer = layers.layer(for: quality, now: lastArrival) { return requestKeyFrame(layer: layer, now: now) }
         if quality != .source, let rendition = renditions[quality] {
             rendition.encoder.requestKeyFrame()
             return nil
@@ -270,6 +320,7 @@ final class Publication {
     /// id it was stored under: the rendition's own cache when the rendition made it, else the
     /// source's (nil when the source does not keep that kind).
     func retransmissionSource(kind: MediaKind, quality: Quality) -> (cache: RetransmissionCache, captureTimeExtensionID: UInt8?)? {
+        if kind == .video, isSimulcast { return nil }  // per layer: ``retransmissionSource(for:kind:)``
         if quality != .source, let rendition = renditions[quality], rendition.produces(kind) {
             return (rendition.cache[kind], rendition.encoder.captureTimeExtensionID)
         }
@@ -286,16 +337,17 @@ final class Publication {
             if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame() }
             return nil
         }
-        guard peer.isConnected, let videoSSRC = ssrc.video else {
+        // A simulcast publisher is asked for a key frame of every layer it sends.
+        let videoSSRCs = isSimulcast ? layers.compactMap(\.ssrc) : ssrc.video.map { [$0] } ?? []
+        guard peer.isConnected, !videoSSRCs.isEmpty else {
             keyFrameOwed = true
             return nil
         }
         if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
         if let now { lastKeyFrameRequest = now }
-        let pli = peer.rtcp([
-            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
-            .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: videoSSRC)),
-        ])
+        let pli = peer.rtcp(
+            [.receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC))]
+                + videoSSRCs.map { .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: $0)) })
         if pli != nil { peer.stats.keyFrameRequests += 1 }
         return pli
     }
@@ -337,6 +389,10 @@ final class Publication {
         let rate = Double(intervalBytes * 8) / max(intervalSeconds, 0.001)
         intervalBytes = 0
         incomingBitrate = rate
+        for i in layers.indices {
+            layers[i].bitrate = Double(layers[i].intervalBytes * 8) / max(intervalSeconds, 0.001)
+            layers[i].intervalBytes = 0
+        }
         let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
         // A publisher with transport-wide feedback runs its own send-side estimate (as against a
         // browser, which sends no REMB then): the REMB is only the relay's ceiling.
@@ -395,5 +451,101 @@ extension Publication {
             let f = pipe.flush()
             return (total.0 + f.sent, total.1 + f.dropped)
         }
+    }
+}
+
+// MARK: Simulcast
+
+extension Publication {
+    /// Whether its video comes as simulcast layers.
+    var isSimulcast: Bool { !layers.isEmpty }
+
+    /// The layer a video packet belongs to: by its SSRC once known, else by the RID it carries
+    /// (which ties the SSRC to that layer). Nil for a packet of neither — an SSRC the offer's
+    /// encodings do not explain, or a second SSRC claiming a layer that has one.
+    private func layerIndex(of ssrc: UInt32, in packet: ByteBuffer) -> Int? {
+        if let known = layerOfSSRC[ssrc] { return known }
+        guard let id = ridExtensionID, let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
+            let i = layers.firstIndex(where: { $0.rid == rid }), layers[i].ssrc == nil
+        else { return nil }
+        layerOfSSRC[ssrc] = i
+        return i
+    }
+
+    /// The picture size a VP8 packet declares when it starts a key frame
+    /// ([RFC 7741 §4.3](https://www.rfc-editor.org/rfc/rfc7741#section-4.3), RFC 6386 §9.1); nil
+    /// for any other packet.
+    static func keyFrameSize(_ packet: ByteBuffer, header: RTPHeaderView) -> (width: Int, height: Int)? {
+        let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        // S = 1 and partition 0: the first packet of a frame; only then is the descriptor parsed.
+        guard let first = payload.first, first & 0x10 != 0, first & 0x07 == 0 else { return nil }
+        let head = Array(payload.prefix(16))
+        guard let (_, length) = try? VP8PayloadDescriptor.parse(head[...]), let key = VP8KeyFrameHeader(parsing: head[length...]) else { return nil }
+        return (key.width, key.height)
+    }
+
+    /// A PLI for one layer, at most once per ``keyFrameRequestInterval`` per layer unless `now` is
+    /// nil; for a mirror, the origin asks for all of them.
+    func requestKeyFrame(layer i: Int, now: MediaTime?) -> OutgoingDatagram? {
+        guard let peer, layers.indices.contains(i) else { return requestKeyFrameFromPublisher(now: now) }
+        guard peer.isConnected, let ssrc = layers[i].ssrc else {
+            keyFrameOwed = true
+            return nil
+        }
+        if let now, let last = layers[i].lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
+        if let now { layers[i].lastKeyFrameRequest = now }
+        let pli = peer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
+            .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc)),
+        ])
+        if pli != nil { peer.stats.keyFrameRequests += 1 }
+        return pli
+    }
+
+    /// Where a subscriber's key-frame request goes: for a simulcast publication, the layer it is
+    /// moving to or on; otherwise as ``requestKeyFrame(for:now:)`` says for its quality.
+    func requestKeyFrame(for s: Subscription, now: MediaTime?) -> OutgoingDatagram? {
+        if isSimulcast, let layer = s.layers.target ?? s.layers.current { return requestKeyFrame(layer: layer, now: now) }
+        return requestKeyFrame(for: s.quality, now: now)
+    }
+
+    /// Where a packet a subscriber NACKs is found: the cache of the layer it is on, for simulcast
+    /// video; otherwise ``retransmissionSource(kind:quality:)``.
+    func retransmissionSource(for s: Subscription, kind: MediaKind) -> (cache: RetransmissionCache, captureTimeExtensionID: UInt8?)? {
+        if kind == .video, isSimulcast {
+            guard let layer = s.layers.current else { return nil }
+            return (layers[layer].cache, captureTimeExtensionIDs.video)
+        }
+        return retransmissionSource(kind: kind, quality: s.quality)
+    }
+
+    /// Points a subscriber at the layer its quality now calls for (a move by adaptation or on
+    /// request); it switches at that layer's next key frame, asked for here.
+    func retarget(_ s: Subscription, now: MediaTime?) -> OutgoingDatagram? {
+        s.layers.target = layers.layer(for: s.quality, now: lastArrival)
+        guard let target = s.layers.target, target != s.layers.current else { return nil }
+        return requestKeyFrame(layer: target, now: now)
+    }
+
+    /// Every ``RelayState/transportFeedbackInterval``: each subscriber's target follows the layers
+    /// that are active (a layer the publisher stopped is left at once, one that came back is
+    /// taken again), and one still waiting for its target's key frame asks again (throttled).
+    func selectLayers(now: MediaTime) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        for s in subscribers {
+            s.layers.target = layers.layer(for: s.quality, now: now)
+            if let target = s.layers.target, target != s.layers.current, let pli = requestKeyFrame(layer: target, now: now) { out.append(pli) }
+        }
+        return out
+    }
+
+    /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
+    /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when
+    /// not measured (a rendition's, whose nominal rate stands).
+    func measuredBitrate(for quality: Quality) -> Double? {
+        guard isSimulcast else { return quality == .source ? incomingBitrate : nil }
+        guard let layer = layers.layer(for: quality, now: lastArrival), let rate = layers[layer].bitrate else { return nil }
+        let audio = max((incomingBitrate ?? 0) - layers.reduce(0) { $0 + ($1.bitrate ?? 0) }, 0)
+        return rate + audio
     }
 }

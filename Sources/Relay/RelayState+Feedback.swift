@@ -27,11 +27,11 @@ extension RelayState {
             case .transportFeedback(let feedback):
                 out += transportFeedback(feedback, from: s, now: now)
             case .pictureLossIndication, .fullIntraRequest:
-                if let pli = s.publication?.requestKeyFrame(for: s.quality, now: now) { out.append(pli) }
+                if let pli = s.publication?.requestKeyFrame(for: s, now: now) { out.append(pli) }
             case .nack(let nack):
                 s.peer.stats.nacksIn += 1
                 guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC), let slot = s.slots[kind],
-                    let (cache, captureID) = s.publication?.retransmissionSource(kind: kind, quality: s.quality)
+                    let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: kind)
                 else { continue }
                 // A packet goes again at most once per round trip (RFC 4585 §3.5.2 leaves the
                 // policy to the sender); and only within the subscriber's retransmission budget.
@@ -74,7 +74,8 @@ extension RelayState {
         guard
             let q = s.adaptation?.report(
                 fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
-                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
+                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s),
+                relayBusy: relayBusy, now: now)
         else { return [] }
         return adapt(s, to: q)
     }
@@ -99,7 +100,8 @@ extension RelayState {
             ])
         guard
             let q = s.adaptation?.transportEstimate(
-                estimate, congested: congested, sourceBitrate: s.publication?.incomingBitrate, relayBusy: relayBusy, now: now)
+                estimate, congested: congested, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s), relayBusy: relayBusy,
+                now: now)
         else { return [] }
         return adapt(s, to: q)
     }
@@ -113,6 +115,15 @@ extension RelayState {
     static func isCongested(_ bandwidth: DelayBasedBandwidthEstimator) -> Bool {
         let queue = bandwidth.queueingDelay ?? .zero
         return (bandwidth.signal == .overusing && queue >= queueForOveruse) || queue >= longQueue || (bandwidth.lossRatio ?? 0) > 0.1
+    }
+
+    /// What each quality of the publication a subscriber watches measures (a simulcast one's
+    /// layers), for its adaptation; empty for one that is not simulcast (renditions have nominal rates).
+    private func measuredRates(of s: Subscription) -> [Quality: Double] {
+        guard let publication = s.publication, publication.isSimulcast else { return [:] }
+        var rates: [Quality: Double] = [:]
+        for q in Quality.allCases { rates[q] = publication.measuredBitrate(for: q) }
+        return rates
     }
 
     static let queueForOveruse = MediaTime(microseconds: 25_000)
@@ -188,6 +199,12 @@ extension RelayState {
             // Waiting for a broadcast's next publisher: it gets this rendition from that one.
             s.quality = quality
             return []
+        }
+        if publication.isSimulcast {
+            // Another layer of the same publication: it switches at that layer's key frame.
+            s.quality = quality
+            s.peer.stats.qualityChanges += 1
+            return publication.retarget(s, now: nil).map { [$0] } ?? []
         }
         publication.unsubscribe(s)
         s.quality = quality

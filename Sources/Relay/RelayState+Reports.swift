@@ -14,8 +14,9 @@ extension RelayState {
         deferred = []
         if now - lastTransportFeedback >= Self.transportFeedbackInterval {
             lastTransportFeedback = now
-            for publication in publications.values where publication.transportSequenceExtensionID != nil {
-                if let o = publication.transportFeedback() { out.append(o) }
+            for publication in publications.values {
+                if publication.transportSequenceExtensionID != nil, let o = publication.transportFeedback() { out.append(o) }
+                if publication.isSimulcast { out += publication.selectLayers(now: now) }
             }
         }
         if now - lastReports >= Self.reportInterval {

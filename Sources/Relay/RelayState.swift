@@ -432,7 +432,7 @@ final class RelayState {
                 session.srtpOut = try SRTPSession(keys.local, direction: .outbound)
                 logger.info("dtls connected", metadata: ["session": .string(session.id)])
                 // A new subscriber starts with a key frame.
-                if let s = session.subscription, let pli = s.publication?.requestKeyFrame(for: s.quality, now: nil) { out.append(pli) }
+                if let s = session.subscription, let pli = s.publication?.requestKeyFrame(for: s, now: nil) { out.append(pli) }
             } catch {
                 logger.warning("srtp setup failed", metadata: ["session": .string(session.id), "error": .string("\(error)")])
                 close(id: session.id, reason: "srtp setup failed")

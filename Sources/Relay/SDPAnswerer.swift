@@ -43,6 +43,12 @@ public struct NegotiatedMedia: Sendable, Equatable {
     public var rtxPayloadType: UInt8?
     /// SSRCs the peer announced for this section (a publisher's media, first one primary).
     public var remoteSSRCs: [UInt32]
+    /// A publisher's simulcast encodings by RID, in the order it offered them (RFC 8853), when it
+    /// offered two or more and the RID header extension: empty otherwise.
+    public var rids: [String] = []
+    /// The publisher's id for the `rtp-stream-id` header extension, with ``rids``: how an
+    /// encoding's packets are told apart before its SSRC is known.
+    public var ridExtensionID: UInt8?
 }
 
 extension NegotiatedMedia {
@@ -186,6 +192,23 @@ public struct SDPAnswerer: Sendable {
                 a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
                 a.append(.init("rtcp-fb", "\(codec.payloadType) \(TransportSequenceNumber.feedbackType)"))
             }
+            // Simulcast from a publisher (RFC 8853 §5.3): its encodings are received as offered
+            // (at most `maximumSimulcastEncodings`; a paused or undeclared one is left out), told
+            // apart by the RID extension, which it must offer under an id of its own.
+            var rids: [String] = []
+            var ridExt: UInt8?
+            if !sending, kind == .video, let offered = m.extensions.first(where: { $0.uri == RTPStreamID.uri })?.id,
+                offered >= 1, offered != midExt, offered != captureExt, offered != transportExt
+            {
+                let encodings = m.simulcastSendRIDs.prefix(Self.maximumSimulcastEncodings)
+                if encodings.count >= 2 {
+                    rids = Array(encodings)
+                    ridExt = offered
+                    a.append(.init("extmap", "\(offered) \(RTPStreamID.uri)"))
+                    for rid in rids { a.append(.init("rid", "\(rid) recv")) }
+                    a.append(.init("simulcast", "recv " + rids.joined(separator: ";")))
+                }
+            }
             if sending {
                 // Each outgoing track serves one section of its kind, whatever order the viewer offers in.
                 guard let index = tracks.indices.first(where: { tracks[$0].kind == kind && !usedTracks.contains($0) }) else {
@@ -225,7 +248,7 @@ public struct SDPAnswerer: Sendable {
             negotiated.append(
                 NegotiatedMedia(mid: mid, kind: kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
                     captureTimeExtensionID: captureExt, transportSequenceExtensionID: transportExt, rtxPayloadType: rtxPayloadType,
-                    remoteSSRCs: m.ssrcs))
+                    remoteSSRCs: m.ssrcs, rids: rids, ridExtensionID: ridExt))
         }
         guard !negotiated.isEmpty else {
             throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")
@@ -247,6 +270,9 @@ public struct SDPAnswerer: Sendable {
         }
         return nil
     }
+
+    /// The most simulcast encodings taken from one publisher (Chromium's VP8 ladder has three).
+    public static let maximumSimulcastEncodings = 3
 
     /// The codec the relay takes for a kind: Opus for audio, VP8 for video.
     static func codecName(_ kind: MediaKind) -> String { kind == .audio ? "opus" : "vp8" }

@@ -24,6 +24,8 @@ final class Subscription {
     /// What the relay sends for each kind: what forwarding touches per packet, without hashing.
     var slots = PerKind<OutgoingSlot?>(repeating: nil)
     var retransmissionBudget = RetransmissionBudget()
+    /// The simulcast layer it receives and the one it moves to, when its publication is simulcast.
+    var layers = LayerSelection()
     /// The subscriber's transport-wide sequence number id, when it negotiated transport-wide
     /// congestion control; then what was sent under each number, and the send-side estimate its
     /// feedback drives (``RelayState/transportFeedback(_:from:now:)``).
@@ -79,8 +81,8 @@ final class Subscription {
         guard
             let out = write(
                 payload, marker: header.marker, padding: header.hasPadding, ssrc: slot.ssrc, payloadType: slot.payloadType, sequenceNumber: seq,
-                timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, now: now, allocator: allocator,
-                drops: drops)
+                timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, pictureIDSource: pictureIDSource(kind, header),
+                now: now, allocator: allocator, drops: drops)
         else { return nil }
         slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
         return out
@@ -105,19 +107,23 @@ final class Subscription {
         let out = write(
             payload, originalSequenceNumber: seq, marker: header.marker, padding: header.hasPadding, ssrc: rtx.ssrc,
             payloadType: rtx.payloadType, sequenceNumber: rtx.nextSequence, timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID,
-            capture: capture, now: now, allocator: allocator, drops: drops)
+            capture: capture, pictureIDSource: pictureIDSource(kind, header), now: now, allocator: allocator, drops: drops)
         if out != nil { slots[kind]?.rtx?.nextSequence &+= 1 }
         return out
     }
 
+    /// The stream whose VP8 picture IDs a video packet carries (for ``VP8PictureIDRewriter``).
+    private func pictureIDSource(_ kind: MediaKind, _ header: RTPHeaderView) -> UInt32? { kind == .video ? header.ssrc : nil }
+
     /// One RTP packet for this subscriber, written and protected in a single buffer: the header
     /// (``RTPHeaderView/write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:twoByteForm:)``,
     /// the next transport-wide number when negotiated), an RTX packet's original sequence number,
-    /// the payload; counted as sent.
+    /// the payload — a VP8 payload's picture ID and TL0PICIDX continued across the streams it
+    /// forwards (`pictureIDSource`: the input stream); counted as sent.
     private func write(
         _ payload: ByteBufferView.SubSequence, originalSequenceNumber: UInt16? = nil, marker: Bool, padding: Bool, ssrc: UInt32,
         payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32, captureTimeExtensionID: UInt8?, capture: AbsoluteCaptureTime?,
-        now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+        pictureIDSource: UInt32? = nil, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
     ) -> OutgoingDatagram? {
         guard let srtpOut = peer.srtpOut, let address = peer.ice.selected else { return nil }
         var transport: (id: UInt8, value: UInt16)?
@@ -130,7 +136,14 @@ final class Subscription {
                 twoByteForm: (captureTimeExtensionID ?? 0) > 14 || (transportSequenceExtensionID ?? 0) > 14)
         }
         if let originalSequenceNumber { out.writeInteger(originalSequenceNumber) }
+        let payloadStart = out.writerIndex
         out.writeBytes(payload)
+        if let pictureIDSource, slots.video != nil {
+            let offset = payloadStart - out.readerIndex
+            out.withUnsafeMutableReadableBytes { raw in
+                slots.video?.pictureIDs.rewrite(UnsafeMutableRawBufferPointer(rebasing: raw[offset...]), ssrc: pictureIDSource)
+            }
+        }
         let length = out.readableBytes
         let protected: Int? = out.withVeryUnsafeMutableBytes { raw in
             try? srtpOut.protectRTP(raw, length: length)
@@ -173,6 +186,8 @@ struct OutgoingSlot {
     let captureTimeExtensionID: UInt8?
     /// Its retransmission stream, when the subscriber negotiated RTX.
     var rtx: RTXStream?
+    /// Continues VP8 picture IDs across the streams it forwards (video).
+    var pictureIDs = VP8PictureIDRewriter()
     /// When each recently retransmitted sequence number went out (by seq % 512).
     var resent: [(seq: UInt16, at: MediaTime)?] = .init(repeating: nil, count: 512)
 }

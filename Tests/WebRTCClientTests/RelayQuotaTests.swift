@@ -27,10 +27,11 @@ struct ConnectedPeer {
     /// by hand (no sockets, no clock but the one given).
     static func connect(
         to relay: RelayState, room: String, identity: String, publishing: Bool, port: UInt16, quality: Quality = .source, adaptive: Bool = false,
-        source: String? = nil, transportWideCC: Bool = false, rtx: Bool = false
+        source: String? = nil, transportWideCC: Bool = false, rtx: Bool = false, simulcastRIDs: [String] = []
     ) throws -> ConnectedPeer {
         let cert = try DTLSCertificate()
         var offer = ClientOffer(direction: publishing ? .send : .receive, fingerprint: cert.fingerprint)
+        offer.simulcastRIDs = simulcastRIDs
         offer.transportWideCC = transportWideCC
         offer.rtx = rtx
         let opened = try relay.open(
@@ -52,15 +53,19 @@ struct ConnectedPeer {
     }
 
     func rtp(
-        ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0], transportSequence: UInt16? = nil
+        ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0], transportSequence: UInt16? = nil,
+        rid: String? = nil, marker: Bool = false
     ) throws -> [UInt8] {
-        let extensions = transportSequence.map {
-            RTPHeaderExtensions(
-                form: .oneByte, elements: [RTPHeaderExtension(id: ClientOffer.transportSequenceExtensionID, data: [UInt8($0 >> 8), UInt8($0 & 0xFF)])])
+        var elements: [RTPHeaderExtension] = []
+        if let transportSequence {
+            elements.append(RTPHeaderExtension(id: ClientOffer.transportSequenceExtensionID, data: [UInt8(transportSequence >> 8), UInt8(transportSequence & 0xFF)]))
         }
+        if let rid { elements.append(RTPHeaderExtension(id: ClientOffer.ridExtensionID, data: Array(rid.utf8))) }
+        let extensions = elements.isEmpty ? nil : RTPHeaderExtensions(form: .oneByte, elements: elements)
         var bytes = RTPPacket(
             header: RTPHeader(
-                payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc, extensions: extensions),
+                marker: marker, payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc,
+                extensions: extensions),
             payload: payload
         ).serialized()
         try srtp.protectRTP(&bytes)

@@ -28,6 +28,11 @@ public struct ClientOffer: Sendable {
     /// Offer RTX for its video (RFC 4588), payload type ``rtxPayloadType``.
     public var rtx = false
     public static let rtxPayloadType: UInt8 = 97
+    /// Send video as simulcast with these RIDs (RFC 8853), smallest first, as Chromium does: the
+    /// RID extension (id ``ridExtensionID``), `a=rid` and `a=simulcast` lines, and no SSRC lines
+    /// for the video (the relay learns each encoding's SSRC from the RID its packets carry).
+    public var simulcastRIDs: [String] = []
+    public static let ridExtensionID: UInt8 = 4
 
     public init(direction: Direction, fingerprint: String) {
         self.direction = direction
@@ -64,7 +69,11 @@ public struct ClientOffer: Sendable {
                 s += "a=extmap:\(Self.transportSequenceExtensionID) \(TransportSequenceNumber.uri)\r\n"
                 s += "a=rtcp-fb:\(m.pt) \(TransportSequenceNumber.feedbackType)\r\n"
             }
-            if direction == .send {
+            if direction == .send, m.kind == "video", !simulcastRIDs.isEmpty {
+                s += "a=extmap:\(Self.ridExtensionID) \(RTPStreamID.uri)\r\na=msid:load video\r\n"
+                for rid in simulcastRIDs { s += "a=rid:\(rid) send\r\n" }
+                s += "a=simulcast:send \(simulcastRIDs.joined(separator: ";"))\r\n"
+            } else if direction == .send {
                 s += "a=msid:load \(m.kind)\r\na=ssrc:\(m.ssrc) cname:showroom-load\r\n"
             }
         }

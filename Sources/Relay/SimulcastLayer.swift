@@ -1,0 +1,71 @@
+import MediaPipeline
+import MediaWire
+import NIOCore
+
+/// One encoding of a simulcast publication (RFC 8853): a RID from the offer, the SSRC its packets
+/// turned out to come from, the picture size its key frames declare, what it sends, and its own
+/// packets for NACKs. A ``Publication`` holds one per encoding it negotiated, in the offer's order.
+struct SimulcastLayer {
+    let rid: String
+    /// Learnt from the first packet that carries ``rid`` in its RID extension.
+    var ssrc: UInt32?
+    /// From its latest key frame (``VP8KeyFrameHeader``).
+    var width: Int?
+    var height: Int?
+    /// When its latest packet arrived: a layer the publisher stopped sending (its uplink or CPU
+    /// cannot carry it) is no longer chosen after ``SimulcastLayer/inactiveAfter``.
+    var lastPacket: MediaTime?
+    /// What it sent over the last reporting interval, bits/s.
+    var bitrate: Double?
+    var intervalBytes = 0
+    var lastKeyFrameRequest: MediaTime?
+    var cache = RetransmissionCache()
+
+    /// Without a packet for this long a layer counts as stopped (a 15 fps layer sends a frame every
+    /// 67 ms; Chromium stops a layer outright when it drops it).
+    static let inactiveAfter = MediaTime(microseconds: 500_000)
+
+    init(rid: String) { self.rid = rid }
+
+    func isActive(now: MediaTime) -> Bool { lastPacket.map { now - $0 < Self.inactiveAfter } ?? false }
+}
+
+extension [SimulcastLayer] {
+    /// Layer indices from the smallest picture to the largest: by the height their key frames
+    /// declare once every active layer has sent one, by the offer's order until then (Chromium and
+    /// Firefox list them smallest first when a page does).
+    func ascending(now: MediaTime) -> [Int] {
+        let active = indices.filter { self[$0].isActive(now: now) }
+        guard active.allSatisfy({ self[$0].height != nil }) else { return active }
+        return active.sorted { (self[$0].height ?? 0, $0) < (self[$1].height ?? 0, $1) }
+    }
+
+    /// The layer a subscriber of `quality` gets: `source` the largest active one, `medium` the
+    /// largest no taller than 360 lines, `low` the largest no taller than 180 — or, with sizes not
+    /// known yet, the top, middle and bottom of the offer's order; when none is that small, the
+    /// smallest active one. Nil while no layer is active.
+    func layer(for quality: Quality, now: MediaTime) -> Int? {
+        let order = ascending(now: now)
+        guard let smallest = order.first, let largest = order.last else { return nil }
+        let limit: Int
+        switch quality {
+        case .source: return largest
+        case .medium: limit = 360
+        case .low: limit = 180
+        }
+        if order.allSatisfy({ self[$0].height != nil }) {
+            return order.last { (self[$0].height ?? .max) <= limit } ?? smallest
+        }
+        return quality == .low ? smallest : order[order.count / 2]
+    }
+}
+
+/// Which layer of a simulcast publication a subscriber receives, and the one it moves to: a
+/// subscriber switches only at a key frame of the target layer (the relay asks for one), so its
+/// decoder never gets a frame that refers to a picture it did not see.
+struct LayerSelection {
+    /// The layer forwarded now; nil until the first key frame of the target.
+    var current: Int?
+    /// The layer it should be on.
+    var target: Int?
+}

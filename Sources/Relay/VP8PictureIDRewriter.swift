@@ -1,0 +1,76 @@
+import MediaWire
+
+/// Keeps the VP8 picture ID and TL0PICIDX of one outgoing stream continuous when the stream it
+/// forwards changes (another simulcast layer, rendition or publisher), as ``StreamRewriter`` does
+/// for sequence numbers and timestamps: a receiver that sees the picture ID jump takes the frames
+/// between as lost ([RFC 7741 §4.2](https://www.rfc-editor.org/rfc/rfc7741#section-4.2)). The
+/// fields are rewritten in place in a copy of the payload, in the width they arrived in
+/// (7 or 15 bits). I/O-free.
+struct VP8PictureIDRewriter {
+    private var source: UInt32?
+    private var pictureOffset: UInt16 = 0
+    private var tl0Offset: UInt8 = 0
+    /// The latest values written (the next source continues after them).
+    private var lastPictureID: UInt16?
+    private var lastTL0: UInt8?
+
+    /// Rewrites the descriptor at the start of `payload` (an outgoing copy) for a packet of stream
+    /// `ssrc`; a payload too short for what its descriptor announces is left as it is.
+    mutating func rewrite(_ payload: UnsafeMutableRawBufferPointer, ssrc: UInt32) {
+        guard let fields = Self.locate(payload) else { return }
+        if source != ssrc {
+            // The first picture of the new source follows the last one written.
+            if source != nil, let incoming = fields.pictureID.map({ Self.read(payload, at: $0) }) {
+                pictureOffset = (lastPictureID.map { $0 &+ 1 } ?? incoming.value) &- incoming.value
+            }
+            if source != nil, let at = fields.tl0 {
+                tl0Offset = (lastTL0.map { $0 &+ 1 } ?? payload[at]) &- payload[at]
+            }
+            source = ssrc
+        }
+        if let at = fields.pictureID {
+            let incoming = Self.read(payload, at: at)
+            let value = (incoming.value &+ pictureOffset) & (incoming.long ? 0x7FFF : 0x7F)
+            if incoming.long {
+                payload[at] = 0x80 | UInt8(value >> 8 & 0x7F)
+                payload[at + 1] = UInt8(truncatingIfNeeded: value)
+            } else {
+                payload[at] = UInt8(value)
+            }
+            if lastPictureID.map({ Self.isNewer(value, than: $0, long: incoming.long) }) ?? true { lastPictureID = value }
+        }
+        if let at = fields.tl0 {
+            payload[at] = payload[at] &+ tl0Offset
+            if lastTL0.map({ Int8(bitPattern: payload[at] &- $0) > 0 }) ?? true { lastTL0 = payload[at] }
+        }
+    }
+
+    /// Where the picture ID and TL0PICIDX sit in a payload's descriptor, if it has them.
+    private static func locate(_ p: UnsafeMutableRawBufferPointer) -> (pictureID: Int?, tl0: Int?)? {
+        guard p.count >= 2, p[0] & 0x80 != 0 else { return nil }
+        let x = p[1]
+        var i = 2
+        var pictureID: Int?
+        if x & 0x80 != 0 {
+            guard i < p.count else { return nil }
+            pictureID = i
+            i += p[i] & 0x80 != 0 ? 2 : 1
+        }
+        var tl0: Int?
+        if x & 0x40 != 0 {
+            tl0 = i
+            i += 1
+        }
+        guard i <= p.count else { return nil }
+        return (pictureID, tl0)
+    }
+
+    private static func read(_ p: UnsafeMutableRawBufferPointer, at i: Int) -> (value: UInt16, long: Bool) {
+        p[i] & 0x80 != 0 ? (UInt16(p[i] & 0x7F) << 8 | UInt16(p[i + 1]), true) : (UInt16(p[i]), false)
+    }
+
+    private static func isNewer(_ a: UInt16, than b: UInt16, long: Bool) -> Bool {
+        let d = (a &- b) & (long ? 0x7FFF : 0x7F)
+        return d != 0 && d < (long ? 0x4000 : 0x40)
+    }
+}
