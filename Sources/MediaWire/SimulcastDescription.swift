@@ -5,7 +5,8 @@ extension SessionDescription.Media {
     /// an `a=rid:<id> send` line declares ([RFC 8851 §4](https://www.rfc-editor.org/rfc/rfc8851#section-4))
     /// and that are valid (``RTPStreamID/isValid(_:)``). A paused (`~`) first alternative leaves
     /// its stream out; a RID named twice counts once. Empty when the section offers no simulcast.
-    public var simulcastSendRIDs: [String] {
+    /// At most `limit` are read (an offer may list hundreds).
+    public func simulcastSendRIDs(limit: Int = 16) -> [String] {
         guard let simulcast = value("simulcast") else { return [] }
         let declared = Set(
             values("rid").compactMap { v -> Substring? in
@@ -15,7 +16,7 @@ extension SessionDescription.Media {
         let tokens = simulcast.split(separator: " ", omittingEmptySubsequences: true)
         guard let i = tokens.firstIndex(of: "send"), i + 1 < tokens.count else { return [] }
         var out: [String] = []
-        for stream in tokens[i + 1].split(separator: ";") {
+        for stream in tokens[i + 1].split(separator: ";") where out.count < limit {
             guard let first = stream.split(separator: ",").first, !first.hasPrefix("~") else { continue }
             let rid = String(first)
             if RTPStreamID.isValid(rid), declared.contains(first), !out.contains(rid) { out.append(rid) }

@@ -141,10 +141,7 @@ struct QualityController {
     /// rendition of nominal rate (a simulcast layer).
     private mutating func decide(estimate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Quality? {
         if congested { lastCongestion = now }
-        func needs(_ q: Quality) -> Double {
-            if let m = measured[q] { return max(m, 1) }
-            return q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate
-        }
+        func needs(_ q: Quality) -> Double { Self.needs(q, sourceBitrate: sourceBitrate, measured: measured) }
         let allowed = Quality.descending.drop { $0 != ceiling }
         let fits = allowed.first { needs($0) <= estimate } ?? .low
         let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }
@@ -171,6 +168,41 @@ struct QualityController {
         // ... or as a probe, after long enough without congestion.
         let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
         guard now - calm >= probeInterval else { return nil }
+        lastUpSwitch = now
+        return switchTo(next, now: now)
+    }
+
+    /// What a quality needs on the wire: as measured (a simulcast layer, the source), else its nominal rate.
+    static func needs(_ q: Quality, sourceBitrate: Double?, measured: [Quality: Double]) -> Double {
+        if let m = measured[q] { return max(m, 1) }
+        return q == .source ? max(sourceBitrate ?? Quality.source.nominalBitrate, 1) : q.nominalBitrate
+    }
+
+    /// The next quality up, if it is below its ceiling.
+    private var nextUp: Quality? {
+        let allowed = Quality.descending.drop { $0 != ceiling }
+        let rank = Quality.descending.firstIndex(of: current) ?? 0
+        return allowed.last { (Quality.descending.firstIndex(of: $0) ?? 0) == rank - 1 }
+    }
+
+    /// No congestion for this long before a probe (``BandwidthProbe``) is worth sending.
+    static let probeCalm = MediaTime(microseconds: 2_000_000)
+
+    /// The rate a probe must show for a move up — the next quality's need with ``upMargin`` — when
+    /// one is worth sending: transport-wide feedback steers, a better quality is allowed, nothing
+    /// was congested or switched for ``probeCalm``, and the estimate does not already carry it.
+    func probeTarget(sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Double? {
+        guard delayBased, let next = nextUp, let estimate else { return nil }
+        let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
+        guard now - calm >= Self.probeCalm else { return nil }
+        let target = Self.needs(next, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin
+        return estimate < target ? target : nil
+    }
+
+    /// A probe found the path carrying `rate`: one step up when that is the next quality's need
+    /// with margin (the estimate follows once the new stream's feedback comes). Nil otherwise.
+    mutating func probed(_ rate: Double, sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Quality? {
+        guard let next = nextUp, rate >= Self.needs(next, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin else { return nil }
         lastUpSwitch = now
         return switchTo(next, now: now)
     }

@@ -23,10 +23,13 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         /// Nil: reported lost.
         public var arrived: MediaTime?
         public var bytes: Int
-        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int) {
+        /// Its transport-wide sequence number, when known (to pick out a probe's packets).
+        public var number: UInt16?
+        public init(sent: MediaTime, arrived: MediaTime?, bytes: Int, number: UInt16? = nil) {
             self.sent = sent
             self.arrived = arrived
             self.bytes = bytes
+            self.number = number
         }
     }
 

@@ -7,6 +7,9 @@ import Synchronization
 struct PipedPacket: Sendable {
     let packet: ByteBuffer
     let kind: MediaKind
+    /// The simulcast layer a video packet belongs to, as the origin found it: a mirror cannot
+    /// learn it from the RID extension, which a browser stops sending once its SSRCs are known.
+    var layer: Int? = nil
 }
 
 /// What a worker needs to know of a publication held on another worker to mirror it: its id
@@ -73,9 +76,9 @@ final class PipeOut {
     }
 
     /// Queues `packet` for the far end; false (dropped) when the batch is full.
-    func enqueue(_ packet: ByteBuffer, kind: MediaKind) -> Bool {
+    func enqueue(_ packet: ByteBuffer, kind: MediaKind, layer: Int? = nil) -> Bool {
         guard batch.count < Self.maximumBatch else { return false }
-        batch.append(PipedPacket(packet: packet, kind: kind))
+        batch.append(PipedPacket(packet: packet, kind: kind, layer: layer))
         return true
     }
 
@@ -104,7 +107,8 @@ final class PipeOut {
 /// holding the publisher, which asks the publisher itself (throttled there as for its own
 /// subscribers).
 struct PipeUpstream {
-    let requestKeyFrame: () -> Void
+    /// A key frame of one simulcast layer, or (nil) of everything the publisher sends.
+    let requestKeyFrame: (Int?) -> Void
     let nack: ([UInt16], MediaKind) -> Void
     /// The mirror has no subscriber left: the origin stops piping to it.
     let detach: () -> Void

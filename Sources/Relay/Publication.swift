@@ -186,13 +186,14 @@ final class Publication {
     /// origin), and is kept as it is instead of copied again.
     func receive(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter,
-        owned: Bool = false
+        owned: Bool = false, layer pipedLayer: Int? = nil
     ) -> [OutgoingDatagram] {
         lastArrival = now
         var firstOfKind = ssrc[kind] == nil
         var layer: Int?
         if kind == .video, isSimulcast {
-            guard let l = layerIndex(of: header.ssrc, in: packet) else {
+            // A mirror takes the layer its origin found (the RID may no longer be in the packet).
+            guard let l = mirrorToken != nil ? pipedLayer.flatMap({ layers.indices.contains($0) ? $0 : nil }) : layerIndex(of: header.ssrc, in: packet) else {
                 drops.count("simulcast-unknown-stream")
                 return []
             }
@@ -228,7 +229,7 @@ final class Publication {
                 if cache.video == nil { cache.video = RetransmissionCache() }
                 cache[kind]?.store(copy, sequenceNumber: header.sequenceNumber)
             }
-            for pipe in pipes where !pipe.enqueue(copy, kind: kind) { drops.count("pipe-backlog") }
+            for pipe in pipes where !pipe.enqueue(copy, kind: kind, layer: layer) { drops.count("pipe-backlog") }
         }
         let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
         var out = fanOut(packet, header: header, kind: kind, capture: capture, layer: layer, now: now, allocator: allocator, drops: drops)
@@ -251,11 +252,16 @@ final class Publication {
         out.reserveCapacity(subscribers.count)
         var keyFrameStart: Bool?  // read once, when a subscriber waits for one
         for s in subscribers {
-            if let layer, s.layers.current != layer {
-                guard s.layers.target == layer else { continue }
-                if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
-                guard keyFrameStart == true else { continue }
-                s.layers.current = layer
+            if let layer {
+                if s.layers.current != layer {
+                    guard s.layers.target == layer else { continue }
+                    if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
+                    guard keyFrameStart == true else { continue }
+                    s.layers.current = layer
+                    s.layers.switchedAt = header.sequenceNumber
+                } else if let first = s.layers.switchedAt, Int16(bitPattern: header.sequenceNumber &- first) < 0 {
+                    continue
+                }
             }
             if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
         }
@@ -334,7 +340,7 @@ final class Publication {
             // A mirror: the origin's worker asks the publisher (and throttles it there too).
             if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
             if let now { lastKeyFrameRequest = now }
-            if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame() }
+            if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame(nil) }
             return nil
         }
         // A simulcast publisher is asked for a key frame of every layer it sends.
@@ -484,16 +490,28 @@ extension Publication {
         return (key.width, key.height)
     }
 
-    /// A PLI for one layer, at most once per ``keyFrameRequestInterval`` per layer unless `now` is
-    /// nil; for a mirror, the origin asks for all of them.
+    /// A PLI for one layer, at most once per ``keyFrameRequestInterval`` for the whole publication
+    /// unless `now` is nil — libwebrtc's simulcast encoder answers a PLI for any layer with a key
+    /// frame of every layer, so a second PLI soon after buys nothing but another round of them
+    /// (and a low layer pays for each by skipping frames); for a mirror, the origin asks for all.
     func requestKeyFrame(layer i: Int, now: MediaTime?) -> OutgoingDatagram? {
-        guard let peer, layers.indices.contains(i) else { return requestKeyFrameFromPublisher(now: now) }
+        guard layers.indices.contains(i) else { return requestKeyFrameFromPublisher(now: now) }
+        guard let peer else {
+            // A mirror: the origin asks for that layer's (throttled there as well).
+            if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
+            if let now { lastKeyFrameRequest = now }
+            if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame(i) }
+            return nil
+        }
         guard peer.isConnected, let ssrc = layers[i].ssrc else {
             keyFrameOwed = true
             return nil
         }
-        if let now, let last = layers[i].lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
-        if let now { layers[i].lastKeyFrameRequest = now }
+        if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
+        if let now {
+            layers[i].lastKeyFrameRequest = now
+            lastKeyFrameRequest = now
+        }
         let pli = peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
             .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc)),
@@ -524,7 +542,11 @@ extension Publication {
     func retarget(_ s: Subscription, now: MediaTime?) -> OutgoingDatagram? {
         s.layers.target = layers.layer(for: s.quality, now: lastArrival)
         guard let target = s.layers.target, target != s.layers.current else { return nil }
-        return requestKeyFrame(layer: target, now: now)
+        // Throttled with the rest (many viewers may move at once); one not sent now goes with the
+        // next tick's ``selectLayers(now:)``.
+        let pli = requestKeyFrame(layer: target, now: now ?? lastArrival)
+        if pli != nil { s.layers.requested = (target, now ?? lastArrival) }
+        return pli
     }
 
     /// Every ``RelayState/transportFeedbackInterval``: each subscriber's target follows the layers
@@ -534,10 +556,21 @@ extension Publication {
         var out: [OutgoingDatagram] = []
         for s in subscribers {
             s.layers.target = layers.layer(for: s.quality, now: now)
-            if let target = s.layers.target, target != s.layers.current, let pli = requestKeyFrame(layer: target, now: now) { out.append(pli) }
+            guard let target = s.layers.target, target != s.layers.current else { continue }
+            // A new target is asked for at once; one already asked for, again after a second
+            // (each PLI costs a key frame of every layer).
+            if s.layers.requested.map({ $0.layer != target || now - $0.at >= Self.keyFrameReRequestInterval }) ?? true,
+                let pli = requestKeyFrame(layer: target, now: now)
+            {
+                s.layers.requested = (target, now)
+                out.append(pli)
+            }
         }
         return out
     }
+
+    /// How long a subscriber waits for its target layer's key frame before asking again.
+    static let keyFrameReRequestInterval = MediaTime(microseconds: 1_000_000)
 
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
     /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when

@@ -145,7 +145,9 @@ public final class RelayServer: Sendable {
                     description, onlyForOrphans: onlyForOrphans,
                     upstream: { token in
                         PipeUpstream(
-                            requestKeyFrame: { origin.execute { s, ch in RelayWorker.write(s.pipedKeyFrameRequest(for: id, now: .now), to: ch) } },
+                            requestKeyFrame: { layer in
+                                origin.execute { s, ch in RelayWorker.write(s.pipedKeyFrameRequest(for: id, layer: layer, now: .now), to: ch) }
+                            },
                             nack: { lost, kind in origin.execute { s, ch in RelayWorker.write(s.pipedNACK(for: id, lost: lost, kind: kind), to: ch) } },
                             detach: { origin.execute { s, _ in s.detachPipe(from: id, worker: target, token: token) } })
                     })

@@ -98,12 +98,34 @@ extension RelayState {
                 "acknowledged": .stringConvertible(Int(bandwidth.acknowledged ?? 0)),
                 "queue_ms": .stringConvertible(bandwidth.queueingDelay?.milliseconds ?? 0), "congested": .stringConvertible(congested),
             ])
-        guard
-            let q = s.adaptation?.transportEstimate(
-                estimate, congested: congested, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s), relayBusy: relayBusy,
-                now: now)
+        let measured = measuredRates(of: s), sourceBitrate = s.publication?.incomingBitrate
+        switch s.probe.feedback(packets, now: now) {
+        case .rate(let rate):
+            let up = relayBusy ? nil : s.adaptation?.probed(rate, sourceBitrate: sourceBitrate, measured: measured, now: now)
+            s.probe.judged(success: up != nil, now: now)
+            logger.debug("probe", metadata: ["session": .string(s.peer.id), "rate": .stringConvertible(Int(rate)), "up": .string(up?.rawValue ?? "no")])
+            if let up { return adapt(s, to: up) }
+        case .failed:
+            s.probe.judged(success: false, now: now)
+        case nil: break
+        }
+        if let q = s.adaptation?.transportEstimate(
+            estimate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, now: now)
+        {
+            if Quality.descending.firstIndex(of: q) ?? 0 > Quality.descending.firstIndex(of: s.quality) ?? 0 { s.probe.movedDown(now: now) }
+            return adapt(s, to: q)
+        }
+        // Below its ceiling with nothing congested: a probe, when one is due, may show room for more.
+        guard !relayBusy, s.adaptation?.probeTarget(sourceBitrate: sourceBitrate, measured: measured, now: now) != nil else {
+            s.probe.idle()
+            return []
+        }
+        guard s.probe.isDue(now: now), let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: .video),
+            let train = s.probeTrain(from: cache, captureTimeExtensionID: captureID, now: now, allocator: allocator, drops: drops)
         else { return [] }
-        return adapt(s, to: q)
+        s.probe.sent(first: train.first, count: train.count, now: now)
+        s.peer.stats.probes += 1
+        return train.datagrams
     }
 
     /// Whether a subscriber's transport-wide feedback shows its path congested, for moving it to
@@ -140,6 +162,9 @@ extension RelayState {
                 metadata: [
                     "session": .string(s.peer.id), "from": .string(from.rawValue), "to": .string(q.rawValue),
                     "estimate": .stringConvertible(Int(s.adaptation?.estimate ?? 0)),
+                    "queue_ms": .stringConvertible(s.bandwidth?.queueingDelay?.milliseconds ?? 0),
+                    "loss": .stringConvertible(Int((s.bandwidth?.lossRatio ?? 0) * 100)),
+                    "signal": .string(s.bandwidth.map { "\($0.signal)" } ?? "none"),
                 ])
             return out
         } catch {

@@ -38,9 +38,11 @@ extension RelayState {
         if publication.pipes.isEmpty { piping.removeAll { $0 === publication } }
     }
 
-    /// A mirror's subscribers or renditions want a key frame of publication `id`.
-    func pipedKeyFrameRequest(for id: String, now: MediaTime) -> [OutgoingDatagram] {
+    /// A mirror's subscribers or renditions want a key frame of publication `id` (of one simulcast
+    /// `layer`, or of everything).
+    func pipedKeyFrameRequest(for id: String, layer: Int? = nil, now: MediaTime) -> [OutgoingDatagram] {
         guard let publication = publications[id], publication.mirrorToken == nil else { return [] }
+        if let layer { return publication.requestKeyFrame(layer: layer, now: now).map { [$0] } ?? [] }
         return publication.requestKeyFrameFromPublisher(now: now).map { [$0] } ?? []
     }
 
@@ -103,7 +105,8 @@ extension RelayState {
         var out: [OutgoingDatagram] = []
         for piped in batch {
             guard let header = piped.packet.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else { continue }
-            out += mirror.receive(piped.packet, header: header, kind: piped.kind, now: now, allocator: allocator, drops: drops, owned: true)
+            out += mirror.receive(
+                piped.packet, header: header, kind: piped.kind, now: now, allocator: allocator, drops: drops, owned: true, layer: piped.layer)
         }
         return out
     }

@@ -16,6 +16,8 @@ public struct PeerStatistics: Sendable, Equatable {
     public var qualityChanges = 0
     /// NACKed packets not resent: sent again within a round trip, or over the retransmission budget.
     public var retransmissionsSkipped = 0
+    /// Bandwidth probes sent (``BandwidthProbe`` trains).
+    public var probes = 0
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct PeerStatistics: Sendable, Equatable {
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped
+        probes += o.probes
     }
 }
 

@@ -145,6 +145,10 @@ public struct SDPAnswerer: Sendable {
         var negotiated: [NegotiatedMedia] = []
         var bundle: [String] = []
         var usedTracks = Set<Int>()
+        // A simulcast publisher gets transport-wide feedback whatever ``publisherTransportWideCC``
+        // says: its browser divides its estimate among the layers, and the relay's loss-based REMB
+        // (500 kbit/s to start) would hold back the top one for seconds.
+        let simulcastPublisher = role == .publisher && offer.media.contains { $0.kind == "video" && $0.simulcastSendRIDs(limit: 2).count >= 2 }
         for (index, m) in offer.media.enumerated() {
             let mid = m.mid ?? String(index)
             guard m.proto.contains("SAVPF") || m.proto.contains("SAVP") else {
@@ -186,7 +190,7 @@ public struct SDPAnswerer: Sendable {
             // `publisherTransportWideCC`: the relay then reports arrivals
             // (`TransportWideFeedbackBuilder`) and the browser's own estimate sets its rate.
             // An id that is a valid element id (1–255) and not already another extension's.
-            let offeredTransportExt = sending || publisherTransportWideCC ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
+            let offeredTransportExt = sending || publisherTransportWideCC || simulcastPublisher ? m.extensions.first { $0.uri == TransportSequenceNumber.uri }?.id : nil
             let transportExt = offeredTransportExt.flatMap { id in id >= 1 && id != captureExt && id != midExt ? id : nil }
             if let transportExt {
                 a.append(.init("extmap", "\(transportExt) \(TransportSequenceNumber.uri)"))
@@ -200,7 +204,7 @@ public struct SDPAnswerer: Sendable {
             if !sending, kind == .video, let offered = m.extensions.first(where: { $0.uri == RTPStreamID.uri })?.id,
                 offered >= 1, offered != midExt, offered != captureExt, offered != transportExt
             {
-                let encodings = m.simulcastSendRIDs.prefix(Self.maximumSimulcastEncodings)
+                let encodings = m.simulcastSendRIDs(limit: Self.maximumSimulcastEncodings)
                 if encodings.count >= 2 {
                     rids = Array(encodings)
                     ridExt = offered

@@ -21,9 +21,11 @@ struct SimulcastLayer {
     var lastKeyFrameRequest: MediaTime?
     var cache = RetransmissionCache()
 
-    /// Without a packet for this long a layer counts as stopped (a 15 fps layer sends a frame every
-    /// 67 ms; Chromium stops a layer outright when it drops it).
-    static let inactiveAfter = MediaTime(microseconds: 500_000)
+    /// Without a packet for this long a layer counts as stopped. Chromium stops a layer outright
+    /// when it drops it; but after a key frame its encoder may skip frames of a layer for several
+    /// hundred milliseconds to pay for it, and leaving the layer then would cost every layer
+    /// another key frame (a PLI makes libwebrtc's simulcast encoder key all of them).
+    static let inactiveAfter = MediaTime(microseconds: 1_000_000)
 
     init(rid: String) { self.rid = rid }
 
@@ -68,4 +70,10 @@ struct LayerSelection {
     var current: Int?
     /// The layer it should be on.
     var target: Int?
+    /// The input sequence number of the key frame it switched at: a packet of the layer from
+    /// before it (reordered on the way) is not forwarded — it would take an outgoing number the
+    /// previous layer's packets already used.
+    var switchedAt: UInt16?
+    /// Which layer's key frame was last asked for on its behalf, and when.
+    var requested: (layer: Int, at: MediaTime)?
 }

@@ -12,6 +12,8 @@ struct StreamRewriter: Sendable {
     private(set) var sequenceOffset: UInt16 = 0
     private var timestampOffset: UInt32 = 0
     private var lastSequence: UInt16 = 0
+    /// The newest outgoing sequence number written; nil before the first.
+    var newestSent: UInt16? { lastSent == nil ? nil : lastSequence }
     private var lastTimestamp: UInt32 = 0
     private var lastSent: MediaTime?
     /// The first outgoing sequence number of the current source: a NACK for anything earlier names

@@ -32,6 +32,8 @@ final class Subscription {
     let transportSequenceExtensionID: UInt8?
     var sendHistory: TransportWideSendHistory?
     var bandwidth: DelayBasedBandwidthEstimator?
+    /// When its path may carry a better quality than it gets: trains that find out (needs RTX).
+    var probe = BandwidthProbe()
 
     /// Where the send-side estimate starts (bits/s): above any rendition, so that a viewer is not
     /// moved before its feedback says anything; the estimator holds it within 1.5× of what the
@@ -110,6 +112,29 @@ final class Subscription {
             capture: capture, pictureIDSource: pictureIDSource(kind, header), now: now, allocator: allocator, drops: drops)
         if out != nil { slots[kind]?.rtx?.nextSequence &+= 1 }
         return out
+    }
+
+    /// A probe train (``BandwidthProbe``): the last ``BandwidthProbe/packets`` video packets it
+    /// was sent, again, back to back on its RTX stream, from `cache` (where its NACKs are answered
+    /// from). Empty without an RTX stream or transport-wide numbers, or with too little cached;
+    /// else the datagrams, and the train's first number and length.
+    func probeTrain(from cache: RetransmissionCache, captureTimeExtensionID: UInt8?, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter)
+        -> (datagrams: [OutgoingDatagram], first: UInt16, count: Int)?
+    {
+        guard let slot = slots.video, slot.rtx != nil, let first = sendHistory?.next, let newest = slot.rewriter.newestSent else { return nil }
+        var out: [OutgoingDatagram] = []
+        var bytes = 0
+        for back in (0..<UInt16(BandwidthProbe.packets)).reversed() {
+            guard let input = slot.rewriter.original(newest &- back), let original = cache.packet(input),
+                let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
+            else { continue }
+            if out.count >= 2, bytes + original.readableBytes > BandwidthProbe.maximumBytes { break }
+            bytes += original.readableBytes
+            let capture = captureTimeExtensionID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
+            if let o = resend(original, header: header, kind: .video, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
+        }
+        guard let next = sendHistory?.next, out.count >= 2 else { return nil }
+        return (out, first, Int(next &- first))
     }
 
     /// The stream whose VP8 picture IDs a video packet carries (for ``VP8PictureIDRewriter``).

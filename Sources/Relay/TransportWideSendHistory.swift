@@ -63,7 +63,7 @@ struct TransportWideSendHistory {
             out.append(
                 DelayBasedBandwidthEstimator.Packet(
                     sent: MediaTime(microseconds: entry.sent), arrived: received ? MediaTime(microseconds: arrival) : nil,
-                    bytes: Int(entry.bytes)))
+                    bytes: Int(entry.bytes), number: sequence))
         }
         return out
     }

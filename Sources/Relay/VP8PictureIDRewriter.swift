@@ -5,11 +5,16 @@ import MediaWire
 /// for sequence numbers and timestamps: a receiver that sees the picture ID jump takes the frames
 /// between as lost ([RFC 7741 §4.2](https://www.rfc-editor.org/rfc/rfc7741#section-4.2)). The
 /// fields are rewritten in place in a copy of the payload, in the width they arrived in
-/// (7 or 15 bits). I/O-free.
+/// (7 or 15 bits: a 7-bit source spliced after a 15-bit one is continuous modulo 128 only — our
+/// renditions and browsers send 15). Each field's offset is set by the first packet of a new
+/// source that carries it. I/O-free.
 struct VP8PictureIDRewriter {
     private var source: UInt32?
     private var pictureOffset: UInt16 = 0
     private var tl0Offset: UInt8 = 0
+    /// A new source's first picture ID / TL0PICIDX is still to come (its offset is set then).
+    private var splicePicture = false
+    private var spliceTL0 = false
     /// The latest values written (the next source continues after them).
     private var lastPictureID: UInt16?
     private var lastTL0: UInt8?
@@ -20,16 +25,18 @@ struct VP8PictureIDRewriter {
         guard let fields = Self.locate(payload) else { return }
         if source != ssrc {
             // The first picture of the new source follows the last one written.
-            if source != nil, let incoming = fields.pictureID.map({ Self.read(payload, at: $0) }) {
-                pictureOffset = (lastPictureID.map { $0 &+ 1 } ?? incoming.value) &- incoming.value
-            }
-            if source != nil, let at = fields.tl0 {
-                tl0Offset = (lastTL0.map { $0 &+ 1 } ?? payload[at]) &- payload[at]
+            if source != nil {
+                splicePicture = true
+                spliceTL0 = true
             }
             source = ssrc
         }
         if let at = fields.pictureID {
             let incoming = Self.read(payload, at: at)
+            if splicePicture {
+                pictureOffset = (lastPictureID.map { $0 &+ 1 } ?? incoming.value) &- incoming.value
+                splicePicture = false
+            }
             let value = (incoming.value &+ pictureOffset) & (incoming.long ? 0x7FFF : 0x7F)
             if incoming.long {
                 payload[at] = 0x80 | UInt8(value >> 8 & 0x7F)
@@ -40,6 +47,10 @@ struct VP8PictureIDRewriter {
             if lastPictureID.map({ Self.isNewer(value, than: $0, long: incoming.long) }) ?? true { lastPictureID = value }
         }
         if let at = fields.tl0 {
+            if spliceTL0 {
+                tl0Offset = (lastTL0.map { $0 &+ 1 } ?? payload[at]) &- payload[at]
+                spliceTL0 = false
+            }
             payload[at] = payload[at] &+ tl0Offset
             if lastTL0.map({ Int8(bitPattern: payload[at] &- $0) > 0 }) ?? true { lastTL0 = payload[at] }
         }

@@ -37,7 +37,9 @@ import Testing
             guard
                 let (token, made) = far.relay.mirror(description, onlyForOrphans: onlyForOrphans, upstream: { [unowned self] token in
                     PipeUpstream(
-                        requestKeyFrame: { self.upstreamOut += self.home.relay.pipedKeyFrameRequest(for: id, now: MediaTime(microseconds: 5_000_000)) },
+                        requestKeyFrame: { layer in
+                            self.upstreamOut += self.home.relay.pipedKeyFrameRequest(for: id, layer: layer, now: MediaTime(microseconds: 5_000_000))
+                        },
                         nack: { lost, kind in self.upstreamOut += self.home.relay.pipedNACK(for: id, lost: lost, kind: kind) },
                         detach: {
                             self.detached += 1
@@ -250,7 +252,7 @@ import Testing
         // origin has ended by the time the attach arrives.
         let doomed = try ConnectedPeer.connect(to: pair.home.relay, room: "live", identity: "m", publishing: true, port: 7_502)
         let description = try pair.home.relay.describe(room: "live", source: nil)
-        let made = try #require(pair.far.relay.mirror(description, onlyForOrphans: true) { _ in PipeUpstream(requestKeyFrame: {}, nack: { _, _ in }, detach: {}) })
+        let made = try #require(pair.far.relay.mirror(description, onlyForOrphans: true) { _ in PipeUpstream(requestKeyFrame: { _ in }, nack: { _, _ in }, detach: {}) })
         #expect(pair.far.relay.hasOrphans(in: "live"), "not adopted before the attach")
         #expect(pair.home.relay.close(id: doomed.id, reason: "gone"))
         let pipe = PipeOut(worker: 1, token: made.token, send: { _, _ in }, ended: {})

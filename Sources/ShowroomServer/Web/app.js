@@ -89,6 +89,19 @@ function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 }
 
+// Simulcast (RFC 8853) when the camera allows: three encodings of one camera — a quarter, half and
+// full size, smallest first — and the relay forwards each viewer the one its path carries, with no
+// transcoding. A camera under 540 lines sends one encoding; `?simulcast=0` turns it off.
+function simulcastEncodings(track) {
+  const height = track.getSettings().height || 0;
+  if (height < 540) return null;
+  return [
+    { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 200_000 },
+    { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 700_000 },
+    { rid: "f", maxBitrate: 2_500_000 },
+  ];
+}
+
 function preferCodec(transceiver, mime) {
   const caps = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind);
   if (!caps || !transceiver.setCodecPreferences) return;
@@ -117,11 +130,19 @@ function newConnection(iceServers) {
 async function goLive() {
   const room = $("room").value;
   token = await tokenFor(room, "publisher");
-  const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+  const simulcast = new URLSearchParams(location.search).get("simulcast") !== "0";
+  const media = await navigator.mediaDevices.getUserMedia({
+    video: simulcast ? { width: { ideal: 1280 }, height: { ideal: 720 } } : { width: 640, height: 360 }, audio: true,
+  });
   $("video").srcObject = media;
   newConnection(await iceServersFor(room));
   for (const track of media.getTracks()) {
-    const t = pc.addTransceiver(track, { direction: "sendonly", streams: [media] });
+    const init = { direction: "sendonly", streams: [media] };
+    if (track.kind === "video" && simulcast) {
+      const encodings = simulcastEncodings(track);
+      if (encodings) init.sendEncodings = encodings;
+    }
+    const t = pc.addTransceiver(track, init);
     preferCodec(t, track.kind === "video" ? "video/vp8" : "audio/opus");
     // Opt-in: the capture times carry this machine's clock to every viewer.
     if (track.kind === "video" && new URLSearchParams(location.search).get("latency") === "1") withCaptureTime(t);

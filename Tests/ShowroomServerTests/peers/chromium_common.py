@@ -18,9 +18,12 @@ def wait_healthy(base, deadline):
     return False
 
 
-def browser(console=False):
-    """A headless Chromium; with `console`, its console messages are kept (driver.get_log("browser"))."""
+def browser(console=False, extra=()):
+    """A headless Chromium; with `console`, its console messages are kept (driver.get_log("browser")).
+    `extra`: more command-line flags (a camera file, for one)."""
     options = Options()
+    for flag in extra:
+        options.add_argument(flag)
     if console:
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = "/usr/lib/chromium/chromium"
@@ -41,14 +44,14 @@ def live_and_watch(driver, base, room, query, frames=60, dwell=0):
     the viewer decoded `frames` frames and audio (or after 15 s), and `dwell` seconds more (the
     page's glass-to-glass samples, one per displayed frame, accumulate meanwhile)."""
     from selenium.webdriver.common.by import By
-    driver.get(f"{base}/?room={room}{query}")
+    driver.get(f"{base}/?room={room}&simulcast=0{query}")
     driver.find_element(By.ID, "live").click()
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and stats(driver).get("state") != "connected":
         time.sleep(0.1)
     publisher_tab = driver.current_window_handle
     driver.switch_to.new_window("tab")
-    driver.get(f"{base}/?room={room}{query}")
+    driver.get(f"{base}/?room={room}&simulcast=0{query}")
     start = time.monotonic()
     driver.find_element(By.ID, "watch").click()
     viewer = {}

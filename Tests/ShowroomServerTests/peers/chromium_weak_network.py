@@ -56,7 +56,7 @@ def watch(driver, room, strip, seconds, via=NETSIM_PORT):
     from selenium.webdriver.common.by import By
     publisher_tab = driver.current_window_handle
     driver.switch_to.new_window("tab")
-    driver.get(f"{BASE}/?room={room}")
+    driver.get(f"{BASE}/?room={room}&simulcast=0")
     driver.execute_script(HOOK, via, MEDIA_PORT, strip)
     driver.find_element(By.ID, "watch").click()
     start = time.monotonic()
@@ -107,7 +107,7 @@ def main():
             raise SystemExit("server did not start")
         from selenium.webdriver.common.by import By
         driver = browser()
-        driver.get(f"{BASE}/?room=weak")
+        driver.get(f"{BASE}/?room=weak&simulcast=0")
         driver.find_element(By.ID, "live").click()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and stats(driver).get("state") != "connected":

@@ -67,7 +67,7 @@ def main():
         driver = browser()
         room = "chromium-" + args.publisher
         if args.publisher == "chromium":
-            driver.get(f"{BASE}/?room={room}")
+            driver.get(f"{BASE}/?room={room}&simulcast=0")
             driver.find_element(By.ID, "live").click()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and (stats(driver) or {}).get("state") != "connected":
@@ -79,7 +79,7 @@ def main():
             threading.Thread(target=aiortc_publisher, args=(room, ready, stop), daemon=True).start()
             if not ready.wait(15):
                 raise SystemExit("aiortc publisher did not connect")
-        driver.get(f"{BASE}/?room={room}")
+        driver.get(f"{BASE}/?room={room}&simulcast=0")
         start = time.monotonic()
         driver.find_element(By.ID, "watch").click()
         s = {}

@@ -124,7 +124,7 @@ class ChromiumPeer:
         self.driver, self.mode = driver, mode
         driver.switch_to.new_window("tab")
         self.tab = driver.current_window_handle
-        driver.get(f"{BASE}/?room={room}")
+        driver.get(f"{BASE}/?room={room}&simulcast=0")
         driver.find_element(By.ID, "live" if mode == "publish" else "watch").click()
 
     def connected(self):

@@ -65,12 +65,15 @@ public struct Impairment: Sendable {
         public var reordered = 0
     }
 
-    public let profile: ImpairmentProfile
+    public private(set) var profile: ImpairmentProfile
     public private(set) var statistics = Statistics()
     private var rng: SplitMix
     private var inBadState = false
     /// When the capped link finishes sending what is queued (µs).
     private var linkFreeAt: Int64 = 0
+
+    /// Changes the bandwidth cap from now on (nil: none); what is queued keeps its departure times.
+    public mutating func setRate(kilobits: Double?) { profile.rateKilobits = kilobits.flatMap { $0 > 0 ? $0 : nil } }
 
     public init(profile: ImpairmentProfile, seed: UInt64) {
         self.profile = profile

@@ -33,6 +33,8 @@ struct NetSim: ParsableCommand {
     @Option(help: "Duplication in percent.") var duplicate: Double = 0
     @Option(help: "Bandwidth cap in kbit/s, each direction (0: none).") var rate: Double = 0
     @Option(help: "Queue behind the cap, in ms of backlog, before tail drop.") var queue: Double = 200
+    @Option(help: "Cap changes while running: SECONDS=KBPS,… (0: none), e.g. 20=300,40=0 caps at 300 kbit/s from 20 s and lifts the cap at 40 s.")
+    var rateSchedule = ""
     @Option(help: "Random seed, for repeatable runs.") var seed: UInt64 = 1
     @Option(help: "Stop after this many seconds (0: run until killed).") var duration: Double = 0
 
@@ -42,9 +44,21 @@ struct NetSim: ParsableCommand {
         guard ImpairmentProfile.JitterDistribution(rawValue: jitterDistribution) != nil else {
             throw ValidationError("--jitter-distribution must be normal, uniform or exponential")
         }
+        guard rateChanges != nil else { throw ValidationError("--rate-schedule is SECONDS=KBPS pairs separated by commas") }
         for a in [listen, forward] where !(a.hasPrefix("127.") || a.hasPrefix("[::1]")) {
             throw ValidationError("\(a): only loopback addresses (127.0.0.0/8 or [::1]) are allowed")
         }
+    }
+
+    /// `--rate-schedule` read: when (seconds from start) the cap becomes what (kbit/s, 0: none).
+    var rateChanges: [(seconds: Double, kilobits: Double)]? {
+        var out: [(seconds: Double, kilobits: Double)] = []
+        for item in rateSchedule.split(separator: ",") {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let t = Double(parts[0]), let r = Double(parts[1]), t >= 0, r >= 0, t.isFinite, r.isFinite else { return nil }
+            out.append((t, r))
+        }
+        return out.sorted { $0.seconds < $1.seconds }
     }
 
     var profile: ImpairmentProfile {
@@ -67,6 +81,7 @@ struct NetSim: ParsableCommand {
             throw ValidationError("addresses are IPv4 host:port")
         }
         let relay = try Relay(listen: listenAddress, server: serverAddress, profile: profile, seed: seed)
+        relay.rateChanges = rateChanges ?? []
         print("showroom-netsim: \(listen) ⇄ \(forward)  delay \(delay) ms ± \(jitter) (\(jitterDistribution)), loss \(loss)%, burst \(burstEnter)/\(burstExit)%, reorder \(reorder)%, duplicate \(duplicate)%, rate \(rate > 0 ? "\(rate) kbit/s" : "unlimited")")
         try relay.run(seconds: duration)
         let up = relay.upstream.statistics, down = relay.downstream.statistics
@@ -138,6 +153,8 @@ final class Relay {
     var clientOf: [Int32: Endpoint] = [:]
     var pending: [Pending] = []
     var order = 0
+    /// Cap changes still to come, in order (seconds from the start of ``run(seconds:)``).
+    var rateChanges: [(seconds: Double, kilobits: Double)] = []
 
     init(listen: Endpoint, server: Endpoint, profile: ImpairmentProfile, seed: UInt64) throws {
         listenFD = try udpSocket(bindTo: listen)
@@ -147,10 +164,17 @@ final class Relay {
     }
 
     func run(seconds: Double) throws {
-        let end = seconds > 0 ? monotonicMicros() + Int64(seconds * 1e6) : Int64.max
+        let start = monotonicMicros()
+        let end = seconds > 0 ? start + Int64(seconds * 1e6) : Int64.max
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while monotonicMicros() < end {
             let now = monotonicMicros()
+            while let change = rateChanges.first, now - start >= Int64(change.seconds * 1e6) {
+                rateChanges.removeFirst()
+                upstream.setRate(kilobits: change.kilobits)
+                downstream.setRate(kilobits: change.kilobits)
+                print("showroom-netsim: at \(change.seconds) s the cap is \(change.kilobits > 0 ? "\(change.kilobits) kbit/s" : "lifted")")
+            }
             let next = pending.map(\.due).min()
             let timeout = next.map { Int32(max(0, min(($0 - now) / 1_000, 100))) } ?? 100
             var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)] + clientOf.keys.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }

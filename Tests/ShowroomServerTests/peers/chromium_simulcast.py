@@ -1,0 +1,224 @@
+"""Chromium publishes simulcast; viewers behind showroom-netsim caps get the layer their path
+carries (issue 16, items 1 and 2), inside the caller's network namespace (which must hold only `lo`).
+
+The live page goes live with its fake camera at 1280x720: three encodings (rid q, h, f: 320x180,
+640x360, 1280x720). Three viewer tabs watch at once, each asking for `source` with adaptation on
+(the page's defaults): one through a showroom-netsim capped at 300 kbit/s, one capped at 1 Mbit/s,
+one straight to the relay. The test's own script in each viewer tab points the relay's answer at
+its netsim (as peers/chromium_weak_network.py does). Every second: each viewer's decoded size and
+frames, and the relay's renditions. Prints one JSON line.
+"""
+import argparse, json, re, subprocess, tempfile, time, urllib.request
+
+from chromium_common import browser, stats, wait_healthy
+
+HTTP_PORT, MEDIA_PORT = 18091, 40210
+CAPS = {"300k": (40310, 300), "1M": (40311, 1000)}
+BASE = f"http://127.0.0.1:{HTTP_PORT}"
+
+HOOK = """
+const via = arguments[0], media = arguments[1];
+const setRemote = RTCPeerConnection.prototype.setRemoteDescription;
+RTCPeerConnection.prototype.setRemoteDescription = function (d) {
+  if (d && d.sdp && via !== media) {
+    const lines = d.sdp.split("\\r\\n").filter((l) => !(l.startsWith("a=candidate:") && l.includes(" tcp ")));
+    d = { type: d.type, sdp: lines.map((l) => l.startsWith("a=candidate:") ? l.replace(` ${media} typ host`, ` ${via} typ host`) : l).join("\\r\\n") };
+  }
+  return setRemote.call(this, d);
+};
+"""
+
+VIDEO_STATS = """
+return (async () => { let r = {}; (await pc.getStats()).forEach((s) => {
+  if (s.type === 'inbound-rtp' && s.kind === 'video') r = {framesDecoded: s.framesDecoded, frameWidth: s.frameWidth,
+    frameHeight: s.frameHeight, freezeCount: s.freezeCount, totalFreezesDuration: s.totalFreezesDuration,
+    packetsLost: s.packetsLost, keyFramesDecoded: s.keyFramesDecoded, pliCount: s.pliCount, nackCount: s.nackCount,
+    retransmittedPacketsReceived: s.retransmittedPacketsReceived}; });
+  return r; })()
+"""
+
+# The longest time between two frames the viewer's <video> presented, since `window.gapFrom`
+# (set once the layers have settled): what "no freeze over 1 s" is measured by.
+GAPS = """
+window.maxGapMs = 0; window.gapFrom = Infinity;
+const v = document.getElementById('video');
+let last = null;
+const tick = (now) => {
+  if (last !== null && now >= window.gapFrom) window.maxGapMs = Math.max(window.maxGapMs, now - last);
+  last = now;
+  v.requestVideoFrameCallback(tick);
+};
+v.requestVideoFrameCallback(tick);
+"""
+
+LAYERS = """
+return (async () => { let r = []; (await pc.getStats()).forEach((s) => {
+  if (s.type === 'outbound-rtp' && s.kind === 'video') r.push({rid: s.rid, frameWidth: s.frameWidth, frameHeight: s.frameHeight,
+    bytesSent: s.bytesSent, framesSent: s.framesSent, qualityLimitationReason: s.qualityLimitationReason, pliCount: s.pliCount,
+    keyFramesEncoded: s.keyFramesEncoded}); });
+  let bwe = null; (await pc.getStats()).forEach((s) => { if (s.type === 'candidate-pair' && s.nominated) bwe = s.availableOutgoingBitrate; });
+  return {layers: r, availableOutgoingBitrate: bwe}; })()
+"""
+
+
+def textured_camera(path):
+    """A 1280x720 y4m the fake camera loops, made to cost what a camera's picture costs: a
+    low-contrast texture of 16x16 blocks scrolling 16 pixels a frame (80 frames, one whole turn,
+    so the loop has no seam) under fresh noise of ±4 levels every frame (a sensor's). Chromium's own
+    fake picture, a flat cartoon, costs a 720p layer under 1 Mbit/s and a 360p key frame a few
+    KB; a sharp texture without noise, key frames ten times a real camera's."""
+    import os, random
+    w, h, block, step = 1280, 720, 16, 16
+    rng = random.Random(7)
+    rows = []
+    for _ in range(h // block):
+        row = bytes(b for v in (rng.randrange(100, 150) for _ in range(w // block)) for b in [v] * block)
+        rows += [row] * block
+    chroma = bytes([128]) * (w * h // 2)
+    mask = int.from_bytes(bytes([0x07]) * (w * h), "big")
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
+        for n in range(w // step):
+            shift = n * step
+            base = int.from_bytes(b"".join(r[shift:] + r[:shift] for r in rows), "big")
+            noise = int.from_bytes(os.urandom(w * h), "big") & mask  # 0–7 per byte: no carries
+            f.write(b"FRAME\n")
+            f.write((base + noise).to_bytes(w * h, "big"))
+            f.write(chroma)
+    return path
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (/proc/PID/stat, clock ticks → seconds)."""
+    import os
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_phase(driver, server_pid, room, simulcast, viewers, seconds):
+    """The server's CPU while `viewers` tabs watch `room` at `low`: a simulcast publisher's
+    smallest layer (forwarded), or a single-encoding publisher's `low` rendition (transcoded).
+    Returns the server's CPU share (of one core) over `seconds`, after 5 s to settle, and the
+    renditions running."""
+    from selenium.webdriver.common.by import By
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(f"{BASE}/?room={room}&simulcast={'1' if simulcast else '0'}")
+    driver.find_element(By.ID, "live").click()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and stats(driver).get("state") != "connected":
+        time.sleep(0.1)
+    tabs = [driver.current_window_handle]
+    for _ in range(viewers):
+        driver.switch_to.new_window("tab")
+        driver.get(f"{BASE}/?room={room}")
+        driver.execute_script("document.getElementById('quality').value = 'low'")
+        driver.find_element(By.ID, "watch").click()
+        tabs.append(driver.current_window_handle)
+    time.sleep(5)
+    before, t0 = cpu_seconds(server_pid), time.monotonic()
+    time.sleep(seconds)
+    used, elapsed = cpu_seconds(server_pid) - before, time.monotonic() - t0
+    renditions = metric("showroom_relay_renditions")
+    sizes = []
+    for tab in tabs[1:]:
+        driver.switch_to.window(tab)
+        v = driver.execute_script(VIDEO_STATS) or {}
+        sizes.append(f"{v.get('frameWidth')}x{v.get('frameHeight')}")
+    for tab in reversed(tabs):
+        driver.switch_to.window(tab)
+        driver.find_element(By.ID, "stop").click()
+        driver.close()
+    driver.switch_to.window(first)
+    return {"cpu": used / elapsed, "renditions": renditions, "sizes": sizes, "viewers": viewers}
+
+
+def metric(name):
+    with urllib.request.urlopen(BASE + "/metrics", timeout=2) as r:
+        text = r.read().decode()
+    m = re.search(rf"^{name} (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--showroom", required=True)
+    ap.add_argument("--netsim", required=True)
+    ap.add_argument("--seconds", type=int, default=25)
+    ap.add_argument("--settle", type=int, default=8, help="seconds before freezes count")
+    ap.add_argument("--cpu-viewers", type=int, default=0, help="then measure the server's CPU with this many low viewers")
+    args = ap.parse_args()
+    data = tempfile.mkdtemp(prefix="showroom-simulcast-")
+    server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
+                               "--data-dir", data, "--log-level", "info", "--demo"],
+                              stdout=open(f"{data}/server.log", "w"), stderr=subprocess.STDOUT)
+    sims = [subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{port}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
+                              "--delay", "20", "--rate", str(rate), "--queue", "500", "--seed", "7"])
+            for port, rate in CAPS.values()]
+    result = {}
+    driver = None
+    try:
+        if not wait_healthy(BASE, time.monotonic() + 20):
+            raise SystemExit("server did not start")
+        from selenium.webdriver.common.by import By
+        driver = browser(extra=[f"--use-file-for-fake-video-capture={textured_camera(data + '/camera.y4m')}"])
+        driver.get(f"{BASE}/?room=sim")
+        driver.find_element(By.ID, "live").click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and stats(driver).get("state") != "connected":
+            time.sleep(0.1)
+        result["publisher_state"] = stats(driver).get("state")
+        publisher_tab = driver.current_window_handle
+        tabs = {}
+        for name, via in [("300k", CAPS["300k"][0]), ("1M", CAPS["1M"][0]), ("none", MEDIA_PORT)]:
+            driver.switch_to.new_window("tab")
+            driver.get(f"{BASE}/?room=sim")
+            driver.execute_script(HOOK, via, MEDIA_PORT)
+            driver.find_element(By.ID, "watch").click()
+            driver.execute_script(GAPS)
+            tabs[name] = driver.current_window_handle
+        samples = {name: [] for name in tabs}
+        renditions = []
+        for second in range(args.seconds):
+            time.sleep(1)
+            if second == args.settle:
+                for tab in tabs.values():
+                    driver.switch_to.window(tab)
+                    driver.execute_script("window.gapFrom = performance.now()")
+            renditions.append(metric("showroom_relay_renditions"))
+            for name, tab in tabs.items():
+                driver.switch_to.window(tab)
+                v = driver.execute_script(VIDEO_STATS) or {}
+                size = f"{v['frameWidth']}x{v['frameHeight']}" if v.get("frameWidth") else None
+                samples[name].append({"size": size, "frames": v.get("framesDecoded", 0)})
+        for name, tab in tabs.items():
+            driver.switch_to.window(tab)
+            result[name] = {"samples": samples[name], "video": driver.execute_script(VIDEO_STATS),
+                            "max_gap_ms": driver.execute_script("return window.maxGapMs"),
+                            "error": driver.find_element(By.ID, "error").text}
+        driver.switch_to.window(publisher_tab)
+        result["publisher"] = driver.execute_script(LAYERS)
+        result["renditions"] = renditions
+        if args.cpu_viewers:
+            for tab in tabs.values():
+                driver.switch_to.window(tab)
+                driver.find_element(By.ID, "stop").click()
+                driver.close()
+            driver.switch_to.window(publisher_tab)
+            driver.find_element(By.ID, "stop").click()
+            result["cpu_simulcast"] = cpu_phase(driver, server.pid, "cpu-simulcast", True, args.cpu_viewers, 10)
+            result["cpu_transcoded"] = cpu_phase(driver, server.pid, "cpu-transcoded", False, args.cpu_viewers, 10)
+    finally:
+        if driver:
+            driver.quit()
+        for s in sims:
+            s.terminate()
+        server.terminate()
+        server.wait(10)
+    with open(f"{data}/server.log") as f:
+        result["rendition_changes"] = [l.strip()[-160:] for l in f if "rendition changed" in l]
+    print(json.dumps(result), flush=True)
+
+
+main()
