@@ -14,6 +14,7 @@ from chromium_common import browser, stats, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18091, 40210
 CAPS = {"300k": (40310, 300), "1M": (40311, 1000)}
+SCHEDULED_PORT = 40312
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
 
 HOOK = """
@@ -62,28 +63,25 @@ return (async () => { let r = []; (await pc.getStats()).forEach((s) => {
 
 
 def textured_camera(path):
-    """A 1280x720 y4m the fake camera loops, made to cost what a camera's picture costs: a
-    low-contrast texture of 16x16 blocks scrolling 16 pixels a frame (80 frames, one whole turn,
-    so the loop has no seam) under fresh noise of ±4 levels every frame (a sensor's). Chromium's own
-    fake picture, a flat cartoon, costs a 720p layer under 1 Mbit/s and a 360p key frame a few
-    KB; a sharp texture without noise, key frames ten times a real camera's."""
-    import os, random
-    w, h, block, step = 1280, 720, 16, 16
+    """A 1280x720 y4m the fake camera loops: a texture of random 8x8 blocks scrolling 16 pixels a
+    frame (80 frames, one whole turn, so the loop has no seam). Chromium's own fake picture, a flat
+    cartoon, costs its 720p layer under 1 Mbit/s; this one about 1.3 Mbit/s, its 360p layer about
+    500 kbit/s and its 180p layer 150 kbit/s — but its key frames are several times a camera's
+    (every block a sharp edge), which makes every switch a burst."""
+    import random
+    w, h, block, step = 1280, 720, 8, 16
     rng = random.Random(7)
     rows = []
     for _ in range(h // block):
-        row = bytes(b for v in (rng.randrange(100, 150) for _ in range(w // block)) for b in [v] * block)
+        row = bytes(b for v in (rng.randrange(40, 216) for _ in range(w // block)) for b in [v] * block)
         rows += [row] * block
     chroma = bytes([128]) * (w * h // 2)
-    mask = int.from_bytes(bytes([0x07]) * (w * h), "big")
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n".encode())
         for n in range(w // step):
             shift = n * step
-            base = int.from_bytes(b"".join(r[shift:] + r[:shift] for r in rows), "big")
-            noise = int.from_bytes(os.urandom(w * h), "big") & mask  # 0–7 per byte: no carries
             f.write(b"FRAME\n")
-            f.write((base + noise).to_bytes(w * h, "big"))
+            f.write(b"".join(r[shift:] + r[:shift] for r in rows))
             f.write(chroma)
     return path
 
@@ -147,6 +145,8 @@ def main():
     ap.add_argument("--netsim", required=True)
     ap.add_argument("--seconds", type=int, default=25)
     ap.add_argument("--settle", type=int, default=8, help="seconds before freezes count")
+    ap.add_argument("--drop-at", type=int, default=20, help="second the uncapped viewer's path drops to 300 kbit/s")
+    ap.add_argument("--lift-at", type=int, default=35, help="second that cap is lifted")
     ap.add_argument("--cpu-viewers", type=int, default=0, help="then measure the server's CPU with this many low viewers")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="showroom-simulcast-")
@@ -170,8 +170,13 @@ def main():
             time.sleep(0.1)
         result["publisher_state"] = stats(driver).get("state")
         publisher_tab = driver.current_window_handle
+        # The uncapped viewer's path: no cap until --drop-at, 300 kbit/s until --lift-at, none after.
+        scheduled_from = time.monotonic()
+        sims.append(subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{SCHEDULED_PORT}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
+                                      "--delay", "20", "--queue", "500", "--seed", "7",
+                                      "--rate-schedule", f"{args.drop_at}=300,{args.lift_at}=0"], stdout=subprocess.DEVNULL))
         tabs = {}
-        for name, via in [("300k", CAPS["300k"][0]), ("1M", CAPS["1M"][0]), ("none", MEDIA_PORT)]:
+        for name, via in [("300k", CAPS["300k"][0]), ("1M", CAPS["1M"][0]), ("none", SCHEDULED_PORT)]:
             driver.switch_to.new_window("tab")
             driver.get(f"{BASE}/?room=sim")
             driver.execute_script(HOOK, via, MEDIA_PORT)
@@ -179,9 +184,21 @@ def main():
             driver.execute_script(GAPS)
             tabs[name] = driver.current_window_handle
         samples = {name: [] for name in tabs}
+        static_gaps = {}
+        # Which samples the cap changes fall in: the schedule runs from the netsim's start, and
+        # sample i is taken at offset + i + 1 s on that clock, so a change at t first shows in
+        # sample ceil(t - offset - 1).
+        import math
+        offset = time.monotonic() - scheduled_from
+        result["drop_index"] = max(0, math.ceil(args.drop_at - offset - 1))
+        result["lift_index"] = max(0, math.ceil(args.lift_at - offset - 1))
         renditions = []
         for second in range(args.seconds):
             time.sleep(1)
+            if second == result["drop_index"]:
+                for name, tab in tabs.items():
+                    driver.switch_to.window(tab)
+                    static_gaps[name] = driver.execute_script("return window.maxGapMs")
             if second == args.settle:
                 for tab in tabs.values():
                     driver.switch_to.window(tab)
@@ -195,7 +212,7 @@ def main():
         for name, tab in tabs.items():
             driver.switch_to.window(tab)
             result[name] = {"samples": samples[name], "video": driver.execute_script(VIDEO_STATS),
-                            "max_gap_ms": driver.execute_script("return window.maxGapMs"),
+                            "max_gap_ms": driver.execute_script("return window.maxGapMs"), "max_gap_static_ms": static_gaps.get(name),
                             "error": driver.find_element(By.ID, "error").text}
         driver.switch_to.window(publisher_tab)
         result["publisher"] = driver.execute_script(LAYERS)
