@@ -41,7 +41,8 @@ import Testing
         let capped300 = sizes("300k"), capped1M = sizes("1M"), scheduled = sizes("none")
         for viewer in ["300k", "1M", "none"] {
             print("simulcast viewer \(viewer): sizes \(sizes(viewer).joined(separator: " ")); longest gap between frames "
-                + "\(field(viewer, "max_gap_static_ms") ?? "?") ms (steady), \(field(viewer, "max_gap_ms") ?? "?") ms (whole run); \(field(viewer, "video") ?? [:])")
+                + "\(field(viewer, "max_gap_static_ms") ?? "?") ms (steady), \(field(viewer, "max_gap_ms") ?? "?") ms (whole run); "
+                + "glass to glass over the steady part \(field(viewer, "glass_to_glass_static_ms") ?? "?"); \(field(viewer, "video") ?? [:])")
         }
         print("simulcast rendition changes: \(result["rendition_changes"] ?? [])")
         // 300 kbit/s: the smallest layer, from the settle on.

@@ -163,7 +163,7 @@ def main():
             raise SystemExit("server did not start")
         from selenium.webdriver.common.by import By
         driver = browser(extra=[f"--use-file-for-fake-video-capture={textured_camera(data + '/camera.y4m')}"])
-        driver.get(f"{BASE}/?room=sim")
+        driver.get(f"{BASE}/?room=sim&latency=1")  # capture times: each viewer's glass to glass
         driver.find_element(By.ID, "live").click()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and stats(driver).get("state") != "connected":
@@ -184,21 +184,19 @@ def main():
             driver.execute_script(GAPS)
             tabs[name] = driver.current_window_handle
         samples = {name: [] for name in tabs}
-        static_gaps = {}
-        # Which samples the cap changes fall in: the schedule runs from the netsim's start, and
-        # sample i is taken at offset + i + 1 s on that clock, so a change at t first shows in
-        # sample ceil(t - offset - 1).
-        import math
-        offset = time.monotonic() - scheduled_from
-        result["drop_index"] = max(0, math.ceil(args.drop_at - offset - 1))
-        result["lift_index"] = max(0, math.ceil(args.lift_at - offset - 1))
+        static_gaps, static_g2g = {}, {}
+        # When each sample was taken on the schedule's clock (from the netsim's start; a sample
+        # takes a little over a second, reading three tabs): which samples the changes fall in.
+        sample_times = []
         renditions = []
         for second in range(args.seconds):
             time.sleep(1)
-            if second == result["drop_index"]:
+            sample_times.append(time.monotonic() - scheduled_from)
+            if not static_gaps and sample_times[-1] >= args.drop_at:
                 for name, tab in tabs.items():
                     driver.switch_to.window(tab)
                     static_gaps[name] = driver.execute_script("return window.maxGapMs")
+                    static_g2g[name] = stats(driver).get("glassToGlassMs")
             if second == args.settle:
                 for tab in tabs.values():
                     driver.switch_to.window(tab)
@@ -209,10 +207,14 @@ def main():
                 v = driver.execute_script(VIDEO_STATS) or {}
                 size = f"{v['frameWidth']}x{v['frameHeight']}" if v.get("frameWidth") else None
                 samples[name].append({"size": size, "frames": v.get("framesDecoded", 0)})
+        result["drop_index"] = next((i for i, t in enumerate(sample_times) if t >= args.drop_at), len(sample_times))
+        result["lift_index"] = next((i for i, t in enumerate(sample_times) if t >= args.lift_at), len(sample_times))
+        result["sample_times"] = sample_times
         for name, tab in tabs.items():
             driver.switch_to.window(tab)
             result[name] = {"samples": samples[name], "video": driver.execute_script(VIDEO_STATS),
                             "max_gap_ms": driver.execute_script("return window.maxGapMs"), "max_gap_static_ms": static_gaps.get(name),
+                            "glass_to_glass_static_ms": static_g2g.get(name),
                             "error": driver.find_element(By.ID, "error").text}
         driver.switch_to.window(publisher_tab)
         result["publisher"] = driver.execute_script(LAYERS)
