@@ -202,7 +202,10 @@ final class Publication {
             layers[l].ssrc = header.ssrc
             layers[l].lastPacket = now
             // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
-            if started { for s in subscribers { s.layers.target = layers.layer(for: s.quality, now: now) } }
+            if started {
+                let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
+                for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
+            }
             layers[l].intervalBytes += packet.readableBytes
             if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
             layer = l
@@ -554,8 +557,10 @@ extension Publication {
     /// taken again), and one still waiting for its target's key frame asks again (throttled).
     func selectLayers(now: MediaTime) -> [OutgoingDatagram] {
         var out: [OutgoingDatagram] = []
+        // Once per quality, not per subscriber (a broadcast may have thousands).
+        let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
         for s in subscribers {
-            s.layers.target = layers.layer(for: s.quality, now: now)
+            s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0]
             guard let target = s.layers.target, target != s.layers.current else { continue }
             // A new target is asked for at once; one already asked for, again after a second
             // (each PLI costs a key frame of every layer).
@@ -569,8 +574,10 @@ extension Publication {
         return out
     }
 
-    /// How long a subscriber waits for its target layer's key frame before asking again.
-    static let keyFrameReRequestInterval = MediaTime(microseconds: 1_000_000)
+    /// How long a subscriber waits for its target layer's key frame before asking again: a
+    /// publisher short of CPU takes a while to make one, and asking again sooner only makes it
+    /// key every layer once more.
+    static let keyFrameReRequestInterval = MediaTime(microseconds: 2_000_000)
 
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
     /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when

@@ -91,8 +91,12 @@ import Testing
         let peak = await metric("showroom_ws_queued_bytes_peak")
         #expect(peak != nil && peak! <= Double(Self.budget), "peak queued bytes \(String(describing: peak))")
         // The socket is really closed on the server's side: the connection is gone from the count
-        // and the client reads to the end of the stream.
-        #expect(await SignalingServer.eventually(seconds: 10) { await metric("showroom_ws_connections") == Double(writers.count) })
+        // and the client reads to the end of the stream. (The writers say nothing meanwhile: on a
+        // loaded machine this test ran 62 s, and a writer idle for 30 s is closed by the server —
+        // what counts is the writers still open.)
+        #expect(await SignalingServer.eventually(seconds: 10) {
+            await metric("showroom_ws_connections") == Double(writers.count(where: { !$0.isClosed }))
+        })
         #expect(await raw.readUntilClosed(seconds: 10) != nil)
         for w in writers { await w.close() }
         await server.stop()
