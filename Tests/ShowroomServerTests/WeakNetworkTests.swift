@@ -150,7 +150,9 @@ final class ImpairedPath {
             + "\(capped["frames_last_5s"] ?? 0) frames in the last 5 s, sizes \(capped["sizes"] ?? [])")
         #expect(firstLow != nil && firstLow! <= 10, "not moved down behind the cap: \(capped)")
         #expect((capped["sizes"] as? [String] ?? []).suffix(5).allSatisfy { $0 == "320x180" }, "\(capped)")
-        #expect(capped["frames_last_5s"] as? Int ?? 0 >= 5 * 20, "not playing behind the cap: \(capped)")
+        // `low` is 20 fps: playing means at least four fifths of that (as for the aiortc viewers);
+        // exactly 100 was asserted before and 99 came in a CI rehearsal with no freeze at all.
+        #expect(capped["frames_last_5s"] as? Int ?? 0 >= 5 * 20 * 8 / 10, "not playing behind the cap: \(capped)")
     }
 
     /// The same viewer with `adaptive=0` stays on the source (and suffers): the opt-out holds.
