@@ -75,6 +75,17 @@ final class Publication {
     private var layerOfSSRC: [UInt32: Int] = [:]
     /// When its latest packet arrived: the time layers are chosen by outside the packet path.
     private var lastArrival: MediaTime = .zero
+    /// The publisher's video payload type, and that of its RTX stream when it negotiated one.
+    let videoPayloadType: UInt8?
+    let rtxPayloadType: UInt8?
+    /// The publisher's `repaired-rtp-stream-id` id, with ``layers`` and RTX.
+    let repairedRIDExtensionID: UInt8?
+    /// Which layer each RTX SSRC repairs, learnt from the repaired-RID extension (one per layer).
+    private var layerOfRTXSSRC: [UInt32: Int] = [:]
+    /// What the publisher's video (not simulcast) lost on the way, asked for again; for the
+    /// stream of ``missingSSRC`` (another SSRC starts afresh).
+    private var missing = NACKGenerator()
+    private var missingSSRC: UInt32?
 
     /// Shortest interval between two PLIs to one publisher.
     static let keyFrameRequestInterval = MediaTime(microseconds: 300_000)
@@ -95,6 +106,10 @@ final class Publication {
         let video = peer.media.first { $0.kind == .video && $0.ridExtensionID != nil }
         layers = (video?.rids ?? []).map(SimulcastLayer.init(rid:))
         ridExtensionID = video?.ridExtensionID
+        let anyVideo = video ?? peer.media.first { $0.kind == .video }
+        videoPayloadType = anyVideo?.payloadType
+        rtxPayloadType = anyVideo?.rtxPayloadType
+        repairedRIDExtensionID = video?.repairedRIDExtensionID
     }
 
     /// A mirror of the publication `description` tells of, fed by a pipe from its worker.
@@ -108,6 +123,10 @@ final class Publication {
         transportSequenceExtensionID = nil  // the origin's worker gives the publisher its feedback
         layers = description.rids.map(SimulcastLayer.init(rid:))
         ridExtensionID = description.ridExtensionID
+        // The origin NACKs the publisher and decapsulates its RTX; a mirror gets the packets.
+        videoPayloadType = nil
+        rtxPayloadType = nil
+        repairedRIDExtensionID = nil
     }
 
     /// What another worker needs to mirror it.
@@ -181,12 +200,15 @@ final class Publication {
     // MARK: The packet path
 
     /// One of the publisher's RTP packets (decrypted in `packet`): counted, cached for NACKs,
-    /// fanned out; the PLI a subscriber was owed goes with the first video packet. `owned`: the
-    /// packet is already a buffer of its own, right-sized (a piped packet, copied once at the
-    /// origin), and is kept as it is instead of copied again.
+    /// fanned out; the PLI a subscriber was owed goes with the first video packet; a gap it shows
+    /// in the publisher's video is NACKed at once (``NACKGenerator``), and an older packet goes
+    /// on only when it fills such a gap. `owned`: the packet is already a buffer of its own,
+    /// right-sized (a piped packet, copied once at the origin), and is kept as it is instead of
+    /// copied again. `repaired`: it came out of an RTX packet (``receiveRetransmission(_:header:now:allocator:drops:)``),
+    /// which goes on only when it fills a gap.
     func receive(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter,
-        owned: Bool = false, layer pipedLayer: Int? = nil
+        owned: Bool = false, layer pipedLayer: Int? = nil, repaired: Bool = false
     ) -> [OutgoingDatagram] {
         lastArrival = now
         var firstOfKind = ssrc[kind] == nil
@@ -210,8 +232,40 @@ final class Publication {
             if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
             layer = l
         }
-        if let id = transportSequenceExtensionID, let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) }) {
+        if !repaired, let id = transportSequenceExtensionID,
+            let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) })
+        {
             arrivals?.record(n, at: now)
+        }
+        // The uplink's losses: asked for at once; what fills a gap goes on, anything else older
+        // (an RTX packet not asked for — a publisher probing its path with old packets) stops here.
+        var nack: OutgoingDatagram?
+        if kind == .video, let peer {
+            if layer == nil, missingSSRC != header.ssrc {
+                missing = NACKGenerator()
+                missingSSRC = header.ssrc
+            }
+            let seq = header.sequenceNumber
+            let arrival: NACKGenerator.Arrival
+            if let layer {
+                arrival = repaired ? layers[layer].missing.repaired(seq) : layers[layer].missing.received(seq, now: now)
+            } else {
+                arrival = repaired ? missing.repaired(seq) : missing.received(seq, now: now)
+            }
+            switch arrival {
+            case .new(let lost):
+                if !lost.isEmpty {
+                    peer.stats.upstreamNACKed += lost.count
+                    nack = self.nack(lost, ssrc: header.ssrc)
+                }
+            case .recovered:
+                peer.stats.recovered += 1
+            case .late:
+                break
+            case .duplicate:
+                drops.count(repaired ? "rtx-unrequested" : "rtp-duplicate")
+                return []
+            }
         }
         ssrc[kind] = header.ssrc
         intervalBytes += packet.readableBytes
@@ -236,6 +290,7 @@ final class Publication {
         }
         let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
         var out = fanOut(packet, header: header, kind: kind, capture: capture, layer: layer, now: now, allocator: allocator, drops: drops)
+        if let nack { out.append(nack) }
         if firstOfKind && kind == .video && keyFrameOwed {
             keyFrameOwed = false
             if let pli = requestKeyFrameFromPublisher(now: nil) { out.append(pli) }
@@ -364,15 +419,93 @@ final class Publication {
     /// A generic NACK to the publisher for packets a rendition's decoder misses
     /// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
     func nack(_ lost: [UInt16], kind: MediaKind) -> OutgoingDatagram? {
-        guard let peer else {
+        guard peer != nil else {
             if case .pipe(let upstream, _) = origin { upstream.nack(lost, kind) }
             return nil
         }
         guard let mediaSSRC = ssrc[kind] else { return nil }
+        return nack(lost, ssrc: mediaSSRC)
+    }
+
+    /// A generic NACK to the publisher for packets of its stream `ssrc`
+    /// ([RFC 4585 §6.2.1](https://www.rfc-editor.org/rfc/rfc4585#section-6.2.1)).
+    private func nack(_ lost: [UInt16], ssrc mediaSSRC: UInt32) -> OutgoingDatagram? {
+        guard let peer, peer.isConnected else { return nil }
+        peer.stats.nacksOut += 1
         return peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
             .nack(RTCPGenericNACK(senderSSRC: Self.relaySSRC, mediaSSRC: mediaSSRC, lost: lost)),
         ])
+    }
+
+    /// One of the publisher's RTX packets ([RFC 4588 §4](https://www.rfc-editor.org/rfc/rfc4588#section-4)):
+    /// its arrival is reported in transport-wide feedback; the packet it carries — the repaired
+    /// stream's SSRC and payload type, the original sequence number from the payload's first two
+    /// bytes, the rest of the payload — goes through ``receive(_:header:kind:now:allocator:drops:owned:layer:repaired:)``
+    /// and on only when the relay asked for it. Padding only (a publisher probing its path), an
+    /// RTX stream the offer does not explain, or one for a stream not seen yet, stops here.
+    func receiveRetransmission(_ packet: ByteBuffer, header: RTPHeaderView, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter)
+        -> [OutgoingDatagram]
+    {
+        lastArrival = now
+        if let id = transportSequenceExtensionID, let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) }) {
+            arrivals?.record(n, at: now)
+        }
+        guard peer != nil, let videoPayloadType else { return [] }
+        let repairedSSRC = isSimulcast ? repairedLayer(of: header.ssrc, in: packet).flatMap { layers[$0].ssrc } : ssrc.video
+        guard let repairedSSRC else {
+            drops.count("rtx-unknown-stream")
+            return []
+        }
+        let bytes = packet.readableBytesView
+        var end = bytes.count
+        if header.hasPadding {
+            // The last byte counts the padding, itself included (RFC 3550 §5.1).
+            let padding = Int(bytes[bytes.index(bytes.startIndex, offsetBy: end - 1)])
+            guard padding >= 1, padding <= end - header.headerLength else {
+                drops.count("rtx-malformed")
+                return []
+            }
+            end -= padding
+        }
+        // The original sequence number and at least one byte of payload.
+        guard end - header.headerLength >= 3 else {
+            drops.count("rtx-padding")
+            return []
+        }
+        let start = bytes.startIndex
+        let original = UInt16(bytes[start + header.headerLength]) << 8 | UInt16(bytes[start + header.headerLength + 1])
+        var rebuilt = allocator.buffer(capacity: end - 2)
+        rebuilt.writeBytes(bytes[start..<(start + header.headerLength)])
+        rebuilt.writeBytes(bytes[(start + header.headerLength + 2)..<(start + end)])
+        rebuilt.setInteger(bytes[start] & ~0x20, at: 0)  // no padding now
+        rebuilt.setInteger(bytes[start + 1] & 0x80 | videoPayloadType & 0x7F, at: 1)
+        rebuilt.setInteger(original, at: 2)
+        rebuilt.setInteger(repairedSSRC, at: 8)
+        guard let repairedHeader = rebuilt.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else {
+            drops.count("rtx-malformed")
+            return []
+        }
+        return receive(rebuilt, header: repairedHeader, kind: .video, now: now, allocator: allocator, drops: drops, owned: true, repaired: true)
+    }
+
+    /// Every ``RelayState/transportFeedbackInterval``: what the publisher's video still misses,
+    /// NACKed again (once per ``NACKGenerator/retryInterval``, given up after
+    /// ``NACKGenerator/maximumTries`` or ``NACKGenerator/maximumAge``).
+    func nackAgain(now: MediaTime) -> [OutgoingDatagram] {
+        guard let peer, peer.isConnected else { return [] }
+        var out: [OutgoingDatagram] = []
+        if isSimulcast {
+            for i in layers.indices {
+                guard let ssrc = layers[i].ssrc else { continue }
+                let due = layers[i].missing.due(now: now, retryInterval: NACKGenerator.retryInterval)
+                if !due.isEmpty, let o = nack(due, ssrc: ssrc) { out.append(o) }
+            }
+        } else if let ssrc = ssrc.video {
+            let due = missing.due(now: now, retryInterval: NACKGenerator.retryInterval)
+            if !due.isEmpty, let o = nack(due, ssrc: ssrc) { out.append(o) }
+        }
+        return out
     }
 
     // MARK: RTCP with the publisher
@@ -478,6 +611,17 @@ extension Publication {
             let i = layers.firstIndex(where: { $0.rid == rid }), layers[i].ssrc == nil
         else { return nil }
         layerOfSSRC[ssrc] = i
+        return i
+    }
+
+    /// The layer an RTX packet repairs: by its SSRC once known, else by the repaired RID it
+    /// carries (which ties the SSRC to that layer, one RTX SSRC per layer).
+    private func repairedLayer(of ssrc: UInt32, in packet: ByteBuffer) -> Int? {
+        if let known = layerOfRTXSSRC[ssrc] { return known }
+        guard let id = repairedRIDExtensionID, let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
+            let i = layers.firstIndex(where: { $0.rid == rid }), !layerOfRTXSSRC.values.contains(i)
+        else { return nil }
+        layerOfRTXSSRC[ssrc] = i
         return i
     }
 

@@ -503,6 +503,9 @@ final class RelayState {
             return []
         }
         guard let kind = session.kind(ofPayloadType: header.payloadType) else {
+            if let publication = session.publication, let rtx = publication.rtxPayloadType, header.payloadType == rtx {
+                return publication.receiveRetransmission(buffer, header: header, now: now, allocator: allocator, drops: drops)
+            }
             count("rtp-unknown-payload-type")
             return []
         }

@@ -18,6 +18,13 @@ public struct PeerStatistics: Sendable, Equatable {
     public var retransmissionsSkipped = 0
     /// Bandwidth probes sent (``BandwidthProbe`` trains).
     public var probes = 0
+    /// NACKs the relay sent a publisher for what its uplink lost (``NACKGenerator``), and the
+    /// packets they named the first time.
+    public var nacksOut = 0
+    public var upstreamNACKed = 0
+    /// Packets asked for that filled such a gap (on RTX or the stream itself) and went on to
+    /// the viewers (not counted: late packets that filled one before it was asked for).
+    public var recovered = 0
 
     public init() {}
 
@@ -34,6 +41,9 @@ public struct PeerStatistics: Sendable, Equatable {
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped
         probes += o.probes
+        nacksOut += o.nacksOut
+        upstreamNACKed += o.upstreamNACKed
+        recovered += o.recovered
     }
 }
 

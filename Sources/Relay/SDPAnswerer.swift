@@ -49,6 +49,10 @@ public struct NegotiatedMedia: Sendable, Equatable {
     /// The publisher's id for the `rtp-stream-id` header extension, with ``rids``: how an
     /// encoding's packets are told apart before its SSRC is known.
     public var ridExtensionID: UInt8?
+    /// The publisher's id for `repaired-rtp-stream-id`, with ``rids`` and ``rtxPayloadType``: which
+    /// encoding an RTX packet repairs before the RTX stream's SSRC is known
+    /// ([RFC 8852 §3.2](https://www.rfc-editor.org/rfc/rfc8852#section-3.2)).
+    public var repairedRIDExtensionID: UInt8?
 }
 
 extension NegotiatedMedia {
@@ -201,6 +205,16 @@ public struct SDPAnswerer: Sendable {
             // apart by the RID extension, which it must offer under an id of its own.
             var rids: [String] = []
             var ridExt: UInt8?
+            var repairedRIDExt: UInt8?
+            // RTX from a publisher (RFC 4588 §8.6), when it offers it for the chosen codec: the
+            // relay NACKs what its uplink lost (``NACKGenerator``) and the publisher resends it on
+            // its RTX stream, which the relay decapsulates.
+            if !sending, kind == .video, let rtx = Self.rtx(for: codec.payloadType, in: m, clockRate: kind.clockRate) {
+                rtxPayloadType = rtx.payloadType
+                out.formats.append(String(rtx.payloadType))
+                a.append(.init("rtpmap", "\(rtx.payloadType) rtx/\(kind.clockRate)"))
+                a.append(.init("fmtp", "\(rtx.payloadType) apt=\(codec.payloadType)"))
+            }
             if !sending, kind == .video, let offered = m.extensions.first(where: { $0.uri == RTPStreamID.uri })?.id,
                 offered >= 1, offered != midExt, offered != captureExt, offered != transportExt
             {
@@ -209,6 +223,13 @@ public struct SDPAnswerer: Sendable {
                     rids = Array(encodings)
                     ridExt = offered
                     a.append(.init("extmap", "\(offered) \(RTPStreamID.uri)"))
+                    // Each encoding's RTX stream names the encoding it repairs (RFC 8852 §3.2).
+                    if rtxPayloadType != nil, let repaired = m.extensions.first(where: { $0.uri == RTPStreamID.repairedURI })?.id,
+                        repaired >= 1, ![midExt, captureExt, transportExt, offered].contains(repaired)
+                    {
+                        repairedRIDExt = repaired
+                        a.append(.init("extmap", "\(repaired) \(RTPStreamID.repairedURI)"))
+                    }
                     for rid in rids { a.append(.init("rid", "\(rid) recv")) }
                     a.append(.init("simulcast", "recv " + rids.joined(separator: ";")))
                 }
@@ -252,7 +273,7 @@ public struct SDPAnswerer: Sendable {
             negotiated.append(
                 NegotiatedMedia(mid: mid, kind: kind, payloadType: codec.payloadType, codec: codec.name, midExtensionID: midExt,
                     captureTimeExtensionID: captureExt, transportSequenceExtensionID: transportExt, rtxPayloadType: rtxPayloadType,
-                    remoteSSRCs: m.ssrcs, rids: rids, ridExtensionID: ridExt))
+                    remoteSSRCs: m.ssrcs, rids: rids, ridExtensionID: ridExt, repairedRIDExtensionID: repairedRIDExt))
         }
         guard !negotiated.isEmpty else {
             throw NegotiationError(.noCommonCodec, "no media section offers Opus/48000 or VP8/90000 over SRTP")

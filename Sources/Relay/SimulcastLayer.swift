@@ -20,6 +20,8 @@ struct SimulcastLayer {
     var intervalBytes = 0
     var lastKeyFrameRequest: MediaTime?
     var cache = RetransmissionCache()
+    /// What its stream lost on the publisher's uplink, asked for again.
+    var missing = NACKGenerator()
 
     /// Without a packet for this long a layer counts as stopped. Chromium stops a layer outright
     /// when it drops it; but after a key frame its encoder may skip frames of a layer for several

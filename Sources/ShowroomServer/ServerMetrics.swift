@@ -74,6 +74,9 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_retransmissions_total", [], to: t.retransmitted)
         advance("showroom_relay_retransmissions_skipped_total", [], to: t.retransmissionsSkipped)
         advance("showroom_relay_probes_total", [], to: t.probes)
+        advance("showroom_relay_upstream_nacks_total", [], to: t.nacksOut)
+        advance("showroom_relay_upstream_nacked_packets_total", [], to: t.upstreamNACKed)
+        advance("showroom_relay_upstream_recovered_packets_total", [], to: t.recovered)
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }

@@ -62,8 +62,11 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
             #expect(m.value("setup") == "passive")
             #expect(m.has("rtcp-mux"))
             #expect(m.values("candidate") == ["1 1 udp 2130706431 127.0.0.1 40000 typ host"])
-            #expect(m.formats.count == 1)
         }
+        // Audio takes Opus alone; video VP8 and its RTX (the publisher resends what the relay NACKs on it).
+        #expect(answer.media[0].formats.count == 1)
+        #expect(answer.media[1].formats == [String(media[1].payloadType), "98"] && media[1].rtxPayloadType == 98)
+        #expect(answer.media[1].values("fmtp").contains("98 apt=\(media[1].payloadType)"))
         #expect(answer.media[0].value("fmtp")?.contains("useinbandfec=1") == true)
         #expect(answer.media[1].values("rtcp-fb").contains { $0.hasSuffix("nack pli") })
     }

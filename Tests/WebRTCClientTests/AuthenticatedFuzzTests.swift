@@ -88,7 +88,7 @@ import WebRTCClient
             _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000))
         }
         #expect(relay.sessionCount() == 2)
-        #expect((relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) > before + 1_000)
+        #expect((relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) > before + 1_000, "\(relay.dropped)")
     }
 
     /// Found by the relay fuzzer: one SRTCP datagram of generic NACKs — 16,000 entries, each

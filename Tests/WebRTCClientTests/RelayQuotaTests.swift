@@ -54,19 +54,20 @@ struct ConnectedPeer {
 
     func rtp(
         ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0], transportSequence: UInt16? = nil,
-        rid: String? = nil, marker: Bool = false
+        rid: String? = nil, repairedRID: String? = nil, marker: Bool = false, timestamp: UInt32? = nil, paddingLength: UInt8 = 0
     ) throws -> [UInt8] {
         var elements: [RTPHeaderExtension] = []
         if let transportSequence {
             elements.append(RTPHeaderExtension(id: ClientOffer.transportSequenceExtensionID, data: [UInt8(transportSequence >> 8), UInt8(transportSequence & 0xFF)]))
         }
         if let rid { elements.append(RTPHeaderExtension(id: ClientOffer.ridExtensionID, data: Array(rid.utf8))) }
+        if let repairedRID { elements.append(RTPHeaderExtension(id: ClientOffer.repairedRIDExtensionID, data: Array(repairedRID.utf8))) }
         let extensions = elements.isEmpty ? nil : RTPHeaderExtensions(form: .oneByte, elements: elements)
         var bytes = RTPPacket(
             header: RTPHeader(
-                marker: marker, payloadType: payloadType, sequenceNumber: sequence, timestamp: UInt32(sequence) * 3_000, ssrc: ssrc,
+                marker: marker, payloadType: payloadType, sequenceNumber: sequence, timestamp: timestamp ?? UInt32(sequence) * 3_000, ssrc: ssrc,
                 extensions: extensions),
-            payload: payload
+            payload: payload, paddingLength: paddingLength
         ).serialized()
         try srtp.protectRTP(&bytes)
         return bytes

@@ -71,11 +71,12 @@ import WebRTCClient
         /// Everything the relay sent, in order.
         var sent: [OutgoingDatagram] = []
 
-        init(viewers qualities: [Quality]) throws {
+        init(viewers qualities: [Quality], rtx: Bool = false) throws {
             let world = try PublicationTests.World()
             self.world = world
             publisher = Publisher(
-                try ConnectedPeer.connect(to: world.relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+                try ConnectedPeer.connect(
+                    to: world.relay, room: "r", identity: "p", publishing: true, port: 7_000, rtx: rtx, simulcastRIDs: SimulcastTests.rids))
             viewers = try qualities.enumerated().map { i, q in
                 try ConnectedPeer.connect(to: world.relay, room: "r", identity: "v\(i)", publishing: false, port: 7_001 + UInt16(i), quality: q)
             }

@@ -11,7 +11,11 @@ crosses the impaired path and nothing else changes. The viewer watches twice, `-
 - `no_twcc`: the same page with transport-cc taken out of its offer (what the relay negotiated
   before): receiver reports and REMB steer;
 - `capped`: as Chromium offers, through a second showroom-netsim capped at 180 kbit/s (20 ms, a
-  200 ms queue): the delay trend must move the viewer down.
+  200 ms queue): the delay trend must move the viewer down;
+- `uplink`: a second publisher whose media crosses a third showroom-netsim (30 ms ± 10 ms, 2% loss
+  each way) and a viewer on a clean path: the relay NACKs what the uplink lost and the publisher
+  resends it on its RTX stream (item 3); the publisher's and the viewer's own counts, and the
+  relay's, say how much was repaired.
 
 Every second the relay's /metrics says which rendition the viewer gets. Prints one JSON line.
 """
@@ -19,7 +23,7 @@ import argparse, json, re, subprocess, tempfile, time, urllib.request
 
 from chromium_common import browser, stats, wait_healthy
 
-HTTP_PORT, MEDIA_PORT, NETSIM_PORT, CAPPED_PORT = 18090, 40200, 40300, 40301
+HTTP_PORT, MEDIA_PORT, NETSIM_PORT, CAPPED_PORT, UPLINK_PORT = 18090, 40200, 40300, 40301, 40302
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
 
 HOOK = """
@@ -86,6 +90,38 @@ def watch(driver, room, strip, seconds, via=NETSIM_PORT):
             "frames_last_5s": frames[-1] - frames[-6] if len(frames) >= 6 else 0}
 
 
+def relay_counters():
+    with urllib.request.urlopen(BASE + "/metrics", timeout=2) as r:
+        text = r.read().decode()
+    names = ["upstream_nacks", "upstream_nacked_packets", "upstream_recovered_packets"]
+    return {n: int(float(m.group(1))) for n in names for m in [re.search(rf"^showroom_relay_{n}_total (\S+)$", text, re.M)] if m}
+
+
+def uplink(driver, seconds):
+    """A publisher behind the lossy path (its page's answer rewritten to netsim's port), watched on
+    a clean one; its outbound video counts as Chromium keeps them."""
+    from selenium.webdriver.common.by import By
+    driver.switch_to.new_window("tab")
+    driver.get(f"{BASE}/?room=uplink&simulcast=0")
+    driver.execute_script(HOOK, UPLINK_PORT, MEDIA_PORT, False)
+    driver.find_element(By.ID, "live").click()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and stats(driver).get("state") != "connected":
+        time.sleep(0.1)
+    before = relay_counters()
+    result = {"publisher_state": stats(driver).get("state")}
+    result["watch"] = watch(driver, "uplink", False, seconds, via=MEDIA_PORT)
+    result["publisher"] = driver.execute_script(
+        "return (async () => { let r = {}; (await pc.getStats()).forEach((s) => {"
+        " if (s.type === 'outbound-rtp' && s.kind === 'video') r = {packetsSent: s.packetsSent, nackCount: s.nackCount,"
+        " retransmittedPacketsSent: s.retransmittedPacketsSent}; });"
+        " return r; })()")
+    after = relay_counters()
+    result["relay"] = {k: after.get(k, 0) - before.get(k, 0) for k in after}
+    driver.find_element(By.ID, "stop").click()
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--showroom", required=True)
@@ -100,6 +136,8 @@ def main():
                                "--delay", "30", "--jitter", "10", "--loss", "2", "--seed", "7"])
     capped = subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{CAPPED_PORT}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
                                "--delay", "20", "--rate", "180", "--queue", "200", "--seed", "7"])
+    uplink_path = subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{UPLINK_PORT}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
+                                    "--delay", "30", "--jitter", "10", "--loss", "2", "--seed", "11"])
     result = {}
     driver = None
     try:
@@ -117,11 +155,13 @@ def main():
         result["no_twcc"] = watch(driver, "weak", True, args.seconds)
         result["capped"] = watch(driver, "weak", False, args.seconds, via=CAPPED_PORT)
         driver.find_element(By.ID, "stop").click()
+        result["uplink"] = uplink(driver, args.seconds)
     finally:
         if driver:
             driver.quit()
         netsim.terminate()
         capped.terminate()
+        uplink_path.terminate()
         server.terminate()
         server.wait(10)
     with open(f"{data}/server.log") as f:

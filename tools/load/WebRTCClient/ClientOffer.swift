@@ -25,9 +25,13 @@ public struct ClientOffer: Sendable {
     /// Offer transport-wide congestion control (the extension and `transport-cc` feedback); the
     /// client then owes the server its feedback.
     public var transportWideCC = false
-    /// Offer RTX for its video (RFC 4588), payload type ``rtxPayloadType``.
+    /// Offer RTX for its video (RFC 4588), payload type ``rtxPayloadType``; a publisher's RTX
+    /// stream is ``rtxSSRC`` (`a=ssrc-group:FID`), or for simulcast one per encoding named by the
+    /// repaired-RID extension (id ``repairedRIDExtensionID``).
     public var rtx = false
     public static let rtxPayloadType: UInt8 = 97
+    public var rtxSSRC: UInt32
+    public static let repairedRIDExtensionID: UInt8 = 6
     /// Send video as simulcast with these RIDs (RFC 8853), smallest first, as Chromium does: the
     /// RID extension (id ``ridExtensionID``), `a=rid` and `a=simulcast` lines, and no SSRC lines
     /// for the video (the relay learns each encoding's SSRC from the RID its packets carry).
@@ -41,6 +45,7 @@ public struct ClientOffer: Sendable {
         icePassword = "p" + String(UInt64.random(in: 0...UInt64.max), radix: 36) + "0123456789abcdef"
         audioSSRC = UInt32.random(in: 1...UInt32.max)
         videoSSRC = UInt32.random(in: 1...UInt32.max)
+        rtxSSRC = UInt32.random(in: 1...UInt32.max)
     }
 
     /// The SDP offer ([RFC 8866](https://www.rfc-editor.org/rfc/rfc8866)); we take the DTLS
@@ -71,10 +76,12 @@ public struct ClientOffer: Sendable {
             }
             if direction == .send, m.kind == "video", !simulcastRIDs.isEmpty {
                 s += "a=extmap:\(Self.ridExtensionID) \(RTPStreamID.uri)\r\na=msid:load video\r\n"
+                if rtx { s += "a=extmap:\(Self.repairedRIDExtensionID) \(RTPStreamID.repairedURI)\r\n" }
                 for rid in simulcastRIDs { s += "a=rid:\(rid) send\r\n" }
                 s += "a=simulcast:send \(simulcastRIDs.joined(separator: ";"))\r\n"
             } else if direction == .send {
                 s += "a=msid:load \(m.kind)\r\na=ssrc:\(m.ssrc) cname:showroom-load\r\n"
+                if withRTX { s += "a=ssrc:\(rtxSSRC) cname:showroom-load\r\na=ssrc-group:FID \(m.ssrc) \(rtxSSRC)\r\n" }
             }
         }
         return s

@@ -1,0 +1,141 @@
+import MediaPipeline
+
+/// Which packets of one incoming stream the relay asks its publisher for again: a gap in the
+/// sequence numbers is NACKed as soon as it is not just reordering, and again while it stays
+/// open, until the packet comes (on the stream itself, or decapsulated from RTX), it is too old,
+/// or it was asked for too often
+/// ([RFC 4585 §3.5](https://www.rfc-editor.org/rfc/rfc4585#section-3.5) leaves the policy to the
+/// receiver; this is libwebrtc's `NackRequester` in short). A path that reorders makes a gap that
+/// fills itself: the median of how far back the latest late packets came (``reorderingDistance``,
+/// at most ``maximumReorderingWait``) is how many newer packets a gap waits for before it is asked
+/// for — at once on a path that does not reorder. The publisher's retransmission then reaches
+/// every viewer, who would otherwise NACK the relay for a packet its cache never had. I/O-free;
+/// at most ``maximumMissing`` entries.
+struct NACKGenerator: Sendable {
+    /// One packet not yet received.
+    private struct Missing: Sendable {
+        let sequence: UInt16
+        let since: MediaTime
+        /// Asked for once the newest packet is this one or later (reordering's allowance).
+        let askAt: UInt16
+        var lastAsked: MediaTime
+        var tries: Int
+    }
+
+    /// The most sequence numbers waited for at once (the oldest are given up first).
+    static let maximumMissing = 256
+    /// A jump larger than this, ahead or back, is a restart, not loss or a late packet: nothing
+    /// is asked for, and the stream goes on from there.
+    static let maximumGap: UInt16 = 512
+    /// How often one packet is asked for.
+    static let maximumTries = 10
+    /// How long a packet is waited for: after this, a viewer's decoder has long moved on.
+    static let maximumAge = MediaTime(microseconds: 1_000_000)
+    /// The least time between two requests for one packet (the relay's timer asks every
+    /// 100 ms; a publisher's own rule is at most one resend per round trip).
+    static let retryInterval = MediaTime(microseconds: 90_000)
+
+    /// The most newer packets a gap waits for (a path that reorders further is NACKed on time).
+    static let maximumReorderingWait = 8
+    /// How many of the latest late arrivals the reordering distance is the median of.
+    static let reorderingSamples = 16
+
+    private var newest: UInt16?
+    /// Oldest first.
+    private var missing: [Missing] = []
+    /// How far behind the newest the latest packets that filled a gap on their own came.
+    private var lateBy: [Int] = []
+
+    /// How many newer packets a gap waits for now: the median of ``lateBy``, at most
+    /// ``maximumReorderingWait``; 0 until the path has reordered.
+    var reorderingDistance: Int {
+        guard !lateBy.isEmpty else { return 0 }
+        return min(lateBy.sorted()[lateBy.count / 2], Self.maximumReorderingWait)
+    }
+
+    /// How many sequence numbers are waited for now.
+    var count: Int { missing.count }
+
+    /// What one arriving packet means: `.recovered` for one that was missing and asked for,
+    /// `.late` for one that was missing and came before it was asked for (both: forward it),
+    /// `.duplicate` for a slightly older one that was not (already forwarded, or given up on),
+    /// `.new(lost:)` for a newer one (or a restart), with the sequence numbers it showed lost — to
+    /// be NACKed now.
+    enum Arrival: Equatable, Sendable {
+        case new(lost: [UInt16])
+        case recovered
+        case late
+        case duplicate
+    }
+
+    /// Records packet `sequence` arriving at `now` on the stream itself.
+    mutating func received(_ sequence: UInt16, now: MediaTime) -> Arrival {
+        guard let last = newest else {
+            newest = sequence
+            return .new(lost: [])
+        }
+        let ahead = sequence &- last
+        if ahead == 0 { return .duplicate }
+        if ahead >= 0x8000, last &- sequence <= Self.maximumGap {
+            // A little older than the newest: one we wait for, or a duplicate.
+            guard let i = missing.firstIndex(where: { $0.sequence == sequence }) else { return .duplicate }
+            lateBy.append(Int(last &- sequence))
+            if lateBy.count > Self.reorderingSamples { lateBy.removeFirst() }
+            let asked = missing[i].tries > 0
+            missing.remove(at: i)
+            return asked ? .recovered : .late
+        }
+        newest = sequence
+        guard ahead <= Self.maximumGap else {
+            // Far ahead or far behind: the stream restarted (or a hostile sender jumps about);
+
+            // the old gaps are moot, and a large gap is not asked for.
+            missing.removeAll()
+            return .new(lost: [])
+        }
+        var gap: [UInt16] = []
+        var s = last &+ 1
+        while s != sequence {
+            gap.append(s)
+            s &+= 1
+        }
+        // Keep the newest `maximumMissing`: what is asked for is what a decoder still needs.
+        let kept = gap.suffix(Self.maximumMissing)
+        let overflow = missing.count + kept.count - Self.maximumMissing
+        if overflow > 0 { missing.removeFirst(min(overflow, missing.count)) }
+        let wait = UInt16(reorderingDistance)
+        // A packet that came `d` behind was overtaken by `d` newer ones: wait for one more.
+        missing += kept.map { Missing(sequence: $0, since: now, askAt: $0 &+ wait &+ 1, lastAsked: now, tries: 0) }
+        // Everything whose allowance this packet used up, asked for now.
+        var lost: [UInt16] = []
+        for i in missing.indices where missing[i].tries == 0 && sequence &- missing[i].askAt < 0x8000 {
+            missing[i].tries = 1
+            missing[i].lastAsked = now
+            lost.append(missing[i].sequence)
+        }
+        return .new(lost: lost)
+    }
+
+    /// Records packet `sequence` arriving resent (decapsulated from RTX): `.recovered` when it
+    /// was missing, else `.duplicate` — nothing else changes (what a publisher resends unasked,
+    /// or ahead of what it sent, moves nothing here).
+    mutating func repaired(_ sequence: UInt16) -> Arrival {
+        guard let i = missing.firstIndex(where: { $0.sequence == sequence }) else { return .duplicate }
+        missing.remove(at: i)
+        return .recovered
+    }
+
+    /// The sequence numbers to ask for again at `now`: each one still missing whose last request
+    /// (or, not asked for yet, its gap) is at least `retryInterval` old (the round trip, or more);
+    /// those too old or asked for too often are given up.
+    mutating func due(now: MediaTime, retryInterval: MediaTime) -> [UInt16] {
+        missing.removeAll { now - $0.since > Self.maximumAge || $0.tries >= Self.maximumTries }
+        var out: [UInt16] = []
+        for i in missing.indices where now - missing[i].lastAsked >= retryInterval {
+            missing[i].lastAsked = now
+            missing[i].tries += 1
+            out.append(missing[i].sequence)
+        }
+        return out
+    }
+}
