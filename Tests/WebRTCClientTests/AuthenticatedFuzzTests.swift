@@ -15,7 +15,9 @@ import WebRTCClient
 @Suite struct AuthenticatedFuzzTests {
     @Test func hostileButAuthenticatedTrafficNeverTraps() throws {
         let relay = try RelayQuotaTests.relay()
-        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        // The publisher negotiated RTX: its RTX stream (its payload type on any of its SSRCs) is
+        // hostile input too.
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000, rtx: true)
         let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001)
         let viewerSSRCs = [viewer.answer.audioSSRC, viewer.answer.videoSSRC].compactMap { $0 }
         #expect(viewerSSRCs.count == 2)
@@ -74,6 +76,29 @@ import WebRTCClient
             sent += 1
         }
         #expect(sent == 60_000)
+        // Its RTX stream: in order (so SRTP takes every packet), with any original sequence number,
+        // payload (shorter than one, padding only, damaged padding counts), extensions (a
+        // repaired RID among them) — the relay forwards only what fills a gap of the video.
+        let forwardedBeforeRTX = relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0
+        for n in 0..<6_000 {
+            var extensions: RTPHeaderExtensions?
+            if Bool.random(using: &rng) {
+                extensions = RTPHeaderExtensions(elements: [
+                    RTPHeaderExtension(id: UInt8.random(in: 1...14, using: &rng), data: rng.bytes(Int.random(in: 1...16, using: &rng)))
+                ])
+            }
+            var bytes = RTPPacket(
+                header: RTPHeader(
+                    marker: Bool.random(using: &rng), payloadType: ClientOffer.rtxPayloadType, sequenceNumber: UInt16(n),
+                    timestamp: UInt32.random(in: 0...UInt32.max, using: &rng), ssrc: publisher.offer.rtxSSRC, extensions: extensions),
+                payload: rng.bytes(Int.random(in: 0...1_200, using: &rng)), paddingLength: UInt8.random(in: 0...3, using: &rng)
+            ).serialized()
+            if n % 5 == 0, let last = bytes.indices.last { bytes[last] = UInt8.random(in: 0...255, using: &rng) }  // a padding count that lies
+            try publisher.srtp.protectRTP(&bytes)
+            _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000 + Int64(n)))
+        }
+        let forwardedRTX = (relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) - forwardedBeforeRTX
+        #expect(forwardedRTX <= NACKGenerator.maximumMissing, "forwarded RTX that filled no gap: \(forwardedRTX)")
         // Still forwarding: a plain run of packets from the publisher reaches the viewer (a run past
         // half the sequence space, so that SRTP's replay window, left anywhere by the random
         // sequence numbers above, takes it in).
