@@ -80,6 +80,13 @@ func run(_ command: [String], inNamespace ns: String, timeout: TimeInterval) asy
             #expect(result["\(side)_error"] as? String == "")
         }
         #expect(result["shopper_reconnects"] as? Int ?? 0 >= 1)
+        // Issue 16, item 1: the widget publishes three encodings when the camera allows, the
+        // agent's console with `?simulcast=0` one; the agent gets the largest layer.
+        let shopper = result["shopper_stats"] as? [String: Any] ?? [:], agent = result["agent_stats"] as? [String: Any] ?? [:]
+        let encodings = (shopper["encodings"] as? [[String: Any]] ?? []).map { $0["rid"] as? String ?? "-" }
+        #expect(encodings.sorted() == ["f", "h", "q"], "the widget's encodings: \(shopper)")
+        #expect((agent["encodings"] as? [[String: Any]])?.count == 1, "the console's encodings: \(agent)")
+        #expect(result["agent_sees_largest"] as? Bool == true, "the agent decodes \(agent["frameSize"] ?? "-"), the widget sends \(shopper["encodings"] ?? "-")")
         print("consultation in two Chromium instances: \(line)")
     }
 }

@@ -89,19 +89,6 @@ function percentile(sorted, p) {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : null;
 }
 
-// Simulcast (RFC 8853) when the camera allows: three encodings of one camera — a quarter, half and
-// full size, smallest first — and the relay forwards each viewer the one its path carries, with no
-// transcoding. A camera under 540 lines sends one encoding; `?simulcast=0` turns it off.
-function simulcastEncodings(track) {
-  const height = track.getSettings().height || 0;
-  if (height < 540) return null;
-  return [
-    { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 200_000 },
-    { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 700_000 },
-    { rid: "f", maxBitrate: 2_500_000 },
-  ];
-}
-
 function preferCodec(transceiver, mime) {
   const caps = RTCRtpReceiver.getCapabilities(transceiver.receiver.track.kind);
   if (!caps || !transceiver.setCodecPreferences) return;
@@ -130,7 +117,9 @@ function newConnection(iceServers) {
 async function goLive() {
   const room = $("room").value;
   token = await tokenFor(room, "publisher");
-  const simulcast = new URLSearchParams(location.search).get("simulcast") !== "0";
+  // Simulcast when the camera allows (consult.js's rule, shared with the widget); `?simulcast=0` off.
+  const { simulcastEncodings, simulcastWanted } = await import("/consult.js");
+  const simulcast = simulcastWanted();
   const media = await navigator.mediaDevices.getUserMedia({
     video: simulcast ? { width: { ideal: 1280 }, height: { ideal: 720 } } : { width: 640, height: 360 }, audio: true,
   });

@@ -132,7 +132,9 @@ export class Consultation {
 
   async startCall() {
     if (!this.localStream) {
-      this.localStream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+      // Simulcast asks the camera for 720p: three encodings are then sent (simulcastEncodings).
+      const video = simulcastWanted() ? { width: { ideal: 1280 }, height: { ideal: 720 } } : { width: 640, height: 360 };
+      this.localStream = await navigator.mediaDevices.getUserMedia({ video, audio: true });
     }
     await this.publish(this.localStream);
     return this.localStream;
@@ -163,7 +165,10 @@ export class Consultation {
     const pc = this.peerConnection();
     this.publisher = pc;
     for (const track of stream.getTracks()) {
-      const t = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+      const init = { direction: "sendonly", streams: [stream] };
+      const encodings = track.kind === "video" && simulcastWanted() ? simulcastEncodings(track) : null;
+      if (encodings) init.sendEncodings = encodings;
+      const t = pc.addTransceiver(track, init);
       prefer(t, track.kind === "video" ? "video/vp8" : "audio/opus");
     }
     await pc.setLocalDescription(await pc.createOffer());
@@ -206,15 +211,24 @@ export class Consultation {
     this.onRemoteStream?.(null);
   }
 
-  /// Frame counters from getStats, for the page and for tests.
+  /// Frame counters from getStats, for the page and for tests: frames decoded and the size
+  /// received; frames encoded (the largest encoding's) and each encoding's RID and size sent.
   watch(pc, direction) {
     const timer = setInterval(async () => {
       if (pc.connectionState === "closed") return clearInterval(timer);
       const report = await pc.getStats();
+      const sent = [];
       report.forEach((s) => {
-        if (direction === "received" && s.type === "inbound-rtp" && s.kind === "video") this.stats.framesDecoded = s.framesDecoded || 0;
-        if (direction === "sent" && s.type === "outbound-rtp" && s.kind === "video") this.stats.framesSent = s.framesEncoded || 0;
+        if (direction === "received" && s.type === "inbound-rtp" && s.kind === "video") {
+          this.stats.framesDecoded = s.framesDecoded || 0;
+          this.stats.frameSize = s.frameWidth ? `${s.frameWidth}x${s.frameHeight}` : null;
+        }
+        if (direction === "sent" && s.type === "outbound-rtp" && s.kind === "video") sent.push(s);
       });
+      if (direction === "sent" && sent.length) {
+        this.stats.framesSent = Math.max(...sent.map((s) => s.framesEncoded || 0));
+        this.stats.encodings = sent.map((s) => ({ rid: s.rid || null, size: s.frameWidth ? `${s.frameWidth}x${s.frameHeight}` : null }));
+      }
     }, 500);
   }
 
@@ -242,6 +256,25 @@ function gathered(pc) {
 
 /// A token: `?token=` in the page's URL (a shop's backend mints it), else — when the server runs
 /// on loopback — a demo token (for `identity` when given, else for a random one).
+/// Whether calls publish simulcast: unless the page's address says `?simulcast=0`.
+export function simulcastWanted() {
+  return new URLSearchParams(location.search).get("simulcast") !== "0";
+}
+
+/// Simulcast (RFC 8853) when the camera allows: three encodings of one camera — a quarter, half
+/// and the whole size, smallest first — and the relay forwards each viewer the one its path
+/// carries, with no transcoding. A camera under 540 lines sends one encoding (null here). The
+/// live page (app.js) uses it too.
+export function simulcastEncodings(track) {
+  const height = track.getSettings().height || 0;
+  if (height < 540) return null;
+  return [
+    { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 200_000 },
+    { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 700_000 },
+    { rid: "f", maxBitrate: 2_500_000 },
+  ];
+}
+
 export async function tokenFor(room, role, identity) {
   const given = new URLSearchParams(location.search).get("token");
   if (given) return given;

@@ -3,7 +3,9 @@ server, all inside the caller's network namespace (which must hold only `lo`).
 
 The shopper widget (/shop/) and the agent console (/agent/) chat through the UI — a question, a
 reply, a product card, a coupon —, the shopper's connection is cut and comes back (resume), and
-both sides start video. Prints one JSON line with what each page saw.
+both sides start video: the widget as it ships (simulcast: three encodings of a 1280×720 fake
+camera), the console with `?simulcast=0` (one 640×360 encoding), so both kinds are seen and the
+2-core machine encodes four streams, not six. Prints one JSON line with what each page saw.
 """
 import argparse, json, subprocess, tempfile, time
 
@@ -51,7 +53,7 @@ def main():
         shopper, agent = browser(), browser()
         # desk=off: the widget as a plain room chat (without the desk, whose bot would answer too).
         shopper.get(f"{BASE}/shop?room={room}&desk=off")
-        agent.get(f"{BASE}/agent?room={room}")
+        agent.get(f"{BASE}/agent?room={room}&simulcast=0")
         result["online"] = bool(until(lambda: stats(shopper).get("state") == "online" and stats(agent).get("state") == "online"))
 
         # A question through the widget's UI, a reply, a product card and a coupon from the console.
@@ -84,6 +86,11 @@ def main():
         shopper.find_element(By.ID, "call").click()
         agent.find_element(By.ID, "call").click()
         until(lambda: stats(shopper).get("framesDecoded", 0) >= 30 and stats(agent).get("framesDecoded", 0) >= 30, seconds=20)
+        # The agent watches at `source`: the relay forwards the shopper's largest encoding as it is.
+        def largest_sent():
+            sizes = [e["size"] for e in stats(shopper).get("encodings") or [] if e.get("size")]
+            return max(sizes, key=lambda z: int(z.split("x")[1]), default=None)
+        result["agent_sees_largest"] = bool(until(lambda: largest_sent() and stats(agent).get("frameSize") == largest_sent(), seconds=10))
         result.update(shopper_messages=messages(shopper), agent_messages=messages(agent),
                       shopper_stats=stats(shopper), agent_stats=stats(agent),
                       shopper_error=shopper.find_element(By.ID, "error").text, agent_error=agent.find_element(By.ID, "error").text)
