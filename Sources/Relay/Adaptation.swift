@@ -199,12 +199,18 @@ struct QualityController {
         return estimate < target ? target : nil
     }
 
-    /// A probe found the path carrying `rate`: one step up when that is the next quality's need
-    /// with margin (the estimate follows once the new stream's feedback comes). Nil otherwise.
+    /// A probe found the path carrying `rate`: up to the best quality below the ceiling whose need
+    /// it carries with margin — past the next one when it carries more (a path whose cap lifted
+    /// goes back to the source in one move, not one step per probe); the estimate follows once
+    /// the new stream's feedback comes. Nil when it does not carry the next one.
     mutating func probed(_ rate: Double, sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Quality? {
-        guard let next = nextUp, rate >= Self.needs(next, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin else { return nil }
+        let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }
+        let better = Quality.descending.drop { $0 != ceiling }.filter { rank($0) < rank(current) }
+        guard let best = better.first(where: { Self.needs($0, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin <= rate }) else {
+            return nil
+        }
         lastUpSwitch = now
-        return switchTo(next, now: now)
+        return switchTo(best, now: now)
     }
 
     private mutating func switchTo(_ q: Quality, now: MediaTime) -> Quality {

@@ -10,7 +10,8 @@ import MediaPipeline
 ///
 /// A probe is due ``interval`` after the last one; a success resets the interval, a failure
 /// doubles it up to ``maximumInterval`` — behind a hard cap each failed probe queues up to
-/// ``maximumBytes`` at the bottleneck, so they come at most every 8 s. I/O-free.
+/// ``maximumBytes`` at the bottleneck, so they come at most every 6 s (and a cap that lifts is
+/// found within that, so a viewer is back on its layer within 10 s). I/O-free.
 struct BandwidthProbe {
     /// Packets in a train: enough that one late packet does not decide it.
     static let packets = 6
@@ -18,7 +19,7 @@ struct BandwidthProbe {
     /// A train stops growing at this many bytes (at least two packets): what it queues at the
     /// bottleneck when it fails — 107 ms at 300 kbit/s.
     static let maximumBytes = 4_000
-    static let maximumInterval = MediaTime(microseconds: 8_000_000)
+    static let maximumInterval = MediaTime(microseconds: 6_000_000)
     /// A train not fully reported this long after it went is a failure (its packets were lost).
     static let timeout = MediaTime(microseconds: 1_000_000)
 

@@ -52,7 +52,8 @@ import Testing
         let r6 = probe.feedback(Self.train(first: 100, rate: 300_000, sent: now, lost: [2]), now: now + .milliseconds(200))
         #expect(r6 == .failed)
         probe.judged(success: false, now: now)
-        #expect(probe.interval == BandwidthProbe.initialInterval + BandwidthProbe.initialInterval)
+        #expect(probe.interval == min(BandwidthProbe.initialInterval + BandwidthProbe.initialInterval, BandwidthProbe.maximumInterval))
+        #expect(probe.interval > BandwidthProbe.initialInterval)
         // Never reported: failed after the timeout, not before.
         now = now + probe.interval
         let r7 = probe.isDue(now: now)
@@ -74,7 +75,8 @@ import Testing
         probe.judged(success: true, now: .milliseconds(10_000))
         #expect(probe.interval == BandwidthProbe.initialInterval)
         probe.movedDown(now: .milliseconds(12_000))
-        #expect(probe.interval == BandwidthProbe.initialInterval + BandwidthProbe.initialInterval)
+        #expect(probe.interval == min(BandwidthProbe.initialInterval + BandwidthProbe.initialInterval, BandwidthProbe.maximumInterval))
+        #expect(probe.interval > BandwidthProbe.initialInterval)
     }
 
     /// Numbers outside the train, and a flood of them, are ignored: what it holds is bounded by the train.
@@ -104,6 +106,16 @@ import Testing
         #expect(c.probed(600_000, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(4_100)) == nil, "not enough for medium")
         #expect(c.probed(1_000_000, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(4_200)) == .medium)
         #expect(c.current == .medium)
+        // A probe that shows room for the source goes there in one move (a cap that lifted).
+        var lifted = QualityController(ceiling: .source)
+        _ = lifted.transportEstimate(300_000, congested: true, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(1_000))
+        #expect(lifted.current == .low)
+        #expect(lifted.probed(50_000_000, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(4_000)) == .source)
+        // Not past the ceiling, whatever the probe shows.
+        var capped = QualityController(ceiling: .medium)
+        _ = capped.transportEstimate(300_000, congested: true, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(1_000))
+        #expect(capped.current == .low)
+        #expect(capped.probed(50_000_000, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(4_000)) == .medium)
         // At its ceiling no probe is wanted.
         var top = QualityController(ceiling: .medium)
         _ = top.transportEstimate(2_000_000, congested: false, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(5_000))

@@ -25,6 +25,9 @@ async def main():
     ap.add_argument("--local-address", default="127.0.0.1")
     ap.add_argument("--video-frames", type=int, default=60)
     ap.add_argument("--audio-frames", type=int, default=50)
+    ap.add_argument("--via", type=int, help="watch through this showroom-netsim port (the answer's candidate is rewritten)")
+    ap.add_argument("--quality", default="source")
+    ap.add_argument("--until-done", action="store_true", help="watch for --seconds whatever the frame counts")
     args = ap.parse_args()
     # Only this address, never anything else (and never a STUN server: iceServers=[]).
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [args.local_address]
@@ -33,6 +36,7 @@ async def main():
     result = {"role": args.mode}
     counts = {"audio": 0, "video": 0}
     t0 = time.monotonic()
+    frames = []  # (arrival, "WxH") of each decoded video frame
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
     @pc.on("connectionstatechange")
@@ -60,7 +64,8 @@ async def main():
                 counts[track.kind] += 1
                 if track.kind == "video":
                     result.setdefault("video_size", f"{frame.width}x{frame.height}")
-                if counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
+                    frames.append((time.monotonic(), f"{frame.width}x{frame.height}"))
+                if not args.until_done and counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
                     stop.set()
 
         @pc.on("track")
@@ -69,7 +74,8 @@ async def main():
 
     endpoint = "whip" if args.mode == "publish" else "whep"
     try:
-        result["post_status"], location = await negotiate(pc, f"{args.url}/{endpoint}/{args.room}", args.token)
+        query = f"?quality={args.quality}" if args.mode == "watch" else ""
+        result["post_status"], location = await negotiate(pc, f"{args.url}/{endpoint}/{args.room}{query}", args.token, via=args.via)
     except Exception as e:  # an HTTP error: the status and reason are the result
         result["error"] = str(e)
         location = None
@@ -81,6 +87,18 @@ async def main():
         loop = asyncio.get_running_loop()
         result["delete_status"] = await loop.run_in_executor(None, delete, args.url + location, args.token)
     result.update(video_frames=counts["video"], audio_frames=counts["audio"], elapsed_s=round(time.monotonic() - t0, 3))
+    if frames:
+        end = frames[-1][0]
+        last5 = [size for t, size in frames if t >= end - 5]
+        # The size shown at each whole second since the first frame (the last frame's before it).
+        timeline, i = [], 0
+        for second in range(int(end - frames[0][0]) + 1):
+            while i + 1 < len(frames) and frames[i + 1][0] <= frames[0][0] + second:
+                i += 1
+            timeline.append(frames[i][1])
+        result.update(sizes_last_5s=sorted(set(last5)), frames_last_5s=len(last5), size_each_second=timeline,
+                      first_frame_s=round(frames[0][0] - t0, 3),
+                      max_gap_last_10s_ms=round(max((b[0] - a[0] for a, b in zip(frames, frames[1:]) if a[0] >= end - 10), default=0) * 1000))
     await pc.close()
     print(json.dumps(result), flush=True)
 

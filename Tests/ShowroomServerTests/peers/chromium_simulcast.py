@@ -5,16 +5,20 @@ The live page goes live with its fake camera at 1280x720: three encodings (rid q
 640x360, 1280x720). Three viewer tabs watch at once, each asking for `source` with adaptation on
 (the page's defaults): one through a showroom-netsim capped at 300 kbit/s, one capped at 1 Mbit/s,
 one straight to the relay. The test's own script in each viewer tab points the relay's answer at
-its netsim (as peers/chromium_weak_network.py does). Every second: each viewer's decoded size and
-frames, and the relay's renditions. Prints one JSON line.
+its netsim (as peers/chromium_weak_network.py does). Beside them, two aiortc viewers (WHEP,
+`medium` — aiortc's Python-driven decoder of the 720p layer starves this 2-core machine —, no
+transport-wide feedback: loss and REMB steer them) through netsims of their own capped at
+300 kbit/s and 1 Mbit/s. Every second: each Chromium viewer's decoded size and frames, and the
+relay's renditions. Prints one JSON line.
 """
-import argparse, json, re, subprocess, tempfile, time, urllib.request
+import argparse, json, re, subprocess, sys, tempfile, time, urllib.request
 
 from chromium_common import browser, stats, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18091, 40210
 CAPS = {"300k": (40310, 300), "1M": (40311, 1000)}
 SCHEDULED_PORT = 40312
+AIORTC_CAPS = {"300k": (40313, 300), "1M": (40314, 1000)}
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
 
 HOOK = """
@@ -157,7 +161,7 @@ def main():
                               stdout=open(f"{data}/server.log", "w"), stderr=subprocess.STDOUT)
     sims = [subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{port}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
                               "--delay", "20", "--rate", str(rate), "--queue", "500", "--seed", "7"])
-            for port, rate in CAPS.values()]
+            for port, rate in list(CAPS.values()) + list(AIORTC_CAPS.values())]
     result = {}
     driver = None
     try:
@@ -185,6 +189,15 @@ def main():
             driver.find_element(By.ID, "watch").click()
             driver.execute_script(GAPS)
             tabs[name] = driver.current_window_handle
+        # The aiortc viewers, for as long as the Chromium ones are sampled.
+        peer = __file__.rsplit("/", 1)[0] + "/aiortc_peer.py"
+        aiortc = {}
+        for name, (port, _) in AIORTC_CAPS.items():
+            with urllib.request.urlopen(f"{BASE}/demo-token?room=sim&role=viewer&identity=aiortc-{name}", timeout=5) as r:
+                token = r.read().decode().strip()
+            aiortc[name] = subprocess.Popen(
+                [sys.executable, peer, "watch", "--url", BASE, "--room", "sim", "--token", token, "--via", str(port),
+                 "--quality", "medium", "--seconds", str(args.seconds + 3), "--until-done"], stdout=subprocess.PIPE, text=True)
         samples = {name: [] for name in tabs}
         static_gaps, static_g2g = {}, {}
         # When each sample was taken on the schedule's clock (from the netsim's start; a sample
@@ -218,6 +231,13 @@ def main():
                             "max_gap_ms": driver.execute_script("return window.maxGapMs"), "max_gap_static_ms": static_gaps.get(name),
                             "glass_to_glass_static_ms": static_g2g.get(name),
                             "error": driver.find_element(By.ID, "error").text}
+        for name, process in aiortc.items():
+            try:
+                out, _ = process.communicate(timeout=30)
+                result[f"aiortc_{name}"] = json.loads([l for l in out.splitlines() if l.startswith("{") and '"event"' not in l][-1])
+            except Exception as e:  # noqa: BLE001 — reported, the test says what is missing
+                process.kill()
+                result[f"aiortc_{name}"] = {"error": repr(e)}
         driver.switch_to.window(publisher_tab)
         result["publisher"] = driver.execute_script(LAYERS)
         result["renditions"] = renditions
