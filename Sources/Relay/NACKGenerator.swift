@@ -6,9 +6,10 @@ import MediaPipeline
 /// or it was asked for too often
 /// ([RFC 4585 §3.5](https://www.rfc-editor.org/rfc/rfc4585#section-3.5) leaves the policy to the
 /// receiver; this is libwebrtc's `NackRequester` in short). A path that reorders makes a gap that
-/// fills itself: the median of how far back the latest late packets came (``reorderingDistance``,
-/// at most ``maximumReorderingWait``) is how many newer packets a gap waits for before it is asked
-/// for — at once on a path that does not reorder. The publisher's retransmission then reaches
+/// fills itself: the median of how far back the latest late packets came within
+/// ``reorderingWindow`` of their gap (``reorderingDistance``, at most ``maximumReorderingWait``) is
+/// how many newer packets a gap waits for before it is asked for — at once on a path that does
+/// not reorder. The publisher's retransmission then reaches
 /// every viewer, who would otherwise NACK the relay for a packet its cache never had. I/O-free;
 /// at most ``maximumMissing`` entries.
 struct NACKGenerator: Sendable {
@@ -24,8 +25,8 @@ struct NACKGenerator: Sendable {
 
     /// The most sequence numbers waited for at once (the oldest are given up first).
     static let maximumMissing = 256
-    /// A jump larger than this, ahead or back, is a restart, not loss or a late packet: nothing
-    /// is asked for, and the stream goes on from there.
+    /// A jump larger than this ahead (or back, for ``restartRun`` packets in a row) is a restart,
+    /// not loss or a late packet: nothing is asked for, and the stream goes on from there.
     static let maximumGap: UInt16 = 512
     /// How often one packet is asked for.
     static let maximumTries = 10
@@ -40,7 +41,16 @@ struct NACKGenerator: Sendable {
     /// How many of the latest late arrivals the reordering distance is the median of.
     static let reorderingSamples = 16
 
+    /// Consecutive packets far behind the newest needed before the stream counts as restarted
+    /// there: one stray old packet moves nothing.
+    static let restartRun = 3
+    /// A packet that comes this soon after its gap showed counts as reordering; later, as a
+    /// resend (a publisher without RTX resends on the stream itself).
+    static let reorderingWindow = MediaTime(microseconds: 20_000)
+
     private var newest: UInt16?
+    /// The latest packet far behind the newest, and how many such came in a row.
+    private var behind: (sequence: UInt16, run: Int)?
     /// Oldest first.
     private var missing: [Missing] = []
     /// How far behind the newest the latest packets that filled a gap on their own came.
@@ -79,28 +89,35 @@ struct NACKGenerator: Sendable {
         if ahead >= 0x8000, last &- sequence <= Self.maximumGap {
             // A little older than the newest: one we wait for, or a duplicate.
             guard let i = missing.firstIndex(where: { $0.sequence == sequence }) else { return .duplicate }
-            lateBy.append(Int(last &- sequence))
-            if lateBy.count > Self.reorderingSamples { lateBy.removeFirst() }
+            if now - missing[i].since < Self.reorderingWindow {
+                lateBy.append(Int(last &- sequence))
+                if lateBy.count > Self.reorderingSamples { lateBy.removeFirst() }
+            }
             let asked = missing[i].tries > 0
             missing.remove(at: i)
             return asked ? .recovered : .late
         }
+        if ahead >= 0x8000 {
+            // Far behind: a stray old packet, unless enough follow it in order (a restart).
+            let run = behind.map { $0.sequence &+ 1 == sequence ? $0.run + 1 : 1 } ?? 1
+            behind = (sequence, run)
+            guard run >= Self.restartRun else { return .duplicate }
+        }
+        behind = nil
         newest = sequence
         guard ahead <= Self.maximumGap else {
-            // Far ahead or far behind: the stream restarted (or a hostile sender jumps about);
-
-            // the old gaps are moot, and a large gap is not asked for.
+            // Far ahead, or a run far behind: the stream restarted (or a hostile sender jumps
+            // about); the old gaps are moot, and a large gap is not asked for.
             missing.removeAll()
             return .new(lost: [])
         }
-        var gap: [UInt16] = []
-        var s = last &+ 1
+        // The newest `maximumMissing` of the gap: what is asked for is what a decoder still needs.
+        var kept: [UInt16] = []
+        var s = sequence &- UInt16(min(Int(ahead) - 1, Self.maximumMissing))
         while s != sequence {
-            gap.append(s)
+            kept.append(s)
             s &+= 1
         }
-        // Keep the newest `maximumMissing`: what is asked for is what a decoder still needs.
-        let kept = gap.suffix(Self.maximumMissing)
         let overflow = missing.count + kept.count - Self.maximumMissing
         if overflow > 0 { missing.removeFirst(min(overflow, missing.count)) }
         let wait = UInt16(reorderingDistance)

@@ -219,17 +219,6 @@ final class Publication {
                 drops.count("simulcast-unknown-stream")
                 return []
             }
-            firstOfKind = layers[l].ssrc == nil
-            let started = !layers[l].isActive(now: now)
-            layers[l].ssrc = header.ssrc
-            layers[l].lastPacket = now
-            // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
-            if started {
-                let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
-                for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
-            }
-            layers[l].intervalBytes += packet.readableBytes
-            if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
             layer = l
         }
         if !repaired, let id = transportSequenceExtensionID,
@@ -267,10 +256,29 @@ final class Publication {
                 return []
             }
         }
+        // A layer's figures, from packets that go on only (a duplicate or an unasked resend
+        // neither keeps a stopped layer active nor counts in its rate).
+        if let l = layer {
+            firstOfKind = layers[l].ssrc == nil
+            let started = !layers[l].isActive(now: now)
+            layers[l].ssrc = header.ssrc
+            layers[l].lastPacket = now
+            // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
+            if started {
+                let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
+                for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
+            }
+            layers[l].intervalBytes += packet.readableBytes
+            if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
+        }
         ssrc[kind] = header.ssrc
         intervalBytes += packet.readableBytes
-        receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
-            .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: packet.readableBytes, arrival: now)
+        // A resent packet is not counted as received in the reports to the publisher: its uplink
+        // did lose it (and its old timestamp would read as jitter).
+        if !repaired {
+            receiveStats[header.ssrc, default: RTPReceiveStatistics(clockRate: kind.clockRate)]
+                .record(sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, size: packet.readableBytes, arrival: now)
+        }
         if kind == .video || !pipes.isEmpty {
             // The cache and the pipes keep their own right-sized copy (shared, copy-on-write):
             // `packet` is a slice of the 64 KiB vector-read buffer, and holding the slice would
@@ -607,7 +615,7 @@ extension Publication {
     /// encodings do not explain, or a second SSRC claiming a layer that has one.
     private func layerIndex(of ssrc: UInt32, in packet: ByteBuffer) -> Int? {
         if let known = layerOfSSRC[ssrc] { return known }
-        guard let id = ridExtensionID, let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
+        guard layerOfRTXSSRC[ssrc] == nil, let id = ridExtensionID, let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
             let i = layers.firstIndex(where: { $0.rid == rid }), layers[i].ssrc == nil
         else { return nil }
         layerOfSSRC[ssrc] = i
@@ -618,7 +626,8 @@ extension Publication {
     /// carries (which ties the SSRC to that layer, one RTX SSRC per layer).
     private func repairedLayer(of ssrc: UInt32, in packet: ByteBuffer) -> Int? {
         if let known = layerOfRTXSSRC[ssrc] { return known }
-        guard let id = repairedRIDExtensionID, let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
+        guard layerOfSSRC[ssrc] == nil, let id = repairedRIDExtensionID,
+            let rid = packet.withUnsafeReadableBytes({ RTPStreamID.read(inPacket: $0, id: id) }),
             let i = layers.firstIndex(where: { $0.rid == rid }), !layerOfRTXSSRC.values.contains(i)
         else { return nil }
         layerOfRTXSSRC[ssrc] = i

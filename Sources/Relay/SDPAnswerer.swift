@@ -206,15 +206,15 @@ public struct SDPAnswerer: Sendable {
             var rids: [String] = []
             var ridExt: UInt8?
             var repairedRIDExt: UInt8?
-            // RTX from a publisher (RFC 4588 §8.6), when it offers it for the chosen codec: the
-            // relay NACKs what its uplink lost (``NACKGenerator``) and the publisher resends it on
-            // its RTX stream, which the relay decapsulates.
-            if !sending, kind == .video, let rtx = Self.rtx(for: codec.payloadType, in: m, clockRate: kind.clockRate) {
-                rtxPayloadType = rtx.payloadType
-                out.formats.append(String(rtx.payloadType))
-                a.append(.init("rtpmap", "\(rtx.payloadType) rtx/\(kind.clockRate)"))
-                a.append(.init("fmtp", "\(rtx.payloadType) apt=\(codec.payloadType)"))
-            }
+            // RTX from a publisher (RFC 4588 §8.6), when it offers it for the chosen codec under a
+            // payload type of its own: the relay NACKs what its uplink lost (``NACKGenerator``)
+            // and the publisher resends it on its RTX stream, which the relay decapsulates.
+            let offeredRTX =
+                !sending && kind == .video
+                ? Self.rtx(for: codec.payloadType, in: m, clockRate: kind.clockRate).flatMap { rtx in
+                    rtx.payloadType != codec.payloadType && rtx.payloadType <= 127 && !m.codecs.contains { $0.payloadType == rtx.payloadType && $0.name.lowercased() != "rtx" }
+                        ? rtx : nil
+                } : nil
             if !sending, kind == .video, let offered = m.extensions.first(where: { $0.uri == RTPStreamID.uri })?.id,
                 offered >= 1, offered != midExt, offered != captureExt, offered != transportExt
             {
@@ -224,7 +224,7 @@ public struct SDPAnswerer: Sendable {
                     ridExt = offered
                     a.append(.init("extmap", "\(offered) \(RTPStreamID.uri)"))
                     // Each encoding's RTX stream names the encoding it repairs (RFC 8852 §3.2).
-                    if rtxPayloadType != nil, let repaired = m.extensions.first(where: { $0.uri == RTPStreamID.repairedURI })?.id,
+                    if offeredRTX != nil, let repaired = m.extensions.first(where: { $0.uri == RTPStreamID.repairedURI })?.id,
                         repaired >= 1, ![midExt, captureExt, transportExt, offered].contains(repaired)
                     {
                         repairedRIDExt = repaired
@@ -233,6 +233,14 @@ public struct SDPAnswerer: Sendable {
                     for rid in rids { a.append(.init("rid", "\(rid) recv")) }
                     a.append(.init("simulcast", "recv " + rids.joined(separator: ";")))
                 }
+            }
+            // Simulcast RTX only with the repaired RID: without it the relay cannot tell which
+            // layer an RTX packet repairs, and the publisher resends on the layer itself instead.
+            if let rtx = offeredRTX, rids.isEmpty || repairedRIDExt != nil {
+                rtxPayloadType = rtx.payloadType
+                out.formats.append(String(rtx.payloadType))
+                a.append(.init("rtpmap", "\(rtx.payloadType) rtx/\(kind.clockRate)"))
+                a.append(.init("fmtp", "\(rtx.payloadType) apt=\(codec.payloadType)"))
             }
             if sending {
                 // Each outgoing track serves one section of its kind, whatever order the viewer offers in.

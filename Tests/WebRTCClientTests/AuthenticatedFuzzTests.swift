@@ -15,8 +15,8 @@ import WebRTCClient
 @Suite struct AuthenticatedFuzzTests {
     @Test func hostileButAuthenticatedTrafficNeverTraps() throws {
         let relay = try RelayQuotaTests.relay()
-        // The publisher negotiated RTX: its RTX stream (its payload type on any of its SSRCs) is
-        // hostile input too.
+        // The publisher negotiated RTX, so the relay NACKs its random sequence numbers' gaps
+        // (`hostileRTXFillsOnlyTheGapsTheRelayAskedFor` fuzzes the RTX stream itself).
         let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000, rtx: true)
         let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_001)
         let viewerSSRCs = [viewer.answer.audioSSRC, viewer.answer.videoSSRC].compactMap { $0 }
@@ -76,29 +76,6 @@ import WebRTCClient
             sent += 1
         }
         #expect(sent == 60_000)
-        // Its RTX stream: in order (so SRTP takes every packet), with any original sequence number,
-        // payload (shorter than one, padding only, damaged padding counts), extensions (a
-        // repaired RID among them) — the relay forwards only what fills a gap of the video.
-        let forwardedBeforeRTX = relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0
-        for n in 0..<6_000 {
-            var extensions: RTPHeaderExtensions?
-            if Bool.random(using: &rng) {
-                extensions = RTPHeaderExtensions(elements: [
-                    RTPHeaderExtension(id: UInt8.random(in: 1...14, using: &rng), data: rng.bytes(Int.random(in: 1...16, using: &rng)))
-                ])
-            }
-            var bytes = RTPPacket(
-                header: RTPHeader(
-                    marker: Bool.random(using: &rng), payloadType: ClientOffer.rtxPayloadType, sequenceNumber: UInt16(n),
-                    timestamp: UInt32.random(in: 0...UInt32.max, using: &rng), ssrc: publisher.offer.rtxSSRC, extensions: extensions),
-                payload: rng.bytes(Int.random(in: 0...1_200, using: &rng)), paddingLength: UInt8.random(in: 0...3, using: &rng)
-            ).serialized()
-            if n % 5 == 0, let last = bytes.indices.last { bytes[last] = UInt8.random(in: 0...255, using: &rng) }  // a padding count that lies
-            try publisher.srtp.protectRTP(&bytes)
-            _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 24_000_000 + Int64(n)))
-        }
-        let forwardedRTX = (relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) - forwardedBeforeRTX
-        #expect(forwardedRTX <= NACKGenerator.maximumMissing, "forwarded RTX that filled no gap: \(forwardedRTX)")
         // Still forwarding: a plain run of packets from the publisher reaches the viewer (a run past
         // half the sequence space, so that SRTP's replay window, left anywhere by the random
         // sequence numbers above, takes it in).
@@ -114,6 +91,50 @@ import WebRTCClient
         }
         #expect(relay.sessionCount() == 2)
         #expect((relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0) > before + 1_000, "\(relay.dropped)")
+    }
+
+    /// A publisher's RTX stream, hostile: 100 packets of its video lost (every tenth of 1,000),
+    /// then 6,000 RTX packets in order (so SRTP takes each) with any original sequence number —
+    /// half of them one of the lost ones —, payloads shorter than a sequence number, padding only,
+    /// padding counts that lie, stray extensions. Nothing traps; the viewer gets at most the 100
+    /// lost packets back (each once), some of them; the rest is counted as dropped.
+    @Test func hostileRTXFillsOnlyTheGapsTheRelayAskedFor() throws {
+        let relay = try RelayQuotaTests.relay()
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_200, rtx: true)
+        _ = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_201)
+        var rng = SeededRandom(seed: 0x47A)
+        func forwarded() -> Int { relay.statistics().first { !$0.publishing }?.streams[.video]?.packets ?? 0 }
+        for seq in UInt16(0)..<1_000 where seq % 10 != 5 {
+            let bytes = try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq, payload: [0x10, 0, 0, 0, 1, 2, 3])
+            _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: Int64(seq) * 1_000))
+        }
+        let before = forwarded()
+        #expect(before == 900)
+        for n in 0..<6_000 {
+            var extensions: RTPHeaderExtensions?
+            if Bool.random(using: &rng) {
+                extensions = RTPHeaderExtensions(elements: [
+                    RTPHeaderExtension(id: UInt8.random(in: 1...14, using: &rng), data: rng.bytes(Int.random(in: 1...16, using: &rng)))
+                ])
+            }
+            let original = Bool.random(using: &rng) ? UInt16(Int.random(in: 0..<100, using: &rng) * 10 + 5) : UInt16.random(in: 0...UInt16.max, using: &rng)
+            let body = Int.random(in: 0...4, using: &rng) == 0 ? rng.bytes(Int.random(in: 0...2, using: &rng)) : [UInt8(original >> 8), UInt8(original & 0xFF)] + rng.bytes(Int.random(in: 1...1_200, using: &rng))
+            var bytes = RTPPacket(
+                header: RTPHeader(
+                    marker: Bool.random(using: &rng), payloadType: ClientOffer.rtxPayloadType, sequenceNumber: UInt16(n),
+                    timestamp: UInt32.random(in: 0...UInt32.max, using: &rng), ssrc: publisher.offer.rtxSSRC, extensions: extensions),
+                payload: body, paddingLength: UInt8.random(in: 0...3, using: &rng)
+            ).serialized()
+            if n % 5 == 0, let last = bytes.indices.last { bytes[last] = UInt8.random(in: 0...255, using: &rng) }  // a padding count that lies
+            try publisher.srtp.protectRTP(&bytes)
+            _ = relay.receive(bytes, from: publisher.address, now: MediaTime(microseconds: 1_000_000 + Int64(n) * 50))
+        }
+        let repaired = forwarded() - before
+        let dropped = relay.dropped
+        print("hostile RTX: \(repaired) gaps filled; dropped \(dropped)")
+        #expect(repaired > 0 && repaired <= 100, "\(repaired) forwarded from RTX")
+        #expect(relay.snapshot().totals.recovered == repaired)
+        #expect((dropped["rtx-unrequested"] ?? 0) > 0 && (dropped["rtx-padding"] ?? 0) > 0 && dropped["ssrc-quota"] == nil, "\(dropped)")
     }
 
     /// Found by the relay fuzzer: one SRTCP datagram of generic NACKs — 16,000 entries, each

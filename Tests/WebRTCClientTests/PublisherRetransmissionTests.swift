@@ -86,6 +86,15 @@ import WebRTCClient
         #expect(simulcast.answerSDP.contains("a=fmtp:\(rtx) apt=\(vp8)\r\n"))
         let none = try ConnectedPeer.connect(to: world.relay, room: "c", identity: "p", publishing: true, port: 7_112)
         #expect(!none.answerSDP.contains("rtx/90000"))
+        // Simulcast RTX without the repaired RID: which layer a resend repairs could not be told,
+        // so no RTX (the publisher then resends on each layer itself).
+        var offer = ClientOffer(direction: .send, fingerprint: try DTLSCertificate().fingerprint)
+        offer.rtx = true
+        offer.simulcastRIDs = SimulcastTests.rids
+        let withoutRepairedRID = offer.sdp.split(separator: "\r\n").filter { !$0.contains(RTPStreamID.repairedURI) }.joined(separator: "\r\n") + "\r\n"
+        let opened = try world.relay.open(
+            room: "d", identity: "p", role: .publisher, offer: SessionDescription(parsing: withoutRepairedRID), now: .zero)
+        #expect(opened.answer.contains("a=simulcast:recv q;h;f") && !opened.answer.contains("rtx/90000"))
     }
 
     /// A packet lost on the uplink: the next one makes the relay NACK it at once; the publisher's
@@ -120,8 +129,8 @@ import WebRTCClient
         #expect(setup.world.relay.dropped["rtx-unrequested"] == 2 && setup.world.relay.dropped["rtx-padding"] == 1)
     }
 
-    /// A publisher without RTX resends on its media stream: the packet that fills the gap goes on;
-    /// a packet older than the newest that was not missing is a duplicate and does not.
+    /// A publisher that resends on its media stream (one without RTX does): the packet that fills
+    /// the gap goes on, once.
     @Test func aRetransmissionOnTheMediaStreamFillsTheGapToo() throws {
         var setup = try Setup()
         _ = try setup.send(100)
