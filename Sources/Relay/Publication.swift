@@ -509,7 +509,7 @@ final class Publication {
                 let due = layers[i].missing.due(now: now, retryInterval: NACKGenerator.retryInterval)
                 if !due.isEmpty, let o = nack(due, ssrc: ssrc) { out.append(o) }
             }
-        } else if let ssrc = ssrc.video {
+        } else if let ssrc = missingSSRC {
             let due = missing.due(now: now, retryInterval: NACKGenerator.retryInterval)
             if !due.isEmpty, let o = nack(due, ssrc: ssrc) { out.append(o) }
         }
