@@ -116,7 +116,7 @@ final class Subscription {
 
     /// A probe train (``BandwidthProbe``): the last ``BandwidthProbe/packets`` video packets it
     /// was sent, again, back to back on its RTX stream, from `cache` (where its NACKs are answered
-    /// from). Empty without an RTX stream or transport-wide numbers, or with too little cached;
+    /// from). Nil without an RTX stream or transport-wide numbers, or with too little cached;
     /// else the datagrams, and the train's first number and length.
     func probeTrain(from cache: RetransmissionCache, captureTimeExtensionID: UInt8?, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter)
         -> (datagrams: [OutgoingDatagram], first: UInt16, count: Int)?
