@@ -18,9 +18,14 @@ import Testing
     /// Stores `count` large messages in `room` from four writers (their own identities, so that
     /// no per-identity limit slows them) and returns them, still connected, with the text used.
     static func storeLargeMessages(port: Int, room: String, count: Int) async throws -> (writers: [SignalingClient], text: String) {
-        let writers = (0..<4).map { _ in SignalingClient(port: port) }
-        for (i, w) in writers.enumerated() {
-            try await w.enter(token: try await wsToken(room, .agent, identity: "writer-\(i)"), room: room)
+        // Each writer connects just before its hello: the server closes a connection that sends
+        // none within 10 s, and in a loaded CI run four enters one after another took longer.
+        var writers: [SignalingClient] = []
+        for i in 0..<4 {
+            let token = try await wsToken(room, .agent, identity: "writer-\(i)")
+            let w = SignalingClient(port: port)
+            try await w.enter(token: token, room: room)
+            writers.append(w)
         }
         writers[0].send(["type": "send", "id": "probe", "kind": "text", "text": grapheme])
         let first = try await writers[0].next("ack", seconds: 10, skipping: true, orError: true)
