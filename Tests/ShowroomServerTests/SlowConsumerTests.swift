@@ -20,13 +20,14 @@ import Testing
     static func storeLargeMessages(port: Int, room: String, count: Int) async throws -> (writers: [SignalingClient], text: String) {
         // Each writer connects just before its hello: the server closes a connection that sends
         // none within 10 s, and in a loaded CI run four enters one after another took longer.
-        var writers: [SignalingClient] = []
+        var entered: [SignalingClient] = []
         for i in 0..<4 {
             let token = try await wsToken(room, .agent, identity: "writer-\(i)")
             let w = SignalingClient(port: port)
             try await w.enter(token: token, room: room)
-            writers.append(w)
+            entered.append(w)
         }
+        let writers = entered
         writers[0].send(["type": "send", "id": "probe", "kind": "text", "text": grapheme])
         let first = try await writers[0].next("ack", seconds: 10, skipping: true, orError: true)
         let text = first["type"] as? String == "ack" ? grapheme : emoji
