@@ -57,11 +57,9 @@ struct NACKGenerator: Sendable {
     private var lateBy: [Int] = []
 
     /// How many newer packets a gap waits for now: the median of ``lateBy``, at most
-    /// ``maximumReorderingWait``; 0 until the path has reordered.
-    var reorderingDistance: Int {
-        guard !lateBy.isEmpty else { return 0 }
-        return min(lateBy.sorted()[lateBy.count / 2], Self.maximumReorderingWait)
-    }
+    /// ``maximumReorderingWait``; 0 until the path has reordered. Kept as a late packet arrives,
+    /// not computed per packet (every packet that shows a gap reads it).
+    private(set) var reorderingDistance = 0
 
     /// How many sequence numbers are waited for now.
     var count: Int { missing.count }
@@ -92,6 +90,7 @@ struct NACKGenerator: Sendable {
             if now - missing[i].since < Self.reorderingWindow {
                 lateBy.append(Int(last &- sequence))
                 if lateBy.count > Self.reorderingSamples { lateBy.removeFirst() }
+                reorderingDistance = min(lateBy.sorted()[lateBy.count / 2], Self.maximumReorderingWait)
             }
             let asked = missing[i].tries > 0
             missing.remove(at: i)
@@ -112,17 +111,16 @@ struct NACKGenerator: Sendable {
             return .new(lost: [])
         }
         // The newest `maximumMissing` of the gap: what is asked for is what a decoder still needs.
-        var kept: [UInt16] = []
-        var s = sequence &- UInt16(min(Int(ahead) - 1, Self.maximumMissing))
+        let kept = min(Int(ahead) - 1, Self.maximumMissing)
+        let overflow = missing.count + kept - Self.maximumMissing
+        if overflow > 0 { missing.removeFirst(min(overflow, missing.count)) }
+        // A packet that came `d` behind was overtaken by `d` newer ones: wait for one more.
+        let wait = UInt16(reorderingDistance)
+        var s = sequence &- UInt16(kept)
         while s != sequence {
-            kept.append(s)
+            missing.append(Missing(sequence: s, since: now, askAt: s &+ wait &+ 1, lastAsked: now, tries: 0))
             s &+= 1
         }
-        let overflow = missing.count + kept.count - Self.maximumMissing
-        if overflow > 0 { missing.removeFirst(min(overflow, missing.count)) }
-        let wait = UInt16(reorderingDistance)
-        // A packet that came `d` behind was overtaken by `d` newer ones: wait for one more.
-        missing += kept.map { Missing(sequence: $0, since: now, askAt: $0 &+ wait &+ 1, lastAsked: now, tries: 0) }
         // Everything whose allowance this packet used up, asked for now.
         var lost: [UInt16] = []
         for i in missing.indices where missing[i].tries == 0 && sequence &- missing[i].askAt < 0x8000 {
