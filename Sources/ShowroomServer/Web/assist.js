@@ -15,6 +15,13 @@ const FLAG_TEXT = {
   tooManyPlaceholders: () => "too many placeholders",
 };
 
+/// One counter per kind of request. Answers to overlapping requests can come back in any order;
+/// only the newest request's answer is shown (an older one would bring back stale rows or hints).
+function newestOnly() {
+  let latest = 0;
+  return { start: () => ++latest, drop: () => { latest++; }, isNewest: (ticket) => ticket === latest };
+}
+
 /// Adds assist to a consultation tab. `entry` is the workspace's tab (id, view, client, composer);
 /// `input` its composer's text field; `tokenOf()` the agent's workspace token; `onError(text)`.
 /// Returns { onMessage(m), beforeSend(text) → false to stop a send, afterSend(), refresh() }.
@@ -40,9 +47,14 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
   let pending = null; // a script's attachment, sent with the reply
   let hintTimer = null;
 
+  const profileAnswer = newestOnly(), recommendationsAnswer = newestOnly(), flowAnswer = newestOnly();
+  const hintsAnswer = newestOnly(), scriptsAnswer = newestOnly();
+
   async function loadProfile() {
+    const ticket = profileAnswer.start();
     try {
       const p = await call("GET", path("shopper"));
+      if (!profileAnswer.isNewest(ticket)) return;
       const rows = [];
       if (p.tags?.length) rows.push(el("p", { class: "tags" }, ...p.tags.map((t) => el("span", { class: "tag", text: t }))));
       rows.push(el("p", { class: "ltv", text: `Lifetime value: ${p.lifetimeValue?.length ? p.lifetimeValue.join(", ") : "none yet"}` }));
@@ -55,12 +67,14 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
       const past = p.pastConsultations || [];
       rows.push(el("p", { class: "past", text: `Before: ${past.length ? past.map((c) => `${c.department} (${c.status})`).join(", ") : "first consultation"}` }));
       profile.replaceChildren(...rows);
-    } catch (e) { profile.replaceChildren(el("p", { class: "empty", text: `No profile: ${e.message}` })); }
+    } catch (e) { if (profileAnswer.isNewest(ticket)) profile.replaceChildren(el("p", { class: "empty", text: `No profile: ${e.message}` })); }
   }
 
   async function loadRecommendations() {
+    const ticket = recommendationsAnswer.start();
     try {
       const list = await call("GET", path("recommendations?limit=6"));
+      if (!recommendationsAnswer.isNewest(ticket)) return;
       recommendations.replaceChildren(...list.map((r) => {
         const send = el("button", { type: "button", class: "send-card", "data-sku": r.product.sku, text: "Send card",
           onclick: async () => {
@@ -78,7 +92,9 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
         return li;
       }));
       if (!list.length) recommendations.replaceChildren(el("li", { class: "empty", text: "Nothing in stock to suggest yet." }));
-    } catch (e) { recommendations.replaceChildren(el("li", { class: "empty", text: `No recommendations: ${e.message}` })); }
+    } catch (e) {
+      if (recommendationsAnswer.isNewest(ticket)) recommendations.replaceChildren(el("li", { class: "empty", text: `No recommendations: ${e.message}` }));
+    }
   }
 
   function renderFlow(f) {
@@ -95,10 +111,14 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
       el("button", { type: "button", class: "flow-next", text: "Next step", disabled: !!f.progress.completed, onclick: () => moveFlow({}) }));
   }
   async function loadFlow() {
-    try { renderFlow(await call("GET", path("flow"))); } catch { flow.hidden = true; }
+    const ticket = flowAnswer.start();
+    try { const f = await call("GET", path("flow")); if (flowAnswer.isNewest(ticket)) renderFlow(f); }
+    catch { if (flowAnswer.isNewest(ticket)) flow.hidden = true; }
   }
   async function moveFlow(body) {
-    try { renderFlow(await call("POST", path("flow"), body)); } catch (e) { onError(`flow: ${e.message}`); }
+    const ticket = flowAnswer.start();
+    try { const f = await call("POST", path("flow"), body); if (flowAnswer.isNewest(ticket)) renderFlow(f); }
+    catch (e) { onError(`flow: ${e.message}`); }
   }
 
   function renderHints(list) {
@@ -107,25 +127,37 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
       el("strong", { text: h.severity === "block" ? "Blocked: " : h.severity === "warn" ? "Careful: " : "Note: " }),
       h.message, h.suggestion ? el("em", { text: ` — try: ${h.suggestion}` }) : "")));
   }
-  async function checkHints() {
-    try { renderHints(await call("POST", path("hints"), { draft: input.value.startsWith("/") ? "" : input.value })); }
-    catch { /* hints are advice: a failed check never stops the agent */ }
+  /// The hints for `draft` (null when the check failed: hints are advice, a failed check never
+  /// stops the agent), shown unless a newer check was started meanwhile.
+  async function hintsFor(draft) {
+    const ticket = hintsAnswer.start();
+    try {
+      const list = await call("POST", path("hints"), { draft });
+      if (hintsAnswer.isNewest(ticket)) renderHints(list);
+      return list;
+    } catch { return null; }
   }
+  function checkHints() { hintsFor(input.value.startsWith("/") ? "" : input.value); }
 
   // MARK: the `/` picker
+  // Each keystroke starts a search; only the newest one's answer is shown (an older one, for `/h`
+  // arriving after `/hi`'s, would list other scripts first).
   let rows = [], selected = 0;
   async function searchScripts(q) {
+    const ticket = scriptsAnswer.start();
     try {
       const list = await call("GET", `/api/assist/scripts?q=${encodeURIComponent(q)}&consultation=${encodeURIComponent(id)}`);
+      if (!scriptsAnswer.isNewest(ticket)) return;
       rows = list.slice(0, MAX_PICKER_ROWS); selected = 0;
       picker.replaceChildren(...rows.map((s, i) => el("li", { role: "option", class: i === 0 ? "selected" : "", "data-code": s.shortCode,
         onmousedown: (e) => { e.preventDefault(); choose(i); } },
         el("code", { text: `/${s.shortCode}` }), ` ${s.title}`)));
       picker.hidden = rows.length === 0;
-    } catch (e) { picker.hidden = true; onError(`scripts: ${e.message}`); }
+    } catch (e) { if (scriptsAnswer.isNewest(ticket)) { picker.hidden = true; onError(`scripts: ${e.message}`); } }
   }
   async function choose(i) {
     const s = rows[i];
+    scriptsAnswer.drop();  // a search still under way must not open the picker again over the chosen script
     picker.hidden = true;
     if (!s) return;
     try {
@@ -149,7 +181,7 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
   });
   input.addEventListener("input", () => {
     const v = input.value;
-    if (v.startsWith("/") && !v.includes(" ")) searchScripts(v.slice(1)); else picker.hidden = true;
+    if (v.startsWith("/") && !v.includes(" ")) searchScripts(v.slice(1)); else { scriptsAnswer.drop(); picker.hidden = true; }
     if (!v.includes("{{")) flags.replaceChildren();
     clearTimeout(hintTimer);
     hintTimer = setTimeout(checkHints, HINT_DELAY_MS);
@@ -165,10 +197,17 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
       if (m.role === "shopper") { checkHints(); loadRecommendations(); }
       if (m.role === "agent" && m.kind === "product") loadRecommendations();
     },
-    /// False (and the reason shown) when a hint blocks the draft or a variable is unfilled.
-    beforeSend(text) {
-      if (blocked) { onError("a hint blocks this reply: change the wording first"); return false; }
+    /// False (and the reason shown) when a variable is unfilled or a hint blocks this very text:
+    /// the hints are checked again for what is sent, so a reply typed faster than the check after
+    /// the last keystroke, or an older check answering last, cannot slip a blocked wording through.
+    async beforeSend(text) {
       if (/\{\{[^}]*\}\}/.test(text)) { onError("the reply still has an unfilled {{variable}}"); return false; }
+      clearTimeout(hintTimer);
+      const list = await hintsFor(text);
+      if (list ? list.some((h) => h.severity === "block") : blocked) {
+        onError("a hint blocks this reply: change the wording first");
+        return false;
+      }
       return true;
     },
     /// After a reply went out: its script's attachment follows it, and the hints are checked again.

@@ -257,15 +257,18 @@ function buildPanel(entry) {
   input.addEventListener("input", () => entry.courtesy.typing(input.value.length > 0));
   entry.composer = el("form", {
     class: "composer",
-    onsubmit: (e) => {
+    onsubmit: async (e) => {
       e.preventDefault();
       const text = input.value.trim();
-      if (!text || entry.ended) return;
-      if (!entry.assist.beforeSend(text)) return;
-      entry.client.send({ kind: "text", text });
-      entry.courtesy.typing(false);
-      input.value = "";
-      entry.assist.afterSend();
+      if (!text || entry.ended || entry.sending) return;  // one reply at a time: Enter twice sends once
+      entry.sending = true;
+      try {
+        if (!(await entry.assist.beforeSend(text)) || entry.ended) return;
+        entry.client.send({ kind: "text", text });
+        entry.courtesy.typing(false);
+        if (input.value.trim() === text) input.value = "";  // what was typed during the check stays
+        entry.assist.afterSend();
+      } finally { entry.sending = false; }
     },
   }, input, el("button", { class: "send", text: "Send" }));
   entry.chatState = el("span", { class: "state", text: "chat connecting" });
