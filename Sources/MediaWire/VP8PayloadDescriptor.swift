@@ -119,6 +119,24 @@ public struct VP8PayloadDescriptor: Hashable, Sendable {
         }
     }
 
+    /// The temporal layer fields of the descriptor at the start of `payload`, read in place (the
+    /// relay looks at every packet of a simulcast layer): its TID and Y bit, and whether the packet
+    /// begins a frame (S = 1, partition 0). Nil without a TID (no T bit) or when the descriptor
+    /// is cut short.
+    public static func temporalLayer(ofPayload p: UnsafeRawBufferPointer) -> (layer: UInt8, layerSync: Bool, startOfFrame: Bool)? {
+        guard p.count >= 2, p[0] & 0x80 != 0 else { return nil }
+        let x = p[1]
+        guard x & 0x20 != 0 else { return nil }
+        var i = 2
+        if x & 0x80 != 0 {
+            guard i < p.count else { return nil }
+            i += p[i] & 0x80 != 0 ? 2 : 1
+        }
+        if x & 0x40 != 0 { i += 1 }
+        guard i < p.count else { return nil }
+        return (p[i] >> 6, p[i] & 0x20 != 0, p[0] & 0x10 != 0 && p[0] & 0x07 == 0)
+    }
+
     /// True when this packet begins a VP8 key frame: S = 1, PID = 0 and the P bit of the VP8
     /// payload header is 0 ([RFC 7741 §4.3](https://www.rfc-editor.org/rfc/rfc7741#section-4.3)).
     public static func isKeyFrameStart(_ payload: ArraySlice<UInt8>) -> Bool {

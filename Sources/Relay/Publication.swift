@@ -213,6 +213,7 @@ final class Publication {
         lastArrival = now
         var firstOfKind = ssrc[kind] == nil
         var layer: Int?
+        var temporal: (layer: UInt8, layerSync: Bool, startOfFrame: Bool)?  // a simulcast layer's VP8 temporal layer
         if kind == .video, isSimulcast {
             // A mirror takes the layer its origin found (the RID may no longer be in the packet).
             guard let l = mirrorToken != nil ? pipedLayer.flatMap({ layers.indices.contains($0) ? $0 : nil }) : layerIndex(of: header.ssrc, in: packet) else {
@@ -220,6 +221,10 @@ final class Publication {
                 return []
             }
             layer = l
+            temporal = packet.withUnsafeReadableBytes { raw in
+                header.headerLength < raw.count
+                    ? VP8PayloadDescriptor.temporalLayer(ofPayload: UnsafeRawBufferPointer(rebasing: raw[header.headerLength...])) : nil
+            }
         }
         if !repaired, let id = transportSequenceExtensionID,
             let n = packet.withUnsafeReadableBytes({ TransportSequenceNumber.read(inPacket: $0, id: id) })
@@ -269,6 +274,7 @@ final class Publication {
                 for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
             }
             layers[l].intervalBytes += packet.readableBytes
+            if let t = temporal { layers[l].temporalBytes[Int(t.layer & 3)] += packet.readableBytes }
             if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
         }
         ssrc[kind] = header.ssrc
@@ -297,7 +303,8 @@ final class Publication {
             for pipe in pipes where !pipe.enqueue(copy, kind: kind, layer: layer) { drops.count("pipe-backlog") }
         }
         let capture = captureTimeExtensionIDs[kind].flatMap { id in packet.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-        var out = fanOut(packet, header: header, kind: kind, capture: capture, layer: layer, now: now, allocator: allocator, drops: drops)
+        var out = fanOut(
+            packet, header: header, kind: kind, capture: capture, layer: layer, temporal: temporal, now: now, allocator: allocator, drops: drops)
         if let nack { out.append(nack) }
         if firstOfKind && kind == .video && keyFrameOwed {
             keyFrameOwed = false
@@ -307,12 +314,13 @@ final class Publication {
     }
 
     /// The one fan-out: the packet to every subscriber of the source, rewritten for each — of a
-    /// simulcast `layer`, only to those on it, and to those moving to it from its key frame on;
+    /// simulcast `layer`, only to those on it, and to those moving to it from its key frame on,
+    /// of its `temporal` layer only to those that get that temporal layer (``TemporalLayerSelection``);
     /// to each rendition's encoder when the rendition makes its own packets of this kind, else (a
     /// `medium` rendition's audio) to the rendition's subscribers as it is.
     func fanOut(
-        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, layer: Int? = nil, now: MediaTime,
-        allocator: ByteBufferAllocator, drops: DropCounter
+        _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, layer: Int? = nil,
+        temporal: (layer: UInt8, layerSync: Bool, startOfFrame: Bool)? = nil, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
     ) -> [OutgoingDatagram] {
         var out: [OutgoingDatagram] = []
         out.reserveCapacity(subscribers.count)
@@ -325,8 +333,20 @@ final class Publication {
                     guard keyFrameStart == true else { continue }
                     s.layers.current = layer
                     s.layers.switchedAt = header.sequenceNumber
+                    s.temporal.reset()
                 } else if let first = s.layers.switchedAt, Int16(bitPattern: header.sequenceNumber &- first) < 0 {
                     continue
+                }
+                if let t = temporal {
+                    var key = false
+                    if t.startOfFrame, s.temporal.current != s.temporal.target {
+                        if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
+                        key = keyFrameStart == true
+                    }
+                    guard s.temporal.admits(temporalLayer: t.layer, layerSync: t.layerSync, startOfFrame: t.startOfFrame, keyFrame: key) else {
+                        s.skip(packet, header: header)
+                        continue
+                    }
                 }
             }
             if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
@@ -539,10 +559,7 @@ final class Publication {
         let rate = Double(intervalBytes * 8) / max(intervalSeconds, 0.001)
         intervalBytes = 0
         incomingBitrate = rate
-        for i in layers.indices {
-            layers[i].bitrate = Double(layers[i].intervalBytes * 8) / max(intervalSeconds, 0.001)
-            layers[i].intervalBytes = 0
-        }
+        for i in layers.indices { layers[i].measure(intervalSeconds: intervalSeconds) }
         let loss = blocks.map { Double($0.fractionLost) / 256 }.max() ?? 0
         // A publisher with transport-wide feedback runs its own send-side estimate (as against a
         // browser, which sends no REMB then): the REMB is only the relay's ceiling.
@@ -731,6 +748,13 @@ extension Publication {
     /// publisher short of CPU takes a while to make one, and asking again sooner only makes it
     /// key every layer once more.
     static let keyFrameReRequestInterval = MediaTime(microseconds: 2_000_000)
+
+    /// What the layer a subscriber receives measures up to each of its temporal layers (bits/s,
+    /// ``SimulcastLayer/temporalBitrates``); empty when it is not on a layer or the layer has none.
+    func temporalBitrates(for s: Subscription) -> [Double] {
+        guard let layer = s.layers.current, layers.indices.contains(layer) else { return [] }
+        return layers[layer].temporalBitrates
+    }
 
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
     /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when

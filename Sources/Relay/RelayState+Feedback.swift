@@ -99,6 +99,20 @@ extension RelayState {
                 "queue_ms": .stringConvertible(bandwidth.queueingDelay?.milliseconds ?? 0), "congested": .stringConvertible(congested),
             ])
         let measured = measuredRates(of: s), sourceBitrate = s.publication?.incomingBitrate
+        // The temporal layers of its simulcast layer answer first: they change within a frame.
+        if s.adaptation != nil, !relayBusy, let publication = s.publication, publication.isSimulcast {
+            let before = s.temporal.target
+            s.temporal.estimate(estimate, congested: congested, rates: publication.temporalBitrates(for: s), now: now)
+            if s.temporal.target != before {
+                s.peer.stats.temporalChanges += 1
+                logger.debug(
+                    "temporal layer changed",
+                    metadata: [
+                        "session": .string(s.peer.id), "from": .stringConvertible(before), "to": .stringConvertible(s.temporal.target),
+                        "estimate": .stringConvertible(Int(estimate)),
+                    ])
+            }
+        }
         switch s.probe.feedback(packets, now: now) {
         case .rate(let rate):
             let up = relayBusy ? nil : s.adaptation?.probed(rate, sourceBitrate: sourceBitrate, measured: measured, now: now)

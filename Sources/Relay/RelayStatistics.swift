@@ -25,6 +25,10 @@ public struct PeerStatistics: Sendable, Equatable {
     /// Packets asked for that filled such a gap (on RTX or the stream itself) and went on to
     /// the viewers (not counted: late packets that filled one before it was asked for).
     public var recovered = 0
+    /// Video packets of temporal layers above what a subscriber gets, not sent it
+    /// (``TemporalLayerSelection``), and how often its temporal layer changed.
+    public var temporalSkipped = 0
+    public var temporalChanges = 0
 
     public init() {}
 
@@ -44,6 +48,8 @@ public struct PeerStatistics: Sendable, Equatable {
         nacksOut += o.nacksOut
         upstreamNACKed += o.upstreamNACKed
         recovered += o.recovered
+        temporalSkipped += o.temporalSkipped
+        temporalChanges += o.temporalChanges
     }
 }
 
@@ -102,4 +108,6 @@ public struct SessionStatistics: Sendable, Equatable {
     /// For a subscriber: the rendition it gets now, and how often it moved (by adaptation or on request).
     public var quality: Quality
     public var qualityChanges: Int
+    /// For a subscriber of a simulcast publication: the highest temporal layer it gets, nil for all.
+    public var temporalLayer: Int? = nil
 }

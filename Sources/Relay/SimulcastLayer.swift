@@ -18,6 +18,11 @@ struct SimulcastLayer {
     /// What it sent over the last reporting interval, bits/s.
     var bitrate: Double?
     var intervalBytes = 0
+    /// Bytes over the interval per temporal layer (TID 0–3), of packets that carry one.
+    var temporalBytes: [Int] = [0, 0, 0, 0]
+    /// What it sent over the last interval up to each temporal layer (`[t]`: TL0 … TLt together,
+    /// bits/s), up to the highest layer seen; empty when its packets carry no temporal layer.
+    var temporalBitrates: [Double] = []
     var lastKeyFrameRequest: MediaTime?
     var cache = RetransmissionCache()
     /// What its stream lost on the publisher's uplink, asked for again.
@@ -32,6 +37,22 @@ struct SimulcastLayer {
     init(rid: String) { self.rid = rid }
 
     func isActive(now: MediaTime) -> Bool { lastPacket.map { now - $0 < Self.inactiveAfter } ?? false }
+
+    /// Closes a reporting interval of `seconds`: the layer's rate, and per temporal layer.
+    mutating func measure(intervalSeconds seconds: Double) {
+        let per = max(seconds, 0.001)
+        bitrate = Double(intervalBytes * 8) / per
+        intervalBytes = 0
+        temporalBitrates = []
+        if let top = temporalBytes.lastIndex(where: { $0 > 0 }) {
+            var sum = 0.0
+            for t in 0...top {
+                sum += Double(temporalBytes[t] * 8) / per
+                temporalBitrates.append(sum)
+            }
+        }
+        temporalBytes = [0, 0, 0, 0]
+    }
 }
 
 extension [SimulcastLayer] {

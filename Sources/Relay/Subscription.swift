@@ -26,6 +26,8 @@ final class Subscription {
     var retransmissionBudget = RetransmissionBudget()
     /// The simulcast layer it receives and the one it moves to, when its publication is simulcast.
     var layers = LayerSelection()
+    /// The temporal layers of that layer it gets.
+    var temporal = TemporalLayerSelection()
     /// The subscriber's transport-wide sequence number id, when it negotiated transport-wide
     /// congestion control; then what was sent under each number, and the send-side estimate its
     /// feedback drives (``RelayState/transportFeedback(_:from:now:)``).
@@ -88,6 +90,18 @@ final class Subscription {
         else { return nil }
         slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
         return out
+    }
+
+    /// A video packet it does not get (a temporal layer above its own): not sent, and its sequence
+    /// number and picture ID closed up, so that what it does get stays one stream without holes.
+    func skip(_ packet: ByteBuffer, header: RTPHeaderView) {
+        guard slots.video != nil else { return }
+        slots.video?.rewriter.skip(ssrc: header.ssrc, sequenceNumber: header.sequenceNumber)
+        packet.withUnsafeReadableBytes { raw in
+            guard header.headerLength < raw.count else { return }
+            slots.video?.pictureIDs.skip(UnsafeRawBufferPointer(rebasing: raw[header.headerLength...]), ssrc: header.ssrc)
+        }
+        peer.stats.temporalSkipped += 1
     }
 
     /// Sends a packet it NACKed again: on its RTX stream when it negotiated one

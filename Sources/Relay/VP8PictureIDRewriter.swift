@@ -7,7 +7,13 @@ import MediaWire
 /// fields are rewritten in place in a copy of the payload, in the width they arrived in
 /// (7 or 15 bits: a 7-bit source spliced after a 15-bit one is continuous modulo 128 only — our
 /// renditions and browsers send 15). Each field's offset is set by the first packet of a new
-/// source that carries it. I/O-free.
+/// source that carries it.
+///
+/// A picture left out (a temporal layer the subscriber does not get: ``skip(_:ssrc:)``) closes its
+/// gap in the picture IDs as ``StreamRewriter`` does in the sequence numbers: libwebrtc's VP8
+/// reference finder waits for every picture ID between a frame and the frame it refers to, so a
+/// gap would stall all frames after it. TL0PICIDX needs nothing: only frames above layer 0 are
+/// left out. I/O-free.
 struct VP8PictureIDRewriter {
     private var source: UInt32?
     private var pictureOffset: UInt16 = 0
@@ -18,6 +24,12 @@ struct VP8PictureIDRewriter {
     /// The latest values written (the next source continues after them).
     private var lastPictureID: UInt16?
     private var lastTL0: UInt8?
+    /// The newest incoming picture ID of the current source, forwarded or left out.
+    private var newestIncoming: UInt16?
+    /// Incoming picture IDs left out that moved later ones down by one, oldest first (at most
+    /// ``skippedLimit``, all within a quarter of the ID space of ``newestIncoming``).
+    private var skipped: [UInt16] = []
+    static let skippedLimit = 64
 
     /// Rewrites the descriptor at the start of `payload` (an outgoing copy) for a packet of stream
     /// `ssrc`; a payload too short for what its descriptor announces is left as it is.
@@ -30,6 +42,8 @@ struct VP8PictureIDRewriter {
                 spliceTL0 = true
             }
             source = ssrc
+            newestIncoming = nil
+            skipped.removeAll(keepingCapacity: true)
         }
         if let at = fields.pictureID {
             let incoming = Self.read(payload, at: at)
@@ -37,7 +51,14 @@ struct VP8PictureIDRewriter {
                 pictureOffset = (lastPictureID.map { $0 &+ 1 } ?? incoming.value) &- incoming.value
                 splicePicture = false
             }
-            let value = (incoming.value &+ pictureOffset) & (incoming.long ? 0x7FFF : 0x7F)
+            var shift: UInt16 = 0
+            if let newest = newestIncoming, !Self.isNewer(incoming.value, than: newest, long: incoming.long) {
+                // A late packet: above its own ID by the pictures left out after it.
+                shift = UInt16(skipped.reversed().prefix { Self.isNewer($0, than: incoming.value, long: incoming.long) }.count)
+            } else {
+                newestIncoming = incoming.value
+            }
+            let value = (incoming.value &+ pictureOffset &+ shift) & (incoming.long ? 0x7FFF : 0x7F)
             if incoming.long {
                 payload[at] = 0x80 | UInt8(value >> 8 & 0x7F)
                 payload[at + 1] = UInt8(truncatingIfNeeded: value)
@@ -56,8 +77,27 @@ struct VP8PictureIDRewriter {
         }
     }
 
+    /// A packet of `ssrc` that is not sent: when it begins a picture newer than any seen, later
+    /// pictures go out one ID lower. Other packets of that picture, older pictures, packets of
+    /// another source (whose first sent picture continues the IDs anyway) change nothing.
+    mutating func skip(_ payload: UnsafeRawBufferPointer, ssrc: UInt32) {
+        guard source == ssrc, !splicePicture, let at = Self.locate(payload)?.pictureID, at < payload.count else { return }
+        let long = payload[at] & 0x80 != 0
+        guard !long || at + 1 < payload.count else { return }
+        let value = long ? UInt16(payload[at] & 0x7F) << 8 | UInt16(payload[at + 1]) : UInt16(payload[at])
+        guard let newest = newestIncoming, Self.isNewer(value, than: newest, long: long) else { return }
+        newestIncoming = value
+        pictureOffset &-= 1
+        skipped.append(value)
+        let reach: UInt16 = long ? 0x2000 : 0x20
+        skipped.removeAll { (value &- $0) & (long ? 0x7FFF : 0x7F) >= reach }
+        if skipped.count > Self.skippedLimit { skipped.removeFirst(skipped.count - Self.skippedLimit) }
+    }
+
     /// Where the picture ID and TL0PICIDX sit in a payload's descriptor, if it has them.
-    private static func locate(_ p: UnsafeMutableRawBufferPointer) -> (pictureID: Int?, tl0: Int?)? {
+    private static func locate(_ p: UnsafeMutableRawBufferPointer) -> (pictureID: Int?, tl0: Int?)? { locate(UnsafeRawBufferPointer(p)) }
+
+    private static func locate(_ p: UnsafeRawBufferPointer) -> (pictureID: Int?, tl0: Int?)? {
         guard p.count >= 2, p[0] & 0x80 != 0 else { return nil }
         let x = p[1]
         var i = 2

@@ -89,7 +89,7 @@ enum WHIPRoutes {
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }
-        var body = request.body
+        let body = request.body
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: maxOfferBytes)

@@ -311,21 +311,65 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
 }
 
 @Suite struct StreamRewriterTests {
-    @Test func aSourceChangeContinuesTheSequenceAndTheClock() {
+    @Test func aSourceChangeContinuesTheSequenceAndTheClock() throws {
         var r = StreamRewriter(clockRate: 90_000)
         var out: [(UInt16, UInt32)] = []
         for i in 0..<10 {  // source A: seq 65530…, ts 1000 + 3000 i, every 33 ms
-            out.append(r.rewrite(ssrc: 0xA, sequenceNumber: UInt16(truncatingIfNeeded: 65_530 + i), timestamp: UInt32(1_000 + 3_000 * i), now: .milliseconds(Double(i) * 33)))
+            let o = r.rewrite(ssrc: 0xA, sequenceNumber: UInt16(truncatingIfNeeded: 65_530 + i), timestamp: UInt32(1_000 + 3_000 * i), now: .milliseconds(Double(i) * 33))
+            out.append(try #require(o))
         }
         #expect(out.map(\.0) == (0..<10).map { UInt16(truncatingIfNeeded: 65_530 + $0) })  // the first source passes through
         // Source B starts far away; 100 ms after A's last packet.
         for i in 0..<5 {
-            out.append(r.rewrite(ssrc: 0xB, sequenceNumber: UInt16(7_000 + i), timestamp: UInt32(500_000 + 3_000 * i), now: .milliseconds(397 + Double(i) * 33)))
+            let o = r.rewrite(ssrc: 0xB, sequenceNumber: UInt16(7_000 + i), timestamp: UInt32(500_000 + 3_000 * i), now: .milliseconds(397 + Double(i) * 33))
+            out.append(try #require(o))
         }
         let seqs = out.map(\.0)
         for (a, b) in zip(seqs, seqs.dropFirst()) { #expect(b == a &+ 1) }
         let (lastA, firstB) = (out[9].1, out[10].1)
         #expect(firstB &- lastA == 9_000)  // 100 ms at 90 kHz
         #expect(r.original(seqs[12]) == 7_002)  // NACKs map back to the current source
+    }
+
+    /// Packets left out (a temporal layer a viewer does not get) leave no hole: what is sent goes
+    /// on by one, across the 16-bit wrap, and each number maps back to the packet it carried.
+    @Test func skippedPacketsLeaveNoHoleAndNACKsMapBack() throws {
+        var r = StreamRewriter(clockRate: 90_000)
+        var sent: [(input: UInt16, output: UInt16)] = []
+        for i in 0..<40 {
+            let seq = UInt16(truncatingIfNeeded: 65_520 + i)
+            if i >= 5 && i % 2 == 1 {
+                r.skip(ssrc: 0xA, sequenceNumber: seq)
+            } else {
+                let o = r.rewrite(ssrc: 0xA, sequenceNumber: seq, timestamp: UInt32(i * 3_000), now: .milliseconds(Double(i) * 33))
+                sent.append((seq, try #require(o).0))
+            }
+        }
+        for (a, b) in zip(sent, sent.dropFirst()) { #expect(b.output == a.output &+ 1, "\(a) → \(b)") }
+        for s in sent { #expect(r.original(s.output) == s.input) }
+        #expect(r.original(sent.last!.output &+ 1) == nil, "a number not sent yet maps to nothing")
+    }
+
+    /// A packet that arrives after later ones were sent and left out gets the number it would have
+    /// had in order; one more than ``StreamRewriter/window`` behind the newest gets none (its
+    /// number cannot be known), and a skip of an old packet changes nothing.
+    @Test func aLatePacketIsNumberedAsIfItHadComeInOrder() throws {
+        var r = StreamRewriter(clockRate: 90_000)
+        func send(_ seq: UInt16) -> UInt16? { r.rewrite(ssrc: 0xA, sequenceNumber: seq, timestamp: 0, now: .zero)?.0 }
+        var got: [UInt16?] = [send(1), send(2)]
+        r.skip(ssrc: 0xA, sequenceNumber: 3)
+        got.append(send(5))  // 4 is still on its way
+        r.skip(ssrc: 0xA, sequenceNumber: 6)
+        got.append(send(4))
+        got.append(send(7))
+        r.skip(ssrc: 0xA, sequenceNumber: 4)  // already sent: nothing moves
+        got.append(send(8))
+        r.skip(ssrc: 0xB, sequenceNumber: 9)  // another source: nothing moves
+        got.append(send(9))
+        #expect(got == [1, 2, 4, 3, 5, 6, 7], "in order: 1 2 (3 left out) 4 5 (6 left out) 7 8 9 → 1 2 3 4 5 6 7")
+        for seq in UInt16(10)...UInt16(700) { _ = send(seq) }
+        let tooOld = send(700 - StreamRewriter.window), oldest = send(701 - StreamRewriter.window)
+        #expect(tooOld == nil)
+        #expect(oldest != nil)
     }
 }

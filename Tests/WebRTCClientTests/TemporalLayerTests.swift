@@ -1,0 +1,307 @@
+import Foundation
+import MediaPipeline
+import MediaWire
+@testable import Relay
+import Testing
+import WebRTCClient
+
+/// Issue 16, item 2's temporal half: a simulcast layer's VP8 temporal layers (Chromium's pattern
+/// TL0, TL2, TL1, TL2, with layer-sync frames as libwebrtc marks them) are left out for a viewer
+/// whose path does not carry them — down at any frame, up only at a layer-sync frame — and what it
+/// gets stays one stream: consecutive sequence numbers, picture IDs and TL0PICIDX. Through a
+/// socket-free ``RelayState`` with peers that did the real handshake; the choice itself is
+/// ``TemporalLayerSelection``, tested alone below.
+@Suite struct TemporalLayerTests {
+    /// A simulcast publisher whose layers carry temporal layers: one packet per frame, or
+    /// `packetsPerFrame` (the first with S = 1).
+    final class Publisher {
+        let peer: ConnectedPeer
+        let ssrcs: [UInt32] = [0x1111_0001, 0x2222_0002, 0x3333_0003]
+        var sequence: [UInt16] = [100, 20_000, 65_500]
+        var pictureID: [UInt16] = [5, 10_000, 32_760]
+        var tl0: [UInt8] = [0, 100, 250]
+        var frameNumber = [0, 0, 0]
+        var packetsPerFrame = 1
+
+        init(_ peer: ConnectedPeer) { self.peer = peer }
+
+        /// libwebrtc's three-layer pattern: TL0, TL2, TL1, TL2; in each run of eight frames the
+        /// TL2 frame after TL0 and the TL1 frame after it are layer syncs (they refer to TL0 only).
+        static func layer(ofFrame n: Int) -> (tid: UInt8, sync: Bool) {
+            let tid: UInt8 = [0, 2, 1, 2][n % 4]
+            return (tid, n % 8 == 1 || n % 8 == 2)
+        }
+
+        /// The packets of `layer`'s next frame. Payload: descriptor (X, I 15-bit, L, T), the VP8
+        /// header, then tags: 0xA0 + layer, the frame number's low byte, the TID, the packet index.
+        func frame(_ layer: Int, key: Bool = false) throws -> [[UInt8]] {
+            let n = frameNumber[layer]
+            frameNumber[layer] += 1
+            let (tid, sync) = key ? (0, false) : Self.layer(ofFrame: n)
+            if tid == 0 { tl0[layer] &+= 1 }
+            let pid = pictureID[layer]
+            pictureID[layer] = (pid &+ 1) & 0x7FFF
+            let body =
+                key
+                ? VP8KeyFrameHeader(width: SimulcastTests.sizes[layer].0, height: SimulcastTests.sizes[layer].1).serialized()
+                : [0x01] + [UInt8](repeating: 0, count: 9)
+            return try (0..<packetsPerFrame).map { i in
+                let descriptor: [UInt8] = [
+                    i == 0 ? 0x90 : 0x80, 0xE0, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF), tl0[layer], tid << 6 | (sync ? 0x20 : 0),
+                ]
+                let payload = descriptor + (i == 0 ? body : [UInt8](repeating: 0, count: 10)) + [0xA0 + UInt8(layer), UInt8(n & 0xFF), tid, UInt8(i)]
+                defer { sequence[layer] &+= 1 }
+                return try peer.rtp(
+                    ssrc: ssrcs[layer], sequence: sequence[layer], payload: payload, rid: SimulcastTests.rids[layer], marker: i == packetsPerFrame - 1)
+            }
+        }
+    }
+
+    /// One packet as the viewer saw it.
+    struct Got: Equatable {
+        var layer: Int, frame: Int, tid: UInt8, sync: Bool, packet: Int, sequence: UInt16, pictureID: UInt16, tl0: UInt8
+    }
+
+    static func got(_ peer: ConnectedPeer, _ datagrams: [OutgoingDatagram]) -> [Got] {
+        peer.received(datagrams).compactMap { p in
+            guard p.header.payloadType == ClientOffer.videoPayloadType, p.payload.count >= 20 else { return nil }
+            let pl = p.payload
+            let n = pl.count
+            return Got(
+                layer: Int(pl[n - 4]) - 0xA0, frame: Int(pl[n - 3]), tid: pl[n - 2], sync: pl[5] & 0x20 != 0, packet: Int(pl[n - 1]),
+                sequence: p.header.sequenceNumber, pictureID: UInt16(pl[2] & 0x7F) << 8 | UInt16(pl[3]), tl0: pl[4])
+        }
+    }
+
+    struct Setup {
+        let world: PublicationTests.World
+        let publisher: Publisher
+        let viewer: ConnectedPeer
+        var now = MediaTime.zero
+        var sent: [OutgoingDatagram] = []
+
+        init(quality: Quality = .source) throws {
+            world = try PublicationTests.World()
+            publisher = Publisher(
+                try ConnectedPeer.connect(to: world.relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+            viewer = try ConnectedPeer.connect(to: world.relay, room: "r", identity: "v", publishing: false, port: 7_001, quality: quality)
+        }
+
+        var subscription: Subscription? { world.relay.sessions[viewer.id]?.subscription }
+
+        /// `frames` frames of every layer, 33 ms apart, with the relay's timers between.
+        mutating func run(frames: Int, keyFirst: Bool = false) throws {
+            for n in 0..<frames {
+                now = now + .milliseconds(33)
+                for layer in 0..<3 {
+                    for packet in try publisher.frame(layer, key: keyFirst && n == 0) {
+                        sent += world.relay.receive(packet, from: publisher.peer.address, now: now)
+                    }
+                }
+                sent += world.relay.tick(now: now)
+            }
+        }
+
+        /// The viewer's path is congested at `bitrate`: its temporal choice is told so.
+        mutating func congest(_ bitrate: Double, rates: [Double]) {
+            subscription?.temporal.estimate(bitrate, congested: true, rates: rates, now: now)
+        }
+    }
+
+    static func expectOneStream(_ got: [Got], sourceLocation: SourceLocation = #_sourceLocation) {
+        for (a, b) in zip(got, got.dropFirst()) {
+            #expect(b.sequence == a.sequence &+ 1, "sequence \(a.sequence) → \(b.sequence)", sourceLocation: sourceLocation)
+            let nextPicture = b.packet == 0 ? (a.pictureID + 1) & 0x7FFF : a.pictureID
+            #expect(b.pictureID == nextPicture, "picture \(a.pictureID) → \(b.pictureID) (frame \(a.frame) → \(b.frame))", sourceLocation: sourceLocation)
+            let nextTL0 = b.tid == 0 && b.packet == 0 ? a.tl0 &+ 1 : a.tl0
+            #expect(b.tl0 == nextTL0, "TL0PICIDX \(a.tl0) → \(b.tl0)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Held to TL0 (congested below what TL0–1 needs): the viewer gets only base-layer frames,
+    /// whole, as one stream — the left-out frames leave no hole in sequence numbers or picture
+    /// IDs — and the packets not sent are counted.
+    @Test func aViewerHeldToTheBaseLayerGetsItAsOneStream() throws {
+        var setup = try Setup()
+        setup.publisher.packetsPerFrame = 3
+        try setup.run(frames: 8, keyFirst: true)
+        setup.congest(150_000, rates: [120_000, 180_000, 300_000])
+        #expect(setup.subscription?.temporal.target == 0)
+        let before = Self.got(setup.viewer, setup.sent)
+        setup.sent = []
+        try setup.run(frames: 40)
+        let after = Self.got(setup.viewer, setup.sent)
+        #expect(after.allSatisfy { $0.tid == 0 && $0.layer == 2 }, "\(after.map(\.tid))")
+        #expect(after.count == 10 * 3, "ten base frames of three packets in forty frames: \(after.count)")
+        Self.expectOneStream(before + after)
+        #expect((setup.world.relay.sessions[setup.viewer.id]?.stats.temporalSkipped ?? 0) == 30 * 3)
+    }
+
+    /// Back up only at a layer-sync frame of a layer it may take: after the hold without
+    /// congestion the target is every layer again, and the first TL1 and TL2 frames the viewer
+    /// gets are layer syncs; the stream stays continuous across both moves.
+    @Test func upOnlyAtALayerSyncFrame() throws {
+        var setup = try Setup()
+        try setup.run(frames: 8, keyFirst: true)
+        setup.congest(150_000, rates: [120_000, 180_000, 300_000])
+        try setup.run(frames: 3)  // frames 8, 9, 10: the pattern's TL0, TL2 sync, TL1 sync
+        // Calm for the hold: the next estimate moves the target up one layer at a time.
+        setup.now = setup.now + TemporalLayerSelection.initialUpHold
+        setup.subscription?.temporal.estimate(400_000, congested: false, rates: [120_000, 180_000, 300_000], now: setup.now)
+        #expect(setup.subscription?.temporal.target == 1)
+        try setup.run(frames: 8)
+        setup.now = setup.now + TemporalLayerSelection.initialUpHold
+        setup.subscription?.temporal.estimate(400_000, congested: false, rates: [120_000, 180_000, 300_000], now: setup.now)
+        #expect(setup.subscription?.temporal.target == TemporalLayerSelection.all)
+        try setup.run(frames: 16)
+        let got = Self.got(setup.viewer, setup.sent)
+        Self.expectOneStream(got)
+        let firstTL1 = try #require(got.first { $0.tid == 1 && $0.frame >= 8 })
+        let firstTL2 = try #require(got.first { $0.tid == 2 && $0.frame >= 8 })
+        #expect(firstTL1.sync && firstTL2.sync, "TL1 from frame \(firstTL1.frame) (sync \(firstTL1.sync)), TL2 from \(firstTL2.frame) (sync \(firstTL2.sync))")
+        // Frames 8–10 went by while held: 9 (TL2 sync) and 10 (TL1 sync) were not taken.
+        #expect(!got.contains { $0.frame == 9 || $0.frame == 10 })
+        #expect(got.suffix(8).map(\.frame) == Array(27...34), "every frame at the end: \(got.suffix(8).map(\.frame))")
+    }
+
+    /// A NACK for a packet after left-out frames is answered with that very packet, under the
+    /// numbers the viewer saw.
+    @Test func aNACKAfterLeftOutFramesGetsThePacketItNames() throws {
+        var setup = try Setup()
+        try setup.run(frames: 8, keyFirst: true)
+        setup.congest(150_000, rates: [120_000, 180_000, 300_000])
+        setup.sent = []
+        try setup.run(frames: 12)
+        // The viewer's second packet is lost on the way (its header is in the clear; a packet
+        // decrypted once would be refused the second time as a replay).
+        let media = setup.sent.filter {
+            $0.to == setup.viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0)
+        }
+        try #require(media.count == 3)
+        let got = Self.got(setup.viewer, [media[0], media[2]])
+        let lostSequence = try #require(media[1].buffer.getInteger(at: media[1].buffer.readerIndex + 2, as: UInt16.self))
+        #expect(got.map(\.frame) == [8, 16] && got[0].sequence &+ 2 == got[1].sequence && got[0].sequence &+ 1 == lostSequence)
+        let lost = Got(
+            layer: 2, frame: 12, tid: 0, sync: false, packet: 0, sequence: lostSequence, pictureID: (got[0].pictureID + 1) & 0x7FFF, tl0: got[0].tl0 &+ 1)
+        let videoSSRC = try #require(setup.viewer.answer.videoSSRC)
+        let nack = try setup.viewer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: 1)), .nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: videoSSRC, lost: [lostSequence])),
+        ])
+        let again = Self.got(setup.viewer, setup.world.relay.receive(nack, from: setup.viewer.address, now: setup.now + .milliseconds(1)))
+        #expect(again == [lost])
+    }
+
+    /// A move to another simulcast layer takes all its temporal layers from its key frame on.
+    @Test func anotherSimulcastLayerStartsWithAllItsTemporalLayers() throws {
+        var setup = try Setup()
+        try setup.run(frames: 8, keyFirst: true)
+        setup.congest(150_000, rates: [120_000, 180_000, 300_000])
+        _ = try setup.world.relay.setQuality(id: setup.viewer.id, quality: .medium, now: setup.now)
+        setup.sent = []
+        try setup.run(frames: 8, keyFirst: true)
+        let got = Self.got(setup.viewer, setup.sent)
+        #expect(got.map(\.layer) == [1, 1, 1, 1, 1, 1, 1, 1])
+        #expect(got.map(\.tid) == [0, 2, 1, 2, 0, 2, 1, 2])
+        #expect(setup.subscription?.temporal.target == TemporalLayerSelection.all)
+    }
+
+    // MARK: The choice, alone
+
+    /// On congestion, the highest layer whose rate fits (TL0 at least); no move up before the
+    /// hold; a move up undone within the failure window doubles the hold, up to its maximum; one
+    /// that held resets it; a layer with no temporal layers gets everything.
+    @Test func theChoiceFollowsTheEstimate() {
+        var t = TemporalLayerSelection()
+        let rates = [100_000.0, 150_000, 250_000]
+        var now = MediaTime.milliseconds(1_000)
+        t.estimate(200_000, congested: true, rates: rates, now: now)
+        #expect(t.target == 1)
+        t.estimate(50_000, congested: true, rates: rates, now: now)
+        #expect(t.target == 0, "below TL0's rate: TL0 still")
+        t.estimate(500_000, congested: false, rates: rates, now: now + .milliseconds(1_900))
+        #expect(t.target == 0, "not before the hold")
+        now = now + TemporalLayerSelection.initialUpHold
+        t.estimate(500_000, congested: false, rates: rates, now: now)
+        #expect(t.target == 1)
+        // Undone a second later: the hold doubles.
+        now = now + .milliseconds(1_000)
+        t.estimate(120_000, congested: true, rates: rates, now: now)
+        #expect(t.target == 0 && t.upHold == TemporalLayerSelection.initialUpHold + TemporalLayerSelection.initialUpHold)
+        for _ in 0..<6 {
+            now = now + t.upHold
+            t.estimate(500_000, congested: false, rates: rates, now: now)
+            now = now + .milliseconds(500)
+            t.estimate(120_000, congested: true, rates: rates, now: now)
+        }
+        #expect(t.upHold == TemporalLayerSelection.maximumUpHold)
+        // Up twice, and held past the failure window: the hold is back to its start.
+        now = now + t.upHold
+        t.estimate(500_000, congested: false, rates: rates, now: now)
+        now = now + t.upHold
+        t.estimate(500_000, congested: false, rates: rates, now: now)
+        #expect(t.target == TemporalLayerSelection.all)
+        #expect(t.upHold == TemporalLayerSelection.initialUpHold)
+        // A layer without temporal layers: everything.
+        t.estimate(120_000, congested: true, rates: rates, now: now)
+        #expect(t.target == 0)
+        t.estimate(10_000, congested: true, rates: [], now: now)
+        #expect(t.target == TemporalLayerSelection.all)
+    }
+
+    /// Per packet: a move down waits for the start of a frame (a frame is never cut), a move up
+    /// for a layer-sync frame of a layer it may take, or a key frame; packets without a TID go.
+    @Test func movesHappenAtFramesAndUpOnlyAtLayerSync() {
+        var t = TemporalLayerSelection()
+        t.estimate(1, congested: true, rates: [10, 20, 30], now: .milliseconds(10))
+        #expect(t.target == 0 && t.current == TemporalLayerSelection.all)
+        let a1 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: false, keyFrame: false)
+        #expect(a1, "the rest of a frame under way goes")
+        let a2 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: true, keyFrame: false)
+        #expect(!a2)
+        #expect(t.current == 0)
+        let a3 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: false)
+        #expect(a3)
+        let a4 = t.admits(temporalLayer: nil, layerSync: false, startOfFrame: true, keyFrame: false)
+        #expect(a4)
+        t.estimate(1_000, congested: false, rates: [10, 20, 30], now: .milliseconds(10) + TemporalLayerSelection.initialUpHold)
+        #expect(t.target == 1)
+        let a5 = t.admits(temporalLayer: 1, layerSync: false, startOfFrame: true, keyFrame: false)
+        #expect(!a5, "not a sync frame")
+        let a6 = t.admits(temporalLayer: 2, layerSync: true, startOfFrame: true, keyFrame: false)
+        #expect(!a6, "above the target")
+        let a7 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: false, keyFrame: false)
+        #expect(!a7, "not the start of a frame")
+        let a8 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: true, keyFrame: false)
+        #expect(a8)
+        #expect(t.current == 1)
+        t.reset()
+        let a9 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: true)
+        #expect(a9)
+        #expect(t.current == TemporalLayerSelection.all)
+    }
+
+    /// The picture IDs of left-out pictures are closed up: later pictures go on by one, a late
+    /// packet of an earlier picture keeps the ID it would have had, across the 15-bit wrap.
+    @Test func pictureIDsOfLeftOutPicturesAreClosedUp() {
+        var r = VP8PictureIDRewriter()
+        func packet(_ pid: UInt16) -> [UInt8] { [0x90, 0x80, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF), 0] }
+        func written(_ pid: UInt16, ssrc: UInt32 = 1) -> UInt16 {
+            var b = packet(pid)
+            b.withUnsafeMutableBytes { r.rewrite($0, ssrc: ssrc) }
+            return UInt16(b[2] & 0x7F) << 8 | UInt16(b[3])
+        }
+        func skip(_ pid: UInt16, ssrc: UInt32 = 1) { packet(pid).withUnsafeBytes { r.skip($0, ssrc: ssrc) } }
+        var out = [written(32_766), written(32_767)]
+        skip(0)
+        skip(0)  // another packet of the same picture
+        out.append(written(1))
+        skip(2)
+        out.append(written(3))
+        #expect(out == [32_766, 32_767, 0, 1])
+        #expect(written(1) == 0, "a late packet of picture 1 keeps its ID")
+        skip(0)  // an older picture: nothing moves
+        #expect(written(4) == 2)
+        skip(5, ssrc: 2)  // another source: nothing moves
+        #expect(written(5) == 3)
+    }
+}
