@@ -65,6 +65,17 @@ public struct AIMDRateControl: Sendable {
         return rate
     }
 
+    /// A probe (``BandwidthProbe``) measured the path at `bitrate`: the rate starts from there when
+    /// that is higher, as GCC takes a probe's result as its estimate — without it the rate would
+    /// climb 8% a second from what the smaller stream it was sent needed, and the first overuse
+    /// after a move up would find the estimate far below the stream the probe made room for. The
+    /// path is no longer where it last overflowed.
+    public mutating func probed(_ bitrate: Double) {
+        guard bitrate > rate else { return }
+        rate = min(bitrate, maximum)
+        averageMax = nil
+    }
+
     private func standardDeviation(_ average: Double) -> Double { (varianceMax * average).squareRoot() }
 
     private mutating func updateMax(_ kbps: Double) {

@@ -96,6 +96,10 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         return MediaTime(microseconds: latest.delay - floor)
     }
 
+    /// A probe's measured rate (bit/s): the delay-based rate starts from it when that is higher
+    /// (``AIMDRateControl/probed(_:)``); a loss-based cap stays.
+    public mutating func probed(_ bitrate: Double) { rateControl.probed(bitrate) }
+
     /// The rate the viewer acknowledged over the last half second (bit/s), once it spans 100 ms.
     public var acknowledged: Double? {
         guard let first = received.first, let last = received.last, last.at - first.at >= MediaTime(microseconds: 100_000) else { return nil }

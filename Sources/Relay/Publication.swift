@@ -333,9 +333,13 @@ final class Publication {
                     guard keyFrameStart == true else { continue }
                     s.layers.current = layer
                     s.layers.switchedAt = header.sequenceNumber
-                    s.temporal.reset()
-                } else if let first = s.layers.switchedAt, Int16(bitPattern: header.sequenceNumber &- first) < 0 {
-                    continue
+                    s.temporal.newLayer()
+                } else if let first = s.layers.switchedAt {
+                    let since = Int16(bitPattern: header.sequenceNumber &- first)
+                    if since < 0 { continue }
+                    // Far enough on that no packet from before can come (half the 16-bit space later
+                    // the comparison would turn, and the layer's packets read as older).
+                    if since > Int16(StreamRewriter.horizon) { s.layers.switchedAt = nil }
                 }
                 if let t = temporal {
                     var key = false
@@ -343,7 +347,11 @@ final class Publication {
                         if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
                         key = keyFrameStart == true
                     }
-                    guard s.temporal.admits(temporalLayer: t.layer, layerSync: t.layerSync, startOfFrame: t.startOfFrame, keyFrame: key) else {
+                    guard
+                        s.temporal.admits(
+                            temporalLayer: t.layer, layerSync: t.layerSync, startOfFrame: t.startOfFrame, keyFrame: key,
+                            sequenceNumber: header.sequenceNumber)
+                    else {
                         s.skip(packet, header: header)
                         continue
                     }

@@ -71,12 +71,17 @@ extension RelayState {
     private func adapt(_ s: Subscription, to block: RTCPReportBlock, now: MediaTime) -> [OutgoingDatagram] {
         let relayBusy = loopLoad.isSaturated
         if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
-        guard
-            let q = s.adaptation?.report(
-                fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
-                bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s),
-                relayBusy: relayBusy, now: now)
-        else { return [] }
+        let q = s.adaptation?.report(
+            fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
+            bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s),
+            relayBusy: relayBusy, now: now)
+        // Receiver reports decide again (transport-wide feedback stopped, or never came): nothing
+        // steers its temporal layers, so it gets them all.
+        if s.adaptation?.delayBased == false, s.temporal.target != TemporalLayerSelection.all {
+            s.temporal.release()
+            s.peer.stats.temporalChanges += 1
+        }
+        guard let q else { return [] }
         return adapt(s, to: q)
     }
 
@@ -115,6 +120,7 @@ extension RelayState {
         }
         switch s.probe.feedback(packets, now: now) {
         case .rate(let rate):
+            s.bandwidth?.probed(rate)
             let up = relayBusy ? nil : s.adaptation?.probed(rate, sourceBitrate: sourceBitrate, measured: measured, now: now)
             s.probe.judged(success: up != nil, now: now)
             logger.debug("probe", metadata: ["session": .string(s.peer.id), "rate": .stringConvertible(Int(rate)), "up": .string(up?.rawValue ?? "no")])

@@ -10,9 +10,11 @@ import MediaWire
 /// A packet left out that is the newest of its source so far (``skip(ssrc:sequenceNumber:)``)
 /// closes its hole: every later packet goes out one number lower. A packet that arrives late is
 /// numbered as if it had come in order — one higher for each packet left out after it — as long
-/// as it is within ``window`` of the newest; an older one is refused (mediasoup's `SeqManager`
-/// works the same way). What each outgoing number carried is remembered for the last
-/// ``window`` numbers, so a NACK maps back to the input packet exactly (``original(_:)``).
+/// as it is within ``horizon`` of the newest (a packet the relay asked its publisher for again
+/// comes at most 1 s late: ``NACKGenerator``); an older one is refused (mediasoup's `SeqManager`
+/// works the same way), and ``restartRun`` of them in a row are a restart of the input's
+/// numbering, continued like a new source. What each outgoing number carried is remembered for
+/// the last ``window`` numbers, so a NACK maps back to the input packet exactly (``original(_:)``).
 struct StreamRewriter: Sendable {
     let clockRate: Int
     /// The input SSRC being forwarded.
@@ -30,21 +32,34 @@ struct StreamRewriter: Sendable {
     /// The newest input sequence number of the current source, sent or left out.
     private var newestInput: UInt16?
     /// Input sequence numbers left out that moved later packets down one, oldest first, all
-    /// within ``window`` of ``newestInput`` (so at most ``window`` of them).
+    /// within ``horizon`` of ``newestInput`` (so at most ``horizon`` of them: trimmed as it advances).
     private var skipped: [UInt16] = []
+    /// Packets refused in a row for being more than ``horizon`` behind.
+    private var refused = 0
     /// The input sequence number each recent outgoing number carried, at `outgoing % window`.
     private var carried: [(outgoing: UInt16, input: UInt16)?] = []
 
-    /// How far back (in input sequence numbers) a late packet is still numbered, and how many
-    /// outgoing numbers map back to their input for NACKs: the retransmission cache's depth.
+    /// How many outgoing numbers map back to their input for NACKs: the retransmission cache's depth.
     static let window: UInt16 = 512
+    /// How far back (in input sequence numbers) a late packet is still numbered: a second of a
+    /// stream of up to 2,048 packets a second (~20 Mbit/s).
+    static let horizon: UInt16 = 2_048
+    /// This many packets in a row beyond the window: the input restarted its numbering.
+    static let restartRun = 3
 
     init(clockRate: Int) { self.clockRate = clockRate }
 
     /// The outgoing sequence number and timestamp for an input packet; nil for a packet of the
-    /// current source more than ``window`` older than its newest (its number cannot be known).
+    /// current source more than ``horizon`` older than its newest (its number cannot be known).
     mutating func rewrite(ssrc: UInt32, sequenceNumber: UInt16, timestamp: UInt32, now: MediaTime) -> (UInt16, UInt32)? {
-        if source != ssrc {
+        var restart = false
+        if source == ssrc, let newest = newestInput, !isNewer(sequenceNumber, than: newest), newest &- sequenceNumber >= Self.horizon {
+            refused += 1
+            guard refused >= Self.restartRun else { return nil }
+            restart = true  // continued after the last number sent, as a new source is
+        }
+        refused = 0
+        if source != ssrc || restart {
             if source != nil, let lastSent {
                 // Continue one after the last number sent, and advance the clock by the time since.
                 sequenceOffset = lastSequence &+ 1 &- sequenceNumber
@@ -59,10 +74,9 @@ struct StreamRewriter: Sendable {
         var seq = sequenceNumber &+ sequenceOffset
         if let newest = newestInput, !isNewer(sequenceNumber, than: newest) {
             // Late: above its own number by the packets left out since it was due.
-            guard newest &- sequenceNumber < Self.window else { return nil }
-            seq &+= UInt16(truncatingIfNeeded: skipped.reversed().prefix { isNewer($0, than: sequenceNumber) }.count)
+            seq &+= UInt16(truncatingIfNeeded: skippedAfter(sequenceNumber, newest: newest))
         } else {
-            newestInput = sequenceNumber
+            advance(to: sequenceNumber)
         }
         let ts = timestamp &+ timestampOffset
         if lastSent == nil || isNewer(seq, than: lastSequence) {
@@ -80,15 +94,31 @@ struct StreamRewriter: Sendable {
     /// of another source, whose first sent packet continues the numbers anyway) changes nothing.
     mutating func skip(ssrc: UInt32, sequenceNumber: UInt16) {
         guard source == ssrc, let newest = newestInput, isNewer(sequenceNumber, than: newest) else { return }
-        newestInput = sequenceNumber
+        advance(to: sequenceNumber)
         sequenceOffset &-= 1
         skipped.append(sequenceNumber)
-        // Only what a late packet within the window can still need.
-        if let stale = skipped.firstIndex(where: { sequenceNumber &- $0 < Self.window }), stale > 0 {
-            skipped.removeFirst(stale)
-        } else if skipped.count > Int(Self.window) {
-            skipped.removeFirst(skipped.count - Int(Self.window))
+    }
+
+    /// The newest input is now `sequenceNumber`: what left the window is forgotten (a late
+    /// packet that far back is refused anyway).
+    private mutating func advance(to sequenceNumber: UInt16) {
+        newestInput = sequenceNumber
+        var stale = 0
+        while stale < skipped.count, sequenceNumber &- skipped[stale] >= Self.horizon { stale += 1 }
+        if stale > 0 { skipped.removeFirst(stale) }
+    }
+
+    /// How many packets left out are newer than the late `sequenceNumber` (both within the
+    /// horizon of `newest`): a binary search, as ``skipped`` is in order — a hostile stream of
+    /// late packets costs a few comparisons each, not the whole list.
+    private func skippedAfter(_ sequenceNumber: UInt16, newest: UInt16) -> Int {
+        let behind = newest &- sequenceNumber
+        var low = 0, high = skipped.count
+        while low < high {  // the first entry nearer the newest than `sequenceNumber` is
+            let mid = (low + high) / 2
+            if newest &- skipped[mid] < behind { high = mid } else { low = mid + 1 }
         }
+        return skipped.count - low
     }
 
     /// The input sequence number behind an outgoing one (to answer a NACK from the cache); nil for

@@ -77,10 +77,14 @@ final class Subscription {
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
         allocator: ByteBufferAllocator, drops: DropCounter
     ) -> OutgoingDatagram? {
-        guard let slot = slots[kind],
+        guard let slot = slots[kind] else { return nil }
+        guard
             let (seq, ts) = slots[kind]?.rewriter.rewrite(
                 ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
-        else { return nil }
+        else {
+            drops.count("rtp-too-late")
+            return nil
+        }
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
         guard
             let out = write(

@@ -26,10 +26,12 @@ struct VP8PictureIDRewriter {
     private var lastTL0: UInt8?
     /// The newest incoming picture ID of the current source, forwarded or left out.
     private var newestIncoming: UInt16?
-    /// Incoming picture IDs left out that moved later ones down by one, oldest first (at most
-    /// ``skippedLimit``, all within a quarter of the ID space of ``newestIncoming``).
+    /// Incoming picture IDs left out that moved later ones down by one, oldest first, all within
+    /// ``window`` of ``newestIncoming`` (a quarter of the space for 7-bit IDs): trimmed as it advances.
     private var skipped: [UInt16] = []
-    static let skippedLimit = 64
+    /// How far back (in pictures) a late packet's ID is still corrected: as far as
+    /// ``StreamRewriter/horizon`` (in packets, at least one a picture) lets a late packet through.
+    static let window: UInt16 = StreamRewriter.horizon
 
     /// Rewrites the descriptor at the start of `payload` (an outgoing copy) for a packet of stream
     /// `ssrc`; a payload too short for what its descriptor announces is left as it is.
@@ -53,10 +55,11 @@ struct VP8PictureIDRewriter {
             }
             var shift: UInt16 = 0
             if let newest = newestIncoming, !Self.isNewer(incoming.value, than: newest, long: incoming.long) {
-                // A late packet: above its own ID by the pictures left out after it.
-                shift = UInt16(skipped.reversed().prefix { Self.isNewer($0, than: incoming.value, long: incoming.long) }.count)
+                // A late packet (or another packet of the newest picture): above its own ID by the
+                // pictures left out after it.
+                shift = UInt16(skippedAfter(incoming.value, newest: newest, long: incoming.long))
             } else {
-                newestIncoming = incoming.value
+                advance(to: incoming.value, long: incoming.long)
             }
             let value = (incoming.value &+ pictureOffset &+ shift) & (incoming.long ? 0x7FFF : 0x7F)
             if incoming.long {
@@ -86,12 +89,31 @@ struct VP8PictureIDRewriter {
         guard !long || at + 1 < payload.count else { return }
         let value = long ? UInt16(payload[at] & 0x7F) << 8 | UInt16(payload[at + 1]) : UInt16(payload[at])
         guard let newest = newestIncoming, Self.isNewer(value, than: newest, long: long) else { return }
-        newestIncoming = value
+        advance(to: value, long: long)
         pictureOffset &-= 1
         skipped.append(value)
-        let reach: UInt16 = long ? 0x2000 : 0x20
-        skipped.removeAll { (value &- $0) & (long ? 0x7FFF : 0x7F) >= reach }
-        if skipped.count > Self.skippedLimit { skipped.removeFirst(skipped.count - Self.skippedLimit) }
+    }
+
+    /// The newest incoming picture ID is now `value`: what left the window is forgotten.
+    private mutating func advance(to value: UInt16, long: Bool) {
+        newestIncoming = value
+        let mask: UInt16 = long ? 0x7FFF : 0x7F, reach = long ? Self.window : 0x20
+        var stale = 0
+        while stale < skipped.count, (value &- skipped[stale]) & mask >= reach { stale += 1 }
+        if stale > 0 { skipped.removeFirst(stale) }
+    }
+
+    /// How many left-out pictures are newer than `value`: a binary search over ``skipped``, in
+    /// order (a hostile stream of late packets costs a few comparisons each).
+    private func skippedAfter(_ value: UInt16, newest: UInt16, long: Bool) -> Int {
+        let mask: UInt16 = long ? 0x7FFF : 0x7F
+        let behind = (newest &- value) & mask
+        var low = 0, high = skipped.count
+        while low < high {
+            let mid = (low + high) / 2
+            if (newest &- skipped[mid]) & mask < behind { high = mid } else { low = mid + 1 }
+        }
+        return skipped.count - low
     }
 
     /// Where the picture ID and TL0PICIDX sit in a payload's descriptor, if it has them.

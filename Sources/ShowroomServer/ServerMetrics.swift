@@ -79,6 +79,8 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_upstream_recovered_packets_total", [], to: t.recovered)
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
+        advance("showroom_relay_temporal_skipped_packets_total", [], to: t.temporalSkipped)
+        advance("showroom_relay_temporal_changes_total", [], to: t.temporalChanges)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
     }
 

@@ -127,6 +127,24 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
         #expect(up - 20 <= 20, "took \(up - 20) s")
     }
 
+    /// A probe's measured rate is where the estimate starts from when it is higher (GCC's way):
+    /// the rate does not have to climb 8% a second from what a smaller stream needed; a lower one
+    /// changes nothing; an overuse after it backs off from what is acknowledged, as always.
+    @Test func aProbesRateRaisesTheEstimate() {
+        var aimd = AIMDRateControl(start: 150_000)
+        _ = aimd.update(.normal, acknowledged: 140_000, rtt: .milliseconds(40), now: .milliseconds(100))
+        let before = aimd.rate
+        aimd.probed(90_000)
+        #expect(aimd.rate == before)
+        aimd.probed(800_000)
+        #expect(aimd.rate == 800_000)
+        _ = aimd.update(.overusing, acknowledged: 500_000, rtt: .milliseconds(40), now: .milliseconds(200))
+        #expect(aimd.rate == 425_000)
+        var estimator = DelayBasedBandwidthEstimator(start: 150_000)
+        estimator.probed(700_000)
+        #expect(estimator.estimate == 700_000)
+    }
+
     @Test func queueingDelayGrowthIsCaught() {
         // The capacity falls from 2 to 0.8 Mbit/s over 10 s: the queue grows slowly, not in a step.
         var path = BottleneckPath(capacity: { t in

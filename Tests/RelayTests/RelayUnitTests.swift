@@ -351,7 +351,7 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
     }
 
     /// A packet that arrives after later ones were sent and left out gets the number it would have
-    /// had in order; one more than ``StreamRewriter/window`` behind the newest gets none (its
+    /// had in order; one more than ``StreamRewriter/horizon`` behind the newest gets none (its
     /// number cannot be known), and a skip of an old packet changes nothing.
     @Test func aLatePacketIsNumberedAsIfItHadComeInOrder() throws {
         var r = StreamRewriter(clockRate: 90_000)
@@ -367,9 +367,37 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         r.skip(ssrc: 0xB, sequenceNumber: 9)  // another source: nothing moves
         got.append(send(9))
         #expect(got == [1, 2, 4, 3, 5, 6, 7], "in order: 1 2 (3 left out) 4 5 (6 left out) 7 8 9 → 1 2 3 4 5 6 7")
-        for seq in UInt16(10)...UInt16(700) { _ = send(seq) }
-        let tooOld = send(700 - StreamRewriter.window), oldest = send(701 - StreamRewriter.window)
+        for seq in UInt16(10)...UInt16(3_000) { _ = send(seq) }
+        let tooOld = send(3_000 - StreamRewriter.horizon), oldest = send(3_001 - StreamRewriter.horizon)
         #expect(tooOld == nil)
         #expect(oldest != nil)
+        // A run of packets that far back is a restart of the input's numbering: continued.
+        let newest = try #require(send(3_001))
+        let back: UInt16 = 3_001 &- 5_000
+        let restart = [send(back), send(back &+ 1), send(back &+ 2), send(back &+ 3)]
+        #expect(restart == [nil, nil, newest &+ 1, newest &+ 2], "\(restart)")
+    }
+
+    /// What was left out long ago is forgotten as the stream advances: a late packet two minutes
+    /// (40,000 packets) after the last skip is numbered by its neighbours, not by stale entries
+    /// that the 16-bit wrap would make look newer.
+    @Test func oldSkipsAreForgottenAsTheStreamAdvances() throws {
+        var r = StreamRewriter(clockRate: 90_000)
+        func send(_ seq: UInt16) -> UInt16? { r.rewrite(ssrc: 0xA, sequenceNumber: seq, timestamp: 0, now: .zero)?.0 }
+        var seq: UInt16 = 0
+        var last: UInt16?
+        for i in 0..<200 {
+            if i % 2 == 1 { r.skip(ssrc: 0xA, sequenceNumber: seq) } else { last = send(seq) }
+            seq &+= 1
+        }
+        var out: [UInt16: UInt16] = [:]
+        for _ in 0..<40_000 {
+            out[seq] = send(seq)
+            seq &+= 1
+        }
+        let late = seq &- 10
+        let again = send(late)
+        #expect(again == out[late], "a resend of \(late) got \(String(describing: again)), first sent as \(String(describing: out[late]))")
+        #expect(last != nil)
     }
 }

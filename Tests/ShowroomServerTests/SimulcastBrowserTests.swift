@@ -45,6 +45,12 @@ import Testing
                 + "glass to glass over the steady part \(field(viewer, "glass_to_glass_static_ms") ?? "?"); \(field(viewer, "video") ?? [:])")
         }
         print("simulcast rendition changes: \(result["rendition_changes"] ?? [])")
+        for viewer in ["300k", "1M", "none"] {
+            let counts = ((result[viewer] as? [String: Any])?["samples"] as? [[String: Any]] ?? []).map { $0["freezes"] as? Int ?? 0 }
+            let at = counts.indices.filter { $0 > 0 && counts[$0] > counts[$0 - 1] }
+            print("simulcast viewer \(viewer): \(counts.last ?? 0) gaps over 1 s, seen in samples \(at)")
+        }
+        print("simulcast temporal layers: \(result["temporal_changes"] ?? "?") changes, \(result["temporal_skipped"] ?? "?") packets left out")
         // 300 kbit/s: the smallest layer, from the settle on.
         #expect(capped300.count == Self.seconds && capped300[Self.settle...].allSatisfy { $0 == "320x180" }, "\(capped300)")
         // 1 Mbit/s: off the 720p layer once settled — a probe may take it there when that layer's

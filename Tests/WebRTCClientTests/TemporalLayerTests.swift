@@ -234,12 +234,15 @@ import WebRTCClient
             t.estimate(120_000, congested: true, rates: rates, now: now)
         }
         #expect(t.upHold == TemporalLayerSelection.maximumUpHold)
-        // Up twice, and held past the failure window: the hold is back to its start.
+        // Up twice, and every layer held past the failure window: the hold is back to its start.
         now = now + t.upHold
         t.estimate(500_000, congested: false, rates: rates, now: now)
         now = now + t.upHold
         t.estimate(500_000, congested: false, rates: rates, now: now)
         #expect(t.target == TemporalLayerSelection.all)
+        #expect(t.upHold == TemporalLayerSelection.maximumUpHold, "not until every layer has held")
+        now = now + TemporalLayerSelection.failureWindow
+        t.estimate(500_000, congested: false, rates: rates, now: now)
         #expect(t.upHold == TemporalLayerSelection.initialUpHold)
         // A layer without temporal layers: everything.
         t.estimate(120_000, congested: true, rates: rates, now: now)
@@ -252,32 +255,74 @@ import WebRTCClient
     /// for a layer-sync frame of a layer it may take, or a key frame; packets without a TID go.
     @Test func movesHappenAtFramesAndUpOnlyAtLayerSync() {
         var t = TemporalLayerSelection()
+        var seq: UInt16 = 65_530
+        func next() -> UInt16 {
+            seq &+= 1
+            return seq
+        }
         t.estimate(1, congested: true, rates: [10, 20, 30], now: .milliseconds(10))
         #expect(t.target == 0 && t.current == TemporalLayerSelection.all)
-        let a1 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: false, keyFrame: false)
+        let a1 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: false, keyFrame: false, sequenceNumber: next())
         #expect(a1, "the rest of a frame under way goes")
-        let a2 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: true, keyFrame: false)
+        let a2 = t.admits(temporalLayer: 2, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(!a2)
         #expect(t.current == 0)
-        let a3 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: false)
+        let a3 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(a3)
-        let a4 = t.admits(temporalLayer: nil, layerSync: false, startOfFrame: true, keyFrame: false)
+        let a4 = t.admits(temporalLayer: nil, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(a4)
         t.estimate(1_000, congested: false, rates: [10, 20, 30], now: .milliseconds(10) + TemporalLayerSelection.initialUpHold)
         #expect(t.target == 1)
-        let a5 = t.admits(temporalLayer: 1, layerSync: false, startOfFrame: true, keyFrame: false)
+        let a5 = t.admits(temporalLayer: 1, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(!a5, "not a sync frame")
-        let a6 = t.admits(temporalLayer: 2, layerSync: true, startOfFrame: true, keyFrame: false)
+        let a6 = t.admits(temporalLayer: 2, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(!a6, "above the target")
-        let a7 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: false, keyFrame: false)
+        let a7 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: false, keyFrame: false, sequenceNumber: next())
         #expect(!a7, "not the start of a frame")
-        let a8 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: true, keyFrame: false)
+        let a8 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: next())
         #expect(a8)
         #expect(t.current == 1)
-        t.reset()
-        let a9 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: true)
+        t.newLayer()
+        let a9 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: true, sequenceNumber: next())
         #expect(a9)
         #expect(t.current == TemporalLayerSelection.all)
+    }
+
+    /// Only the newest packet moves the layer; a late one is judged by the layer in force when it
+    /// was due (a frame left out never shows up in part, one under way is never cut); up one
+    /// layer at a time (a TL2 sync does not lift TL0 to TL2 past an unsynced TL1).
+    @Test func latePacketsAreJudgedByTheLayerInForceWhenTheyWereDue() {
+        var t = TemporalLayerSelection()
+        let rates = [10.0, 20, 30]
+        t.estimate(1, congested: true, rates: rates, now: .milliseconds(10))
+        let a1 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: 100)  // now on TL0
+        let a2 = t.admits(temporalLayer: 1, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: 102)  // left out
+        #expect(a1 && !a2 && t.current == 0)
+        t.estimate(1_000, congested: false, rates: rates, now: .milliseconds(10) + TemporalLayerSelection.initialUpHold)
+        let a3 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: 104)  // up to TL1
+        #expect(a3 && t.current == 1)
+        // Packet 103 — the rest of the TL1 frame of 102, left out — arrives late: still left out.
+        let a4 = t.admits(temporalLayer: 1, layerSync: false, startOfFrame: false, keyFrame: false, sequenceNumber: 103)
+        #expect(!a4)
+        // A late start of frame does not move the layer.
+        let a5 = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: true, sequenceNumber: 101)
+        #expect(a5 && t.current == 1)
+        // Up one layer at a time.
+        for _ in 0..<2 {
+            t.estimate(1_000, congested: false, rates: rates, now: .milliseconds(10) + TemporalLayerSelection.maximumUpHold)
+        }
+        #expect(t.target == TemporalLayerSelection.all)
+        t.estimate(1, congested: true, rates: rates, now: .milliseconds(20_000))
+        _ = t.admits(temporalLayer: 0, layerSync: false, startOfFrame: true, keyFrame: false, sequenceNumber: 110)
+        #expect(t.current == 0)
+        t.estimate(1_000, congested: false, rates: rates, now: .milliseconds(40_000))
+        t.estimate(1_000, congested: false, rates: rates, now: .milliseconds(60_000))
+        #expect(t.target == TemporalLayerSelection.all)
+        let a6 = t.admits(temporalLayer: 2, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: 111)
+        #expect(!a6 && t.current == 0, "TL2 sync with TL1 not yet synced")
+        let a7 = t.admits(temporalLayer: 1, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: 112)
+        let a8 = t.admits(temporalLayer: 2, layerSync: true, startOfFrame: true, keyFrame: false, sequenceNumber: 113)
+        #expect(a7 && a8 && t.current == 2)
     }
 
     /// The picture IDs of left-out pictures are closed up: later pictures go on by one, a late

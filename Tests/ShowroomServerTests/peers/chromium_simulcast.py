@@ -45,11 +45,12 @@ return (async () => { let r = {}; (await pc.getStats()).forEach((s) => {
 # The longest time between two frames the viewer's <video> presented, since `window.gapFrom`
 # (set once the layers have settled): what "no freeze over 1 s" is measured by.
 GAPS = """
-window.maxGapMs = 0; window.gapFrom = Infinity;
+window.maxGapMs = 0; window.gapFrom = Infinity; window.freezes = 0;
 const v = document.getElementById('video');
 let last = null;
 const tick = (now) => {
   if (last !== null && now >= window.gapFrom) window.maxGapMs = Math.max(window.maxGapMs, now - last);
+  if (last !== null && now - last > 1000) window.freezes++;  // over the whole run: which sample saw it
   last = now;
   v.requestVideoFrameCallback(tick);
 };
@@ -221,7 +222,8 @@ def main():
                 driver.switch_to.window(tab)
                 v = driver.execute_script(VIDEO_STATS) or {}
                 size = f"{v['frameWidth']}x{v['frameHeight']}" if v.get("frameWidth") else None
-                samples[name].append({"size": size, "frames": v.get("framesDecoded", 0)})
+                samples[name].append({"size": size, "frames": v.get("framesDecoded", 0),
+                                      "freezes": driver.execute_script("return window.freezes")})
         result["drop_index"] = next((i for i, t in enumerate(sample_times) if t >= args.drop_at), len(sample_times))
         result["lift_index"] = next((i for i, t in enumerate(sample_times) if t >= args.lift_at), len(sample_times))
         result["sample_times"] = sample_times
@@ -241,6 +243,8 @@ def main():
         driver.switch_to.window(publisher_tab)
         result["publisher"] = driver.execute_script(LAYERS)
         result["renditions"] = renditions
+        result["temporal_skipped"] = metric("showroom_relay_temporal_skipped_packets_total")
+        result["temporal_changes"] = metric("showroom_relay_temporal_changes_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
