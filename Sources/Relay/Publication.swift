@@ -274,7 +274,10 @@ final class Publication {
                 for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
             }
             layers[l].intervalBytes += packet.readableBytes
-            if let t = temporal { layers[l].temporalBytes[Int(t.layer & 3)] += packet.readableBytes }
+            if let t = temporal {
+                layers[l].temporalBytes[Int(t.layer & 3)] += packet.readableBytes
+                if t.startOfFrame && !repaired { layers[l].temporalFrames[Int(t.layer & 3)] += 1 }
+            }
             if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
         }
         ssrc[kind] = header.ssrc
@@ -758,10 +761,15 @@ extension Publication {
     static let keyFrameReRequestInterval = MediaTime(microseconds: 2_000_000)
 
     /// What the layer a subscriber receives measures up to each of its temporal layers (bits/s,
-    /// ``SimulcastLayer/temporalBitrates``); empty when it is not on a layer or the layer has none.
-    func temporalBitrates(for s: Subscription) -> [Double] {
-        guard let layer = s.layers.current, layers.indices.contains(layer) else { return [] }
-        return layers[layer].temporalBitrates
+    /// ``SimulcastLayer/temporalBitrates``; empty when it is not on a layer or the layer has none),
+    /// and the lowest temporal layer that still gives `minimumFrameRate` frames a second (the top
+    /// one when none does: a layer its publisher already sends at a few frames a second is not
+    /// thinned further).
+    func temporalRates(for s: Subscription, minimumFrameRate: Double) -> (bitrates: [Double], lowest: UInt8) {
+        guard let layer = s.layers.current, layers.indices.contains(layer) else { return ([], 0) }
+        let l = layers[layer]
+        let lowest = l.temporalFrameRates.firstIndex { $0 >= minimumFrameRate } ?? max(l.temporalBitrates.count - 1, 0)
+        return (l.temporalBitrates, UInt8(min(lowest, 3)))
     }
 
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus

@@ -107,7 +107,8 @@ extension RelayState {
         // The temporal layers of its simulcast layer answer first: they change within a frame.
         if s.adaptation != nil, !relayBusy, let publication = s.publication, publication.isSimulcast {
             let before = s.temporal.target
-            s.temporal.estimate(estimate, congested: congested, rates: publication.temporalBitrates(for: s), now: now)
+            let rates = publication.temporalRates(for: s, minimumFrameRate: TemporalLayerSelection.minimumFrameRate)
+            s.temporal.estimate(estimate, congested: congested, rates: rates.bitrates, lowest: rates.lowest, now: now)
             if s.temporal.target != before {
                 s.peer.stats.temporalChanges += 1
                 logger.debug(

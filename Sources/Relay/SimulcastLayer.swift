@@ -18,8 +18,11 @@ struct SimulcastLayer {
     /// What it sent over the last reporting interval, bits/s.
     var bitrate: Double?
     var intervalBytes = 0
-    /// Bytes over the interval per temporal layer (TID 0–3), of packets that carry one.
+    /// Bytes and frames over the interval per temporal layer (TID 0–3), of packets that carry one.
     var temporalBytes: [Int] = [0, 0, 0, 0]
+    var temporalFrames: [Int] = [0, 0, 0, 0]
+    /// Frames a second over the last interval up to each temporal layer (as ``temporalBitrates``).
+    var temporalFrameRates: [Double] = []
     /// What it sent over the last interval up to each temporal layer (`[t]`: TL0 … TLt together,
     /// bits/s), up to the highest layer seen; empty when its packets carry no temporal layer.
     var temporalBitrates: [Double] = []
@@ -44,14 +47,18 @@ struct SimulcastLayer {
         bitrate = Double(intervalBytes * 8) / per
         intervalBytes = 0
         temporalBitrates = []
+        temporalFrameRates = []
         if let top = temporalBytes.lastIndex(where: { $0 > 0 }) {
-            var sum = 0.0
+            var bits = 0.0, frames = 0.0
             for t in 0...top {
-                sum += Double(temporalBytes[t] * 8) / per
-                temporalBitrates.append(sum)
+                bits += Double(temporalBytes[t] * 8) / per
+                frames += Double(temporalFrames[t]) / per
+                temporalBitrates.append(bits)
+                temporalFrameRates.append(frames)
             }
         }
         temporalBytes = [0, 0, 0, 0]
+        temporalFrames = [0, 0, 0, 0]
     }
 }
 

@@ -19,7 +19,7 @@ import MediaWire
 ///
 /// The choice (``estimate(_:congested:rates:now:)``, from the subscriber's transport-wide
 /// feedback): on congestion, at once to the highest layer whose measured rate fits the estimate
-/// (TL0 at least) — relief within a frame, where a smaller simulcast layer waits for its key
+/// (TL0 at least, and never below ``minimumFrameRate``) — relief within a frame, where a smaller simulcast layer waits for its key
 /// frame; then back up one layer after ``initialUpHold`` without congestion. A send-side estimate
 /// cannot see past what is sent, so the way up is a try: one undone by congestion within
 /// ``failureWindow`` doubles the hold (to ``maximumUpHold``); all layers kept that long set it back.
@@ -45,6 +45,10 @@ struct TemporalLayerSelection {
     private var previous: UInt8 = Self.all
 
     static let initialUpHold = MediaTime(microseconds: 2_000_000)
+    /// Below this many frames a second a picture stops reading as motion: a viewer is not held to
+    /// fewer temporal layers than give it (a 180p layer its publisher's encoder already thins to a
+    /// few frames a second keeps them all).
+    static let minimumFrameRate = 7.0
     static let maximumUpHold = MediaTime(microseconds: 16_000_000)
     /// A move up undone by congestion this soon was premature.
     static let failureWindow = MediaTime(microseconds: 3_000_000)
@@ -78,8 +82,9 @@ struct TemporalLayerSelection {
 
     /// A transport-wide estimate of the subscriber's path (bits/s) and whether it showed
     /// congestion; `rates`: what the layer it receives measures up to each temporal layer
-    /// (`rates[t]` = TL0 … TLt together, bits/s; empty when it carries none).
-    mutating func estimate(_ bitrate: Double, congested: Bool, rates: [Double], now: MediaTime) {
+    /// (`rates[t]` = TL0 … TLt together, bits/s; empty when it carries none); `lowest`: the
+    /// lowest temporal layer it may be held to (one that still gives ``minimumFrameRate``).
+    mutating func estimate(_ bitrate: Double, congested: Bool, rates: [Double], lowest: UInt8 = 0, now: MediaTime) {
         guard let top = rates.indices.last.map({ UInt8($0) }) else {
             set(Self.all, now: now)
             return
@@ -87,7 +92,7 @@ struct TemporalLayerSelection {
         let effective = min(target, top)
         if congested {
             lastCongestion = now
-            let fits = UInt8(rates.lastIndex { $0 <= bitrate } ?? 0)
+            let fits = max(UInt8(rates.lastIndex { $0 <= bitrate } ?? 0), min(lowest, top))
             guard fits < effective else { return }
             if let up = lastUp, now - up < Self.failureWindow { upHold = min(upHold + upHold, Self.maximumUpHold) }
             lastUp = nil

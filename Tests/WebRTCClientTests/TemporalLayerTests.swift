@@ -205,6 +205,27 @@ import WebRTCClient
         #expect(setup.subscription?.temporal.target == TemporalLayerSelection.all)
     }
 
+    /// Each layer measures its rate and frame rate up to each temporal layer (30 fps: TL0 at a
+    /// quarter, TL0–1 at half); the lowest layer a viewer may be held to gives the minimum frame
+    /// rate, and a congested viewer is held no lower than that.
+    @Test func aViewerIsNotHeldBelowTheMinimumFrameRate() throws {
+        var setup = try Setup()
+        try setup.run(frames: 75, keyFirst: true)  // 2.5 s: the relay's reports measured the layers
+        let s = try #require(setup.subscription)
+        let publication = try #require(s.publication)
+        let fps = publication.layers[2].temporalFrameRates
+        #expect(fps.count == 3 && abs(fps[0] - 7.5) <= 1.5 && abs(fps[1] - 15) <= 2 && abs(fps[2] - 30) <= 3, "\(fps)")
+        let bitrates = publication.layers[2].temporalBitrates
+        #expect(bitrates.count == 3 && bitrates[0] < bitrates[1] && bitrates[1] < bitrates[2], "\(bitrates)")
+        #expect(publication.temporalRates(for: s, minimumFrameRate: 5).lowest == 0)
+        #expect(publication.temporalRates(for: s, minimumFrameRate: 12).lowest == 1)
+        #expect(publication.temporalRates(for: s, minimumFrameRate: 60).lowest == 2, "none gives 60: all of them")
+        s.temporal.estimate(1, congested: true, rates: bitrates, lowest: 1, now: setup.now)
+        #expect(s.temporal.target == 1)
+        s.temporal.estimate(1, congested: true, rates: bitrates, lowest: 2, now: setup.now)
+        #expect(s.temporal.target == 1, "no lower, and not up on congestion")
+    }
+
     // MARK: The choice, alone
 
     /// On congestion, the highest layer whose rate fits (TL0 at least); no move up before the
