@@ -22,6 +22,10 @@ import WebRTCClient
         var tl0: [UInt8] = [0, 100, 250]
         var frameNumber = [0, 0, 0]
         var packetsPerFrame = 1
+        /// For a bit rate: packets a frame by layer and TID (overrides ``packetsPerFrame``), and
+        /// filler bytes a packet by layer.
+        var packets: ((_ layer: Int, _ tid: UInt8) -> Int)?
+        var filler = [0, 0, 0]
 
         init(_ peer: ConnectedPeer) { self.peer = peer }
 
@@ -45,14 +49,17 @@ import WebRTCClient
                 key
                 ? VP8KeyFrameHeader(width: SimulcastTests.sizes[layer].0, height: SimulcastTests.sizes[layer].1).serialized()
                 : [0x01] + [UInt8](repeating: 0, count: 9)
-            return try (0..<packetsPerFrame).map { i in
+            let count = packets?(layer, tid) ?? packetsPerFrame
+            return try (0..<count).map { i in
                 let descriptor: [UInt8] = [
                     i == 0 ? 0x90 : 0x80, 0xE0, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF), tl0[layer], tid << 6 | (sync ? 0x20 : 0),
                 ]
-                let payload = descriptor + (i == 0 ? body : [UInt8](repeating: 0, count: 10)) + [0xA0 + UInt8(layer), UInt8(n & 0xFF), tid, UInt8(i)]
+                let payload =
+                    descriptor + (i == 0 ? body : [UInt8](repeating: 0, count: 10)) + [UInt8](repeating: 0x55, count: filler[layer])
+                    + [0xA0 + UInt8(layer), UInt8(n & 0xFF), tid, UInt8(i)]
                 defer { sequence[layer] &+= 1 }
                 return try peer.rtp(
-                    ssrc: ssrcs[layer], sequence: sequence[layer], payload: payload, rid: SimulcastTests.rids[layer], marker: i == packetsPerFrame - 1)
+                    ssrc: ssrcs[layer], sequence: sequence[layer], payload: payload, rid: SimulcastTests.rids[layer], marker: i == count - 1)
             }
         }
     }
@@ -224,6 +231,52 @@ import WebRTCClient
         #expect(s.temporal.target == 1)
         s.temporal.estimate(1, congested: true, rates: bitrates, lowest: 2, now: setup.now)
         #expect(s.temporal.target == 1, "no lower, and not up on congestion")
+    }
+
+    /// The point of it, end to end: a viewer with transport-wide feedback on a path that drops
+    /// to 500 kbit/s under its 820 kbit/s layer (TL0 390, TL0–1 580) — the publisher slow to make
+    /// the key frame a smaller layer needs, so only temporal layers can help — is thinned within
+    /// half a second of the drop and on TL0, which its path carries, within 1.5 s; from then on
+    /// the bottleneck drops nothing; the cap lifted, it is back on every layer within 6 s. The path: ``TransportWideCongestionControlTests/Viewer`` (20 ms, a
+    /// bottleneck queue of 400 ms).
+    @Test func aBottleneckThinsTheTemporalLayersWithinASecond() throws {
+        let world = try PublicationTests.World()
+        let relay = world.relay
+        let publisher = Publisher(
+            try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+        publisher.filler = [200, 400, 1_000]
+        publisher.packets = { layer, tid in layer < 2 ? 1 : [6, 3, 2, 2][Int(tid)] }
+        let peer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 7_001, adaptive: true, transportWideCC: true)
+        let viewer = TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000), seed: 7)
+        var targets: [(seconds: Double, target: UInt8, lost: Int)] = []
+        for frame in 0..<(30 * 15) {
+            let now = MediaTime(microseconds: Int64(frame) * 33_333)
+            if frame == 30 * 5 { viewer.path.capacity = 500_000 }
+            if frame == 30 * 9 { viewer.path.capacity = nil }
+            for layer in 0..<3 {
+                for packet in try publisher.frame(layer, key: frame == 0) { viewer.deliver(relay.receive(packet, from: publisher.peer.address, now: now), now: now) }
+            }
+            viewer.deliver(relay.tick(now: now), now: now)
+            if frame % 3 == 2, let fb = try viewer.feedback(now: now) { viewer.deliver(relay.receive(fb, from: peer.address, now: now), now: now) }
+            targets.append((Double(frame) / 30, relay.sessions[peer.id]?.subscription?.temporal.target ?? 9, viewer.lost))
+        }
+        let s = try #require(relay.sessions[peer.id])
+        let rates = s.subscription?.publication?.layers[2].temporalBitrates ?? []
+        print("temporal layers behind a 500 kbit/s drop: \(targets.map { "\($0.seconds):\($0.target)" }.joined(separator: " ")); layer rates \(rates.map { Int($0) })")
+        #expect(s.subscription?.layers.current == 2, "the key frame of another layer never came")
+        #expect(targets.filter { $0.seconds >= 2 && $0.seconds < 5 }.allSatisfy { $0.target == TemporalLayerSelection.all }, "every layer while the path carried them")
+        let thinned = targets.first { $0.seconds >= 5 && $0.target != TemporalLayerSelection.all }
+        #expect(thinned.map { $0.seconds - 5 <= 0.5 } == true, "thinned \(String(describing: thinned.map { $0.seconds - 5 })) s after the drop")
+        let base = targets.first { $0.seconds >= 5 && $0.target == 0 }
+        #expect(base.map { $0.seconds - 5 <= 1.5 } == true, "TL0 only \(String(describing: base.map { $0.seconds - 5 })) s after the drop")
+        if let base {
+            let lostSince = (targets.last { $0.seconds < 9 }?.lost ?? 0) - (targets.first { $0.seconds >= base.seconds + 1 }?.lost ?? 0)
+            #expect(lostSince == 0, "the bottleneck still dropped \(lostSince) packets a second after TL0")
+        }
+        let back = targets.last { $0.seconds < 9 || $0.target != TemporalLayerSelection.all }
+        #expect(back.map { $0.seconds - 9 <= 6 } == true, "every layer again \(String(describing: back.map { $0.seconds - 9 })) s after the lift")
+        #expect(targets.last?.target == TemporalLayerSelection.all)
+        #expect(s.stats.temporalSkipped > 0)
     }
 
     // MARK: The choice, alone
