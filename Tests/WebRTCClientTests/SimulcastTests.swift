@@ -29,15 +29,16 @@ import WebRTCClient
         func frame(_ layer: Int, key: Bool) throws -> [UInt8] {
             let pid = pictureID[layer]
             pictureID[layer] = (pid &+ 1) & 0x7FFF
-            let body =
-                key
-                ? VP8KeyFrameHeader(width: SimulcastTests.sizes[layer].0, height: SimulcastTests.sizes[layer].1).serialized()
-                : [0x01] + [UInt8](repeating: 0, count: 9)
-            let payload = [0x90, 0x80, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF)] + body + [0xA0 + UInt8(layer), UInt8(truncatingIfNeeded: sequence[layer])]
+            let payload = [0x90, 0x80, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF)] + SimulcastTests.frameHeader(layer, key: key) + [0xA0 + UInt8(layer), UInt8(truncatingIfNeeded: sequence[layer])]
             defer { sequence[layer] &+= 1 }
             return try peer.rtp(
                 ssrc: ssrcs[layer], sequence: sequence[layer], payload: payload, rid: sendsRID ? SimulcastTests.rids[layer] : nil, marker: true)
         }
+    }
+
+    /// The VP8 payload header of a frame of `layer` (10 bytes): a key frame's declares the layer's size.
+    static func frameHeader(_ layer: Int, key: Bool) -> [UInt8] {
+        key ? VP8KeyFrameHeader(width: sizes[layer].0, height: sizes[layer].1).serialized() : [0x01] + [UInt8](repeating: 0, count: 9)
     }
 
     /// What a viewer got: per packet, the layer, whether it started a key frame, and its

@@ -45,10 +45,7 @@ import WebRTCClient
             if tid == 0 { tl0[layer] &+= 1 }
             let pid = pictureID[layer]
             pictureID[layer] = (pid &+ 1) & 0x7FFF
-            let body =
-                key
-                ? VP8KeyFrameHeader(width: SimulcastTests.sizes[layer].0, height: SimulcastTests.sizes[layer].1).serialized()
-                : [0x01] + [UInt8](repeating: 0, count: 9)
+            let body = SimulcastTests.frameHeader(layer, key: key)
             let count = packets?(layer, tid) ?? packetsPerFrame
             return try (0..<count).map { i in
                 let descriptor: [UInt8] = [
