@@ -17,10 +17,11 @@ import MediaWire
 /// the layer in force when it was due, so a frame is never cut and a frame left out never
 /// shows up in part.
 ///
-/// The choice (``estimate(_:congested:rates:now:)``, from the subscriber's transport-wide
+/// The choice (``estimate(_:congested:rates:lowest:now:)``, from the subscriber's transport-wide
 /// feedback): on congestion, at once to the highest layer whose measured rate fits the estimate
-/// (TL0 at least, and never below ``minimumFrameRate``) — relief within a frame, where a smaller simulcast layer waits for its key
-/// frame; then back up one layer after ``initialUpHold`` without congestion. A send-side estimate
+/// (TL0 at least, and never below ``minimumFrameRate``) — relief within a frame, where a smaller
+/// simulcast layer waits for its key frame; then back up one layer after ``initialUpHold`` without
+/// congestion. A send-side estimate
 /// cannot see past what is sent, so the way up is a try: one undone by congestion within
 /// ``failureWindow`` doubles the hold (to ``maximumUpHold``); all layers kept that long set it back.
 /// A move to another simulcast layer starts it with all its temporal layers (``newLayer()``): the
