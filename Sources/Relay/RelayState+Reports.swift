@@ -91,8 +91,7 @@ extension RelayState {
                 id: s.id, room: s.room, publishing: s.publication != nil, streams: streams, nacks: s.stats.nacksIn,
                 nackedPackets: s.stats.nackedPackets, retransmitted: s.stats.retransmitted, retransmissionsSkipped: s.stats.retransmissionsSkipped,
                 watching: s.subscription?.source, keyFrameRequests: s.stats.keyFrameRequests, quality: s.subscription?.quality ?? .source,
-                qualityChanges: s.stats.qualityChanges,
-                temporalLayer: s.subscription.flatMap { $0.temporal.target == TemporalLayerSelection.all ? nil : Int($0.temporal.target) })
+                qualityChanges: s.stats.qualityChanges)
         }
     }
 }

@@ -108,6 +108,4 @@ public struct SessionStatistics: Sendable, Equatable {
     /// For a subscriber: the rendition it gets now, and how often it moved (by adaptation or on request).
     public var quality: Quality
     public var qualityChanges: Int
-    /// For a subscriber of a simulcast publication: the highest temporal layer it gets, nil for all.
-    public var temporalLayer: Int? = nil
 }

@@ -33,7 +33,7 @@ struct StreamRewriter: Sendable {
     private var newestInput: UInt16?
     /// Input sequence numbers left out that moved later packets down one, oldest first, all
     /// within ``horizon`` of ``newestInput`` (so at most ``horizon`` of them: trimmed as it advances).
-    private var skipped: [UInt16] = []
+    private var skipped = LeftOutNumbers()
     /// Packets refused in a row for being more than ``horizon`` behind.
     private var refused = 0
     /// The input sequence number each recent outgoing number carried, at `outgoing % window`.
@@ -69,12 +69,12 @@ struct StreamRewriter: Sendable {
             source = ssrc
             firstOfSource = sequenceNumber &+ sequenceOffset
             newestInput = nil
-            skipped.removeAll(keepingCapacity: true)
+            skipped.removeAll()
         }
         var seq = sequenceNumber &+ sequenceOffset
         if let newest = newestInput, !isNewer(sequenceNumber, than: newest) {
             // Late: above its own number by the packets left out since it was due.
-            seq &+= UInt16(truncatingIfNeeded: skippedAfter(sequenceNumber, newest: newest))
+            seq &+= UInt16(truncatingIfNeeded: skipped.count(after: sequenceNumber, newest: newest, mask: .max))
         } else {
             advance(to: sequenceNumber)
         }
@@ -103,22 +103,7 @@ struct StreamRewriter: Sendable {
     /// packet that far back is refused anyway).
     private mutating func advance(to sequenceNumber: UInt16) {
         newestInput = sequenceNumber
-        var stale = 0
-        while stale < skipped.count, sequenceNumber &- skipped[stale] >= Self.horizon { stale += 1 }
-        if stale > 0 { skipped.removeFirst(stale) }
-    }
-
-    /// How many packets left out are newer than the late `sequenceNumber` (both within the
-    /// horizon of `newest`): a binary search, as ``skipped`` is in order — a hostile stream of
-    /// late packets costs a few comparisons each, not the whole list.
-    private func skippedAfter(_ sequenceNumber: UInt16, newest: UInt16) -> Int {
-        let behind = newest &- sequenceNumber
-        var low = 0, high = skipped.count
-        while low < high {  // the first entry nearer the newest than `sequenceNumber` is
-            let mid = (low + high) / 2
-            if newest &- skipped[mid] < behind { high = mid } else { low = mid + 1 }
-        }
-        return skipped.count - low
+        skipped.advance(to: sequenceNumber, mask: .max, reach: Self.horizon)
     }
 
     /// The input sequence number behind an outgoing one (to answer a NACK from the cache); nil for

@@ -28,7 +28,7 @@ struct VP8PictureIDRewriter {
     private var newestIncoming: UInt16?
     /// Incoming picture IDs left out that moved later ones down by one, oldest first, all within
     /// ``window`` of ``newestIncoming`` (a quarter of the space for 7-bit IDs): trimmed as it advances.
-    private var skipped: [UInt16] = []
+    private var skipped = LeftOutNumbers()
     /// How far back (in pictures) a late packet's ID is still corrected: as far as
     /// ``StreamRewriter/horizon`` (in packets, at least one a picture) lets a late packet through.
     static let window: UInt16 = StreamRewriter.horizon
@@ -45,7 +45,7 @@ struct VP8PictureIDRewriter {
             }
             source = ssrc
             newestIncoming = nil
-            skipped.removeAll(keepingCapacity: true)
+            skipped.removeAll()
         }
         if let at = fields.pictureID {
             let incoming = Self.read(payload, at: at)
@@ -57,7 +57,7 @@ struct VP8PictureIDRewriter {
             if let newest = newestIncoming, !Self.isNewer(incoming.value, than: newest, long: incoming.long) {
                 // A late packet (or another packet of the newest picture): above its own ID by the
                 // pictures left out after it.
-                shift = UInt16(skippedAfter(incoming.value, newest: newest, long: incoming.long))
+                shift = UInt16(truncatingIfNeeded: skipped.count(after: incoming.value, newest: newest, mask: Self.mask(incoming.long)))
             } else {
                 advance(to: incoming.value, long: incoming.long)
             }
@@ -84,10 +84,8 @@ struct VP8PictureIDRewriter {
     /// pictures go out one ID lower. Other packets of that picture, older pictures, packets of
     /// another source (whose first sent picture continues the IDs anyway) change nothing.
     mutating func skip(_ payload: UnsafeRawBufferPointer, ssrc: UInt32) {
-        guard source == ssrc, !splicePicture, let at = Self.locate(payload)?.pictureID, at < payload.count else { return }
-        let long = payload[at] & 0x80 != 0
-        guard !long || at + 1 < payload.count else { return }
-        let value = long ? UInt16(payload[at] & 0x7F) << 8 | UInt16(payload[at + 1]) : UInt16(payload[at])
+        guard source == ssrc, !splicePicture, let at = Self.locate(payload)?.pictureID else { return }
+        let (value, long) = Self.read(payload, at: at)
         guard let newest = newestIncoming, Self.isNewer(value, than: newest, long: long) else { return }
         advance(to: value, long: long)
         pictureOffset &-= 1
@@ -97,24 +95,10 @@ struct VP8PictureIDRewriter {
     /// The newest incoming picture ID is now `value`: what left the window is forgotten.
     private mutating func advance(to value: UInt16, long: Bool) {
         newestIncoming = value
-        let mask: UInt16 = long ? 0x7FFF : 0x7F, reach = long ? Self.window : 0x20
-        var stale = 0
-        while stale < skipped.count, (value &- skipped[stale]) & mask >= reach { stale += 1 }
-        if stale > 0 { skipped.removeFirst(stale) }
+        skipped.advance(to: value, mask: Self.mask(long), reach: long ? Self.window : 0x20)
     }
 
-    /// How many left-out pictures are newer than `value`: a binary search over ``skipped``, in
-    /// order (a hostile stream of late packets costs a few comparisons each).
-    private func skippedAfter(_ value: UInt16, newest: UInt16, long: Bool) -> Int {
-        let mask: UInt16 = long ? 0x7FFF : 0x7F
-        let behind = (newest &- value) & mask
-        var low = 0, high = skipped.count
-        while low < high {
-            let mid = (low + high) / 2
-            if (newest &- skipped[mid]) & mask < behind { high = mid } else { low = mid + 1 }
-        }
-        return skipped.count - low
-    }
+    private static func mask(_ long: Bool) -> UInt16 { long ? 0x7FFF : 0x7F }
 
     /// Where the picture ID and TL0PICIDX sit in a payload's descriptor, if it has them.
     private static func locate(_ p: UnsafeMutableRawBufferPointer) -> (pictureID: Int?, tl0: Int?)? { locate(UnsafeRawBufferPointer(p)) }
@@ -138,7 +122,9 @@ struct VP8PictureIDRewriter {
         return (pictureID, tl0)
     }
 
-    private static func read(_ p: UnsafeMutableRawBufferPointer, at i: Int) -> (value: UInt16, long: Bool) {
+    private static func read(_ p: UnsafeMutableRawBufferPointer, at i: Int) -> (value: UInt16, long: Bool) { read(UnsafeRawBufferPointer(p), at: i) }
+
+    private static func read(_ p: UnsafeRawBufferPointer, at i: Int) -> (value: UInt16, long: Bool) {
         p[i] & 0x80 != 0 ? (UInt16(p[i] & 0x7F) << 8 | UInt16(p[i + 1]), true) : (UInt16(p[i]), false)
     }
 

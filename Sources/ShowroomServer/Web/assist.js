@@ -121,8 +121,9 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
     catch (e) { onError(`flow: ${e.message}`); }
   }
 
+  const blocks = (list) => list.some((h) => h.severity === "block");
   function renderHints(list) {
-    blocked = list.some((h) => h.severity === "block");
+    blocked = blocks(list);
     hints.replaceChildren(...list.map((h) => el("li", { class: `hint ${h.severity}`, "data-rule": h.ruleID, "data-kind": h.kind },
       el("strong", { text: h.severity === "block" ? "Blocked: " : h.severity === "warn" ? "Careful: " : "Note: " }),
       h.message, h.suggestion ? el("em", { text: ` — try: ${h.suggestion}` }) : "")));
@@ -204,7 +205,7 @@ export function attachAssist(entry, input, { tokenOf, onError }) {
       if (/\{\{[^}]*\}\}/.test(text)) { onError("the reply still has an unfilled {{variable}}"); return false; }
       clearTimeout(hintTimer);
       const list = await hintsFor(text);
-      if (list ? list.some((h) => h.severity === "block") : blocked) {
+      if (list ? blocks(list) : blocked) {
         onError("a hint blocks this reply: change the wording first");
         return false;
       }
