@@ -55,8 +55,11 @@ import Testing
             let shopper = SignalingClient(port: server.port)
             try await shopper.enter(token: sam, room: "vip-1")
             shopper.send(["type": "send", "id": "q", "kind": "text", "text": "How long does delivery take?"])
-            #expect(await SignalingServer.eventually(seconds: 10) { hooks.withLock { $0.count } >= 2 })
-            let got = hooks.withLock { $0 }
+            // Delivery is at least once: an attempt that outlives the 5 s request timeout on a busy
+            // machine is sent again (the same body), so the checks take each delivery once.
+            #expect(await SignalingServer.eventually(seconds: 20) { hooks.withLock { Set($0.map(\.body)).count } >= 2 })
+            var seen = Set<Data>()
+            let got = hooks.withLock { $0 }.filter { seen.insert($0.body).inserted }
             #expect(got.map { $0.json["event"] as? String } == ["consultation.created", "message.created"])
             for h in got {
                 #expect(h.signature == "sha256=" + WebhookSender.signature(secret: Self.secret, timestamp: h.timestamp, body: h.body))

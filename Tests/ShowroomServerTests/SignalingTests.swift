@@ -223,6 +223,9 @@ import Testing
             // A call: the shopper publishes too, and each side subscribes to the other by default.
             shopper.send(["type": "publish", "sdp": try fixtureOffer("aiortc-publisher-offer.sdp")])
             let shopperSession = try #require(try await shopper.next("answer")["session"] as? String)
+            // The room learns of a publication only after its answer is sent: subscribing by default
+            // once the agent has seen it announced, not as soon as the shopper has its answer.
+            #expect(await SignalingServer.eventually(seconds: 10) { agent.all("track").contains { $0["session"] as? String == shopperSession } })
             agent.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp")])
             let agentView = try #require(try await agent.next("answer")["session"] as? String)
             let stats = await relay.statistics()
@@ -252,7 +255,7 @@ import Testing
             await shopper.close()
             await watcher.close()
             var remaining = await relay.sessionCount()
-            for _ in 0..<100 where remaining > 0 {
+            for _ in 0..<500 where remaining > 0 {  // up to 10 s: the server ends them once it sees the closes
                 try await Task.sleep(for: .milliseconds(20))
                 remaining = await relay.sessionCount()
             }
@@ -321,6 +324,8 @@ import Testing
         try await shopper.enter(token: try await wsToken("cap", .shopper, identity: "cap-shopper"), room: "cap")
         agent.send(["type": "publish", "sdp": try fixtureOffer("aiortc-publisher-offer.sdp")])
         _ = try await agent.next("answer")
+        // Subscribing by default finds the publication once the room has announced it (after the answer).
+        #expect(try await shopper.next("track")["event"] as? String == "published")
         shopper.send(["type": "subscribe", "sdp": try fixtureOffer("aiortc-viewer-offer.sdp"), "adaptive": false])
         let session = try #require(try await shopper.next("answer")["session"] as? String)
         shopper.send(["type": "setQuality", "session": session, "quality": "low", "ref": "q"])
