@@ -122,19 +122,37 @@ struct QualityController {
     /// The send-side estimate from the subscriber's transport-wide feedback
     /// (``DelayBasedBandwidthEstimator``, bits/s), and whether that feedback showed congestion (the
     /// delay trend overusing, or more than 10% lost). From the first one on it replaces the
-    /// estimate receiver reports give. Returns the rendition to switch to, if any.
+    /// estimate receiver reports give. Returns the rendition to switch to, if any. `switchPending`:
+    /// the last move has not been made yet (a simulcast layer's key frame still to come).
     mutating func transportEstimate(
-        _ bitrate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double] = [:], relayBusy: Bool = false, now: MediaTime
+        _ bitrate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double] = [:], relayBusy: Bool = false,
+        switchPending: Bool = false, now: MediaTime
     ) -> Quality? {
         delayBased = true
         lastTransportFeedback = now
         if started == nil { started = now }
         if relayBusy { return nil }
         estimate = bitrate
-        // Feedback on packets of the stream it left still comes for about a round trip.
-        if let lastSwitch, now - lastSwitch < Self.settle { return nil }
+        // Feedback on packets of the stream it left still comes for about a round trip — but while
+        // the move waits for its key frame the stream is the one it is leaving, and a path that
+        // delivers less than the target needs moves further down at once (a capacity that fell
+        // by more than the first move saw, read before the queue showed all of it).
+        if let lastSwitch, now - lastSwitch < Self.settle {
+            guard switchPending, congested else { return nil }
+            lastCongestion = now
+            let fits = fitting(bitrate, sourceBitrate: sourceBitrate, measured: measured)
+            return Self.rank(fits) > Self.rank(current) ? switchTo(fits, now: now) : nil
+        }
         return decide(estimate: bitrate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, now: now)
     }
+
+    /// The best quality below the ceiling whose need `estimate` carries (the lowest when none does).
+    private func fitting(_ estimate: Double, sourceBitrate: Double?, measured: [Quality: Double]) -> Quality {
+        Quality.descending.drop { $0 != ceiling }.first { Self.needs($0, sourceBitrate: sourceBitrate, measured: measured) <= estimate } ?? .low
+    }
+
+    /// A quality's place from the best down (`source` is 0).
+    private static func rank(_ q: Quality) -> Int { Quality.descending.firstIndex(of: q) ?? 0 }
 
     /// The move an estimate calls for: down at once on congestion, up when it has carried the next
     /// rendition for a while, or as a probe. `measured`: what a quality measures where it is not a
@@ -143,8 +161,8 @@ struct QualityController {
         if congested { lastCongestion = now }
         func needs(_ q: Quality) -> Double { Self.needs(q, sourceBitrate: sourceBitrate, measured: measured) }
         let allowed = Quality.descending.drop { $0 != ceiling }
-        let fits = allowed.first { needs($0) <= estimate } ?? .low
-        let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }
+        let fits = fitting(estimate, sourceBitrate: sourceBitrate, measured: measured)
+        let rank = Self.rank
 
         if congested && rank(fits) > rank(current) {
             // Down at once (only on congestion: a stream that gets through fits, whatever its nominal rate). A probe undone this soon was premature: probe less often.

@@ -106,6 +106,27 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         return Double(receivedBytes * 8) / (last.at - first.at).milliseconds * 1_000
     }
 
+    /// The rate the viewer acknowledged over the newest `span` of arrivals (bit/s; the bytes after
+    /// the window's first packet over the time since it), once at least two packets span
+    /// ``minimumRecentSpan``. While a queue stands at the bottleneck its packets leave it back to
+    /// back, so this is the bottleneck's rate without the half second of history in
+    /// ``acknowledged`` — which, just after a path's capacity fell, still mostly counts what
+    /// arrived before.
+    public func acknowledged(over span: MediaTime) -> Double? {
+        guard let newest = received.last else { return nil }
+        var bytes = 0, first = received.count - 1
+        while first > 0, newest.at - received[first - 1].at <= span {
+            bytes += received[first].bytes
+            first -= 1
+        }
+        let covered = newest.at - received[first].at
+        guard covered >= Self.minimumRecentSpan else { return nil }
+        return Double(bytes * 8) / covered.milliseconds * 1_000
+    }
+
+    /// The shortest stretch of arrivals ``acknowledged(over:)`` reads a rate from.
+    static let minimumRecentSpan = MediaTime(microseconds: 50_000)
+
     public init(start: Double) {
         rateControl = AIMDRateControl(start: start)
         lossBased = rateControl.maximum

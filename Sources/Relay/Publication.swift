@@ -153,7 +153,7 @@ final class Publication {
         if isSimulcast {
             // Every quality is a layer of what the publisher sends: nothing to transcode.
             subscribers.append(s)
-            s.layers = LayerSelection(current: nil, target: layers.layer(for: s.quality, now: lastArrival))
+            s.layers = LayerSelection(target: layers.layer(for: s.quality, now: lastArrival))
         } else if s.quality == .source {
             subscribers.append(s)
         } else {
@@ -271,7 +271,7 @@ final class Publication {
             // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
             if started {
                 let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
-                for s in subscribers { s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0] }
+                for s in subscribers { s.layers.aim(at: targets[Quality.allCases.firstIndex(of: s.quality) ?? 0], now: now) }
             }
             layers[l].intervalBytes += packet.readableBytes
             if let t = temporal {
@@ -334,9 +334,15 @@ final class Publication {
                     guard s.layers.target == layer else { continue }
                     if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
                     guard keyFrameStart == true else { continue }
-                    s.layers.current = layer
+                    if let waited = s.layers.switchTo(layer, now: now) {
+                        s.peer.stats.layerSwitches += 1
+                        s.peer.stats.layerSwitchWaitMicroseconds += max(waited.microseconds, 0)
+                    }
                     s.layers.switchedAt = header.sequenceNumber
                     s.temporal.newLayer()
+                } else if s.layers.holds(layer) {
+                    s.skip(packet, header: header, held: true)
+                    continue
                 } else if let first = s.layers.switchedAt {
                     let since = Int16(bitPattern: header.sequenceNumber &- first)
                     if since < 0 { continue }
@@ -724,7 +730,7 @@ extension Publication {
     /// Points a subscriber at the layer its quality now calls for (a move by adaptation or on
     /// request); it switches at that layer's next key frame, asked for here.
     func retarget(_ s: Subscription, now: MediaTime?) -> OutgoingDatagram? {
-        s.layers.target = layers.layer(for: s.quality, now: lastArrival)
+        s.layers.aim(at: layers.layer(for: s.quality, now: lastArrival), now: now ?? lastArrival)
         guard let target = s.layers.target, target != s.layers.current else { return nil }
         // Throttled with the rest (many viewers may move at once); one not sent now goes with the
         // next tick's ``selectLayers(now:)``.
@@ -741,7 +747,7 @@ extension Publication {
         // Once per quality, not per subscriber (a broadcast may have thousands).
         let targets = Quality.allCases.map { layers.layer(for: $0, now: now) }
         for s in subscribers {
-            s.layers.target = targets[Quality.allCases.firstIndex(of: s.quality) ?? 0]
+            s.layers.aim(at: targets[Quality.allCases.firstIndex(of: s.quality) ?? 0], now: now)
             guard let target = s.layers.target, target != s.layers.current else { continue }
             // A new target is asked for at once; one already asked for, again after a second
             // (each PLI costs a key frame of every layer).
@@ -771,6 +777,24 @@ extension Publication {
         let lowest = l.temporalFrameRates.firstIndex { $0 >= minimumFrameRate } ?? max(l.temporalBitrates.count - 1, 0)
         return (l.temporalBitrates, UInt8(min(lowest, 3)))
     }
+
+    /// Whether a subscriber moving down to another simulcast layer should have its current layer
+    /// held back until the target's key frame (``LayerSelection/holding``): the path delivers
+    /// less than two thirds (``holdMargin``) of even the current layer's lowest temporal layers it
+    /// may be thinned to (or, with no temporal layers measured, the whole layer) — its queue then
+    /// grows by half a second every second, and most of what is sent is lost anyway. Closer than
+    /// that, the layer goes on until the switch: frames a little late beat no frames.
+    func holdsBack(_ s: Subscription, deliveredRate: Double) -> Bool {
+        guard isSimulcast, let current = s.layers.current, let target = s.layers.target, target != current, layers.indices.contains(current)
+        else { return false }
+        let thinned = temporalRates(for: s, minimumFrameRate: TemporalLayerSelection.minimumFrameRate)
+        let lowest = thinned.bitrates.indices.contains(Int(thinned.lowest)) ? thinned.bitrates[Int(thinned.lowest)] : layers[current].bitrate
+        guard let lowest else { return false }
+        return lowest > deliveredRate * Self.holdMargin
+    }
+
+    /// How much more than the path delivers a layer must need to be held back (``holdsBack(_:deliveredRate:)``).
+    static let holdMargin = 1.5
 
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
     /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when

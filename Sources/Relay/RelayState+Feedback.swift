@@ -104,11 +104,18 @@ extension RelayState {
                 "queue_ms": .stringConvertible(bandwidth.queueingDelay?.milliseconds ?? 0), "congested": .stringConvertible(congested),
             ])
         let measured = measuredRates(of: s), sourceBitrate = s.publication?.incomingBitrate
+        // Congested, no more than the path delivers can be counted on (GCC decreases from the
+        // acknowledged rate too) — and, with a queue standing at the bottleneck, what it delivered
+        // over the newest ``congestedRateSpan`` is its rate: for a feedback or two after a path's
+        // capacity falls, the estimate and the half-second acknowledged rate still carry the rate
+        // from before, and a move down by them stops on a layer the path cannot carry either.
+        let delivered = min(bandwidth.acknowledged ?? .infinity, bandwidth.acknowledged(over: Self.congestedRateSpan) ?? .infinity)
+        let fitRate = congested ? min(estimate, delivered) : estimate
         // The temporal layers of its simulcast layer answer first: they change within a frame.
         if s.adaptation != nil, !relayBusy, let publication = s.publication, publication.isSimulcast {
             let before = s.temporal.target
             let rates = publication.temporalRates(for: s, minimumFrameRate: TemporalLayerSelection.minimumFrameRate)
-            s.temporal.estimate(estimate, congested: congested, rates: rates.bitrates, lowest: rates.lowest, now: now)
+            s.temporal.estimate(fitRate, congested: congested, rates: rates.bitrates, lowest: rates.lowest, now: now)
             if s.temporal.target != before {
                 s.peer.stats.temporalChanges += 1
                 logger.debug(
@@ -130,11 +137,18 @@ extension RelayState {
             s.probe.judged(success: false, now: now)
         case nil: break
         }
+        let pending = s.publication?.isSimulcast == true && s.layers.target != nil && s.layers.target != s.layers.current
         if let q = s.adaptation?.transportEstimate(
-            estimate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, now: now)
+            fitRate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, switchPending: pending, now: now)
         {
-            if Quality.descending.firstIndex(of: q) ?? 0 > Quality.descending.firstIndex(of: s.quality) ?? 0 { s.probe.movedDown(now: now) }
-            return adapt(s, to: q)
+            let down = Quality.descending.firstIndex(of: q) ?? 0 > Quality.descending.firstIndex(of: s.quality) ?? 0
+            if down { s.probe.movedDown(now: now) }
+            let out = adapt(s, to: q)
+            // Held by what the path delivered, not by the estimate (which may undershoot it).
+            if down, congested, delivered.isFinite, let publication = s.publication, publication.holdsBack(s, deliveredRate: delivered) {
+                s.layers.holding = true
+            }
+            return out
         }
         // Below its ceiling with nothing congested: a probe, when one is due, may show room for more.
         guard !relayBusy, s.adaptation?.probeTarget(sourceBitrate: sourceBitrate, measured: measured, now: now) != nil else {
@@ -170,6 +184,8 @@ extension RelayState {
     }
 
     static let queueForOveruse = MediaTime(microseconds: 25_000)
+    /// The newest arrivals a congested subscriber's delivered rate is read over (``transportFeedback(_:from:now:)``).
+    static let congestedRateSpan = MediaTime(microseconds: 200_000)
     static let longQueue = MediaTime(microseconds: 150_000)
 
     /// Carries out a rendition change the adaptation decided (logged with its estimate); a change

@@ -29,6 +29,13 @@ public struct PeerStatistics: Sendable, Equatable {
     /// (``TemporalLayerSelection``), and how often its temporal layer changed.
     public var temporalSkipped = 0
     public var temporalChanges = 0
+    /// Video packets of a simulcast layer held back while the subscriber waited for a lower
+    /// layer's key frame (``LayerSelection/holdingSince``).
+    public var layerHeld = 0
+    /// Moves to another simulcast layer made, and the time they waited in all, from the choice
+    /// to the key frame of the layer chosen going out (``LayerSelection/switchTo(_:now:)``).
+    public var layerSwitches = 0
+    public var layerSwitchWaitMicroseconds: Int64 = 0
 
     public init() {}
 
@@ -50,6 +57,9 @@ public struct PeerStatistics: Sendable, Equatable {
         recovered += o.recovered
         temporalSkipped += o.temporalSkipped
         temporalChanges += o.temporalChanges
+        layerHeld += o.layerHeld
+        layerSwitches += o.layerSwitches
+        layerSwitchWaitMicroseconds += o.layerSwitchWaitMicroseconds
     }
 }
 

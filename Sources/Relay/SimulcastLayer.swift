@@ -98,12 +98,54 @@ extension [SimulcastLayer] {
 struct LayerSelection {
     /// The layer forwarded now; nil until the first key frame of the target.
     var current: Int?
-    /// The layer it should be on.
-    var target: Int?
+    /// The layer it should be on (set with ``aim(at:now:)``).
+    private(set) var target: Int?
+    /// When the target last changed to a layer other than the current one: how long a switch
+    /// waited for its key frame is measured from here.
+    private(set) var targetSince: MediaTime?
     /// The input sequence number of the key frame it switched at: a packet of the layer from
     /// before it (reordered on the way) is not forwarded — it would take an outgoing number the
     /// previous layer's packets already used.
     var switchedAt: UInt16?
     /// Which layer's key frame was last asked for on its behalf, and when.
     var requested: (layer: Int, at: MediaTime)?
+    /// Whether the current layer is held back while it waits for the target's key frame: set on a
+    /// move down when the rate the path delivers cannot carry even the current layer's lowest
+    /// temporal layers — forwarding it would only keep the bottleneck's queue full, and the
+    /// target's key frame would wait behind it (a freeze either way, a longer one). Ends at the
+    /// switch; a move called off (the target back to the current layer) takes the layer again at
+    /// its next key frame, since its frames from then on refer to ones held back.
+    var holding = false
+
+    init() {}
+
+    /// A new subscriber's: pointed at `target` from the start (its first key frame is not a switch).
+    init(target: Int?) { self.target = target }
+
+    /// Points it at `layer`; a change starts the wait for that layer's key frame.
+    mutating func aim(at layer: Int?, now: MediaTime) {
+        guard layer != target else { return }
+        target = layer
+        targetSince = layer == nil || layer == current ? nil : now
+    }
+
+    /// Switches to `layer` (the target) at its key frame, at `now`; returns how long the switch
+    /// waited since the target was set.
+    mutating func switchTo(_ layer: Int, now: MediaTime) -> MediaTime? {
+        let waited = targetSince.map { now - $0 }
+        current = layer
+        targetSince = nil
+        holding = false
+        return waited
+    }
+
+    /// Whether a packet of `layer`, the current one, is held back (``holding``).
+    mutating func holds(_ layer: Int) -> Bool {
+        guard holding else { return false }
+        if target == nil || target == layer {
+            holding = false
+            current = nil
+        }
+        return true
+    }
 }

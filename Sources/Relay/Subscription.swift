@@ -96,16 +96,17 @@ final class Subscription {
         return out
     }
 
-    /// A video packet it does not get (a temporal layer above its own): not sent, and its sequence
-    /// number and picture ID closed up, so that what it does get stays one stream without holes.
-    func skip(_ packet: ByteBuffer, header: RTPHeaderView) {
+    /// A video packet it does not get (a temporal layer above its own, or a layer held back while
+    /// it moves down, `held`): not sent, and its sequence number and picture ID closed up, so that
+    /// what it does get stays one stream without holes.
+    func skip(_ packet: ByteBuffer, header: RTPHeaderView, held: Bool = false) {
         guard slots.video != nil else { return }
         slots.video?.rewriter.skip(ssrc: header.ssrc, sequenceNumber: header.sequenceNumber)
         packet.withUnsafeReadableBytes { raw in
             guard header.headerLength < raw.count else { return }
             slots.video?.pictureIDs.skip(UnsafeRawBufferPointer(rebasing: raw[header.headerLength...]), ssrc: header.ssrc)
         }
-        peer.stats.temporalSkipped += 1
+        if held { peer.stats.layerHeld += 1 } else { peer.stats.temporalSkipped += 1 }
     }
 
     /// Sends a packet it NACKed again: on its RTX stream when it negotiated one

@@ -81,6 +81,9 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         advance("showroom_relay_temporal_skipped_packets_total", [], to: t.temporalSkipped)
         advance("showroom_relay_temporal_changes_total", [], to: t.temporalChanges)
+        advance("showroom_relay_layer_held_packets_total", [], to: t.layerHeld)
+        advance("showroom_relay_layer_switches_total", [], to: t.layerSwitches)
+        advance("showroom_relay_layer_switch_wait_seconds_total", [], to: Double(t.layerSwitchWaitMicroseconds) / 1_000_000)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
     }
 

@@ -121,4 +121,32 @@ import Testing
         _ = top.transportEstimate(2_000_000, congested: false, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(5_000))
         #expect(top.probeTarget(sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(9_000)) == nil)
     }
+
+    /// Within the settle after a move, feedback changes nothing — unless the move still waits for
+    /// its key frame (a simulcast layer's) and the path is congested below the target too: then
+    /// it goes further down at once; never up that way.
+    @Test func aMoveStillWaitingForItsKeyFrameGoesFurtherDownAtOnce() {
+        let measured: [Quality: Double] = [.low: 240_000, .medium: 560_000, .source: 2_200_000]
+        func movedToMedium() -> QualityController {
+            var c = QualityController(ceiling: .source)
+            _ = c.transportEstimate(3_000_000, congested: false, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(500))
+            _ = c.transportEstimate(1_000_000, congested: true, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(1_000))
+            return c
+        }
+        var settled = movedToMedium()
+        #expect(settled.current == .medium)
+        let waited = settled.transportEstimate(
+            250_000, congested: true, sourceBitrate: 2_200_000, measured: measured, now: .milliseconds(1_200))
+        #expect(waited == nil && settled.current == .medium, "switched already: the settle holds")
+        var pending = movedToMedium()
+        let further = pending.transportEstimate(
+            250_000, congested: true, sourceBitrate: 2_200_000, measured: measured, switchPending: true, now: .milliseconds(1_200))
+        #expect(further == .low && pending.current == .low)
+        var calm = movedToMedium()
+        let notUp = calm.transportEstimate(
+            9_000_000, congested: true, sourceBitrate: 2_200_000, measured: measured, switchPending: true, now: .milliseconds(1_200))
+        let notCalm = calm.transportEstimate(
+            250_000, congested: false, sourceBitrate: 2_200_000, measured: measured, switchPending: true, now: .milliseconds(1_300))
+        #expect(notUp == nil && notCalm == nil && calm.current == .medium)
+    }
 }

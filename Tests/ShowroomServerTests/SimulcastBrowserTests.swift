@@ -39,18 +39,24 @@ import Testing
         }
         func field(_ viewer: String, _ name: String) -> Any? { (result[viewer] as? [String: Any])?[name] }
         let capped300 = sizes("300k"), capped1M = sizes("1M"), scheduled = sizes("none")
+        /// A viewer's frame log (peers/chromium_simulcast.py: every frame its decoder delivered, read
+        /// from a clone of the received track): size changes and gaps over 1 s, seconds on the schedule's clock.
+        func frameLog(_ viewer: String, _ name: String) -> [(at: Double, value: Any)] {
+            (((result[viewer] as? [String: Any])?["frame_log"] as? [String: Any])?[name] as? [[Any]] ?? []).compactMap { entry in
+                guard entry.count == 2, let at = entry[0] as? Double else { return nil }
+                return (at, entry[1])
+            }
+        }
+        let settledAt = result["settle_at"] as? Double ?? Double(Self.settle)
         for viewer in ["300k", "1M", "none"] {
-            print("simulcast viewer \(viewer): sizes \(sizes(viewer).joined(separator: " ")); longest gap between frames "
-                + "\(field(viewer, "max_gap_static_ms") ?? "?") ms (steady), \(field(viewer, "max_gap_ms") ?? "?") ms (whole run); "
+            print("simulcast viewer \(viewer): sizes \(sizes(viewer).joined(separator: " ")); frames \(frameLog(viewer, "sizes").map { "\($0.at): \($0.value)" }); "
+                + "gaps over 1 s (at, ms) \(frameLog(viewer, "gaps").map { "\($0.at): \($0.value)" }); "
                 + "glass to glass over the steady part \(field(viewer, "glass_to_glass_static_ms") ?? "?"); \(field(viewer, "video") ?? [:])")
         }
         print("simulcast rendition changes: \(result["rendition_changes"] ?? [])")
-        for viewer in ["300k", "1M", "none"] {
-            let counts = ((result[viewer] as? [String: Any])?["samples"] as? [[String: Any]] ?? []).map { $0["freezes"] as? Int ?? 0 }
-            let at = counts.indices.filter { $0 > 0 && counts[$0] > counts[$0 - 1] }
-            print("simulcast viewer \(viewer): \(counts.last ?? 0) gaps over 1 s, seen in samples \(at)")
-        }
         print("simulcast temporal layers: \(result["temporal_changes"] ?? "?") changes, \(result["temporal_skipped"] ?? "?") packets left out")
+        let switches = result["layer_switches"] as? Double ?? 0, waited = result["layer_switch_wait_seconds"] as? Double ?? 0
+        print("simulcast layer switches: \(Int(switches)), waiting \(switches > 0 ? waited / switches : 0) s on average for the key frame; \(result["layer_held"] ?? "?") packets held back")
         // 300 kbit/s: the smallest layer, from the settle on.
         #expect(capped300.count == Self.seconds && capped300[Self.settle...].allSatisfy { $0 == "320x180" }, "\(capped300)")
         // 1 Mbit/s: off the 720p layer once settled — a probe may take it there when that layer's
@@ -66,19 +72,18 @@ import Testing
         let dropAt = result["drop_index"] as? Int ?? Self.dropAt, liftAt = result["lift_index"] as? Int ?? Self.liftAt
         try #require(Self.settle < dropAt && dropAt < liftAt && liftAt < scheduled.count, "\(dropAt) \(liftAt) \(scheduled.count)")
         #expect(scheduled[Self.settle..<dropAt].allSatisfy { $0 == "1280x720" }, "\(scheduled)")
-        let left = scheduled[dropAt...].firstIndex { $0 != "1280x720" }
-        #expect(left != nil && left! - dropAt <= 3, "the cap dropped at sample \(dropAt): \(scheduled)")
-        let back = scheduled[liftAt...].firstIndex { $0 == "1280x720" }
-        print("simulcast: off 1280x720 \(left.map { $0 - dropAt } ?? -1) s after the cap dropped; back on it \(back.map { $0 - liftAt } ?? -1) s after it lifted")
-        #expect(back != nil, "never back on 1280x720 after the cap lifted at sample \(liftAt): \(scheduled)")
-        // Within 10 s of the lift, on the schedule's clock (a probe that shows room for 720p goes
-        // there in one move).
-        let times = result["sample_times"] as? [Double] ?? []
-        if let back, times.indices.contains(back) {
-            let seconds = times[back] - Double(Self.liftAt)
-            print("simulcast: back on 1280x720 \(seconds) s after the cap lifted (schedule clock)")
-            #expect(seconds <= 10, "back on 720p \(seconds) s after the lift: \(scheduled)")
-        }
+        // The first smaller frame the viewer's decoder delivered after the drop, and the first
+        // 720p one after the lift, on the schedule's clock. Down: 1.37–1.97 s in four runs on this
+        // 2-core machine, 1.25–2.17 s over the ten runs while it was built (3.0–3.2 s before the relay held the old layer back and read the path's
+        // rate from its newest arrivals) — asserted at 2.5 s, the issue's 2 s plus room for a
+        // key frame the netsim's 500 ms queue cut short and had to be resent. Back within 10 s (a
+        // probe that shows room for 720p goes there in one move).
+        let sizeChanges = frameLog("none", "sizes")
+        let down = sizeChanges.first { $0.at >= Double(Self.dropAt) && $0.value as? String != "1280x720" }.map { $0.at - Double(Self.dropAt) }
+        let up = sizeChanges.first { $0.at >= Double(Self.liftAt) && $0.value as? String == "1280x720" }.map { $0.at - Double(Self.liftAt) }
+        print("simulcast: off 1280x720 \(down ?? -1) s after the cap dropped; back on it \(up ?? -1) s after it lifted (frames, schedule clock)")
+        #expect(down.map { $0 <= 2.5 } == true, "off 720p \(String(describing: down)) s after the drop: \(sizeChanges)")
+        #expect(up.map { $0 <= 10 } == true, "back on 720p \(String(describing: up)) s after the lift: \(sizeChanges)")
         // aiortc viewers asking for `medium` (aiortc decodes in Python's process: the 720p layer
         // starved it on this 2-core machine), with no transport-wide feedback — receiver-report
         // loss steers them, slowly (docs/benchmarks.md) — each behind a netsim of its own:
@@ -92,10 +97,14 @@ import Testing
         let timeline1M = aiortc1M["size_each_second"] as? [String] ?? []
         #expect(timeline1M.count >= 30 && timeline1M.contains("640x360") && !timeline1M.contains("1280x720"), "aiortc behind 1 Mbit/s: \(timeline1M)")
         for viewer in [aiortc300, aiortc1M] { #expect(viewer["frames_last_5s"] as? Int ?? 0 >= 10, "not playing: \(viewer)") }
-        // Playing throughout the steady part.
+        // Playing throughout once settled — the drop and the lift included: no gap between two
+        // frames the decoder delivered of 2.5 s or more (the cap drop's own gap was 2.5–2.9 s
+        // before the layer held back, ~1.1 s since), and the gaps over 1 s reported (this
+        // machine's publisher sends its 180p layer at ~5 frames a second: docs/benchmarks.md).
         for viewer in ["300k", "1M", "none"] {
-            let gap = field(viewer, "max_gap_static_ms") as? Double ?? .infinity
-            #expect(gap < 3_000, "\(viewer): a \(gap) ms freeze")
+            #expect(field(viewer, "frame_log") != nil && (frameLog(viewer, "sizes").first != nil), "\(viewer): no frame log")
+            let late = frameLog(viewer, "gaps").filter { $0.at >= settledAt && ($0.value as? Int ?? 0) >= 2_500 }
+            #expect(late.isEmpty, "\(viewer): gaps of 2.5 s or more after the layers settled: \(late)")
         }
 
         // CPU: three low viewers of a simulcast layer against three of a transcoded rendition.

@@ -276,6 +276,89 @@ import WebRTCClient
         #expect(s.stats.temporalSkipped > 0)
     }
 
+    /// A path whose capacity collapses under a viewer of the top layer (150 kbit/s: below the
+    /// 360p layer and below even the 720p layer's base temporal layer): it moves in one step to
+    /// the layer the path delivers — read from what arrived over the newest 200 ms, not the
+    /// estimate or the half second from before the drop — and the 720p layer is held back from
+    /// the move until the 180p key frame, so that the key frame does not wait behind a queue of
+    /// frames the viewer could not have decoded. The publisher answers each key-frame request
+    /// 200 ms later. Fails with the hold removed (720p packets go on after the move) and when the
+    /// move is read from the estimate alone (it stops on 360p first).
+    @Test func aPathThatCollapsesMovesStraightToTheLayerItCarriesWithTheOldOneHeld() throws {
+        let world = try PublicationTests.World()
+        let relay = world.relay
+        let publisher = Publisher(
+            try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+        publisher.filler = [200, 400, 1_000]
+        publisher.packets = { layer, tid in layer == 0 ? 1 : layer == 1 ? 2 : [6, 3, 2, 2][Int(tid)] }
+        let peer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 7_001, adaptive: true, transportWideCC: true)
+        let viewer = TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000), seed: 7)
+        let s = try #require(relay.sessions[peer.id]?.subscription)
+        var qualities: [(seconds: Double, quality: Quality)] = [(0, s.quality)]
+        var heldAt: Double?, switchedAt: Double?, keyAsked: [Int: Int] = [:], lastAsk: MediaTime?
+        var topLayerSentWhileHeld = 0, switchesBefore: (count: Int, wait: Int64) = (0, 0)
+        for frame in 0..<(30 * 9) {
+            let now = MediaTime(microseconds: Int64(frame) * 33_333), seconds = Double(frame) / 30
+            if frame == 30 * 5 {
+                viewer.path.capacity = 150_000
+                switchesBefore = (s.peer.stats.layerSwitches, s.peer.stats.layerSwitchWaitMicroseconds)
+            }
+            // The publisher: a key frame of a layer the relay asked for, 200 ms after it asked.
+            var keys: Set<Int> = []
+            for (layer, at) in keyAsked where frame >= at + 6 { keys.insert(layer) }
+            for layer in keys { keyAsked[layer] = nil }
+            let packetsBefore = s.peer.stats.packetsOut
+            for layer in 0..<3 {
+                for packet in try publisher.frame(layer, key: frame == 0 || keys.contains(layer)) {
+                    viewer.deliver(relay.receive(packet, from: publisher.peer.address, now: now), now: now)
+                }
+            }
+            if s.layers.holding, s.layers.current == 2 { topLayerSentWhileHeld += max(s.peer.stats.packetsOut - packetsBefore, 0) }
+            viewer.deliver(relay.tick(now: now), now: now)
+            if frame % 3 == 2, let fb = try viewer.feedback(now: now) { viewer.deliver(relay.receive(fb, from: peer.address, now: now), now: now) }
+            if let asked = s.layers.requested, asked.at != lastAsk {
+                lastAsk = asked.at
+                keyAsked[asked.layer] = frame
+            }
+            if s.quality != qualities.last?.quality { qualities.append((seconds, s.quality)) }
+            if heldAt == nil, s.layers.holding { heldAt = seconds }
+            if switchedAt == nil, seconds >= 5, s.layers.current == 0 { switchedAt = seconds }
+        }
+        print("a path collapsing to 150 kbit/s at 5 s: qualities \(qualities.map { "\($0.seconds):\($0.quality)" }); held at \(heldAt ?? -1) s, on 180p at \(switchedAt ?? -1) s; \(s.peer.stats.layerHeld) packets held")
+        #expect(qualities.first?.quality == .source && qualities.filter { $0.seconds < 5 }.last?.quality == .source, "\(qualities)")
+        let moves = qualities.filter { $0.seconds >= 5 }
+        #expect(moves.first?.quality == .low, "the first move after the drop: \(moves)")
+        #expect(!moves.contains { $0.quality == .medium }, "stopped on 360p: \(moves)")
+        #expect(moves.first.map { $0.seconds - 5 <= 0.5 } == true, "moved \(String(describing: moves.first.map { $0.seconds - 5 })) s after the drop")
+        #expect(heldAt != nil && s.peer.stats.layerHeld > 0, "the 720p layer was not held back")
+        #expect(topLayerSentWhileHeld == 0, "\(topLayerSentWhileHeld) packets sent while held")
+        #expect(switchedAt.map { $0 - 5 <= 1 } == true, "on 180p \(String(describing: switchedAt.map { $0 - 5 })) s after the drop")
+        #expect(s.layers.current == 0 && !s.layers.holding)
+        // One switch after the drop, counted with its wait: the publisher's 200 ms (six frames)
+        // and at most a frame more.
+        let (switches, waited) = (s.peer.stats.layerSwitches - switchesBefore.count, s.peer.stats.layerSwitchWaitMicroseconds - switchesBefore.wait)
+        #expect(switches == 1, "\(switches) switches after the drop")
+        #expect((199_998...240_000).contains(waited), "waited \(waited) µs")
+    }
+
+    /// A hold called off before the target's key frame (the target back to the layer held):
+    /// that layer is taken again only at its own next key frame — its frames from then on refer
+    /// to frames the viewer never got.
+    @Test func aHoldCalledOffWaitsForTheHeldLayersKeyFrame() {
+        var l = LayerSelection(target: 2)
+        _ = l.switchTo(2, now: .zero)
+        l.aim(at: 0, now: .milliseconds(10))
+        l.holding = true
+        let held = l.holds(2)
+        #expect(held && l.current == 2 && l.holding)
+        l.aim(at: 2, now: .milliseconds(20))
+        let calledOff = l.holds(2)
+        #expect(calledOff, "the packet that finds the move called off is held too")
+        #expect(l.current == nil && !l.holding, "taken again at its key frame, as a switch")
+        let after = l.holds(2)
+        #expect(!after)
+    }
+
     // MARK: The choice, alone
 
     /// On congestion, the highest layer whose rate fits (TL0 at least); no move up before the

@@ -9,7 +9,8 @@ its netsim (as peers/chromium_weak_network.py does). Beside them, two aiortc vie
 `medium` — aiortc's Python-driven decoder of the 720p layer starves this 2-core machine —, no
 transport-wide feedback: loss and REMB steer them) through netsims of their own capped at
 300 kbit/s and 1 Mbit/s. Every second: each Chromium viewer's decoded size and frames, and the
-relay's renditions. Prints one JSON line.
+relay's renditions; throughout, each Chromium viewer's frames as its decoder delivers them (when
+the size changed, and every gap over 1 s). Prints one JSON line.
 """
 import argparse, json, re, subprocess, sys, tempfile, time, urllib.request
 
@@ -42,19 +43,30 @@ return (async () => { let r = {}; (await pc.getStats()).forEach((s) => {
   return r; })()
 """
 
-# The longest time between two frames the viewer's <video> presented, since `window.gapFrom`
-# (set once the layers have settled): what "no freeze over 1 s" is measured by.
-GAPS = """
-window.maxGapMs = 0; window.gapFrom = Infinity; window.freezes = 0;
-const v = document.getElementById('video');
-let last = null;
-const tick = (now) => {
-  if (last !== null && now >= window.gapFrom) window.maxGapMs = Math.max(window.maxGapMs, now - last);
-  if (last !== null && now - last > 1000) window.freezes++;  // over the whole run: which sample saw it
-  last = now;
-  v.requestVideoFrameCallback(tick);
-};
-v.requestVideoFrameCallback(tick);
+# Every frame the viewer's decoder delivers, read from a clone of the received track (a
+# MediaStreamTrackProcessor: unlike the <video>'s frame callbacks, it runs in a tab that is not
+# in front — the sampling loop brings one tab at a time to the front, and a tab behind composites
+# nothing). Kept: each change of size and each gap over 1 s, on the wall clock (Date.now(), the
+# clock the script's schedule is also read on). Bounded by the run: a size change or a gap needs
+# a second's worth of frames.
+FRAMES = """
+window.frameLog = {frames: 0, last: null, sizes: [], gaps: [], started: null};
+(async () => {
+  const v = document.getElementById('video'), log = window.frameLog;
+  while (!(v.srcObject && v.srcObject.getVideoTracks().length)) await new Promise((r) => setTimeout(r, 50));
+  const reader = new MediaStreamTrackProcessor({track: v.srcObject.getVideoTracks()[0].clone()}).readable.getReader();
+  log.started = Date.now();
+  let size = null;
+  for (;;) {
+    const {value: frame, done} = await reader.read();
+    if (done) break;
+    const now = Date.now(), s = `${frame.displayWidth}x${frame.displayHeight}`;
+    frame.close();
+    if (log.last !== null && now - log.last > 1000) log.gaps.push([log.last, now - log.last]);
+    log.last = now; log.frames++;
+    if (s !== size) { log.sizes.push([now, s]); size = s; }
+  }
+})();
 """
 
 LAYERS = """
@@ -151,7 +163,7 @@ def main():
     ap.add_argument("--showroom", required=True)
     ap.add_argument("--netsim", required=True)
     ap.add_argument("--seconds", type=int, default=25)
-    ap.add_argument("--settle", type=int, default=8, help="seconds before freezes count")
+    ap.add_argument("--settle", type=int, default=8, help="samples before the layers count as settled")
     ap.add_argument("--drop-at", type=int, default=20, help="second the uncapped viewer's path drops to 300 kbit/s")
     ap.add_argument("--lift-at", type=int, default=35, help="second that cap is lifted")
     ap.add_argument("--cpu-viewers", type=int, default=0, help="then measure the server's CPU with this many low viewers")
@@ -178,7 +190,7 @@ def main():
         result["publisher_state"] = stats(driver).get("state")
         publisher_tab = driver.current_window_handle
         # The uncapped viewer's path: no cap until --drop-at, 300 kbit/s until --lift-at, none after.
-        scheduled_from = time.monotonic()
+        scheduled_from, scheduled_from_wall = time.monotonic(), time.time()
         sims.append(subprocess.Popen([args.netsim, "--listen", f"127.0.0.1:{SCHEDULED_PORT}", "--forward", f"127.0.0.1:{MEDIA_PORT}",
                                       "--delay", "20", "--queue", "500", "--seed", "7",
                                       "--rate-schedule", f"{args.drop_at}=300,{args.lift_at}=0"], stdout=subprocess.DEVNULL))
@@ -188,7 +200,7 @@ def main():
             driver.get(f"{BASE}/?room=sim")
             driver.execute_script(HOOK, via, MEDIA_PORT)
             driver.find_element(By.ID, "watch").click()
-            driver.execute_script(GAPS)
+            driver.execute_script(FRAMES)
             tabs[name] = driver.current_window_handle
         # The aiortc viewers, for as long as the Chromium ones are sampled.
         peer = __file__.rsplit("/", 1)[0] + "/aiortc_peer.py"
@@ -200,7 +212,7 @@ def main():
                 [sys.executable, peer, "watch", "--url", BASE, "--room", "sim", "--token", token, "--via", str(port),
                  "--quality", "medium", "--seconds", str(args.seconds + 3), "--until-done"], stdout=subprocess.PIPE, text=True)
         samples = {name: [] for name in tabs}
-        static_gaps, static_g2g = {}, {}
+        static_g2g = {}
         # When each sample was taken on the schedule's clock (from the netsim's start; a sample
         # takes a little over a second, reading three tabs): which samples the changes fall in.
         sample_times = []
@@ -208,31 +220,32 @@ def main():
         for second in range(args.seconds):
             time.sleep(1)
             sample_times.append(time.monotonic() - scheduled_from)
-            if not static_gaps and sample_times[-1] >= args.drop_at:
+            if not static_g2g and sample_times[-1] >= args.drop_at:
                 for name, tab in tabs.items():
                     driver.switch_to.window(tab)
-                    static_gaps[name] = driver.execute_script("return window.maxGapMs")
                     static_g2g[name] = stats(driver).get("glassToGlassMs")
-            if second == args.settle:
-                for tab in tabs.values():
-                    driver.switch_to.window(tab)
-                    driver.execute_script("window.gapFrom = performance.now()")
             renditions.append(metric("showroom_relay_renditions"))
             for name, tab in tabs.items():
                 driver.switch_to.window(tab)
                 v = driver.execute_script(VIDEO_STATS) or {}
                 size = f"{v['frameWidth']}x{v['frameHeight']}" if v.get("frameWidth") else None
-                samples[name].append({"size": size, "frames": v.get("framesDecoded", 0),
-                                      "freezes": driver.execute_script("return window.freezes")})
+                samples[name].append({"size": size, "frames": v.get("framesDecoded", 0)})
         result["drop_index"] = next((i for i, t in enumerate(sample_times) if t >= args.drop_at), len(sample_times))
         result["lift_index"] = next((i for i, t in enumerate(sample_times) if t >= args.lift_at), len(sample_times))
         result["sample_times"] = sample_times
+        # The frame logs are on the schedule's clock (seconds from the netsim's start); the layers
+        # have settled by this sample.
+        result["settle_at"] = sample_times[args.settle] if len(sample_times) > args.settle else None
         for name, tab in tabs.items():
             driver.switch_to.window(tab)
             result[name] = {"samples": samples[name], "video": driver.execute_script(VIDEO_STATS),
-                            "max_gap_ms": driver.execute_script("return window.maxGapMs"), "max_gap_static_ms": static_gaps.get(name),
                             "glass_to_glass_static_ms": static_g2g.get(name),
                             "error": driver.find_element(By.ID, "error").text}
+            log = driver.execute_script("return window.frameLog") or {}
+            result[name]["frame_log"] = {
+                "frames": log.get("frames"),
+                "sizes": [[round(t / 1000 - scheduled_from_wall, 3), s] for t, s in log.get("sizes", [])],
+                "gaps": [[round(t / 1000 - scheduled_from_wall, 3), g] for t, g in log.get("gaps", [])]}
         for name, process in aiortc.items():
             try:
                 out, _ = process.communicate(timeout=30)
@@ -245,6 +258,9 @@ def main():
         result["renditions"] = renditions
         result["temporal_skipped"] = metric("showroom_relay_temporal_skipped_packets_total")
         result["temporal_changes"] = metric("showroom_relay_temporal_changes_total")
+        result["layer_switches"] = metric("showroom_relay_layer_switches_total")
+        result["layer_switch_wait_seconds"] = metric("showroom_relay_layer_switch_wait_seconds_total")
+        result["layer_held"] = metric("showroom_relay_layer_held_packets_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
