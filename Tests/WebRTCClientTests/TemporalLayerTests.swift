@@ -112,6 +112,22 @@ import WebRTCClient
         }
     }
 
+    /// A simulcast publisher whose layers carry `packets` a frame (by layer and TID; 200, 400 and
+    /// 1,000 filler bytes a packet) and an adaptive viewer with transport-wide feedback on a
+    /// simulated path (20 ms, no cap until the test sets one).
+    static func simulatedPath(packets: @escaping (_ layer: Int, _ tid: UInt8) -> Int) throws
+        -> (PublicationTests.World, Publisher, ConnectedPeer, TransportWideCongestionControlTests.Viewer)
+    {
+        let world = try PublicationTests.World()
+        let publisher = Publisher(
+            try ConnectedPeer.connect(to: world.relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+        publisher.filler = [200, 400, 1_000]
+        publisher.packets = packets
+        let peer = try ConnectedPeer.connect(
+            to: world.relay, room: "r", identity: "v", publishing: false, port: 7_001, adaptive: true, transportWideCC: true)
+        return (world, publisher, peer, TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000), seed: 7))
+    }
+
     static func expectOneStream(_ got: [Got], sourceLocation: SourceLocation = #_sourceLocation) {
         for (a, b) in zip(got, got.dropFirst()) {
             #expect(b.sequence == a.sequence &+ 1, "sequence \(a.sequence) → \(b.sequence)", sourceLocation: sourceLocation)
@@ -237,14 +253,8 @@ import WebRTCClient
     /// the bottleneck drops nothing; the cap lifted, it is back on every layer within 6 s. The path: ``TransportWideCongestionControlTests/Viewer`` (20 ms, a
     /// bottleneck queue of 400 ms).
     @Test func aBottleneckThinsTheTemporalLayersWithinASecond() throws {
-        let world = try PublicationTests.World()
+        let (world, publisher, peer, viewer) = try Self.simulatedPath(packets: { layer, tid in layer < 2 ? 1 : [6, 3, 2, 2][Int(tid)] })
         let relay = world.relay
-        let publisher = Publisher(
-            try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
-        publisher.filler = [200, 400, 1_000]
-        publisher.packets = { layer, tid in layer < 2 ? 1 : [6, 3, 2, 2][Int(tid)] }
-        let peer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 7_001, adaptive: true, transportWideCC: true)
-        let viewer = TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000), seed: 7)
         var targets: [(seconds: Double, target: UInt8, lost: Int)] = []
         for frame in 0..<(30 * 15) {
             let now = MediaTime(microseconds: Int64(frame) * 33_333)
@@ -285,14 +295,8 @@ import WebRTCClient
     /// 200 ms later. Fails with the hold removed (720p packets go on after the move) and when the
     /// move is read from the estimate alone (it stops on 360p first).
     @Test func aPathThatCollapsesMovesStraightToTheLayerItCarriesWithTheOldOneHeld() throws {
-        let world = try PublicationTests.World()
+        let (world, publisher, peer, viewer) = try Self.simulatedPath(packets: { layer, tid in layer == 0 ? 1 : layer == 1 ? 2 : [6, 3, 2, 2][Int(tid)] })
         let relay = world.relay
-        let publisher = Publisher(
-            try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
-        publisher.filler = [200, 400, 1_000]
-        publisher.packets = { layer, tid in layer == 0 ? 1 : layer == 1 ? 2 : [6, 3, 2, 2][Int(tid)] }
-        let peer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 7_001, adaptive: true, transportWideCC: true)
-        let viewer = TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000), seed: 7)
         let s = try #require(relay.sessions[peer.id]?.subscription)
         var qualities: [(seconds: Double, quality: Quality)] = [(0, s.quality)]
         var heldAt: Double?, switchedAt: Double?, keyAsked: [Int: Int] = [:], lastAsk: MediaTime?
