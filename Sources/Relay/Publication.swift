@@ -340,9 +340,20 @@ final class Publication {
                     }
                     s.layers.switchedAt = header.sequenceNumber
                     s.temporal.newLayer()
-                } else if s.layers.holds(layer) {
-                    s.skip(packet, header: header, held: true)
-                    continue
+                } else if s.layers.holding {
+                    // Held back until the target's key frame (above); a move called off — the target
+                    // back to this layer — takes it again at its own key frame: what comes before
+                    // refers to pictures the subscriber never got.
+                    let calledOff = s.layers.target == nil || s.layers.target == layer
+                    if calledOff, keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
+                    guard calledOff, keyFrameStart == true else {
+                        s.skip(packet, header: header, held: true)
+                        continue
+                    }
+                    s.layers.holding = false
+                    s.layers.switchedAt = header.sequenceNumber
+                    s.resumeAfterHold()
+                    s.temporal.newLayer()
                 } else if let first = s.layers.switchedAt {
                     let since = Int16(bitPattern: header.sequenceNumber &- first)
                     if since < 0 { continue }

@@ -109,7 +109,13 @@ extension RelayState {
         // over the newest ``congestedRateSpan`` is its rate: for a feedback or two after a path's
         // capacity falls, the estimate and the half-second acknowledged rate still carry the rate
         // from before, and a move down by them stops on a layer the path cannot carry either.
-        let delivered = min(bandwidth.acknowledged ?? .infinity, bandwidth.acknowledged(over: Self.congestedRateSpan) ?? .infinity)
+        // It is the path's rate only while a queue stands at the bottleneck and the relay sends it a
+        // simulcast layer: an app-limited sender's delivered rate is just what it sent (bursty video
+        // read over 200 ms, noisy), and a held layer's is the audio.
+        let queued = (bandwidth.queueingDelay ?? .zero) >= Self.queueForOveruse
+        let delivered =
+            s.publication?.isSimulcast == true && !s.layers.holding && queued
+            ? min(bandwidth.acknowledged ?? .infinity, bandwidth.acknowledged(over: Self.congestedRateSpan) ?? .infinity) : .infinity
         let fitRate = congested ? min(estimate, delivered) : estimate
         // The temporal layers of its simulcast layer answer first: they change within a frame.
         if s.adaptation != nil, !relayBusy, let publication = s.publication, publication.isSimulcast {

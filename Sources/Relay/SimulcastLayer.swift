@@ -114,7 +114,8 @@ struct LayerSelection {
     /// temporal layers — forwarding it would only keep the bottleneck's queue full, and the
     /// target's key frame would wait behind it (a freeze either way, a longer one). Ends at the
     /// switch; a move called off (the target back to the current layer) takes the layer again at
-    /// its next key frame, since its frames from then on refer to ones held back.
+    /// its own next key frame, since its frames until then refer to ones held back
+    /// (``Publication/fanOut(_:header:kind:capture:layer:temporal:now:allocator:drops:)``).
     var holding = false
 
     init() {}
@@ -126,7 +127,12 @@ struct LayerSelection {
     mutating func aim(at layer: Int?, now: MediaTime) {
         guard layer != target else { return }
         target = layer
-        targetSince = layer == nil || layer == current ? nil : now
+        // A wait under way goes on from its start; a subscriber's first layer is not a switch.
+        if layer == nil || layer == current || current == nil {
+            targetSince = nil
+        } else if targetSince == nil {
+            targetSince = now
+        }
     }
 
     /// Switches to `layer` (the target) at its key frame, at `now`; returns how long the switch
@@ -137,15 +143,5 @@ struct LayerSelection {
         targetSince = nil
         holding = false
         return waited
-    }
-
-    /// Whether a packet of `layer`, the current one, is held back (``holding``).
-    mutating func holds(_ layer: Int) -> Bool {
-        guard holding else { return false }
-        if target == nil || target == layer {
-            holding = false
-            current = nil
-        }
-        return true
     }
 }

@@ -109,6 +109,11 @@ final class Subscription {
         if held { peer.stats.layerHeld += 1 } else { peer.stats.temporalSkipped += 1 }
     }
 
+    /// Its layer is taken again at a key frame after a hold was called off
+    /// (``LayerSelection/holding``): base-layer pictures were left out too, so the key frame's
+    /// TL0PICIDX follows the last one sent.
+    func resumeAfterHold() { slots.video?.pictureIDs.resumeAtKeyFrame() }
+
     /// Sends a packet it NACKed again: on its RTX stream when it negotiated one
     /// ([RFC 4588 §4](https://www.rfc-editor.org/rfc/rfc4588#section-4): the RTX stream's SSRC,
     /// payload type and sequence numbers, the original sequence number as the payload's first two

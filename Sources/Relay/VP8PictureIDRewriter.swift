@@ -12,8 +12,9 @@ import MediaWire
 /// A picture left out (a temporal layer the subscriber does not get: ``skip(_:ssrc:)``) closes its
 /// gap in the picture IDs as ``StreamRewriter`` does in the sequence numbers: libwebrtc's VP8
 /// reference finder waits for every picture ID between a frame and the frame it refers to, so a
-/// gap would stall all frames after it. TL0PICIDX needs nothing: only frames above layer 0 are
-/// left out. I/O-free.
+/// gap would stall all frames after it. TL0PICIDX needs nothing there: only frames above layer 0
+/// are left out; a layer held back and taken again at its key frame splices it
+/// (``resumeAtKeyFrame()``). I/O-free.
 struct VP8PictureIDRewriter {
     private var source: UInt32?
     private var pictureOffset: UInt16 = 0
@@ -78,6 +79,13 @@ struct VP8PictureIDRewriter {
             payload[at] = payload[at] &+ tl0Offset
             if lastTL0.map({ Int8(bitPattern: payload[at] &- $0) > 0 }) ?? true { lastTL0 = payload[at] }
         }
+    }
+
+    /// The source goes on at a key frame after a run of its pictures was left out, base-layer ones
+    /// among them (a layer held back, ``LayerSelection/holding``): the next TL0PICIDX follows the
+    /// last one written, as at a new source. (Picture IDs were closed up by ``skip(_:ssrc:)``.)
+    mutating func resumeAtKeyFrame() {
+        if lastTL0 != nil { spliceTL0 = true }
     }
 
     /// A packet of `ssrc` that is not sent: when it begins a picture newer than any seen, later

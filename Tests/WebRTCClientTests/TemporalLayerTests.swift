@@ -345,22 +345,32 @@ import WebRTCClient
         #expect((199_998...240_000).contains(waited), "waited \(waited) µs")
     }
 
-    /// A hold called off before the target's key frame (the target back to the layer held):
-    /// that layer is taken again only at its own next key frame — its frames from then on refer
-    /// to frames the viewer never got.
-    @Test func aHoldCalledOffWaitsForTheHeldLayersKeyFrame() {
-        var l = LayerSelection(target: 2)
-        _ = l.switchTo(2, now: .zero)
-        l.aim(at: 0, now: .milliseconds(10))
-        l.holding = true
-        let held = l.holds(2)
-        #expect(held && l.current == 2 && l.holding)
-        l.aim(at: 2, now: .milliseconds(20))
-        let calledOff = l.holds(2)
-        #expect(calledOff, "the packet that finds the move called off is held too")
-        #expect(l.current == nil && !l.holding, "taken again at its key frame, as a switch")
-        let after = l.holds(2)
-        #expect(!after)
+    /// A hold called off before the target's key frame (the target back to the layer held): that
+    /// layer is taken again at its own next key frame — nothing of it goes out before, since
+    /// those frames refer to pictures never sent — and what the viewer gets stays one stream:
+    /// sequence numbers, picture IDs and TL0PICIDX continue across the hold (the held base-layer
+    /// pictures closed up too). Fails without the closing (a hole of the packets waiting for the
+    /// key frame) and without the TL0PICIDX splice.
+    @Test func aHoldCalledOffTakesTheLayerAgainAtItsKeyFrameAsOneStream() throws {
+        var setup = try Setup()
+        try setup.run(frames: 8, keyFirst: true)
+        let s = try #require(setup.subscription)
+        #expect(s.layers.current == 2)
+        s.layers.aim(at: 0, now: setup.now)
+        s.layers.holding = true
+        try setup.run(frames: 4)
+        s.layers.aim(at: 2, now: setup.now)  // called off
+        try setup.run(frames: 6)
+        #expect(s.layers.current == 2 && s.layers.holding, "no key frame yet: still held")
+        try setup.run(frames: 3, keyFirst: true)
+        #expect(s.layers.current == 2 && !s.layers.holding)
+        // From its first 720p packet (the first frame's smaller layers start it as their layers come up).
+        let got = Array(Self.got(setup.viewer, setup.sent).drop { $0.layer != 2 })
+        #expect(got.allSatisfy { $0.layer == 2 })
+        // 8 frames, then the 10 held, then the key frame and 2 more.
+        #expect(got.map(\.frame) == Array(0..<8) + Array(18..<21), "\(got.map(\.frame))")
+        #expect(s.peer.stats.layerHeld == 10, "\(s.peer.stats.layerHeld) held")
+        Self.expectOneStream(got)
     }
 
     // MARK: The choice, alone
