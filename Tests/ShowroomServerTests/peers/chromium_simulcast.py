@@ -261,6 +261,7 @@ def main():
         result["layer_switches"] = metric("showroom_relay_layer_switches_total")
         result["layer_switch_wait_seconds"] = metric("showroom_relay_layer_switch_wait_seconds_total")
         result["layer_held"] = metric("showroom_relay_layer_held_packets_total")
+        result["adaptation_held"] = metric("showroom_relay_adaptation_held_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
