@@ -30,7 +30,7 @@ public struct PeerStatistics: Sendable, Equatable {
     public var temporalSkipped = 0
     public var temporalChanges = 0
     /// Video packets of a simulcast layer held back while the subscriber waited for a lower
-    /// layer's key frame (``LayerSelection/holdingSince``).
+    /// layer's key frame (``LayerSelection/holding``).
     public var layerHeld = 0
     /// Moves to another simulcast layer made, and the time they waited in all, from the choice
     /// to the key frame of the layer chosen going out (``LayerSelection/switchTo(_:now:)``).

@@ -73,8 +73,8 @@ import Testing
         try #require(Self.settle < dropAt && dropAt < liftAt && liftAt < scheduled.count, "\(dropAt) \(liftAt) \(scheduled.count)")
         #expect(scheduled[Self.settle..<dropAt].allSatisfy { $0 == "1280x720" }, "\(scheduled)")
         // The first smaller frame the viewer's decoder delivered after the drop, and the first
-        // 720p one after the lift, on the schedule's clock. Down: 1.37–1.97 s in four runs on this
-        // 2-core machine, 1.25–2.17 s over the ten runs while it was built (3.0–3.2 s before the relay held the old layer back and read the path's
+        // 720p one after the lift, on the schedule's clock. Down: 1.37–1.97 s in nine runs on this
+        // 2-core machine, 1.25–2.17 s over the twelve runs while it was built (3.0–3.2 s before the relay held the old layer back and read the path's
         // rate from its newest arrivals) — asserted at 2.5 s, the 2 s plus room for a
         // key frame the netsim's 500 ms queue cut short and had to be resent. Back within 10 s (a
         // probe that shows room for 720p goes there in one move).
