@@ -58,6 +58,8 @@ final class Publication {
     /// What it sends, bits/s, over the last reporting interval.
     private(set) var incomingBitrate: Double?
     private var lastKeyFrameRequest: MediaTime?
+    /// When the latest key frame of its video (of any layer) started to arrive.
+    private var lastKeyFrame: MediaTime?
     /// The publisher's transport-wide sequence number id, when it negotiated transport-wide
     /// congestion control; then what arrived, for the feedback ``transportFeedback()`` sends it.
     let transportSequenceExtensionID: UInt8?
@@ -278,7 +280,13 @@ final class Publication {
                 layers[l].temporalBytes[Int(t.layer & 3)] += packet.readableBytes
                 if t.startOfFrame && !repaired { layers[l].temporalFrames[Int(t.layer & 3)] += 1 }
             }
-            if let size = Self.keyFrameSize(packet, header: header) { (layers[l].width, layers[l].height) = (size.width, size.height) }
+            if let size = Self.keyFrameSize(packet, header: header) {
+                (layers[l].width, layers[l].height) = (size.width, size.height)
+                layers[l].lastKeyFrame = now
+                lastKeyFrame = now
+            }
+        } else if kind == .video, Self.keyFrameSize(packet, header: header) != nil {
+            lastKeyFrame = now
         }
         ssrc[kind] = header.ssrc
         intervalBytes += packet.readableBytes
@@ -377,6 +385,10 @@ final class Publication {
                     }
                 }
             }
+            if kind == .video, s.pendingKeyFrame.isPending {
+                if keyFrameStart == nil { keyFrameStart = Self.keyFrameSize(packet, header: header) != nil }
+                if keyFrameStart == true { s.pendingKeyFrame.received() }
+            }
             if let o = s.send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
         }
         guard !renditions.isEmpty else { return out }
@@ -453,7 +465,7 @@ final class Publication {
         guard let peer else {
             // A mirror: the origin's worker asks the publisher (and throttles it there too).
             if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
-            if let now { lastKeyFrameRequest = now }
+            if let now { markKeyFrameRequested(layer: nil, now: now) }
             if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame(nil) }
             return nil
         }
@@ -464,7 +476,7 @@ final class Publication {
             return nil
         }
         if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
-        if let now { lastKeyFrameRequest = now }
+        if let now { markKeyFrameRequested(layer: nil, now: now) }
         let pli = peer.rtcp(
             [.receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC))]
                 + videoSSRCs.map { .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: $0)) })
@@ -700,7 +712,7 @@ extension Publication {
         guard let peer else {
             // A mirror: the origin asks for that layer's (throttled there as well).
             if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
-            if let now { lastKeyFrameRequest = now }
+            if let now { markKeyFrameRequested(layer: i, now: now) }
             if case .pipe(let upstream, _) = origin { upstream.requestKeyFrame(i) }
             return nil
         }
@@ -709,16 +721,68 @@ extension Publication {
             return nil
         }
         if let now, let last = lastKeyFrameRequest, now - last < Self.keyFrameRequestInterval { return nil }
-        if let now {
-            layers[i].lastKeyFrameRequest = now
-            lastKeyFrameRequest = now
-        }
+        if let now { markKeyFrameRequested(layer: i, now: now) }
         let pli = peer.rtcp([
             .receiverReport(RTCPReceiverReport(ssrc: Self.relaySSRC)),
             .pictureLossIndication(RTCPPictureLossIndication(senderSSRC: Self.relaySSRC, mediaSSRC: ssrc)),
         ])
         if pli != nil { peer.stats.keyFrameRequests += 1 }
         return pli
+    }
+
+    /// A PLI to the publisher went (or its origin was asked) at `now`: for `layer`, or for every
+    /// layer when nil.
+    private func markKeyFrameRequested(layer: Int?, now: MediaTime) {
+        lastKeyFrameRequest = now
+        for i in layers.indices where layer == nil || layer == i { layers[i].lastKeyFrameRequest = now }
+    }
+
+    /// A PLI or FIR a subscriber sent: a rendition's subscriber's goes to its encoder at once; a
+    /// subscriber of the source (or of a simulcast layer) waits for its key frame
+    /// (``Subscription/pendingKeyFrame``), asked for as ``passOnKeyFrameRequest(of:now:)`` says.
+    func keyFrameRequested(by s: Subscription, now: MediaTime) -> OutgoingDatagram? {
+        if !isSimulcast, s.quality != .source, renditions[s.quality] != nil { return requestKeyFrame(for: s, now: now) }
+        s.pendingKeyFrame.ask(now: now)
+        return passOnKeyFrameRequest(of: s, now: now)
+    }
+
+    /// A subscriber's waiting key-frame request goes to the publisher when its own quota allows
+    /// (``PendingKeyFrame/interval``) and no key frame of its stream is on its way already (one
+    /// asked for less than that interval ago and not come yet serves it too); the publication's
+    /// throttle may still hold it back, and then it goes with a later tick.
+    func passOnKeyFrameRequest(of s: Subscription, now: MediaTime) -> OutgoingDatagram? {
+        guard s.pendingKeyFrame.mayPassOn(now: now) else { return nil }
+        if let asked = keyFrameOnItsWay(for: s, now: now) {
+            s.pendingKeyFrame.passed(at: asked)
+            return nil
+        }
+        let pli = requestKeyFrame(for: s, now: now)
+        // A mirror asks its origin and sends nothing itself.
+        if pli != nil || keyFrameOnItsWay(for: s, now: now) != nil { s.pendingKeyFrame.passed(at: now) }
+        return pli
+    }
+
+    /// Every ``RelayState/transportFeedbackInterval``: the subscribers' waiting key-frame
+    /// requests that may go now.
+    func passOnKeyFrameRequests(now: MediaTime) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        for s in subscribers where s.pendingKeyFrame.mayPassOn(now: now) {
+            if let pli = passOnKeyFrameRequest(of: s, now: now) { out.append(pli) }
+        }
+        return out
+    }
+
+    /// When a key frame of the stream `s` gets (its target layer, else its layer, else the
+    /// video) was asked for, if that was less than ``PendingKeyFrame/interval`` ago and none has
+    /// arrived since: it is on its way.
+    private func keyFrameOnItsWay(for s: Subscription, now: MediaTime) -> MediaTime? {
+        var asked = lastKeyFrameRequest
+        var arrived = lastKeyFrame
+        if isSimulcast, let l = s.layers.target ?? s.layers.current, layers.indices.contains(l) {
+            (asked, arrived) = (layers[l].lastKeyFrameRequest, layers[l].lastKeyFrame)
+        }
+        guard let asked, now - asked < PendingKeyFrame.interval, arrived.map({ $0 < asked }) ?? true else { return nil }
+        return asked
     }
 
     /// Where a subscriber's key-frame request goes: for a simulcast publication, the layer it is

@@ -27,7 +27,8 @@ extension RelayState {
             case .transportFeedback(let feedback):
                 out += transportFeedback(feedback, from: s, now: now)
             case .pictureLossIndication, .fullIntraRequest:
-                if let pli = s.publication?.requestKeyFrame(for: s, now: now) { out.append(pli) }
+                s.peer.stats.keyFrameRequestsIn += 1
+                if let pli = s.publication?.keyFrameRequested(by: s, now: now) { out.append(pli) }
             case .nack(let nack):
                 s.peer.stats.nacksIn += 1
                 guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC), let slot = s.slots[kind],

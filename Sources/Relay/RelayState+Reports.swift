@@ -17,6 +17,7 @@ extension RelayState {
             for publication in publications.values {
                 if publication.transportSequenceExtensionID != nil, let o = publication.transportFeedback() { out.append(o) }
                 if publication.isSimulcast { out += publication.selectLayers(now: now) }
+                out += publication.passOnKeyFrameRequests(now: now)
                 out += publication.nackAgain(now: now)
             }
         }

@@ -11,6 +11,8 @@ public struct PeerStatistics: Sendable, Equatable {
     public var nackedPackets = 0
     public var retransmitted = 0
     public var keyFrameRequests = 0
+    /// PLIs and FIRs a subscriber sent (each forwarded to the publisher, throttled per publication).
+    public var keyFrameRequestsIn = 0
     public var dropped = 0
     /// Automatic moves between renditions.
     public var qualityChanges = 0
@@ -48,6 +50,7 @@ public struct PeerStatistics: Sendable, Equatable {
         nackedPackets += o.nackedPackets
         retransmitted += o.retransmitted
         keyFrameRequests += o.keyFrameRequests
+        keyFrameRequestsIn += o.keyFrameRequestsIn
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped

@@ -26,7 +26,10 @@ struct SimulcastLayer {
     /// What it sent over the last interval up to each temporal layer (`[t]`: TL0 … TLt together,
     /// bits/s), up to the highest layer seen; empty when its packets carry no temporal layer.
     var temporalBitrates: [Double] = []
+    /// When a key frame of it was last asked for (a PLI naming it, or every layer), and when its
+    /// latest key frame started to arrive.
     var lastKeyFrameRequest: MediaTime?
+    var lastKeyFrame: MediaTime?
     var cache = RetransmissionCache()
     /// What its stream lost on the publisher's uplink, asked for again.
     var missing = NACKGenerator()

@@ -26,6 +26,8 @@ final class Subscription {
     var retransmissionBudget = RetransmissionBudget()
     /// The simulcast layer it receives and the one it moves to, when its publication is simulcast.
     var layers = LayerSelection()
+    /// A key frame it asked for (its PLI or FIR) and has not been sent yet.
+    var pendingKeyFrame = PendingKeyFrame()
     /// The temporal layers of that layer it gets.
     var temporal = TemporalLayerSelection()
     /// The subscriber's transport-wide sequence number id, when it negotiated transport-wide

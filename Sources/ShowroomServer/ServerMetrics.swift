@@ -78,6 +78,7 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_upstream_nacked_packets_total", [], to: t.upstreamNACKed)
         advance("showroom_relay_upstream_recovered_packets_total", [], to: t.recovered)
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
+        advance("showroom_relay_viewer_keyframe_requests_total", [], to: t.keyFrameRequestsIn)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         advance("showroom_relay_temporal_skipped_packets_total", [], to: t.temporalSkipped)
         advance("showroom_relay_temporal_changes_total", [], to: t.temporalChanges)

@@ -262,6 +262,8 @@ def main():
         result["layer_switch_wait_seconds"] = metric("showroom_relay_layer_switch_wait_seconds_total")
         result["layer_held"] = metric("showroom_relay_layer_held_packets_total")
         result["adaptation_held"] = metric("showroom_relay_adaptation_held_total")
+        result["keyframe_requests"] = metric("showroom_relay_keyframe_requests_total")
+        result["viewer_keyframe_requests"] = metric("showroom_relay_viewer_keyframe_requests_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
