@@ -792,6 +792,13 @@ extension Publication {
         return requestKeyFrame(for: s.quality, now: now)
     }
 
+    /// The cache of the stream `ssrc` (a simulcast layer's, or the source's) — where a packet sent
+    /// before a subscriber moved to another stream is found (``StreamRewriter/earlier(_:)``).
+    func retransmissionCache(forSSRC ssrc: UInt32, kind: MediaKind) -> RetransmissionCache? {
+        if kind == .video, let layer = layers.firstIndex(where: { $0.ssrc == ssrc }) { return layers[layer].cache }
+        return self.ssrc[kind] == ssrc ? cache[kind] : nil
+    }
+
     /// Where a packet a subscriber NACKs is found: the cache of the layer it is on, for simulcast
     /// video; otherwise ``retransmissionSource(kind:quality:)``.
     func retransmissionSource(for s: Subscription, kind: MediaKind) -> (cache: RetransmissionCache, captureTimeExtensionID: UInt8?)? {

@@ -42,8 +42,16 @@ extension RelayState {
                 if entries.count < nack.entries.count { count("nack-entries-over-limit") }
                 for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
                     s.peer.stats.nackedPackets += 1
-                    guard let input = slot.rewriter.original(seq), let original = cache.packet(input),
-                        let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
+                    // Of the stream it gets now, or (lost while it moved) of the one before.
+                    var found: (packet: ByteBuffer, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
+                    if let input = slot.rewriter.original(seq), let p = cache.packet(input) {
+                        found = (p, nil)
+                    } else if let e = slot.rewriter.earlier(seq), let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
+                        let p = c.packet(e.input)
+                    {
+                        found = (p, (seq, e.timestampOffset))
+                    }
+                    guard let (original, earlier) = found, let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
                     else { continue }
                     if let last = s.slots[kind]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
                         s.peer.stats.retransmissionsSkipped += 1
@@ -54,7 +62,9 @@ extension RelayState {
                         continue
                     }
                     let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-                    guard let o = s.resend(original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+                    guard
+                        let o = s.resend(
+                            original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops, earlier: earlier)
                     else { continue }
                     s.slots[kind]?.resent[Int(seq) % 512] = (seq, now)
                     s.peer.stats.retransmitted += 1

@@ -14,7 +14,9 @@ import MediaWire
 /// comes at most 1 s late: ``NACKGenerator``); an older one is refused (mediasoup's `SeqManager`
 /// works the same way), and ``restartRun`` of them in a row are a restart of the input's
 /// numbering, continued like a new source. What each outgoing number carried is remembered for
-/// the last ``window`` numbers, so a NACK maps back to the input packet exactly (``original(_:)``).
+/// the last ``window`` numbers, so a NACK maps back to the input packet exactly (``original(_:)``)
+/// — also one sent before the last change of source (``earlier(_:)``), which a receiver lost while
+/// the subscriber moved.
 struct StreamRewriter: Sendable {
     let clockRate: Int
     /// The input SSRC being forwarded.
@@ -38,6 +40,9 @@ struct StreamRewriter: Sendable {
     private var refused = 0
     /// The input sequence number each recent outgoing number carried, at `outgoing % window`.
     private var carried: [(outgoing: UInt16, input: UInt16)?] = []
+    /// The source forwarded before the current one: its SSRC, the outgoing numbers it went out
+    /// under (first to last) and its timestamp offset.
+    private var previous: (source: UInt32, first: UInt16, last: UInt16, timestampOffset: UInt32)?
 
     /// How many outgoing numbers map back to their input for NACKs: the retransmission cache's depth.
     static let window: UInt16 = 512
@@ -60,6 +65,9 @@ struct StreamRewriter: Sendable {
         }
         refused = 0
         if source != ssrc || restart {
+            // A restart renumbers the same SSRC: its earlier numbers can no longer be told apart.
+            previous = nil
+            if !restart, let source, let first = firstOfSource { previous = (source, first, lastSequence, timestampOffset) }
             if source != nil, let lastSent {
                 // Continue one after the last number sent, and advance the clock by the time since.
                 sequenceOffset = lastSequence &+ 1 &- sequenceNumber
@@ -110,6 +118,20 @@ struct StreamRewriter: Sendable {
     /// one sent before the current source or too long ago.
     func original(_ sequenceNumber: UInt16) -> UInt16? {
         if let first = firstOfSource, isNewer(first, than: sequenceNumber) { return nil }
+        return carriedInput(sequenceNumber)
+    }
+
+    /// For an outgoing number sent before the current source (a NACK after a switch): the source
+    /// it carried, its input sequence number, and the outgoing timestamp of an input timestamp of
+    /// that source (its offset); nil for any other number, or one sent too long ago.
+    func earlier(_ sequenceNumber: UInt16) -> (source: UInt32, input: UInt16, timestampOffset: UInt32)? {
+        guard let p = previous, !isNewer(p.first, than: sequenceNumber), !isNewer(sequenceNumber, than: p.last),
+            let input = carriedInput(sequenceNumber)
+        else { return nil }
+        return (p.source, input, p.timestampOffset)
+    }
+
+    private func carriedInput(_ sequenceNumber: UInt16) -> UInt16? {
         guard !carried.isEmpty, let entry = carried[Int(sequenceNumber % Self.window)], entry.outgoing == sequenceNumber else { return nil }
         return entry.input
     }

@@ -119,23 +119,38 @@ final class Subscription {
     /// Sends a packet it NACKed again: on its RTX stream when it negotiated one
     /// ([RFC 4588 §4](https://www.rfc-editor.org/rfc/rfc4588#section-4): the RTX stream's SSRC,
     /// payload type and sequence numbers, the original sequence number as the payload's first two
-    /// bytes, the original timestamp and marker), otherwise as it was first sent (``send``).
+    /// bytes, the original timestamp and marker), otherwise as it was first sent (``send``). A
+    /// packet of the source forwarded before the current one (``StreamRewriter/earlier(_:)``)
+    /// goes with the numbers it was sent under, `earlier`, and its picture IDs as they were.
     func resend(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
-        allocator: ByteBufferAllocator, drops: DropCounter
+        allocator: ByteBufferAllocator, drops: DropCounter, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)? = nil
     ) -> OutgoingDatagram? {
-        guard let slot = slots[kind], let rtx = slot.rtx else {
+        guard let slot = slots[kind] else { return nil }
+        if slot.rtx == nil, earlier == nil {
             return send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
         }
-        guard
-            let (seq, ts) = slots[kind]?.rewriter.rewrite(
-                ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
-        else { return nil }
+        let seq: UInt16, ts: UInt32
+        if let earlier {
+            (seq, ts) = (earlier.sequenceNumber, header.timestamp &+ earlier.timestampOffset)
+        } else {
+            guard
+                let numbers = slots[kind]?.rewriter.rewrite(
+                    ssrc: header.ssrc, sequenceNumber: header.sequenceNumber, timestamp: header.timestamp, now: now)
+            else { return nil }
+            (seq, ts) = numbers
+        }
         let payload = packet.readableBytesView.dropFirst(header.headerLength)
+        guard let rtx = slot.rtx else {
+            return write(
+                payload, marker: header.marker, padding: header.hasPadding, ssrc: slot.ssrc, payloadType: slot.payloadType, sequenceNumber: seq,
+                timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, pictureIDSource: pictureIDSource(kind, header),
+                earlier: true, now: now, allocator: allocator, drops: drops)
+        }
         let out = write(
             payload, originalSequenceNumber: seq, marker: header.marker, padding: header.hasPadding, ssrc: rtx.ssrc,
             payloadType: rtx.payloadType, sequenceNumber: rtx.nextSequence, timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID,
-            capture: capture, pictureIDSource: pictureIDSource(kind, header), now: now, allocator: allocator, drops: drops)
+            capture: capture, pictureIDSource: pictureIDSource(kind, header), earlier: earlier != nil, now: now, allocator: allocator, drops: drops)
         if out != nil { slots[kind]?.rtx?.nextSequence &+= 1 }
         return out
     }
@@ -170,11 +185,12 @@ final class Subscription {
     /// (``RTPHeaderView/write(into:marker:padding:payloadType:sequenceNumber:timestamp:ssrc:capture:transportSequence:twoByteForm:)``,
     /// the next transport-wide number when negotiated), an RTX packet's original sequence number,
     /// the payload — a VP8 payload's picture ID and TL0PICIDX continued across the streams it
-    /// forwards (`pictureIDSource`: the input stream); counted as sent.
+    /// forwards (`pictureIDSource`: the input stream; `earlier`: the stream forwarded before the
+    /// current one, sent again as it was); counted as sent.
     private func write(
         _ payload: ByteBufferView.SubSequence, originalSequenceNumber: UInt16? = nil, marker: Bool, padding: Bool, ssrc: UInt32,
         payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32, captureTimeExtensionID: UInt8?, capture: AbsoluteCaptureTime?,
-        pictureIDSource: UInt32? = nil, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+        pictureIDSource: UInt32? = nil, earlier: Bool = false, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
     ) -> OutgoingDatagram? {
         guard let srtpOut = peer.srtpOut, let address = peer.ice.selected else { return nil }
         var transport: (id: UInt8, value: UInt16)?
@@ -192,7 +208,12 @@ final class Subscription {
         if let pictureIDSource, slots.video != nil {
             let offset = payloadStart - out.readerIndex
             out.withUnsafeMutableReadableBytes { raw in
-                slots.video?.pictureIDs.rewrite(UnsafeMutableRawBufferPointer(rebasing: raw[offset...]), ssrc: pictureIDSource)
+                let descriptor = UnsafeMutableRawBufferPointer(rebasing: raw[offset...])
+                if earlier {
+                    slots.video?.pictureIDs.rewriteEarlier(descriptor, ssrc: pictureIDSource)
+                } else {
+                    slots.video?.pictureIDs.rewrite(descriptor, ssrc: pictureIDSource)
+                }
             }
         }
         let length = out.readableBytes

@@ -14,7 +14,8 @@ import MediaWire
 /// reference finder waits for every picture ID between a frame and the frame it refers to, so a
 /// gap would stall all frames after it. TL0PICIDX needs nothing there: only frames above layer 0
 /// are left out; a layer held back and taken again at its key frame splices it
-/// (``resumeAtKeyFrame()``). I/O-free.
+/// (``resumeAtKeyFrame()``). A packet of the source forwarded before the current one (sent again
+/// for a NACK after a switch) gets the IDs it had the first time. I/O-free.
 struct VP8PictureIDRewriter {
     private var source: UInt32?
     private var pictureOffset: UInt16 = 0
@@ -33,6 +34,8 @@ struct VP8PictureIDRewriter {
     /// How far back (in pictures) a late packet's ID is still corrected: as far as
     /// ``StreamRewriter/horizon`` (in packets, at least one a picture) lets a late packet through.
     static let window: UInt16 = StreamRewriter.horizon
+    /// What the source before the current one was rewritten with when it was left.
+    private var previous: (source: UInt32, pictureOffset: UInt16, tl0Offset: UInt8, newestIncoming: UInt16?, skipped: LeftOutNumbers)?
 
     /// Rewrites the descriptor at the start of `payload` (an outgoing copy) for a packet of stream
     /// `ssrc`; a payload too short for what its descriptor announces is left as it is.
@@ -40,7 +43,8 @@ struct VP8PictureIDRewriter {
         guard let fields = Self.locate(payload) else { return }
         if source != ssrc {
             // The first picture of the new source follows the last one written.
-            if source != nil {
+            if let source {
+                previous = (source, pictureOffset, tl0Offset, newestIncoming, skipped)
                 splicePicture = true
                 spliceTL0 = true
             }
@@ -62,13 +66,7 @@ struct VP8PictureIDRewriter {
             } else {
                 advance(to: incoming.value, long: incoming.long)
             }
-            let value = (incoming.value &+ pictureOffset &+ shift) & (incoming.long ? 0x7FFF : 0x7F)
-            if incoming.long {
-                payload[at] = 0x80 | UInt8(value >> 8 & 0x7F)
-                payload[at + 1] = UInt8(truncatingIfNeeded: value)
-            } else {
-                payload[at] = UInt8(value)
-            }
+            let value = Self.write(payload, at: at, value: incoming.value &+ pictureOffset &+ shift, long: incoming.long)
             if lastPictureID.map({ Self.isNewer(value, than: $0, long: incoming.long) }) ?? true { lastPictureID = value }
         }
         if let at = fields.tl0 {
@@ -79,6 +77,25 @@ struct VP8PictureIDRewriter {
             payload[at] = payload[at] &+ tl0Offset
             if lastTL0.map({ Int8(bitPattern: payload[at] &- $0) > 0 }) ?? true { lastTL0 = payload[at] }
         }
+    }
+
+    /// Rewrites a packet of the source forwarded before the current one, sent again (a NACK
+    /// answered after a switch): the IDs it had the first time — a late packet's, above its own
+    /// ID by the pictures left out after it. Nothing changes for the current source; a packet of
+    /// any other source is left as it is (false).
+    @discardableResult
+    func rewriteEarlier(_ payload: UnsafeMutableRawBufferPointer, ssrc: UInt32) -> Bool {
+        guard let p = previous, p.source == ssrc, source != ssrc, let fields = Self.locate(payload) else { return false }
+        if let at = fields.pictureID {
+            let incoming = Self.read(payload, at: at)
+            var shift: UInt16 = 0
+            if let newest = p.newestIncoming, !Self.isNewer(incoming.value, than: newest, long: incoming.long) {
+                shift = UInt16(truncatingIfNeeded: p.skipped.count(after: incoming.value, newest: newest, mask: Self.mask(incoming.long)))
+            }
+            Self.write(payload, at: at, value: incoming.value &+ p.pictureOffset &+ shift, long: incoming.long)
+        }
+        if let at = fields.tl0 { payload[at] = payload[at] &+ p.tl0Offset }
+        return true
     }
 
     /// The source goes on at a key frame after a run of its pictures was left out, base-layer ones
@@ -128,6 +145,19 @@ struct VP8PictureIDRewriter {
         }
         guard i <= p.count else { return nil }
         return (pictureID, tl0)
+    }
+
+    /// Writes `value` (masked to the field's width) as the picture ID at `i`; returns what it wrote.
+    @discardableResult
+    private static func write(_ p: UnsafeMutableRawBufferPointer, at i: Int, value: UInt16, long: Bool) -> UInt16 {
+        let value = value & mask(long)
+        if long {
+            p[i] = 0x80 | UInt8(value >> 8 & 0x7F)
+            p[i + 1] = UInt8(truncatingIfNeeded: value)
+        } else {
+            p[i] = UInt8(value)
+        }
+        return value
     }
 
     private static func read(_ p: UnsafeMutableRawBufferPointer, at i: Int) -> (value: UInt16, long: Bool) { read(UnsafeRawBufferPointer(p), at: i) }

@@ -47,8 +47,11 @@ import WebRTCClient
         var layer: Int, key: Bool, sequence: UInt16, pictureID: UInt16
     }
 
-    static func got(_ peer: ConnectedPeer, _ datagrams: [OutgoingDatagram]) -> [Got] {
-        peer.received(datagrams).compactMap { p in
+    static func got(_ peer: ConnectedPeer, _ datagrams: [OutgoingDatagram]) -> [Got] { got(peer.received(datagrams)) }
+
+    /// The same, of packets already decrypted (a peer's SRTP context takes each packet once).
+    static func got(_ packets: [RTPPacket]) -> [Got] {
+        packets.compactMap { p in
             guard p.header.payloadType == ClientOffer.videoPayloadType, p.payload.count >= 16 else { return nil }
             let pid = UInt16(p.payload[2] & 0x7F) << 8 | UInt16(p.payload[3])
             return Got(layer: Int(p.payload[14]) - 0xA0, key: p.payload[4] & 1 == 0, sequence: p.header.sequenceNumber, pictureID: pid)
@@ -230,6 +233,47 @@ import WebRTCClient
         ])
         let again = Self.got(viewer, setup.world.relay.receive(nack, from: viewer.address, now: setup.now + .milliseconds(1)))
         #expect(again == [lost])
+    }
+
+    /// A NACK for a packet sent before a switch (it was lost on the way while the viewer moved) is
+    /// answered from the old layer's cache, as it was sent: its sequence number, timestamp and
+    /// picture ID. A receiver that waits for every packet (aiortc's jitter buffer) otherwise stalls
+    /// until 512 packets have passed the hole: ~30 s of the 180p layer.
+    @Test func aNACKForAPacketSentBeforeASwitchIsAnsweredAsItWasSent() throws {
+        var setup = try Setup(viewers: [.medium])
+        try setup.run(frames: 10, keyFirst: true)
+        let viewer = setup.viewers[0]
+        let first = Self.got(viewer, setup.sent)
+        _ = try #require(try setup.world.relay.setQuality(id: viewer.id, quality: .low, now: setup.now))
+        setup.sent = []
+        try setup.run(frames: 3)  // still the medium layer
+        // Its last video packet is lost on the way (the RTP header is in the clear).
+        func header(_ d: OutgoingDatagram) -> (payloadType: UInt8, sequence: UInt16, timestamp: UInt32)? {
+            let b = d.buffer, i = b.readerIndex
+            guard d.to == viewer.address, let pt = b.getInteger(at: i + 1, as: UInt8.self), !(192...223).contains(pt),
+                let seq = b.getInteger(at: i + 2, as: UInt16.self), let ts = b.getInteger(at: i + 4, as: UInt32.self)
+            else { return nil }
+            return (pt & 0x7F, seq, ts)
+        }
+        let lostAt = try #require(setup.sent.lastIndex { header($0)?.payloadType == ClientOffer.videoPayloadType })
+        let lost = try #require(header(setup.sent[lostAt]))
+        setup.sent.remove(at: lostAt)
+        let before = first + Self.got(viewer, setup.sent)
+        #expect(before.last?.layer == 1 && before.last?.sequence == lost.sequence &- 1)
+        setup.sent = []
+        try setup.run(frames: 3, keyFirst: true)  // the low layer's key frame: the switch
+        let after = Self.got(viewer, setup.sent)
+        #expect(after.first?.layer == 0 && after.first?.key == true && after.first?.sequence == lost.sequence &+ 1)
+        // NACKed once the viewer is on low.
+        let videoSSRC = try #require(viewer.answer.videoSSRC)
+        let nack = try viewer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: 1)), .nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: videoSSRC, lost: [lost.sequence])),
+        ])
+        let resent = viewer.received(setup.world.relay.receive(nack, from: viewer.address, now: setup.now + .milliseconds(1)))
+            .filter { $0.header.payloadType == ClientOffer.videoPayloadType }
+        #expect(resent.map(\.header.timestamp) == [lost.timestamp])
+        let expected = Got(layer: 1, key: false, sequence: lost.sequence, pictureID: ((before.last?.pictureID ?? 0) + 1) & 0x7FFF)
+        #expect(Self.got(resent) == [expected], "the packet as it was sent: layer, sequence number, picture ID")
     }
 
     /// Hostile streams: packets with no RID on an unknown SSRC, a second SSRC claiming a RID that
