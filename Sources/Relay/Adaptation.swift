@@ -3,6 +3,8 @@ import MediaPipeline
 extension Quality {
     /// Renditions from the best down.
     static let descending: [Quality] = [.source, .medium, .low]
+    /// Its place from the best down (`source` is 0).
+    var rank: Int { Quality.descending.firstIndex(of: self) ?? 0 }
 
     /// About what the rendition needs on the wire (media, RTP/SRTP/UDP overhead included), bits/s;
     /// `source` is measured from the publisher instead.
@@ -141,7 +143,7 @@ struct QualityController {
             guard switchPending, congested else { return nil }
             lastCongestion = now
             let fits = fitting(bitrate, sourceBitrate: sourceBitrate, measured: measured)
-            return Self.rank(fits) > Self.rank(current) ? switchTo(fits, now: now) : nil
+            return fits.rank > current.rank ? switchTo(fits, now: now) : nil
         }
         return decide(estimate: bitrate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, now: now)
     }
@@ -151,9 +153,6 @@ struct QualityController {
         Quality.descending.drop { $0 != ceiling }.first { Self.needs($0, sourceBitrate: sourceBitrate, measured: measured) <= estimate } ?? .low
     }
 
-    /// A quality's place from the best down (`source` is 0).
-    private static func rank(_ q: Quality) -> Int { Quality.descending.firstIndex(of: q) ?? 0 }
-
     /// The move an estimate calls for: down at once on congestion, up when it has carried the next
     /// rendition for a while, or as a probe. `measured`: what a quality measures where it is not a
     /// rendition of nominal rate (a simulcast layer).
@@ -162,16 +161,14 @@ struct QualityController {
         func needs(_ q: Quality) -> Double { Self.needs(q, sourceBitrate: sourceBitrate, measured: measured) }
         let allowed = Quality.descending.drop { $0 != ceiling }
         let fits = fitting(estimate, sourceBitrate: sourceBitrate, measured: measured)
-        let rank = Self.rank
-
-        if congested && rank(fits) > rank(current) {
+        if congested && fits.rank > current.rank {
             // Down at once (only on congestion: a stream that gets through fits, whatever its nominal rate). A probe undone this soon was premature: probe less often.
             if let up = lastUpSwitch, now - up < Self.failureWindow {
                 probeInterval = min(probeInterval + probeInterval, Self.maximumProbeInterval)
             }
             return switchTo(fits, now: now)
         }
-        guard let next = allowed.last(where: { rank($0) == rank(current) - 1 }) else { return nil }
+        guard let next = allowed.last(where: { $0.rank == current.rank - 1 }) else { return nil }
         // Up when the estimate has carried the next rendition, with margin, for a while ...
         if needs(next) * Self.upMargin <= estimate {
             let since = upCandidateSince ?? now
@@ -199,8 +196,7 @@ struct QualityController {
     /// The next quality up, if it is below its ceiling.
     private var nextUp: Quality? {
         let allowed = Quality.descending.drop { $0 != ceiling }
-        let rank = Quality.descending.firstIndex(of: current) ?? 0
-        return allowed.last { (Quality.descending.firstIndex(of: $0) ?? 0) == rank - 1 }
+        return allowed.last { $0.rank == current.rank - 1 }
     }
 
     /// No congestion for this long before a probe (``BandwidthProbe``) is worth sending.
@@ -222,8 +218,7 @@ struct QualityController {
     /// goes back to the source in one move, not one step per probe); the estimate follows once
     /// the new stream's feedback comes. Nil when it does not carry the next one.
     mutating func probed(_ rate: Double, sourceBitrate: Double?, measured: [Quality: Double], now: MediaTime) -> Quality? {
-        let rank = { (q: Quality) in Quality.descending.firstIndex(of: q) ?? 0 }
-        let better = Quality.descending.drop { $0 != ceiling }.filter { rank($0) < rank(current) }
+        let better = Quality.descending.drop { $0 != ceiling }.filter { $0.rank < current.rank }
         guard let best = better.first(where: { Self.needs($0, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin <= rate }) else {
             return nil
         }

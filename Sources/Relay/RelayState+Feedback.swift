@@ -42,11 +42,17 @@ extension RelayState {
                 if entries.count < nack.entries.count { count("nack-entries-over-limit") }
                 for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
                     s.peer.stats.nackedPackets += 1
-                    // Of the stream it gets now, or (lost while it moved) of the one before.
+                    // Of the stream it gets now, or (lost while it moved) of the one before — that
+                    // only for a subscriber without transport-wide feedback: a browser (they all
+                    // negotiate it) drops what came before the new stream's key frame and stops
+                    // asking once that is in, and resending the old layer on a path that just
+                    // collapsed delays the new one (the first 180p frame 2.3–3.0 s after a cap
+                    // drop instead of 1.4 s); a receiver that waits for every packet (aiortc) needs it.
                     var found: (packet: ByteBuffer, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
                     if let input = slot.rewriter.original(seq), let p = cache.packet(input) {
                         found = (p, nil)
-                    } else if let e = slot.rewriter.earlier(seq), let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
+                    } else if s.sendHistory == nil, let e = slot.rewriter.earlier(seq),
+                        let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
                         let p = c.packet(e.input)
                     {
                         found = (p, (seq, e.timestampOffset))
@@ -158,7 +164,7 @@ extension RelayState {
         if let q = s.adaptation?.transportEstimate(
             fitRate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, switchPending: pending, now: now)
         {
-            let down = Quality.descending.firstIndex(of: q) ?? 0 > Quality.descending.firstIndex(of: s.quality) ?? 0
+            let down = q.rank > s.quality.rank
             if down { s.probe.movedDown(now: now) }
             let out = adapt(s, to: q)
             // Held by what the path delivered, not by the estimate (which may undershoot it).

@@ -126,8 +126,10 @@ import WebRTCClient
         config.mediaPort = 0
         config.limits.tcpConnectionsPerAddress = 3
         // Long enough that the three below are all still open when the fourth comes, on a busy
-        // machine too (CI, stop 25: with 500 ms one was swept first and the fourth was taken).
-        config.limits.tcpAuthenticateDeadline = .milliseconds(1_500)
+        // machine too (CI, stop 25: with 500 ms one was swept first and the fourth was taken; with
+        // 1.5 s it happened once more on this machine, the whole socket-free suite running beside
+        // it and this test taking 18 s).
+        config.limits.tcpAuthenticateDeadline = .milliseconds(5_000)
         let relay = try await RelayServer.start(configuration: config, group: group, logger: Logger(label: "test"))
         // A frame longer than a datagram: the connection ends at once.
         let oversize = try await Self.connect(relay.port, group: group)
@@ -139,7 +141,7 @@ import WebRTCClient
         for _ in 0..<3 { held.append(try await Self.connect(relay.port, group: group)) }
         let refused = try await Self.connect(relay.port, group: group)
         #expect(await Self.closed(refused, within: 2), "a fourth connection from one address was kept")
-        for c in held { #expect(await Self.closed(c, within: 6), "an unauthenticated connection outlived its deadline") }
+        for c in held { #expect(await Self.closed(c, within: 10), "an unauthenticated connection outlived its deadline") }
         // Before an answered check, a connection takes only STUN: a binding request for no session
         // is counted as such and ends it; so does media, and a frame shorter than any packet.
         let check = STUNMessage(

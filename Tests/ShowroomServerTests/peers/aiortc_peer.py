@@ -37,6 +37,7 @@ async def main():
     counts = {"audio": 0, "video": 0}
     t0 = time.monotonic()
     frames = []  # (arrival, "WxH") of each decoded video frame
+    media, lag = {}, []  # the first frame's (arrival, media time); each frame's lag behind it, s
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
     @pc.on("connectionstatechange")
@@ -65,6 +66,12 @@ async def main():
                 if track.kind == "video":
                     result.setdefault("video_size", f"{frame.width}x{frame.height}")
                     frames.append((time.monotonic(), f"{frame.width}x{frame.height}"))
+                    # How far behind the stream the decoded frames run (wall time since the first
+                    # frame less media time since it): a decoder that cannot keep up falls behind.
+                    if frame.time is not None:
+                        media.setdefault("first", (time.monotonic(), frame.time))
+                        w0, m0 = media["first"]
+                        lag.append(round((time.monotonic() - w0) - (frame.time - m0), 3))
                 if not args.until_done and counts["video"] >= args.video_frames and counts["audio"] >= args.audio_frames:
                     stop.set()
 
@@ -97,7 +104,8 @@ async def main():
                 i += 1
             timeline.append(frames[i][1])
         result.update(sizes_last_5s=sorted(set(last5)), frames_last_5s=len(last5), size_each_second=timeline,
-                      first_frame_s=round(frames[0][0] - t0, 3),
+                      first_frame_s=round(frames[0][0] - t0, 3), video_lag_s=lag[-1] if lag else None,
+                      video_lag_max_s=max(lag) if lag else None,
                       max_gap_last_10s_ms=round(max((b[0] - a[0] for a, b in zip(frames, frames[1:]) if a[0] >= end - 10), default=0) * 1000))
     await pc.close()
     print(json.dumps(result), flush=True)
