@@ -6,8 +6,8 @@ import NIOCore
 /// subscribers of its source stream and its transcoded ``Rendition``s with theirs — and the rules
 /// that follow from that. Where a publisher's packet goes is ``receive(_:header:kind:now:allocator:drops:)``
 /// then ``fanOut(_:header:kind:capture:now:allocator:drops:)``; where a subscriber's key-frame
-/// request goes is ``requestKeyFrame(for:now:)``; where a NACKed packet is found is
-/// ``retransmissionSource(kind:quality:)``.
+/// request goes is ``keyFrameRequested(by:now:)``; where a NACKed packet is found is
+/// ``retransmissionSource(for:kind:)``.
 ///
 /// A publication is held by the worker its publisher is on; a room whose subscribers spread over
 /// other workers gets a *mirror* publication on each of them, fed through a ``PipeOut`` with what
@@ -706,7 +706,8 @@ extension Publication {
     /// A PLI for one layer, at most once per ``keyFrameRequestInterval`` for the whole publication
     /// unless `now` is nil — libwebrtc's simulcast encoder answers a PLI for any layer with a key
     /// frame of every layer, so a second PLI soon after buys nothing but another round of them
-    /// (and a low layer pays for each by skipping frames); for a mirror, the origin asks for all.
+    /// (and a low layer pays for each by skipping frames); a mirror asks its origin, which asks
+    /// for the same layer.
     func requestKeyFrame(layer i: Int, now: MediaTime?) -> OutgoingDatagram? {
         guard layers.indices.contains(i) else { return requestKeyFrameFromPublisher(now: now) }
         guard let peer else {

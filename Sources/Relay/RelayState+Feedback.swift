@@ -3,8 +3,9 @@ import MediaWire
 import NIOCore
 
 /// A subscriber's RTCP and rendition changes: its receiver reports feed its send statistics and
-/// adaptation, its key-frame requests go where ``Publication/requestKeyFrame(for:now:)`` says,
-/// and its NACKs are answered from ``Publication/retransmissionSource(kind:quality:)``.
+/// adaptation, its key-frame requests go where ``Publication/keyFrameRequested(by:now:)`` says,
+/// and its NACKs are answered from ``Publication/retransmissionSource(for:kind:)`` (or, for a
+/// packet sent before its last switch, ``Publication/retransmissionCache(forSSRC:kind:)``).
 extension RelayState {
     /// One decrypted RTCP compound packet from a subscriber.
     func feedback(_ packets: [RTCPPacket], from s: Subscription, now: MediaTime) -> [OutgoingDatagram] {

@@ -11,7 +11,8 @@ public struct PeerStatistics: Sendable, Equatable {
     public var nackedPackets = 0
     public var retransmitted = 0
     public var keyFrameRequests = 0
-    /// PLIs and FIRs a subscriber sent (each forwarded to the publisher, throttled per publication).
+    /// PLIs and FIRs a subscriber sent (kept until a key frame reaches it and passed on to the
+    /// publisher at most once a second: ``PendingKeyFrame``).
     public var keyFrameRequestsIn = 0
     public var dropped = 0
     /// Automatic moves between renditions.

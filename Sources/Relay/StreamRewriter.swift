@@ -28,9 +28,10 @@ struct StreamRewriter: Sendable {
     var newestSent: UInt16? { lastSent == nil ? nil : lastSequence }
     private var lastTimestamp: UInt32 = 0
     private var lastSent: MediaTime?
-    /// The first outgoing sequence number of the current source: a NACK for anything earlier names
-    /// a packet of a source no longer forwarded.
-    private var firstOfSource: UInt16?
+    /// Counts the changes of source (wrapping): what each outgoing number carried is marked with
+    /// it, so a NACK is answered from the source that number carried — the current one
+    /// (``original(_:)``) or the one before (``earlier(_:)``) — and never from another.
+    private var generation: UInt8 = 0
     /// The newest input sequence number of the current source, sent or left out.
     private var newestInput: UInt16?
     /// Input sequence numbers left out that moved later packets down one, oldest first, all
@@ -38,11 +39,12 @@ struct StreamRewriter: Sendable {
     private var skipped = LeftOutNumbers()
     /// Packets refused in a row for being more than ``horizon`` behind.
     private var refused = 0
-    /// The input sequence number each recent outgoing number carried, at `outgoing % window`.
-    private var carried: [(outgoing: UInt16, input: UInt16)?] = []
-    /// The source forwarded before the current one: its SSRC, the outgoing numbers it went out
-    /// under (first to last) and its timestamp offset.
-    private var previous: (source: UInt32, first: UInt16, last: UInt16, timestampOffset: UInt32)?
+    /// The input sequence number each recent outgoing number carried, and the source's
+    /// ``generation``, at `outgoing % window`.
+    private var carried: [(outgoing: UInt16, input: UInt16, generation: UInt8)?] = []
+    /// The source forwarded before the current one (of the generation before): its SSRC and
+    /// timestamp offset.
+    private var previous: (source: UInt32, timestampOffset: UInt32)?
 
     /// How many outgoing numbers map back to their input for NACKs: the retransmission cache's depth.
     static let window: UInt16 = 512
@@ -66,8 +68,9 @@ struct StreamRewriter: Sendable {
         refused = 0
         if source != ssrc || restart {
             // A restart renumbers the same SSRC: its earlier numbers can no longer be told apart.
-            previous = nil
-            if !restart, let source, let first = firstOfSource { previous = (source, first, lastSequence, timestampOffset) }
+            // A restart renumbers the same SSRC: its earlier numbers can no longer be found.
+            previous = restart ? nil : source.map { ($0, timestampOffset) }
+            if source != nil { generation &+= 1 }
             if source != nil, let lastSent {
                 // Continue one after the last number sent, and advance the clock by the time since.
                 sequenceOffset = lastSequence &+ 1 &- sequenceNumber
@@ -75,7 +78,6 @@ struct StreamRewriter: Sendable {
                 timestampOffset = lastTimestamp &+ UInt32(truncatingIfNeeded: elapsed) &- timestamp
             }
             source = ssrc
-            firstOfSource = sequenceNumber &+ sequenceOffset
             newestInput = nil
             skipped.removeAll()
         }
@@ -93,7 +95,7 @@ struct StreamRewriter: Sendable {
             lastSent = now
         }
         if carried.isEmpty { carried = .init(repeating: nil, count: Int(Self.window)) }
-        carried[Int(seq % Self.window)] = (seq, sequenceNumber)
+        carried[Int(seq % Self.window)] = (seq, sequenceNumber, generation)
         return (seq, ts)
     }
 
@@ -117,22 +119,23 @@ struct StreamRewriter: Sendable {
     /// The input sequence number behind an outgoing one (to answer a NACK from the cache); nil for
     /// one sent before the current source or too long ago.
     func original(_ sequenceNumber: UInt16) -> UInt16? {
-        if let first = firstOfSource, isNewer(first, than: sequenceNumber) { return nil }
-        return carriedInput(sequenceNumber)
+        carried(sequenceNumber, generation: generation)
     }
 
     /// For an outgoing number sent before the current source (a NACK after a switch): the source
     /// it carried, its input sequence number, and the outgoing timestamp of an input timestamp of
     /// that source (its offset); nil for any other number, or one sent too long ago.
     func earlier(_ sequenceNumber: UInt16) -> (source: UInt32, input: UInt16, timestampOffset: UInt32)? {
-        guard let p = previous, !isNewer(p.first, than: sequenceNumber), !isNewer(sequenceNumber, than: p.last),
-            let input = carriedInput(sequenceNumber)
-        else { return nil }
+        guard let p = previous, let input = carried(sequenceNumber, generation: generation &- 1) else { return nil }
         return (p.source, input, p.timestampOffset)
     }
 
-    private func carriedInput(_ sequenceNumber: UInt16) -> UInt16? {
-        guard !carried.isEmpty, let entry = carried[Int(sequenceNumber % Self.window)], entry.outgoing == sequenceNumber else { return nil }
+    /// The input number an outgoing one carried, if it is among the last ``window`` and its source
+    /// was of `generation`.
+    private func carried(_ sequenceNumber: UInt16, generation: UInt8) -> UInt16? {
+        guard !carried.isEmpty, let entry = carried[Int(sequenceNumber % Self.window)], entry.outgoing == sequenceNumber,
+            entry.generation == generation
+        else { return nil }
         return entry.input
     }
 }

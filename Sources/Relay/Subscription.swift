@@ -132,6 +132,8 @@ final class Subscription {
         }
         let seq: UInt16, ts: UInt32
         if let earlier {
+            // Its picture IDs as they were, or it does not go (raw IDs would break the stream's).
+            guard kind != .video || slot.pictureIDs.forwardedBefore(header.ssrc) else { return nil }
             (seq, ts) = (earlier.sequenceNumber, header.timestamp &+ earlier.timestampOffset)
         } else {
             guard

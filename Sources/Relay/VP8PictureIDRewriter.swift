@@ -79,10 +79,15 @@ struct VP8PictureIDRewriter {
         }
     }
 
+    /// Whether `ssrc` is the source forwarded before the current one (``rewriteEarlier(_:ssrc:)``
+    /// knows its IDs).
+    func forwardedBefore(_ ssrc: UInt32) -> Bool { previous?.source == ssrc && source != ssrc }
+
     /// Rewrites a packet of the source forwarded before the current one, sent again (a NACK
     /// answered after a switch): the IDs it had the first time — a late packet's, above its own
-    /// ID by the pictures left out after it. Nothing changes for the current source; a packet of
-    /// any other source is left as it is (false).
+    /// ID by the pictures left out after it (TL0PICIDX with the offset the source had when it was
+    /// left: one taken again after a hold in between was spliced, so its earlier packets' differ).
+    /// Nothing changes for the current source; a packet of any other source is left as it is (false).
     @discardableResult
     func rewriteEarlier(_ payload: UnsafeMutableRawBufferPointer, ssrc: UInt32) -> Bool {
         guard let p = previous, p.source == ssrc, source != ssrc, let fields = Self.locate(payload) else { return false }

@@ -331,6 +331,37 @@ let answerer = SDPAnswerer(iceUfrag: "abcd", icePassword: "0123456789abcdefghijk
         #expect(r.original(seqs[12]) == 7_002)  // NACKs map back to the current source
     }
 
+    /// A NACK maps back to the source the number carried, however long a source has run: after
+    /// 40,000 packets of one source (past half the 16-bit space, where a comparison with the
+    /// source's first number turns), a recent number still maps to it; after a switch, a number
+    /// sent before maps to the source before (``StreamRewriter/earlier(_:)``) and never to the
+    /// current one, and a number of the current source never to the one before.
+    @Test func nacksMapToTheSourceTheNumberCarriedAcrossTheWrapAndASwitch() throws {
+        var r = StreamRewriter(clockRate: 90_000)
+        var out: UInt16 = 0
+        for i in 0..<40_000 {
+            let o = r.rewrite(ssrc: 0xA, sequenceNumber: UInt16(truncatingIfNeeded: 1_000 + i), timestamp: UInt32(i) * 3_000, now: .zero)
+            out = try #require(o).0
+        }
+        let lastA = out
+        #expect(r.original(lastA) == UInt16(truncatingIfNeeded: 1_000 + 39_999), "a recent number of a long-running source")
+        #expect(r.original(lastA &- 10) == UInt16(truncatingIfNeeded: 1_000 + 39_989))
+        #expect(r.earlier(lastA) == nil)
+        // Source B, 10 packets; then the numbers of both map where they belong.
+        var firstB: UInt16 = 0
+        for i in 0..<10 {
+            let rewritten = r.rewrite(ssrc: 0xB, sequenceNumber: UInt16(50_000 + i), timestamp: 7, now: .milliseconds(100))
+            let o = try #require(rewritten)
+            if i == 0 { firstB = o.0 }
+        }
+        #expect(firstB == lastA &+ 1)
+        #expect(r.original(lastA) == nil, "sent before the switch: not the current source's")
+        let before = try #require(r.earlier(lastA))
+        #expect(before.source == 0xA && before.input == UInt16(truncatingIfNeeded: 1_000 + 39_999))
+        #expect(r.earlier(firstB) == nil, "the current source's: not the one before")
+        #expect(r.original(firstB &+ 3) == 50_003)
+    }
+
     /// Packets left out (a temporal layer a viewer does not get) leave no hole: what is sent goes
     /// on by one, across the 16-bit wrap, and each number maps back to the packet it carried.
     @Test func skippedPacketsLeaveNoHoleAndNACKsMapBack() throws {

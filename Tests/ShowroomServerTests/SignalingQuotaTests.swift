@@ -175,12 +175,16 @@ import Testing
 
     /// A rate-limited message's error carries its ref too.
     @Test func rateLimitedErrorsCarryTheRef() async throws {
-        let server = try await SignalingServer.start()
+        // A slow bucket (10 at once, one more a second): 40 pings pass it however long a busy
+        // machine takes to read them, up to 28 s (with the default 20 a second, 120 pings read
+        // over 19 s in CI were all answered).
+        let server = try await SignalingServer.start(configure: {
+            $0.signaling.messagesPerSecond = 1
+            $0.signaling.messageBurst = 10
+        })
         let c = SignalingClient(port: server.port)
         try await c.enter(token: try await wsToken("fast", .shopper, identity: "fast"), room: "fast")
-        // 120 at once: past the burst of 40 even if the server, on a busy machine, takes up to 4 s
-        // to read them (the bucket refills 20 a second while it reads; 45 were all answered once).
-        for i in 0..<120 { c.send(["type": "ping", "ref": "p\(i)"]) }
+        for i in 0..<40 { c.send(["type": "ping", "ref": "p\(i)"]) }
         let e = try await c.next("error")
         #expect(e["code"] as? String == "rate_limited" && (e["ref"] as? String ?? "").hasPrefix("p"))
         await c.close()

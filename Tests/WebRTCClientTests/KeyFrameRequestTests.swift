@@ -54,7 +54,7 @@ import WebRTCClient
 
     /// The attack: a viewer sends a PLI with every frame for 3 s. Before, each went on whenever the
     /// publication's 300 ms throttle let it (ten key frames of every layer in 3 s, for everyone);
-    /// now at most one a second, and the other viewer's stream is the same stream throughout.
+    /// now at most one a second.
     @Test func aViewerAskingWithoutPauseCostsTheBroadcastAtMostOneKeyFrameASecond() throws {
         var setup = try Setup(viewers: [.low, .source])
         try setup.run(frames: 10, keyFirst: true)

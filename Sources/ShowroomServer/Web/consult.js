@@ -19,6 +19,8 @@ export class Consultation {
     this.subscribers = new Map(); // publication session → RTCPeerConnection
     this.stats = { framesDecoded: 0, framesSent: 0, messages: 0, reconnects: 0, state: "connecting" };
     this.closed = false;
+    this.joined = false; // true from `joined` until the connection ends: the room's messages need it
+    this.unsentRead = 0; // a read receipt asked for while not joined, sent on joining
   }
 
   start() { this.connect(); }
@@ -29,12 +31,14 @@ export class Consultation {
     try { token = await this.tokenFor(); } catch (e) { this.state(`no token: ${e.message}`); return this.retry(); }
     const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
     this.ws = ws;
+    this.joined = false;
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, token }));
     ws.onmessage = (e) => this.receive(JSON.parse(e.data));
     ws.onclose = () => {
       if (this.ws !== ws) return;
       clearInterval(this.pinger);
       this.ws = null;
+      this.joined = false;
       this.state("reconnecting");
       // The server ended our media with the connection; calls resume after rejoining.
       this.dropMedia();
@@ -79,11 +83,13 @@ export class Consultation {
         this.raw({ type: "join", room: this.room, lastSeq: this.lastSeq });
         break;
       case "joined":
+        this.joined = true;
         this.backoff = 250;
         this.state("online");
         this.pinger = setInterval(() => this.raw({ type: "ping" }), 10000);
         // What never got its ack goes again, under the same ids: stored once whatever happened.
         for (const [id, content] of this.pending) this.raw({ type: "send", id, ...content });
+        if (this.unsentRead) { this.raw({ type: "read", seq: this.unsentRead }); this.unsentRead = 0; }
         this.onEvent?.("joined", m);
         if (this.localStream) this.publish(this.localStream).catch((e) => this.onEvent?.("error", e.message));
         for (const [session, participant] of Object.entries(m.publishers || {})) {
@@ -125,8 +131,14 @@ export class Consultation {
     return id;
   }
 
-  typing(on) { this.raw({ type: "typing", on }); }
-  read(seq) { this.raw({ type: "read", seq }); }
+  /// Typing and read receipts belong to the room: between a reconnect's `welcome` and its
+  /// `joined` the server would refuse them (`not_joined`). Typing then is dropped (it is stale by
+  /// the time the room is back); the latest read receipt waits for `joined`.
+  typing(on) { if (this.joined) this.raw({ type: "typing", on }); }
+  read(seq) {
+    if (this.joined) this.raw({ type: "read", seq });
+    else this.unsentRead = Math.max(this.unsentRead, seq);
+  }
 
   // MARK: calls
 

@@ -76,7 +76,13 @@ def main():
         until(lambda: len(messages(shopper)) >= 4)
 
         # The shopper's connection drops; the agent writes meanwhile; the widget resumes.
-        shopper.execute_script("window.showroom.ws.close()")
+        # On the way back, a read receipt and typing are asked for in the window between the
+        # server's `welcome` and the page's `join` (the page's 500 ms read timer can land there):
+        # the page must hold them until `joined`, or the server refuses them (`not_joined`).
+        shopper.execute_script("""
+            const c = window.showroom, receive = c.receive.bind(c);
+            c.receive = (m) => { if (m.type === "welcome") { c.read(4); c.typing(true); } receive(m); };
+            c.ws.close();""")
         agent.find_element(By.ID, "text").send_keys("Are you still there?")
         agent.find_element(By.CSS_SELECTOR, "#composer button").click()
         until(lambda: len(messages(shopper)) >= 5 and stats(shopper).get("state") == "online")
