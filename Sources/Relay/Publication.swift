@@ -268,6 +268,7 @@ final class Publication {
         if let l = layer {
             firstOfKind = layers[l].ssrc == nil
             let started = !layers[l].isActive(now: now)
+            if let last = layers[l].lastPacket, now - last >= SimulcastLayer.inactiveAfter, let peer { peer.stats.layerPauses += 1 }
             layers[l].ssrc = header.ssrc
             layers[l].lastPacket = now
             // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.
@@ -758,6 +759,7 @@ extension Publication {
             return nil
         }
         let pli = requestKeyFrame(for: s, now: now)
+        if pli != nil { peer?.stats.keyFrameRequestsPassedOn += 1 }
         // A mirror asks its origin and sends nothing itself.
         if pli != nil || keyFrameOnItsWay(for: s, now: now) != nil { s.pendingKeyFrame.passed(at: now) }
         return pli

@@ -14,6 +14,9 @@ public struct PeerStatistics: Sendable, Equatable {
     /// PLIs and FIRs a subscriber sent (kept until a key frame reaches it and passed on to the
     /// publisher at most once a second: ``PendingKeyFrame``).
     public var keyFrameRequestsIn = 0
+    /// Of ``keyFrameRequests``, those that passed on a subscriber's own request (the rest were
+    /// the relay's: a subscriber's first frame, a move to another layer or rendition).
+    public var keyFrameRequestsPassedOn = 0
     public var dropped = 0
     /// Automatic moves between renditions.
     public var qualityChanges = 0
@@ -39,6 +42,11 @@ public struct PeerStatistics: Sendable, Equatable {
     /// to the key frame of the layer chosen going out (``LayerSelection/switchTo(_:now:)``).
     public var layerSwitches = 0
     public var layerSwitchWaitMicroseconds: Int64 = 0
+    /// Times a publisher's simulcast layer came back after sending nothing for
+    /// ``SimulcastLayer/inactiveAfter`` or longer: stopped by its publisher, or — libwebrtc's
+    /// encoder after a key frame — skipping that long to pay for one. Each is a freeze for its
+    /// viewers that the relay did not cause.
+    public var layerPauses = 0
 
     public init() {}
 
@@ -52,6 +60,8 @@ public struct PeerStatistics: Sendable, Equatable {
         retransmitted += o.retransmitted
         keyFrameRequests += o.keyFrameRequests
         keyFrameRequestsIn += o.keyFrameRequestsIn
+        keyFrameRequestsPassedOn += o.keyFrameRequestsPassedOn
+        layerPauses += o.layerPauses
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped

@@ -68,7 +68,6 @@ struct StreamRewriter: Sendable {
         refused = 0
         if source != ssrc || restart {
             // A restart renumbers the same SSRC: its earlier numbers can no longer be told apart.
-            // A restart renumbers the same SSRC: its earlier numbers can no longer be found.
             previous = restart ? nil : source.map { ($0, timestampOffset) }
             if source != nil { generation &+= 1 }
             if source != nil, let lastSent {

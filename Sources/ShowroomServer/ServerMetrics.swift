@@ -79,12 +79,14 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_upstream_recovered_packets_total", [], to: t.recovered)
         advance("showroom_relay_keyframe_requests_total", [], to: t.keyFrameRequests)
         advance("showroom_relay_viewer_keyframe_requests_total", [], to: t.keyFrameRequestsIn)
+        advance("showroom_relay_viewer_keyframe_requests_passed_on_total", [], to: t.keyFrameRequestsPassedOn)
         advance("showroom_relay_quality_changes_total", [], to: t.qualityChanges)
         advance("showroom_relay_temporal_skipped_packets_total", [], to: t.temporalSkipped)
         advance("showroom_relay_temporal_changes_total", [], to: t.temporalChanges)
         advance("showroom_relay_layer_held_packets_total", [], to: t.layerHeld)
         advance("showroom_relay_layer_switches_total", [], to: t.layerSwitches)
         advance("showroom_relay_layer_switch_wait_seconds_total", [], to: Double(t.layerSwitchWaitMicroseconds) / 1_000_000)
+        advance("showroom_relay_publisher_layer_pauses_total", [], to: t.layerPauses)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
     }
 

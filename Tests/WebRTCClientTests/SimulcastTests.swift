@@ -213,6 +213,8 @@ import WebRTCClient
         setup.sent = []
         try setup.run(frames: 5, layers: [0, 1, 2], keyFirst: true)
         #expect(Self.got(setup.viewers[0], setup.sent).last?.layer == 2)
+        // Counted once, when it came back (`showroom_relay_publisher_layer_pauses_total`).
+        #expect(setup.world.relay.snapshot().totals.layerPauses == 1)
     }
 
     /// A NACK from a viewer is answered from the cache of the layer it is on, with the numbers

@@ -158,6 +158,13 @@ def metric(name):
     return float(m.group(1)) if m else None
 
 
+def dropped():
+    """The relay's dropped packets by reason (`showroom_relay_dropped_total`)."""
+    with urllib.request.urlopen(BASE + "/metrics", timeout=2) as r:
+        text = r.read().decode()
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^showroom_relay_dropped_total\{reason="([^"]+)"\} (\S+)$', text, re.M)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--showroom", required=True)
@@ -264,6 +271,11 @@ def main():
         result["adaptation_held"] = metric("showroom_relay_adaptation_held_total")
         result["keyframe_requests"] = metric("showroom_relay_keyframe_requests_total")
         result["viewer_keyframe_requests"] = metric("showroom_relay_viewer_keyframe_requests_total")
+        result["viewer_keyframe_requests_passed_on"] = metric("showroom_relay_viewer_keyframe_requests_passed_on_total")
+        result["dropped"] = dropped()
+        result["retransmissions"] = metric("showroom_relay_retransmissions_total")
+        result["retransmissions_skipped"] = metric("showroom_relay_retransmissions_skipped_total")
+        result["publisher_layer_pauses"] = metric("showroom_relay_publisher_layer_pauses_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
