@@ -49,23 +49,29 @@ extension RelayState {
                     // asking once that is in, and resending the old layer on a path that just
                     // collapsed delays the new one (the first 180p frame 2.3–3.0 s after a cap
                     // drop instead of 1.4 s); a receiver that waits for every packet (aiortc) needs it.
-                    var found: (packet: ByteBuffer, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
-                    if let input = slot.rewriter.original(seq), let p = cache.packet(input) {
-                        found = (p, nil)
+                    // A packet found is resent only if it is of the stream that number carried: a
+                    // cache can hold another stream's packet under the same number (the viewer's
+                    // rendition changed and its new stream's first packet has not reached it yet).
+                    var found: (packet: ByteBuffer, header: RTPHeaderView, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
+                    if let input = slot.rewriter.original(seq), let p = cache.packet(input),
+                        let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == slot.rewriter.source
+                    {
+                        found = (p, h, nil)
                     } else if s.sendHistory == nil, let e = slot.rewriter.earlier(seq),
                         let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
-                        let p = c.packet(e.input)
+                        let p = c.packet(e.input), let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == e.source,
+                        kind != .video || slot.pictureIDs.forwardedBefore(h.ssrc)  // its picture IDs as they were, or not at all
                     {
-                        found = (p, (seq, e.timestampOffset))
+                        found = (p, h, (seq, e.timestampOffset))
                     }
-                    guard let (original, earlier) = found, let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
-                    else { continue }
+                    guard let (original, header, earlier) = found else { continue }
                     if let last = s.slots[kind]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
                         s.peer.stats.retransmissionsSkipped += 1
                         continue
                     }
                     guard s.retransmissionBudget.spend(original.readableBytes) else {
                         s.peer.stats.retransmissionsSkipped += 1
+                        s.peer.stats.retransmissionsOverBudget += 1
                         continue
                     }
                     let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }

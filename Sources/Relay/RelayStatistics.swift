@@ -11,17 +11,22 @@ public struct PeerStatistics: Sendable, Equatable {
     public var nackedPackets = 0
     public var retransmitted = 0
     public var keyFrameRequests = 0
-    /// PLIs and FIRs a subscriber sent (kept until a key frame reaches it and passed on to the
-    /// publisher at most once a second: ``PendingKeyFrame``).
+    /// PLIs and FIRs a subscriber sent (a rendition's subscriber's go to its encoder; anyone
+    /// else's is kept until a key frame reaches it and passed on to the publisher at most once a
+    /// second: ``PendingKeyFrame``).
     public var keyFrameRequestsIn = 0
     /// Of ``keyFrameRequests``, those that passed on a subscriber's own request (the rest were
-    /// the relay's: a subscriber's first frame, a move to another layer or rendition).
+    /// the relay's: a subscriber's first frame, a move to another layer or rendition). Counted on
+    /// the publisher's worker only: a request of a viewer on another worker reaches it as the
+    /// mirror's and counts as the relay's.
     public var keyFrameRequestsPassedOn = 0
     public var dropped = 0
     /// Automatic moves between renditions.
     public var qualityChanges = 0
     /// NACKed packets not resent: sent again within a round trip, or over the retransmission budget.
     public var retransmissionsSkipped = 0
+    /// Of those, the ones over the budget (the rest were sent again within a round trip).
+    public var retransmissionsOverBudget = 0
     /// Bandwidth probes sent (``BandwidthProbe`` trains).
     public var probes = 0
     /// NACKs the relay sent a publisher for what its uplink lost (``NACKGenerator``), and the
@@ -42,10 +47,9 @@ public struct PeerStatistics: Sendable, Equatable {
     /// to the key frame of the layer chosen going out (``LayerSelection/switchTo(_:now:)``).
     public var layerSwitches = 0
     public var layerSwitchWaitMicroseconds: Int64 = 0
-    /// Times a publisher's simulcast layer came back after sending nothing for
-    /// ``SimulcastLayer/inactiveAfter`` or longer: stopped by its publisher, or — libwebrtc's
-    /// encoder after a key frame — skipping that long to pay for one. Each is a freeze for its
-    /// viewers that the relay did not cause.
+    /// Times a publisher's simulcast layer resumed after ``SimulcastLayer/inactiveAfter`` or more
+    /// of silence, counted per layer: stopped by its publisher, lost upstream, or — libwebrtc's
+    /// encoder after a key frame — skipping that long to pay for one.
     public var layerPauses = 0
 
     public init() {}
@@ -65,6 +69,7 @@ public struct PeerStatistics: Sendable, Equatable {
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped
+        retransmissionsOverBudget += o.retransmissionsOverBudget
         probes += o.probes
         nacksOut += o.nacksOut
         upstreamNACKed += o.upstreamNACKed

@@ -28,10 +28,12 @@ struct StreamRewriter: Sendable {
     var newestSent: UInt16? { lastSent == nil ? nil : lastSequence }
     private var lastTimestamp: UInt32 = 0
     private var lastSent: MediaTime?
-    /// Counts the changes of source (wrapping): what each outgoing number carried is marked with
-    /// it, so a NACK is answered from the source that number carried — the current one
-    /// (``original(_:)``) or the one before (``earlier(_:)``) — and never from another.
-    private var generation: UInt8 = 0
+    /// Counts the changes of source: what each outgoing number carried is marked with it, so a
+    /// NACK is answered from the source that number carried — the current one (``original(_:)``)
+    /// or the one before (``earlier(_:)``) — and never from another. 32 bits: a publisher that
+    /// restarts its numbering every few packets could wrap 8 bits within the ``window`` and make
+    /// an older source's numbers read as the current one's.
+    private var generation: UInt32 = 0
     /// The newest input sequence number of the current source, sent or left out.
     private var newestInput: UInt16?
     /// Input sequence numbers left out that moved later packets down one, oldest first, all
@@ -41,7 +43,7 @@ struct StreamRewriter: Sendable {
     private var refused = 0
     /// The input sequence number each recent outgoing number carried, and the source's
     /// ``generation``, at `outgoing % window`.
-    private var carried: [(outgoing: UInt16, input: UInt16, generation: UInt8)?] = []
+    private var carried: [(outgoing: UInt16, input: UInt16, generation: UInt32)?] = []
     /// The source forwarded before the current one (of the generation before): its SSRC and
     /// timestamp offset.
     private var previous: (source: UInt32, timestampOffset: UInt32)?
@@ -131,7 +133,7 @@ struct StreamRewriter: Sendable {
 
     /// The input number an outgoing one carried, if it is among the last ``window`` and its source
     /// was of `generation`.
-    private func carried(_ sequenceNumber: UInt16, generation: UInt8) -> UInt16? {
+    private func carried(_ sequenceNumber: UInt16, generation: UInt32) -> UInt16? {
         guard !carried.isEmpty, let entry = carried[Int(sequenceNumber % Self.window)], entry.outgoing == sequenceNumber,
             entry.generation == generation
         else { return nil }

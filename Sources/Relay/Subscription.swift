@@ -169,7 +169,7 @@ final class Subscription {
         var bytes = 0
         for back in (0..<UInt16(BandwidthProbe.packets)).reversed() {
             guard let input = slot.rewriter.original(newest &- back), let original = cache.packet(input),
-                let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) })
+                let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), header.ssrc == slot.rewriter.source
             else { continue }
             if out.count >= 2, bytes + original.readableBytes > BandwidthProbe.maximumBytes { break }
             bytes += original.readableBytes

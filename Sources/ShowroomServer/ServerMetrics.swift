@@ -73,6 +73,7 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_nacks_total", [], to: t.nacksIn)
         advance("showroom_relay_retransmissions_total", [], to: t.retransmitted)
         advance("showroom_relay_retransmissions_skipped_total", [], to: t.retransmissionsSkipped)
+        advance("showroom_relay_retransmissions_over_budget_total", [], to: t.retransmissionsOverBudget)
         advance("showroom_relay_probes_total", [], to: t.probes)
         advance("showroom_relay_upstream_nacks_total", [], to: t.nacksOut)
         advance("showroom_relay_upstream_nacked_packets_total", [], to: t.upstreamNACKed)

@@ -103,7 +103,7 @@ import Testing
         // printed, not asserted; that it plays by the end is (below).
         let timeline300 = aiortc300["size_each_second"] as? [String] ?? []
         #expect(timeline300.last == "320x180" && !timeline300.contains("1280x720"), "aiortc behind 300 kbit/s: \(aiortc300)")
-        print("simulcast: aiortc behind 300 kbit/s, first frame after \(aiortc300["first_frame_s"] ?? "-") s; relay retransmissions \(result["retransmissions"] ?? "-"), skipped \(result["retransmissions_skipped"] ?? "-")")
+        print("simulcast: aiortc behind 300 kbit/s, first frame after \(aiortc300["first_frame_s"] ?? "-") s; relay retransmissions \(result["retransmissions"] ?? "-"), skipped \(result["retransmissions_skipped"] ?? "-") (over budget \(result["retransmissions_over_budget"] ?? "-"))")
         print("simulcast: receiver reports set aside while the relay's loop was saturated: \(result["adaptation_held"] ?? "?")")
         let timeline1M = aiortc1M["size_each_second"] as? [String] ?? []
         #expect(timeline1M.count >= 30 && timeline1M.contains("640x360") && !timeline1M.contains("1280x720"), "aiortc behind 1 Mbit/s: \(timeline1M)")

@@ -69,6 +69,7 @@ import WebRTCClient
         let totals = setup.world.relay.snapshot().totals
         #expect(totals.keyFrameRequestsIn >= 90)
         #expect(totals.keyFrameRequestsPassedOn == plis.count, "every PLI after the start passed on the attacker's")
+        #expect(totals.keyFrameRequests > totals.keyFrameRequestsPassedOn, "the viewers' first frames were the relay's own")
     }
 
     /// A request is kept until the key frame comes: a publisher that does not answer is asked

@@ -93,6 +93,47 @@ final class FakeEncoder: RenditionEncoder {
         #expect(resent.first?.header.sequenceNumber == lost && resent.first?.header.ssrc == videoSSRC)
     }
 
+    /// A viewer just moved from the source to a rendition, before the rendition's next packet
+    /// reaches it, NACKs a packet of the source: its number maps to the source's input number,
+    /// and the rendition's cache holds a packet under that same number — another stream's picture.
+    /// It is not resent (before: it was, under the NACKed number, and the resend made the
+    /// rendition the viewer's stream, its numbering restarting from the old packet).
+    @Test func aNACKInTheMomentAfterARenditionMoveIsNotAnsweredWithTheOtherStreamsPacket() throws {
+        let world = try World()
+        let relay = world.relay
+        let publisher = try ConnectedPeer.connect(to: relay, room: "r", identity: "p", publishing: true, port: 6_000)
+        _ = try ConnectedPeer.connect(to: relay, room: "r", identity: "low", publishing: false, port: 6_001, quality: .low)
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "v", publishing: false, port: 6_002)
+        // The source's 500–504 reach the viewer; the low rendition makes its own 500–504 (for the other viewer).
+        var toViewer: [OutgoingDatagram] = []
+        for seq in UInt16(500)...504 {
+            toViewer += relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq, payload: Self.payload(0xAA, Int(seq))), from: publisher.address, now: .zero)
+        }
+        var output = RenditionOutput()
+        output.video = (500...504).map {
+            RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: UInt16($0), timestamp: UInt32($0) * 3_000, ssrc: 0xC0DE), payload: Self.payload(0xBB, $0))
+        }
+        _ = relay.renditionOutput(source: publisher.id, quality: .low, output, now: .zero)
+        let media = toViewer.filter { $0.to == viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0) }
+        try #require(media.count == 5)
+        let lost = try #require(media[2].buffer.getInteger(at: media[2].buffer.readerIndex + 2, as: UInt16.self))
+        _ = viewer.received(Array(media[..<2]) + Array(media[3...]))
+        // The viewer moves to low; before the rendition's next packet, it NACKs the lost one.
+        _ = try relay.setQuality(id: viewer.id, quality: .low, now: .milliseconds(5))
+        let videoSSRC = try #require(viewer.answer.videoSSRC)
+        let nack = try viewer.rtcp([
+            .receiverReport(RTCPReceiverReport(ssrc: 0x5678)), .nack(RTCPGenericNACK(senderSSRC: 0x5678, mediaSSRC: videoSSRC, lost: [lost])),
+        ])
+        let resent = viewer.received(relay.receive(nack, from: viewer.address, now: .milliseconds(10)))
+        #expect(resent.isEmpty, "resent: \(resent.map(\.payload))")
+        // The rendition's next packet still continues the viewer's numbering.
+        var next = RenditionOutput()
+        next.video = [RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: 505, timestamp: 505 * 3_000, ssrc: 0xC0DE), payload: Self.payload(0xBB, 505))]
+        let after = viewer.received(relay.renditionOutput(source: publisher.id, quality: .low, next, now: .milliseconds(40)))
+        let last = try #require(media.last?.buffer.getInteger(at: media[4].buffer.readerIndex + 2, as: UInt16.self))
+        #expect(after.first?.header.sequenceNumber == last &+ 1, "\(after.map(\.header.sequenceNumber)) after \(last)")
+    }
+
     /// Issue 16, item 3: a viewer that offers RTX gets its NACKed packets on the RTX stream the
     /// answer announced (RFC 4588 §4): the RTX SSRC and payload type, sequence numbers of its own,
     /// the original sequence number first in the payload, the original timestamp and payload after it.

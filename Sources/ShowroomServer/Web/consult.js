@@ -20,7 +20,7 @@ export class Consultation {
     this.stats = { framesDecoded: 0, framesSent: 0, messages: 0, reconnects: 0, state: "connecting" };
     this.closed = false;
     this.joined = false; // true from `joined` until the connection ends: the room's messages need it
-    this.unsentRead = 0; // a read receipt asked for while not joined, sent on joining
+    this.readSeq = 0; // the latest message read: sent again on every `joined`
   }
 
   start() { this.connect(); }
@@ -89,7 +89,7 @@ export class Consultation {
         this.pinger = setInterval(() => this.raw({ type: "ping" }), 10000);
         // What never got its ack goes again, under the same ids: stored once whatever happened.
         for (const [id, content] of this.pending) this.raw({ type: "send", id, ...content });
-        if (this.unsentRead) { this.raw({ type: "read", seq: this.unsentRead }); this.unsentRead = 0; }
+        if (this.readSeq) this.raw({ type: "read", seq: this.readSeq });
         this.onEvent?.("joined", m);
         if (this.localStream) this.publish(this.localStream).catch((e) => this.onEvent?.("error", e.message));
         for (const [session, participant] of Object.entries(m.publishers || {})) {
@@ -131,13 +131,14 @@ export class Consultation {
     return id;
   }
 
-  /// Typing and read receipts belong to the room: between a reconnect's `welcome` and its
-  /// `joined` the server would refuse them (`not_joined`). Typing then is dropped (it is stale by
-  /// the time the room is back); the latest read receipt waits for `joined`.
+  /// Typing and read receipts belong to the room: on a new connection, before its `join` is
+  /// answered, the server would refuse them (`not_joined`). Typing then is dropped (it is stale by
+  /// the time the room is back); the latest read receipt goes again on every `joined` (receipts
+  /// never move back, so again is harmless), which also covers one lost with a dying connection.
   typing(on) { if (this.joined) this.raw({ type: "typing", on }); }
   read(seq) {
-    if (this.joined) this.raw({ type: "read", seq });
-    else this.unsentRead = Math.max(this.unsentRead, seq);
+    this.readSeq = Math.max(this.readSeq, Number(seq) || 0);
+    if (this.joined) this.raw({ type: "read", seq: this.readSeq });
   }
 
   // MARK: calls

@@ -76,8 +76,8 @@ def main():
         until(lambda: len(messages(shopper)) >= 4)
 
         # The shopper's connection drops; the agent writes meanwhile; the widget resumes.
-        # On the way back, a read receipt and typing are asked for in the window between the
-        # server's `welcome` and the page's `join` (the page's 500 ms read timer can land there):
+        # On the way back, a read receipt and typing are asked for before the page's `join` on the
+        # new connection (the page's 500 ms read timer can land there):
         # the page must hold them until `joined`, or the server refuses them (`not_joined`).
         shopper.execute_script("""
             const c = window.showroom, receive = c.receive.bind(c);

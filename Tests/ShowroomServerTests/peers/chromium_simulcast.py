@@ -275,6 +275,7 @@ def main():
         result["dropped"] = dropped()
         result["retransmissions"] = metric("showroom_relay_retransmissions_total")
         result["retransmissions_skipped"] = metric("showroom_relay_retransmissions_skipped_total")
+        result["retransmissions_over_budget"] = metric("showroom_relay_retransmissions_over_budget_total")
         result["publisher_layer_pauses"] = metric("showroom_relay_publisher_layer_pauses_total")
         if args.cpu_viewers:
             for tab in tabs.values():
