@@ -268,7 +268,7 @@ final class Publication {
         if let l = layer {
             firstOfKind = layers[l].ssrc == nil
             let started = !layers[l].isActive(now: now)
-            if let last = layers[l].lastPacket, now - last >= SimulcastLayer.inactiveAfter, let peer { peer.stats.layerPauses += 1 }
+            if started, layers[l].lastPacket != nil, let peer { peer.stats.layerPauses += 1 }
             layers[l].ssrc = header.ssrc
             layers[l].lastPacket = now
             // A layer that starts (or comes back) is a choice at once: this packet may be its key frame.

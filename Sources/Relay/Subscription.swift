@@ -121,7 +121,9 @@ final class Subscription {
     /// payload type and sequence numbers, the original sequence number as the payload's first two
     /// bytes, the original timestamp and marker), otherwise as it was first sent (``send``). A
     /// packet of the source forwarded before the current one (``StreamRewriter/earlier(_:)``)
-    /// goes with the numbers it was sent under, `earlier`, and its picture IDs as they were.
+    /// goes with the numbers it was sent under, `earlier`, and its picture IDs as they were (the
+    /// caller, ``RelayState/feedback(_:from:now:)``, sends only a video packet whose IDs
+    /// ``VP8PictureIDRewriter/forwardedBefore(_:)`` knows).
     func resend(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
         allocator: ByteBufferAllocator, drops: DropCounter, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)? = nil
@@ -132,8 +134,6 @@ final class Subscription {
         }
         let seq: UInt16, ts: UInt32
         if let earlier {
-            // Its picture IDs as they were, or it does not go (raw IDs would break the stream's).
-            guard kind != .video || slot.pictureIDs.forwardedBefore(header.ssrc) else { return nil }
             (seq, ts) = (earlier.sequenceNumber, header.timestamp &+ earlier.timestampOffset)
         } else {
             guard

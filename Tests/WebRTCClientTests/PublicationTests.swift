@@ -114,10 +114,10 @@ final class FakeEncoder: RenditionEncoder {
             RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: UInt16($0), timestamp: UInt32($0) * 3_000, ssrc: 0xC0DE), payload: Self.payload(0xBB, $0))
         }
         _ = relay.renditionOutput(source: publisher.id, quality: .low, output, now: .zero)
-        let media = toViewer.filter { $0.to == viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0) }
+        let media = viewer.media(toViewer)
         try #require(media.count == 5)
-        let lost = try #require(media[2].buffer.getInteger(at: media[2].buffer.readerIndex + 2, as: UInt16.self))
-        _ = viewer.received(Array(media[..<2]) + Array(media[3...]))
+        let lost = media[2].sequence
+        _ = viewer.received((Array(media[..<2]) + Array(media[3...])).map(\.datagram))
         // The viewer moves to low; before the rendition's next packet, it NACKs the lost one.
         _ = try relay.setQuality(id: viewer.id, quality: .low, now: .milliseconds(5))
         let videoSSRC = try #require(viewer.answer.videoSSRC)
@@ -130,7 +130,7 @@ final class FakeEncoder: RenditionEncoder {
         var next = RenditionOutput()
         next.video = [RTPPacket(header: RTPHeader(payloadType: 96, sequenceNumber: 505, timestamp: 505 * 3_000, ssrc: 0xC0DE), payload: Self.payload(0xBB, 505))]
         let after = viewer.received(relay.renditionOutput(source: publisher.id, quality: .low, next, now: .milliseconds(40)))
-        let last = try #require(media.last?.buffer.getInteger(at: media[4].buffer.readerIndex + 2, as: UInt16.self))
+        let last = media[4].sequence
         #expect(after.first?.header.sequenceNumber == last &+ 1, "\(after.map(\.header.sequenceNumber)) after \(last)")
     }
 

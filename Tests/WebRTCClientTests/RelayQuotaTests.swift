@@ -80,6 +80,19 @@ struct ConnectedPeer {
         return bytes
     }
 
+    /// The RTP datagrams among `datagrams` sent to this peer, still protected (a test can "lose"
+    /// one: SRTP's replay check refuses a packet decrypted twice), with the sequence number each
+    /// carries in its clear header.
+    func media(_ datagrams: [OutgoingDatagram]) -> [(datagram: OutgoingDatagram, sequence: UInt16)] {
+        datagrams.compactMap { d in
+            let b = d.buffer, i = b.readerIndex
+            guard d.to == address, let pt = b.getInteger(at: i + 1, as: UInt8.self), !(192...223).contains(pt),
+                let sequence = b.getInteger(at: i + 2, as: UInt16.self)
+            else { return nil }
+            return (d, sequence)
+        }
+    }
+
     /// The RTP packets among `datagrams` sent to this peer, decrypted (others are left out).
     func received(_ datagrams: [OutgoingDatagram]) -> [RTPPacket] {
         datagrams.filter { $0.to == address }.compactMap { d in

@@ -224,10 +224,10 @@ import WebRTCClient
         try setup.run(frames: 10, keyFirst: true)
         let viewer = setup.viewers[0]
         // The viewer's fifth RTP packet is lost on the way (its header is in the clear).
-        let media = setup.sent.filter { $0.to == viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0) }
+        let media = viewer.media(setup.sent)
         try #require(media.count >= 6)
-        let lostSequence = try #require(media[4].buffer.getInteger(at: media[4].buffer.readerIndex + 2, as: UInt16.self))
-        let got = Self.got(viewer, Array(media[..<4]) + Array(media[5...]))
+        let lostSequence = media[4].sequence
+        let got = Self.got(viewer, (Array(media[..<4]) + Array(media[5...])).map(\.datagram))
         let lost = Got(layer: 1, key: false, sequence: lostSequence, pictureID: (got[3].pictureID + 1) & 0x7FFF)
         #expect(got[3].sequence &+ 1 == lostSequence && got[3].layer == 1)
         let videoSSRC = try #require(viewer.answer.videoSSRC)
@@ -344,8 +344,7 @@ import WebRTCClient
         setup.now = setup.now + .milliseconds(33)
         for layer in [0, 1, 2] { setup.sent += setup.world.relay.receive(try p.frame(layer, key: layer == 0), from: p.peer.address, now: setup.now) }
         setup.sent += setup.world.relay.receive(late, from: p.peer.address, now: setup.now)
-        let sequences = setup.sent.filter { $0.to == viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0) }
-            .compactMap { $0.buffer.getInteger(at: $0.buffer.readerIndex + 2, as: UInt16.self) }
+        let sequences = viewer.media(setup.sent).map(\.sequence)
         #expect(Set(sequences).count == sequences.count, "an outgoing sequence number went twice: \(sequences.suffix(5))")
     }
 

@@ -194,12 +194,10 @@ import WebRTCClient
         try setup.run(frames: 12)
         // The viewer's second packet is lost on the way (its header is in the clear; a packet
         // decrypted once would be refused the second time as a replay).
-        let media = setup.sent.filter {
-            $0.to == setup.viewer.address && !(192...223).contains($0.buffer.getInteger(at: $0.buffer.readerIndex + 1, as: UInt8.self) ?? 0)
-        }
+        let media = setup.viewer.media(setup.sent)
         try #require(media.count == 3)
-        let got = Self.got(setup.viewer, [media[0], media[2]])
-        let lostSequence = try #require(media[1].buffer.getInteger(at: media[1].buffer.readerIndex + 2, as: UInt16.self))
+        let got = Self.got(setup.viewer, [media[0].datagram, media[2].datagram])
+        let lostSequence = media[1].sequence
         #expect(got.map(\.frame) == [8, 16] && got[0].sequence &+ 2 == got[1].sequence && got[0].sequence &+ 1 == lostSequence)
         let lost = Got(
             layer: 2, frame: 12, tid: 0, sync: false, packet: 0, sequence: lostSequence, pictureID: (got[0].pictureID + 1) & 0x7FFF, tl0: got[0].tl0 &+ 1)

@@ -151,18 +151,19 @@ def cpu_phase(driver, server_pid, room, simulcast, viewers, seconds):
     return {"cpu": used / elapsed, "renditions": renditions, "sizes": sizes, "viewers": viewers}
 
 
-def metric(name):
+def metrics_text():
     with urllib.request.urlopen(BASE + "/metrics", timeout=2) as r:
-        text = r.read().decode()
-    m = re.search(rf"^{name} (\S+)$", text, re.M)
+        return r.read().decode()
+
+
+def metric(name):
+    m = re.search(rf"^{name} (\S+)$", metrics_text(), re.M)
     return float(m.group(1)) if m else None
 
 
 def dropped():
     """The relay's dropped packets by reason (`showroom_relay_dropped_total`)."""
-    with urllib.request.urlopen(BASE + "/metrics", timeout=2) as r:
-        text = r.read().decode()
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^showroom_relay_dropped_total\{reason="([^"]+)"\} (\S+)$', text, re.M)}
+    return {m.group(1): float(m.group(2)) for m in re.finditer(r'^showroom_relay_dropped_total\{reason="([^"]+)"\} (\S+)$', metrics_text(), re.M)}
 
 
 def main():
