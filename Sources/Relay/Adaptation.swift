@@ -37,8 +37,9 @@ extension Quality {
 ///
 /// Down-moves are immediate on congestion, to the best rendition the estimate carries. Up-moves go one step at
 /// a time: when the estimate carries the next rendition with ``upMargin`` for ``upHold``, or —
-/// since the estimate cannot see past what is sent — as a probe after ``probeInterval`` without
-/// congestion. A probe undone within ``failureWindow`` doubles the interval (to
+/// since the estimate cannot see past what is sent — as a probe: with transport-wide feedback a
+/// probe train that shows the room (``probed(_:sourceBitrate:measured:now:)``), without it a
+/// move after ``probeInterval`` without congestion. A probe undone within ``failureWindow`` doubles the interval (to
 /// ``maximumProbeInterval``), so a viewer behind a hard cap is disturbed less and less often.
 struct QualityController {
     /// The best rendition this subscriber may get (what it asked for).
@@ -180,7 +181,11 @@ struct QualityController {
         } else {
             upCandidateSince = nil
         }
-        // ... or as a probe, after long enough without congestion.
+        // ... or as a probe, after long enough without congestion — a blind one, for a subscriber
+        // steered by receiver reports; one with transport-wide feedback is sent probe trains
+        // instead (``probeTarget(sourceBitrate:measured:now:)``), which measure the path before a
+        // move (blind, a 300 kbit/s viewer went to a 520 kbit/s layer and froze two seconds).
+        guard !delayBased else { return nil }
         let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
         guard now - calm >= probeInterval else { return nil }
         lastUpSwitch = now

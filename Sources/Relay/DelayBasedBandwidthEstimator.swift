@@ -73,10 +73,17 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     public private(set) var lossRatio: Double?
     private var lossBased: Double
     /// Each feedback's median one-way delay (arrival on the viewer's clock minus send on the
-    /// relay's: the clocks' offset cancels in differences), for ``queueingDelay``; at most
+    /// relay's: the clocks' offset cancels in differences), for ``queueingDelay``, and its quickest
+    /// packet's, the floor ``queuedRate(now:)`` reads a packet's wait against; at most
     /// ``maximumDelaySamples``, over ``baselineWindow``.
-    private var delaySamples: [(at: MediaTime, delay: Int64)] = []
+    private var delaySamples: [(at: MediaTime, delay: Int64, quickest: Int64)] = []
     private var lastLossUpdate: MediaTime?
+    /// Queued packets that left the bottleneck right behind another (``queuedRate(now:)``): when
+    /// its feedback came (the relay's clock), its bytes and its arrival gap after the one before,
+    /// over ``queuedRateLifetime`` (at most ``maximumHeld``); and when the last packet read, if it
+    /// was queued, arrived (the viewer's clock).
+    private var queuedGaps: [(at: MediaTime, bytes: Int, gap: MediaTime)] = []
+    private var queuedBefore: MediaTime?
     private var lastReport: (lost: Int32, highest: UInt32)?
     private var expectedSinceUpdate = 0, lostSinceUpdate = 0
 
@@ -127,6 +134,30 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// The shortest stretch of arrivals ``acknowledged(over:)`` reads a rate from.
     static let minimumRecentSpan = MediaTime(microseconds: 50_000)
 
+    /// The bottleneck's own rate, bit/s, read from packets that waited in its queue: a packet that
+    /// arrived more than ``queuedThreshold`` later than the path's quickest left the queue right
+    /// behind the packet before it, so their arrival gap is its time on the bottleneck's link
+    /// (packet-pair dispersion, as ``BandwidthProbe`` reads its trains) — what a key frame's burst
+    /// measures as it drains, however short the queue. The bytes of all such packets over the
+    /// last ``queuedRateLifetime``, over their gaps (pooled: one late wake-up of a forwarding
+    /// host spreads one run, not the reading); nil with fewer than ``minimumQueuedPackets``.
+    public func queuedRate(now: MediaTime) -> Double? {
+        var bytes = 0, span = Int64(0), count = 0
+        for g in queuedGaps where now - g.at <= Self.queuedRateLifetime {
+            bytes += g.bytes
+            span += g.gap.microseconds
+            count += 1
+        }
+        guard count >= Self.minimumQueuedPackets, span > 0 else { return nil }
+        return Double(bytes * 8) / Double(span) * 1e6
+    }
+
+    /// How much later than the quickest packet of the last 10 s a packet must arrive to count as
+    /// queued (``queuedRate(now:)``): above the jitter of a quiet path.
+    static let queuedThreshold = MediaTime(microseconds: 20_000)
+    static let minimumQueuedPackets = 4
+    static let queuedRateLifetime = MediaTime(microseconds: 1_000_000)
+
     public init(start: Double) {
         rateControl = AIMDRateControl(start: start)
         lossBased = rateControl.maximum
@@ -169,6 +200,7 @@ public struct DelayBasedBandwidthEstimator: Sendable {
             current = Group(firstSent: p.sent, lastSent: p.sent, firstArrival: arrival, lastArrival: arrival)
         }
         recordDelay(packets, now: now)
+        readQueuedPackets(packets, now: now)
         trim(now: now)
         if !packets.isEmpty {
             _ = rateControl.update(detector.signal, acknowledged: acknowledged, rtt: rtt, now: now)
@@ -185,11 +217,29 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         }
         guard !delays.isEmpty else { return }
         delays.sort()
-        delaySamples.append((at: now, delay: delays[delays.count / 2]))
+        delaySamples.append((at: now, delay: delays[delays.count / 2], quickest: delays[0]))
         var stale = 0
         while stale < delaySamples.count - 1, now - delaySamples[stale].at > Self.baselineWindow { stale += 1 }
         stale = max(stale, delaySamples.count - Self.maximumDelaySamples)
         delaySamples.removeFirst(stale)
+    }
+
+    /// Reads a feedback's packets for ``queuedRate(now:)``: each queued packet that arrived, in
+    /// order, right after another queued one adds its bytes and its gap; a packet that did not
+    /// wait, or arrived before the one reported ahead of it, ends the run.
+    private mutating func readQueuedPackets(_ packets: [Packet], now: MediaTime) {
+        guard let floor = delaySamples.lazy.map(\.quickest).min() else { return }
+        for p in packets {
+            guard let arrived = p.arrived, Self.inBounds(p.sent), Self.inBounds(arrived) else { continue }
+            let queued = arrived.microseconds - p.sent.microseconds - floor > Self.queuedThreshold.microseconds
+            defer { queuedBefore = queued ? arrived : nil }
+            // A gap of a second is no queue's (and bounds the sum whatever times a viewer reports).
+            guard queued, let before = queuedBefore, arrived >= before, arrived - before <= Self.queuedRateLifetime else { continue }
+            queuedGaps.append((at: now, bytes: min(max(p.bytes, 0), 65_535), gap: arrived - before))
+        }
+        var stale = 0
+        while stale < queuedGaps.count, now - queuedGaps[stale].at > Self.queuedRateLifetime { stale += 1 }
+        queuedGaps.removeFirst(max(stale, queuedGaps.count - Self.maximumHeld))
     }
 
     static func inBounds(_ t: MediaTime) -> Bool { t.microseconds.magnitude < UInt64(timeBound) }

@@ -881,13 +881,25 @@ extension Publication {
     /// How much more than the path delivers a layer must need to be held back (``holdsBack(_:deliveredRate:)``).
     static let holdMargin = 1.5
 
+    /// What a subscriber of a simulcast publication is sent on average, bits/s, as measured: the
+    /// rate of the layer it is on over its last few intervals (``SimulcastLayer/averageBitrate``,
+    /// all its temporal layers) plus the audio; nil before its first switch, for a publication
+    /// that is not simulcast, or before the layer's first reporting interval.
+    func layerRate(sentTo s: Subscription) -> Double? {
+        guard isSimulcast, let current = s.layers.current, layers.indices.contains(current), let rate = layers[current].averageBitrate
+        else { return nil }
+        return rate + audioRate
+    }
+
+    /// What its audio measures, bits/s: all it sends less its video layers.
+    private var audioRate: Double { max((incomingBitrate ?? 0) - layers.reduce(0) { $0 + ($1.bitrate ?? 0) }, 0) }
+
     /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
     /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when
     /// not measured (a rendition's, whose nominal rate stands).
     func measuredBitrate(for quality: Quality) -> Double? {
         guard isSimulcast else { return quality == .source ? incomingBitrate : nil }
         guard let layer = layers.layer(for: quality, now: lastArrival), let rate = layers[layer].bitrate else { return nil }
-        let audio = max((incomingBitrate ?? 0) - layers.reduce(0) { $0 + ($1.bitrate ?? 0) }, 0)
-        return rate + audio
+        return rate + audioRate
     }
 }

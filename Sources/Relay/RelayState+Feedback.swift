@@ -119,7 +119,11 @@ extension RelayState {
         let rtt = MediaTime.milliseconds(min(max(s.slots.video?.stats.roundTripTime ?? 100, 0), 10_000))
         guard let estimate = s.bandwidth?.feedback(packets, rtt: rtt, now: now), let bandwidth = s.bandwidth else { return [] }
         let relayBusy = loopLoad.isSaturated  // held, as reports are (not counted: 10–20 a second)
-        let congested = Self.isCongested(bandwidth)
+        // A queue the path drains by itself (a key frame's burst) is not congestion.
+        let signalled = Self.isCongested(bandwidth)
+        let burst = signalled && Self.isBurst(bandwidth, sending: s.layers.holding ? nil : s.publication?.layerRate(sentTo: s), now: now)
+        if burst { s.peer.stats.burstsDrained += 1 }
+        let congested = signalled && !burst
         logger.trace(
             "transport feedback",
             metadata: [
@@ -212,6 +216,26 @@ extension RelayState {
         for q in Quality.allCases { rates[q] = publication.measuredBitrate(for: q) }
         return rates
     }
+
+    /// Whether the queue at a simulcast viewer's bottleneck is a burst its path drains by itself
+    /// rather than congestion: the bottleneck's own rate, read from the packets that left its
+    /// queue back to back (``DelayBasedBandwidthEstimator/queuedRate(now:)``), carries what the
+    /// viewer is sent on average (`sending`, its layer's measured rate with the audio) with
+    /// ``drainMargin``, and no more than 10% was lost. A key frame is several times a
+    /// delta frame — a 360p one of a detailed picture is 20–30 KB, 160–240 ms at 1 Mbit/s — and
+    /// a switch's PLI makes one of every layer at once; read as congestion, each moved a 1 Mbit/s
+    /// viewer off a 520 kbit/s layer it could carry, and the move's own key frame made the next
+    /// burst (eleven moves in a 50 s browser run). A path whose capacity fell below what is sent
+    /// delivers less than that while its queue stands, and stays congested.
+    static func isBurst(_ bandwidth: DelayBasedBandwidthEstimator, sending: Double?, now: MediaTime) -> Bool {
+        guard let sending, sending > 0, (bandwidth.lossRatio ?? 0) <= 0.1, let rate = bandwidth.queuedRate(now: now) else { return false }
+        return rate >= sending * drainMargin
+    }
+
+    /// How much more than a viewer is sent its path must deliver for a queue to count as a burst
+    /// it drains (``isBurst(_:sending:now:)``): at 1.25 a key frame's queue is gone within four times
+    /// its own length.
+    static let drainMargin = 1.25
 
     static let queueForOveruse = MediaTime(microseconds: 25_000)
     /// The newest arrivals a congested subscriber's delivered rate is read over (``transportFeedback(_:from:now:)``).

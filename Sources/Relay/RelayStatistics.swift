@@ -51,6 +51,9 @@ public struct PeerStatistics: Sendable, Equatable {
     /// of silence, counted per layer: stopped by its publisher, lost upstream, or — libwebrtc's
     /// encoder after a key frame — skipping that long to pay for one.
     public var layerPauses = 0
+    /// Transport-wide feedback reports whose queue would have read as congestion but was a burst
+    /// the viewer's path drains by itself (``RelayState/isBurst(_:sending:now:)``).
+    public var burstsDrained = 0
 
     public init() {}
 
@@ -66,6 +69,7 @@ public struct PeerStatistics: Sendable, Equatable {
         keyFrameRequestsIn += o.keyFrameRequestsIn
         keyFrameRequestsPassedOn += o.keyFrameRequestsPassedOn
         layerPauses += o.layerPauses
+        burstsDrained += o.burstsDrained
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped

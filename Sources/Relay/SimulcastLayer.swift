@@ -17,6 +17,11 @@ struct SimulcastLayer {
     var lastPacket: MediaTime?
     /// What it sent over the last reporting interval, bits/s.
     var bitrate: Double?
+    /// Its rate over the last few intervals (each interval's weighing ``averageWeight``), bits/s:
+    /// what it sends with its key frames spread out — a key frame of a detailed picture can
+    /// double one interval's rate.
+    var averageBitrate: Double?
+    static let averageWeight = 0.25
     var intervalBytes = 0
     /// Bytes and frames over the interval per temporal layer (TID 0–3), of packets that carry one.
     var temporalBytes: [Int] = [0, 0, 0, 0]
@@ -47,7 +52,9 @@ struct SimulcastLayer {
     /// Closes a reporting interval of `seconds`: the layer's rate, and per temporal layer.
     mutating func measure(intervalSeconds seconds: Double) {
         let per = max(seconds, 0.001)
-        bitrate = Double(intervalBytes * 8) / per
+        let rate = Double(intervalBytes * 8) / per
+        bitrate = rate
+        averageBitrate = averageBitrate.map { $0 + Self.averageWeight * (rate - $0) } ?? rate
         intervalBytes = 0
         temporalBitrates = []
         temporalFrameRates = []

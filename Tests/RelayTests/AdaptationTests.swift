@@ -158,4 +158,24 @@ struct SimulatedPath {
         }
         #expect(decided != nil && decided != .source)
     }
+
+    /// With transport-wide feedback a move up waits for a probe train that shows room (or an
+    /// estimate that carries the next rendition): a minute on the 180p layer with nothing
+    /// congested and the estimate at the 180p rate does not move it. Before, the receiver-report
+    /// path's blind move after 30 s calm applied too, and a 300 kbit/s browser viewer went to a
+    /// 520 kbit/s layer and froze for two seconds.
+    @Test func withTransportFeedbackNoMoveUpIsBlind() {
+        var c = QualityController(ceiling: .source)
+        var t = MediaTime.zero
+        var moves: [Quality] = []
+        t = t + .milliseconds(100)
+        if let q = c.transportEstimate(250_000, congested: true, sourceBitrate: 2_000_000, now: t) { moves.append(q) }
+        #expect(moves == [.low])
+        for _ in 0..<600 {
+            t = t + .milliseconds(100)
+            if let q = c.transportEstimate(250_000, congested: false, sourceBitrate: 2_000_000, now: t) { moves.append(q) }
+        }
+        #expect(moves == [.low], "\(moves)")
+        #expect(c.probeTarget(sourceBitrate: 2_000_000, measured: [:], now: t) != nil, "a probe train is what may move it")
+    }
 }

@@ -89,8 +89,7 @@ import Testing
         // loss steers them, slowly (docs/benchmarks.md) — each behind a netsim of its own:
         // 300 kbit/s ends on the 180p layer; 1 Mbit/s gets the 360p layer and never more (it is
         // not asserted to stay there: the loss-based path has moved it to 180p after ~20 s);
-        // both decoding on (the 180p layer of this camera runs at ~5–15 fps: its encoder drops
-        // frames to keep to 200 kbit/s).
+        // both decoding on.
         let aiortc300 = result["aiortc_300k"] as? [String: Any] ?? [:], aiortc1M = result["aiortc_1M"] as? [String: Any] ?? [:]
         print("simulcast aiortc_300k: \(aiortc300)\nsimulcast aiortc_1M: \(aiortc1M)")
         // Ends on it: its last second's frames are 180p. The relay moves it off 360p 2–4 s in,
@@ -108,14 +107,17 @@ import Testing
         let timeline1M = aiortc1M["size_each_second"] as? [String] ?? []
         #expect(timeline1M.count >= 30 && timeline1M.contains("640x360") && !timeline1M.contains("1280x720"), "aiortc behind 1 Mbit/s: \(timeline1M)")
         for viewer in [aiortc300, aiortc1M] { #expect(viewer["frames_last_5s"] as? Int ?? 0 >= 10, "not playing: \(viewer)") }
-        // Playing throughout once settled — the drop and the lift included: no gap between two
-        // frames the decoder delivered of 2.5 s or more (the cap drop's own gap was 2.5–2.9 s
-        // before the layer held back, ~1.1 s since), and the gaps over 1 s reported (this
-        // machine's publisher sends its 180p layer at ~5 frames a second: docs/benchmarks.md).
+        // Once settled, the viewers behind a steady cap (300 kbit/s, 1 Mbit/s) never freeze for
+        // more than a second: no gap over 1 s between two frames their decoders delivered. The
+        // viewer whose path drops from none to 300 kbit/s and back has no gap of 2.5 s or more:
+        // at the drop its queue holds what the old layer sent (1.2–1.4 s gaps there; 2.5–2.9 s
+        // before the layer was held back). With the old block picture (`--camera blocks`) every
+        // key frame cost the 180p viewers about a second (docs/benchmarks.md).
         for viewer in ["300k", "1M", "none"] {
             #expect(field(viewer, "frame_log") != nil && (frameLog(viewer, "sizes").first != nil), "\(viewer): no frame log")
-            let late = frameLog(viewer, "gaps").filter { $0.at >= settledAt && ($0.value as? Int ?? 0) >= 2_500 }
-            #expect(late.isEmpty, "\(viewer): gaps of 2.5 s or more after the layers settled: \(late)")
+            let limit = viewer == "none" ? 2_500 : 1_000
+            let late = frameLog(viewer, "gaps").filter { $0.at >= settledAt && ($0.value as? Int ?? 0) > limit }
+            #expect(late.isEmpty, "\(viewer): gaps over \(limit) ms after the layers settled: \(late)")
         }
 
         // CPU: three low viewers of a simulcast layer against three of a transcoded rendition.

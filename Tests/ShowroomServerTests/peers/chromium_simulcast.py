@@ -12,7 +12,7 @@ transport-wide feedback: loss and REMB steer them) through netsims of their own 
 relay's renditions; throughout, each Chromium viewer's frames as its decoder delivers them (when
 the size changed, and every gap over 1 s). Prints one JSON line.
 """
-import argparse, json, re, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, random, re, subprocess, sys, tempfile, time, urllib.request
 
 from chromium_common import browser, stats, wait_healthy
 
@@ -79,21 +79,13 @@ return (async () => { let r = []; (await pc.getStats()).forEach((s) => {
 """
 
 
-def textured_camera(path):
-    """A 1280x720 y4m at 15 frames a second the fake camera loops: a texture of random 8x8 blocks
-    scrolling 32 pixels a frame (40 frames, one whole turn, so the loop has no seam) — at half the
-    frame rate of a camera, so that a 2-core machine encodes three layers and decodes three
-    viewers without starving, and twice the motion, so that the layers cost what they would at 30. Chromium's own fake picture, a flat
-    cartoon, costs its 720p layer under 1 Mbit/s; this one about 1.3 Mbit/s, its 360p layer about
-    500 kbit/s and its 180p layer 150 kbit/s — but its key frames are several times a camera's
-    (every block a sharp edge), which makes every switch a burst."""
-    import random
-    w, h, block, step = 1280, 720, 8, 32
-    rng = random.Random(7)
-    rows = []
-    for _ in range(h // block):
-        row = bytes(b for v in (rng.randrange(40, 216) for _ in range(w // block)) for b in [v] * block)
-        rows += [row] * block
+def write_y4m(path, rows):
+    """A 1280x720 y4m at 15 frames a second the fake camera loops: `rows` (720 rows of luma, grey
+    chroma) scrolling 32 pixels a frame, 40 frames, one whole turn, so the loop has no seam — at
+    half the frame rate of a camera, so that a 2-core machine encodes three layers and decodes
+    three viewers without starving, and with twice the motion, so that the layers cost what they
+    would at 30."""
+    w, h, step = 1280, 720, 32
     chroma = bytes([128]) * (w * h // 2)
     with open(path, "wb") as f:
         f.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
@@ -103,6 +95,49 @@ def textured_camera(path):
             f.write(b"".join(r[shift:] + r[:shift] for r in rows))
             f.write(chroma)
     return path
+
+
+def camera_like(path):
+    """What a camera sees, roughly: shapes at every scale (value noise, octaves of cell 320 down
+    to 10 pixels with contrast falling with size, as in a photograph) under sensor grain (±24 a
+    pixel, fresh in every pixel). Its 720p layer costs about 2.4 Mbit/s, its 360p layer about
+    520 kbit/s and its 180p layer 150 kbit/s — but the grain averages out as the picture is
+    scaled down, so a 180p key frame costs what a camera's does, a fraction of a second of its
+    layer's rate. Chromium's own fake picture, a flat cartoon, costs its 720p layer under 1 Mbit/s
+    (a 1 Mbit/s viewer would get it); block_camera's 180p key frames cost more than a second of
+    that layer, and the encoder pays each back by skipping frames."""
+    w, h, grain = 1280, 720, 24
+    rng = random.Random(7)
+    luma = [[128.0] * w for _ in range(h)]
+    for cell, contrast in [(320, 60), (160, 36), (80, 22), (40, 13), (20, 8), (10, 5)]:
+        columns = w // cell  # periodic across the width: the scroll has no seam
+        grid = [[rng.uniform(-contrast, contrast) for _ in range(columns)] for _ in range(h // cell + 2)]
+        across = [(x // cell, (x % cell) / cell) for x in range(w)]
+        for y in range(h):
+            above, below, t = grid[y // cell], grid[y // cell + 1], (y % cell) / cell
+            column = [a + (b - a) * t for a, b in zip(above, below)]
+            row = luma[y]
+            for x, (i, u) in enumerate(across):
+                left, right = column[i], column[(i + 1) % columns]
+                row[x] += left + (right - left) * u
+    noise = rng.randbytes(w * h)
+    rows = [bytes(min(235, max(16, int(v) + n % (2 * grain + 1) - grain)) for v, n in zip(luma[y], noise[y * w:(y + 1) * w]))
+            for y in range(h)]
+    return write_y4m(path, rows)
+
+
+def block_camera(path):
+    """The picture this test used before camera_like: random 8x8 blocks (luma 40-215). Every
+    block is a sharp edge at every scale, so its 180p key frames are ~20 KB, more than a second
+    of that layer's 150 kbit/s, and every key frame of it costs the 180p viewers about a second
+    of frames (docs/benchmarks.md)."""
+    w, h, block = 1280, 720, 8
+    rng = random.Random(7)
+    rows = []
+    for _ in range(h // block):
+        row = bytes(b for v in (rng.randrange(40, 216) for _ in range(w // block)) for b in [v] * block)
+        rows += [row] * block
+    return write_y4m(path, rows)
 
 
 def cpu_seconds(pid):
@@ -174,6 +209,8 @@ def main():
     ap.add_argument("--settle", type=int, default=8, help="samples before the layers count as settled")
     ap.add_argument("--drop-at", type=int, default=20, help="second the uncapped viewer's path drops to 300 kbit/s")
     ap.add_argument("--lift-at", type=int, default=35, help="second that cap is lifted")
+    ap.add_argument("--camera", choices=["camera", "blocks"], default="camera",
+                    help="the fake camera's picture: camera_like (the default) or block_camera (docs/benchmarks.md compares them)")
     ap.add_argument("--cpu-viewers", type=int, default=0, help="then measure the server's CPU with this many low viewers")
     args = ap.parse_args()
     data = tempfile.mkdtemp(prefix="showroom-simulcast-")
@@ -189,7 +226,8 @@ def main():
         if not wait_healthy(BASE, time.monotonic() + 20):
             raise SystemExit("server did not start")
         from selenium.webdriver.common.by import By
-        driver = browser(extra=[f"--use-file-for-fake-video-capture={textured_camera(data + '/camera.y4m')}"])
+        camera = (block_camera if args.camera == "blocks" else camera_like)(data + "/camera.y4m")
+        driver = browser(extra=[f"--use-file-for-fake-video-capture={camera}"])
         driver.get(f"{BASE}/?room=sim&latency=1")  # capture times: each viewer's glass to glass
         driver.find_element(By.ID, "live").click()
         deadline = time.monotonic() + 15
@@ -278,6 +316,7 @@ def main():
         result["retransmissions_skipped"] = metric("showroom_relay_retransmissions_skipped_total")
         result["retransmissions_over_budget"] = metric("showroom_relay_retransmissions_over_budget_total")
         result["publisher_layer_pauses"] = metric("showroom_relay_publisher_layer_pauses_total")
+        result["queue_bursts_drained"] = metric("showroom_relay_queue_bursts_drained_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
