@@ -37,10 +37,11 @@ extension Quality {
 ///
 /// Down-moves are immediate on congestion, to the best rendition the estimate carries. Up-moves go one step at
 /// a time: when the estimate carries the next rendition with ``upMargin`` for ``upHold``, or —
-/// since the estimate cannot see past what is sent — as a probe: with transport-wide feedback a
-/// probe train that shows the room (``probed(_:sourceBitrate:measured:now:)``), without it a
-/// move after ``probeInterval`` without congestion. A probe undone within ``failureWindow`` doubles the interval (to
-/// ``maximumProbeInterval``), so a viewer behind a hard cap is disturbed less and less often.
+/// since the estimate cannot see past what is sent — as a probe: with transport-wide feedback and
+/// RTX a probe train that shows the room (``probed(_:sourceBitrate:measured:now:)``; its interval
+/// is ``BandwidthProbe``'s), without them a move after ``probeInterval`` without congestion. A blind
+/// probe undone within ``failureWindow`` doubles the interval (to ``maximumProbeInterval``), so a
+/// viewer behind a hard cap is disturbed less and less often.
 struct QualityController {
     /// The best rendition this subscriber may get (what it asked for).
     let ceiling: Quality
@@ -56,9 +57,11 @@ struct QualityController {
     private var started: MediaTime?
     private(set) var probeInterval = Self.initialProbeInterval
     private var remb: Double?
-    /// Transport-wide feedback drives it (``transportEstimate(_:congested:sourceBitrate:relayBusy:now:)``).
+    /// Transport-wide feedback drives it (``transportEstimate(_:congested:sourceBitrate:measured:relayBusy:switchPending:canProbe:now:)``).
     private(set) var delayBased = false
     private var lastTransportFeedback: MediaTime?
+    /// Probe trains can be sent it (``transportEstimate(_:congested:sourceBitrate:measured:relayBusy:switchPending:canProbe:now:)``).
+    private var probeTrains = false
     /// Without transport-wide feedback for this long, receiver reports decide again.
     static let feedbackTimeout = MediaTime(microseconds: 2_000_000)
 
@@ -127,11 +130,14 @@ struct QualityController {
     /// delay trend overusing, or more than 10% lost). From the first one on it replaces the
     /// estimate receiver reports give. Returns the rendition to switch to, if any. `switchPending`:
     /// the last move has not been made yet (a simulcast layer's key frame still to come).
+    /// `canProbe`: the relay can send it probe trains (it negotiated RTX); without, a move up may
+    /// still be blind, as with receiver reports.
     mutating func transportEstimate(
         _ bitrate: Double, congested: Bool, sourceBitrate: Double?, measured: [Quality: Double] = [:], relayBusy: Bool = false,
-        switchPending: Bool = false, now: MediaTime
+        switchPending: Bool = false, canProbe: Bool = true, now: MediaTime
     ) -> Quality? {
         delayBased = true
+        probeTrains = canProbe
         lastTransportFeedback = now
         if started == nil { started = now }
         if relayBusy { return nil }
@@ -181,11 +187,11 @@ struct QualityController {
         } else {
             upCandidateSince = nil
         }
-        // ... or as a probe, after long enough without congestion — a blind one, for a subscriber
-        // steered by receiver reports; one with transport-wide feedback is sent probe trains
-        // instead (``probeTarget(sourceBitrate:measured:now:)``), which measure the path before a
-        // move (blind, a 300 kbit/s viewer went to a 520 kbit/s layer and froze two seconds).
-        guard !delayBased else { return nil }
+        // ... or as a probe, after long enough without congestion — a blind one, unless the
+        // subscriber is sent probe trains (transport-wide feedback and RTX:
+        // ``probeTarget(sourceBitrate:measured:now:)``), which measure the path before a move
+        // (blind, a 300 kbit/s viewer went to a 520 kbit/s layer and froze two seconds).
+        guard !(delayBased && probeTrains) else { return nil }
         let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
         guard now - calm >= probeInterval else { return nil }
         lastUpSwitch = now

@@ -82,7 +82,7 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     /// its feedback came (the relay's clock), its bytes and its arrival gap after the one before,
     /// over ``queuedRateLifetime`` (at most ``maximumHeld``); and when the last packet read, if it
     /// was queued, arrived (the viewer's clock).
-    private var queuedGaps: [(at: MediaTime, bytes: Int, gap: MediaTime)] = []
+    private(set) var queuedGaps: [(at: MediaTime, bytes: Int, gap: MediaTime)] = []
     private var queuedBefore: MediaTime?
     private var lastReport: (lost: Int32, highest: UInt32)?
     private var expectedSinceUpdate = 0, lostSinceUpdate = 0
@@ -225,16 +225,21 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     }
 
     /// Reads a feedback's packets for ``queuedRate(now:)``: each queued packet that arrived, in
-    /// order, right after another queued one adds its bytes and its gap; a packet that did not
-    /// wait, or arrived before the one reported ahead of it, ends the run.
+    /// order, after another queued one adds its bytes and its gap. A packet that did not wait, was
+    /// lost or carries times out of bounds ends the run; one that arrived before the packet
+    /// reported ahead of it starts a new one (if it waited); one in the same instant as it (a
+    /// duplicate, or the feedback's 250 µs resolution) adds nothing.
     private mutating func readQueuedPackets(_ packets: [Packet], now: MediaTime) {
         guard let floor = delaySamples.lazy.map(\.quickest).min() else { return }
         for p in packets {
-            guard let arrived = p.arrived, Self.inBounds(p.sent), Self.inBounds(arrived) else { continue }
+            guard let arrived = p.arrived, Self.inBounds(p.sent), Self.inBounds(arrived) else {
+                queuedBefore = nil
+                continue
+            }
             let queued = arrived.microseconds - p.sent.microseconds - floor > Self.queuedThreshold.microseconds
             defer { queuedBefore = queued ? arrived : nil }
             // A gap of a second is no queue's (and bounds the sum whatever times a viewer reports).
-            guard queued, let before = queuedBefore, arrived >= before, arrived - before <= Self.queuedRateLifetime else { continue }
+            guard queued, let before = queuedBefore, arrived > before, arrived - before <= Self.queuedRateLifetime else { continue }
             queuedGaps.append((at: now, bytes: min(max(p.bytes, 0), 65_535), gap: arrived - before))
         }
         var stale = 0

@@ -119,9 +119,16 @@ extension RelayState {
         let rtt = MediaTime.milliseconds(min(max(s.slots.video?.stats.roundTripTime ?? 100, 0), 10_000))
         guard let estimate = s.bandwidth?.feedback(packets, rtt: rtt, now: now), let bandwidth = s.bandwidth else { return [] }
         let relayBusy = loopLoad.isSaturated  // held, as reports are (not counted: 10–20 a second)
-        // A queue the path drains by itself (a key frame's burst) is not congestion.
+        // A queue the path drains by itself (a key frame's burst) is not congestion — unless it
+        // has stood for ``longestBurst``.
         let signalled = Self.isCongested(bandwidth)
-        let burst = signalled && Self.isBurst(bandwidth, sending: s.layers.holding ? nil : s.publication?.layerRate(sentTo: s), now: now)
+        var burst = signalled && Self.isBurst(bandwidth, sending: s.layers.holding ? nil : s.publication?.layerRate(sentTo: s), now: now)
+        if !signalled { s.burstSince = nil }
+        if burst {
+            let since = s.burstSince ?? now
+            s.burstSince = since
+            burst = now - since <= Self.longestBurst
+        }
         if burst { s.peer.stats.burstsDrained += 1 }
         let congested = signalled && !burst
         logger.trace(
@@ -173,7 +180,8 @@ extension RelayState {
         }
         let pending = s.publication?.isSimulcast == true && s.layers.target != nil && s.layers.target != s.layers.current
         if let q = s.adaptation?.transportEstimate(
-            fitRate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, switchPending: pending, now: now)
+            fitRate, congested: congested, sourceBitrate: sourceBitrate, measured: measured, relayBusy: relayBusy, switchPending: pending,
+            canProbe: s.slots.video?.rtx != nil, now: now)
         {
             let down = q.rank > s.quality.rank
             if down { s.probe.movedDown(now: now) }
@@ -221,14 +229,19 @@ extension RelayState {
     /// rather than congestion: the bottleneck's own rate, read from the packets that left its
     /// queue back to back (``DelayBasedBandwidthEstimator/queuedRate(now:)``), carries what the
     /// viewer is sent on average (`sending`, its layer's measured rate with the audio) with
-    /// ``drainMargin``, and no more than 10% was lost. A key frame is several times a
+    /// ``drainMargin``, no more than 10% was lost, and the queue is no longer than
+    /// ``longestBurstQueue``. (The caller also ends it once a queue has stood ``longestBurst``:
+    /// what is sent may be more than the layer's average — retransmissions, probe trains, a layer
+    /// whose rate just rose — and a queue that does not drain is congestion whatever the rate.) A key frame is several times a
     /// delta frame — a 360p one of a detailed picture is 20–30 KB, 160–240 ms at 1 Mbit/s — and
     /// a switch's PLI makes one of every layer at once; read as congestion, each moved a 1 Mbit/s
     /// viewer off a 520 kbit/s layer it could carry, and the move's own key frame made the next
     /// burst (eleven moves in a 50 s browser run). A path whose capacity fell below what is sent
     /// delivers less than that while its queue stands, and stays congested.
     static func isBurst(_ bandwidth: DelayBasedBandwidthEstimator, sending: Double?, now: MediaTime) -> Bool {
-        guard let sending, sending > 0, (bandwidth.lossRatio ?? 0) <= 0.1, let rate = bandwidth.queuedRate(now: now) else { return false }
+        guard let sending, sending > 0, (bandwidth.lossRatio ?? 0) <= 0.1, (bandwidth.queueingDelay ?? .zero) <= longestBurstQueue,
+            let rate = bandwidth.queuedRate(now: now)
+        else { return false }
         return rate >= sending * drainMargin
     }
 
@@ -236,6 +249,12 @@ extension RelayState {
     /// it drains (``isBurst(_:sending:now:)``): at 1.25 a key frame's queue is gone within four times
     /// its own length.
     static let drainMargin = 1.25
+    /// The longest queue a burst may make: a 360p key frame of a detailed picture at 1 Mbit/s
+    /// makes 160–240 ms; a 500 ms queue (the browser test's netsim) is dropping already.
+    static let longestBurstQueue = MediaTime(microseconds: 400_000)
+    /// How long feedback may show a queue, with none free of it between, and still be a burst: at
+    /// ``drainMargin`` a 240 ms burst is gone within about a second.
+    static let longestBurst = MediaTime(microseconds: 2_000_000)
 
     static let queueForOveruse = MediaTime(microseconds: 25_000)
     /// The newest arrivals a congested subscriber's delivered rate is read over (``transportFeedback(_:from:now:)``).

@@ -38,6 +38,9 @@ final class Subscription {
     var bandwidth: DelayBasedBandwidthEstimator?
     /// When its path may carry a better quality than it gets: trains that find out (needs RTX).
     var probe = BandwidthProbe()
+    /// Since when its feedback has shown a queue read as a burst its path drains
+    /// (``RelayState/isBurst(_:sending:now:)``), without a feedback free of any queue between.
+    var burstSince: MediaTime?
 
     /// Where the send-side estimate starts (bits/s): above any rendition, so that a viewer is not
     /// moved before its feedback says anything; the estimator holds it within 1.5× of what the

@@ -177,5 +177,12 @@ struct SimulatedPath {
         }
         #expect(moves == [.low], "\(moves)")
         #expect(c.probeTarget(sourceBitrate: 2_000_000, measured: [:], now: t) != nil, "a probe train is what may move it")
+        // Review: without RTX no probe train can be sent it, and a blind move is all there is
+        // (else a viewer without RTX stayed on the lowest layer for good).
+        for _ in 0..<400 where moves == [.low] {
+            t = t + .milliseconds(100)
+            if let q = c.transportEstimate(250_000, congested: false, sourceBitrate: 2_000_000, canProbe: false, now: t) { moves.append(q) }
+        }
+        #expect(moves == [.low, .medium], "\(moves)")
     }
 }

@@ -279,8 +279,9 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
         #expect(signalled.compactMap(\.rate).allSatisfy { abs($0 - 400_000) < 40_000 }, "\(signalled.compactMap(\.rate))")
     }
 
-    /// With no queue there is no queued rate; and hostile arrival times (all equal, or jumping by
-    /// years) neither trap nor give one.
+    /// With no queue there is no queued rate; hostile arrival times (all equal, or jumping by
+    /// years) neither trap nor give one; and what is held stays within ``DelayBasedBandwidthEstimator/maximumHeld``
+    /// however many queued packets feedback reports.
     @Test func noQueueNoReadingAndHostileTimesAreBounded() {
         let (estimator, readings) = Self.run(capacity: 5_000_000, average: 520_000, keyFrame: 1_200, seconds: 4)
         #expect(readings.allSatisfy { $0.rate == nil && !$0.signalled }, "\(readings.filter { $0.rate != nil })")
@@ -292,6 +293,16 @@ func simulate(_ path: inout BottleneckPath, start: Double, seconds: Double) -> [
         let same = (0..<100).map { _ in DelayBasedBandwidthEstimator.Packet(sent: .milliseconds(4_000), arrived: .milliseconds(9_000), bytes: 65_535) }
         hostile.feedback(jumping, rtt: .milliseconds(40), now: now)
         hostile.feedback(same, rtt: .milliseconds(40), now: now)
-        if let rate = hostile.queuedRate(now: now) { #expect(rate.isFinite && rate > 0) }
+        #expect(hostile.queuedRate(now: now) == nil)
+        // 20,000 packets, each 1 ms after the one before and 100 ms over the path's quickest.
+        for batch in 0..<20 {
+            let packets = (0..<1_000).map { (i: Int) -> DelayBasedBandwidthEstimator.Packet in
+                let n = Int64(batch * 1_000 + i)
+                return .init(sent: MediaTime(microseconds: 6_000_000 + n * 1_000), arrived: MediaTime(microseconds: 6_100_000 + n * 1_000), bytes: 1_200)
+            }
+            hostile.feedback(packets, rtt: .milliseconds(40), now: now + MediaTime(microseconds: Int64(batch) * 1_000))
+        }
+        #expect(hostile.queuedGaps.count <= DelayBasedBandwidthEstimator.maximumHeld)
+        #expect(hostile.queuedRate(now: now + MediaTime(microseconds: 19_000)).map { abs($0 - 9_600_000) < 1 } == true)
     }
 }

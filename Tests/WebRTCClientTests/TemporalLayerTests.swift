@@ -343,6 +343,45 @@ import WebRTCClient
         #expect((199_998...240_000).contains(waited), "waited \(waited) µs")
     }
 
+    /// A key frame's queue on a path that carries the layer is a burst, not congestion (issue 16):
+    /// a viewer of the 360p layer (~310 kbit/s, a 22 KB key frame of it every 2 s) behind
+    /// 1 Mbit/s. Each key frame queues ~180 ms at the bottleneck, more than ``RelayState/longQueue``,
+    /// but the packets behind it leave at 1 Mbit/s: the viewer stays on 360p, and the bursts are
+    /// counted. Then the path falls to 200 kbit/s, below the layer: that queue is congestion, and
+    /// the viewer moves to 180p within 2 s. Fails with the burst rule taken out of
+    /// ``RelayState/transportFeedback(_:from:now:)`` (the first key frame moves it).
+    @Test func aKeyFramesQueueDoesNotMoveAViewerOffALayerItsPathCarries() throws {
+        let world = try PublicationTests.World()
+        let publisher = Publisher(
+            try ConnectedPeer.connect(to: world.relay, room: "r", identity: "p", publishing: true, port: 7_000, simulcastRIDs: SimulcastTests.rids))
+        publisher.filler = [200, 400, 1_000]
+        var keyPackets = 0
+        publisher.packets = { layer, _ in layer == 1 && keyPackets > 0 ? keyPackets : [1, 2, 4][layer] }
+        let peer = try ConnectedPeer.connect(
+            to: world.relay, room: "r", identity: "v", publishing: false, port: 7_001, quality: .medium, adaptive: true, transportWideCC: true)
+        let viewer = TransportWideCongestionControlTests.Viewer(peer, path: .init(delay: 20_000, capacity: 1_000_000), seed: 7)
+        let relay = world.relay
+        let s = try #require(relay.sessions[peer.id]?.subscription)
+        var qualities: [(seconds: Double, quality: Quality)] = [(0, s.quality)]
+        for frame in 0..<(30 * 16) {
+            let now = MediaTime(microseconds: Int64(frame) * 33_333)
+            if frame == 30 * 12 { viewer.path.capacity = 200_000 }
+            for layer in 0..<3 {
+                let key = frame == 0 || (layer == 1 && frame % 60 == 30)
+                keyPackets = key && frame > 0 ? 50 : 0
+                for packet in try publisher.frame(layer, key: key) { viewer.deliver(relay.receive(packet, from: publisher.peer.address, now: now), now: now) }
+            }
+            viewer.deliver(relay.tick(now: now), now: now)
+            if frame % 3 == 2, let fb = try viewer.feedback(now: now) { viewer.deliver(relay.receive(fb, from: peer.address, now: now), now: now) }
+            if s.quality != qualities.last?.quality { qualities.append((Double(frame) / 30, s.quality)) }
+        }
+        print("360p with 22 KB key frames behind 1 Mbit/s, 200 kbit/s from 12 s: qualities \(qualities.map { "\($0.seconds):\($0.quality)" }); \(s.peer.stats.burstsDrained) feedbacks read as bursts; lost \(viewer.lost)")
+        #expect(s.peer.stats.burstsDrained > 0, "no key frame's queue was read as a burst")
+        #expect(qualities.filter { $0.seconds < 12 }.allSatisfy { $0.quality == .medium }, "moved off 360p on a path that carries it: \(qualities)")
+        let down = qualities.first { $0.seconds >= 12 && $0.quality == .low }
+        #expect(down.map { $0.seconds - 12 <= 2 } == true, "\(qualities)")
+    }
+
     /// A hold called off before the target's key frame (the target back to the layer held): that
     /// layer is taken again at its own next key frame — nothing of it goes out before, since
     /// those frames refer to pictures never sent — and what the viewer gets stays one stream:
