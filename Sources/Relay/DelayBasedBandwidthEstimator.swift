@@ -71,6 +71,12 @@ public struct DelayBasedBandwidthEstimator: Sendable {
     private var receivedBytes = 0
     /// The fraction lost over the receiver's reports at the last loss update (at least 20 packets), 0–1.
     public private(set) var lossRatio: Double?
+    /// Consecutive loss updates over 10% (counted to 2).
+    private var highLossUpdates = 0
+    /// More than 10% lost in two loss updates in a row: loss that lasts, as a bottleneck or a
+    /// policer makes it — one window of 20-odd packets reads 12% now and then on a path with 2%
+    /// random loss each way.
+    public var lossPersists: Bool { highLossUpdates >= 2 }
     private var lossBased: Double
     /// Each feedback's median one-way delay (arrival on the viewer's clock minus send on the
     /// relay's: the clocks' offset cancels in differences), for ``queueingDelay``, and its quickest
@@ -290,6 +296,7 @@ public struct DelayBasedBandwidthEstimator: Sendable {
         let loss = min(max(Double(lostSinceUpdate) / Double(expectedSinceUpdate), 0), 1)
         (expectedSinceUpdate, lostSinceUpdate) = (0, 0)
         lossRatio = loss
+        highLossUpdates = loss > 0.10 ? min(highLossUpdates + 1, 2) : 0
         if loss > 0.10 {
             if lastLossUpdate.map({ now - $0 >= MediaTime(microseconds: 300_000) }) ?? true {
                 lossBased = min(lossBased, rateControl.rate) * (1 - 0.5 * loss)
