@@ -122,25 +122,20 @@ final class MediaOutput: @unchecked Sendable {
     /// Once a second: closes ICE-TCP connections whose peer sent no authenticated check
     /// `tcpAuthenticateDeadline` after they opened, those that carry no session `tcpBindDeadline`
     /// after they opened (their session ended, or it uses another pair) and those whose peer has not
-    /// taken what was sent for `tcpStallDeadline` (a reader that stopped). A connection closed
-    /// leaves the quotas at once, not when its channel goes inactive: a peer that saw it close
-    /// and connects again is not refused for it (ICETCPTests once was, on a loaded machine).
+    /// taken what was sent for `tcpStallDeadline` (a reader that stopped).
     func sweep(state: RelayState, now: NIODeadline) {
         eventLoop.assertInEventLoop()
         for (address, connection) in connections {
-            let reason: String
             if !connection.authenticated, now - connection.opened > limits.tcpAuthenticateDeadline {
-                reason = "tcp-closed-unauthenticated"
+                drops.count("tcp-closed-unauthenticated")
+                connection.close()
             } else if now - connection.opened > limits.tcpBindDeadline, !state.hasSession(at: address) {
-                reason = "tcp-closed-unbound"
+                drops.count("tcp-closed-unbound")
+                connection.close()
             } else if let since = connection.unwritableSince, now - since > limits.tcpStallDeadline {
-                reason = "tcp-closed-stalled"
-            } else {
-                continue
+                drops.count("tcp-closed-stalled")
+                connection.close()
             }
-            drops.count(reason)
-            remove(connection, address: address)
-            connection.close()
         }
     }
 
