@@ -894,12 +894,13 @@ extension Publication {
     /// What its audio measures, bits/s: all it sends less its video layers.
     private var audioRate: Double { max((incomingBitrate ?? 0) - layers.reduce(0) { $0 + ($1.bitrate ?? 0) }, 0) }
 
-    /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate plus
-    /// the audio for a simulcast publication; the whole source for `source` otherwise; nil when
+    /// What a subscriber of `quality` would receive, bits/s, as measured: its layer's rate
+    /// (``SimulcastLayer/neededBitrate``: the last interval's or the average, whichever is more)
+    /// plus the audio for a simulcast publication; the whole source for `source` otherwise; nil when
     /// not measured (a rendition's, whose nominal rate stands).
     func measuredBitrate(for quality: Quality) -> Double? {
         guard isSimulcast else { return quality == .source ? incomingBitrate : nil }
-        guard let layer = layers.layer(for: quality, now: lastArrival), let rate = layers[layer].bitrate else { return nil }
+        guard let layer = layers.layer(for: quality, now: lastArrival), let rate = layers[layer].neededBitrate else { return nil }
         return rate + audioRate
     }
 }

@@ -22,6 +22,11 @@ struct SimulcastLayer {
     /// double one interval's rate.
     var averageBitrate: Double?
     static let averageWeight = 0.25
+    /// What a viewer moved to it must be able to take, bits/s: its last interval's rate or its
+    /// average, whichever is more — a layer whose encoder skipped frames for an interval (a
+    /// publisher short of CPU, paying for a key frame) measured a fraction of its rate, and a
+    /// 300 kbit/s viewer was moved up to it by that (a CI run, 2026-12-04) and froze 1.7 s.
+    var neededBitrate: Double? { bitrate.map { max($0, averageBitrate ?? $0) } }
     var intervalBytes = 0
     /// Bytes and frames over the interval per temporal layer (TID 0–3), of packets that carry one.
     var temporalBytes: [Int] = [0, 0, 0, 0]
