@@ -39,7 +39,8 @@ final class Subscription {
     /// When its path may carry a better quality than it gets: trains that find out (needs RTX).
     var probe = BandwidthProbe()
     /// Since when its feedback has shown a queue read as a burst its path drains
-    /// (``RelayState/isBurst(_:sending:now:)``), without a feedback free of any queue between.
+    /// (``RelayState/isBurst(_:sending:now:)``), with no feedback between that signalled nothing
+    /// (``RelayState/isCongested(_:)`` false).
     var burstSince: MediaTime?
 
     /// Where the send-side estimate starts (bits/s): above any rendition, so that a viewer is not
