@@ -74,9 +74,11 @@ struct QualityController {
     static let upMargin = 1.2
     static let queueingDelay = 150.0
 
-    init(ceiling: Quality) {
+    /// `start`: where it starts, when not at its ceiling (``RelayState`` starts a viewer that has
+    /// only receiver reports to go on at the lowest layer of a simulcast publication).
+    init(ceiling: Quality, start: Quality? = nil) {
         self.ceiling = ceiling
-        current = ceiling
+        current = start.map { $0.rank > ceiling.rank ? $0 : ceiling } ?? ceiling
     }
 
     /// A REMB from the subscriber (bits/s).

@@ -32,59 +32,119 @@ extension RelayState {
                 if let pli = s.publication?.keyFrameRequested(by: s, now: now) { out.append(pli) }
             case .nack(let nack):
                 s.peer.stats.nacksIn += 1
-                guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC), let slot = s.slots[kind],
-                    let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: kind)
-                else { continue }
-                // A packet goes again at most once per round trip (RFC 4585 §3.5.2 leaves the
-                // policy to the sender); and only within the subscriber's retransmission budget.
-                let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
+                guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC) else { continue }
                 let entries = nack.entries.prefix(nackEntriesLeft)
                 nackEntriesLeft -= entries.count
                 if entries.count < nack.entries.count { count("nack-entries-over-limit") }
                 for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
                     s.peer.stats.nackedPackets += 1
-                    // Of the stream it gets now, or (lost while it moved) of the one before — that
-                    // only for a subscriber without transport-wide feedback: a browser (they all
-                    // negotiate it) drops what came before the new stream's key frame and stops
-                    // asking once that is in, and resending the old layer on a path that just
-                    // collapsed delays the new one (the first 180p frame 2.3–3.0 s after a cap
-                    // drop instead of 1.4 s); a receiver that waits for every packet (aiortc) needs it.
-                    // A packet found is resent only if it is of the stream that number carried: a
-                    // cache can hold another stream's packet under the same number (the viewer's
-                    // rendition changed and its new stream's first packet has not reached it yet).
-                    var found: (packet: ByteBuffer, header: RTPHeaderView, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
-                    if let input = slot.rewriter.original(seq), let p = cache.packet(input),
-                        let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == slot.rewriter.source
-                    {
-                        found = (p, h, nil)
-                    } else if s.sendHistory == nil, let e = slot.rewriter.earlier(seq),
-                        let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
-                        let p = c.packet(e.input), let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == e.source,
-                        kind != .video || slot.pictureIDs.forwardedBefore(h.ssrc)  // its picture IDs as they were, or not at all
-                    {
-                        found = (p, h, (seq, e.timestampOffset))
-                    }
-                    guard let (original, header, earlier) = found else { continue }
-                    if let last = s.slots[kind]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
-                        s.peer.stats.retransmissionsSkipped += 1
-                        continue
-                    }
-                    guard s.retransmissionBudget.spend(original.readableBytes) else {
-                        s.peer.stats.retransmissionsSkipped += 1
-                        s.peer.stats.retransmissionsOverBudget += 1
-                        continue
-                    }
-                    let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-                    guard
-                        let o = s.resend(
-                            original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops, earlier: earlier)
-                    else { continue }
-                    s.slots[kind]?.resent[Int(seq) % 512] = (seq, now)
-                    s.peer.stats.retransmitted += 1
-                    out.append(o)
+                    if let o = answer(seq, kind: kind, to: s, now: now) { out.append(o) }
                 }
             default: break
             }
+        }
+        return out
+    }
+
+    /// Answers one packet a subscriber NACKed: resent from ``Publication/retransmissionSource(for:kind:)``
+    /// (or, for a packet sent before its last switch, the old stream's cache), at most once per
+    /// round trip (RFC 4585 §3.5.2 leaves the policy to the sender) and only within its
+    /// retransmission budget. A subscriber without transport-wide feedback that asks again within
+    /// the round trip, or over its budget, has the packet answered again when the round trip is
+    /// up, up to ``DeferredNACKs/attempts`` times, each wait twice the last (``DeferredNACKs``): aiortc
+    /// NACKs only when it sees a new gap, so its last NACK before its path clears is the last it
+    /// sends, and a packet no answer brought stalls it until 512 more have come. `deferred`: this
+    /// is such an answer, with `left` more after it.
+    func answer(_ seq: UInt16, kind: MediaKind, to s: Subscription, now: MediaTime, deferred: Bool = false, left: Int = 0) -> OutgoingDatagram? {
+        guard let slot = s.slots[kind], let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: kind) else { return nil }
+        // A viewer without transport-wide feedback has no measure of its queue: its round trip is
+        // its receiver reports', read once a second or so, and while its path is congested the
+        // real one is that plus the queue (500 ms behind a netsim's full queue, against the 40 ms
+        // its reports said). At that figure the relay resent each packet aiortc asked for again
+        // every 40 ms into the full queue, spent the viewer's budget, and had none left for the
+        // answers once the queue drained.
+        let measured = slot.stats.roundTripTime ?? 100
+        let interval = MediaTime.milliseconds(s.sendHistory == nil ? max(measured, Self.resendIntervalWithoutFeedback) : max(measured, 20))
+        // Of the stream it gets now, or (lost while it moved) of the one before — that only for a
+        // subscriber without transport-wide feedback: a browser (they all negotiate it) drops what
+        // came before the new stream's key frame and stops asking once that is in, and resending
+        // the old layer on a path that just collapsed delays the new one (the first 180p frame
+        // 2.3–3.0 s after a cap drop instead of 1.4 s); a receiver that waits for every packet
+        // (aiortc) needs it. A packet found is resent only if it is of the stream that number
+        // carried: a cache can hold another stream's packet under the same number (the viewer's
+        // rendition changed and its new stream's first packet has not reached it yet).
+        var found: (packet: ByteBuffer, header: RTPHeaderView, earlier: (sequenceNumber: UInt16, timestampOffset: UInt32)?)?
+        if let input = slot.rewriter.original(seq), let p = cache.packet(input),
+            let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == slot.rewriter.source
+        {
+            found = (p, h, nil)
+        } else if s.sendHistory == nil, let e = slot.rewriter.earlier(seq),
+            let c = s.publication?.retransmissionCache(forSSRC: e.source, kind: kind),
+            let p = c.packet(e.input), let h = p.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), h.ssrc == e.source,
+            kind != .video || slot.pictureIDs.forwardedBefore(h.ssrc)  // its picture IDs as they were, or not at all
+        {
+            found = (p, h, (seq, e.timestampOffset))
+        }
+        guard let (original, header, earlier) = found else { return nil }
+        // The second answer only while the packet is among the last ``DeferredNACKs/reach`` sent:
+        // a receiver that got it already and has moved on further than that (aiortc, 100
+        // packets) would take it for a new stream and start over.
+        if deferred, let newest = slot.rewriter.newestSent, newest &- seq >= DeferredNACKs.reach {
+            s.peer.stats.retransmissionsSkipped += 1
+            return nil
+        }
+        let defer_ = !deferred && s.sendHistory == nil && kind == .video
+        if let last = s.slots[kind]?.resent[Int(seq) % 512], last.seq == seq, now - last.at < interval {
+            s.peer.stats.retransmissionsSkipped += 1
+            if defer_ { deferAnswer(seq, to: s, due: last.at + interval) }
+            return nil
+        }
+        // Another answer after this one (whether this one goes or not), twice as far on as the
+        // last: the queue that lost the earlier ones may take a second to drain.
+        if deferred, left > 0 {
+            let spacing = MediaTime(microseconds: interval.microseconds << min(DeferredNACKs.attempts - left, 4))
+            deferAnswer(seq, to: s, due: now + spacing, left: left - 1)
+        }
+        guard s.retransmissionBudget.spend(original.readableBytes) else {
+            s.peer.stats.retransmissionsSkipped += 1
+            s.peer.stats.retransmissionsOverBudget += 1
+            if defer_ { deferAnswer(seq, to: s, due: now + interval) }
+            return nil
+        }
+        let capture = captureID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
+        guard
+            let o = s.resend(original, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops, earlier: earlier)
+        else { return nil }
+        s.slots[kind]?.resent[Int(seq) % 512] = (seq, now)
+        s.peer.stats.retransmitted += 1
+        if deferred { s.peer.stats.retransmittedAgain += 1 }
+        return o
+    }
+
+    /// The least time between two answers to one packet for a viewer without transport-wide
+    /// feedback, whatever round trip its reports show (ms).
+    static let resendIntervalWithoutFeedback = 250.0
+
+    private func deferAnswer(_ seq: UInt16, to s: Subscription, due: MediaTime, left: Int = DeferredNACKs.attempts - 1) {
+        if s.deferredNACKs.add(seq, due: due, left: left) {
+            resendPending.insert(s.peer.id)
+        } else {
+            count("nack-deferral-refused")
+        }
+    }
+
+    /// The second answers that are due (from the tick).
+    func answerDeferredNACKs(now: MediaTime) -> [OutgoingDatagram] {
+        var out: [OutgoingDatagram] = []
+        for id in resendPending {
+            guard let s = sessions[id]?.subscription else {
+                resendPending.remove(id)
+                continue
+            }
+            for (seq, left) in s.deferredNACKs.takeDue(now: now) {
+                if let o = answer(seq, kind: .video, to: s, now: now, deferred: true, left: left) { out.append(o) }
+            }
+            if s.deferredNACKs.isEmpty { resendPending.remove(id) }
         }
         return out
     }
@@ -106,7 +166,21 @@ extension RelayState {
             s.peer.stats.temporalChanges += 1
         }
         guard let q else { return [] }
-        return adapt(s, to: q)
+        let down = q.rank > s.quality.rank
+        let out = adapt(s, to: q, by: "receiver-report")
+        // A path that lost more than a third of what it was sent carries less than two thirds of
+        // the layer (``Publication/holdMargin``, as ``Publication/holdsBack(_:deliveredRate:)``
+        // reads it with transport-wide feedback): the layer is held back until the target's key
+        // frame. The queue drains, and no more of the viewer's sequence numbers go on packets it
+        // would lose — the answers to its NACKs (``DeferredNACKs``) land while they are within
+        // its reach. Without it an aiortc viewer a blind probe had moved up froze 16 s in one
+        // browser run of four.
+        if down, Double(block.fractionLost) / 256 > 1 - 1 / Publication.holdMargin, s.publication?.isSimulcast == true,
+            s.layers.target != nil, s.layers.target != s.layers.current
+        {
+            s.layers.holding = true
+        }
+        return out
     }
 
     /// A subscriber's transport-wide feedback
@@ -173,7 +247,7 @@ extension RelayState {
             let up = relayBusy ? nil : s.adaptation?.probed(rate, sourceBitrate: sourceBitrate, measured: measured, now: now)
             s.probe.judged(success: up != nil, now: now)
             logger.debug("probe", metadata: ["session": .string(s.peer.id), "rate": .stringConvertible(Int(rate)), "up": .string(up?.rawValue ?? "no")])
-            if let up { return adapt(s, to: up) }
+            if let up { return adapt(s, to: up, by: "probe") }
         case .failed:
             s.probe.judged(success: false, now: now)
         case nil: break
@@ -185,7 +259,7 @@ extension RelayState {
         {
             let down = q.rank > s.quality.rank
             if down { s.probe.movedDown(now: now) }
-            let out = adapt(s, to: q)
+            let out = adapt(s, to: q, by: "transport-feedback")
             // Held by what the path delivered, not by the estimate (which may undershoot it).
             if down, congested, delivered.isFinite, let publication = s.publication, publication.holdsBack(s, deliveredRate: delivered) {
                 s.layers.holding = true
@@ -267,9 +341,9 @@ extension RelayState {
     static let congestedRateSpan = MediaTime(microseconds: 200_000)
     static let longQueue = MediaTime(microseconds: 150_000)
 
-    /// Carries out a rendition change the adaptation decided (logged with its estimate); a change
-    /// that cannot be made ends adaptation for the subscriber.
-    private func adapt(_ s: Subscription, to q: Quality) -> [OutgoingDatagram] {
+    /// Carries out a rendition change the adaptation decided (logged with its estimate and what
+    /// moved it, `by`); a change that cannot be made ends adaptation for the subscriber.
+    private func adapt(_ s: Subscription, to q: Quality, by: String) -> [OutgoingDatagram] {
         let from = s.quality
         do {
             let out = try move(s, to: q)
@@ -280,7 +354,7 @@ extension RelayState {
                     "estimate": .stringConvertible(Int(s.adaptation?.estimate ?? 0)),
                     "queue_ms": .stringConvertible(s.bandwidth?.queueingDelay?.milliseconds ?? 0),
                     "loss": .stringConvertible(Int((s.bandwidth?.lossRatio ?? 0) * 100)),
-                    "signal": .string(s.bandwidth.map { "\($0.signal)" } ?? "none"),
+                    "signal": .string(s.bandwidth.map { "\($0.signal)" } ?? "none"), "by": .string(by),
                 ])
             return out
         } catch {

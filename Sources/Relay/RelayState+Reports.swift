@@ -44,6 +44,7 @@ extension RelayState {
             }
         }
         if !qualityPending.isEmpty { out += applyPendingQualityChanges(now: now) }
+        if !resendPending.isEmpty { out += answerDeferredNACKs(now: now) }
         return out
     }
 

@@ -54,6 +54,9 @@ public struct PeerStatistics: Sendable, Equatable {
     /// Transport-wide feedback reports whose queue would have read as congestion but was a burst
     /// the viewer's path drains by itself (``RelayState/isBurst(_:sending:now:)``).
     public var burstsDrained = 0
+    /// NACKed packets resent a second time, when the round trip after their first resend was up
+    /// (``DeferredNACKs``: viewers without transport-wide feedback).
+    public var retransmittedAgain = 0
 
     public init() {}
 
@@ -70,6 +73,7 @@ public struct PeerStatistics: Sendable, Equatable {
         keyFrameRequestsPassedOn += o.keyFrameRequestsPassedOn
         layerPauses += o.layerPauses
         burstsDrained += o.burstsDrained
+        retransmittedAgain += o.retransmittedAgain
         dropped += o.dropped
         qualityChanges += o.qualityChanges
         retransmissionsSkipped += o.retransmissionsSkipped

@@ -16,12 +16,29 @@ struct RetransmissionCache {
 }
 
 /// Bytes a subscriber may spend on retransmissions: a quarter of what it was sent, at most
-/// ``capacity`` saved up — so that NACKs from a receiver behind a bottleneck cannot crowd out its media.
+/// ``capacity`` saved up — so that NACKs from a receiver behind a bottleneck cannot crowd out its
+/// media. A subscriber without transport-wide feedback gets half of what it was sent and up to
+/// ``repairCapacity``: such a receiver (aiortc) waits for every packet, and one it never gets
+/// stalls it until 512 more have come. A move up its path could not carry lost ~80 packets of
+/// the 360p layer (~90 KB) that its NACKs asked for again for two seconds; within 64 KiB and a
+/// quarter the relay's answers ran out before the queue drained (814 refused in a run), and the
+/// viewer froze 16–18 s; with room for them it froze 1.1–1.9 s (2026-12-04, docs/benchmarks.md).
 struct RetransmissionBudget {
     static let capacity = 64 * 1_024
-    private(set) var bytes = capacity
+    static let repairCapacity = 256 * 1_024
+    let capacity: Int
+    /// Sent bytes per byte earned.
+    let divisor: Int
+    private(set) var bytes: Int
 
-    mutating func earn(_ sent: Int) { bytes = min(bytes + sent / 4, Self.capacity) }
+    /// `repairing`: the subscriber has no transport-wide feedback.
+    init(repairing: Bool = false) {
+        capacity = repairing ? Self.repairCapacity : Self.capacity
+        divisor = repairing ? 2 : 4
+        bytes = capacity
+    }
+
+    mutating func earn(_ sent: Int) { bytes = min(bytes + sent / divisor, capacity) }
 
     mutating func spend(_ n: Int) -> Bool {
         guard bytes >= n else { return false }

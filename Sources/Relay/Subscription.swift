@@ -23,7 +23,9 @@ final class Subscription {
     var pendingQuality: Quality?
     /// What the relay sends for each kind: what forwarding touches per packet, without hashing.
     var slots = PerKind<OutgoingSlot?>(repeating: nil)
-    var retransmissionBudget = RetransmissionBudget()
+    var retransmissionBudget: RetransmissionBudget
+    /// Packets it NACKed to be answered once more (without transport-wide feedback only).
+    var deferredNACKs = DeferredNACKs()
     /// The simulcast layer it receives and the one it moves to, when its publication is simulcast.
     var layers = LayerSelection()
     /// A key frame it asked for (its PLI or FIR) and has not been sent yet.
@@ -53,6 +55,7 @@ final class Subscription {
         self.source = source
         self.quality = quality
         transportSequenceExtensionID = NegotiatedMedia.transportSequenceExtensionID(of: peer.media)
+        retransmissionBudget = RetransmissionBudget(repairing: transportSequenceExtensionID == nil)
         if transportSequenceExtensionID != nil {
             sendHistory = TransportWideSendHistory()
             bandwidth = DelayBasedBandwidthEstimator(start: Self.initialEstimate)

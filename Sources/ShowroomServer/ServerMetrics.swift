@@ -89,6 +89,7 @@ public final class ServerMetrics: Sendable {
         advance("showroom_relay_layer_switch_wait_seconds_total", [], to: Double(t.layerSwitchWaitMicroseconds) / 1_000_000)
         advance("showroom_relay_publisher_layer_pauses_total", [], to: t.layerPauses)
         advance("showroom_relay_queue_bursts_drained_total", [], to: t.burstsDrained)
+        advance("showroom_relay_retransmitted_again_packets_total", [], to: t.retransmittedAgain)
         for (reason, n) in s.dropped { advance("showroom_relay_dropped_total", [("reason", reason)], to: n) }
     }
 

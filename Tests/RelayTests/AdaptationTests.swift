@@ -185,4 +185,17 @@ struct SimulatedPath {
         }
         #expect(moves == [.low, .medium], "\(moves)")
     }
+
+    /// A viewer with only receiver reports starts where it is told (the relay starts one on a
+    /// simulcast publication's lowest layer) and still climbs to its ceiling by probing.
+    @Test func aStartBelowTheCeilingClimbsByProbing() {
+        var path = SimulatedPath(ceiling: .source, capacity: 10_000_000)
+        path.controller = QualityController(ceiling: .source, start: .low)
+        #expect(path.controller.current == .low)
+        path.run(seconds: 100)
+        #expect(path.controller.current == .source, "\(path.moves)")
+        #expect(path.moves.first?.to == .medium)
+        // Never above the ceiling, whatever start is asked for.
+        #expect(QualityController(ceiling: .medium, start: .source).current == .medium)
+    }
 }

@@ -167,6 +167,27 @@ import WebRTCClient
         }
     }
 
+    /// A viewer with receiver reports alone to steer it (no transport-wide feedback: aiortc)
+    /// starts on the lowest layer — it played nothing for 15–18 s in every browser run after a
+    /// start on a layer its 300 kbit/s path could not carry — and climbs by probing. One with
+    /// transport-wide feedback starts at what it asked for (its estimate moves it within a
+    /// feedback interval), as does one that did not ask for adaptation.
+    @Test func aViewerWithOnlyReceiverReportsStartsOnTheLowestLayer() throws {
+        var setup = try Setup(viewers: [])
+        let relay = setup.world.relay
+        let reportsOnly = try ConnectedPeer.connect(to: relay, room: "r", identity: "a", publishing: false, port: 7_101, adaptive: true)
+        let withFeedback = try ConnectedPeer.connect(
+            to: relay, room: "r", identity: "b", publishing: false, port: 7_102, adaptive: true, transportWideCC: true)
+        let fixed = try ConnectedPeer.connect(to: relay, room: "r", identity: "c", publishing: false, port: 7_103)
+        try setup.run(frames: 30, keyFirst: true)
+        func layers(_ viewer: ConnectedPeer) -> Set<Int> { Set(Self.got(viewer, setup.sent).dropFirst(2).map(\.layer)) }
+        #expect(layers(reportsOnly) == [0])
+        #expect(layers(withFeedback) == [2])
+        #expect(layers(fixed) == [2])
+        #expect(relay.snapshot().viewers == [.low: 1, .source: 2])
+        #expect(setup.world.encoders.isEmpty, "a layer, not a rendition")
+    }
+
     /// A move to another layer waits for that layer's key frame (asked for with a PLI naming its
     /// SSRC): until then the old layer goes on, from then on only the new one, and the viewer
     /// sees one stream — sequence numbers and picture IDs go on by one across the switch.

@@ -106,7 +106,11 @@ async def main():
         result.update(sizes_last_5s=sorted(set(last5)), frames_last_5s=len(last5), size_each_second=timeline,
                       first_frame_s=round(frames[0][0] - t0, 3), video_lag_s=lag[-1] if lag else None,
                       video_lag_max_s=max(lag) if lag else None,
-                      max_gap_last_10s_ms=round(max((b[0] - a[0] for a, b in zip(frames, frames[1:]) if a[0] >= end - 10), default=0) * 1000))
+                      max_gap_last_10s_ms=round(max((b[0] - a[0] for a, b in zip(frames, frames[1:]) if a[0] >= end - 10), default=0) * 1000),
+                      # Every gap over 1 s between two decoded frames after the first, as [second
+                      # since the start, gap in ms]: a receiver that waits for every packet stalls
+                      # on one lost for good until 512 more have come (aiortc's jitter buffer).
+                      gaps_over_1s=[[round(a[0] - t0, 1), round((b[0] - a[0]) * 1000)] for a, b in zip(frames, frames[1:]) if b[0] - a[0] > 1])
     await pc.close()
     print(json.dumps(result), flush=True)
 

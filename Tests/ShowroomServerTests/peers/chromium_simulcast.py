@@ -7,7 +7,7 @@ The live page goes live with its fake camera at 1280x720: three encodings (rid q
 one straight to the relay. The test's own script in each viewer tab points the relay's answer at
 its netsim (as peers/chromium_weak_network.py does). Beside them, two aiortc viewers (WHEP,
 `medium` — aiortc's Python-driven decoder of the 720p layer starves this 2-core machine —, no
-transport-wide feedback: loss and REMB steer them) through netsims of their own capped at
+transport-wide feedback: receiver reports steer them) through netsims of their own capped at
 300 kbit/s and 1 Mbit/s. Every second: each Chromium viewer's decoded size and frames, and the
 relay's renditions; throughout, each Chromium viewer's frames as its decoder delivers them (when
 the size changed, and every gap over 1 s). Prints one JSON line.
@@ -318,6 +318,7 @@ def main():
         result["retransmissions_over_budget"] = metric("showroom_relay_retransmissions_over_budget_total")
         result["publisher_layer_pauses"] = metric("showroom_relay_publisher_layer_pauses_total")
         result["queue_bursts_drained"] = metric("showroom_relay_queue_bursts_drained_total")
+        result["retransmitted_again"] = metric("showroom_relay_retransmitted_again_packets_total")
         if args.cpu_viewers:
             for tab in tabs.values():
                 driver.switch_to.window(tab)
