@@ -99,8 +99,9 @@ extension RelayState {
             if defer_ { deferAnswer(seq, to: s, due: last.at + interval) }
             return nil
         }
-        // Another answer after this one (whether this one goes or not), twice as far on as the
-        // last: the queue that lost the earlier ones may take a second to drain.
+        // Another answer after this one (whether the budget lets this one go or not), twice as
+        // far on as the last: the queue that lost the earlier ones may take a second to drain. An
+        // answer refused above (too soon, too far back, not found) ends the chain.
         if deferred, left > 0 {
             let spacing = MediaTime(microseconds: interval.microseconds << min(DeferredNACKs.attempts - left, 4))
             deferAnswer(seq, to: s, due: now + spacing, left: left - 1)
@@ -125,12 +126,10 @@ extension RelayState {
     /// feedback, whatever round trip its reports show (ms).
     static let resendIntervalWithoutFeedback = 250.0
 
+    /// Queues a further answer; when 128 already wait it is not (the packet was counted as
+    /// skipped already).
     private func deferAnswer(_ seq: UInt16, to s: Subscription, due: MediaTime, left: Int = DeferredNACKs.attempts - 1) {
-        if s.deferredNACKs.add(seq, due: due, left: left) {
-            resendPending.insert(s.peer.id)
-        } else {
-            count("nack-deferral-refused")
-        }
+        if s.deferredNACKs.add(seq, due: due, left: left) { resendPending.insert(s.peer.id) }
     }
 
     /// The second answers that are due (from the tick).

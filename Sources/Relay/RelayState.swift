@@ -336,6 +336,7 @@ final class RelayState {
             orphans[s.room]?.removeAll { $0 === subscription }
             if orphans[s.room]?.isEmpty == true { orphans[s.room] = nil }
             qualityPending.remove(id)
+            resendPending.remove(id)
             s.subscription = nil
         }
         onSession(.closed(room: s.room, identity: s.owner))

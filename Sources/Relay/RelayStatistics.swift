@@ -54,8 +54,8 @@ public struct PeerStatistics: Sendable, Equatable {
     /// Transport-wide feedback reports whose queue would have read as congestion but was a burst
     /// the viewer's path drains by itself (``RelayState/isBurst(_:sending:now:)``).
     public var burstsDrained = 0
-    /// NACKed packets resent a second time, when the round trip after their first resend was up
-    /// (``DeferredNACKs``: viewers without transport-wide feedback).
+    /// NACKed packets resent again on the deferred schedule (``DeferredNACKs``: viewers without
+    /// transport-wide feedback; up to three for one request).
     public var retransmittedAgain = 0
 
     public init() {}

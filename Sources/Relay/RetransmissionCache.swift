@@ -15,7 +15,8 @@ struct RetransmissionCache {
     }
 }
 
-/// Bytes a subscriber may spend on retransmissions: a quarter of what it was sent, at most
+/// Bytes a subscriber may spend on retransmissions: a quarter of the media it was sent (resends
+/// earn nothing: ``Subscription`` earns only for what it sends the first time), at most
 /// ``capacity`` saved up — so that NACKs from a receiver behind a bottleneck cannot crowd out its
 /// media. A subscriber without transport-wide feedback gets half of what it was sent and up to
 /// ``repairCapacity``: such a receiver (aiortc) waits for every packet, and one it never gets

@@ -84,7 +84,7 @@ final class Subscription {
     /// allocation. Nil when the subscriber is not connected or does not receive `kind`.
     func send(
         _ packet: ByteBuffer, header: RTPHeaderView, kind: MediaKind, capture: AbsoluteCaptureTime?, now: MediaTime,
-        allocator: ByteBufferAllocator, drops: DropCounter
+        allocator: ByteBufferAllocator, drops: DropCounter, earns: Bool = true
     ) -> OutgoingDatagram? {
         guard let slot = slots[kind] else { return nil }
         guard
@@ -99,7 +99,7 @@ final class Subscription {
             let out = write(
                 payload, marker: header.marker, padding: header.hasPadding, ssrc: slot.ssrc, payloadType: slot.payloadType, sequenceNumber: seq,
                 timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, pictureIDSource: pictureIDSource(kind, header),
-                now: now, allocator: allocator, drops: drops)
+                now: now, allocator: allocator, drops: drops, earns: earns)
         else { return nil }
         slots[kind]?.stats.record(timestamp: ts, payloadBytes: payload.count, at: now)
         return out
@@ -137,7 +137,7 @@ final class Subscription {
     ) -> OutgoingDatagram? {
         guard let slot = slots[kind] else { return nil }
         if slot.rtx == nil, earlier == nil {
-            return send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops)
+            return send(packet, header: header, kind: kind, capture: capture, now: now, allocator: allocator, drops: drops, earns: false)
         }
         let seq: UInt16, ts: UInt32
         if let earlier {
@@ -154,12 +154,13 @@ final class Subscription {
             return write(
                 payload, marker: header.marker, padding: header.hasPadding, ssrc: slot.ssrc, payloadType: slot.payloadType, sequenceNumber: seq,
                 timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID, capture: capture, pictureIDSource: pictureIDSource(kind, header),
-                earlier: true, now: now, allocator: allocator, drops: drops)
+                earlier: true, now: now, allocator: allocator, drops: drops, earns: false)
         }
         let out = write(
             payload, originalSequenceNumber: seq, marker: header.marker, padding: header.hasPadding, ssrc: rtx.ssrc,
             payloadType: rtx.payloadType, sequenceNumber: rtx.nextSequence, timestamp: ts, captureTimeExtensionID: slot.captureTimeExtensionID,
-            capture: capture, pictureIDSource: pictureIDSource(kind, header), earlier: earlier != nil, now: now, allocator: allocator, drops: drops)
+            capture: capture, pictureIDSource: pictureIDSource(kind, header), earlier: earlier != nil, now: now, allocator: allocator, drops: drops,
+            earns: false)
         if out != nil { slots[kind]?.rtx?.nextSequence &+= 1 }
         return out
     }
@@ -195,11 +196,14 @@ final class Subscription {
     /// the next transport-wide number when negotiated), an RTX packet's original sequence number,
     /// the payload — a VP8 payload's picture ID and TL0PICIDX continued across the streams it
     /// forwards (`pictureIDSource`: the input stream; `earlier`: the stream forwarded before the
-    /// current one, sent again as it was); counted as sent.
+    /// current one, sent again as it was); counted as sent, and — unless it is a resend (`earns`
+    /// false: a resend earns nothing, so the budget is a share of the media alone) — toward the
+    /// retransmission budget.
     private func write(
         _ payload: ByteBufferView.SubSequence, originalSequenceNumber: UInt16? = nil, marker: Bool, padding: Bool, ssrc: UInt32,
         payloadType: UInt8, sequenceNumber: UInt16, timestamp: UInt32, captureTimeExtensionID: UInt8?, capture: AbsoluteCaptureTime?,
-        pictureIDSource: UInt32? = nil, earlier: Bool = false, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter
+        pictureIDSource: UInt32? = nil, earlier: Bool = false, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter,
+        earns: Bool = true
     ) -> OutgoingDatagram? {
         guard let srtpOut = peer.srtpOut, let address = peer.ice.selected else { return nil }
         var transport: (id: UInt8, value: UInt16)?
@@ -237,7 +241,7 @@ final class Subscription {
         if let (_, number) = transport { sendHistory?.sent(number, bytes: protected, at: now) }
         peer.stats.packetsOut += 1
         peer.stats.bytesOut += protected
-        retransmissionBudget.earn(protected)
+        if earns { retransmissionBudget.earn(protected) }
         return OutgoingDatagram(buffer: out, to: address, socket: peer.socketAddress)
     }
 

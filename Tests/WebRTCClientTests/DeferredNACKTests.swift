@@ -82,6 +82,24 @@ import WebRTCClient
         #expect(scene.setup.world.relay.snapshot().totals.retransmittedAgain == 0)
     }
 
+    /// The budget is a share of the media alone: an answer spends the packet's size and earns
+    /// nothing back (when resends earned like media, a viewer NACKing without end got about a
+    /// third more than the written share, and twice the written burst). A browser's budget is a
+    /// quarter of its media and 64 KiB, a receiver-report viewer's half and 256 KiB.
+    @Test(arguments: [false, true]) func aResendSpendsItsSizeAndEarnsNothing(transportWideCC: Bool) throws {
+        let scene = try Scene(transportWideCC: transportWideCC)
+        let s = try #require(scene.setup.world.relay.sessions[scene.viewer.id]?.subscription)
+        let budget = s.retransmissionBudget
+        #expect(budget.capacity == (transportWideCC ? RetransmissionBudget.capacity : RetransmissionBudget.repairCapacity))
+        #expect(budget.divisor == (transportWideCC ? 4 : 2))
+        let (cache, _) = try #require(s.publication?.retransmissionSource(for: s, kind: .video))
+        let input = try #require(s.slots.video?.rewriter.original(scene.lost))
+        let size = try #require(cache.packet(input)).readableBytes
+        let before = budget.bytes
+        #expect(try scene.nack(at: scene.setup.now + .milliseconds(1)) == [scene.lost])
+        #expect(s.retransmissionBudget.bytes == before - size)
+    }
+
     /// A flood of repeated NACKs queues at most ``DeferredNACKs/capacity`` packets, each once.
     @Test func whatWaitsIsBounded() {
         var waiting = DeferredNACKs()
