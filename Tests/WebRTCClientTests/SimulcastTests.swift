@@ -188,6 +188,47 @@ import WebRTCClient
         #expect(setup.world.encoders.isEmpty, "a layer, not a rendition")
     }
 
+    /// A viewer with receiver reports alone, probed up blind (30 s of clean reports), that then
+    /// reports more than a third lost: moved down with its layer held back until the target's
+    /// key frame — nothing of the layer its path cannot carry goes out meanwhile, so the queue
+    /// drains and no more of its numbers go on packets it would lose. Reporting less (20% lost)
+    /// moves it down too, but the layer goes on until the switch.
+    @Test(arguments: [(UInt8(128), true), (UInt8(51), false)]) func aReceiverReportMoveDownHoldsTheLayerWhenAThirdIsLost(
+        fractionLost: UInt8, holds: Bool
+    ) throws {
+        var setup = try Setup(viewers: [])
+        let relay = setup.world.relay
+        let viewer = try ConnectedPeer.connect(to: relay, room: "r", identity: "a", publishing: false, port: 7_101, quality: .medium, adaptive: true)
+        let video = try #require(viewer.answer.videoSSRC)
+        var highest: UInt32 = 0
+        func report(lost: UInt8) throws -> [OutgoingDatagram] {
+            highest += 30
+            let block = RTCPReportBlock(
+                ssrc: video, fractionLost: lost, cumulativeLost: 0, extendedHighestSequence: highest, jitter: 0, lastSenderReport: 0,
+                delaySinceLastSenderReport: 0)
+            return relay.receive(try viewer.rtcp([.receiverReport(RTCPReceiverReport(ssrc: 0x7777, reports: [block]))]), from: viewer.address, now: setup.now)
+        }
+        for second in 0..<40 where relay.snapshot().viewers[.medium] != 1 {
+            try setup.run(frames: 30, keyFirst: second == 0, keyEvery: 30)
+            setup.sent += try report(lost: 0)
+        }
+        #expect(relay.snapshot().viewers[.medium] == 1, "the blind probe after 30 s of clean reports")
+        try setup.run(frames: 90, keyEvery: 30)
+        #expect(Set(Self.got(viewer, Array(setup.sent.suffix(30))).map(\.layer)) == [1])
+        let moved = try report(lost: fractionLost)
+        #expect(relay.snapshot().viewers[.low] == 1)
+        #expect(Self.plis(setup.publisher.peer, moved) == [setup.publisher.ssrcs[0]])
+        let s = try #require(relay.sessions[viewer.id]?.subscription)
+        #expect(s.layers.holding == holds)
+        setup.sent = []
+        try setup.run(frames: 5, layers: [1, 2])  // no key frame of the target yet
+        #expect(Self.got(viewer, setup.sent).isEmpty == holds, "layer 1 while the move waits: \(Self.got(viewer, setup.sent).map(\.layer))")
+        setup.sent = []
+        try setup.run(frames: 3, layers: [0], keyFirst: true)
+        #expect(Self.got(viewer, setup.sent).map(\.layer) == [0, 0, 0])
+        #expect(!s.layers.holding)
+    }
+
     /// A move to another layer waits for that layer's key frame (asked for with a PLI naming its
     /// SSRC): until then the old layer goes on, from then on only the new one, and the viewer
     /// sees one stream — sequence numbers and picture IDs go on by one across the switch.
