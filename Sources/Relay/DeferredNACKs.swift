@@ -4,7 +4,7 @@ import MediaPipeline
 /// resend when asked — it had resent them within the round trip, or the subscriber's
 /// ``RetransmissionBudget`` was spent — answered again when their time is due, up to
 /// ``attempts`` times: a round trip after the last answer, then two, then four
-/// (``RelayState/answer(_:kind:to:now:deferred:left:)``). A receiver that NACKs only when it sees
+/// (``RelayState/answer(_:kind:to:from:now:deferred:left:)``). A receiver that NACKs only when it sees
 /// a new gap (aiortc, which then lists every packet it still lacks) sends its last NACK while its
 /// congested path is still full, and the answers to it are lost in the queue or never sent; a
 /// packet it never gets stalls it until 512 more have come.

@@ -32,13 +32,14 @@ extension RelayState {
                 if let pli = s.publication?.keyFrameRequested(by: s, now: now) { out.append(pli) }
             case .nack(let nack):
                 s.peer.stats.nacksIn += 1
-                guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC) else { continue }
+                guard let kind = s.kind(ofOutgoingSSRC: nack.mediaSSRC), let source = s.publication?.retransmissionSource(for: s, kind: kind)
+                else { continue }
                 let entries = nack.entries.prefix(nackEntriesLeft)
                 nackEntriesLeft -= entries.count
                 if entries.count < nack.entries.count { count("nack-entries-over-limit") }
                 for seq in RTCPGenericNACK(senderSSRC: nack.senderSSRC, mediaSSRC: nack.mediaSSRC, entries: Array(entries)).lostSequenceNumbers {
                     s.peer.stats.nackedPackets += 1
-                    if let o = answer(seq, kind: kind, to: s, now: now) { out.append(o) }
+                    if let o = answer(seq, kind: kind, to: s, from: source, now: now) { out.append(o) }
                 }
             default: break
             }
@@ -53,10 +54,15 @@ extension RelayState {
     /// the round trip, or over its budget, has the packet answered again when the round trip is
     /// up, up to ``DeferredNACKs/attempts`` times, each wait twice the last (``DeferredNACKs``): aiortc
     /// NACKs only when it sees a new gap, so its last NACK before its path clears is the last it
-    /// sends, and a packet no answer brought stalls it until 512 more have come. `deferred`: this
-    /// is such an answer, with `left` more after it.
-    func answer(_ seq: UInt16, kind: MediaKind, to s: Subscription, now: MediaTime, deferred: Bool = false, left: Int = 0) -> OutgoingDatagram? {
-        guard let slot = s.slots[kind], let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: kind) else { return nil }
+    /// sends, and a packet no answer brought stalls it until 512 more have come. `source`: the
+    /// subscriber's ``Publication/retransmissionSource(for:kind:)``, looked up once by the caller
+    /// for all the packets it answers. `deferred`: this is such an answer, with `left` more after it.
+    func answer(
+        _ seq: UInt16, kind: MediaKind, to s: Subscription, from source: (cache: RetransmissionCache, captureTimeExtensionID: UInt8?),
+        now: MediaTime, deferred: Bool = false, left: Int = 0
+    ) -> OutgoingDatagram? {
+        guard let slot = s.slots[kind] else { return nil }
+        let (cache, captureID) = source
         let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
         // Of the stream it gets now, or (lost while it moved) of the one before — that only for a
         // subscriber without transport-wide feedback: a browser (they all negotiate it) drops what
@@ -79,7 +85,7 @@ extension RelayState {
             found = (p, h, (seq, e.timestampOffset))
         }
         guard let (original, header, earlier) = found else { return nil }
-        // The second answer only while the packet is among the last ``DeferredNACKs/reach`` sent:
+        // A further answer only while the packet is among the last ``DeferredNACKs/reach`` sent:
         // a receiver that got it already and has moved on further than that (aiortc, 100
         // packets) would take it for a new stream and start over.
         if deferred, let newest = slot.rewriter.newestSent, newest &- seq >= DeferredNACKs.reach {
@@ -121,7 +127,7 @@ extension RelayState {
         if s.deferredNACKs.add(seq, due: due, left: left) { resendPending.insert(s.peer.id) }
     }
 
-    /// The second answers that are due (from the tick).
+    /// The further answers that are due (from the tick).
     func answerDeferredNACKs(now: MediaTime) -> [OutgoingDatagram] {
         var out: [OutgoingDatagram] = []
         for id in resendPending {
@@ -129,8 +135,11 @@ extension RelayState {
                 resendPending.remove(id)
                 continue
             }
-            for (seq, left) in s.deferredNACKs.takeDue(now: now) {
-                if let o = answer(seq, kind: .video, to: s, now: now, deferred: true, left: left) { out.append(o) }
+            let due = s.deferredNACKs.takeDue(now: now)
+            if !due.isEmpty, let source = s.publication?.retransmissionSource(for: s, kind: .video) {
+                for (seq, left) in due {
+                    if let o = answer(seq, kind: .video, to: s, from: source, now: now, deferred: true, left: left) { out.append(o) }
+                }
             }
             if s.deferredNACKs.isEmpty { resendPending.remove(id) }
         }

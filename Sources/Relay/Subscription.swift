@@ -24,7 +24,7 @@ final class Subscription {
     /// What the relay sends for each kind: what forwarding touches per packet, without hashing.
     var slots = PerKind<OutgoingSlot?>(repeating: nil)
     var retransmissionBudget: RetransmissionBudget
-    /// Packets it NACKed to be answered once more (without transport-wide feedback only).
+    /// Packets it NACKed to be answered again (without transport-wide feedback only).
     var deferredNACKs = DeferredNACKs()
     /// The simulcast layer it receives and the one it moves to, when its publication is simulcast.
     var layers = LayerSelection()
