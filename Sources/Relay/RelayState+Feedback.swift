@@ -152,8 +152,10 @@ extension RelayState {
     private func adapt(_ s: Subscription, to block: RTCPReportBlock, now: MediaTime) -> [OutgoingDatagram] {
         let relayBusy = loopLoad.isSaturated
         if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
+        // The echo of a round-trip probe's report: its round trip is the probe's queue, not the path's.
+        let probed = roundTripProbeEcho(block, from: s)
         let q = s.adaptation?.report(
-            fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: s.slots.video?.stats.roundTripTime,
+            fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: probed == nil ? s.slots.video?.stats.roundTripTime : nil,
             bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s),
             relayBusy: relayBusy, now: now)
         // Receiver reports decide again (transport-wide feedback stopped, or never came): nothing
@@ -162,7 +164,12 @@ extension RelayState {
             s.temporal.release()
             s.peer.stats.temporalChanges += 1
         }
-        guard let q else { return [] }
+        guard let q else {
+            if let probed { return roundTripProbeFinished(probed, for: s, now: now) }
+            if !relayBusy, let target = s.adaptation?.takeProbeRequest() { startRoundTripProbe(s, for: target, now: now) }
+            return []
+        }
+        if let probed { _ = s.adaptation?.probeFinished(probed, now: now) }  // moved already: only its interval
         let down = q.rank > s.quality.rank
         let out = adapt(s, to: q, by: "receiver-report")
         // A path that lost more than a third of what it was sent carries less than two thirds of
@@ -295,7 +302,7 @@ extension RelayState {
 
     /// What each quality of the publication a subscriber watches measures (a simulcast one's
     /// layers), for its adaptation; empty for one that is not simulcast (renditions have nominal rates).
-    private func measuredRates(of s: Subscription) -> [Quality: Double] {
+    func measuredRates(of s: Subscription) -> [Quality: Double] {
         guard let publication = s.publication, publication.isSimulcast else { return [:] }
         var rates: [Quality: Double] = [:]
         for q in Quality.allCases { rates[q] = publication.measuredBitrate(for: q) }
@@ -340,7 +347,7 @@ extension RelayState {
 
     /// Carries out a rendition change the adaptation decided (logged with its estimate and what
     /// moved it, `by`); a change that cannot be made ends adaptation for the subscriber.
-    private func adapt(_ s: Subscription, to q: Quality, by: String) -> [OutgoingDatagram] {
+    func adapt(_ s: Subscription, to q: Quality, by: String) -> [OutgoingDatagram] {
         let from = s.quality
         do {
             let out = try move(s, to: q)
@@ -352,6 +359,8 @@ extension RelayState {
                     "queue_ms": .stringConvertible(s.bandwidth?.queueingDelay?.milliseconds ?? 0),
                     "loss": .stringConvertible(Int((s.bandwidth?.lossRatio ?? 0) * 100)),
                     "signal": .string(s.bandwidth.map { "\($0.signal)" } ?? "none"), "by": .string(by),
+                    "reported_loss": .stringConvertible(Int((s.slots.video?.stats.fractionLost ?? 0) * 100)),
+                    "rtt_ms": .stringConvertible(Int(s.slots.video?.stats.roundTripTime ?? -1)),
                 ])
             return out
         } catch {

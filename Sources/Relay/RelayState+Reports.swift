@@ -25,7 +25,9 @@ extension RelayState {
             let seconds = Double((now - lastReports).microseconds) / 1e6
             lastReports = now
             for s in sessions.values where s.isConnected {
-                // To a publisher, a receiver report and REMB; to a subscriber, sender reports.
+                // To a publisher, a receiver report and REMB; to a subscriber, sender reports —
+                // unless a round-trip probe's report is out (its echo is the probe's measure).
+                if s.subscription?.roundTripProbe.holdsReports == true { continue }
                 if let o = s.publication?.report(now: now, intervalSeconds: seconds) ?? s.subscription?.report(ntp: ntp, now: now) {
                     out.append(o)
                 }
@@ -45,6 +47,7 @@ extension RelayState {
         }
         if !qualityPending.isEmpty { out += applyPendingQualityChanges(now: now) }
         if !resendPending.isEmpty { out += answerDeferredNACKs(now: now) }
+        if !roundTripProbing.isEmpty { out += runRoundTripProbes(now: now, ntp: ntp) }
         return out
     }
 

@@ -86,6 +86,8 @@ final class RelayState {
     var qualityPending: Set<String> = []
     /// Sessions with NACKed packets waiting to be answered again (``DeferredNACKs``).
     var resendPending: Set<String> = []
+    /// Subscribers with a ``RoundTripProbe`` out.
+    var roundTripProbing: Set<String> = []
     /// Datagrams made where nothing could return them (a key-frame request for a subscriber that
     /// fell back to the source while an error was thrown): the next tick sends them.
     var deferred: [OutgoingDatagram] = []
@@ -213,7 +215,8 @@ final class RelayState {
             let subscription = Subscription(peer: session, source: watched?.id ?? "", quality: quality, tracks: tracks)
             if adaptive && quality != .low {
                 // A viewer with only receiver reports to go on (no transport-wide feedback) starts
-                // on a simulcast publication's lowest layer, and climbs by probing: nothing tells
+                // on a simulcast publication's lowest layer, and climbs by probing (a
+                // ``RoundTripProbe`` when it has an RTX stream, else blind): nothing tells
                 // the relay what its path carries before loss does, and a receiver that waits for
                 // every packet (aiortc) played nothing for 15-18 s after a start on a layer its
                 // 300 kbit/s path could not carry, its NACKed packets resent into the full queue
@@ -221,7 +224,8 @@ final class RelayState {
                 // is free; a single-encoding publication's would start one, so its viewers start
                 // at what they asked for.
                 let start: Quality? = subscription.transportSequenceExtensionID == nil && watched?.isSimulcast == true ? .low : nil
-                subscription.adaptation = QualityController(ceiling: quality, start: start)
+                subscription.adaptation = QualityController(
+                    ceiling: quality, start: start, measuredProbes: subscription.slots.video?.rtx != nil)
                 if let start { subscription.quality = start }
             }
             if let watched { try subscribe(subscription, to: watched) }

@@ -40,6 +40,8 @@ final class Subscription {
     var bandwidth: DelayBasedBandwidthEstimator?
     /// When its path may carry a better quality than it gets: trains that find out (needs RTX).
     var probe = BandwidthProbe()
+    /// Without transport-wide feedback: whether its path carries more, before a move up (needs RTX).
+    var roundTripProbe = RoundTripProbe()
     /// Since when its feedback has shown a queue read as a burst its path drains
     /// (``RelayState/isBurst(_:sending:now:)``), with no feedback between that signalled nothing
     /// (``RelayState/isCongested(_:)`` false).
@@ -172,20 +174,37 @@ final class Subscription {
     func probeTrain(from cache: RetransmissionCache, captureTimeExtensionID: UInt8?, now: MediaTime, allocator: ByteBufferAllocator, drops: DropCounter)
         -> (datagrams: [OutgoingDatagram], first: UInt16, count: Int)?
     {
-        guard let slot = slots.video, slot.rtx != nil, let first = sendHistory?.next, let newest = slot.rewriter.newestSent else { return nil }
+        guard let first = sendHistory?.next else { return nil }
+        let copies = copiesOfNewest(
+            BandwidthProbe.packets, bytes: BandwidthProbe.maximumBytes, atLeast: 2, from: cache, captureTimeExtensionID: captureTimeExtensionID,
+            now: now, allocator: allocator, drops: drops)
+        guard let next = sendHistory?.next, copies.datagrams.count >= 2 else { return nil }
+        return (copies.datagrams, first, Int(next &- first))
+    }
+
+    /// Redundant copies of the newest video packets it was sent (of at most the last `packets`,
+    /// oldest first), on its RTX stream, from `cache`: as many as fit in `bytes`, but at least
+    /// `atLeast` when there are that many. Its decoder drops them as duplicates; they are what
+    /// probes (``BandwidthProbe``, ``RoundTripProbe``) send. None without an RTX stream.
+    func copiesOfNewest(
+        _ packets: Int, bytes limit: Int, atLeast: Int, from cache: RetransmissionCache, captureTimeExtensionID: UInt8?, now: MediaTime,
+        allocator: ByteBufferAllocator, drops: DropCounter
+    ) -> (datagrams: [OutgoingDatagram], bytes: Int) {
+        guard let slot = slots.video, slot.rtx != nil, let newest = slot.rewriter.newestSent, packets > 0 else { return ([], 0) }
         var out: [OutgoingDatagram] = []
         var bytes = 0
-        for back in (0..<UInt16(BandwidthProbe.packets)).reversed() {
+        for back in (0..<UInt16(clamping: packets)).reversed() {
             guard let input = slot.rewriter.original(newest &- back), let original = cache.packet(input),
                 let header = original.withUnsafeReadableBytes({ try? RTPHeaderView($0) }), header.ssrc == slot.rewriter.source
             else { continue }
-            if out.count >= 2, bytes + original.readableBytes > BandwidthProbe.maximumBytes { break }
-            bytes += original.readableBytes
+            if out.count >= atLeast, bytes + original.readableBytes > limit { break }
             let capture = captureTimeExtensionID.flatMap { id in original.withUnsafeReadableBytes { AbsoluteCaptureTime(inPacket: $0, id: id) } }
-            if let o = resend(original, header: header, kind: .video, capture: capture, now: now, allocator: allocator, drops: drops) { out.append(o) }
+            if let o = resend(original, header: header, kind: .video, capture: capture, now: now, allocator: allocator, drops: drops) {
+                out.append(o)
+                bytes += original.readableBytes
+            }
         }
-        guard let next = sendHistory?.next, out.count >= 2 else { return nil }
-        return (out, first, Int(next &- first))
+        return (out, bytes)
     }
 
     /// The stream whose VP8 picture IDs a video packet carries (for ``VP8PictureIDRewriter``).

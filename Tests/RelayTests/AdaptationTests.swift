@@ -159,6 +159,27 @@ struct SimulatedPath {
         #expect(decided != nil && decided != .source)
     }
 
+    /// One report's queue with nothing lost is a burst the path drained (a key frame's): no move.
+    /// The same queue in the next report, or with loss, is congestion.
+    @Test(arguments: [([400.0, 60, 400, 60], 0.0, false), ([400.0, 400], 0.0, true), ([400.0], 0.05, true)])
+    func aQueueInOneReportIsABurst(roundTrips: [Double], lost: Double, moves: Bool) {
+        var c = QualityController(ceiling: .source)
+        var sent = 0
+        var t = MediaTime.zero
+        for _ in 0..<3 {
+            sent += 250_000
+            t = t + MediaTime(microseconds: 1_000_000)
+            _ = c.report(fractionLost: 0, roundTripMilliseconds: 60, bytesSent: sent, sourceBitrate: 2e6, now: t)
+        }
+        var decided: Quality?
+        for rtt in roundTrips {
+            sent += 250_000
+            t = t + MediaTime(microseconds: 1_000_000)
+            if let q = c.report(fractionLost: lost, roundTripMilliseconds: rtt, bytesSent: sent, sourceBitrate: 2e6, now: t) { decided = q }
+        }
+        #expect((decided != nil) == moves, "\(String(describing: decided))")
+    }
+
     /// With transport-wide feedback a move up waits for a probe train that shows room (or an
     /// estimate that carries the next rendition): a minute on the 180p layer with nothing
     /// congested and the estimate at the 180p rate does not move it. Before, the receiver-report

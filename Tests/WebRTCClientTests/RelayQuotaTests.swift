@@ -22,6 +22,8 @@ struct ConnectedPeer {
     let answerSDP: String
     /// The SSRCs this peer sends from (a publisher's offer names them).
     let offer: ClientOffer
+    /// Its ICE and DTLS client, for consent checks (``consentCheck()``).
+    let handshake: ClientHandshake
 
     /// Opens a session in `room` and completes ICE and DTLS against `relay`, shuttling datagrams
     /// by hand (no sockets, no clock but the one given).
@@ -49,8 +51,12 @@ struct ConnectedPeer {
         let keys = try #require(handshake.keys, "handshake: \(handshake.state)")
         return ConnectedPeer(
             address: address, srtp: try SRTPSession(keys.local, direction: .outbound), srtpIn: try SRTPSession(keys.remote, direction: .inbound),
-            id: opened.id, answer: answer, answerSDP: opened.answer, offer: offer)
+            id: opened.id, answer: answer, answerSDP: opened.answer, offer: offer, handshake: handshake)
     }
+
+    /// A signed STUN binding request that refreshes its consent (the relay ends a session
+    /// without one for 30 s, RFC 7675).
+    func consentCheck() -> [UInt8] { handshake.consentCheck() }
 
     func rtp(
         ssrc: UInt32, sequence: UInt16, payloadType: UInt8 = 96, payload: [UInt8] = [0x10, 0, 0, 0, 0, 0], transportSequence: UInt16? = nil,

@@ -22,6 +22,8 @@ import WebRTCClient
         var sequence: [UInt16] = [100, 20_000, 40_000]
         var pictureID: [UInt16] = [5, 10_000, 32_000]
         var sendsRID = true
+        /// Bytes appended to each frame of a layer, for layers with rates of some size.
+        var filler = [0, 0, 0]
 
         init(_ peer: ConnectedPeer) { self.peer = peer }
 
@@ -30,6 +32,7 @@ import WebRTCClient
             let pid = pictureID[layer]
             pictureID[layer] = (pid &+ 1) & 0x7FFF
             let payload = [0x90, 0x80, 0x80 | UInt8(pid >> 8), UInt8(pid & 0xFF)] + SimulcastTests.frameHeader(layer, key: key) + [0xA0 + UInt8(layer), UInt8(truncatingIfNeeded: sequence[layer])]
+                + [UInt8](repeating: 0, count: filler[layer])
             defer { sequence[layer] &+= 1 }
             return try peer.rtp(
                 ssrc: ssrcs[layer], sequence: sequence[layer], payload: payload, rid: sendsRID ? SimulcastTests.rids[layer] : nil, marker: true)
@@ -85,6 +88,11 @@ import WebRTCClient
                 try ConnectedPeer.connect(
                     to: world.relay, room: "r", identity: "v\(i)", publishing: false, port: 7_001 + UInt16(i), quality: q, transportWideCC: transportWideCC)
             }
+        }
+
+        /// Consent checks from the publisher and `others` (a run past 30 s needs them, RFC 7675).
+        mutating func refreshConsent(of others: [ConnectedPeer] = []) {
+            for peer in [publisher.peer] + viewers + others { sent += world.relay.receive(peer.consentCheck(), from: peer.address, now: now) }
         }
 
         /// `frames` frames of each of `layers` at 30 a second (a key frame first when `keyFirst`),

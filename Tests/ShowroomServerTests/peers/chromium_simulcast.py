@@ -336,7 +336,9 @@ def main():
         server.terminate()
         server.wait(10)
     with open(f"{data}/server.log") as f:
-        result["rendition_changes"] = [l.strip()[-160:] for l in f if "rendition changed" in l]
+        lines = f.readlines()
+    result["rendition_changes"] = [l.strip()[-240:] for l in lines if "rendition changed" in l]
+    result["round_trip_probes"] = [l.strip()[-200:] for l in lines if "round-trip probe judged" in l]
     print(json.dumps(result), flush=True)
 
 
