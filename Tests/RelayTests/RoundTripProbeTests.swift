@@ -12,13 +12,15 @@ import Testing
         max(rate - capacity, 0) * Double(RoundTripProbe.duration.microseconds) / 1_000 / capacity
     }
 
-    /// A path carries the target's need (`rate / upMargin`) exactly when the growth its queue
-    /// gives stays within the allowed growth: 40 ms for a 200 ms probe at a 1.2 margin.
+    /// A path carries the target's need (`rate / upMargin`) when the growth its queue gives stays
+    /// within the allowed growth: 40 ms for a 200 ms probe at a 1.2 margin, and 20 ms of noise —
+    /// so a path with 92% of the need passes, and one with 90% does not.
     @Test func theAllowedGrowthIsWhatABottleneckAtTheTargetsNeedGives() {
-        #expect(abs(RoundTripProbe.allowedGrowth - 40) < 1e-9)
+        #expect(abs(RoundTripProbe.allowedGrowth - 60) < 1e-9)
         let rate = 624_000.0, need = rate / QualityController.upMargin
-        #expect(Self.growth(rate: rate, capacity: need) <= RoundTripProbe.allowedGrowth + 1e-6)
-        #expect(Self.growth(rate: rate, capacity: need * 0.97) > RoundTripProbe.allowedGrowth)
+        #expect(Self.growth(rate: rate, capacity: need) + RoundTripProbe.noise <= RoundTripProbe.allowedGrowth + 1e-6)
+        #expect(Self.growth(rate: rate, capacity: need * 0.93) <= RoundTripProbe.allowedGrowth)
+        #expect(Self.growth(rate: rate, capacity: need * 0.9) > RoundTripProbe.allowedGrowth)
         // The browser test's 300 kbit/s path against the 360p layer: 216 ms, far over.
         #expect(Self.growth(rate: rate, capacity: 300_000) > 200)
     }
@@ -42,8 +44,8 @@ import Testing
         probe.reported(0xABCD_0000, now: t0 + .milliseconds(200))
         #expect(probe.echo(lastSenderReport: 0x1234_0000, roundTrip: 500, fractionLost: 0) == nil, "an older report's echo")
         #expect(probe.holdsReports)
-        let outcome = probe.echo(lastSenderReport: 0xABCD_0000, roundTrip: 55, fractionLost: 0.02)
-        #expect(outcome == RoundTripProbe.Outcome(target: .medium, from: .low, carried: true, growth: 35))
+        let outcome = probe.echo(lastSenderReport: 0xABCD_0000, roundTrip: 75, fractionLost: 0.02)
+        #expect(outcome == RoundTripProbe.Outcome(target: .medium, from: .low, carried: true, growth: 55))
         #expect(!probe.holdsReports)
 
         var late = RoundTripProbe()
@@ -51,7 +53,7 @@ import Testing
         #expect(late.due(now: t0 + .milliseconds(190)) == RoundTripProbe.maximumBytesPerTick)
     }
 
-    @Test(arguments: [(61.0, 0.0, false), (59.0, 0.2, false), (59.0, 0.05, true)])
+    @Test(arguments: [(81.0, 0.0, false), (79.0, 0.2, false), (79.0, 0.05, true)])
     func growthOverTheAllowanceOrLossFails(roundTrip: Double, lost: Double, carried: Bool) {
         var probe = RoundTripProbe()
         probe.start(target: .source, from: .medium, rate: 500_000, baseline: 20, now: .zero)

@@ -96,30 +96,34 @@ import Testing
         // steer them (docs/benchmarks.md) — each behind a netsim of its own. They start on the
         // 180p layer (a viewer with only receiver reports does: started on 360p, the one behind
         // 300 kbit/s played nothing for 15–18 s in every run, its jitter buffer waiting for
-        // packets the full queue dropped) and probe up blind after 30 s of reports without
-        // congestion: behind 1 Mbit/s to the 360p layer, held to the end in most runs. Behind
-        // 300 kbit/s the probe loses packets aiortc then waits for: the relay answers its NACKs
-        // again after the queue drains (`DeferredNACKs`, a larger retransmission budget, the layer
-        // held back on the way down), and still froze 16–20 s after its probe in 3 of 15 runs by
-        // hand (8 of 22 before the last two). So what is asserted for it is its first 30 s,
-        // before any probe can come; the rest is printed.
+        // packets the full queue dropped) and climb only when a round-trip probe (`RoundTripProbe`:
+        // 200 ms of copies on their RTX stream, then a sender report whose echo's round trip says
+        // whether the path carries the next layer) shows room: behind 1 Mbit/s to 360p at
+        // 12–13 s, behind 300 kbit/s never. (Moved blind after 30 s, as before, the 300 kbit/s one
+        // froze 16–20 s after its move in about one run in five.) By hand in 15 runs with the
+        // probe, neither had a gap over 1 s; asserted as for the Chromium viewers below: at most
+        // one over 1 s, none of 2.5 s, and first frame within 3 s.
         let aiortc300 = result["aiortc_300k"] as? [String: Any] ?? [:], aiortc1M = result["aiortc_1M"] as? [String: Any] ?? [:]
         print("simulcast aiortc_300k: \(aiortc300)\nsimulcast aiortc_1M: \(aiortc1M)")
         print("simulcast: relay retransmissions \(result["retransmissions"] ?? "-"), skipped \(result["retransmissions_skipped"] ?? "-") (over budget \(result["retransmissions_over_budget"] ?? "-")), answered again \(result["retransmitted_again"] ?? "-")")
         print("simulcast: receiver reports set aside while the relay's loop was saturated: \(result["adaptation_held"] ?? "?")")
+        print("simulcast: round-trip probes \(result["round_trip_probes"] ?? "-")")
         let timeline300 = aiortc300["size_each_second"] as? [String] ?? [], timeline1M = aiortc1M["size_each_second"] as? [String] ?? []
-        #expect(timeline300.count >= 30 && timeline300.prefix(28).allSatisfy { $0 == "320x180" } && !timeline300.contains("1280x720"), "aiortc behind 300 kbit/s: \(aiortc300)")
-        #expect(timeline1M.count >= 30 && timeline1M.contains("640x360") && !timeline1M.contains("1280x720"), "aiortc behind 1 Mbit/s: \(timeline1M)")
+        #expect(timeline300.count >= 30 && timeline300.allSatisfy { $0 == "320x180" }, "aiortc behind 300 kbit/s: \(aiortc300)")
+        // On 360p by its second probe at the latest (10 s, then 20 s after a failed one). Not
+        // asserted at the end: in one run of 15 a second of 34% loss (the none viewer froze twice
+        // then too: this machine's two cores) moved it down 12 s before the end.
+        #expect(
+            timeline1M.count >= 40 && timeline1M.prefix(40).contains("640x360") && !timeline1M.contains("1280x720"),
+            "aiortc behind 1 Mbit/s: \(timeline1M)")
         #expect(aiortc1M["frames_last_5s"] as? Int ?? 0 >= 10, "not playing: \(aiortc1M)")
-        print("simulcast: aiortc behind 300 kbit/s, frames in its last 5 s: \(aiortc300["frames_last_5s"] ?? "-")")
+        #expect(aiortc300["frames_last_5s"] as? Int ?? 0 >= 10, "not playing: \(aiortc300)")
         for viewer in [aiortc300, aiortc1M] {
-            // Playing from the start (within 3 s; 0.3–0.8 s in 35 runs) and no freeze of 5 s in
-            // its first 30 s (the start's were 15–18 s); every gap over 1 s is printed.
             #expect((viewer["first_frame_s"] as? Double ?? .infinity) <= 3, "aiortc's first frame: \(viewer)")
             let listed = viewer["gaps_over_1s"] as? [[Any]]
             let gaps = (listed ?? []).map { $0.compactMap { ($0 as? NSNumber)?.doubleValue } }
             print("simulcast aiortc viewer: gaps over 1 s [second, ms] \(gaps)")
-            #expect(listed != nil && gaps.allSatisfy { $0.count == 2 && ($0[0] >= 30 || $0[1] < 5_000) }, "aiortc froze in its first 30 s: \(gaps)")
+            #expect(listed != nil && gaps.count <= 1 && gaps.allSatisfy { $0.count == 2 && $0[1] < 2_500 }, "aiortc froze: \(gaps)")
         }
         // Once settled, no gap of 2.5 s or more between two frames a viewer's decoder delivered,
         // and the viewers behind a steady cap (300 kbit/s, 1 Mbit/s) at most one over 1 s: none in
