@@ -106,14 +106,24 @@ public struct RTPSendStatistics: Sendable {
         return RTCPSenderReport(ssrc: ssrc, ntpTimestamp: ntp, rtpTimestamp: rtp, packetCount: packets, octetCount: octets)
     }
 
-    /// Takes a report block about this stream from the receiver.
-    public mutating func receive(_ block: RTCPReportBlock, now: MediaTime) {
+    /// Takes a report block about this stream from the receiver. Returns the round trip it
+    /// measured (ms) when it echoes a sender report no earlier block echoed — a fresh sample; a
+    /// receiver that reports more often than it is sent reports echoes the same one again, and
+    /// that says nothing new.
+    @discardableResult
+    public mutating func receive(_ block: RTCPReportBlock, now: MediaTime) -> Double? {
         fractionLost = Double(block.fractionLost) / 256
         cumulativeLost = block.cumulativeLost
         jitterMilliseconds = Double(block.jitter) * 1_000 / Double(clockRate)
-        guard block.lastSenderReport != 0, let sent = sentReports.first(where: { $0.ntpMiddle == block.lastSenderReport }) else { return }
+        guard block.lastSenderReport != 0, let sent = sentReports.first(where: { $0.ntpMiddle == block.lastSenderReport }) else { return nil }
         let delay = Int64(block.delaySinceLastSenderReport) * 1_000_000 / 65_536
         let rtt = (now - sent.at).microseconds - delay
-        if rtt >= 0 { roundTripTime = Double(rtt) / 1_000 }
+        guard rtt >= 0 else { return nil }
+        roundTripTime = Double(rtt) / 1_000
+        defer { lastSampled = block.lastSenderReport }
+        return lastSampled == block.lastSenderReport ? nil : roundTripTime
     }
+
+    /// The sender report the last round-trip sample echoed.
+    private var lastSampled: UInt32?
 }

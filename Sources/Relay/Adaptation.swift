@@ -27,8 +27,8 @@ extension Quality {
 /// than 2% lets it grow 5% a report, up to 1.5× what is being sent — a clean path says nothing
 /// about rates never tried; a REMB from the receiver caps it. A round-trip time that grows by more
 /// than ``queueingDelay`` over the smallest seen counts as congestion too (a bottleneck's queue
-/// fills before it drops) — in two reports in a row, or with more than 2% lost: one report's is a
-/// burst the path drained.
+/// fills before it drops) — in two fresh samples in a row, or with more than 2% lost: one report's
+/// is a burst the path drained, and changes nothing.
 ///
 /// A subscriber that negotiated transport-wide congestion control gives a better signal: while its
 /// feedback comes (at least every ``feedbackTimeout``), the estimate is the relay's send-side one
@@ -68,8 +68,9 @@ struct QualityController {
     private var lastTransportFeedback: MediaTime?
     /// Probe trains can be sent it (``transportEstimate(_:congested:sourceBitrate:measured:relayBusy:switchPending:canProbe:now:)``).
     private var probeTrains = false
-    /// Moves up without transport-wide feedback wait for a ``RoundTripProbe`` (it has an RTX stream).
-    let measuredProbes: Bool
+    /// Moves up without transport-wide feedback wait for a ``RoundTripProbe`` (it has an RTX
+    /// stream, and its reports give a round trip: ``cannotProbe()``).
+    private(set) var measuredProbes: Bool
     /// The quality a round-trip probe is wanted for (``takeProbeRequest()``), and when the last was.
     private var probeRequested: Quality?
     private var lastProbe: MediaTime?
@@ -137,7 +138,8 @@ struct QualityController {
             // aiortc viewer behind 1 Mbit/s off the 360p layer (RTT 203–324 ms, nothing lost)
             // in 4 of 5 browser runs.
             queueingReports = queueing ? queueingReports + 1 : 0
-            queueing = queueing && (queueingReports > 1 || loss > 0.02)
+            // Nor is such a report calm: no growth of the estimate on it, and no move.
+            if queueing, queueingReports == 1, loss <= 0.02 { return nil }
         }
         // A receiver estimate below what it is sent is the receiver saying it cannot take it.
         let congested = loss > 0.1 || queueing || (remb.map { $0 < sent * 0.95 } ?? false)
@@ -238,6 +240,14 @@ struct QualityController {
     mutating func takeProbeRequest() -> Quality? {
         defer { probeRequested = nil }
         return probeRequested
+    }
+
+    /// No round-trip probe can be judged for it (its reports echo no sender report, so no round
+    /// trip is known): its moves up are blind again, at the blind interval.
+    mutating func cannotProbe() {
+        measuredProbes = false
+        probeInterval = max(probeInterval, Self.initialProbeInterval)
+        lastProbe = nil  // the request that found this out was no probe
     }
 
     /// The rate a round-trip probe for `target` brings the subscriber's stream to: its need with

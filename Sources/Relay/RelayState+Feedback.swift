@@ -17,10 +17,10 @@ extension RelayState {
             if case .senderReport(let sr) = p { blocks = sr.reports }
             for block in blocks {
                 guard let kind = s.kind(ofOutgoingSSRC: block.ssrc) else { continue }
-                s.slots[kind]?.stats.receive(block, now: now)
+                let roundTrip = s.slots[kind]?.stats.receive(block, now: now)
                 if kind == .video {
                     s.bandwidth?.receiverReport(cumulativeLost: block.cumulativeLost, highestSequence: block.extendedHighestSequence, now: now)
-                    out += adapt(s, to: block, now: now)
+                    out += adapt(s, to: block, roundTrip: roundTrip, now: now)
                 }
             }
             if case .remb(let remb) = p { s.adaptation?.receiverEstimate(Double(remb.bitrate)) }
@@ -148,16 +148,17 @@ extension RelayState {
 
     /// Feeds a subscriber's video report to its adaptation and carries out a move it decides. While
     /// this worker's loop is saturated (``LoopLoad``) the report is set aside: it describes the
-    /// relay, not the subscriber's path.
-    private func adapt(_ s: Subscription, to block: RTCPReportBlock, now: MediaTime) -> [OutgoingDatagram] {
+    /// relay, not the subscriber's path. `roundTrip`: the fresh round-trip sample it gave, if any
+    /// (``RTPSendStatistics/receive(_:now:)``). The report that echoes a round-trip probe's sender
+    /// report is the probe's: its outcome decides, and what it lost and queued (the probe's own
+    /// doing, in part) is not read as the path's.
+    private func adapt(_ s: Subscription, to block: RTCPReportBlock, roundTrip: Double?, now: MediaTime) -> [OutgoingDatagram] {
         let relayBusy = loopLoad.isSaturated
         if relayBusy, s.adaptation != nil { adaptationHeld += 1 }
-        // The echo of a round-trip probe's report: its round trip is the probe's queue, not the path's.
-        let probed = roundTripProbeEcho(block, from: s)
+        if let probed = roundTripProbeEcho(block, roundTrip: roundTrip, from: s) { return roundTripProbeFinished(probed, for: s, now: now) }
         let q = s.adaptation?.report(
-            fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: probed == nil ? s.slots.video?.stats.roundTripTime : nil,
-            bytesSent: s.peer.stats.bytesOut, sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s),
-            relayBusy: relayBusy, now: now)
+            fractionLost: Double(block.fractionLost) / 256, roundTripMilliseconds: roundTrip, bytesSent: s.peer.stats.bytesOut,
+            sourceBitrate: s.publication?.incomingBitrate, measured: measuredRates(of: s), relayBusy: relayBusy, now: now)
         // Receiver reports decide again (transport-wide feedback stopped, or never came): nothing
         // steers its temporal layers, so it gets them all.
         if s.adaptation?.delayBased == false, s.temporal.target != TemporalLayerSelection.all {
@@ -165,11 +166,9 @@ extension RelayState {
             s.peer.stats.temporalChanges += 1
         }
         guard let q else {
-            if let probed { return roundTripProbeFinished(probed, for: s, now: now) }
             if !relayBusy, let target = s.adaptation?.takeProbeRequest() { startRoundTripProbe(s, for: target, now: now) }
             return []
         }
-        if let probed { _ = s.adaptation?.probeFinished(probed, now: now) }  // moved already: only its interval
         let down = q.rank > s.quality.rank
         let out = adapt(s, to: q, by: "receiver-report")
         // A path that lost more than a third of what it was sent carries less than two thirds of
@@ -415,6 +414,7 @@ extension RelayState {
     /// leaving stopped it, starts again in the room it freed).
     func move(_ s: Subscription, to quality: Quality) throws(RelayError) -> [OutgoingDatagram] {
         if s.quality == quality { return [] }
+        s.roundTripProbe.cancel()  // it measured the way to where it was going from where it was
         let previous = s.quality
         guard let publication = s.publication else {
             // Waiting for a broadcast's next publisher: it gets this rendition from that one.

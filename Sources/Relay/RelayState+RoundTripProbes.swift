@@ -6,13 +6,17 @@ import MediaWire
 /// and the closing sender report sent from the tick, judged by the receiver report that echoes it.
 extension RelayState {
     /// Starts a probe for `target`: copies at the rate that brings what the subscriber gets to
-    /// the target's need with margin. None without an RTX stream, a round trip measured, or a
-    /// cache to copy from.
+    /// the target's need with margin. None without an RTX stream or a cache to copy from (the
+    /// next is an interval on); a subscriber whose reports have given no round trip by now
+    /// cannot be probed, and is moved blind from then on (``QualityController/cannotProbe()``).
     func startRoundTripProbe(_ s: Subscription, for target: Quality, now: MediaTime) {
-        guard s.roundTripProbe.isIdle, s.slots.video?.rtx != nil, let adaptation = s.adaptation,
-            let baseline = adaptation.minimumRTT ?? s.slots.video?.stats.roundTripTime,
-            s.publication?.retransmissionSource(for: s, kind: .video) != nil
-        else { return }
+        guard s.roundTripProbe.isIdle, s.slots.video?.rtx != nil, let adaptation = s.adaptation else { return }
+        guard let baseline = adaptation.minimumRTT else {
+            s.adaptation?.cannotProbe()
+            count("round-trip-probe-without-rtt")
+            return
+        }
+        guard s.publication?.retransmissionSource(for: s, kind: .video) != nil else { return }
         let measured = measuredRates(of: s), sourceBitrate = s.publication?.incomingBitrate
         let goal = QualityController.measuredProbeTarget(target, sourceBitrate: sourceBitrate, measured: measured)
         let sending =
@@ -21,6 +25,7 @@ extension RelayState {
         // (a burst) still gets a probe that says something.
         let rate = max(goal - sending, goal / 10)
         s.roundTripProbe.start(target: target, from: s.quality, rate: rate, baseline: baseline, now: now)
+        guard !s.roundTripProbe.isIdle else { return }
         roundTripProbing.insert(s.peer.id)
         s.peer.stats.probes += 1
         logger.debug(
@@ -32,8 +37,9 @@ extension RelayState {
     }
 
     /// The probes' copies due on this tick; once a probe's ``RoundTripProbe/duration`` is over,
-    /// its sender report (behind the copies); a report not echoed within
-    /// ``RoundTripProbe/timeout`` fails it.
+    /// the last of them and its sender report behind them; a report not echoed within
+    /// ``RoundTripProbe/timeout`` fails it. A probe with nothing left to copy from (its
+    /// publication gone) is called off.
     func runRoundTripProbes(now: MediaTime, ntp: UInt64) -> [OutgoingDatagram] {
         var out: [OutgoingDatagram] = []
         for id in roundTripProbing {
@@ -46,14 +52,22 @@ extension RelayState {
             case .idle:
                 roundTripProbing.remove(id)
             case .sending:
-                if let bytes = s.roundTripProbe.due(now: now) {
-                    guard bytes > 0, let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: .video) else { continue }
+                guard let (bytes, last) = s.roundTripProbe.due(now: now),
+                    let (cache, captureID) = s.publication?.retransmissionSource(for: s, kind: .video)
+                else {
+                    s.roundTripProbe.cancel()
+                    roundTripProbing.remove(id)
+                    continue
+                }
+                if bytes > 0 {
                     let copies = s.copiesOfNewest(
                         RoundTripProbe.packetsBack, bytes: bytes, atLeast: 1, from: cache, captureTimeExtensionID: captureID, now: now,
                         allocator: allocator, drops: drops)
                     out += copies.datagrams
-                    s.roundTripProbe.sent(max(copies.bytes, 1))
-                } else if let report = s.report(ntp: ntp, now: now) {
+                    s.roundTripProbe.sent(copies.bytes)
+                }
+                guard last else { continue }
+                if let report = s.report(ntp: ntp, now: now) {
                     out.append(report)
                     s.roundTripProbe.reported(UInt32(truncatingIfNeeded: ntp >> 16), now: now)
                 } else {
@@ -70,13 +84,12 @@ extension RelayState {
         return out
     }
 
-    /// The probe's outcome when `block` (a receiver report block on the subscriber's video, its
-    /// round trip already taken) echoes the probe's sender report.
-    func roundTripProbeEcho(_ block: RTCPReportBlock, from s: Subscription) -> RoundTripProbe.Outcome? {
+    /// The probe's outcome when `block` (a receiver report block on the subscriber's video, with
+    /// the fresh round trip it gave, if any) echoes the probe's sender report.
+    func roundTripProbeEcho(_ block: RTCPReportBlock, roundTrip: Double?, from s: Subscription) -> RoundTripProbe.Outcome? {
         guard
             let outcome = s.roundTripProbe.echo(
-                lastSenderReport: block.lastSenderReport, roundTrip: s.slots.video?.stats.roundTripTime,
-                fractionLost: Double(block.fractionLost) / 256)
+                lastSenderReport: block.lastSenderReport, roundTrip: roundTrip, fractionLost: Double(block.fractionLost) / 256)
         else { return nil }
         roundTripProbing.remove(s.peer.id)
         return outcome

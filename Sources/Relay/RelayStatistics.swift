@@ -27,7 +27,7 @@ public struct PeerStatistics: Sendable, Equatable {
     public var retransmissionsSkipped = 0
     /// Of those, the ones over the budget (the rest were sent again within a round trip).
     public var retransmissionsOverBudget = 0
-    /// Bandwidth probes sent (``BandwidthProbe`` trains).
+    /// Bandwidth probes sent (``BandwidthProbe`` trains and ``RoundTripProbe``s).
     public var probes = 0
     /// NACKs the relay sent a publisher for what its uplink lost (``NACKGenerator``), and the
     /// packets they named the first time.

@@ -18,9 +18,12 @@ import MediaPipeline
 ///
 /// Without it an aiortc viewer behind 300 kbit/s was moved blind to a 520 kbit/s layer after 30 s
 /// of calm: the layer's key frame overflowed its path's queue and it froze 16–20 s in one run of
-/// five (it waits for every packet). A failed probe queues at most
-/// `(R − C) · duration` — 270 ms at 300 kbit/s for a 624 kbit/s target — and loses nothing where
-/// the queue is longer than that. I/O-free.
+/// five (it waits for every packet). A failed probe leaves `(R − C) · duration` bits queued at the
+/// bottleneck — 216 ms of it behind 300 kbit/s for a 624 kbit/s target — and loses nothing where
+/// the queue holds more than that. A probe whose copies fell short of three quarters of what its
+/// rate called for (nothing cached to copy) says nothing, and is not carried. Bounds: one probe
+/// out per viewer, at most ``maximumBytesPerTick`` a tick for ``duration``, sender reports held
+/// for at most ``duration`` and ``timeout``. I/O-free.
 struct RoundTripProbe {
     /// How long the copies go.
     static let duration = MediaTime(microseconds: 200_000)
@@ -44,8 +47,9 @@ struct RoundTripProbe {
         case idle
         /// Copies going out at `rate` bits/s since `started`; `sent` bytes so far.
         case sending(target: Quality, from: Quality, rate: Double, started: MediaTime, sent: Int, baseline: Double)
-        /// The report went at `at` with NTP middle bits `report`; waiting for its echo.
-        case awaiting(target: Quality, from: Quality, report: UInt32, at: MediaTime, baseline: Double)
+        /// The report went at `at` with NTP middle bits `report`; waiting for its echo. `full`:
+        /// the copies came to at least three quarters of what the rate called for.
+        case awaiting(target: Quality, from: Quality, report: UInt32, at: MediaTime, baseline: Double, full: Bool)
     }
 
     /// What a probe found.
@@ -74,14 +78,19 @@ struct RoundTripProbe {
         phase = .sending(target: target, from: from, rate: rate, started: now, sent: 0, baseline: baseline)
     }
 
-    /// Bytes of copies due now (what the rate allows since the start, less what went, up to
-    /// ``maximumBytesPerTick``); nil once ``duration`` is over — the caller then sends the sender
-    /// report and tells ``reported(_:now:)``.
-    func due(now: MediaTime) -> Int? {
-        guard case .sending(_, _, let rate, let started, let sent, _) = phase, now - started < Self.duration else { return nil }
-        let elapsed = Double(max((now - started).microseconds, 0)) / 1e6
-        let allowed = Int(min(rate * elapsed / 8, Double(Int32.max)))
-        return min(max(allowed - sent, 0), Self.maximumBytesPerTick)
+    /// Bytes of copies due now (what the rate allows since the start, up to ``duration``, less
+    /// what went; at most ``maximumBytesPerTick``), and whether these are the last — the caller
+    /// then sends them, and the sender report behind them, and tells ``reported(_:now:)``. Nil
+    /// when no probe is sending.
+    func due(now: MediaTime) -> (bytes: Int, last: Bool)? {
+        guard case .sending(_, _, let rate, let started, let sent, _) = phase else { return nil }
+        let elapsed = min(now - started, Self.duration)
+        return (min(max(Self.bytes(rate, over: elapsed) - sent, 0), Self.maximumBytesPerTick), elapsed >= Self.duration)
+    }
+
+    /// Bytes `rate` bits/s comes to over `time`.
+    private static func bytes(_ rate: Double, over time: MediaTime) -> Int {
+        Int(min(rate * Double(max(time.microseconds, 0)) / 8e6, Double(Int32.max)))
     }
 
     /// Copies of `bytes` went out.
@@ -92,28 +101,30 @@ struct RoundTripProbe {
 
     /// The sender report after the copies went, with its NTP timestamp's middle 32 bits.
     mutating func reported(_ ntpMiddle: UInt32, now: MediaTime) {
-        guard case .sending(let target, let from, _, _, _, let baseline) = phase else { return }
-        phase = .awaiting(target: target, from: from, report: ntpMiddle, at: now, baseline: baseline)
+        guard case .sending(let target, let from, let rate, _, let sent, let baseline) = phase else { return }
+        let full = sent * 4 >= Self.bytes(rate, over: Self.duration) * 3
+        phase = .awaiting(target: target, from: from, report: ntpMiddle, at: now, baseline: baseline, full: full)
     }
 
     /// A receiver report block on the viewer's video: the outcome when it echoes the probe's
-    /// report (`lastSenderReport`), with the round trip it gave (ms) and its fraction lost (0–1);
-    /// nil when it echoes another.
+    /// report (`lastSenderReport`), with the round trip it gave (ms; nil when it gave none — a
+    /// forged delay since the report that makes it negative) and its fraction lost (0–1); nil
+    /// when it echoes another.
     mutating func echo(lastSenderReport: UInt32, roundTrip: Double?, fractionLost: Double) -> Outcome? {
-        guard case .awaiting(let target, let from, let report, _, let baseline) = phase, lastSenderReport == report else { return nil }
+        guard case .awaiting(let target, let from, let report, _, let baseline, let full) = phase, lastSenderReport == report else { return nil }
         phase = .idle
         let growth = roundTrip.map { $0 - baseline }
-        let carried = growth.map { $0 <= Self.allowedGrowth } == true && fractionLost <= 0.1
+        let carried = full && growth.map { $0 <= Self.allowedGrowth } == true && fractionLost <= 0.1
         return Outcome(target: target, from: from, carried: carried, growth: growth)
     }
 
     /// A failed outcome when the report has waited for its echo longer than ``timeout``.
     mutating func expired(now: MediaTime) -> Outcome? {
-        guard case .awaiting(let target, let from, _, let at, _) = phase, now - at >= Self.timeout else { return nil }
+        guard case .awaiting(let target, let from, _, let at, _, _) = phase, now - at >= Self.timeout else { return nil }
         phase = .idle
         return Outcome(target: target, from: from, carried: false, growth: nil)
     }
 
-    /// Called off (the viewer moved, or lost its stream): nothing is judged.
+    /// Called off (the viewer moved, or has nothing to copy): nothing is judged.
     mutating func cancel() { phase = .idle }
 }

@@ -48,10 +48,24 @@ import Testing
         let block = RTCPReportBlock(
             ssrc: 5, fractionLost: 64, cumulativeLost: 3, extendedHighestSequence: 10, jitter: 900,
             lastSenderReport: UInt32(truncatingIfNeeded: ntp >> 16), delaySinceLastSenderReport: 65_536 / 50)
-        s.receive(block, now: .milliseconds(1_560))
+        let sample = s.receive(block, now: .milliseconds(1_560))
         let rtt = try #require(s.roundTripTime)
         #expect(abs(rtt - 40) < 0.1, "RTT \(rtt) ms")
+        #expect(sample == rtt, "a fresh sample")
         #expect(s.fractionLost == 0.25)
         #expect(s.jitterMilliseconds == 10)
+        // A second report echoing the same SR measures nothing new; nor does one whose delay
+        // since it (forged) makes the round trip negative.
+        var again = block
+        again.delaySinceLastSenderReport = 65_536 / 10
+        #expect(s.receive(again, now: .milliseconds(2_000)) == nil)
+        let nextReport = s.senderReport(ssrc: 5, ntp: ntp + (1 << 32), now: .milliseconds(2_500))
+        let next = try #require(nextReport)
+        var forged = block
+        forged.lastSenderReport = UInt32(truncatingIfNeeded: next.ntpTimestamp >> 16)
+        forged.delaySinceLastSenderReport = 65_536
+        #expect(s.receive(forged, now: .milliseconds(2_600)) == nil)
+        forged.delaySinceLastSenderReport = 65_536 / 20
+        #expect(s.receive(forged, now: .milliseconds(2_600)).map { abs($0 - 50) < 0.1 } == true)
     }
 }

@@ -35,13 +35,17 @@ import Testing
         var total = 0
         for tick in 1...9 {
             let due = probe.due(now: t0 + .milliseconds(Double(tick) * 20))
-            #expect(due != nil)
-            total += due ?? 0
-            probe.sent(due ?? 0)
+            #expect(due?.last == false)
+            total += due?.bytes ?? 0
+            probe.sent(due?.bytes ?? 0)
         }
         #expect(total == 400_000 * 180 / 1_000 / 8, "the rate over 180 ms")
-        #expect(probe.due(now: t0 + .milliseconds(200)) == nil, "over: the report goes")
-        probe.reported(0xABCD_0000, now: t0 + .milliseconds(200))
+        // The last tick is late: what is left of the 200 ms, no more, and the report goes behind it.
+        let last = probe.due(now: t0 + .milliseconds(230))
+        #expect(last?.bytes == 400_000 * 20 / 1_000 / 8 && last?.last == true)
+        probe.sent(last?.bytes ?? 0)
+        probe.reported(0xABCD_0000, now: t0 + .milliseconds(230))
+        #expect(probe.due(now: t0 + .milliseconds(250)) == nil)
         #expect(probe.echo(lastSenderReport: 0x1234_0000, roundTrip: 500, fractionLost: 0) == nil, "an older report's echo")
         #expect(probe.holdsReports)
         let outcome = probe.echo(lastSenderReport: 0xABCD_0000, roundTrip: 75, fractionLost: 0.02)
@@ -50,13 +54,24 @@ import Testing
 
         var late = RoundTripProbe()
         late.start(target: .medium, from: .low, rate: 10_000_000, baseline: 20, now: t0)
-        #expect(late.due(now: t0 + .milliseconds(190)) == RoundTripProbe.maximumBytesPerTick)
+        #expect(late.due(now: t0 + .milliseconds(190))?.bytes == RoundTripProbe.maximumBytesPerTick)
+    }
+
+    /// Copies short of three quarters of what the rate called for (nothing cached to copy) say
+    /// nothing about the path: not carried, however small the growth.
+    @Test(arguments: [(7_400, false), (7_500, true)]) func aProbeThatSentTooLittleIsNotCarried(sent: Int, carried: Bool) {
+        var probe = RoundTripProbe()
+        probe.start(target: .medium, from: .low, rate: 400_000, baseline: 20, now: .zero)  // 10,000 bytes in 200 ms
+        probe.sent(sent)
+        probe.reported(7, now: .milliseconds(200))
+        #expect(probe.echo(lastSenderReport: 7, roundTrip: 21, fractionLost: 0)?.carried == carried)
     }
 
     @Test(arguments: [(81.0, 0.0, false), (79.0, 0.2, false), (79.0, 0.05, true)])
     func growthOverTheAllowanceOrLossFails(roundTrip: Double, lost: Double, carried: Bool) {
         var probe = RoundTripProbe()
         probe.start(target: .source, from: .medium, rate: 500_000, baseline: 20, now: .zero)
+        probe.sent(12_500)
         probe.reported(7, now: .milliseconds(200))
         #expect(probe.echo(lastSenderReport: 7, roundTrip: roundTrip, fractionLost: lost)?.carried == carried)
     }
