@@ -61,11 +61,13 @@ final class ImpairedPath {
     static let lossy = ["--delay", "30", "--jitter", "10", "--loss", "2"]
 
     /// Forwarded (`source`) at 30 ms ± 10 ms and 2% loss: playing throughout, NACK repairs most
-    /// losses, glass-to-glass p95 under 200 ms. Issue 5 asked for 150 ms, met with 123 ms on
-    /// 2026-11-25; on 2026-12-04 this machine gave 148–151 ms with the relay of 918b0eb and
-    /// 153–162 ms with b605902's (three runs each, alone, idle), and a CI rehearsal 154 ms — over
-    /// the target with both, not understood (docs/benchmarks.md). The bound is the transcoded
-    /// rendition's until it is.
+    /// losses, glass-to-glass p95 under 200 ms. Issue 5's target is 150 ms (123 ms on
+    /// 2026-11-25). It rose to 143–162 ms when b605902 took away the 250 ms floor on how often a
+    /// viewer without transport-wide feedback is answered again (found by bisection on
+    /// 2026-12-04; the 2026-11-25 relay gave 118–129 ms that day). With the floor back, 9 runs of
+    /// 10 gave 115–146 ms and one 182 ms (a resend lost waits for the floor); so one run's p95 is
+    /// asserted at the transcoded rendition's bound, and the target is measured over runs
+    /// (docs/benchmarks.md).
     @Test func forwardedVideoKeepsPlayingAndLatencyStaysInBudget() async throws {
         try await Self.run(quality: "source", network: Self.lossy) { r in
         print("weak network, source, 30±10 ms, 2% loss: \(r.line); relay: \(String(describing: r.viewer))")
