@@ -63,18 +63,7 @@ extension RelayState {
     ) -> OutgoingDatagram? {
         guard let slot = s.slots[kind] else { return nil }
         let (cache, captureID) = source
-        // A viewer without transport-wide feedback has no measure of its queue: its round trip is
-        // its receiver reports', read once a second or so, and while its path is congested the
-        // real one is that plus the queue (500 ms behind a netsim's full queue, against the 40 ms
-        // its reports said). At that figure the relay resent each packet aiortc asked for again
-        // every 40 ms into the full queue, spent the viewer's budget, and had none left for the
-        // answers once the queue drained. On a path with room it cost latency the same way:
-        // aiortc asks again for every packet it still lacks at each new gap, and answers again
-        // every round trip spent the budget on copies of packets already on their way — without
-        // this floor the weak-network test's glass-to-glass p95 was 143–162 ms, with it 115–131
-        // (a bisection, docs/benchmarks.md).
-        let measured = slot.stats.roundTripTime ?? 100
-        let interval = MediaTime.milliseconds(s.sendHistory == nil ? max(measured, Self.resendIntervalWithoutFeedback) : max(measured, 20))
+        let interval = MediaTime(microseconds: Int64(max(slot.stats.roundTripTime ?? 100, 20) * 1_000))
         // Of the stream it gets now, or (lost while it moved) of the one before — that only for a
         // subscriber without transport-wide feedback: a browser (they all negotiate it) drops what
         // came before the new stream's key frame and stops asking once that is in, and resending
@@ -131,10 +120,6 @@ extension RelayState {
         if deferred { s.peer.stats.retransmittedAgain += 1 }
         return o
     }
-
-    /// The least time between two answers to one packet for a viewer without transport-wide
-    /// feedback, whatever round trip its reports show (ms).
-    static let resendIntervalWithoutFeedback = 250.0
 
     /// Queues a further answer; when 128 already wait it is not (the packet was counted as
     /// skipped already).

@@ -61,13 +61,11 @@ final class ImpairedPath {
     static let lossy = ["--delay", "30", "--jitter", "10", "--loss", "2"]
 
     /// Forwarded (`source`) at 30 ms ± 10 ms and 2% loss: playing throughout, NACK repairs most
-    /// losses, glass-to-glass p95 under 200 ms. Issue 5's target is 150 ms (123 ms on
-    /// 2026-11-25). It rose to 143–162 ms when b605902 took away the 250 ms floor on how often a
-    /// viewer without transport-wide feedback is answered again (found by bisection on
-    /// 2026-12-04; the 2026-11-25 relay gave 118–129 ms that day). With the floor back, 9 runs of
-    /// 10 gave 115–146 ms and one 182 ms (a resend lost waits for the floor); so one run's p95 is
-    /// asserted at the transcoded rendition's bound, and the target is measured over runs
-    /// (docs/benchmarks.md).
+    /// losses, glass-to-glass p95 under 200 ms. Issue 5 asked for 150 ms, met with 123 ms on
+    /// 2026-11-25; since b605902 (no 250 ms floor on answering a viewer without transport-wide
+    /// feedback again) it is 143–162 ms — found by bisection. With the floor it was 115–146 ms in 9
+    /// runs of 10, but the 300 kbit/s test below then missed its first frame in CI twice, so the
+    /// floor is out and the bound is the transcoded rendition's (docs/benchmarks.md).
     @Test func forwardedVideoKeepsPlayingAndLatencyStaysInBudget() async throws {
         try await Self.run(quality: "source", network: Self.lossy) { r in
         print("weak network, source, 30±10 ms, 2% loss: \(r.line); relay: \(String(describing: r.viewer))")

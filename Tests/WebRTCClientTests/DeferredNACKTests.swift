@@ -44,9 +44,8 @@ import WebRTCClient
         let scene = try Scene(transportWideCC: transportWideCC)
         let t = scene.setup.now
         #expect(try scene.nack(at: t + .milliseconds(1)) == [scene.lost], "the first answer (lost on the way, say)")
-        // The round trip: 100 ms before one is measured, and for a viewer without transport-wide
-        // feedback no less than 250 ms.
-        let roundTrip = transportWideCC ? 100.0 : RelayState.resendIntervalWithoutFeedback
+        // The round trip: 100 ms before one is measured.
+        let roundTrip = 100.0
         #expect(try scene.nack(at: t + .milliseconds(40)).isEmpty, "asked again within the round trip")
         #expect(scene.tick(at: t + .milliseconds(roundTrip - 10)).isEmpty, "not due yet")
         // Due a round trip after the first answer, then two round trips on, then four: three in all.
@@ -77,7 +76,7 @@ import WebRTCClient
                 try scene.setup.publisher.frame(1, key: false), from: scene.setup.publisher.peer.address, now: t + .milliseconds(50))
         }
         let skipped = scene.setup.world.relay.snapshot().totals.retransmissionsSkipped
-        #expect(scene.tick(at: t + .milliseconds(RelayState.resendIntervalWithoutFeedback + 20)).isEmpty)
+        #expect(scene.tick(at: t + .milliseconds(120)).isEmpty)
         #expect(scene.setup.world.relay.snapshot().totals.retransmissionsSkipped == skipped + 1)
         #expect(scene.setup.world.relay.snapshot().totals.retransmittedAgain == 0)
     }
