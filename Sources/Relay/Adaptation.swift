@@ -293,7 +293,7 @@ struct QualityController {
         guard delayBased, let next = nextUp, let estimate else { return nil }
         let calm = max(lastCongestion ?? .zero, lastSwitch ?? .zero, started ?? now)
         guard now - calm >= Self.probeCalm else { return nil }
-        let target = Self.needs(next, sourceBitrate: sourceBitrate, measured: measured) * Self.upMargin
+        let target = Self.measuredProbeTarget(next, sourceBitrate: sourceBitrate, measured: measured)
         return estimate < target ? target : nil
     }
 

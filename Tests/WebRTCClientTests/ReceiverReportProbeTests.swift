@@ -135,11 +135,9 @@ import WebRTCClient
         let relay = scene.setup.world.relay
         _ = try #require(try scene.calmUntilAProbe(limit: 15))
         let probeReport = try #require(scene.reports.last)
-        let older = try #require(scene.reports.dropLast().last)
         scene.reports.removeLast()  // the viewer never got it
         for _ in 0..<4 {
             try scene.report(rtt: 20)
-            #expect(scene.reports.last?.ntpMiddle == older.ntpMiddle || scene.reports.last?.at ?? .zero > probeReport.at)
             try scene.second()
         }
         #expect(relay.snapshot().viewers == [.low: 1])
