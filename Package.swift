@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Relay", targets: ["Relay"]),
         .library(name: "Chat", targets: ["Chat"]),
         .library(name: "Signaling", targets: ["Signaling"]),
+        .library(name: "PostgresStores", targets: ["PostgresStores"]),
         .library(name: "ShowroomServer", targets: ["ShowroomServer"]),
     ],
     dependencies: [
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.2.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.1.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
         .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -67,12 +70,24 @@ let package = Package(
         // shopper profiles, recommendations, live hints, conversion attribution and outgoing
         // webhooks; I/O-free types and their SQLite store (docs/assist.md).
         .target(name: "Assist", dependencies: ["ShowroomCore", "COpenSSL", .product(name: "GRDB", package: "GRDB.swift")]),
+        // PostgresStores: the chat, desk, assist and catalog stores on PostgreSQL (postgres-nio), for
+        // several nodes sharing one database (docs/cluster.md); SQLite stays the embedded default.
+        .target(
+            name: "PostgresStores",
+            dependencies: [
+                "Chat", "Desk", "Assist",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Signaling: the /ws protocol's messages and the per-room hub (presence, chat fan-out, resume).
         .target(name: "Signaling", dependencies: ["ShowroomCore", "Chat"]),
         .target(
             name: "ShowroomServer",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk", "Assist", "COpenSSL",
+                "MediaWire", "MediaCrypto", "MediaPipeline", "Relay", "Chat", "Signaling", "Desk", "Assist", "PostgresStores", "COpenSSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -103,6 +118,9 @@ let package = Package(
         .testTarget(name: "MediaCodecsTests", dependencies: ["MediaCodecs", "MediaWire", "ShowroomTestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "Signaling", "ShowroomCore"]),
         .testTarget(name: "AssistTests", dependencies: ["Assist", "ShowroomTestSupport"]),
+        // One suite for every store protocol, run against SQLite and against a throw-away PostgreSQL.
+        .testTarget(
+            name: "StoreConformanceTests", dependencies: ["Chat", "Desk", "Assist", "PostgresStores", "ShowroomTestSupport"]),
         .testTarget(name: "DeskTests", dependencies: ["Desk", "DeskSimulation", "ShowroomTestSupport"]),
         // A seeded discrete-event model of a department's queue: the reference the desk's wait
         // estimate and staffing are checked against (DeskTests, DeskBenchmark).

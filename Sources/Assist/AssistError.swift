@@ -15,6 +15,7 @@ import ShowroomCore
 /// | `not_found` | no such product, script, flow, rule, token, … | 404 |
 /// | `conflict` | contradicts the current state (a duplicate short code) | 409 |
 /// | `rate_limited` | faster than the caller's documented rate | 429 |
+/// | `storage` | the store failed (a disk error, the database unreachable): nothing was changed | 503 |
 public struct AssistError: CodedError {
     public static let domain = "assist"
 
@@ -31,6 +32,8 @@ public struct AssistError: CodedError {
         case conflict
         /// Faster than the caller's documented rate.
         case rateLimited = "rate_limited"
+        /// The store failed (disk, database); nothing was changed. Worth a retry later.
+        case storage
     }
 
     public let code: Code

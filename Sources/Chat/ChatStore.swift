@@ -35,6 +35,17 @@ public protocol ChatStore: Sendable {
     func prune(sentBefore: Date?, keepPerRoom: Int?) throws(ChatError) -> Int
 }
 
+/// What a store refuses in ids and names (room, client id, sender, role, participant): the NUL
+/// character. PostgreSQL's text cannot hold it, and SQLite's bindings cut a string at it (so
+/// `a\u{0}b` would be stored as `a`, and two client ids would become one). Message bodies are
+/// JSON, where it is escaped, and are not concerned.
+public enum StorableName {
+    /// `invalid_content` if any of `names` holds a NUL.
+    public static func check(_ names: String...) throws(ChatError) {
+        if names.contains(where: { $0.utf8.contains(0) }) { throw ChatError(.invalidContent, "a NUL character cannot be stored in an id or name") }
+    }
+}
+
 extension ChatStore {
     public func messages(room: String, after: Int64, limit: Int) throws(ChatError) -> [StoredMessage] {
         try messages(room: room, after: after, limit: limit, maxBytes: .max)

@@ -75,6 +75,7 @@ public final class SQLiteChatStore: ChatStore {
     public func append(
         room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at date: Date
     ) throws(ChatError) -> (message: StoredMessage, duplicate: Bool) {
+        try StorableName.check(room, clientID, sender, senderRole)
         let body = try run("encoding") { try content.json() }
         return try run("append") {
             try pool.write { db -> (StoredMessage, Bool) in
@@ -146,7 +147,8 @@ public final class SQLiteChatStore: ChatStore {
     }
 
     public func markRead(room: String, participant: String, seq: Int64) throws(ChatError) -> Int64 {
-        try run("read receipt") {
+        try StorableName.check(room, participant)
+        return try run("read receipt") {
             try pool.write { db in
                 try db.execute(
                     sql: """

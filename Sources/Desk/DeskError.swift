@@ -15,6 +15,7 @@ import ShowroomCore
 /// | `not_found` | no such consultation, agent, entry, … | 404 |
 /// | `conflict` | the request contradicts the current state (a move ``ConsultationStatus`` forbids, a duplicate id) | 409 |
 /// | `not_allowed` | the caller may not do this (role, ownership) | 403 |
+/// | `storage` | the store failed (a disk error, the database unreachable): nothing was changed | 503 |
 public struct DeskError: CodedError {
     public static let domain = "desk"
 
@@ -31,6 +32,8 @@ public struct DeskError: CodedError {
         case conflict
         /// The caller may not do this.
         case notAllowed = "not_allowed"
+        /// The store failed (disk, database); nothing was changed. Worth a retry later.
+        case storage
     }
 
     public let code: Code

@@ -1,6 +1,7 @@
 import Chat
 import Foundation
 import Logging
+import PostgresStores
 import Relay
 import ShowroomCore
 import Signaling
@@ -44,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     /// a TURN server (coturn with `use-auth-secret`) whose time-limited credentials the server
     /// hands to clients (docs/reachability.md). Nil: no TURN, clients get no ICE servers.
     public var turn: TURNCredentials?
+    /// `--database` or `SHOWROOM_DATABASE_URL`: a `postgres://` URL (``PostgresStores/PostgresLocation``)
+    /// that every store uses instead of the data directory's SQLite files, so that several nodes
+    /// share one desk and one chat (docs/cluster.md). Nil: SQLite (the embedded default).
+    public var databaseURL: String?
 
     public init() {}
 
@@ -73,6 +78,9 @@ public struct ServerConfiguration: Sendable {
             throw ServerError(.invalidConfiguration, "retention messages \(n) is not ≥ 1")
         }
         if let problem = relay.announceProblem { throw ServerError(.invalidConfiguration, problem) }
+        if let databaseURL {
+            do { _ = try PostgresLocation(url: databaseURL) } catch { throw ServerError(.invalidConfiguration, "--database: \(error.description)") }
+        }
     }
 
     /// Creates the data directory (mode 0700) if it does not exist and returns its absolute path.

@@ -133,32 +133,24 @@ public enum ShowroomServer {
                 "retentionDays": .string(configuration.chatRetention.days.map(String.init) ?? "none"),
                 "retentionMessages": .string(configuration.chatRetention.messagesPerRoom.map(String.init) ?? "none"),
             ])
-        // The chat of every room: one SQLite file in the data directory.
-        let store: SQLiteChatStore
-        do {
-            store = try SQLiteChatStore(
-                path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("chat.sqlite").path,
-                durableAgainstPowerLoss: configuration.durableChat)
-        } catch {
-            throw ServerError(.storage, error.description)
-        }
+        // Every store: SQLite files in the data directory, or the shared PostgreSQL database.
+        let stores = try StoreLocation.open(configuration, dataDirectory: dataDirectory, logger: logger)
+        // The chat of every room.
+        let store: any ChatStore
+        do { store = try stores.chatStore() } catch { throw ServerError(.storage, error.description) }
         let hub = RoomHub(store: store, limits: configuration.signaling)
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
-        // The desk (consultations, bot, queue, routing): its own SQLite file beside the chat's.
+        // The desk (consultations, bot, queue, routing).
         let desk = try auth.map { auth throws(ServerError) in
-            try DeskService.open(
-                dataDirectory: dataDirectory, durable: configuration.durableChat, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
+            try DeskService.open(stores: stores, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
         }
-        // Agent assist (catalog, profiles, recommendations, scripts, hints, conversions, webhooks):
-        // its own SQLite files beside the desk's.
+        // Agent assist (catalog, profiles, recommendations, scripts, hints, conversions, webhooks).
         let assist = try desk.map { desk throws(ServerError) in
             let secret: [UInt8]
             do { secret = try TokenAuthority.loadSecret(dataDirectory: dataDirectory) } catch {
                 throw ServerError(.invalidConfiguration, "assist: the server's secret: \(error)")
             }
-            return try AssistService.open(
-                dataDirectory: dataDirectory, secret: secret, durable: configuration.durableChat, demo: configuration.demo, desk: desk, hub: hub,
-                logger: logger)
+            return try AssistService.open(stores: stores, secret: secret, demo: configuration.demo, desk: desk, hub: hub, logger: logger)
         }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
@@ -186,7 +178,8 @@ public enum ShowroomServer {
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "showroom"),
             services: [
-                ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger)
+                ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger),
+                SharedChatFeed(hub: hub),
             ] + (desk.map { [DeskLifecycle(desk: $0)] } ?? []) + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)

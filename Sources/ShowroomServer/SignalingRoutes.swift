@@ -290,6 +290,22 @@ struct ChatRetention: Service {
     }
 }
 
+/// With a database other nodes share: delivers their chat messages to this node's rooms
+/// (``RoomHub/followSharedStore()``) until shutdown. Nothing to do with SQLite.
+struct SharedChatFeed: Service {
+    let hub: RoomHub
+
+    func run() async throws {
+        guard hub.store is any SharedChatStore else {
+            try await gracefulShutdown()
+            return
+        }
+        await cancelWhenGracefulShutdown { await hub.followSharedStore() }
+        // A service that returns ends the server: wait for the shutdown that ended the feed.
+        try? await gracefulShutdown()
+    }
+}
+
 /// Hands the connection's session to the short task that handles one message. The session is not
 /// `Sendable` (its state is unguarded): it is safe here because the reader awaits that task before
 /// it touches the session again, so one task at a time ever uses it.

@@ -1,5 +1,6 @@
 import Chat
 import Foundation
+import Synchronization
 
 /// One room of one node: its members, its publications and its chat. Rooms are independent —
 /// each its own actor, its store calls on ``StoreThreads`` — so a slow room never holds up
@@ -15,6 +16,11 @@ import Foundation
 ///   (its ``Outbox`` below a page); live chat messages are not queued for it meanwhile (they are
 ///   stored and come with the backlog). The page that reaches the room's last seq switches it to
 ///   live — inside the gate, so no send can fall between.
+/// - **Other nodes' messages, in order** (a store several nodes share, ``SharedChatStore``): the
+///   room delivers seqs strictly in order. A signal that the store holds more (``signal(upTo:)``)
+///   reads what this room has not delivered from the store, in its turn; an append whose seq is
+///   not the next one delivers the gap before it; a join into a room with members delivers what
+///   came meanwhile first.
 actor ChatRoom {
     struct Member {
         var participant: Participant
@@ -34,9 +40,12 @@ actor ChatRoom {
     private var members: [String: Member] = [:]
     /// Media session → the participant publishing it.
     private var publishers: [String: String] = [:]
-    /// The room's last seq as the store has it (read at each join, moved by each append: this
-    /// actor is the room's only writer).
+    /// The highest seq delivered to the room's live members: read from the store at a join into
+    /// an empty room, moved by each append and by each delivery of what other nodes stored.
     private var lastSeq: Int64 = 0
+    /// Other nodes' appends told and not yet delivered: the highest seq told (`Int64.max`: read
+    /// what the store holds), and whether a delivery task is on its way (one at a time).
+    private nonisolated let told = Mutex<(target: Int64?, delivering: Bool)>((nil, false))
     /// Backlog pages read at most this many messages (and ``SignalingLimits/pageBytes``).
     static let pageMessages = 500
 
@@ -91,7 +100,11 @@ actor ChatRoom {
             let (last, first, receipts) = try await stored { () throws(ChatError) in
                 (try store.lastSeq(room: name), try store.firstSeq(room: name), try store.readReceipts(room: name, limit: receiptLimit))
             }
-            lastSeq = last
+            if members.isEmpty {
+                lastSeq = last
+            } else if last > lastSeq {
+                try await deliverStored(upTo: last)  // other nodes' messages the members have not had yet
+            }
             let joined = ServerMessage.joined(
                 room: name, participants: members.values.map(\.participant) + [participant], firstSeq: first, lastSeq: last,
                 readReceipts: receipts, publishers: publishers, ref: ref)
@@ -191,13 +204,77 @@ actor ChatRoom {
                 counters.add(counters.duplicates)
             } else {
                 counters.add(counters.stored)
-                lastSeq = max(lastSeq, result.message.seq)
-                broadcast(.message(result.message), except: nil)
+                let seq = result.message.seq
+                if seq == lastSeq + 1 || members.isEmpty {
+                    lastSeq = max(lastSeq, seq)
+                    broadcast(.message(result.message), except: nil)
+                } else if seq > lastSeq {
+                    // Other nodes stored messages since: those first, then this one, from the store.
+                    do throws(SignalingError) { try await deliverStored(upTo: seq) } catch { signal(upTo: seq) }
+                }
                 observer?(result.message)
             }
             return result
         }
     }
+
+    /// Delivers to the live members, in order, what the store holds after ``lastSeq`` up to
+    /// `target` (`Int64.max`: all it holds): messages other nodes stored. In the room's turn. A
+    /// room without members delivers nothing (a join reads the room afresh).
+    private func deliverStored(upTo target: Int64) async throws(SignalingError) {
+        guard target > lastSeq, !members.isEmpty else { return }
+        let (store, name, pageBytes) = (self.store, self.name, limits.pageBytes)
+        while lastSeq < target {
+            let after = lastSeq
+            let page = try await stored { () throws(ChatError) in
+                try store.messages(room: name, after: after, limit: Self.pageMessages, maxBytes: pageBytes)
+            }
+            for m in page where m.seq <= target {
+                lastSeq = m.seq
+                broadcast(.message(m), except: nil)
+            }
+            if page.isEmpty || page.last.map({ $0.seq >= target }) == true { break }
+        }
+        // Seqs that retention deleted meanwhile are passed over.
+        if target != .max { lastSeq = max(lastSeq, target) }
+    }
+
+    /// Another node stored messages up to `seq` (`Int64.max`: maybe, read the store): they reach
+    /// the members in order, after whatever is in the room's turn now. Never waits; repeated
+    /// signals while a delivery is on its way merge into it.
+    nonisolated func signal(upTo seq: Int64) {
+        let start = told.withLock { t -> Bool in
+            t.target = max(t.target ?? 0, seq)
+            if t.delivering { return false }
+            t.delivering = true
+            return true
+        }
+        if start { Task { await self.deliverTold() } }
+    }
+
+    private func deliverTold() async {
+        while true {
+            let target: Int64? = told.withLock { t in
+                let target = t.target
+                t.target = nil
+                if target == nil { t.delivering = false }
+                return target
+            }
+            guard let target else { return }
+            do {
+                try await inTurn { () async throws(SignalingError) in try await deliverStored(upTo: target) }
+            } catch {
+                // The store failed or the room is saturated: again shortly, while it has members
+                // (a room without them reads afresh at its next join).
+                guard !members.isEmpty else { continue }
+                told.withLock { t in t.target = max(t.target ?? 0, target) }
+                try? await Task.sleep(for: Self.retryTold)
+            }
+        }
+    }
+
+    /// How soon a delivery of other nodes' messages that failed is tried again.
+    static let retryTold = Duration.milliseconds(250)
 
     /// Records a read receipt (never past the room's last message) and tells the room.
     func read(from p: Participant, seq: Int64) async throws(SignalingError) {

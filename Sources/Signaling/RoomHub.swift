@@ -125,6 +125,21 @@ public final class RoomHub: Sendable {
         }
     }
 
+    /// With a store other nodes write too (``SharedChatStore``): tells this node's open rooms of
+    /// every append, so that their members get other nodes' messages — read from the store, in seq
+    /// order (see ``ChatRoom``); after an interruption of the feed every open room reads what it
+    /// missed. Runs until its task is cancelled; returns at once for a store of this node alone.
+    /// Rooms not open on this node are not touched (a join reads the store).
+    public func followSharedStore() async {
+        guard let shared = store as? any SharedChatStore else { return }
+        for await signal in shared.signals() {
+            switch signal {
+            case .appended(let room, let seq): rooms.withLock { $0[room]?.room }?.signal(upTo: seq)
+            case .resumed: for room in rooms.withLock({ $0.values.map(\.room) }) { room.signal(upTo: .max) }
+            }
+        }
+    }
+
     /// Takes one chat send from `identity`'s shared rate; false (and counted) when it is over.
     public func maySend(_ identity: String, now: ContinuousClock.Instant) -> Bool {
         if sendRate.take(identity, now: now) { return true }

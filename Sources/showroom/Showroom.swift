@@ -73,6 +73,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a TURN credential handed to a client works (60–604800); a call through TURN cannot outlast it.")
     var turnTtl = 86_400
 
+    @Option(help: "A PostgreSQL database every store uses instead of the data directory's SQLite files, so that several nodes share one chat and one desk: postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full]. SHOWROOM_DATABASE_URL is read when this is absent — prefer it, command lines are visible to every user of the machine (docs/cluster.md).")
+    var database: String?
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -104,6 +107,7 @@ struct Serve: AsyncParsableCommand {
         config.durableChat = durable
         config.retentionDays = retentionDays
         config.retentionMessagesPerRoom = retentionMessages
+        config.databaseURL = database ?? ProcessInfo.processInfo.environment["SHOWROOM_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = turnSecret ?? ProcessInfo.processInfo.environment["SHOWROOM_TURN_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         switch (turnUrl.isEmpty, secret) {
         case (true, nil): break

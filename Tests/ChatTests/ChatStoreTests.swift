@@ -10,95 +10,9 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
     return (try SQLiteChatStore(path: dir + "/chat.sqlite"), dir)
 }
 
+/// What is particular to the SQLite chat store (its file's migrations, its durability setting);
+/// what every store promises is in StoreConformanceTests.
 @Suite struct ChatStoreTests {
-    @Test func seqIsPerRoomAndGapless() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for i in 1...5 {
-            let r = try store.append(room: "a", clientID: "m\(i)", sender: "ann", senderRole: "agent", content: .text("hi \(i)"), at: Date())
-            #expect(r.message.seq == Int64(i) && !r.duplicate)
-        }
-        #expect(try store.append(room: "b", clientID: "m1", sender: "ann", senderRole: "agent", content: .text("x"), at: Date()).message.seq == 1)
-        #expect(try store.lastSeq(room: "a") == 5)
-        #expect(try store.lastSeq(room: "empty") == 0)
-    }
-
-    @Test func aRetriedSendIsStoredOnceAndAnsweredWithTheOriginalSeq() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let first = try store.append(room: "a", clientID: "c-1", sender: "sam", senderRole: "shopper", content: .text("hello"), at: Date())
-        _ = try store.append(room: "a", clientID: "c-2", sender: "sam", senderRole: "shopper", content: .text("again"), at: Date())
-        let retry = try store.append(room: "a", clientID: "c-1", sender: "sam", senderRole: "shopper", content: .text("hello"), at: Date())
-        #expect(retry.duplicate && retry.message.seq == first.message.seq && retry.message.content == .text("hello"))
-        // The same client id from another sender is another message.
-        #expect(!(try store.append(room: "a", clientID: "c-1", sender: "ann", senderRole: "agent", content: .text("hi"), at: Date()).duplicate))
-        #expect(try store.lastSeq(room: "a") == 3)
-    }
-
-    @Test func everyKindRoundTripsThroughTheFile() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let expiry = CouponExpiry(Date(timeIntervalSince1970: 1_798_761_599))
-        let contents: [ChatContent] = [
-            .text("Does it come in blue?"),
-            .image(url: "https://shop.example/a.jpg", width: 640, height: 480, alt: "the blue one"),
-            .video(url: "https://shop.example/fit.mp4", poster: "https://shop.example/fit.jpg", duration: 14.5, width: 720, height: 1280),
-            .video(url: "https://shop.example/colour.webm", poster: nil, duration: 9, width: 640, height: 360),
-            .product(sku: "SOFA-3", title: "Three-seat sofa", price: "1299.00", currency: "EUR", imageURL: "https://shop.example/s.jpg", link: "https://shop.example/p/sofa-3"),
-            .coupon(code: "BLUE10", discount: "10%", expires: expiry),
-            .coupon(code: "DAY", discount: "5.00 EUR", expires: CouponExpiry(text: "2027-01-31")),
-            .coupon(code: "HALF", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59.500Z")),
-            .coupon(code: "NANO", discount: "10%", expires: CouponExpiry(text: "2026-12-31T23:59:59.123456789+02:00")),
-            .system("Ann joined"),
-        ]
-        for (i, c) in contents.enumerated() {
-            _ = try store.append(room: "r", clientID: "\(i)", sender: "ann", senderRole: "agent", content: c, at: Date())
-        }
-        // A second store on the same file (a restart) reads back the same.
-        let reopened = try SQLiteChatStore(path: store.path)
-        let back = try reopened.messages(room: "r", after: 0, limit: 10).map(\.content)
-        #expect(back == contents)
-        // The expiries come back as sent, so they name the same instant, fractions included.
-        let instants = back.compactMap { if case .coupon(_, _, let e) = $0 { e.date } else { nil } }
-        #expect(instants.map(\.timeIntervalSince1970) == [1_798_761_599, 1_801_353_600, 1_798_761_599.5, 1_798_754_399.123456789])
-    }
-
-    /// Pages hold at most `maxBytes` of messages (always one), both ways.
-    @Test func pagesAreBoundedByBytes() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let big = String(repeating: "x", count: 10_000)
-        for i in 1...20 { _ = try store.append(room: "r", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text(big), at: Date()) }
-        let forward = try store.messages(room: "r", after: 0, limit: 200, maxBytes: 35_000)
-        #expect(forward.map(\.seq) == [1, 2, 3])
-        let back = try store.messages(room: "r", before: 21, limit: 200, maxBytes: 35_000)
-        #expect(back.map(\.seq) == [18, 19, 20])
-        #expect(try store.messages(room: "r", after: 5, limit: 200, maxBytes: 1).map(\.seq) == [6])
-        #expect(forward.allSatisfy { $0.storedSize > 10_000 && $0.storedSize < 10_500 })
-    }
-
-    /// Retention on a real file: by messages per room and by age; seqs never restart, even when
-    /// every message of a room is gone, and paging and resuming see what is left.
-    @Test func retentionPrunesOldMessagesAndSeqsGoOn() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let now = Date()
-        for i in 1...20 { _ = try store.append(room: "busy", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text("\(i)"), at: now) }
-        for i in 1...3 {
-            _ = try store.append(room: "old", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text("\(i)"), at: now.addingTimeInterval(-10 * 86_400))
-        }
-        #expect(try RetentionPolicy().prune(store, now: now) == 0)
-        #expect(try RetentionPolicy(days: 7, messagesPerRoom: 5).prune(store, now: now) == 3 + 15)
-        #expect(try store.firstSeq(room: "busy") == 16 && store.lastSeq(room: "busy") == 20)
-        #expect(try store.messages(room: "busy", after: 3, limit: 100).map(\.seq) == [16, 17, 18, 19, 20])
-        #expect(try store.messages(room: "busy", before: 18, limit: 100).map(\.seq) == [16, 17])
-        #expect(try store.firstSeq(room: "old") == 0 && store.lastSeq(room: "old") == 3)
-        // After a reopen, the next message of the emptied room is 4, not 1.
-        let reopened = try SQLiteChatStore(path: store.path)
-        #expect(try reopened.append(room: "old", clientID: "4", sender: "s", senderRole: "shopper", content: .text("4"), at: now).message.seq == 4)
-        #expect(try reopened.append(room: "busy", clientID: "21", sender: "s", senderRole: "shopper", content: .text("21"), at: now).message.seq == 21)
-    }
-
     /// A database written before retention existed (schema v1: no room_seq table) is migrated and
     /// its rooms' seqs go on.
     @Test func aDatabaseFromBeforeRetentionKeepsItsSeqs() throws {
@@ -138,31 +52,6 @@ func temporaryStore() throws -> (SQLiteChatStore, String) {
         #expect(try durable.synchronousSetting() == 2)  // FULL
     }
 
-    @Test func readReceiptsAreLimitedToTheMostAdvanced() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for i in 1...10 { _ = try store.markRead(room: "r", participant: "p\(i)", seq: Int64(i)) }
-        #expect(try store.readReceipts(room: "r", limit: 3) == ["p10": 10, "p9": 9, "p8": 8])
-    }
-
-    @Test func pagingBothWays() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for i in 1...30 { _ = try store.append(room: "r", clientID: "\(i)", sender: "s", senderRole: "shopper", content: .text("\(i)"), at: Date()) }
-        #expect(try store.messages(room: "r", after: 25, limit: 100).map(\.seq) == [26, 27, 28, 29, 30])
-        #expect(try store.messages(room: "r", after: 0, limit: 3).map(\.seq) == [1, 2, 3])
-        #expect(try store.messages(room: "r", before: 11, limit: 4).map(\.seq) == [7, 8, 9, 10])
-        #expect(try store.messages(room: "r", before: 3, limit: 10).map(\.seq) == [1, 2])
-    }
-
-    @Test func readReceiptsNeverMoveBack() throws {
-        let (store, dir) = try temporaryStore()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(try store.markRead(room: "r", participant: "sam", seq: 5) == 5)
-        #expect(try store.markRead(room: "r", participant: "sam", seq: 3) == 5)
-        #expect(try store.markRead(room: "r", participant: "ann", seq: 2) == 2)
-        #expect(try store.readReceipts(room: "r") == ["sam": 5, "ann": 2])
-    }
 }
 
 @Suite struct ChatContentTests {

@@ -3,6 +3,11 @@ import GRDB
 
 /// The embedded assist store: one SQLite file (WAL, through GRDB), rows of JSON records with the
 /// columns queried beside them — the same shape as the desk's store.
+///
+/// A value kept as a column (an id, short code, department, consultation, agent, item,
+/// deduplication key, endpoint) with a NUL character is refused as `invalid_argument`, and looking
+/// one up or deleting it finds nothing (``StorableText``): SQLite's bindings would cut it at the
+/// NUL, and PostgreSQL's store cannot hold it. The records are JSON, where it is escaped.
 public final class SQLiteAssistStore: AssistStore {
     private let pool: DatabasePool
     public let path: String
@@ -40,7 +45,7 @@ public final class SQLiteAssistStore: AssistStore {
             }
             try migrator.migrate(pool)
         } catch {
-            throw AssistError(.invalidArgument, "opening \(path): \(error)")
+            throw AssistError(.storage, "opening \(path): \(error)")
         }
     }
 
@@ -56,7 +61,7 @@ public final class SQLiteAssistStore: AssistStore {
     private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try decoder.decode(type, from: Data(text.utf8)) }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {
-        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.invalidArgument, "assist store, \(what): \(error)") }
+        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.storage, "assist store, \(what): \(error)") }
     }
 
     private func records<T: Decodable>(_ type: T.Type, _ sql: String, _ arguments: StatementArguments = []) throws(AssistError) -> [T] {
@@ -70,6 +75,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func saveScript(_ script: Script) throws(AssistError) {
+        try StorableText.check(script.id, script.shortCode)
         try run("save script") {
             try pool.write { db in
                 if let other = try String.fetchOne(
@@ -85,6 +91,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func deleteScript(id: String) throws(AssistError) {
+        guard StorableText.isStorable(id) else { throw AssistError(.notFound, "no script \(id.debugDescription)") }
         try run("delete script") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM assist_script WHERE id = ?", arguments: [id])
@@ -98,6 +105,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func saveFlow(_ flow: GuidedFlow) throws(AssistError) {
+        try StorableText.check(flow.department)
         try run("save flow") {
             try pool.write { db in
                 try db.execute(
@@ -107,6 +115,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func deleteFlow(department: String) throws(AssistError) {
+        guard StorableText.isStorable(department) else { throw AssistError(.notFound, "no flow for \(department.debugDescription)") }
         try run("delete flow") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM assist_flow WHERE department = ?", arguments: [department])
@@ -116,6 +125,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func replaceScripts(_ scripts: [Script], flows: [GuidedFlow]) throws(AssistError) {
+        try StorableText.check(scripts.flatMap { [$0.id, $0.shortCode] } + flows.map(\.department))
         try run("replace scripts") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM assist_script; DELETE FROM assist_flow;")
@@ -131,10 +141,12 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func progress(consultation: String) throws(AssistError) -> FlowProgress? {
-        try records(FlowProgress.self, "SELECT record FROM assist_flow_progress WHERE consultation = ?", [consultation]).first
+        guard StorableText.isStorable(consultation) else { return nil }
+        return try records(FlowProgress.self, "SELECT record FROM assist_flow_progress WHERE consultation = ?", [consultation]).first
     }
 
     public func saveProgress(_ progress: FlowProgress) throws(AssistError) {
+        try StorableText.check(progress.consultation)
         try run("save progress") {
             try pool.write { db in
                 try db.execute(
@@ -151,6 +163,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func replaceHintRules(_ rules: [HintRule]) throws(AssistError) {
+        try StorableText.check(rules.map(\.id))
         try run("replace hint rules") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM assist_hint_rule")
@@ -165,6 +178,7 @@ public final class SQLiteAssistStore: AssistStore {
     // MARK: Conversions
 
     public func recordSend(_ token: TrackingToken) throws(AssistError) {
+        try StorableText.check(token.consultation, token.agent, token.item.compact)
         try run("record send") {
             try pool.write { db in
                 try db.execute(
@@ -182,7 +196,8 @@ public final class SQLiteAssistStore: AssistStore {
 
     @discardableResult
     public func recordConversion(_ event: ConversionEvent) throws(AssistError) -> Bool {
-        try run("record conversion") {
+        try StorableText.check(event.deduplicationKey, event.consultation)
+        return try run("record conversion") {
             try pool.write { db -> Bool in
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO assist_conversion (dedup, consultation, at, record) VALUES (?, ?, ?, ?)",
@@ -205,6 +220,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func saveWebhookEndpoint(_ endpoint: WebhookEndpoint) throws(AssistError) {
+        try StorableText.check(endpoint.id)
         try run("save webhook") {
             try pool.write { db in
                 try db.execute(
@@ -214,6 +230,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func deleteWebhookEndpoint(id: String) throws(AssistError) {
+        guard StorableText.isStorable(id) else { throw AssistError(.notFound, "no webhook \(id.debugDescription)") }
         try run("delete webhook") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM assist_webhook_endpoint WHERE id = ?", arguments: [id])
@@ -228,6 +245,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func saveDelivery(_ delivery: WebhookDelivery) throws(AssistError) {
+        try StorableText.check(delivery.id, delivery.endpoint)
         try run("save delivery") {
             try pool.write { db in
                 try db.execute(
@@ -238,6 +256,7 @@ public final class SQLiteAssistStore: AssistStore {
     }
 
     public func deleteDelivery(id: String) throws(AssistError) {
+        guard StorableText.isStorable(id) else { return }
         try run("delete delivery") {
             try pool.write { db in try db.execute(sql: "DELETE FROM assist_webhook_delivery WHERE id = ?", arguments: [id]) }
         }

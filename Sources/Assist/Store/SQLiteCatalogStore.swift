@@ -6,6 +6,10 @@ import GRDB
 ///
 /// An import is one transaction with one prepared statement: 100,000 products are written in
 /// well under a second (docs/benchmarks.md, "Assist").
+///
+/// A product or event with a NUL character in a text column is refused as `invalid_argument` and
+/// nothing is written; looking up a SKU or shopper with one finds nothing (``StorableText``):
+/// SQLite's bindings would cut the text at the NUL, and PostgreSQL's store cannot hold it.
 public final class SQLiteCatalogStore: CatalogStore {
     private let pool: DatabasePool
     public let path: String
@@ -36,12 +40,12 @@ public final class SQLiteCatalogStore: CatalogStore {
             }
             try migrator.migrate(pool)
         } catch {
-            throw AssistError(.invalidArgument, "opening \(path): \(error)")
+            throw AssistError(.storage, "opening \(path): \(error)")
         }
     }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {
-        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.invalidArgument, "catalog store, \(what): \(error)") }
+        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.storage, "catalog store, \(what): \(error)") }
     }
 
     private static let upsertSQL = """
@@ -100,6 +104,7 @@ public final class SQLiteCatalogStore: CatalogStore {
     }
 
     public func replaceCatalog(_ products: [Product]) throws(AssistError) {
+        for p in products { try StorableText.check(p) }
         try run("replace catalog") {
             try pool.write { db in
                 try db.execute(sql: "DELETE FROM product")
@@ -109,6 +114,7 @@ public final class SQLiteCatalogStore: CatalogStore {
     }
 
     public func upsert(_ products: [Product]) throws(AssistError) {
+        for p in products { try StorableText.check(p) }
         try run("upsert") {
             try pool.write { db in
                 let next = try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(position) + 1, 0) FROM product") ?? 0
@@ -118,6 +124,10 @@ public final class SQLiteCatalogStore: CatalogStore {
     }
 
     public func setStock(_ updates: [StockUpdate]) throws(AssistError) {
+        // No stored SKU holds a NUL: one with it is not found (and nothing changed).
+        if let u = updates.first(where: { !StorableText.isStorable($0.sku) }) {
+            throw AssistError(.notFound, "no product with sku \(u.sku.debugDescription)")
+        }
         try run("set stock") {
             try pool.write { db in
                 let statement = try db.makeStatement(sql: "UPDATE product SET stock = ? WHERE sku = ?")
@@ -151,6 +161,7 @@ public final class SQLiteCatalogStore: CatalogStore {
     }
 
     public func append(_ events: [ShopperEvent], retentionPerShopper: Int) throws(AssistError) {
+        for e in events { try StorableText.check(e) }
         try run("append events") {
             try pool.write { db in
                 let insert = try db.makeStatement(
@@ -207,7 +218,8 @@ public final class SQLiteCatalogStore: CatalogStore {
     }
 
     public func events(of shopper: String) throws(AssistError) -> [ShopperEvent] {
-        try run("read events") {
+        guard StorableText.isStorable(shopper) else { return [] }
+        return try run("read events") {
             try pool.read { db in
                 try Self.events(
                     db,

@@ -68,3 +68,25 @@ public struct ConsultationContext: Codable, Sendable, Equatable {
         self.locale = locale
     }
 }
+
+extension Consultation {
+    /// What a move to `status` does to the record, as every store applies it: the status, the
+    /// milestone times that go with it (queued the first time, resolved, ended), and the assignee
+    /// (set by `active` and `on_hold` when one is given, cleared by a move back to the queue or a
+    /// miss). Whether the move is allowed is ``ConsultationStatus/canMove(to:)``'s to say, first.
+    public mutating func apply(_ status: ConsultationStatus, assignee: String?, at: Date) {
+        self.status = status
+        switch status {
+        case .queued:
+            if times.queued == nil { times.queued = at }
+            self.assignee = nil
+        case .offered, .bot: break
+        case .active, .onHold:
+            if let assignee { self.assignee = assignee }
+        case .resolved: times.resolved = at
+        case .abandoned, .missed:
+            times.ended = at
+            if status == .missed { self.assignee = nil }
+        }
+    }
+}

@@ -40,3 +40,16 @@ public protocol DeskStore: Sendable {
     func agents() throws(DeskError) -> [AgentProfile]
     func deleteAgent(_ id: String) throws(DeskError)
 }
+
+extension DeskError {
+    /// `invalid_argument` if any of `values` — ids and names a store binds as columns — holds a NUL
+    /// character, which every desk store refuses: PostgreSQL's text cannot hold it, and SQLite's
+    /// bindings cut a string at it (`c1\u{0}x` would be `c1`: another consultation). Records are
+    /// JSON, where it is escaped. Lookups with one find nothing.
+    public static func refuseNUL(_ values: String?...) throws(DeskError) {
+        if values.contains(where: { $0.map(holdsNUL) == true }) { throw DeskError(.invalidArgument, "a NUL character cannot be stored in an id or name") }
+    }
+
+    /// Whether `value` holds a NUL character (a lookup by it finds nothing).
+    public static func holdsNUL(_ value: String) -> Bool { value.utf8.contains(0) }
+}

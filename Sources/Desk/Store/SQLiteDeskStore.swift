@@ -38,7 +38,7 @@ public final class SQLiteDeskStore: DeskStore {
             }
             try migrator.migrate(pool)
         } catch {
-            throw DeskError(.invalidArgument, "opening \(path): \(error)")
+            throw DeskError(.storage, "opening \(path): \(error)")
         }
     }
 
@@ -56,7 +56,7 @@ public final class SQLiteDeskStore: DeskStore {
     private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try decoder.decode(type, from: Data(text.utf8)) }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(DeskError) -> T {
-        do { return try body() } catch let e as DeskError { throw e } catch { throw DeskError(.invalidArgument, "desk store, \(what): \(error)") }
+        do { return try body() } catch let e as DeskError { throw e } catch { throw DeskError(.storage, "desk store, \(what): \(error)") }
     }
 
     private static func load(_ db: Database, _ id: String) throws -> Consultation? {
@@ -80,6 +80,7 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func create(_ consultation: Consultation) throws(DeskError) {
+        try DeskError.refuseNUL(consultation.id, consultation.shopper, consultation.room)
         try run("create") {
             try pool.write { db in
                 if try Self.load(db, consultation.id) != nil { throw DeskError(.conflict, "consultation \(consultation.id) exists") }
@@ -91,25 +92,13 @@ public final class SQLiteDeskStore: DeskStore {
 
     @discardableResult
     public func move(_ id: String, to status: ConsultationStatus, assignee: String?, at: Date, detail: String?) throws(DeskError) -> Consultation {
-        try run("move") {
+        try DeskError.refuseNUL(id, assignee, detail)
+        return try run("move") {
             try pool.write { db -> Consultation in
                 guard var c = try Self.load(db, id) else { throw DeskError(.notFound, "no consultation \(id)") }
                 guard c.status.canMove(to: status) else { throw DeskError(.conflict, "consultation \(id) is \(c.status.rawValue): cannot move to \(status.rawValue)") }
                 let from = c.status, previousAssignee = c.assignee
-                c.status = status
-                switch status {
-                case .queued:
-                    if c.times.queued == nil { c.times.queued = at }
-                    c.assignee = nil
-                case .offered: break
-                case .active, .onHold:
-                    if let assignee { c.assignee = assignee }
-                case .resolved: c.times.resolved = at
-                case .abandoned, .missed:
-                    c.times.ended = at
-                    if status == .missed { c.assignee = nil }
-                case .bot: break
-                }
+                c.apply(status, assignee: assignee, at: at)
                 try Self.write(db, c)
                 try Self.append(db, ConsultationEvent(consultation: id, at: at, kind: .status, from: from, to: status, agent: assignee, detail: detail))
                 if let now = c.assignee, now != previousAssignee {
@@ -121,6 +110,7 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func recordFirstReply(_ id: String, byAgent: Bool, at: Date) throws(DeskError) {
+        try DeskError.refuseNUL(id)
         try run("first reply") {
             try pool.write { db in
                 guard var c = try Self.load(db, id) else { throw DeskError(.notFound, "no consultation \(id)") }
@@ -139,6 +129,7 @@ public final class SQLiteDeskStore: DeskStore {
 
     public func rate(_ id: String, score: Int, at: Date) throws(DeskError) {
         guard (1...5).contains(score) else { throw DeskError(.invalidArgument, "a rating is 1 to 5") }
+        try DeskError.refuseNUL(id)
         try run("rate") {
             try pool.write { db in
                 guard var c = try Self.load(db, id) else { throw DeskError(.notFound, "no consultation \(id)") }
@@ -152,6 +143,7 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func note(_ id: String, agent: String, text: String, at: Date) throws(DeskError) {
+        try DeskError.refuseNUL(id, agent, text)
         try run("note") {
             try pool.write { db in
                 guard try Self.load(db, id) != nil else { throw DeskError(.notFound, "no consultation \(id)") }
@@ -161,7 +153,8 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func consultation(_ id: String) throws(DeskError) -> Consultation? {
-        try run("read") { try pool.read { db in try Self.load(db, id) } }
+        if DeskError.holdsNUL(id) { return nil }
+        return try run("read") { try pool.read { db in try Self.load(db, id) } }
     }
 
     private func consultations(_ sql: String, _ arguments: StatementArguments) throws(DeskError) -> [Consultation] {
@@ -175,7 +168,8 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func consultations(shopper: String, limit: Int) throws(DeskError) -> [Consultation] {
-        try consultations("SELECT record FROM consultation WHERE shopper = ? ORDER BY created_at DESC LIMIT ?", [shopper, limit])
+        if DeskError.holdsNUL(shopper) { return [] }
+        return try consultations("SELECT record FROM consultation WHERE shopper = ? ORDER BY created_at DESC LIMIT ?", [shopper, limit])
     }
 
     public func consultations(createdFrom from: Date, to: Date) throws(DeskError) -> [Consultation] {
@@ -185,7 +179,8 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func events(of id: String) throws(DeskError) -> [ConsultationEvent] {
-        try events("SELECT * FROM consultation_event WHERE consultation = ? ORDER BY seq", [id])
+        if DeskError.holdsNUL(id) { return [] }
+        return try events("SELECT * FROM consultation_event WHERE consultation = ? ORDER BY seq", [id])
     }
 
     public func assignments(createdFrom from: Date, to: Date) throws(DeskError) -> [ConsultationEvent] {
@@ -210,6 +205,7 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func save(_ department: Department) throws(DeskError) {
+        try DeskError.refuseNUL(department.id)
         try run("save department") {
             try pool.write { db in
                 try db.execute(
@@ -224,10 +220,12 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func deleteDepartment(_ id: String) throws(DeskError) {
+        if DeskError.holdsNUL(id) { return }
         try run("delete department") { try pool.write { db in try db.execute(sql: "DELETE FROM department WHERE id = ?", arguments: [id]) } }
     }
 
     public func save(_ agent: AgentProfile) throws(DeskError) {
+        try DeskError.refuseNUL(agent.id)
         try run("save agent") {
             try pool.write { db in
                 try db.execute(
@@ -242,6 +240,7 @@ public final class SQLiteDeskStore: DeskStore {
     }
 
     public func deleteAgent(_ id: String) throws(DeskError) {
+        if DeskError.holdsNUL(id) { return }
         try run("delete agent") { try pool.write { db in try db.execute(sql: "DELETE FROM agent WHERE id = ?", arguments: [id]) } }
     }
 }

@@ -4,19 +4,17 @@ import Logging
 import Signaling
 
 extension AssistService {
-    /// Agent assist of a server: its stores `assist-catalog.sqlite` (catalog, shopper events) and
-    /// `assist.sqlite` (scripts, flows, hint rules, conversions, webhooks) in `dataDirectory`;
+    /// Agent assist of a server: its catalog store (catalog, shopper events) and its assist store
+    /// (scripts, flows, hint rules, conversions, webhooks), opened through `stores`;
     /// tracking tokens signed with a key derived from the server's secret (so they survive a
     /// restart and no second secret needs keeping). With `demo`, an empty catalog is filled with
     /// the demo's shop (``AssistDemo``).
     static func open(
-        dataDirectory: String, secret: [UInt8], durable: Bool, demo: Bool, desk: DeskService, hub: RoomHub, logger: Logger
+        stores: StoreLocation, secret: [UInt8], demo: Bool, desk: DeskService, hub: RoomHub, logger: Logger
     ) throws(ServerError) -> AssistService {
-        let directory = URL(fileURLWithPath: dataDirectory)
         do {
-            let catalogStore = try SQLiteCatalogStore(
-                path: directory.appendingPathComponent("assist-catalog.sqlite").path, durableAgainstPowerLoss: durable)
-            let store = try SQLiteAssistStore(path: directory.appendingPathComponent("assist.sqlite").path, durableAgainstPowerLoss: durable)
+            let catalogStore = try stores.catalogStore()
+            let store = try stores.assistStore()
             if demo, try catalogStore.products().isEmpty {
                 try seedDemo(catalogStore: catalogStore, store: store, now: Date())
                 logger.info("assist: the demo's shop is loaded (catalog, scripts, flows, hint rules, shopper events)")
@@ -32,7 +30,7 @@ extension AssistService {
         }
     }
 
-    static func seedDemo(catalogStore: SQLiteCatalogStore, store: SQLiteAssistStore, now: Date) throws(AssistError) {
+    static func seedDemo(catalogStore: any CatalogStore, store: any AssistStore, now: Date) throws(AssistError) {
         let catalog = try CatalogImport(try AssistDemo.file("catalog.json"), format: .json)
         try catalogStore.replaceCatalog(catalog.products)
         let file = try ScriptFile(json: try AssistDemo.file("scripts.json"))

@@ -14,8 +14,8 @@ import Signaling
 public actor AssistService {
     let desk: DeskService
     let hub: RoomHub
-    let catalogStore: SQLiteCatalogStore
-    let store: SQLiteAssistStore
+    let catalogStore: any CatalogStore
+    let store: any AssistStore
     let clock: @Sendable () -> Date
     let logger: Logger
 
@@ -44,7 +44,7 @@ public actor AssistService {
     private let messages: AsyncStream<StoredMessage>
 
     init(
-        desk: DeskService, hub: RoomHub, catalogStore: SQLiteCatalogStore, store: SQLiteAssistStore, trackingKey: [UInt8],
+        desk: DeskService, hub: RoomHub, catalogStore: any CatalogStore, store: any AssistStore, trackingKey: [UInt8],
         shopName: String = "Showroom", clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) throws(AssistError) {
         self.desk = desk

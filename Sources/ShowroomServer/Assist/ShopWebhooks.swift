@@ -8,7 +8,7 @@ import FoundationNetworking
 
 /// Delivers the shop's webhooks (docs/assist.md, "Webhooks"): the rules — which endpoints want an
 /// event, the retry schedule, pausing an endpoint that keeps failing, the bounded outbox and
-/// delivery log — are ``WebhookOutbox``'s; this actor stores each change (``SQLiteAssistStore``:
+/// delivery log — are ``WebhookOutbox``'s; this actor stores each change (an ``AssistStore``:
 /// a restart loses no pending delivery) and performs the POSTs, signed as
 /// ``WebhookSignature`` says, at most ``concurrentDeliveries`` at once, each with a
 /// ``requestTimeout``.
@@ -19,7 +19,7 @@ actor ShopWebhooks {
     static let pollInterval: Duration = .milliseconds(500)
 
     private var outbox: WebhookOutbox
-    private let store: SQLiteAssistStore
+    private let store: any AssistStore
     private let clock: @Sendable () -> Date
     private let logger: Logger
     private let session: URLSession
@@ -27,7 +27,7 @@ actor ShopWebhooks {
     private(set) var shedMessages = 0
 
     init(
-        store: SQLiteAssistStore, configuration: WebhookOutbox.Configuration = WebhookOutbox.Configuration(), clock: @escaping @Sendable () -> Date,
+        store: any AssistStore, configuration: WebhookOutbox.Configuration = WebhookOutbox.Configuration(), clock: @escaping @Sendable () -> Date,
         logger: Logger
     ) throws(AssistError) {
         self.store = store

@@ -83,11 +83,10 @@ public actor DeskService {
     /// `demo`, the demo's agents `anna` (sales and support, supervisor) and `ben` (sales) in a
     /// store that has none.
     static func open(
-        dataDirectory: String, durable: Bool, demo: Bool = false, hub: RoomHub, auth: TokenAuthority, logger: Logger
+        stores: StoreLocation, demo: Bool = false, hub: RoomHub, auth: TokenAuthority, logger: Logger
     ) throws(ServerError) -> DeskService {
         do {
-            let store = try SQLiteDeskStore(
-                path: URL(fileURLWithPath: dataDirectory).appendingPathComponent("desk.sqlite").path, durableAgainstPowerLoss: durable)
+            let store = try stores.deskStore()
             if demo, try store.agents().isEmpty {
                 if try store.departments().isEmpty {
                     for d in [Department(id: "sales", name: "Sales"), Department(id: "support", name: "Support")] { try store.save(d) }
