@@ -1,6 +1,7 @@
 import Chat
 import Foundation
 import PostgresNIO
+import ShowroomCore
 
 /// The chat on PostgreSQL, for nodes sharing one database: the same promises as
 /// ``Chat/SQLiteChatStore`` (`ChatStore`'s), kept under writers on different nodes.
@@ -118,8 +119,12 @@ public final class PostgresChatStore: SharedChatStore {
                     switch notice {
                     case .resumed: signal = .resumed
                     case .payload(let text):
-                        guard let space = text.firstIndex(of: " "), let seq = Int64(text[..<space]) else { continue }
-                        signal = .appended(room: String(text[text.index(after: space)...]), seq: seq)
+                        // Only what an append sends (`SEQ ROOM`, at most 84 bytes): anything else
+                        // on the channel is not ours, and is ignored.
+                        guard text.utf8.count <= 84, let space = text.firstIndex(of: " "), let seq = Int64(text[..<space]), seq > 0 else { continue }
+                        let room = String(text[text.index(after: space)...])
+                        guard RoomName.isValid(room) else { continue }
+                        signal = .appended(room: room, seq: seq)
                     }
                     if case .dropped = sink.yield(signal) { sink.yield(.resumed) }
                 }

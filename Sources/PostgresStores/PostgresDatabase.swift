@@ -7,10 +7,11 @@ import NIOSSL
 import PostgresNIO
 
 /// One PostgreSQL database, called synchronously: the store protocols (``Chat/ChatStore``,
-/// ``Desk/DeskStore``, …) are synchronous and their callers make them on threads that may block
-/// (the chat's store threads, the desk's actor), as they do with SQLite. A call takes a
-/// connection from a small pool, runs its statements with postgres-nio on this database's own
-/// event loop and waits for the answer.
+/// ``Desk/DeskStore``, …) are synchronous, as SQLite's calls are. A call takes a connection from a
+/// small pool, runs its statements with postgres-nio on this database's own event loop and waits
+/// for the answer — blocking its thread: the chat calls from threads of its own, the desk and
+/// assist from Swift's cooperative pool (docs/cluster.md says what that costs when the database
+/// is slow). Never call from a NIO event loop thread.
 ///
 /// Bounds (docs/limits.md): at most ``maximumConnections`` connections; a call waits at most
 /// ``connectionWait`` for one to be free and each statement at most ``statementTimeout`` (then
@@ -69,12 +70,22 @@ public final class PostgresDatabase: Sendable {
             host: location.host, port: location.port, username: location.user, password: location.password, database: location.database,
             tls: tls)
         configuration.options.connectTimeout = connectionWait
+        // The server's own bounds, so that a statement the client gave up on does not keep running
+        // (and holding its locks) there: https://www.postgresql.org/docs/15/runtime-config-client.html
+        let seconds = max(1, statementTimeout.nanoseconds / 1_000_000_000)
+        configuration.options.additionalStartupParameters = [
+            ("statement_timeout", "\(seconds)s"), ("lock_timeout", "\(max(1, seconds / 2))s"),
+            ("idle_in_transaction_session_timeout", "\(seconds * 3)s"),
+        ]
         self.configuration = configuration
         self.slots = DispatchSemaphore(value: maximumConnections)
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     deinit {
+        // Waiting on a NIO loop thread would trap: there, the connections and the loop are left to
+        // the process's end (the server holds its database for its whole life).
+        guard MultiThreadedEventLoopGroup.currentEventLoop == nil else { return }
         close()
         try? group.syncShutdownGracefully()
     }
@@ -215,8 +226,16 @@ public final class PostgresSession {
 
     private func result(_ query: PostgresQuery) throws(PostgresStoreError) -> PostgresQueryResult {
         let connection = self.connection
-        let timer = connection.eventLoop.scheduleTask(in: timeout) { let _: EventLoopFuture<Void> = connection.close() }
-        defer { timer.cancel() }
+        let expired = NIOLockedValueBox(false)
+        let timer = connection.eventLoop.scheduleTask(in: timeout) {
+            expired.withLockedValue { $0 = true }
+            let _: EventLoopFuture<Void> = connection.close()
+        }
+        defer {
+            timer.cancel()
+            // It fired just as the answer came: the connection is closing, so it is not pooled.
+            if expired.withLockedValue({ $0 }) { isUsable = false }
+        }
         do {
             return try connection.query(query, logger: logger).wait()
         } catch {

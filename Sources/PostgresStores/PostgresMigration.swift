@@ -14,21 +14,26 @@ public struct PostgresMigration: Sendable {
 }
 
 extension PostgresDatabase {
+    /// The advisory lock every migration of every store takes (a fixed key).
+    static let migrationLock: Int64 = 7_380_135
+
     /// Applies the migrations not applied yet, in order, each in its own transaction with its row
     /// in `schema_migration`. Nodes starting together take turns: the first holds an advisory
     /// lock (https://www.postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS) for each
     /// step, the others then find it applied. Returns the names it applied.
     @discardableResult
     public func migrate(_ migrations: [PostgresMigration]) throws -> [String] {
-        try run("migrations table") { session in
+        // Under the lock too: two nodes creating the table at once collide in PostgreSQL's catalog
+        // (a unique violation on pg_type), `IF NOT EXISTS` or not.
+        try transaction("migrations table") { session in
+            try session.execute("SELECT pg_advisory_xact_lock(\(Self.migrationLock))")
             try session.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
         }
         var applied: [String] = []
         for migration in migrations {
             let done = try transaction("migration \(migration.name)") { session -> Bool in
-                // One lock for every migration of every store: the key is fixed.
-                try session.execute("SELECT pg_advisory_xact_lock(7380135)")
+                try session.execute("SELECT pg_advisory_xact_lock(\(Self.migrationLock))")
                 guard try session.query("SELECT 1 FROM schema_migration WHERE name = \(migration.name)").isEmpty else { return false }
                 for statement in migration.statements { try session.execute(PostgresQuery(unsafeSQL: statement)) }
                 try session.execute("INSERT INTO schema_migration (name) VALUES (\(migration.name))")

@@ -15,6 +15,9 @@ extension PostgresDatabase {
     /// The most notices held for a reader that has not taken them; past it the oldest are dropped
     /// and a ``PostgresNotice/resumed`` is queued behind, so the reader knows to read the state.
     public static let noticeBuffer = 10_000
+    /// Payloads longer than this are not passed on (ours are a few dozen bytes; PostgreSQL allows
+    /// 8,000): the buffer then holds at most `noticeBuffer` × this.
+    public static let maximumNoticePayload = 256
 
     /// Every notification on `channel` (`LISTEN`, https://www.postgresql.org/docs/15/sql-listen.html),
     /// on a connection of its own outside the pool. It starts with ``PostgresNotice/resumed`` once
@@ -40,7 +43,9 @@ extension PostgresDatabase {
                             try await connection.listen(on: channel) { notifications in
                                 Self.tell(.resumed, sink)
                                 wait = .milliseconds(500)
-                                for try await n in notifications { Self.tell(.payload(n.payload), sink) }
+                                for try await n in notifications where n.payload.utf8.count <= Self.maximumNoticePayload {
+                                    Self.tell(.payload(n.payload), sink)
+                                }
                             }
                         } onCancel: {
                             let _: EventLoopFuture<Void> = connection.close()

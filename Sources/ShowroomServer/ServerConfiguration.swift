@@ -49,6 +49,15 @@ public struct ServerConfiguration: Sendable {
     /// that every store uses instead of the data directory's SQLite files, so that several nodes
     /// share one desk and one chat (docs/cluster.md). Nil: SQLite (the embedded default).
     public var databaseURL: String?
+    /// `--node-url` or `SHOWROOM_NODE_URL`: with `databaseURL`, the URL other nodes send this
+    /// node's rooms' WHIP/WHEP clients to (`http://10.0.0.11:8080`); nil: `http://HOST:PORT` as
+    /// bound (refused for a wildcard `--host`, which names no address to send anyone to).
+    public var nodeURL: String?
+    /// A node whose last heartbeat is older than this is dead: its rooms are placed again at their
+    /// next use (docs/cluster.md).
+    public var nodeDeadAfterSeconds: Double = 10
+    /// How often a node reports its heartbeat and load.
+    public var heartbeatInterval: Duration = .seconds(2)
 
     public init() {}
 
@@ -80,6 +89,17 @@ public struct ServerConfiguration: Sendable {
         if let problem = relay.announceProblem { throw ServerError(.invalidConfiguration, problem) }
         if let databaseURL {
             do { _ = try PostgresLocation(url: databaseURL) } catch { throw ServerError(.invalidConfiguration, "--database: \(error.description)") }
+        }
+        if let nodeURL {
+            guard databaseURL != nil else { throw ServerError(.invalidConfiguration, "--node-url needs --database (a cluster shares one)") }
+            guard let c = URLComponents(string: nodeURL), ["http", "https"].contains(c.scheme ?? ""), c.host?.isEmpty == false,
+                c.path.isEmpty || c.path == "/", c.query == nil, c.user == nil
+            else { throw ServerError(.invalidConfiguration, "--node-url is http(s)://HOST[:PORT], with no path: \(nodeURL)") }
+        } else if databaseURL != nil, ["0.0.0.0", "::", "[::]"].contains(host) {
+            throw ServerError(.invalidConfiguration, "with --database and a wildcard --host, --node-url names the address other nodes send clients to")
+        }
+        guard nodeDeadAfterSeconds.isFinite, nodeDeadAfterSeconds >= 1 else {
+            throw ServerError(.invalidConfiguration, "a node's dead-after time is at least 1 s")
         }
     }
 

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Chat
 import HummingbirdWebSocket
+import PostgresStores
 import Relay
 import ShowroomCore
 import ServiceLifecycle
@@ -31,7 +32,8 @@ public enum ShowroomServer {
     /// The router with every route the server answers.
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
-        hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil, turn: TURNCredentials? = nil
+        hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil, turn: TURNCredentials? = nil,
+        cluster: ClusterMembership? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -61,7 +63,7 @@ public enum ShowroomServer {
                     body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
-        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn) }
+        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn, cluster: cluster) }
         if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
         if let assist, let desk, let auth { AssistRoutes.add(to: router, assist: assist, desk: desk, auth: auth) }
         if demoTokens, let auth {
@@ -117,6 +119,9 @@ public enum ShowroomServer {
         return origin == "http://\(host)" || origin == "https://\(host)"
     }
 
+    /// A node URL without its trailing slash (`http://a:8080/` → `http://a:8080`).
+    static func trimmedURL(_ url: String) -> String { url.hasSuffix("/") ? String(url.dropLast()) : url }
+
     /// Builds the application; `onServerRunning` receives the bound port (useful with port 0).
     public static func application(
         configuration: ServerConfiguration, relay: RelayServer? = nil, auth: TokenAuthority? = nil, metrics: ServerMetrics? = nil,
@@ -139,6 +144,21 @@ public enum ShowroomServer {
         let store: any ChatStore
         do { store = try stores.chatStore() } catch { throw ServerError(.storage, error.description) }
         let hub = RoomHub(store: store, limits: configuration.signaling)
+        // Several nodes on one database, this one with media: rooms are placed on nodes, and WHIP
+        // and WHEP for a room of another node are redirected there.
+        let cluster: ClusterMembership?
+        if case .postgres(let database) = stores, let relay {
+            do {
+                cluster = ClusterMembership(
+                    registry: try PostgresNodeRegistry(database: database), relay: relay, url: configuration.nodeURL.map(Self.trimmedURL),
+                    deadAfter: configuration.nodeDeadAfterSeconds, interval: configuration.heartbeatInterval,
+                    mediaAddress: relay.configuration.announceIPs.first ?? "", logger: logger)
+            } catch {
+                throw ServerError(.storage, "cluster: \(error.description)")
+            }
+        } else {
+            cluster = nil
+        }
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
         // The desk (consultations, bot, queue, routing).
         let desk = try auth.map { auth throws(ServerError) in
@@ -162,7 +182,7 @@ public enum ShowroomServer {
         return Application(
             router: router(
                 relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist,
-                turn: configuration.turn),
+                turn: configuration.turn, cluster: cluster),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -180,8 +200,12 @@ public enum ShowroomServer {
             services: [
                 ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger),
                 SharedChatFeed(hub: hub),
-            ] + (desk.map { [DeskLifecycle(desk: $0)] } ?? []) + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
-            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            ] + (cluster.map { [$0] } ?? []) + (desk.map { [DeskLifecycle(desk: $0)] } ?? []) + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                cluster?.listening(at: "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(port)")
+                await onServerRunning(port)
+            },
             logger: logger)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import PostgresStores
 import Relay
 import ShowroomCore
 
@@ -23,12 +24,15 @@ enum WHIPRoutes {
         var iceServers: [ICEServer]
     }
 
-    static func add(to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials? = nil) {
+    static func add(
+        to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials? = nil,
+        cluster: ClusterMembership? = nil
+    ) {
         router.post("whip/:room") { request, context in
-            try await open(request, context, relay: relay, auth: auth, turn: turn, publishing: true)
+            try await open(request, context, relay: relay, auth: auth, turn: turn, cluster: cluster, publishing: true)
         }
         router.post("whep/:room") { request, context in
-            try await open(request, context, relay: relay, auth: auth, turn: turn, publishing: false)
+            try await open(request, context, relay: relay, auth: auth, turn: turn, cluster: cluster, publishing: false)
         }
         // Any token for the room (every role may watch) gets credentials in its own identity.
         router.get("ice-servers/:room") { request, context -> ICEServers in
@@ -61,6 +65,24 @@ enum WHIPRoutes {
 
     static func validRoom(_ room: String) -> Bool { RoomName.isValid(room) }
 
+    /// In a cluster, a room's media lives on one node: a WHIP or WHEP offer that reached another
+    /// gets `307 Temporary Redirect` to the same path and query on the room's node
+    /// ([RFC 9725 §4.5](https://www.rfc-editor.org/rfc/rfc9725#section-4.5): clients follow a 307,
+    /// which keeps the method and the body). Nil when the
+    /// room is this node's, or no node is live yet (it is served here); `503 storage` when the
+    /// database cannot say.
+    static func redirect(_ request: Request, room: String, cluster: ClusterMembership?) throws -> Response? {
+        guard let cluster, let me = cluster.nodeURL else { return nil }
+        let home: ClusterNode?
+        do { home = try cluster.home(of: room) } catch {
+            throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
+        }
+        guard let home, home.url != me else { return nil }
+        var headers = HTTPFields()
+        headers[.location] = home.url + request.uri.description
+        return Response(status: .temporaryRedirect, headers: headers)
+    }
+
     /// 401 for a missing, forged or expired token, 403 for one of another room or role: before the
     /// body is read or anything else happens.
     @discardableResult
@@ -81,11 +103,12 @@ enum WHIPRoutes {
 
     static func open(
         _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials?,
-        publishing: Bool
+        cluster: ClusterMembership? = nil, publishing: Bool
     ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
         let token = try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
+        if let redirect = try redirect(request, room: room, cluster: cluster) { return redirect }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }

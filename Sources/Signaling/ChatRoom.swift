@@ -135,13 +135,16 @@ actor ChatRoom {
             try store.messages(room: name, after: cursor, limit: Self.pageMessages, maxBytes: pageBytes)
         }
         guard let member = members[id] else { return }  // it left meanwhile
-        for m in page where !member.outbox.deliver(ServerMessage.message(m).json()) {
+        // Only up to what the live members have had: messages other nodes stored beyond it reach
+        // everyone (this member too, once live) through ``deliverStored(upTo:)``, in order, once.
+        let backlog = page.prefix { $0.seq <= lastSeq }
+        for m in backlog where !member.outbox.deliver(ServerMessage.message(m).json()) {
             drop(id)
             return
         }
-        counters.add(counters.resumed, page.count)
-        counters.add(counters.delivered, page.count)
-        let reached = page.last?.seq ?? lastSeq
+        counters.add(counters.resumed, backlog.count)
+        counters.add(counters.delivered, backlog.count)
+        let reached = backlog.count < page.count ? lastSeq : (page.last?.seq ?? lastSeq)
         if reached >= lastSeq {
             members[id]?.cursor = nil
         } else {
@@ -235,8 +238,8 @@ actor ChatRoom {
             }
             if page.isEmpty || page.last.map({ $0.seq >= target }) == true { break }
         }
-        // Seqs that retention deleted meanwhile are passed over.
-        if target != .max { lastSeq = max(lastSeq, target) }
+        // Never past what was read: a signal ahead of the store (or a forged one) must not make
+        // the room skip its next messages — an append beyond lastSeq + 1 reads the gap again.
     }
 
     /// Another node stored messages up to `seq` (`Int64.max`: maybe, read the store): they reach

@@ -76,6 +76,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A PostgreSQL database every store uses instead of the data directory's SQLite files, so that several nodes share one chat and one desk: postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full]. SHOWROOM_DATABASE_URL is read when this is absent — prefer it, command lines are visible to every user of the machine (docs/cluster.md).")
     var database: String?
 
+    @Option(help: "With --database: the URL other nodes send this node's rooms' WHIP/WHEP clients to, e.g. http://10.0.0.11:8080 (SHOWROOM_NODE_URL; default http://HOST:PORT as bound, which needs a --host that is an address).")
+    var nodeUrl: String?
+
     func run() async throws {
         guard let level = Logger.Level(rawValue: logLevel) else {
             throw ValidationError("unknown log level '\(logLevel)'")
@@ -108,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         config.retentionDays = retentionDays
         config.retentionMessagesPerRoom = retentionMessages
         config.databaseURL = database ?? ProcessInfo.processInfo.environment["SHOWROOM_DATABASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        config.nodeURL = nodeUrl ?? ProcessInfo.processInfo.environment["SHOWROOM_NODE_URL"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = turnSecret ?? ProcessInfo.processInfo.environment["SHOWROOM_TURN_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
         switch (turnUrl.isEmpty, secret) {
         case (true, nil): break

@@ -79,9 +79,11 @@ import Testing
             #expect(seqs == Array(1...60), "\(name) on node \(name == "ann" || name == "sam" ? "A" : "B"): \(seqs)")
             #expect(texts.count == 60)
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // A last message after all of them: once it has arrived, anything doubled would have too.
+        ann.send(text("end", "end"))
         for c in [ann, ben, sam, lea] {
-            #expect(c.all("message").count == 60, "no message twice")
+            while try await c.next("message", seconds: 20)["text"] as? String != "end" {}
+            #expect(c.all("message").count == 61, "no message twice")
             await c.close()
         }
         _ = await a.stop()

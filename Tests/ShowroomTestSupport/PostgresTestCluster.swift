@@ -8,7 +8,8 @@ import Glibc
 /// A throw-away PostgreSQL cluster for the tests: `initdb` in a temporary directory and
 /// `pg_ctl start` on a free loopback port, as an unprivileged user (CI runs as root and `initdb`
 /// refuses root: then as the `postgres` user Debian's package creates, through `runuser`). Every
-/// cluster is stopped (`pg_ctl stop -m immediate`) when the test process exits. ``shared()`` is one
+/// cluster is stopped (`pg_ctl stop -m immediate`) and its directory removed when the test process
+/// exits (a process that crashes leaves them: `pkill -f showroom-pg-` and `rm -rf /tmp/showroom-pg-*`). ``shared()`` is one
 /// per test process, started on first use, where every test takes a database of its own
 /// (``freshDatabase()``); a test that stops and starts the server takes one of its own (``start()``).
 ///
@@ -79,7 +80,8 @@ public actor PostgresTestCluster {
         try await startServer(directory: directory, port: port)
         let stop = owner(try binary("pg_ctl"), ["-D", directory + "/data", "-m", "immediate", "stop"]).map { "'\($0)'" }.joined(separator: " ")
         let first = stopCommands.withLock { commands in
-            commands.append(stop + " >/dev/null 2>&1")
+            // Stopped, then its directory removed (a run leaves nothing in /tmp).
+            commands.append(stop + " >/dev/null 2>&1; rm -rf '\(directory)'")
             return commands.count == 1
         }
         if first {

@@ -137,6 +137,22 @@ import Testing
     /// "Counted once": the same kind and order id (or report id) is stored once, whichever store
     /// records it, also when two record it at the same moment; a conversion without either id is
     /// never a duplicate.
+    /// The review's attack: an order id of one character and 20,000 combining marks (a short id
+    /// by count) made PostgreSQL's unique index refuse the row — `storage`, a 503 to the shop —
+    /// while SQLite kept it. Keys are bounded in bytes for both: `invalid_argument`, nothing stored.
+    @Test(arguments: Backend.allCases) func anOverlongKeyIsRefusedAlike(backend: Backend) async throws {
+        let site = try await StoreSite.make(backend)
+        defer { site.remove() }
+        let store = try site.assistStore()
+        let long = "a" + String(repeating: "\u{301}", count: 20_000)
+        #expect(long.count == 1)
+        #expect(throws: AssistError(.invalidArgument, "")) { try store.recordConversion(order(long, at: t0)) }
+        #expect(throws: AssistError(.invalidArgument, "")) { try store.saveScript(Self.script(long, "x")) }
+        let fits = String(repeating: "b", count: StorableText.maximumKeyBytes - "order|".utf8.count)
+        #expect(try store.recordConversion(order(fits, at: t0)), "a key of exactly the bound is kept")
+        #expect(try store.conversions(from: t0 - 1, to: t0 + 1).map(\.orderID) == [fits])
+    }
+
     @Test(arguments: Backend.allCases) func aConversionIsCountedOnceAcrossStores(backend: Backend) async throws {
         let site = try await StoreSite.make(backend)
         defer { site.remove() }

@@ -6,16 +6,29 @@
 /// alike: a write with one is `invalid_argument` and writes nothing; a lookup or delete with one
 /// finds nothing (no stored key can hold it). Records kept as JSON text escape it and are not
 /// concerned. (Chat's equivalent is `StorableName`, with chat's error.)
+///
+/// Keys — the values stores index (ids, short codes, departments, consultations, deduplication
+/// keys, SKUs, shoppers) — are also at most ``maximumKeyBytes`` of UTF-8: PostgreSQL's index
+/// refuses a row over about 2,700 bytes, which a caller would see as `storage`, and characters are
+/// no bound (one character can be thousands of bytes of combining marks).
 public enum StorableText {
+    /// The longest key a store keeps, in UTF-8 bytes.
+    public static let maximumKeyBytes = 1_024
+
     /// Whether `text` can be kept as a column: it holds no NUL (nil, stored as NULL, can).
     public static func isStorable(_ text: String?) -> Bool { text?.utf8.contains(0) != true }
 
-    /// `invalid_argument` if any of `values` holds a NUL.
-    public static func check(_ values: String?...) throws(AssistError) { try check(values) }
+    /// Whether `key` can be kept as an indexed column: no NUL, at most ``maximumKeyBytes``.
+    public static func isStorableKey(_ key: String?) -> Bool { isStorable(key) && (key?.utf8.count ?? 0) <= maximumKeyBytes }
 
-    /// `invalid_argument` if any of `values` holds a NUL.
-    public static func check(_ values: [String?]) throws(AssistError) {
-        if !values.allSatisfy(isStorable) { throw AssistError(.invalidArgument, "a NUL character cannot be stored") }
+    /// `invalid_argument` if any of `keys` holds a NUL or is longer than ``maximumKeyBytes``.
+    public static func check(_ keys: String?...) throws(AssistError) { try check(keys) }
+
+    /// `invalid_argument` if any of `keys` holds a NUL or is longer than ``maximumKeyBytes``.
+    public static func check(_ keys: [String?]) throws(AssistError) {
+        if !keys.allSatisfy(isStorableKey) {
+            throw AssistError(.invalidArgument, "an id or key holds a NUL character or is over \(maximumKeyBytes) bytes")
+        }
     }
 
     /// `invalid_argument` if the product's SKU, title, currency, image, category or an attribute's
@@ -24,7 +37,7 @@ public enum StorableText {
     public static func check(_ product: Product) throws(AssistError) {
         let p = product
         guard
-            isStorable(p.sku), isStorable(p.title), isStorable(p.currency), isStorable(p.image), isStorable(p.category),
+            isStorableKey(p.sku), isStorable(p.title), isStorable(p.currency), isStorable(p.image), isStorable(p.category),
             p.attributes.allSatisfy({ isStorable($0.key) && isStorable($0.value) })
         else { throw AssistError(.invalidArgument, "sku \(p.sku.debugDescription): a NUL character cannot be stored") }
     }
@@ -32,7 +45,7 @@ public enum StorableText {
     /// `invalid_argument` if the event's shopper, SKU, order id or currency holds a NUL.
     public static func check(_ event: ShopperEvent) throws(AssistError) {
         let e = event
-        guard isStorable(e.shopper), isStorable(e.sku), isStorable(e.orderId), isStorable(e.currency) else {
+        guard isStorableKey(e.shopper), isStorableKey(e.sku), isStorableKey(e.orderId), isStorable(e.currency) else {
             throw AssistError(.invalidArgument, "shopper \(e.shopper.debugDescription): a NUL character cannot be stored")
         }
     }

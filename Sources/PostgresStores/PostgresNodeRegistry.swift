@@ -1,0 +1,96 @@
+import Foundation
+import PostgresNIO
+
+/// The cluster's nodes and where each room lives, as rows every node reads: `cluster_node` (one
+/// per node, its heartbeat and load) and `cluster_room` (a room's node). A room is placed when it
+/// is first used, on ``ClusterNode/leastLoaded(_:)`` of the live nodes; it stays there while that
+/// node is live, and is placed again at its next use once the node has missed its heartbeats for
+/// `deadAfter` (or left). Placing takes the room's advisory lock, so two nodes placing one room at
+/// once agree.
+public final class PostgresNodeRegistry: Sendable {
+    public let database: PostgresDatabase
+
+    public static let migrations = [
+        PostgresMigration(
+            "cluster.v1",
+            [
+                """
+                CREATE TABLE cluster_node (
+                    url TEXT PRIMARY KEY, media_address TEXT NOT NULL, cores BIGINT NOT NULL, sessions BIGINT NOT NULL,
+                    cpu DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)
+                """,
+                "CREATE TABLE cluster_room (room TEXT PRIMARY KEY, node TEXT NOT NULL, placed_at DOUBLE PRECISION NOT NULL)",
+            ])
+    ]
+
+    /// Applies the cluster's migrations to `database`.
+    public init(database: PostgresDatabase) throws(PostgresStoreError) {
+        self.database = database
+        try Self.run("migrations") { try database.migrate(Self.migrations) }
+    }
+
+    private static func run<T>(_ what: String, _ body: () throws -> T) throws(PostgresStoreError) -> T {
+        do { return try body() } catch let e as PostgresStoreError { throw e } catch { throw PostgresStoreError("cluster, \(what): \(error)") }
+    }
+
+    /// Records `node`'s heartbeat and load (adding it the first time).
+    public func heartbeat(_ node: ClusterNode) throws(PostgresStoreError) {
+        try Self.run("heartbeat") {
+            try database.run("heartbeat") { session in
+                try session.execute(
+                    """
+                    INSERT INTO cluster_node (url, media_address, cores, sessions, cpu, heartbeat)
+                    VALUES (\(node.url), \(node.mediaAddress), \(node.cores), \(node.sessions), \(node.cpu), \(node.heartbeat.timeIntervalSince1970))
+                    ON CONFLICT (url) DO UPDATE SET media_address = excluded.media_address, cores = excluded.cores,
+                        sessions = excluded.sessions, cpu = excluded.cpu, heartbeat = excluded.heartbeat
+                    """)
+            }
+        }
+    }
+
+    /// A node leaving (a graceful stop): its row goes, so its rooms are placed again at once.
+    public func leave(_ url: String) throws(PostgresStoreError) {
+        try Self.run("leave") { try database.run("leave") { session in try session.execute("DELETE FROM cluster_node WHERE url = \(url)") } }
+    }
+
+    private static let nodeColumns = "url, media_address, cores, sessions, cpu, heartbeat"
+
+    private static func node(_ row: PostgresRow) throws -> ClusterNode {
+        let (url, media, cores, sessions, cpu, heartbeat) = try row.decode((String, String, Int, Int, Double, Double).self)
+        return ClusterNode(url: url, mediaAddress: media, cores: cores, sessions: sessions, cpu: cpu, heartbeat: Date(timeIntervalSince1970: heartbeat))
+    }
+
+    /// Every node registered (live or not), by URL.
+    public func nodes() throws(PostgresStoreError) -> [ClusterNode] {
+        try Self.run("nodes") {
+            try database.run("nodes") { session in
+                try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node ORDER BY url").map(Self.node)
+            }
+        }
+    }
+
+    /// The node `room` lives on: where it is placed if that node is live at `now`, else a new
+    /// placement on the least loaded live node (stored). Nil when no node is live.
+    public func place(room: String, now: Date, deadAfter: TimeInterval) throws(PostgresStoreError) -> ClusterNode? {
+        try Self.run("place") {
+            try database.transaction("place") { session -> ClusterNode? in
+                // The room's lock: two nodes placing it at once take turns, the second finds it placed.
+                try session.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("room:" + room), 0))")
+                let nodes = try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node").map(Self.node)
+                let live = nodes.filter { $0.isLive(now: now, deadAfter: deadAfter) }
+                if let placed = try session.query("SELECT node FROM cluster_room WHERE room = \(room)").first?.decode(String.self),
+                    let node = live.first(where: { $0.url == placed })
+                {
+                    return node
+                }
+                guard let chosen = ClusterNode.leastLoaded(live) else { return nil }
+                try session.execute(
+                    """
+                    INSERT INTO cluster_room (room, node, placed_at) VALUES (\(room), \(chosen.url), \(now.timeIntervalSince1970))
+                    ON CONFLICT (room) DO UPDATE SET node = excluded.node, placed_at = excluded.placed_at
+                    """)
+                return chosen
+            }
+        }
+    }
+}

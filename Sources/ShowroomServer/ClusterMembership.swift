@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import PostgresStores
+import Relay
+import ServiceLifecycle
+import Synchronization
+
+/// This node in a cluster on PostgreSQL (`--database` with a relay; docs/cluster.md, "Nodes and
+/// placement"): it reports its heartbeat and load every ``ServerConfiguration/heartbeatInterval``,
+/// answers where a room lives (``home(of:)``, which places it the first time), and leaves the
+/// registry when it stops gracefully, so its rooms are placed again at once.
+public final class ClusterMembership: Service, Sendable {
+    let registry: PostgresNodeRegistry
+    let relay: RelayServer
+    let deadAfter: TimeInterval
+    let interval: Duration
+    let mediaAddress: String
+    let logger: Logger
+    /// This node's URL: `--node-url`, or `http://HOST:PORT` once the server is listening.
+    private let url = Mutex<String?>(nil)
+    private let known = AsyncStream<String>.makeStream()
+
+    init(registry: PostgresNodeRegistry, relay: RelayServer, url: String?, deadAfter: TimeInterval, interval: Duration, mediaAddress: String, logger: Logger) {
+        self.registry = registry
+        self.relay = relay
+        self.deadAfter = deadAfter
+        self.interval = interval
+        self.mediaAddress = mediaAddress
+        self.logger = logger
+        if let url { listening(at: url) }
+    }
+
+    /// The URL other nodes and clients reach this one at, once known.
+    var nodeURL: String? { url.withLock { $0 } }
+
+    /// Tells the membership its URL (at most once: the first wins).
+    func listening(at url: String) {
+        let first = self.url.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = url
+            return true
+        }
+        if first {
+            known.continuation.yield(url)
+            known.continuation.finish()
+        }
+    }
+
+    /// The node `room` lives on, placing it now if it has none live; nil when no node is live yet
+    /// (the room is then served here). A blocking database call (a transaction), made from the
+    /// request's task as the stores' calls are.
+    func home(of room: String) throws(PostgresStoreError) -> ClusterNode? {
+        try registry.place(room: room, now: Date(), deadAfter: deadAfter)
+    }
+
+    public func run() async throws {
+        let url: String? = await cancelWhenGracefulShutdown {
+            var url: String?
+            for await u in self.known.stream { url = u }
+            return url
+        }
+        guard let url else { return }
+        logger.info("cluster node", metadata: ["url": .string(url), "deadAfter": .stringConvertible(deadAfter)])
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.beat(url)
+                try? await Task.sleep(for: self.interval)
+            }
+        }
+        do { try registry.leave(url) } catch { logger.warning("cluster: leaving the registry failed", metadata: ["error": .string(error.description)]) }
+    }
+
+    private func beat(_ url: String) async {
+        let snapshot = await relay.snapshot()
+        let node = ClusterNode(
+            url: url, mediaAddress: mediaAddress, cores: relay.configuration.mediaThreads,
+            sessions: snapshot.publishers + snapshot.viewers.values.reduce(0, +), cpu: snapshot.loopBusy, heartbeat: Date())
+        do { try registry.heartbeat(node) } catch {
+            logger.warning("cluster: heartbeat failed", metadata: ["error": .string(error.description)])
+        }
+    }
+}

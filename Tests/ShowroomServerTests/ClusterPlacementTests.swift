@@ -1,0 +1,114 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import PostgresStores
+import ShowroomServer
+import ShowroomTestSupport
+import Testing
+
+/// Three nodes on one PostgreSQL with media: a room lives on one node, placed at its first use on
+/// the least loaded live one, and a WHIP/WHEP offer to any other node gets `307` there (the path
+/// and query kept); a node that stops, or stops heartbeating, loses its rooms to live nodes.
+@Suite struct ClusterPlacementTests {
+    static func node(_ url: String, deadAfter: Double = 10) async throws -> SignalingServer {
+        try await SignalingServer.start(
+            relay: true,
+            configure: {
+                $0.databaseURL = url
+                $0.heartbeatInterval = .milliseconds(200)
+                $0.nodeDeadAfterSeconds = deadAfter
+            })
+    }
+
+    /// POST an offer (not a valid one: a node that serves the room answers 400 for it — or 404 for
+    /// WHEP before anyone publishes — and one that does not redirects before reading it) on a connection of its own, not following a
+    /// redirect; the status and Location.
+    static func offer(_ server: SignalingServer, _ uri: String, token: String) async throws -> (HTTPResponse.Status, String?) {
+        let connection = TestClient(host: "127.0.0.1", port: server.port, configuration: .init(timeout: .seconds(20)))
+        connection.connect()
+        defer { Task { try? await connection.shutdown() } }
+        let response = try await connection.execute(
+            TestClient.Request(
+                uri, method: .post, authority: "127.0.0.1:\(server.port)",
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/sdp"], body: ByteBuffer(string: "v=0\r\n")))
+        return (response.head.status, response.head.headerFields[.location])
+    }
+
+    static func registry(_ url: String) throws -> PostgresNodeRegistry {
+        try PostgresNodeRegistry(database: PostgresDatabase(PostgresLocation(url: url)))
+    }
+
+    @Test func aRoomLivesOnOneNodeAndEveryOtherNodeRedirectsThere() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let nodes = [try await Self.node(url), try await Self.node(url), try await Self.node(url)]
+        let registry = try Self.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes()) ?? []).count == 3 }, "all three registered")
+        let urls = Set(nodes.map { "http://127.0.0.1:\($0.port)" })
+        #expect(Set(try registry.nodes().map(\.url)) == urls)
+        var homes: Set<String> = []
+        for room in ["launch", "sofa-demo", "lamp", "chair"] {
+            let token = try await wsToken(room, .viewer, identity: "viewer-\(room)")
+            var served: [String] = []
+            var redirectedTo: Set<String> = []
+            for node in nodes {
+                let (status, location) = try await Self.offer(node, "/whep/\(room)?quality=low", token: token)
+                if status == .temporaryRedirect {
+                    let location = try #require(location)
+                    #expect(location.hasSuffix("/whep/\(room)?quality=low"), "\(location)")
+                    redirectedTo.insert(String(location.dropLast("/whep/\(room)?quality=low".count)))
+                } else {
+                    // The room's node takes the request itself: no publisher yet (404) or the offer (400).
+                    #expect([.notFound, .badRequest].contains(status), "the room's node answers itself: \(status)")
+                    served.append("http://127.0.0.1:\(node.port)")
+                }
+            }
+            #expect(served.count == 1, "\(room): exactly one node serves it, \(served)")
+            #expect(redirectedTo == Set(served), "\(room): the other two send clients there")
+            let home = try #require(try registry.place(room: room, now: Date(), deadAfter: 10))
+            #expect([home.url] == served, "the placement is the row every node reads")
+            homes.insert(home.url)
+        }
+        // Empty nodes tie on load, and the tie goes to the lowest URL: all rooms on one node until
+        // it carries more (the rule is ClusterNode.leastLoaded, tested on its own).
+        #expect(homes.count == 1)
+        // A token for another room gets 403 from a node that does not hold the room: no redirect
+        // before the token is checked.
+        let other = try await wsToken("elsewhere", .viewer, identity: "v")
+        let notHome = try #require(nodes.first { "http://127.0.0.1:\($0.port)" != homes.first })
+        #expect(try await Self.offer(notHome, "/whep/launch", token: other).0 == .forbidden)
+        for n in nodes { _ = await n.stop() }
+    }
+
+    /// A node that stops gracefully leaves the registry: its room goes to a live node at its next
+    /// use. A node that stops heartbeating (here: a registered address nobody serves, which the
+    /// placement rule prefers) is dead after `deadAfter`, and its room goes to a live node too.
+    @Test func aStoppedOrSilentNodesRoomsArePlacedAgain() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let nodes = [try await Self.node(url, deadAfter: 1.5), try await Self.node(url, deadAfter: 1.5)]
+        let registry = try Self.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes()) ?? []).count == 2 })
+        let token = try await wsToken("launch", .publisher, identity: "merchant")
+        // The first use places it.
+        _ = try await Self.offer(nodes[0], "/whip/launch", token: token)
+        let first = try #require(try registry.place(room: "launch", now: Date(), deadAfter: 1.5))
+        let (home, other) = "http://127.0.0.1:\(nodes[0].port)" == first.url ? (nodes[0], nodes[1]) : (nodes[1], nodes[0])
+        #expect(try await Self.offer(other, "/whip/launch", token: token).0 == .temporaryRedirect)
+        _ = await home.stop()
+        #expect(try !registry.nodes().map(\.url).contains(first.url), "a graceful stop leaves the registry")
+        #expect(try await Self.offer(other, "/whip/launch", token: token).0 == .badRequest, "served by the live node now")
+
+        // A silent node: registered once (fewest sessions, lowest URL: the rule picks it), never again.
+        try registry.heartbeat(ClusterNode(url: "http://127.0.0.1:1", mediaAddress: "127.0.0.1", cores: 64, sessions: 0, cpu: 0, heartbeat: Date()))
+        let silentToken = try await wsToken("quiet", .publisher, identity: "merchant")
+        let (status, location) = try await Self.offer(other, "/whip/quiet", token: silentToken)
+        #expect(status == .temporaryRedirect && location == "http://127.0.0.1:1/whip/quiet")
+        // Once it has been silent for 1.5 s it is dead, and the room is placed again, here.
+        #expect(
+            await SignalingServer.eventually(seconds: 10) {
+                (try? await Self.offer(other, "/whip/quiet", token: silentToken).0) == .badRequest
+            }, "the silent node's room is placed on the live one")
+        #expect(try registry.place(room: "quiet", now: Date(), deadAfter: 1.5)?.url == "http://127.0.0.1:\(other.port)")
+        _ = await other.stop()
+    }
+}
