@@ -6,13 +6,14 @@ import ShowroomCore
 /// The chat on PostgreSQL, for nodes sharing one database: the same promises as
 /// ``Chat/SQLiteChatStore`` (`ChatStore`'s), kept under writers on different nodes.
 ///
-/// - **Gapless per-room seq**: an append takes the next seq by incrementing the room's row of
-///   `chat_room_seq` (`INSERT … ON CONFLICT DO UPDATE … RETURNING`), which locks that row until it
-///   commits, so a room's appends on every node take turns and a seq is used only if its message
-///   is stored (a rolled-back append gives its seq back).
+/// - **Gapless per-room seq**: an append (`chat_append`, a PL/pgSQL function: one round trip)
+///   takes the next seq by incrementing the room's row of `chat_room_seq` (`INSERT … ON CONFLICT
+///   DO UPDATE … RETURNING`), which locks that row until it commits, so a room's appends on every
+///   node take turns and a seq is used only if its message is stored.
 /// - **Idempotent sends**: a unique index on (room, sender, client id); a retry finds the stored
 ///   message, also when the first try committed on another node a moment earlier (the insert then
-///   does nothing, the transaction rolls back, and the stored one is read).
+///   fails on the index, the block holding the counter's increment is rolled back, and the stored
+///   one is answered).
 /// - **Durable acknowledgements**: `append` returns after `COMMIT` returns (PostgreSQL's default
 ///   `synchronous_commit = on`: the commit is flushed to its WAL).
 /// - **Signals to every node**: each append notifies ``channel`` with `SEQ ROOM` (`pg_notify` in its
@@ -42,7 +43,40 @@ public final class PostgresChatStore: SharedChatStore {
                 CREATE TABLE chat_read_receipt (
                     room TEXT NOT NULL, participant TEXT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (room, participant))
                 """,
-            ])
+            ]),
+        // An append in one round trip (it was BEGIN, one statement, COMMIT): the counter, the row
+        // and the notification in one function, its own statement and transaction. A send stored
+        // already — before, or by another node a moment ago (the unique index refuses the row) —
+        // gives its seq back with the block and answers the stored one: no seq is ever skipped.
+        PostgresMigration(
+            "chat.v2",
+            [
+                """
+                CREATE FUNCTION chat_append(p_room TEXT, p_client TEXT, p_sender TEXT, p_role TEXT, p_body TEXT, p_at DOUBLE PRECISION)
+                RETURNS TABLE (stored_seq BIGINT, duplicate BOOLEAN) LANGUAGE plpgsql AS $$
+                DECLARE s BIGINT;
+                BEGIN
+                    SELECT m.seq INTO s FROM chat_message m WHERE m.room = p_room AND m.sender = p_sender AND m.client_id = p_client;
+                    IF FOUND THEN
+                        RETURN QUERY SELECT s, TRUE;
+                        RETURN;
+                    END IF;
+                    BEGIN
+                        INSERT INTO chat_room_seq AS r (room, last_seq) VALUES (p_room, 1)
+                            ON CONFLICT (room) DO UPDATE SET last_seq = r.last_seq + 1 RETURNING r.last_seq INTO s;
+                        INSERT INTO chat_message (room, seq, client_id, sender, sender_role, body, sent_at)
+                            VALUES (p_room, s, p_client, p_sender, p_role, p_body, p_at);
+                    EXCEPTION WHEN unique_violation THEN
+                        RETURN QUERY SELECT m.seq, TRUE FROM chat_message m
+                            WHERE m.room = p_room AND m.sender = p_sender AND m.client_id = p_client;
+                        RETURN;
+                    END;
+                    PERFORM pg_notify('showroom_chat', s::text || ' ' || p_room);
+                    RETURN QUERY SELECT s, FALSE;
+                END
+                $$
+                """
+            ]),
     ]
 
     /// Applies the chat's migrations to `database`.
@@ -64,9 +98,6 @@ public final class PostgresChatStore: SharedChatStore {
             sentAt: Date(timeIntervalSince1970: sentAt))
     }
 
-    /// Thrown inside an append's transaction to roll it back: the message is stored already.
-    private struct Duplicate: Error {}
-
     public func append(
         room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at date: Date
     ) throws(ChatError) -> (message: StoredMessage, duplicate: Bool) {
@@ -74,36 +105,25 @@ public final class PostgresChatStore: SharedChatStore {
         let body = try run("encoding") { try content.json() }
         let sentAt = date.timeIntervalSince1970
         return try run("append") {
-            // The common case in one statement (and one transaction): a duplicate is rare, and
-            // finding it takes the rollback and a read.
-            do {
-                let seq = try database.transaction("append") { session -> Int64 in
-                    let rows = try session.query(
-                        """
-                        WITH next AS (
-                            INSERT INTO chat_room_seq (room, last_seq) VALUES (\(room), 1)
-                            ON CONFLICT (room) DO UPDATE SET last_seq = chat_room_seq.last_seq + 1 RETURNING last_seq)
-                        , stored AS (
-                            INSERT INTO chat_message (room, seq, client_id, sender, sender_role, body, sent_at)
-                                SELECT \(room), last_seq, \(clientID), \(sender), \(senderRole), \(body), \(sentAt) FROM next
-                            ON CONFLICT (room, sender, client_id) DO NOTHING RETURNING seq)
-                        SELECT seq, pg_notify(\(Self.channel), seq::text || ' ' || \(room))::text FROM stored
-                        """)
-                    guard let row = rows.first else { throw Duplicate() }
-                    return try row.decode((Int64, String).self).0
-                }
+            // One statement, its own transaction: `chat_append` (migration chat.v2). A duplicate is
+            // rare, and its stored message takes a second read.
+            let answer = try database.run("append") { session in
+                try session.query(
+                    "SELECT stored_seq, duplicate FROM chat_append(\(room), \(clientID), \(sender), \(senderRole), \(body), \(sentAt))"
+                ).first?.decode((Int64, Bool).self)
+            }
+            guard let (seq, duplicate) = answer else { throw ChatError(.storage, "append: the database stored nothing and found nothing") }
+            guard duplicate else {
                 return (
                     StoredMessage(room: room, seq: seq, clientID: clientID, sender: sender, senderRole: senderRole, content: content, sentAt: date),
                     false
                 )
-            } catch is Duplicate {
-                let rows = try database.run("append") { session in
-                    try session.query(
-                        "SELECT \(unescaped: Self.columns) FROM chat_message WHERE room = \(room) AND sender = \(sender) AND client_id = \(clientID)")
-                }
-                guard let row = rows.first else { throw ChatError(.storage, "append: a duplicate that is not stored") }
-                return (try Self.message(row), true)
             }
+            let rows = try database.run("append") { session in
+                try session.query("SELECT \(unescaped: Self.columns) FROM chat_message WHERE room = \(room) AND seq = \(seq)")
+            }
+            guard let row = rows.first else { throw ChatError(.storage, "append: a duplicate that is not stored") }
+            return (try Self.message(row), true)
         }
     }
 
