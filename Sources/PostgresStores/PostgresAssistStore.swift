@@ -68,16 +68,8 @@ public final class PostgresAssistStore: AssistStore {
         try run("migrations") { try database.migrate(Self.migrations) }
     }
 
-    // Dates as Foundation keeps them (seconds since 2001), keys sorted: the same records as
-    // SQLite's, read back to the same instant.
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return e
-    }()
-
-    private static func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-    private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+    private static func json(_ value: some Encodable) throws -> String { try RecordJSON.text(value) }
+    private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try RecordJSON.value(type, text) }
 
     @discardableResult
     private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {

@@ -89,7 +89,7 @@ public final class PostgresCatalogStore: CatalogStore {
             var row: [String: Int] = [:]
             for (i, p) in products.enumerated() {
                 try StorableText.check(p)
-                let attributes = p.attributes.isEmpty ? "" : PostgresCatalogStore.json(p.attributes)
+                let attributes = p.attributes.isEmpty ? "" : Product.attributesJSON(p.attributes)
                 let videos = p.videos.isEmpty ? "" : String(decoding: try encoder.encode(p.videos), as: UTF8.self)
                 if let r = row[p.sku] {
                     titles[r] = p.title
@@ -150,38 +150,6 @@ public final class PostgresCatalogStore: CatalogStore {
 
     /// `{"colour":"red","size":"M"}`, keys sorted: a hand-written encoder because this runs for
     /// every product of an import (a JSONEncoder per row costs more than the row's insert).
-    static func json(_ attributes: [String: String]) -> String {
-        var out = "{"
-        for (i, key) in attributes.keys.sorted().enumerated() {
-            if i > 0 { out += "," }
-            escape(key, into: &out)
-            out += ":"
-            escape(attributes[key] ?? "", into: &out)
-        }
-        return out + "}"
-    }
-
-    private static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
-
     public func replaceCatalog(_ products: [Product]) throws(AssistError) {
         let columns = try run("replace catalog") { try ProductColumns(products) }
         try run("replace catalog") {

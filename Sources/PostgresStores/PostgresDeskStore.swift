@@ -42,14 +42,8 @@ public final class PostgresDeskStore: DeskStore {
         try run("migrations") { try database.migrate(Self.migrations) }
     }
 
-    private static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = .sortedKeys
-        return e
-    }()
-
-    private static func json(_ value: some Encodable) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-    private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+    private static func json(_ value: some Encodable) throws -> String { try RecordJSON.text(value) }
+    private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try RecordJSON.value(type, text) }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(DeskError) -> T {
         do { return try body() } catch let e as DeskError { throw e } catch { throw DeskError(.storage, "desk store, \(what): \(error)") }
