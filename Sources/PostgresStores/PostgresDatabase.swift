@@ -9,9 +9,9 @@ import PostgresNIO
 /// One PostgreSQL database, called synchronously: the store protocols (``Chat/ChatStore``,
 /// ``Desk/DeskStore``, …) are synchronous, as SQLite's calls are. A call takes a connection from a
 /// small pool, runs its statements with postgres-nio on this database's own event loop and waits
-/// for the answer — blocking its thread: the chat calls from threads of its own, the desk and
-/// assist from Swift's cooperative pool (docs/cluster.md says what that costs when the database
-/// is slow). Never call from a NIO event loop thread.
+/// for the answer — blocking its thread, so callers make the calls on threads of their own (the
+/// chat's store threads, the desk's and assist's executors: docs/cluster.md), never on Swift's
+/// cooperative pool nor on a NIO event loop thread.
 ///
 /// Bounds (docs/limits.md): at most ``maximumConnections`` connections; a call waits at most
 /// ``connectionWait`` for one to be free and each statement at most ``statementTimeout`` (then

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import PostgresStores
@@ -47,10 +48,22 @@ public final class ClusterMembership: Service, Sendable {
     }
 
     /// The node `room` lives on, placing it now if it has none live; nil when no node is live yet
-    /// (the room is then served here). A blocking database call (a transaction), made from the
-    /// request's task as the stores' calls are.
-    func home(of room: String) throws(PostgresStoreError) -> ClusterNode? {
-        try registry.place(room: room, now: Date(), deadAfter: deadAfter)
+    /// (the room is then served here). The database call (a transaction) runs on a dispatch
+    /// thread, not the request's cooperative one.
+    func home(of room: String) async throws(PostgresStoreError) -> ClusterNode? {
+        let (registry, deadAfter) = (self.registry, self.deadAfter)
+        return try await Self.offThePool { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
+    }
+
+    /// Runs a blocking registry call on a dispatch thread and waits for it without holding a
+    /// thread of Swift's pool.
+    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws(PostgresStoreError) -> T) async throws(PostgresStoreError) -> T {
+        let result: Result<T, PostgresStoreError> = await withCheckedContinuation { done in
+            DispatchQueue.global().async {
+                do throws(PostgresStoreError) { done.resume(returning: .success(try body())) } catch { done.resume(returning: .failure(error)) }
+            }
+        }
+        return try result.get()
     }
 
     public func run() async throws {
@@ -67,7 +80,10 @@ public final class ClusterMembership: Service, Sendable {
                 try? await Task.sleep(for: self.interval)
             }
         }
-        do { try registry.leave(url) } catch { logger.warning("cluster: leaving the registry failed", metadata: ["error": .string(error.description)]) }
+        let registry = self.registry
+        do { try await Self.offThePool { () throws(PostgresStoreError) in try registry.leave(url) } } catch {
+            logger.warning("cluster: leaving the registry failed", metadata: ["error": .string(error.description)])
+        }
     }
 
     private func beat(_ url: String) async {
@@ -75,7 +91,8 @@ public final class ClusterMembership: Service, Sendable {
         let node = ClusterNode(
             url: url, mediaAddress: mediaAddress, cores: relay.configuration.mediaThreads,
             sessions: snapshot.publishers + snapshot.viewers.values.reduce(0, +), cpu: snapshot.loopBusy, heartbeat: Date())
-        do { try registry.heartbeat(node) } catch {
+        let registry = self.registry
+        do { try await Self.offThePool { () throws(PostgresStoreError) in try registry.heartbeat(node) } } catch {
             logger.warning("cluster: heartbeat failed", metadata: ["error": .string(error.description)])
         }
     }

@@ -71,10 +71,10 @@ enum WHIPRoutes {
     /// which keeps the method and the body). Nil when the
     /// room is this node's, or no node is live yet (it is served here); `503 storage` when the
     /// database cannot say.
-    static func redirect(_ request: Request, room: String, cluster: ClusterMembership?) throws -> Response? {
+    static func redirect(_ request: Request, room: String, cluster: ClusterMembership?) async throws -> Response? {
         guard let cluster, let me = cluster.nodeURL else { return nil }
         let home: ClusterNode?
-        do { home = try cluster.home(of: room) } catch {
+        do { home = try await cluster.home(of: room) } catch {
             throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
         }
         guard let home, home.url != me else { return nil }
@@ -108,7 +108,7 @@ enum WHIPRoutes {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
         let token = try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
-        if let redirect = try redirect(request, room: room, cluster: cluster) { return redirect }
+        if let redirect = try await redirect(request, room: room, cluster: cluster) { return redirect }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }

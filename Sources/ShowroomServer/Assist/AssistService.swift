@@ -12,6 +12,11 @@ import Signaling
 /// messages (``RecentMessages``) and the desk's transitions, and answers the routes
 /// (``AssistRoutes``).
 public actor AssistService {
+    /// Its store calls block: it runs on a thread of its own, not Swift's cooperative pool.
+    private nonisolated let executor = StoreThreadExecutor(name: "showroom-assist")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    deinit { executor.stop() }
+
     let desk: DeskService
     let hub: RoomHub
     let catalogStore: any CatalogStore

@@ -13,6 +13,11 @@ import FoundationNetworking
 /// ``WebhookSignature`` says, at most ``concurrentDeliveries`` at once, each with a
 /// ``requestTimeout``.
 actor ShopWebhooks {
+    /// Its store calls block: it runs on a thread of its own, not Swift's cooperative pool.
+    private nonisolated let executor = StoreThreadExecutor(name: "showroom-webhooks")
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    deinit { executor.stop() }
+
     static let concurrentDeliveries = 8
     static let requestTimeout: TimeInterval = 5
     /// How often due deliveries are looked for when nothing wakes the sender sooner.

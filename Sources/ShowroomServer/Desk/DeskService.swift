@@ -15,6 +15,11 @@ import Synchronization
 /// time through one queue) and writes into them with ``RoomHub/post(room:sender:role:clientID:content:)``.
 /// A restart rebuilds the router from the store: no consultation, queue place or assignment is lost.
 public actor DeskService {
+    /// Its store calls block: it runs on a thread of its own, not Swift's cooperative pool.
+    private nonisolated let executor = StoreThreadExecutor(name: "showroom-desk")
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    deinit { executor.stop() }
+
     /// The token room of desk-wide tokens: an agent's workspace, an admin's API.
     public static let room = "desk"
     /// The bot's identity and role in a room.
