@@ -78,7 +78,7 @@ public final class PostgresAssistStore: AssistStore {
 
     private func records<T: Decodable>(_ type: T.Type, _ query: PostgresQuery) throws(AssistError) -> [T] {
         try run("read") {
-            try database.run("read") { session in try session.query(query).map { try Self.value(type, try $0.decode(String.self)) } }
+            try database.read("read") { session in try session.query(query).map { try Self.value(type, try $0.decode(String.self)) } }
         }
     }
 

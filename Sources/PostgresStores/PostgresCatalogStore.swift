@@ -212,7 +212,7 @@ public final class PostgresCatalogStore: CatalogStore {
 
     public func products() throws(AssistError) -> [Product] {
         try run("read products") {
-            let rows = try database.run("read products") { session in
+            let rows = try database.read("read products") { session in
                 try session.query(
                     "SELECT sku, title, price_minor, currency, image, category, stock, attributes, videos FROM catalog_product ORDER BY position")
             }
@@ -313,7 +313,7 @@ public final class PostgresCatalogStore: CatalogStore {
     public func events() throws(AssistError) -> [ShopperEvent] {
         try run("read events") {
             try Self.events(
-                try database.run("read events") { session in
+                try database.read("read events") { session in
                     try session.query("SELECT \(unescaped: Self.eventColumns) FROM catalog_shopper_event ORDER BY time_ms, seq")
                 })
         }
@@ -323,7 +323,7 @@ public final class PostgresCatalogStore: CatalogStore {
         guard StorableText.isStorable(shopper) else { return [] }
         return try run("read events") {
             try Self.events(
-                try database.run("read events") { session in
+                try database.read("read events") { session in
                     try session.query(
                         "SELECT \(unescaped: Self.eventColumns) FROM catalog_shopper_event WHERE shopper = \(shopper) ORDER BY time_ms, seq")
                 })

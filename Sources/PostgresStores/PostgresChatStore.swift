@@ -6,7 +6,7 @@ import ShowroomCore
 /// The chat on PostgreSQL, for nodes sharing one database: the same promises as
 /// ``Chat/SQLiteChatStore`` (`ChatStore`'s), kept under writers on different nodes.
 ///
-/// - **Gapless per-room seq**: an append (`chat_append`, a PL/pgSQL function: one round trip)
+/// - **Gapless per-room seq**: an append (`chat_append`, a PL/pgSQL function, between BEGIN and COMMIT)
 ///   takes the next seq by incrementing the room's row of `chat_room_seq` (`INSERT … ON CONFLICT
 ///   DO UPDATE … RETURNING`), which locks that row until it commits, so a room's appends on every
 ///   node take turns and a seq is used only if its message is stored.
@@ -105,8 +105,9 @@ public final class PostgresChatStore: SharedChatStore {
         let body = try run("encoding") { try content.json() }
         let sentAt = date.timeIntervalSince1970
         return try run("append") {
-            // One statement, its own transaction: `chat_append` (migration chat.v2). A duplicate is
-            // rare, and its stored message takes a second read.
+            // `chat_append` (migration chat.v2) between BEGIN and COMMIT: the ack waits for COMMIT's
+            // answer, which comes once the commit is flushed (``PostgresDatabase/run(_:_:)``). A
+            // duplicate is rare, and its stored message takes a second read.
             let answer = try database.run("append") { session in
                 try session.query(
                     "SELECT stored_seq, duplicate FROM chat_append(\(room), \(clientID), \(sender), \(senderRole), \(body), \(sentAt))"
@@ -119,7 +120,7 @@ public final class PostgresChatStore: SharedChatStore {
                     false
                 )
             }
-            let rows = try database.run("append") { session in
+            let rows = try database.read("append") { session in
                 try session.query("SELECT \(unescaped: Self.columns) FROM chat_message WHERE room = \(room) AND seq = \(seq)")
             }
             guard let row = rows.first else { throw ChatError(.storage, "append: a duplicate that is not stored") }
@@ -170,7 +171,7 @@ public final class PostgresChatStore: SharedChatStore {
     public func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
         guard limit > 0 else { return [] }
         return try run("read") {
-            let rows = try database.run("read") { session in
+            let rows = try database.read("read") { session in
                 try session.query(
                     "SELECT \(unescaped: Self.columns) FROM chat_message WHERE room = \(room) AND seq > \(after) ORDER BY seq LIMIT \(limit)")
             }
@@ -181,7 +182,7 @@ public final class PostgresChatStore: SharedChatStore {
     public func messages(room: String, before: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
         guard limit > 0 else { return [] }
         return try run("read") {
-            let rows = try database.run("read") { session in
+            let rows = try database.read("read") { session in
                 try session.query(
                     "SELECT \(unescaped: Self.columns) FROM chat_message WHERE room = \(room) AND seq < \(before) ORDER BY seq DESC LIMIT \(limit)")
             }
@@ -191,7 +192,7 @@ public final class PostgresChatStore: SharedChatStore {
 
     public func lastSeq(room: String) throws(ChatError) -> Int64 {
         try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 try session.query("SELECT last_seq FROM chat_room_seq WHERE room = \(room)").first?.decode(Int64.self) ?? 0
             }
         }
@@ -199,7 +200,7 @@ public final class PostgresChatStore: SharedChatStore {
 
     public func firstSeq(room: String) throws(ChatError) -> Int64 {
         try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 try session.query("SELECT MIN(seq) FROM chat_message WHERE room = \(room)").first?.decode(Int64?.self) ?? 0
             }
         }
@@ -222,7 +223,7 @@ public final class PostgresChatStore: SharedChatStore {
     public func readReceipts(room: String, limit: Int) throws(ChatError) -> [String: Int64] {
         guard limit > 0 else { return [:] }
         return try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 var out: [String: Int64] = [:]
                 for row in try session.query(
                     "SELECT participant, seq FROM chat_read_receipt WHERE room = \(room) ORDER BY seq DESC LIMIT \(limit)")
@@ -259,7 +260,7 @@ public final class PostgresChatStore: SharedChatStore {
             }
             if let keepPerRoom {
                 let keep = Int64(keepPerRoom)
-                let rooms = try database.run("prune") { session in
+                let rooms = try database.read("prune") { session in
                     try session.query("SELECT room, last_seq FROM chat_room_seq WHERE last_seq > \(keep)").map { try $0.decode((String, Int64).self) }
                 }
                 for (room, last) in rooms {

@@ -102,14 +102,24 @@ public final class PostgresDatabase: Sendable {
 
     /// Opens a connection and runs `SELECT 1`: whether the database answers now.
     public func check() throws(PostgresStoreError) {
-        do { _ = try run("check") { session in try session.query("SELECT 1") } } catch let e as PostgresStoreError { throw e } catch {
+        do { _ = try read("check") { session in try session.query("SELECT 1") } } catch let e as PostgresStoreError { throw e } catch {
             throw PostgresStoreError("check: \(error)")
         }
     }
 
-    /// Runs `body` on one connection, each statement committing by itself. Errors are
-    /// ``PostgresStoreError``s, or what `body` threw of its own.
+    /// Runs `body` in one transaction: ``transaction(_:_:)``. Every write goes through a
+    /// transaction ended by an explicit `COMMIT`, whose answer comes only once the commit is done
+    /// (flushed to the WAL): a statement committing by itself under the extended query protocol is
+    /// answered *before* its commit, at which it can still fail (a full notification queue) or be
+    /// lost (the server crashing in between) — an acknowledgement built on that answer would be a
+    /// promise not kept. Errors are ``PostgresStoreError``s, or what `body` threw of its own.
     public func run<T>(_ what: String, _ body: (PostgresSession) throws -> T) throws -> T {
+        try transaction(what, body)
+    }
+
+    /// Runs `body` on one connection, each statement by itself, without `BEGIN`/`COMMIT`: for
+    /// statements that change nothing (one round trip each). Never for a write (see ``run(_:_:)``).
+    public func read<T>(_ what: String, _ body: (PostgresSession) throws -> T) throws -> T {
         try withConnection(what) { session in try body(session) }
     }
 

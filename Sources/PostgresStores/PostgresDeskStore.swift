@@ -160,7 +160,7 @@ public final class PostgresDeskStore: DeskStore {
 
     private func consultations(_ query: PostgresQuery) throws(DeskError) -> [Consultation] {
         try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 try session.query(query).map { try Self.value(Consultation.self, try $0.decode(String.self)) }
             }
         }
@@ -206,7 +206,7 @@ public final class PostgresDeskStore: DeskStore {
 
     private func events(_ query: PostgresQuery) throws(DeskError) -> [ConsultationEvent] {
         try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 try session.query(query).map { row in
                     let (seq, consultation, at, kind, from, to, agent, detail) = try row.decode(
                         (Int64, String, Double, String, String?, String?, String?, String?).self)
@@ -235,7 +235,7 @@ public final class PostgresDeskStore: DeskStore {
 
     private func records<T: Decodable>(_ table: String, as type: T.Type) throws(DeskError) -> [T] {
         try run("read") {
-            try database.run("read") { session in
+            try database.read("read") { session in
                 try session.query("SELECT record FROM \(unescaped: table) ORDER BY id").map { try Self.value(type, try $0.decode(String.self)) }
             }
         }

@@ -63,7 +63,7 @@ public final class PostgresNodeRegistry: Sendable {
     /// Every node registered (live or not), by URL.
     public func nodes() throws(PostgresStoreError) -> [ClusterNode] {
         try Self.run("nodes") {
-            try database.run("nodes") { session in
+            try database.read("nodes") { session in
                 try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node ORDER BY url").map(Self.node)
             }
         }
@@ -73,7 +73,18 @@ public final class PostgresNodeRegistry: Sendable {
     /// placement on the least loaded live node (stored). Nil when no node is live.
     public func place(room: String, now: Date, deadAfter: TimeInterval) throws(PostgresStoreError) -> ClusterNode? {
         try Self.run("place") {
-            try database.transaction("place") { session -> ClusterNode? in
+            // The common case, a room placed on a live node, in one read without a lock: every
+            // offer of a busy room asks, and a lock per offer would queue them all on one room.
+            let current = try database.read("place") { session in
+                try session.query(
+                    """
+                    SELECT \(unescaped: Self.nodeColumns.split(separator: ",").map { "n." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+                    FROM cluster_room r JOIN cluster_node n ON n.url = r.node WHERE r.room = \(room)
+                    """
+                ).first.map(Self.node)
+            }
+            if let current, current.isLive(now: now, deadAfter: deadAfter) { return current }
+            return try database.transaction("place") { session -> ClusterNode? in
                 // The room's lock: two nodes placing it at once take turns, the second finds it placed.
                 try session.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("room:" + room), 0))")
                 let nodes = try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node").map(Self.node)

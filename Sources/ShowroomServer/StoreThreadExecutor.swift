@@ -16,21 +16,28 @@ public final class StoreThreadExecutor: SerialExecutor, @unchecked Sendable {
     private var jobs: [UnownedJob] = []
     private var stopped = false
 
-    init(name: String) {
-        // The thread holds the executor until it is stopped.
-        let thread = Thread { [self] in
-            // Marked for ``currentName`` (a thread's name is no help on Linux: it keeps its
-            // creator's, a dispatch thread's, whatever is set).
-            Thread.current.threadDictionary[Self.key] = name
-            run()
-        }
-        thread.start()
-    }
+    private let name: String
+    /// Guarded by `condition`: the thread starts with the first job, so an actor whose `init`
+    /// throws (and whose `deinit` then never runs) leaves no thread behind.
+    private var started = false
+
+    init(name: String) { self.name = name }
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         jobs.append(job)
+        if !started {
+            started = true
+            // The thread holds the executor until it is stopped.
+            let thread = Thread { [self, name] in
+                // Marked for ``currentName`` (a thread's name is no help on Linux: it keeps its
+                // creator's, a dispatch thread's, whatever is set).
+                Thread.current.threadDictionary[Self.key] = name
+                run()
+            }
+            thread.start()
+        }
         condition.signal()
         condition.unlock()
     }
