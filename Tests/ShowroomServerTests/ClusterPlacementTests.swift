@@ -10,7 +10,7 @@ import Testing
 /// Three nodes on one PostgreSQL with media: a room lives on one node, placed at its first use on
 /// the least loaded live one, and a WHIP/WHEP offer to any other node gets `307` there (the path
 /// and query kept); a node that stops, or stops heartbeating, loses its rooms to live nodes.
-@Suite struct ClusterPlacementTests {
+@Suite(.serialized) struct ClusterPlacementTests {
     static func node(_ url: String, deadAfter: Double = 10) async throws -> SignalingServer {
         try await SignalingServer.start(
             relay: true,

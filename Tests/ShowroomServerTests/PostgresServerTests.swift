@@ -7,7 +7,7 @@ import Testing
 /// two nodes on one database share one chat (seqs, idempotency, resume across nodes), and a
 /// database outage gives `storage` errors — never an acknowledgement for a message not stored —
 /// and is recovered from without a restart.
-@Suite struct PostgresServerTests {
+@Suite(.serialized) struct PostgresServerTests {
     func text(_ id: String, _ body: String) -> [String: Any] { ["type": "send", "id": id, "kind": "text", "text": body] }
 
     /// Node A stores two messages; a shopper on node B resumes from 0 and gets both, and its own
