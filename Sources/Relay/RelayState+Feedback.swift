@@ -285,18 +285,19 @@ extension RelayState {
     /// Whether a subscriber's transport-wide feedback shows its path congested, for moving it to
     /// another rendition: a queue at the bottleneck that the delay trend says is growing
     /// (overusing with at least ``queueForOveruse`` queued), a long queue whatever the trend
-    /// (``longQueue``), or more than 10% lost (its receiver reports) with a queue of at least
-    /// ``queueForOveruse`` or in two loss updates in a row
+    /// (``longQueue``), or more than 10% lost (its receiver reports) in two loss updates in a row
     /// (``DelayBasedBandwidthEstimator/lossPersists``). Neither the trend alone nor one lossy
-    /// report with no queue is taken — on a path with jitter (a packet ± 10 ms) the trend crosses
-    /// its threshold now and then with no queue at all, at 2% random loss each way one report's
-    /// window read 12% (a CI run, 2026-12-04: a Chromium viewer moved off the source for good), and
-    /// a rendition change is something a viewer sees.
+    /// report is taken, with a queue or without — on a path with jitter (a packet ± 10 ms) the
+    /// trend crosses its threshold now and then with no queue at all, at 2% random loss each way one
+    /// report's window of 20-odd packets read 12% (a CI run, 2026-12-04: a Chromium viewer moved
+    /// off the source for good), and one read 14% while a 30 ms "queue" showed on that path with
+    /// no bottleneck on it (the loaded 2-core CI machine, 2026-12-05: the same test failed). A
+    /// rendition change is something a viewer sees; a bottleneck that drops keeps dropping, and is
+    /// taken one report later.
     static func isCongested(_ bandwidth: DelayBasedBandwidthEstimator) -> Bool {
         let queue = bandwidth.queueingDelay ?? .zero
         let lossy = (bandwidth.lossRatio ?? 0) > 0.1
-        return (bandwidth.signal == .overusing && queue >= queueForOveruse) || queue >= longQueue || (lossy && queue >= queueForOveruse)
-            || (lossy && bandwidth.lossPersists)
+        return (bandwidth.signal == .overusing && queue >= queueForOveruse) || queue >= longQueue || (lossy && bandwidth.lossPersists)
     }
 
     /// What each quality of the publication a subscriber watches measures (a simulcast one's

@@ -3,8 +3,8 @@ import MediaPipeline
 import Testing
 
 /// Loss as congestion for moving a viewer (``RelayState/isCongested(_:)``): one receiver report's
-/// window over 10% on a path with no queue is not taken (random loss reads that now and then);
-/// loss that lasts two updates is, and so is loss with a queue standing.
+/// window over 10% is not taken, with a queue standing or not (random loss reads that now and then,
+/// and a loaded machine's jitter reads as a 30 ms queue); loss that lasts two updates is.
 @Suite struct LossCongestionTests {
     /// An estimator fed a second of feedback with no queue, then receiver reports each covering
     /// 25 packets with `lost[i]` lost.
@@ -36,7 +36,12 @@ import Testing
         #expect(Self.reports([0, 3, 4, 0]) == [false, false, true, false])
     }
 
-    @Test func lossWithAQueueIsCongestionAtOnce() {
-        #expect(Self.reports([0, 3], queued: true) == [false, true])
+    /// CI, 2026-12-05: one window read 14% while a 30 ms queue showed on a path with no bottleneck.
+    @Test func oneLossyWindowWithAQueueIsNotCongestion() {
+        #expect(Self.reports([0, 3, 0], queued: true) == [false, false, false])
+    }
+
+    @Test func lossThatLastsWithAQueueIsCongestion() {
+        #expect(Self.reports([0, 3, 4], queued: true) == [false, false, true])
     }
 }
