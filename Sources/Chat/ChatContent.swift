@@ -229,6 +229,20 @@ public struct StoredMessage: Sendable, Equatable {
         for v in content.strings { size += escaped(v) }
         return size
     }
+
+    /// A page as every store reads one: messages from `next` (nil at the end) until `limit`, or
+    /// until the next would take the page past `maxBytes` by ``storedSize`` — the first always
+    /// comes, however large, so a page never comes back empty while messages remain.
+    public static func page(limit: Int, maxBytes: Int, _ next: () throws -> StoredMessage?) rethrows -> [StoredMessage] {
+        var out: [StoredMessage] = []
+        var bytes = 0
+        while out.count < limit, let m = try next() {
+            if !out.isEmpty && bytes + m.storedSize > maxBytes { break }
+            bytes += m.storedSize
+            out.append(m)
+        }
+        return out
+    }
 }
 
 /// Why a chat operation was refused; the code goes on the wire.

@@ -105,15 +105,7 @@ public final class SQLiteChatStore: ChatStore {
 
     /// Rows in order until `limit` or `maxBytes` (always the first one).
     private static func page(_ cursor: RowCursor, limit: Int, maxBytes: Int) throws -> [StoredMessage] {
-        var out: [StoredMessage] = []
-        var bytes = 0
-        while out.count < limit, let row = try cursor.next() {
-            let m = try message(row)
-            if !out.isEmpty && bytes + m.storedSize > maxBytes { break }
-            bytes += m.storedSize
-            out.append(m)
-        }
-        return out
+        try StoredMessage.page(limit: limit, maxBytes: maxBytes) { try cursor.next().map(message) }
     }
 
     public func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {

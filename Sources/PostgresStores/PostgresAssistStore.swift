@@ -73,7 +73,9 @@ public final class PostgresAssistStore: AssistStore {
 
     @discardableResult
     private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {
-        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.storage, "assist store, \(what): \(error)") }
+        do { return try body() } catch let e as AssistError { throw e } catch let e as PostgresStoreError {
+            throw AssistError(.storage, "assist store, \(e.description)")
+        } catch { throw AssistError(.storage, "assist store, \(what): \(error)") }
     }
 
     private func records<T: Decodable>(_ type: T.Type, _ query: PostgresQuery) throws(AssistError) -> [T] {

@@ -59,7 +59,9 @@ public final class PostgresCatalogStore: CatalogStore {
 
     @discardableResult
     private func run<T>(_ what: String, _ body: () throws -> T) throws(AssistError) -> T {
-        do { return try body() } catch let e as AssistError { throw e } catch { throw AssistError(.storage, "catalog store, \(what): \(error)") }
+        do { return try body() } catch let e as AssistError { throw e } catch let e as PostgresStoreError {
+            throw AssistError(.storage, "catalog store, \(e.description)")
+        } catch { throw AssistError(.storage, "catalog store, \(what): \(error)") }
     }
 
     // MARK: Products

@@ -85,8 +85,11 @@ public final class PostgresChatStore: SharedChatStore {
         try run("migrations") { try database.migrate(Self.migrations) }
     }
 
+    @discardableResult
     private func run<T>(_ what: String, _ body: () throws -> T) throws(ChatError) -> T {
-        do { return try body() } catch let e as ChatError { throw e } catch { throw ChatError(.storage, "\(what): \(error)") }
+        do { return try body() } catch let e as ChatError { throw e } catch let e as PostgresStoreError {
+            throw ChatError(.storage, e.description)
+        } catch { throw ChatError(.storage, "\(what): \(error)") }
     }
 
     private static let columns = "room, seq, client_id, sender, sender_role, body, sent_at"
@@ -155,17 +158,10 @@ public final class PostgresChatStore: SharedChatStore {
         }
     }
 
-    /// Rows in order until `limit` or `maxBytes` (always the first one).
+    /// Rows in order until `maxBytes` (always the first one); the query took at most the limit.
     private static func page(_ rows: [PostgresRow], maxBytes: Int) throws -> [StoredMessage] {
-        var out: [StoredMessage] = []
-        var bytes = 0
-        for row in rows {
-            let m = try message(row)
-            if !out.isEmpty && bytes + m.storedSize > maxBytes { break }
-            bytes += m.storedSize
-            out.append(m)
-        }
-        return out
+        var remaining = rows.makeIterator()
+        return try StoredMessage.page(limit: rows.count, maxBytes: maxBytes) { try remaining.next().map(message) }
     }
 
     public func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {

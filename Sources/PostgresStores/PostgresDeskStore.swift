@@ -45,8 +45,11 @@ public final class PostgresDeskStore: DeskStore {
     private static func json(_ value: some Encodable) throws -> String { try RecordJSON.text(value) }
     private static func value<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try RecordJSON.value(type, text) }
 
+    @discardableResult
     private func run<T>(_ what: String, _ body: () throws -> T) throws(DeskError) -> T {
-        do { return try body() } catch let e as DeskError { throw e } catch { throw DeskError(.storage, "desk store, \(what): \(error)") }
+        do { return try body() } catch let e as DeskError { throw e } catch let e as PostgresStoreError {
+            throw DeskError(.storage, "desk store, \(e.description)")
+        } catch { throw DeskError(.storage, "desk store, \(what): \(error)") }
     }
 
     /// The consultation, its row locked until the transaction ends.
@@ -223,7 +226,7 @@ public final class PostgresDeskStore: DeskStore {
         try DeskError.refuseNUL(id)
         try run("save") {
             let record = try record()
-            try database.run("save") { session in
+            _ = try database.run("save") { session in
                 try session.execute(
                     """
                     INSERT INTO \(unescaped: table) (id, record) VALUES (\(id), \(record))

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Logging
 import PostgresStores
@@ -17,12 +16,18 @@ public final class ClusterMembership: Service, Sendable {
     let interval: Duration
     let mediaAddress: String
     let logger: Logger
+    /// The threads every registry call runs on, with the bound on placement lookups waiting.
+    let calls: BlockingCallQueue
     /// This node's URL: `--node-url`, or `http://HOST:PORT` once the server is listening.
     private let url = Mutex<String?>(nil)
     private let known = AsyncStream<String>.makeStream()
 
-    init(registry: PostgresNodeRegistry, relay: RelayServer, url: String?, deadAfter: TimeInterval, interval: Duration, mediaAddress: String, logger: Logger) {
+    init(
+        registry: PostgresNodeRegistry, relay: RelayServer, url: String?, deadAfter: TimeInterval, interval: Duration, mediaAddress: String,
+        logger: Logger, calls: BlockingCallQueue = BlockingCallQueue()
+    ) {
         self.registry = registry
+        self.calls = calls
         self.relay = relay
         self.deadAfter = deadAfter
         self.interval = interval
@@ -48,22 +53,12 @@ public final class ClusterMembership: Service, Sendable {
     }
 
     /// The node `room` lives on, placing it now if it has none live; nil when no node is live yet
-    /// (the room is then served here). The database call (a transaction) runs on a dispatch
-    /// thread, not the request's cooperative one.
+    /// (the room is then served here). The database call (a transaction) runs on one of
+    /// ``calls``' threads, not the request's cooperative one; `storage` at once when too many
+    /// wait (the database is slow).
     func home(of room: String) async throws(PostgresStoreError) -> ClusterNode? {
         let (registry, deadAfter) = (self.registry, self.deadAfter)
-        return try await Self.offThePool { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
-    }
-
-    /// Runs a blocking registry call on a dispatch thread and waits for it without holding a
-    /// thread of Swift's pool.
-    private static func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws(PostgresStoreError) -> T) async throws(PostgresStoreError) -> T {
-        let result: Result<T, PostgresStoreError> = await withCheckedContinuation { done in
-            DispatchQueue.global().async {
-                do throws(PostgresStoreError) { done.resume(returning: .success(try body())) } catch { done.resume(returning: .failure(error)) }
-            }
-        }
-        return try result.get()
+        return try await calls.run { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
     }
 
     public func run() async throws {
@@ -81,7 +76,7 @@ public final class ClusterMembership: Service, Sendable {
             }
         }
         let registry = self.registry
-        do { try await Self.offThePool { () throws(PostgresStoreError) in try registry.leave(url) } } catch {
+        do { try await calls.run(urgent: true) { () throws(PostgresStoreError) in try registry.leave(url) } } catch {
             logger.warning("cluster: leaving the registry failed", metadata: ["error": .string(error.description)])
         }
     }
@@ -92,7 +87,7 @@ public final class ClusterMembership: Service, Sendable {
             url: url, mediaAddress: mediaAddress, cores: relay.configuration.mediaThreads,
             sessions: snapshot.publishers + snapshot.viewers.values.reduce(0, +), cpu: snapshot.loopBusy, heartbeat: Date())
         let registry = self.registry
-        do { try await Self.offThePool { () throws(PostgresStoreError) in try registry.heartbeat(node) } } catch {
+        do { try await calls.run(urgent: true) { () throws(PostgresStoreError) in try registry.heartbeat(node) } } catch {
             logger.warning("cluster: heartbeat failed", metadata: ["error": .string(error.description)])
         }
     }

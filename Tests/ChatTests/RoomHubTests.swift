@@ -6,7 +6,7 @@ import Testing
 
 /// A store whose writes in one room hang until released, as a slow disk or a long transaction
 /// would: the rest delegates to a real SQLite store.
-final class StallingStore: ChatStore {
+final class StallingStore: ForwardingChatStore {
     let inner: SQLiteChatStore
     let stalledRoom: String
     let entered = Atomic(false)
@@ -32,16 +32,6 @@ final class StallingStore: ChatStore {
         if failPages.load(ordering: .relaxed) { throw ChatError(.storage, "disk I/O error") }
         return try inner.messages(room: room, after: after, limit: limit, maxBytes: maxBytes)
     }
-    func messages(room: String, before: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
-        try inner.messages(room: room, before: before, limit: limit, maxBytes: maxBytes)
-    }
-    func lastSeq(room: String) throws(ChatError) -> Int64 { try inner.lastSeq(room: room) }
-    func firstSeq(room: String) throws(ChatError) -> Int64 { try inner.firstSeq(room: room) }
-    func markRead(room: String, participant: String, seq: Int64) throws(ChatError) -> Int64 {
-        try inner.markRead(room: room, participant: participant, seq: seq)
-    }
-    func readReceipts(room: String, limit: Int) throws(ChatError) -> [String: Int64] { try inner.readReceipts(room: room, limit: limit) }
-    func prune(sentBefore: Date?, keepPerRoom: Int?) throws(ChatError) -> Int { try inner.prune(sentBefore: sentBefore, keepPerRoom: keepPerRoom) }
 }
 
 /// Polls `condition` every 5 ms until it holds or `seconds` pass.

@@ -7,7 +7,7 @@ import Testing
 /// A store "other nodes" write too, over one SQLite file: the test appends as another node would
 /// (straight to the file, no room told) and feeds the signals by hand, so each interleaving of the
 /// cluster's chat is played out in order, without a database or a clock.
-final class HandFedSharedStore: SharedChatStore {
+final class HandFedSharedStore: SharedChatStore, ForwardingChatStore {
     let inner: SQLiteChatStore
     private let feed = Mutex<AsyncStream<ChatStoreSignal>.Continuation?>(nil)
     /// Runs once, just before the next read of messages after a seq (a resume's page): what
@@ -30,9 +30,6 @@ final class HandFedSharedStore: SharedChatStore {
         _ = try inner.append(room: room, clientID: id, sender: "remote", senderRole: "agent", content: .text(id), at: Date())
     }
 
-    func append(room: String, clientID: String, sender: String, senderRole: String, content: ChatContent, at: Date) throws(ChatError) -> (
-        message: StoredMessage, duplicate: Bool
-    ) { try inner.append(room: room, clientID: clientID, sender: sender, senderRole: senderRole, content: content, at: at) }
     func messages(room: String, after: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
         beforeNextPage.withLock { hook in
             defer { hook = nil }
@@ -40,16 +37,6 @@ final class HandFedSharedStore: SharedChatStore {
         }?()
         return try inner.messages(room: room, after: after, limit: limit, maxBytes: maxBytes)
     }
-    func messages(room: String, before: Int64, limit: Int, maxBytes: Int) throws(ChatError) -> [StoredMessage] {
-        try inner.messages(room: room, before: before, limit: limit, maxBytes: maxBytes)
-    }
-    func lastSeq(room: String) throws(ChatError) -> Int64 { try inner.lastSeq(room: room) }
-    func firstSeq(room: String) throws(ChatError) -> Int64 { try inner.firstSeq(room: room) }
-    func markRead(room: String, participant: String, seq: Int64) throws(ChatError) -> Int64 {
-        try inner.markRead(room: room, participant: participant, seq: seq)
-    }
-    func readReceipts(room: String, limit: Int) throws(ChatError) -> [String: Int64] { try inner.readReceipts(room: room, limit: limit) }
-    func prune(sentBefore: Date?, keepPerRoom: Int?) throws(ChatError) -> Int { try inner.prune(sentBefore: sentBefore, keepPerRoom: keepPerRoom) }
 }
 
 /// Seqs of the `message`s queued in `outbox`, in order.
