@@ -63,7 +63,13 @@ final class KilledServer: ChaosServer {
     /// Killed and reaped when this goes, so a test that fails part-way leaves no server behind.
     private let process = Mutex<Subprocess?>(nil)
 
-    init() throws { port = Mutex(Int(try UDPSocket().port)) }  // free a moment ago (TCP shares the range)
+    /// Added to `serve`'s (`--database URL` for a cluster node).
+    let arguments: [String]
+
+    init(arguments: [String] = []) throws {
+        port = Mutex(Int(try UDPSocket().port))  // free a moment ago (TCP shares the range)
+        self.arguments = arguments
+    }
 
     func start() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: ShowroomCommandTests.executable), "build first: swift build")
@@ -72,7 +78,7 @@ final class KilledServer: ChaosServer {
         environment["SHOWROOM_SECRET"] = String(decoding: testSecret, as: UTF8.self)
         let p = try Subprocess(
             ShowroomCommandTests.executable,
-            ["serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDirectory, "--log-level", "warning"],
+            ["serve", "--port", "\(port)", "--media-port", "0", "--data-dir", dataDirectory, "--log-level", "warning"] + arguments,
             environment: environment)
         process.withLock { $0 = p }
         var up = false
@@ -107,6 +113,88 @@ final class KilledServer: ChaosServer {
         var reconnects: Int
     }
 
+    final class Progress: Sendable {
+        let acked = Atomic<Int>(0)
+        let restarted = Atomic<Bool>(false)
+    }
+
+    /// One client of the room `chaos`: sends `perClient` messages (ids `c<i>-<j>`) and takes in
+    /// the room's `total`, cutting its connection at random (a clean close, a dropped connection,
+    /// a send left without its ack) and resuming from the last seq it got, with every send not yet
+    /// acknowledged sent again under its id. It enters on the first of `nodes()` (their ports, read
+    /// at each connection: a server restarted in process has a new one), and moves to the next
+    /// whenever one does not let it in within 3 s (a server restarting, or dead). Counts each
+    /// first acknowledgement in `progress.acked`.
+    static func client(
+        _ i: Int, token: String, perClient: Int, total: Int, nodes: @Sendable () -> [Int], progress: Progress
+    ) async throws -> Report {
+        var rng = SeededRandom(seed: UInt64(100 + i))
+        var acked: [String: Int64] = [:]
+        var received: [Int64] = []
+        var reconnects = 0
+        var next = 0
+        var node = 0
+        let deadline = ContinuousClock.now + .seconds(120)
+        func lastSeq() -> Int64 { received.last ?? 0 }
+        // Until everything is sent and acknowledged, and every message of the room has arrived.
+        while acked.count < perClient || lastSeq() < Int64(total) {
+            guard ContinuousClock.now < deadline else { break }
+            let ports = nodes()
+            let c = SignalingClient(port: ports[node % ports.count])
+            guard (try? await c.enter(token: token, room: "chaos", lastSeq: lastSeq(), seconds: 3)) != nil else {
+                await c.abort()
+                node = (node + 1) % ports.count
+                try await Task.sleep(for: .milliseconds(50))  // the server is restarting: try again
+                continue
+            }
+            reconnects += 1
+            // What was sent but never acknowledged goes again, with the same ids.
+            for j in 0..<next where acked["c\(i)-\(j)"] == nil {
+                c.send(["type": "send", "id": "c\(i)-\(j)", "kind": "text", "text": "message \(j) of client \(i)"])
+            }
+            var alive = true
+            while alive {
+                if next < perClient {
+                    c.send(["type": "send", "id": "c\(i)-\(next)", "kind": "text", "text": "message \(next) of client \(i)"])
+                    next += 1
+                }
+                // Take in what has arrived: messages in order, acks.
+                try await Task.sleep(for: .milliseconds(Int(rng.next() % 8)))
+                for m in c.drain() {
+                    switch m["type"] as? String {
+                    case "message":
+                        if let seq = m["seq"] as? Int64 { received.append(seq) }
+                    case "ack":
+                        if let id = m["id"] as? String, let seq = m["seq"] as? Int64, acked[id] == nil {
+                            acked[id] = seq
+                            progress.acked.add(1, ordering: .relaxed)
+                        }
+                    case "closing": alive = false
+                    default: break
+                    }
+                }
+                if c.isClosed { alive = false }
+                if acked.count == perClient && lastSeq() >= Int64(total) { break }
+                // A random cut: a clean close, a dropped connection, or a send left without its ack.
+                let dice = rng.next() % 100
+                if dice < 4 {
+                    await c.close()
+                    alive = false
+                } else if dice < 8 {
+                    await c.abort()
+                    alive = false
+                } else if dice < 11, next < perClient {
+                    c.send(["type": "send", "id": "c\(i)-\(next)", "kind": "text", "text": "message \(next) of client \(i)"])
+                    next += 1
+                    await c.abort()
+                    alive = false
+                }
+            }
+            if !c.isClosed { await c.close() }
+        }
+        return Report(client: i, acked: acked, received: received, reconnects: reconnects)
+    }
+
     @Test(arguments: ["graceful stop", "SIGKILL"])
     func noAcknowledgedMessageIsLostOrDoubledThroughCutsAndARestart(restart: String) async throws {
         let clients = 6, perClient = 40
@@ -114,78 +202,13 @@ final class KilledServer: ChaosServer {
         defer { try? FileManager.default.removeItem(atPath: server.dataDirectory) }
         try await server.start()
         let authority = await TokenAuthority(secret: testSecret)
-        final class Progress: Sendable {
-            let acked = Atomic<Int>(0)
-            let restarted = Atomic<Bool>(false)
-        }
         let progress = Progress()
 
         let reports = try await withThrowingTaskGroup(of: Report.self) { group in
             for i in 0..<clients {
                 let token = try await authority.mint(identity: "client-\(i)", room: "chaos", role: .shopper, ttl: 600)
                 group.addTask {
-                    var rng = SeededRandom(seed: UInt64(100 + i))
-                    var acked: [String: Int64] = [:]
-                    var received: [Int64] = []
-                    var reconnects = 0
-                    var next = 0
-                    let deadline = ContinuousClock.now + .seconds(120)
-                    func lastSeq() -> Int64 { received.last ?? 0 }
-                    // Until everything is sent and acknowledged, and every message of the room has arrived.
-                    while acked.count < perClient || lastSeq() < Int64(clients * perClient) {
-                        guard ContinuousClock.now < deadline else { break }
-                        let c = SignalingClient(port: server.port.withLock { $0 })
-                        guard (try? await c.enter(token: token, room: "chaos", lastSeq: lastSeq(), seconds: 3)) != nil else {
-                            await c.abort()
-                            try await Task.sleep(for: .milliseconds(50))  // the server is restarting: try again
-                            continue
-                        }
-                        reconnects += 1
-                        // What was sent but never acknowledged goes again, with the same ids.
-                        for j in 0..<next where acked["c\(i)-\(j)"] == nil {
-                            c.send(["type": "send", "id": "c\(i)-\(j)", "kind": "text", "text": "message \(j) of client \(i)"])
-                        }
-                        var alive = true
-                        while alive {
-                            if next < perClient {
-                                c.send(["type": "send", "id": "c\(i)-\(next)", "kind": "text", "text": "message \(next) of client \(i)"])
-                                next += 1
-                            }
-                            // Take in what has arrived: messages in order, acks.
-                            try await Task.sleep(for: .milliseconds(Int(rng.next() % 8)))
-                            for m in c.drain() {
-                                switch m["type"] as? String {
-                                case "message":
-                                    if let seq = m["seq"] as? Int64 { received.append(seq) }
-                                case "ack":
-                                    if let id = m["id"] as? String, let seq = m["seq"] as? Int64, acked[id] == nil {
-                                        acked[id] = seq
-                                        progress.acked.add(1, ordering: .relaxed)
-                                    }
-                                case "closing": alive = false
-                                default: break
-                                }
-                            }
-                            if c.isClosed { alive = false }
-                            if acked.count == perClient && lastSeq() >= Int64(clients * perClient) { break }
-                            // A random cut: a clean close, a dropped connection, or a send left without its ack.
-                            let dice = rng.next() % 100
-                            if dice < 4 {
-                                await c.close()
-                                alive = false
-                            } else if dice < 8 {
-                                await c.abort()
-                                alive = false
-                            } else if dice < 11, next < perClient {
-                                c.send(["type": "send", "id": "c\(i)-\(next)", "kind": "text", "text": "message \(next) of client \(i)"])
-                                next += 1
-                                await c.abort()
-                                alive = false
-                            }
-                        }
-                        if !c.isClosed { await c.close() }
-                    }
-                    return Report(client: i, acked: acked, received: received, reconnects: reconnects)
+                    try await Self.client(i, token: token, perClient: perClient, total: clients * perClient, nodes: { [server.port.withLock { $0 }] }, progress: progress)
                 }
             }
             // The restart: once about half the messages are acknowledged.
