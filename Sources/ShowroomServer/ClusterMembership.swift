@@ -61,6 +61,13 @@ public final class ClusterMembership: Service, Sendable {
         return try await calls.run { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
     }
 
+    /// The URL of the node `room` lives on when it is another one (placing it first); nil when it
+    /// is this node's, or no node is live yet (the room is then served here).
+    func elsewhere(_ room: String) async throws(PostgresStoreError) -> String? {
+        guard let me = nodeURL, let home = try await home(of: room), home.url != me else { return nil }
+        return home.url
+    }
+
     public func run() async throws {
         let url: String? = await cancelWhenGracefulShutdown {
             var url: String?

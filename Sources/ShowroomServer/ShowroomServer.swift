@@ -159,7 +159,7 @@ public enum ShowroomServer {
         } else {
             cluster = nil
         }
-        let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0) }
+        let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0, cluster: cluster) }
         // The desk (consultations, bot, queue, routing).
         let desk = try auth.map { auth throws(ServerError) in
             try DeskService.open(stores: stores, demo: configuration.demo, hub: hub, auth: auth, logger: logger)

@@ -12,6 +12,16 @@ import Synchronization
 /// The relay as signaling's media side.
 struct RelayMedia: MediaNegotiator {
     let relay: RelayServer
+    /// This node in a cluster: a room's media is served on its node only.
+    var cluster: ClusterMembership? = nil
+
+    /// In a cluster, the room's node when it is another one (the placement WHIP and WHEP follow
+    /// too: ``WHIPRoutes/redirect(_:room:cluster:)``).
+    func home(of room: String) async throws(SignalingError) -> String? {
+        do { return try await cluster?.elsewhere(room) } catch {
+            throw SignalingError(.storage, "where room \(room) lives is unknown now (\(error.description)); retry shortly")
+        }
+    }
 
     func publish(room: String, identity: String, offer: String) async throws(SignalingError) -> (session: String, answer: String) {
         // A call: both sides publish into the room.

@@ -72,14 +72,13 @@ enum WHIPRoutes {
     /// room is this node's, or no node is live yet (it is served here); `503 storage` when the
     /// database cannot say.
     static func redirect(_ request: Request, room: String, cluster: ClusterMembership?) async throws -> Response? {
-        guard let cluster, let me = cluster.nodeURL else { return nil }
-        let home: ClusterNode?
-        do { home = try await cluster.home(of: room) } catch {
+        let home: String?
+        do { home = try await cluster?.elsewhere(room) } catch {
             throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
         }
-        guard let home, home.url != me else { return nil }
+        guard let home else { return nil }
         var headers = HTTPFields()
-        headers[.location] = home.url + request.uri.description
+        headers[.location] = home + request.uri.description
         return Response(status: .temporaryRedirect, headers: headers)
     }
 

@@ -11,4 +11,13 @@ public protocol MediaNegotiator: Sendable {
     /// `media` if the relay cannot start that rendition (the reason says why).
     func setQuality(session: String, room: String, quality: String) async throws(SignalingError)
     func stop(session: String, room: String) async -> Bool
+    /// In a cluster, the URL of the node `room`'s media lives on when it is another node (placing
+    /// the room first if it has no live node); nil when it is served here. `storage` when the
+    /// cluster's registry cannot say.
+    func home(of room: String) async throws(SignalingError) -> String?
+}
+
+extension MediaNegotiator {
+    /// One node: every room's media is here.
+    public func home(of room: String) async throws(SignalingError) -> String? { nil }
 }

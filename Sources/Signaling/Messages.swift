@@ -217,7 +217,8 @@ public enum ServerMessage: Sendable, Equatable {
     /// A participant started (or stopped) publishing: `session` is what `subscribe` needs nothing
     /// of today (one publisher per room), and what `stop` names.
     case track(event: String, participant: String, session: String)
-    case error(code: String, reason: String, ref: String?)
+    /// `node`: with the code `elsewhere`, where to reconnect.
+    case error(code: String, reason: String, ref: String?, node: String? = nil)
     case pong(ref: String?)
     /// Sent last before the server closes the connection; `ref` when a message caused it.
     case closing(code: String, reason: String, ref: String? = nil)
@@ -237,7 +238,7 @@ public enum ServerMessage: Sendable, Equatable {
 extension ServerMessage: Encodable {
     private enum Key: String, CodingKey {
         case type, v, participant, expires, room, participants, firstSeq, lastSeq, readReceipts, publishers, event, id, seq, duplicate, from, on
-        case kind, muted, messages, hasMore, session, sdp, code, reason, ref, iceServers
+        case kind, muted, messages, hasMore, session, sdp, code, reason, ref, iceServers, node
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -306,10 +307,11 @@ extension ServerMessage: Encodable {
             try c.encode(event, forKey: .event)
             try c.encode(participant, forKey: .participant)
             try c.encode(session, forKey: .session)
-        case .error(let code, let reason, let r):
+        case .error(let code, let reason, let r, let node):
             try c.encode("error", forKey: .type)
             try c.encode(code, forKey: .code)
             try c.encode(reason, forKey: .reason)
+            try c.encodeIfPresent(node, forKey: .node)
             ref = r
         case .pong(let r):
             try c.encode("pong", forKey: .type)

@@ -27,11 +27,26 @@ public struct SignalingError: CodedError {
         case slowConsumer = "slow_consumer"
         case policy
         case shuttingDown = "shutting_down"
+        /// In a cluster, the room's media lives on another node (``SignalingError/node``): reconnect
+        /// there and ask again (docs/cluster.md, "Media over /ws").
+        case elsewhere
     }
     public let code: Code
     public let detail: String
+    /// With ``Code/elsewhere``: the URL of the node to reconnect to (`http://HOST:PORT`).
+    public let node: String?
     public init(_ code: Code, _ detail: String) {
         self.code = code
         self.detail = detail
+        node = nil
+    }
+
+    /// The room's media lives on `node`: ``Code/elsewhere``.
+    public static func elsewhere(room: String, node: String) -> SignalingError { SignalingError(room: room, node: node) }
+
+    private init(room: String, node: String) {
+        code = .elsewhere
+        detail = "room \(room)'s media is on node \(node): reconnect there and ask again"
+        self.node = node
     }
 }

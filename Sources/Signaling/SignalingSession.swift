@@ -59,7 +59,7 @@ public final class SignalingSession {
 
     private func send(_ m: ServerMessage) { outbox.deliver(m.json()) }
 
-    private func refuse(_ e: SignalingError, ref: String?) { send(.error(code: e.code.rawValue, reason: e.detail, ref: ref)) }
+    private func refuse(_ e: SignalingError, ref: String?) { send(.error(code: e.code.rawValue, reason: e.detail, ref: ref, node: e.node)) }
 
     /// Handles one text frame at `now`; a returned ``Closing`` ends the connection.
     public func handle(_ text: String, now: ContinuousClock.Instant = .now) async -> Closing? {
@@ -207,6 +207,7 @@ public final class SignalingSession {
         guard grant.canPublish else { throw SignalingError(.forbidden, "a \(grant.role) cannot publish") }
         guard let media else { throw SignalingError(.media, "no media relay on this server") }
         try checkMediaQuota()
+        if let node = try await media.home(of: room) { throw SignalingError.elsewhere(room: room, node: node) }
         let (session, answer) = try await media.publish(room: room, identity: grant.identity, offer: sdp)
         mediaSessions[session] = true
         send(.answer(session: session, sdp: answer, ref: ref))
@@ -220,6 +221,7 @@ public final class SignalingSession {
         let room = try joinedRoom()
         guard let media else { throw SignalingError(.media, "no media relay on this server") }
         try checkMediaQuota()
+        if let node = try await media.home(of: room) { throw SignalingError.elsewhere(room: room, node: node) }
         // By default, someone else's publication (in a call, the other side's).
         let chosen: String?
         if let source { chosen = source } else { chosen = await hub.publication(room: room, notBy: p.id) }

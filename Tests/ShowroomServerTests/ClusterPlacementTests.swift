@@ -80,6 +80,44 @@ import Testing
         for n in nodes { _ = await n.stop() }
     }
 
+    /// `/ws` media on the wrong node (issue 15, must-have 3): a publish or subscribe there is
+    /// answered `elsewhere` with the room's node, whose own clients are answered there (here an
+    /// offer that is not one: `bad_message`); chat works on every node. consult.js moves to `node`.
+    @Test func aWebSocketCallOnTheWrongNodeIsToldWhereTheRoomIs() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let nodes = [try await Self.node(url), try await Self.node(url)]
+        let registry = try Self.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes()) ?? []).count == 2 })
+        var answers: [String: [String: any Sendable]] = [:]
+        var clients: [SignalingClient] = []
+        for (i, node) in nodes.enumerated() {
+            let client = SignalingClient(port: node.port)
+            clients.append(client)
+            try await client.enter(token: try await wsToken("call", .agent, identity: "agent-\(i)"), room: "call")
+            client.send(["type": "send", "id": "hello-\(i)", "kind": "text", "text": "hello from node \(i)"])
+            #expect(try await client.next("ack")["seq"] as? Int64 != nil, "chat on node \(i)")
+            client.send(["type": "publish", "sdp": "v=0\r\n", "ref": "p\(i)"])
+            answers["http://127.0.0.1:\(node.port)"] = try await client.next("error")
+        }
+        let home = try #require(try registry.place(room: "call", now: Date(), deadAfter: 10)?.url)
+        for (node, answer) in answers {
+            if node == home {
+                #expect(answer["code"] as? String == "bad_message", "the room's node reads the offer itself: \(answer)")
+            } else {
+                #expect(answer["code"] as? String == "elsewhere" && answer["node"] as? String == home && answer["ref"] as? String != nil, "\(answer)")
+            }
+        }
+        // A subscribe on the wrong node too.
+        let wrong = try #require(nodes.first { "http://127.0.0.1:\($0.port)" != home })
+        let viewer = SignalingClient(port: wrong.port)
+        try await viewer.enter(token: try await wsToken("call", .shopper, identity: "sam"), room: "call")
+        viewer.send(["type": "subscribe", "sdp": "v=0\r\n", "source": "anyone"])
+        let refused = try await viewer.next("error")
+        #expect(refused["code"] as? String == "elsewhere" && refused["node"] as? String == home, "\(refused)")
+        for c in clients + [viewer] { await c.close() }
+        for n in nodes { _ = await n.stop() }
+    }
+
     /// A node that stops gracefully leaves the registry: its room goes to a live node at its next
     /// use. A node that stops heartbeating (here: a registered address nobody serves, which the
     /// placement rule prefers) is dead after `deadAfter`, and its room goes to a live node too.

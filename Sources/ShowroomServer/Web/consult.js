@@ -21,6 +21,9 @@ export class Consultation {
     this.closed = false;
     this.joined = false; // true from `joined` until the connection ends: the room's messages need it
     this.readSeq = 0; // the latest message read: sent again on every `joined`
+    this.node = null; // in a cluster, the node the room's media is on (`elsewhere`): ws[s]://host:port
+    this.moves = []; // when we moved, to stop two nodes sending us back and forth
+    this.nodeFailures = 0; // connections to `node` that ended before `joined`
   }
 
   start() { this.connect(); }
@@ -29,13 +32,15 @@ export class Consultation {
     if (this.closed) return;
     let token;
     try { token = await this.tokenFor(); } catch (e) { this.state(`no token: ${e.message}`); return this.retry(); }
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    const ws = new WebSocket(`${this.node || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`}/ws`);
     this.ws = ws;
     this.joined = false;
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, token }));
     ws.onmessage = (e) => this.receive(JSON.parse(e.data));
     ws.onclose = () => {
       if (this.ws !== ws) return;
+      // A node we moved to that will not take us (three tries without a `joined`): back to ours.
+      if (this.node && !ws.joinedOnce && ++this.nodeFailures >= 3) [this.node, this.nodeFailures] = [null, 0];
       clearInterval(this.pinger);
       this.ws = null;
       this.joined = false;
@@ -50,10 +55,29 @@ export class Consultation {
     if (this.closed) return;
     this.stats.reconnects++;
     setTimeout(() => this.connect(), this.backoff);
-    this.backoff = Math.min(this.backoff * 2, 5000);
+    this.backoff = Math.min(Math.max(this.backoff * 2, 250), 5000);
   }
 
   state(text) { this.stats.state = text; this.onState?.(text); }
+
+  /// In a cluster a room's media lives on one node: a publish or subscribe elsewhere is answered
+  /// `elsewhere` with that node's URL (docs/cluster.md, "Media over /ws"). We reconnect there —
+  /// the chat resumes from lastSeq, unacknowledged sends go again, and the call is published and
+  /// subscribed again on `joined`. At most 3 moves a minute (a placement changing under us).
+  moveTo(node) {
+    let url;
+    try { url = new URL(node); } catch { return; }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return;
+    const now = Date.now();
+    this.moves = this.moves.filter((t) => now - t < 60000);
+    if (this.moves.length >= 3) return this.state("the room's media keeps moving: staying here");
+    this.moves.push(now);
+    this.node = `${url.protocol === "https:" ? "wss" : "ws"}://${url.host}`;
+    this.stats.node = node;
+    this.backoff = 0;
+    this.state("moving to the room's node");
+    this.ws?.close();
+  }
 
   raw(message) {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
@@ -69,10 +93,11 @@ export class Consultation {
   }
 
   receive(m) {
+    if (m.type === "error" && m.code === "elsewhere" && m.node) this.moveTo(m.node);
     const waiting = m.ref && this.refs.get(m.ref);
     if (waiting && (m.type === "error" || m.type === "answer" || m.type === "pong" || m.type === "history")) {
       this.refs.delete(m.ref);
-      if (m.type === "error") waiting.reject(new Error(`${m.code}: ${m.reason}`));
+      if (m.type === "error") waiting.reject(Object.assign(new Error(`${m.code}: ${m.reason}`), { code: m.code }));
       else waiting.resolve(m);
       return;
     }
@@ -84,6 +109,8 @@ export class Consultation {
         break;
       case "joined":
         this.joined = true;
+        this.ws.joinedOnce = true;
+        this.nodeFailures = 0;
         this.backoff = 250;
         this.state("online");
         this.pinger = setInterval(() => this.raw({ type: "ping" }), 10000);
@@ -186,10 +213,22 @@ export class Consultation {
     }
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
-    const answer = await this.request({ type: "publish", sdp: pc.localDescription.sdp });
+    const answer = await this.requestMedia({ type: "publish", sdp: pc.localDescription.sdp });
+    if (!answer) return pc.close(); // moving: published again on the room's node
     pc.session = answer.session;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     this.watch(pc, "sent");
+  }
+
+  /// A publish or subscribe: its answer, or null when the room's media is on another node (we
+  /// are moving there: ``moveTo``).
+  async requestMedia(message) {
+    try {
+      return await this.request(message);
+    } catch (e) {
+      if (e.code === "elsewhere") return null;
+      throw e;
+    }
   }
 
   /// A peer connection through the TURN servers of `welcome` (none unless the server runs with
@@ -209,7 +248,8 @@ export class Consultation {
     pc.ontrack = (e) => { stream.addTrack(e.track); this.onRemoteStream?.(stream); };
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc);
-    const answer = await this.request({ type: "subscribe", sdp: pc.localDescription.sdp, source: session, quality: "source" });
+    const answer = await this.requestMedia({ type: "subscribe", sdp: pc.localDescription.sdp, source: session, quality: "source" });
+    if (!answer) { this.subscribers.delete(session); return pc.close(); } // moving: subscribed again there
     pc.session = answer.session;
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     this.watch(pc, "received");

@@ -1,0 +1,124 @@
+"""A consultation call across two Showroom nodes on one PostgreSQL, in two headless Chromium
+instances, all inside the caller's network namespace (which must hold only `lo`; the script starts
+its own throw-away PostgreSQL there, as the `postgres` user when run as root).
+
+The shopper's widget (/shop/) is opened on node B, the agent's console (/agent/) on node A. They
+chat across the nodes (LISTEN/NOTIFY); then each starts its camera. The room's media lives on one
+node (placed at the first publish): the page on the other node is answered `elsewhere` and its
+client (consult.js) reconnects there, resumes the chat and publishes and subscribes again. Prints
+one JSON line with what each page saw and where the room was placed.
+"""
+import argparse, json, os, pwd, shutil, subprocess, tempfile, time
+
+from selenium.webdriver.common.by import By
+
+from chromium_common import browser, wait_healthy
+
+PG = "/usr/lib/postgresql/15/bin"
+PG_PORT = 55440
+NODES = {"A": (18082, 40010), "B": (18083, 40030)}
+
+
+def until(predicate, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def as_postgres(command):
+    return ["/usr/sbin/runuser", "-u", "postgres", "--"] + command if os.getuid() == 0 else command
+
+
+def sql(query):
+    out = subprocess.run([f"{PG}/psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "showroom", "-d", "postgres", "-tAc", query],
+                         capture_output=True, text=True, timeout=20)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def messages(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#messages li')].map(li => [Number(li.dataset.seq), li.querySelector('.body').textContent])")
+
+
+def stats(driver):
+    return driver.execute_script("return window.showroom && window.showroom.stats") or {}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--showroom", required=True)
+    args = ap.parse_args()
+    result = {}
+    pgdir = tempfile.mkdtemp(prefix="showroom-pg-ns-")
+    if os.getuid() == 0:
+        owner = pwd.getpwnam("postgres")
+        os.chown(pgdir, owner.pw_uid, owner.pw_gid)
+    subprocess.run(as_postgres([f"{PG}/initdb", "-D", f"{pgdir}/data", "-A", "trust", "-U", "showroom", "-E", "UTF8", "--no-sync"]),
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{pgdir}/data", "-l", f"{pgdir}/log", "-w", "-o",
+                                f"-p {PG_PORT} -k {pgdir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
+                   check=True, capture_output=True, timeout=120)
+    database = f"postgres://showroom@127.0.0.1:{PG_PORT}/postgres?sslmode=disable"
+    environment = dict(os.environ, SHOWROOM_SECRET="cluster-call-test-secret-0123456789abcdef")
+    data = {name: tempfile.mkdtemp(prefix=f"showroom-cluster-{name}-") for name in NODES}
+    servers = []
+    shopper = agent = None
+    try:
+        for name, (http, media) in NODES.items():
+            servers.append(subprocess.Popen(
+                [args.showroom, "serve", "--port", str(http), "--media-port", str(media), "--media-threads", "1",
+                 "--data-dir", data[name], "--log-level", "warning", "--demo", "--database", database], env=environment))
+        for http, _ in NODES.values():
+            if not wait_healthy(f"http://127.0.0.1:{http}", time.monotonic() + 30):
+                raise SystemExit(f"node on {http} did not start")
+        result["registered"] = bool(until(lambda: sql("SELECT count(*) FROM cluster_node") == "2", seconds=20))
+        a, b = (f"http://127.0.0.1:{NODES[n][0]}" for n in ("A", "B"))
+        room = "cluster-call-1"
+        shopper, agent = browser(), browser()
+        shopper.get(f"{b}/shop?room={room}&desk=off")
+        agent.get(f"{a}/agent?room={room}&simulcast=0")
+        result["online"] = bool(until(lambda: stats(shopper).get("state") == "online" and stats(agent).get("state") == "online"))
+
+        # Chat across the nodes, both ways, through the pages' UI.
+        shopper.find_element(By.ID, "text").send_keys("Does the sofa come in blue?")
+        shopper.find_element(By.ID, "send").click()
+        result["agent_got_question"] = bool(until(lambda: any("blue?" in m[1] for m in messages(agent))))
+        agent.find_element(By.ID, "text").send_keys("It does, let me show you")
+        agent.find_element(By.CSS_SELECTOR, "#composer button").click()
+        result["shopper_got_reply"] = bool(until(lambda: any("show you" in m[1] for m in messages(shopper))))
+
+        # The call: the shopper's camera first (its publish places the room), then the agent's.
+        shopper.find_element(By.ID, "call").click()
+        until(lambda: sql(f"SELECT node FROM cluster_room WHERE room = '{room}'"), seconds=20)
+        agent.find_element(By.ID, "call").click()
+        until(lambda: stats(shopper).get("framesDecoded", 0) >= 30 and stats(agent).get("framesDecoded", 0) >= 30, seconds=40)
+        result["home"] = sql(f"SELECT node FROM cluster_room WHERE room = '{room}'")
+        # A last message after the move: the chat goes on from where it was.
+        shopper.find_element(By.ID, "text").send_keys("Lovely, thank you")
+        shopper.find_element(By.ID, "send").click()
+        until(lambda: any("thank you" in m[1] for m in messages(agent)))
+        result.update(a=a, b=b, shopper_messages=messages(shopper), agent_messages=messages(agent),
+                      shopper_stats=stats(shopper), agent_stats=stats(agent),
+                      shopper_error=shopper.find_element(By.ID, "error").text, agent_error=agent.find_element(By.ID, "error").text)
+    finally:
+        for d in (shopper, agent):
+            if d:
+                d.quit()
+        for s in servers:
+            s.terminate()
+        for s in servers:
+            try:
+                s.wait(10)
+            except subprocess.TimeoutExpired:
+                s.kill()
+        subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{pgdir}/data", "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60)
+        for d in [pgdir] + list(data.values()):
+            shutil.rmtree(d, ignore_errors=True)
+    print(json.dumps(result), flush=True)
+
+
+main()
