@@ -16,18 +16,29 @@ public struct ClusterNode: Sendable, Equatable {
     public var cpu: Double
     /// When it last reported (its own clock: nodes are assumed NTP-synchronized, within a second).
     public var heartbeat: Date
+    /// Whether it reported holding its session lock (``PostgresSessionLock``, the key
+    /// ``PostgresNodeRegistry/lockKey(_:)``): then it is dead as soon as no session holds that lock.
+    public var holdsLock: Bool
+    /// Read by the registry, not reported: it reported holding its lock and no session holds it
+    /// now — its process died or lost the database.
+    public var lockLost: Bool
 
-    public init(url: String, mediaAddress: String, cores: Int, sessions: Int, cpu: Double, heartbeat: Date) {
+    public init(
+        url: String, mediaAddress: String, cores: Int, sessions: Int, cpu: Double, heartbeat: Date, holdsLock: Bool = false, lockLost: Bool = false
+    ) {
         self.url = url
         self.mediaAddress = mediaAddress
         self.cores = cores
         self.sessions = sessions
         self.cpu = cpu
         self.heartbeat = heartbeat
+        self.holdsLock = holdsLock
+        self.lockLost = lockLost
     }
 
-    /// Whether it reported within `deadAfter` of `now`.
-    public func isLive(now: Date, deadAfter: TimeInterval) -> Bool { now.timeIntervalSince(heartbeat) <= deadAfter }
+    /// Whether it reported within `deadAfter` of `now`, and has not lost the lock it reported
+    /// holding.
+    public func isLive(now: Date, deadAfter: TimeInterval) -> Bool { !lockLost && now.timeIntervalSince(heartbeat) <= deadAfter }
 
     /// Where a room goes when it is first used (or its node died): the live node with the fewest
     /// sessions per core; between equals (within a session per core), the one whose media loops

@@ -20,8 +20,17 @@ public final class PostgresNodeRegistry: Sendable {
                     cpu DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)
                 """,
                 "CREATE TABLE cluster_room (room TEXT PRIMARY KEY, node TEXT NOT NULL, placed_at DOUBLE PRECISION NOT NULL)",
-            ])
+            ]),
+        PostgresMigration("cluster.v2", ["ALTER TABLE cluster_node ADD COLUMN holds_lock BOOLEAN NOT NULL DEFAULT false"]),
     ]
+
+    /// The key of the session lock a node holds while it lives (``PostgresSessionLock``); the
+    /// registry's queries spell the same `'node:' || url` in SQL.
+    public static func lockKey(_ url: String) -> String { "node:" + url }
+
+    /// Holds `url`'s session lock for this process (until released): report
+    /// ``PostgresSessionLock/isHeld`` in its heartbeats.
+    public func holdLock(for url: String) -> PostgresSessionLock { database.holdLock(Self.lockKey(url)) }
 
     /// Applies the cluster's migrations to `database`.
     public init(database: PostgresDatabase) throws(PostgresStoreError) {
@@ -39,10 +48,11 @@ public final class PostgresNodeRegistry: Sendable {
             try database.run("heartbeat") { session in
                 try session.execute(
                     """
-                    INSERT INTO cluster_node (url, media_address, cores, sessions, cpu, heartbeat)
-                    VALUES (\(node.url), \(node.mediaAddress), \(node.cores), \(node.sessions), \(node.cpu), \(node.heartbeat.timeIntervalSince1970))
+                    INSERT INTO cluster_node (url, media_address, cores, sessions, cpu, heartbeat, holds_lock)
+                    VALUES (\(node.url), \(node.mediaAddress), \(node.cores), \(node.sessions), \(node.cpu), \(node.heartbeat.timeIntervalSince1970),
+                        \(node.holdsLock))
                     ON CONFLICT (url) DO UPDATE SET media_address = excluded.media_address, cores = excluded.cores,
-                        sessions = excluded.sessions, cpu = excluded.cpu, heartbeat = excluded.heartbeat
+                        sessions = excluded.sessions, cpu = excluded.cpu, heartbeat = excluded.heartbeat, holds_lock = excluded.holds_lock
                     """)
             }
         }
@@ -53,18 +63,29 @@ public final class PostgresNodeRegistry: Sendable {
         try Self.run("leave") { try database.run("leave") { session in try session.execute("DELETE FROM cluster_node WHERE url = \(url)") } }
     }
 
-    private static let nodeColumns = "url, media_address, cores, sessions, cpu, heartbeat"
+    /// A node's columns (the table named `n`), and whether it lost the lock it reported holding:
+    /// no granted advisory lock on its key in `pg_locks` (a `bigint` key shows as its high half in
+    /// `classid`, its low half in `objid`, and `objsubid` 1).
+    private static let nodeColumns = """
+        n.url, n.media_address, n.cores, n.sessions, n.cpu, n.heartbeat, n.holds_lock,
+        n.holds_lock AND NOT EXISTS (
+            SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND l.classid::bigint = ((hashtextextended('node:' || n.url, 0) >> 32) & 4294967295)
+            AND l.objid::bigint = (hashtextextended('node:' || n.url, 0) & 4294967295))
+        """
 
     private static func node(_ row: PostgresRow) throws -> ClusterNode {
-        let (url, media, cores, sessions, cpu, heartbeat) = try row.decode((String, String, Int, Int, Double, Double).self)
-        return ClusterNode(url: url, mediaAddress: media, cores: cores, sessions: sessions, cpu: cpu, heartbeat: Date(timeIntervalSince1970: heartbeat))
+        let (url, media, cores, sessions, cpu, heartbeat, holdsLock, lockLost) = try row.decode((String, String, Int, Int, Double, Double, Bool, Bool).self)
+        return ClusterNode(
+            url: url, mediaAddress: media, cores: cores, sessions: sessions, cpu: cpu, heartbeat: Date(timeIntervalSince1970: heartbeat),
+            holdsLock: holdsLock, lockLost: lockLost)
     }
 
     /// Every node registered (live or not), by URL.
     public func nodes() throws(PostgresStoreError) -> [ClusterNode] {
         try Self.run("nodes") {
             try database.read("nodes") { session in
-                try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node ORDER BY url").map(Self.node)
+                try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node n ORDER BY n.url").map(Self.node)
             }
         }
     }
@@ -78,8 +99,7 @@ public final class PostgresNodeRegistry: Sendable {
             let current = try database.read("place") { session in
                 try session.query(
                     """
-                    SELECT \(unescaped: Self.nodeColumns.split(separator: ",").map { "n." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
-                    FROM cluster_room r JOIN cluster_node n ON n.url = r.node WHERE r.room = \(room)
+                    SELECT \(unescaped: Self.nodeColumns) FROM cluster_room r JOIN cluster_node n ON n.url = r.node WHERE r.room = \(room)
                     """
                 ).first.map(Self.node)
             }
@@ -87,7 +107,7 @@ public final class PostgresNodeRegistry: Sendable {
             return try database.transaction("place") { session -> ClusterNode? in
                 // The room's lock: two nodes placing it at once take turns, the second finds it placed.
                 try session.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("room:" + room), 0))")
-                let nodes = try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node").map(Self.node)
+                let nodes = try session.query("SELECT \(unescaped: Self.nodeColumns) FROM cluster_node n").map(Self.node)
                 let live = nodes.filter { $0.isLive(now: now, deadAfter: deadAfter) }
                 if let placed = try session.query("SELECT node FROM cluster_room WHERE room = \(room)").first?.decode(String.self),
                     let node = live.first(where: { $0.url == placed })

@@ -7,8 +7,9 @@ import Synchronization
 
 /// This node in a cluster on PostgreSQL (`--database` with a relay; docs/cluster.md, "Nodes and
 /// placement"): it reports its heartbeat and load every ``ServerConfiguration/heartbeatInterval``,
-/// answers where a room lives (``home(of:)``, which places it the first time), and leaves the
-/// registry when it stops gracefully, so its rooms are placed again at once.
+/// answers where a room lives (``home(of:)``, which places it the first time), holds its session
+/// lock while it lives (``PostgresSessionLock``: if the process dies, the others see it at once),
+/// and leaves the registry when it stops gracefully, so its rooms are placed again at once.
 public final class ClusterMembership: Service, Sendable {
     let registry: PostgresNodeRegistry
     let relay: RelayServer
@@ -76,9 +77,12 @@ public final class ClusterMembership: Service, Sendable {
         }
         guard let url else { return }
         logger.info("cluster node", metadata: ["url": .string(url), "deadAfter": .stringConvertible(deadAfter)])
+        // Held while this process lives: the others see it gone the moment it dies.
+        let lock = registry.holdLock(for: url)
+        defer { lock.release() }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                await self.beat(url)
+                await self.beat(url, holdsLock: lock.isHeld)
                 try? await Task.sleep(for: self.interval)
             }
         }
@@ -88,11 +92,12 @@ public final class ClusterMembership: Service, Sendable {
         }
     }
 
-    private func beat(_ url: String) async {
+    private func beat(_ url: String, holdsLock: Bool) async {
         let snapshot = await relay.snapshot()
         let node = ClusterNode(
             url: url, mediaAddress: mediaAddress, cores: relay.configuration.mediaThreads,
-            sessions: snapshot.publishers + snapshot.viewers.values.reduce(0, +), cpu: snapshot.loopBusy, heartbeat: Date())
+            sessions: snapshot.publishers + snapshot.viewers.values.reduce(0, +), cpu: snapshot.loopBusy, heartbeat: Date(),
+            holdsLock: holdsLock)
         let registry = self.registry
         do { try await calls.run(urgent: true) { () throws(PostgresStoreError) in try registry.heartbeat(node) } } catch {
             logger.warning("cluster: heartbeat failed", metadata: ["error": .string(error.description)])

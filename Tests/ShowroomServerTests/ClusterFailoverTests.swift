@@ -55,4 +55,44 @@ import Testing
         print("cluster failover: \(clients) clients × \(perClient) messages on two nodes, node A killed (SIGKILL) at half; reconnects \(reports.map(\.reconnects)); 0 lost, 0 duplicated")
         _ = await b.stop()
     }
+
+    /// Media: a room placed on node A (the real binary), A killed with SIGKILL. A WHEP offer to
+    /// node B went to A (`307`); B serves the room itself as soon as A's database session is gone
+    /// (its session lock free, `PostgresSessionLock`) — within a few seconds, where the heartbeat
+    /// timeout alone (10 s here) would have taken at least 10. (Viewers and the publisher then
+    /// offer again: `307` from anywhere else to B.)
+    @Test func aKilledNodesRoomIsServedElsewhereWithinSecondsNotAfterTheHeartbeatTimeout() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        // A's URL (as bound: http://127.0.0.1:PORT) sorts before B's (http://localhost:PORT), so
+        // between two idle nodes the placement rule picks A.
+        let a = try KilledServer(arguments: ["--database", url])
+        let portA = a.port.withLock { $0 }
+        defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
+        try await a.start()
+        let portB = Int(try UDPSocket().port)
+        let b = try await SignalingServer.start(
+            relay: true,
+            configure: {
+                $0.databaseURL = url
+                $0.port = portB
+                $0.nodeURL = "http://localhost:\(portB)"
+                $0.heartbeatInterval = .milliseconds(200)
+                $0.nodeDeadAfterSeconds = 10
+            })
+        let registry = try ClusterPlacementTests.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 20) { ((try? registry.nodes()) ?? []).filter(\.holdsLock).count == 2 }, "both nodes hold their locks")
+        let token = try await wsToken("launch", .viewer, identity: "viewer")
+        let (status, location) = try await ClusterPlacementTests.offer(b, "/whep/launch", token: token)
+        #expect(status == .temporaryRedirect && location == "http://127.0.0.1:\(portA)/whep/launch", "placed on A: \(status) \(location ?? "-")")
+        await a.stop()
+        let killed = ContinuousClock.now
+        #expect(
+            await SignalingServer.eventually(seconds: 20) { (try? await ClusterPlacementTests.offer(b, "/whep/launch", token: token).0) != .temporaryRedirect },
+            "B serves the room")
+        let after = ContinuousClock.now - killed
+        #expect(after < .seconds(5), "served by B \(after) after A was killed (the heartbeat timeout is 10 s)")
+        #expect(try registry.place(room: "launch", now: Date(), deadAfter: 10)?.url == "http://localhost:\(portB)")
+        print("a killed node's room served by another node \(after) after the kill (heartbeat timeout 10 s)")
+        _ = await b.stop()
+    }
 }

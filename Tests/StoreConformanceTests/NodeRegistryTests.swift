@@ -53,6 +53,44 @@ import Testing
         #expect(try registry.place(room: "r", now: t0 + 15, deadAfter: 10)?.url == "http://a", "a node that left loses its rooms at once")
     }
 
+    /// A node holding its session lock (as every node does) is dead the moment its session ends —
+    /// a process killed, its connection closed — not a heartbeat timeout later: its rooms move at
+    /// their next use, while its last heartbeat is still fresh. Taken again, it is live again.
+    @Test func aNodeWhoseLockIsGoneIsDeadAtOnce() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let other = try PostgresNodeRegistry(database: PostgresDatabase(PostgresLocation(url: url)))
+        let own = try PostgresNodeRegistry(database: PostgresDatabase(PostgresLocation(url: url)))
+        let lock = own.holdLock(for: "http://a")
+        defer { lock.release() }
+        #expect(await eventuallyTrue { lock.isHeld }, "the lock taken")
+        let now = Date()
+        try own.heartbeat(ClusterNode(url: "http://a", mediaAddress: "10.0.0.1", cores: 2, sessions: 0, cpu: 0, heartbeat: now, holdsLock: true))
+        try other.heartbeat(node("http://b", sessions: 8, at: now))
+        #expect(try other.place(room: "r", now: now, deadAfter: 10)?.url == "http://a", "the least loaded, live")
+        #expect(try other.nodes().first { $0.url == "http://a" }?.lockLost == false)
+        // Its session ends (as a kill -9 ends it): with a heartbeat a second old, a is dead.
+        lock.release()
+        #expect(await eventuallyTrue { ((try? other.nodes().first { $0.url == "http://a" }?.lockLost) ?? false) == true }, "the lock seen gone")
+        #expect(try other.place(room: "r", now: now + 1, deadAfter: 10)?.url == "http://b", "moved at once, not 10 s later")
+        // Taken again (a node restarted at its address): a is live and gets new rooms.
+        let again = own.holdLock(for: "http://a")
+        defer { again.release() }
+        #expect(await eventuallyTrue { again.isHeld })
+        #expect(try other.place(room: "s", now: now + 2, deadAfter: 10)?.url == "http://a")
+        // A node that never reported a lock is judged by its heartbeat alone.
+        #expect(try other.nodes().first { $0.url == "http://b" }.map { !$0.holdsLock && !$0.lockLost } == true)
+    }
+
+    /// Polls every 20 ms for up to 10 s.
+    func eventuallyTrue(_ condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
     /// Two nodes placing the same rooms at once, each while the load they see changes: each room
     /// gets one node, the same answer to both, and no call fails. (Without the room's advisory lock
     /// two first placements could differ only if the load changed between them; this run does not

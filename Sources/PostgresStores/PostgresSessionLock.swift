@@ -1,0 +1,76 @@
+import Logging
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// A PostgreSQL session-level advisory lock held on a connection of its own, outside the pool
+/// ([§9.27.10](https://www.postgresql.org/docs/15/functions-admin.html#FUNCTIONS-ADVISORY-LOCKS)):
+/// while this process lives and reaches the database, its session holds the lock, and the moment
+/// the process dies — `kill -9` included: the kernel closes its socket and PostgreSQL ends the
+/// session — the lock is free, which every other session can see in `pg_locks`. A cluster node
+/// holds one so that the others know at once that it died, not a heartbeat timeout later
+/// (``PostgresNodeRegistry``). After losing the connection it tries again — 0.5 s, doubling to
+/// 5 s; a lock another session holds is waited for up to the server's `lock_timeout` (5 s) each
+/// try.
+public final class PostgresSessionLock: Sendable {
+    private let held = Atomic<Bool>(false)
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    /// Whether this process's session holds the lock now.
+    public var isHeld: Bool { held.load(ordering: .acquiring) }
+
+    fileprivate init() {}
+
+    /// Lets the lock go (closes its connection); it is not taken again.
+    public func release() {
+        task.withLock { $0 }?.cancel()
+        held.store(false, ordering: .releasing)
+    }
+
+    deinit { task.withLock { $0 }?.cancel() }
+
+    fileprivate func start(_ body: @escaping @Sendable (PostgresSessionLock) async -> Void) {
+        task.withLock { $0 = Task { [weak self] in if let self { await body(self) } } }
+    }
+
+    fileprivate func set(_ value: Bool) { held.store(value, ordering: .releasing) }
+}
+
+extension PostgresDatabase {
+    /// Takes the advisory lock `hashtextextended(key, 0)` on a connection of its own and holds it
+    /// until ``PostgresSessionLock/release()`` (see ``PostgresSessionLock``).
+    public func holdLock(_ key: String) -> PostgresSessionLock {
+        let lock = PostgresSessionLock()
+        let (configuration, loop, logger) = (self.configuration, group.next(), self.logger)
+        lock.start { lock in
+            var wait = Duration.milliseconds(500)
+            var id = 2_000_000
+            while !Task.isCancelled {
+                id += 1
+                do {
+                    let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
+                    await withTaskCancellationHandler {
+                        do {
+                            for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
+                            lock.set(true)
+                            wait = .milliseconds(500)
+                            try? await connection.closeFuture.get()
+                        } catch {
+                            logger.warning("database lock not taken", metadata: ["key": .string(key), "error": .string("\(error)")])
+                        }
+                    } onCancel: {
+                        let _: EventLoopFuture<Void> = connection.close()
+                    }
+                    lock.set(false)
+                    try? await connection.close()
+                } catch {
+                    logger.warning("database lock: cannot connect", metadata: ["key": .string(key), "error": .string("\(error)")])
+                }
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, .seconds(5))
+            }
+            lock.set(false)
+        }
+        return lock
+    }
+}
