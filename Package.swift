@@ -120,7 +120,8 @@ let package = Package(
         .testTarget(name: "AssistTests", dependencies: ["Assist", "ShowroomTestSupport"]),
         // One suite for every store protocol, run against SQLite and against a throw-away PostgreSQL.
         .testTarget(
-            name: "StoreConformanceTests", dependencies: ["Chat", "Desk", "Assist", "PostgresStores", "ShowroomTestSupport"]),
+            name: "StoreConformanceTests",
+            dependencies: ["Chat", "Desk", "Assist", "PostgresStores", "ShowroomTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DeskTests", dependencies: ["Desk", "DeskSimulation", "ShowroomTestSupport"]),
         // A seeded discrete-event model of a department's queue: the reference the desk's wait
         // estimate and staffing are checked against (DeskTests, DeskBenchmark).

@@ -129,6 +129,17 @@ extension ChatContent: Decodable {
         self = try Self.decoder.decode(ChatContent.self, from: json)
     }
 
+    /// What a store reads back: the stored JSON, or — when this server cannot read it (a `kind`
+    /// a newer node wrote during a rolling upgrade, a damaged row) — a ``system`` line saying so,
+    /// in its place. The message keeps its seq: rooms deliver in seq order, and one unreadable
+    /// row must neither block its room's pages nor leave a gap members wait on.
+    public static func stored(json: Data) -> ChatContent {
+        (try? ChatContent(json: json)) ?? .system(unreadable)
+    }
+
+    /// The line an unreadable stored message is shown as.
+    public static let unreadable = "A message this server cannot show (written by a newer version)."
+
     private static let decoder = JSONDecoder()
 
     /// The content's JSON — the one encoding, on the wire (inside a `message`) and in the store:

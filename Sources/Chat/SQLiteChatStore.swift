@@ -65,7 +65,7 @@ public final class SQLiteChatStore: ChatStore {
         let body: String = row["body"]
         return StoredMessage(
             room: row["room"], seq: row["seq"], clientID: row["client_id"], sender: row["sender"], senderRole: row["sender_role"],
-            content: try ChatContent(json: Data(body.utf8)), sentAt: Date(timeIntervalSince1970: row["sent_at"]))
+            content: ChatContent.stored(json: Data(body.utf8)), sentAt: Date(timeIntervalSince1970: row["sent_at"]))
     }
 
     private func run<T>(_ what: String, _ body: () throws -> T) throws(ChatError) -> T {

@@ -97,7 +97,7 @@ public final class PostgresChatStore: SharedChatStore {
     private static func message(_ row: PostgresRow) throws -> StoredMessage {
         let (room, seq, clientID, sender, role, body, sentAt) = try row.decode((String, Int64, String, String, String, String, Double).self)
         return StoredMessage(
-            room: room, seq: seq, clientID: clientID, sender: sender, senderRole: role, content: try ChatContent(json: Data(body.utf8)),
+            room: room, seq: seq, clientID: clientID, sender: sender, senderRole: role, content: ChatContent.stored(json: Data(body.utf8)),
             sentAt: Date(timeIntervalSince1970: sentAt))
     }
 

@@ -50,7 +50,7 @@ public final class PostgresNodeRegistry: Sendable {
                     """
                     INSERT INTO cluster_node (url, media_address, cores, sessions, cpu, heartbeat, holds_lock)
                     VALUES (\(node.url), \(node.mediaAddress), \(node.cores), \(node.sessions), \(node.cpu), \(node.heartbeat.timeIntervalSince1970),
-                        \(node.holdsLock))
+                        \(node.holdsLock) AND \(unescaped: Self.lockHeld("'node:' || $1")))  -- $1: the url, the first value bound
                     ON CONFLICT (url) DO UPDATE SET media_address = excluded.media_address, cores = excluded.cores,
                         sessions = excluded.sessions, cpu = excluded.cpu, heartbeat = excluded.heartbeat, holds_lock = excluded.holds_lock
                     """)
@@ -63,22 +63,48 @@ public final class PostgresNodeRegistry: Sendable {
         try Self.run("leave") { try database.run("leave") { session in try session.execute("DELETE FROM cluster_node WHERE url = \(url)") } }
     }
 
-    /// A node's columns (the table named `n`), and whether it lost the lock it reported holding:
-    /// no granted advisory lock on its key in `pg_locks` (a `bigint` key shows as its high half in
-    /// `classid`, its low half in `objid`, and `objsubid` 1).
-    private static let nodeColumns = """
-        n.url, n.media_address, n.cores, n.sessions, n.cpu, n.heartbeat, n.holds_lock,
-        n.holds_lock AND NOT EXISTS (
-            SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND l.classid::bigint = ((hashtextextended('node:' || n.url, 0) >> 32) & 4294967295)
-            AND l.objid::bigint = (hashtextextended('node:' || n.url, 0) & 4294967295))
+    /// SQL: whether some session of this database holds the advisory lock `hashtextextended(key, 0)`
+    /// (`key` an SQL expression) — in `pg_locks`, a `bigint` key shows as its high half in
+    /// `classid`, its low half in `objid`, and `objsubid` 1.
+    static func lockHeld(_ key: String) -> String {
         """
+        EXISTS (
+            SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid::bigint = ((hashtextextended(\(key), 0) >> 32) & 4294967295)
+            AND l.objid::bigint = (hashtextextended(\(key), 0) & 4294967295))
+        """
+    }
+
+    /// A node's columns (the table named `n`), and whether it lost the lock it reported holding.
+    /// (A heartbeat reports holding it only when the database sees it held, so a lock connection
+    /// that died unnoticed by its node makes that node judged by heartbeats alone, not dead.)
+    private static let nodeColumns = "n.url, n.media_address, n.cores, n.sessions, n.cpu, n.heartbeat, n.holds_lock, n.holds_lock AND NOT "
+        + lockHeld("'node:' || n.url")
 
     private static func node(_ row: PostgresRow) throws -> ClusterNode {
         let (url, media, cores, sessions, cpu, heartbeat, holdsLock, lockLost) = try row.decode((String, String, Int, Int, Double, Double, Bool, Bool).self)
         return ClusterNode(
             url: url, mediaAddress: media, cores: cores, sessions: sessions, cpu: cpu, heartbeat: Date(timeIntervalSince1970: heartbeat),
             holdsLock: holdsLock, lockLost: lockLost)
+    }
+
+    /// Forgets what nobody needs, so that the tables hold what is live and not every room ever
+    /// used: `node`'s placements made before `placedBefore` of rooms it serves no session in now
+    /// (`keeping`: those it does) — their next use places them afresh —, the rows of nodes silent
+    /// since `silentSince`, and the placements on nodes no longer registered. How many placements
+    /// and nodes went.
+    @discardableResult
+    public func prune(node: String, keeping: Set<String>, placedBefore: Date, silentSince: Date) throws(PostgresStoreError) -> (rooms: Int, nodes: Int) {
+        try Self.run("prune") {
+            try database.run("prune") { session in
+                let rooms = try session.execute(
+                    "DELETE FROM cluster_room WHERE node = \(node) AND placed_at < \(placedBefore.timeIntervalSince1970) AND NOT (room = ANY(\(Array(keeping))))")
+                let nodes = try session.execute("DELETE FROM cluster_node WHERE heartbeat < \(silentSince.timeIntervalSince1970)")
+                let orphans = try session.execute("DELETE FROM cluster_room r WHERE NOT EXISTS (SELECT 1 FROM cluster_node n WHERE n.url = r.node)")
+                return (rooms + orphans, nodes)
+            }
+        }
     }
 
     /// Every node registered (live or not), by URL.

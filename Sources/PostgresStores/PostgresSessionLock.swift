@@ -21,16 +21,16 @@ public final class PostgresSessionLock: Sendable {
 
     fileprivate init() {}
 
-    /// Lets the lock go (closes its connection); it is not taken again.
+    /// Lets the lock go (closes its connection, without waiting for the close); it is not taken
+    /// again. Call it before the database is closed.
     public func release() {
         task.withLock { $0 }?.cancel()
         held.store(false, ordering: .releasing)
     }
 
-    deinit { task.withLock { $0 }?.cancel() }
-
+    /// Holds `self` until ``release()``: a lock is let go only by saying so.
     fileprivate func start(_ body: @escaping @Sendable (PostgresSessionLock) async -> Void) {
-        task.withLock { $0 = Task { [weak self] in if let self { await body(self) } } }
+        task.withLock { $0 = Task { await body(self) } }
     }
 
     fileprivate func set(_ value: Bool) { held.store(value, ordering: .releasing) }
@@ -47,12 +47,14 @@ extension PostgresDatabase {
             var id = 2_000_000
             while !Task.isCancelled {
                 id += 1
+                var heldSince: ContinuousClock.Instant?
                 do {
                     let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                     await withTaskCancellationHandler {
                         do {
                             for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
                             lock.set(true)
+                            heldSince = .now
                             wait = .milliseconds(500)
                             try? await connection.closeFuture.get()
                         } catch {
@@ -66,6 +68,9 @@ extension PostgresDatabase {
                 } catch {
                     logger.warning("database lock: cannot connect", metadata: ["key": .string(key), "error": .string("\(error)")])
                 }
+                // Held for a while and lost (the database restarted, the connection was cut): take
+                // it again at once — until then the others count this node dead.
+                if let heldSince, ContinuousClock.now - heldSince >= .seconds(1) { continue }
                 try? await Task.sleep(for: wait)
                 wait = min(wait * 2, .seconds(5))
             }

@@ -268,6 +268,9 @@ public final class RelayServer: Sendable {
         return n
     }
 
+    /// The rooms with a session open, or an open under way, on this relay.
+    public func activeRooms() -> Set<String> { directory.withLock { Set($0.rooms.keys) } }
+
     /// Sessions per worker, as the directory counts them (what placement goes by).
     public func sessionsPerWorker() -> [Int] { directory.withLock { $0.sessionsOnWorker } }
 

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import PostgresStores
 
@@ -5,17 +6,23 @@ import PostgresStores
 /// placement lookups: ``ClusterMembership/home(of:)``), with a written bound on the calls that
 /// wait for one (docs/limits.md, "The database"): while PostgreSQL stalls, each call holds its
 /// thread up to the pool's wait and timeouts, so unbounded dispatch threads would pile up with
-/// every WHIP/WHEP offer. Past ``limit`` waiting, or once a call has waited ``maximumWait`` for a
-/// thread, it fails at once with `storage` (HTTP `503`), and the client retries.
+/// every WHIP/WHEP offer. Past ``limit`` waiting the call fails at once with `storage` (HTTP
+/// `503`), and one that has waited ``maximumWait`` for a thread fails then, unrun — the caller
+/// retries.
 ///
-/// An `urgent` call (the node's own heartbeat and leave, one at a time) goes to the front and is
-/// not counted against the bound, so a flood of offers cannot make a live node look dead.
+/// An `urgent` call (the node's own heartbeat, pruning and leave, one at a time) runs on a thread
+/// of its own, so that a flood of offers can neither refuse it nor keep it waiting behind them:
+/// a live node does not look dead because its offers queue.
 public final class BlockingCallQueue: @unchecked Sendable {
-    private struct Job {
+    private final class Job: @unchecked Sendable {
+        let id: UInt64
         let queued: ContinuousClock.Instant
-        /// Counted against ``limit`` (not urgent); only these expire.
-        let counted: Bool
         let run: @Sendable (_ expired: Bool) -> Void
+        init(id: UInt64, queued: ContinuousClock.Instant, run: @escaping @Sendable (_ expired: Bool) -> Void) {
+            self.id = id
+            self.queued = queued
+            self.run = run
+        }
     }
 
     /// Calls that may wait for a thread.
@@ -26,22 +33,29 @@ public final class BlockingCallQueue: @unchecked Sendable {
     private let now: @Sendable () -> ContinuousClock.Instant
 
     private let condition = NSCondition()
-    /// Guarded by `condition`.
+    /// Guarded by `condition`: the calls waiting, oldest first.
     private var jobs: [Job] = []
-    private var waiting = 0
+    private var nextID: UInt64 = 0
     private var started = false
+    /// Urgent calls, on a lane of their own.
+    private let urgentCondition = NSCondition()
+    /// Guarded by `urgentCondition`.
+    private var urgentJobs: [@Sendable () -> Void] = []
+    private var urgentStarted = false
 
     /// - Parameters:
-    ///   - threads: threads that run calls (started with the first call; they live as long as the process).
-    ///   - limit: calls that may wait for one of them.
+    ///   - threads: threads that run calls (started with the first call; they live as long as the
+    ///     process), and one more for urgent calls.
+    ///   - limit: calls that may wait for one of them (at least 1).
     ///   - maximumWait: how long a call may wait before it fails unrun.
-    ///   - now: the clock the wait is read on (injected by tests).
+    ///   - now: the clock a waiting call's age is read on when a thread takes it (injected by
+    ///     tests); a call still waiting `maximumWait` later by the system's clock fails then too.
     public init(
         threads: Int = 2, limit: Int = 64, maximumWait: Duration = .seconds(5),
         now: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
     ) {
         self.threads = max(1, threads)
-        self.limit = max(0, limit)
+        self.limit = max(1, limit)
         self.maximumWait = maximumWait
         self.now = now
     }
@@ -50,7 +64,7 @@ public final class BlockingCallQueue: @unchecked Sendable {
     public var queued: Int {
         condition.lock()
         defer { condition.unlock() }
-        return waiting
+        return jobs.count
     }
 
     /// Runs `body` on one of the queue's threads and returns what it returned, without holding a
@@ -59,32 +73,68 @@ public final class BlockingCallQueue: @unchecked Sendable {
     public func run<T: Sendable>(
         urgent: Bool = false, _ body: @escaping @Sendable () throws(PostgresStoreError) -> T
     ) async throws(PostgresStoreError) -> T {
-        let (limit, maximumWait) = (self.limit, self.maximumWait)
+        let maximumWait = self.maximumWait
         let result: Result<T, PostgresStoreError> = await withCheckedContinuation { done in
-            let job = Job(queued: now(), counted: !urgent) { expired in
-                if expired {
-                    done.resume(returning: .failure(PostgresStoreError("waited over \(maximumWait) for a database thread: the database is slow")))
-                    return
-                }
+            @Sendable func call() {
                 do throws(PostgresStoreError) { done.resume(returning: .success(try body())) } catch { done.resume(returning: .failure(error)) }
             }
+            if urgent {
+                enqueueUrgent(call)
+                return
+            }
             condition.lock()
-            if !urgent && waiting >= limit {
+            guard jobs.count < limit else {
                 condition.unlock()
                 done.resume(returning: .failure(PostgresStoreError("\(limit) database calls wait already: the database is slow")))
                 return
             }
-            if urgent {
-                jobs.insert(job, at: 0)
-            } else {
-                jobs.append(job)
-                waiting += 1
+            nextID += 1
+            let job = Job(id: nextID, queued: now()) { expired in
+                if expired {
+                    done.resume(returning: .failure(PostgresStoreError("waited over \(maximumWait) for a database thread: the database is slow")))
+                } else {
+                    call()
+                }
             }
+            jobs.append(job)
             startIfNeeded()
             condition.signal()
             condition.unlock()
+            // Still waiting then: it fails without running (whichever comes first, this or a thread).
+            let nanoseconds = Int(clamping: maximumWait.components.seconds * 1_000_000_000 + maximumWait.components.attoseconds / 1_000_000_000)
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) { [weak self] in
+                self?.expire(job.id)
+            }
         }
         return try result.get()
+    }
+
+    /// Fails the call `id` if it still waits.
+    private func expire(_ id: UInt64) {
+        condition.lock()
+        let index = jobs.firstIndex { $0.id == id }
+        let job = index.map { jobs.remove(at: $0) }
+        condition.unlock()
+        job?.run(true)
+    }
+
+    private func enqueueUrgent(_ call: @escaping @Sendable () -> Void) {
+        urgentCondition.lock()
+        urgentJobs.append(call)
+        if !urgentStarted {
+            urgentStarted = true
+            Thread { [self] in
+                while true {
+                    urgentCondition.lock()
+                    while urgentJobs.isEmpty { urgentCondition.wait() }
+                    let next = urgentJobs.removeFirst()
+                    urgentCondition.unlock()
+                    next()
+                }
+            }.start()
+        }
+        urgentCondition.signal()
+        urgentCondition.unlock()
     }
 
     /// Guarded by `condition`.
@@ -99,9 +149,8 @@ public final class BlockingCallQueue: @unchecked Sendable {
             condition.lock()
             while jobs.isEmpty { condition.wait() }
             let job = jobs.removeFirst()
-            if job.counted { waiting -= 1 }
             condition.unlock()
-            job.run(job.counted && now() - job.queued > maximumWait)
+            job.run(now() - job.queued > maximumWait)
         }
     }
 }

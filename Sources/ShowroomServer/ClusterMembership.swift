@@ -5,6 +5,10 @@ import Relay
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 /// This node in a cluster on PostgreSQL (`--database` with a relay; docs/cluster.md, "Nodes and
 /// placement"): it reports its heartbeat and load every ``ServerConfiguration/heartbeatInterval``,
 /// answers where a room lives (``home(of:)``, which places it the first time), holds its session
@@ -19,6 +23,11 @@ public final class ClusterMembership: Service, Sendable {
     let logger: Logger
     /// The threads every registry call runs on, with the bound on placement lookups waiting.
     let calls: BlockingCallQueue
+    /// This process's id, in `/healthz` as `node`: what ``reachesItself(_:)`` looks for.
+    let instance = UUID().uuidString
+    /// Its URL once ``reachesItself(_:)`` said so: then it registers, and rooms placed at that URL
+    /// are its own.
+    private let verified = Mutex<String?>(nil)
     /// This node's URL: `--node-url`, or `http://HOST:PORT` once the server is listening.
     private let url = Mutex<String?>(nil)
     private let known = AsyncStream<String>.makeStream()
@@ -37,9 +46,6 @@ public final class ClusterMembership: Service, Sendable {
         if let url { listening(at: url) }
     }
 
-    /// The URL other nodes and clients reach this one at, once known.
-    var nodeURL: String? { url.withLock { $0 } }
-
     /// Tells the membership its URL (at most once: the first wins).
     func listening(at url: String) {
         let first = self.url.withLock { current -> Bool in
@@ -56,16 +62,44 @@ public final class ClusterMembership: Service, Sendable {
     /// The node `room` lives on, placing it now if it has none live; nil when no node is live yet
     /// (the room is then served here). The database call (a transaction) runs on one of
     /// ``calls``' threads, not the request's cooperative one; `storage` at once when too many
-    /// wait (the database is slow).
+    /// wait (the database is slow). One lookup per room at a time: callers asking while one is
+    /// under way share its answer, so a flood of offers or `/ws` publishes for one room (any
+    /// token holder can send them) takes one of ``calls``' places, not all of them.
     func home(of room: String) async throws(PostgresStoreError) -> ClusterNode? {
-        let (registry, deadAfter) = (self.registry, self.deadAfter)
-        return try await calls.run { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
+        let (registry, deadAfter, calls) = (self.registry, self.deadAfter, self.calls)
+        let lookup = lookups.withLock { pending in
+            if let running = pending[room] { return running }
+            let task = Task { () async throws -> ClusterNode? in
+                try await calls.run { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
+            }
+            pending[room] = task
+            return task
+        }
+        let result = await lookup.result
+        // Whoever is answered first forgets it: the next asks afresh.
+        lookups.withLock { pending in if pending[room] == lookup { pending[room] = nil } }
+        switch result {
+        case .success(let node): return node
+        case .failure(let error as PostgresStoreError): throw error
+        case .failure(let error): throw PostgresStoreError("placement: \(error)")
+        }
     }
 
+    /// Placement lookups under way, by room (at most one each).
+    private let lookups = Mutex<[String: Task<ClusterNode?, any Error>]>([:])
+
     /// The URL of the node `room` lives on when it is another one (placing it first); nil when it
-    /// is this node's, or no node is live yet (the room is then served here).
+    /// is this node's, or no node is live yet (the room is then served here). Until this node has
+    /// checked that its URL reaches it, no registered node is this one: a node given another's
+    /// URL does not serve that node's rooms. A database failure is logged with its detail and
+    /// thrown without it (the client is told `storage`, not the database's address).
     func elsewhere(_ room: String) async throws(PostgresStoreError) -> String? {
-        guard let me = nodeURL, let home = try await home(of: room), home.url != me else { return nil }
+        let home: ClusterNode?
+        do { home = try await self.home(of: room) } catch {
+            logger.warning("cluster: placement lookup failed", metadata: ["room": .string(room), "error": .string(error.description)])
+            throw PostgresStoreError("the cluster's registry did not answer")
+        }
+        guard let home, home.url != verified.withLock({ $0 }) else { return nil }
         return home.url
     }
 
@@ -76,19 +110,72 @@ public final class ClusterMembership: Service, Sendable {
             return url
         }
         guard let url else { return }
+        // A node registers only once its URL reaches it: a wrong `--node-url` (or one that another
+        // node answers) would draw rooms to an address where this node is not.
+        let reached: Bool = await cancelWhenGracefulShutdown {
+            var checks = 0
+            while !Task.isCancelled {
+                if await self.reachesItself(url) { return true }
+                if checks % 30 == 0 {
+                    self.logger.error(
+                        "cluster: --node-url does not reach this node; not taking rooms until it does",
+                        metadata: ["url": .string(url), "checked": .string(url + "/healthz")])
+                }
+                checks += 1
+                try? await Task.sleep(for: self.interval)
+            }
+            return false
+        }
+        guard reached else { return }
+        verified.withLock { $0 = url }
         logger.info("cluster node", metadata: ["url": .string(url), "deadAfter": .stringConvertible(deadAfter)])
         // Held while this process lives: the others see it gone the moment it dies.
         let lock = registry.holdLock(for: url)
         defer { lock.release() }
         await cancelWhenGracefulShutdown {
+            var beats = 0
             while !Task.isCancelled {
                 await self.beat(url, holdsLock: lock.isHeld)
+                beats += 1
+                if beats % Self.pruneEvery == 0 { await self.prune(url) }
                 try? await Task.sleep(for: self.interval)
             }
         }
         let registry = self.registry
         do { try await calls.run(urgent: true) { () throws(PostgresStoreError) in try registry.leave(url) } } catch {
             logger.warning("cluster: leaving the registry failed", metadata: ["error": .string(error.description)])
+        }
+    }
+
+    /// Whether `GET url/healthz` answers with this process's ``instance`` (2 s at most).
+    func reachesItself(_ url: String) async -> Bool {
+        guard let target = URL(string: url + "/healthz") else { return false }
+        let request = URLRequest(url: target, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: 2)
+        guard let (data, response) = try? await URLSession.shared.dataCancellingSafely(for: request),
+            (response as? HTTPURLResponse)?.statusCode == 200,
+            let health = try? JSONDecoder().decode(ShowroomServer.Health.self, from: data)
+        else { return false }
+        return health.node == instance
+    }
+
+    /// Every this many heartbeats (a minute at the default 2 s), the node prunes the registry.
+    static let pruneEvery = 30
+    /// A placement older than this whose room has no session on its node is forgotten.
+    static let idlePlacement: TimeInterval = 3_600
+    /// A node silent for this long is forgotten, with its placements.
+    static let silentNode: TimeInterval = 86_400
+
+    /// ``PostgresNodeRegistry/prune(node:keeping:placedBefore:silentSince:)`` with this node's
+    /// rooms in use.
+    private func prune(_ url: String) async {
+        let (registry, rooms, now) = (self.registry, relay.activeRooms(), Date())
+        do {
+            _ = try await calls.run(urgent: true) { () throws(PostgresStoreError) in
+                try registry.prune(
+                    node: url, keeping: rooms, placedBefore: now - Self.idlePlacement, silentSince: now - Self.silentNode)
+            }
+        } catch {
+            logger.warning("cluster: pruning the registry failed", metadata: ["error": .string(error.description)])
         }
     }
 

@@ -22,10 +22,14 @@ public enum ShowroomServer {
     public struct Health: ResponseEncodable, Sendable, Equatable, Decodable {
         public var status: String
         public var version: String
+        /// In a cluster, this process's id (``ClusterMembership/instance``): a node checks that its
+        /// `--node-url` reaches itself before it takes rooms.
+        public var node: String?
 
-        public init(status: String, version: String) {
+        public init(status: String, version: String, node: String? = nil) {
             self.status = status
             self.version = version
+            self.node = node
         }
     }
 
@@ -44,7 +48,8 @@ public enum ShowroomServer {
         }
         // WHIP/WHEP clients may live on another origin (a shop's page); nothing else is shared.
         router.add(middleware: MediaCORSMiddleware())
-        router.get("healthz") { _, _ in Health(status: "ok", version: version) }
+        let instance = cluster?.instance
+        router.get("healthz") { _, _ in Health(status: "ok", version: version, node: instance) }
         // The agent console (/agent), the shopper widget (/shop), the desk's agent workspace
         // (/workspace) and supervisor overview (/supervisor), each one HTML page.
         for page in ["agent", "shop", "workspace", "supervisor"] {

@@ -18,6 +18,8 @@ import Testing
         let ran = Atomic<Int>(0)
         /// Set when a caller got its answer.
         let answered = Atomic<Bool>(false)
+        /// Set by an urgent call's body.
+        let urgentRan = Atomic<Bool>(false)
         func pass() {
             inside.add(1, ordering: .sequentiallyConsistent)
             semaphore.wait()
@@ -72,8 +74,15 @@ import Testing
         }
         #expect("\(error)".contains("4 database calls wait already"), "\(error)")
         // The node's heartbeat is not counted against the bound (with four waiting, another
-        // call would be refused).
-        let heartbeat = Task { () async throws -> String in try await calls.run(urgent: true) { "beat" } }
+        // call would be refused), nor does it wait behind the calls that hold the threads: it
+        // runs while they still do.
+        let heartbeat = Task { () async throws -> String in
+            try await calls.run(urgent: true) {
+                gate.urgentRan.store(true, ordering: .sequentiallyConsistent)
+                return "beat"
+            }
+        }
+        try await Self.eventually("the heartbeat ran while the threads are held") { gate.urgentRan.load(ordering: .sequentiallyConsistent) }
         gate.open()
         var results: [Int] = []
         for task in held { results.append(try await task.value) }
@@ -81,6 +90,30 @@ import Testing
         #expect(try await heartbeat.value == "beat")
         #expect(gate.ran.load(ordering: .sequentiallyConsistent) == 6)
         #expect(calls.queued == 0)
+    }
+
+    /// The wait is bounded by the system's clock too: a call still waiting `maximumWait` after it
+    /// came fails then, while the threads are still held (not only when one takes it).
+    @Test func aCallWaitingPastItsBoundFailsWhileTheThreadsAreStillHeld() async throws {
+        let calls = BlockingCallQueue(threads: 1, limit: 4, maximumWait: .milliseconds(200))
+        let gate = Gate()
+        let first = Task { () async throws -> Int in try await calls.run { gate.pass(); return 1 } }
+        try await Self.eventually("the first call inside") { gate.inside.load(ordering: .sequentiallyConsistent) == 1 }
+        let late = Task { () async throws -> Int in
+            defer { gate.answered.store(true, ordering: .sequentiallyConsistent) }
+            return try await calls.run { gate.ran.add(1, ordering: .sequentiallyConsistent); return 2 }
+        }
+        try await Self.eventually("the waiting call answered with the thread still held") { gate.answered.load(ordering: .sequentiallyConsistent) }
+        guard case .failure(let error) = await late.result else {
+            Issue.record("a call ran while the only thread was held")
+            gate.open()
+            return
+        }
+        #expect("\(error)".contains("waited over"), "\(error)")
+        #expect(calls.queued == 0)
+        gate.open()
+        #expect(try await first.value == 1)
+        #expect(gate.ran.load(ordering: .sequentiallyConsistent) == 0)
     }
 
     @Test func aCallThatWaitedTooLongForAThreadFailsUnrun() async throws {

@@ -118,6 +118,32 @@ import Testing
         for n in nodes { _ = await n.stop() }
     }
 
+    /// A node registers only once its `--node-url` reaches it: one given an address nobody serves,
+    /// and one given another node's address (which answers with another instance), take no rooms
+    /// — while the right one registers and beats on.
+    @Test func aNodeWhoseURLDoesNotReachItTakesNoRooms() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let good = try await Self.node(url)
+        let nowhere = try await SignalingServer.start(
+            relay: true, configure: { $0.databaseURL = url; $0.heartbeatInterval = .milliseconds(200); $0.nodeURL = "http://127.0.0.1:1" })
+        let impostor = try await SignalingServer.start(
+            relay: true,
+            configure: { $0.databaseURL = url; $0.heartbeatInterval = .milliseconds(200); $0.nodeURL = "http://127.0.0.1:\(good.port)" })
+        let registry = try Self.registry(url)
+        let goodURL = "http://127.0.0.1:\(good.port)"
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes()) ?? []).contains { $0.url == goodURL } })
+        // Five more of the good node's heartbeats (a second): the others, beating as often, would
+        // have registered by then.
+        let first = try #require(try registry.nodes().first { $0.url == goodURL }?.heartbeat)
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes().first { $0.url == goodURL }?.heartbeat) ?? first) > first + 1 })
+        #expect(try registry.nodes().map(\.url) == [goodURL], "only the node its URL reaches")
+        let token = try await wsToken("launch", .publisher, identity: "merchant")
+        #expect(try await Self.offer(nowhere, "/whip/launch", token: token).1 == goodURL + "/whip/launch", "rooms go to the good node")
+        // The impostor does not take the good node's rooms as its own: it sends them there.
+        #expect(try await Self.offer(impostor, "/whip/launch", token: token).1 == goodURL + "/whip/launch")
+        for n in [good, nowhere, impostor] { _ = await n.stop() }
+    }
+
     /// A node that stops gracefully leaves the registry: its room goes to a live node at its next
     /// use. A node that stops heartbeating (here: a registered address nobody serves, which the
     /// placement rule prefers) is dead after `deadAfter`, and its room goes to a live node too.

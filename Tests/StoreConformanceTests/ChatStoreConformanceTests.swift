@@ -22,6 +22,23 @@ import Testing
         #expect(try store.firstSeq(room: "empty") == 0)
     }
 
+    /// A stored message this server cannot read (a `kind` a newer node wrote in a rolling upgrade,
+    /// a damaged row) comes back in its place, with its seq, as a `system` line saying so: its
+    /// room's pages still read (they failed with `storage`), and no seq is missing.
+    @Test(arguments: Backend.allCases) func anUnreadableStoredMessageKeepsItsSeqAndDoesNotBlockThePage(backend: Backend) async throws {
+        let site = try await StoreSite.make(backend)
+        defer { site.remove() }
+        let store = try site.chatStore()
+        for i in 1...3 { _ = try store.append(room: "a", clientID: "m\(i)", sender: "ann", senderRole: "agent", content: .text("hi \(i)"), at: Date()) }
+        try site.overwriteChatBody(room: "a", seq: 2, body: #"{"kind":"hologram","frames":12}"#)
+        let page = try store.messages(room: "a", after: 0, limit: 10, maxBytes: 1 << 20)
+        #expect(page.map(\.seq) == [1, 2, 3])
+        #expect(page.map(\.content) == [.text("hi 1"), .system(ChatContent.unreadable), .text("hi 3")])
+        #expect(try store.messages(room: "a", before: 4, limit: 10, maxBytes: 1 << 20).map(\.seq) == [1, 2, 3])
+        try site.overwriteChatBody(room: "a", seq: 3, body: "not json")
+        #expect(try site.chatStore().messages(room: "a", after: 2, limit: 10, maxBytes: 1 << 20).map(\.content) == [.system(ChatContent.unreadable)])
+    }
+
     @Test(arguments: Backend.allCases) func aRetriedSendIsStoredOnceAndAnsweredWithTheOriginalSeq(backend: Backend) async throws {
         let site = try await StoreSite.make(backend)
         defer { site.remove() }

@@ -81,6 +81,35 @@ import Testing
         #expect(try other.nodes().first { $0.url == "http://b" }.map { !$0.holdsLock && !$0.lockLost } == true)
     }
 
+    /// The tables hold what is live: a node's old placements of rooms it serves nothing in go (and
+    /// are placed afresh at their next use), the ones it serves stay, and a node silent for long
+    /// goes with its placements.
+    @Test func pruningForgetsIdlePlacementsAndLongSilentNodes() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let registry = try PostgresNodeRegistry(database: PostgresDatabase(PostgresLocation(url: url)))
+        try registry.heartbeat(node("http://a", at: t0))
+        for room in ["busy", "idle"] { #expect(try registry.place(room: room, now: t0, deadAfter: 10)?.url == "http://a") }
+        try registry.heartbeat(node("http://a", at: t0 + 3_000))
+        #expect(try registry.place(room: "new", now: t0 + 3_000, deadAfter: 10)?.url == "http://a")
+        try registry.heartbeat(node("http://old", at: t0 - 200_000))
+        try registry.database.run("seed") { session in
+            try session.execute("INSERT INTO cluster_room (room, node, placed_at) VALUES ('forgotten', 'http://old', \(t0.timeIntervalSince1970 - 200_000))")
+        }
+        let pruned = try registry.prune(node: "http://a", keeping: ["busy"], placedBefore: t0 + 1, silentSince: t0 - 86_400)
+        #expect(pruned.rooms == 2 && pruned.nodes == 1, "idle (a's, old and unused) and forgotten (a silent node's): \(pruned)")
+        let left = try registry.database.read("rooms") { session in
+            try session.query("SELECT room FROM cluster_room ORDER BY room").map { try $0.decode(String.self) }
+        }
+        #expect(left == ["busy", "new"], "a's room in use and its recent placement stay")
+        #expect(try registry.nodes().map(\.url) == ["http://a"])
+        // The pruned room is placed afresh at its next use (on b, now the least loaded); the kept
+        // one stays on a.
+        try registry.heartbeat(node("http://a", sessions: 40, at: t0 + 3_000))
+        try registry.heartbeat(node("http://b", at: t0 + 3_000))
+        #expect(try registry.place(room: "idle", now: t0 + 3_001, deadAfter: 10)?.url == "http://b")
+        #expect(try registry.place(room: "busy", now: t0 + 3_001, deadAfter: 10)?.url == "http://a")
+    }
+
     /// Polls every 20 ms for up to 10 s.
     func eventuallyTrue(_ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .seconds(10)

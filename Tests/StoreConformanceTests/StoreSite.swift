@@ -1,6 +1,7 @@
 import Chat
 import Desk
 import Foundation
+import GRDB
 import PostgresStores
 import ShowroomTestSupport
 import Testing
@@ -54,6 +55,20 @@ struct StoreSite: Sendable {
         switch backend {
         case .sqlite: try SQLiteDeskStore(path: directory + "/desk.sqlite")
         case .postgres: try PostgresDeskStore(database: database())
+        }
+    }
+
+    /// Changes the chat store's rows behind its back (a row another version wrote, a damaged one):
+    /// `body` of the message `seq` of `room` becomes `body`.
+    func overwriteChatBody(room: String, seq: Int64, body: String) throws {
+        switch backend {
+        case .sqlite:
+            let queue = try DatabaseQueue(path: directory + "/chat.sqlite")
+            try queue.write { db in try db.execute(sql: "UPDATE message SET body = ? WHERE room = ? AND seq = ?", arguments: [body, room, seq]) }
+        case .postgres:
+            _ = try database().run("overwrite") { session in
+                try session.execute("UPDATE chat_message SET body = \(body) WHERE room = \(room) AND seq = \(seq)")
+            }
         }
     }
 

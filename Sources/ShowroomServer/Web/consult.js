@@ -32,7 +32,15 @@ export class Consultation {
     if (this.closed) return;
     let token;
     try { token = await this.tokenFor(); } catch (e) { this.state(`no token: ${e.message}`); return this.retry(); }
-    const ws = new WebSocket(`${this.node || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`}/ws`);
+    let ws;
+    try {
+      ws = new WebSocket(`${this.node || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}`}/ws`);
+    } catch (e) {
+      // A URL the browser refuses outright (no close event follows): back to our own node.
+      this.state(`cannot connect: ${e.message}`);
+      [this.node, this.nodeFailures] = [null, 0];
+      return this.retry();
+    }
     this.ws = ws;
     this.joined = false;
     ws.onopen = () => ws.send(JSON.stringify({ type: "hello", v: 1, token }));
@@ -68,10 +76,20 @@ export class Consultation {
     let url;
     try { url = new URL(node); } catch { return; }
     if (url.protocol !== "http:" && url.protocol !== "https:") return;
+    // A page served over HTTPS cannot open ws:// (mixed content): the cluster's node URLs must be https.
+    if (location.protocol === "https:" && url.protocol !== "https:") {
+      return this.onEvent?.("error", `the room's media is on ${node}, which this secure page cannot reach`);
+    }
+    // Publish and subscribe may both be answered `elsewhere` on one connection: one move.
+    if (this.movingFrom && this.movingFrom === this.ws) return;
     const now = Date.now();
     this.moves = this.moves.filter((t) => now - t < 60000);
-    if (this.moves.length >= 3) return this.state("the room's media keeps moving: staying here");
+    if (this.moves.length >= 3) {
+      this.state("the room's media keeps moving: staying here");
+      return this.onEvent?.("error", "the room's media keeps moving between nodes; start the call again in a minute");
+    }
     this.moves.push(now);
+    this.movingFrom = this.ws;
     this.node = `${url.protocol === "https:" ? "wss" : "ws"}://${url.host}`;
     this.stats.node = node;
     this.backoff = 0;
