@@ -12,21 +12,11 @@ import argparse, json, os, pwd, shutil, subprocess, tempfile, time
 
 from selenium.webdriver.common.by import By
 
-from chromium_common import browser, wait_healthy
+from chromium_common import browser, chat_items, consultation_stats as stats, until, wait_healthy
 
 PG = "/usr/lib/postgresql/15/bin"
 PG_PORT = 55440
 NODES = {"A": (18082, 40010), "B": (18083, 40030)}
-
-
-def until(predicate, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
 
 
 def as_postgres(command):
@@ -40,12 +30,8 @@ def sql(query):
 
 
 def messages(driver):
-    return driver.execute_script(
-        "return [...document.querySelectorAll('#messages li')].map(li => [Number(li.dataset.seq), li.querySelector('.body').textContent])")
-
-
-def stats(driver):
-    return driver.execute_script("return window.showroom && window.showroom.stats") or {}
+    """(seq, text) per chat item."""
+    return [[seq, text] for seq, _, text in chat_items(driver)]
 
 
 def main():

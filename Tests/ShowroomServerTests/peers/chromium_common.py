@@ -90,3 +90,25 @@ def drop_udp(matches, probe_port):
         return True
     finally:
         s.close()
+
+
+def until(predicate, seconds=15):
+    """Polls `predicate` every 100 ms until it returns something true or `seconds` pass; its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def chat_items(driver):
+    """The chat as a consultation page (/shop, /agent) shows it: (seq, kind, text) per item."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#messages li')].map(li => [Number(li.dataset.seq), li.className, li.querySelector('.body').textContent])")
+
+
+def consultation_stats(driver):
+    """A consultation page's client counters (consult.js: `window.showroom.stats`)."""
+    return driver.execute_script("return window.showroom && window.showroom.stats") or {}

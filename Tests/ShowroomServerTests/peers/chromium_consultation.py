@@ -11,30 +11,10 @@ import argparse, json, subprocess, tempfile, time
 
 from selenium.webdriver.common.by import By
 
-from chromium_common import browser, wait_healthy
+from chromium_common import browser, chat_items as messages, consultation_stats as stats, until, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18081, 40001
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
-
-
-def until(predicate, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    return predicate()
-
-
-def messages(driver):
-    """The chat as the page shows it: (seq, kind, text) per item."""
-    return driver.execute_script(
-        "return [...document.querySelectorAll('#messages li')].map(li => [Number(li.dataset.seq), li.className, li.querySelector('.body').textContent])")
-
-
-def stats(driver):
-    return driver.execute_script("return window.showroom && window.showroom.stats") or {}
 
 
 def main():
