@@ -198,7 +198,9 @@ extension RelayState {
         let relayBusy = loopLoad.isSaturated  // held, as reports are (not counted: 10–20 a second)
         // A queue the path drains by itself (a key frame's burst) is not congestion — unless it
         // has stood for ``longestBurst``.
-        let signalled = Self.isCongested(bandwidth)
+        let read = Self.isCongested(bandwidth)
+        if !read { s.overuseSince = nil }
+        let signalled = read && Self.overuseHasLasted(since: &s.overuseSince, trendOnly: Self.isTrendOnly(bandwidth), now: now)
         var burst = signalled && Self.isBurst(bandwidth, sending: s.layers.holding ? nil : s.publication?.layerRate(sentTo: s), now: now)
         if !signalled { s.burstSince = nil }
         if burst {
@@ -281,6 +283,32 @@ extension RelayState {
         s.peer.stats.probes += 1
         return train.datagrams
     }
+
+    /// Whether the congestion ``isCongested(_:)`` reads is the delay trend's alone: overusing with
+    /// a queue under ``longQueue`` and no lasting loss.
+    static func isTrendOnly(_ bandwidth: DelayBasedBandwidthEstimator) -> Bool {
+        (bandwidth.queueingDelay ?? .zero) < longQueue && !((bandwidth.lossRatio ?? 0) > 0.1 && bandwidth.lossPersists)
+    }
+
+    /// The trend's overuse alone counts once it has been read in feedback after feedback for
+    /// ``overuseHold``: on the 2-core CI machine (a 720p encode and four decodes beside the relay)
+    /// a viewer's packets were held up 40–80 ms with no cap on its path, the trend read that as
+    /// overuse with 26 ms queued, and the viewer left 720p (SimulcastBrowserTests, 2026-12-05:
+    /// one run in about twelve). A bottleneck keeps the trend overusing; a long queue or lasting
+    /// loss still counts at once. Call it for every feedback that reads congestion (`since` then
+    /// remembers the first), and `since` is cleared by one that does not, or by other congestion.
+    static func overuseHasLasted(since: inout MediaTime?, trendOnly: Bool, now: MediaTime) -> Bool {
+        guard trendOnly else {
+            since = nil
+            return true
+        }
+        let first = since ?? now
+        since = first
+        return now - first >= overuseHold
+    }
+
+    /// How long the trend's overuse alone must last to count (``overuseHasLasted(since:trendOnly:now:)``).
+    static let overuseHold = MediaTime(microseconds: 200_000)
 
     /// Whether a subscriber's transport-wide feedback shows its path congested, for moving it to
     /// another rendition: a queue at the bottleneck that the delay trend says is growing

@@ -46,6 +46,9 @@ final class Subscription {
     /// (``RelayState/isBurst(_:sending:now:)``), with no feedback between that signalled nothing
     /// (``RelayState/isCongested(_:)`` false).
     var burstSince: MediaTime?
+    /// Since when its feedback has shown the delay trend's overuse alone as congestion, with no
+    /// feedback between that did not (``RelayState/overuseHasLasted(since:trendOnly:now:)``).
+    var overuseSince: MediaTime?
 
     /// Where the send-side estimate starts (bits/s): above any rendition, so that a viewer is not
     /// moved before its feedback says anything; the estimator holds it within 1.5× of what the

@@ -44,4 +44,18 @@ import Testing
     @Test func lossThatLastsWithAQueueIsCongestion() {
         #expect(Self.reports([0, 3, 4], queued: true) == [false, false, true])
     }
+
+    /// The trend's overuse alone counts once it has lasted 200 ms of feedback (a 40–80 ms hiccup
+    /// of a loaded machine does not); other congestion counts at once and clears the wait.
+    @Test func theTrendsOveruseAloneCountsOnceItHasLasted() {
+        var since: MediaTime?
+        let t = MediaTime.milliseconds(1_000)
+        #expect(!RelayState.overuseHasLasted(since: &since, trendOnly: true, now: t))
+        #expect(!RelayState.overuseHasLasted(since: &since, trendOnly: true, now: t + .milliseconds(80)))
+        #expect(RelayState.overuseHasLasted(since: &since, trendOnly: true, now: t + .milliseconds(200)))
+        // A long queue or lasting loss: at once.
+        #expect(RelayState.overuseHasLasted(since: &since, trendOnly: false, now: t + .milliseconds(250)))
+        #expect(since == nil)
+        #expect(!RelayState.overuseHasLasted(since: &since, trendOnly: true, now: t + .milliseconds(300)))
+    }
 }
