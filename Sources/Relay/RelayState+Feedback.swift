@@ -198,9 +198,8 @@ extension RelayState {
         let relayBusy = loopLoad.isSaturated  // held, as reports are (not counted: 10–20 a second)
         // A queue the path drains by itself (a key frame's burst) is not congestion — unless it
         // has stood for ``longestBurst``.
-        let read = Self.isCongested(bandwidth)
-        if !read { s.overuseSince = nil }
-        let signalled = read && Self.overuseHasLasted(since: &s.overuseSince, trendOnly: Self.isTrendOnly(bandwidth), now: now)
+        let signalled = Self.isCongested(bandwidth)
+        if !signalled { s.overuseSince = nil }
         var burst = signalled && Self.isBurst(bandwidth, sending: s.layers.holding ? nil : s.publication?.layerRate(sentTo: s), now: now)
         if !signalled { s.burstSince = nil }
         if burst {
@@ -209,7 +208,9 @@ extension RelayState {
             burst = now - since <= Self.longestBurst
         }
         if burst { s.peer.stats.burstsDrained += 1 }
-        let congested = signalled && !burst
+        // Not a burst: the trend's overuse alone must still have lasted ``overuseHold``.
+        let congested =
+            signalled && !burst && Self.overuseHasLasted(since: &s.overuseSince, trendOnly: Self.isTrendOnly(bandwidth), now: now)
         logger.trace(
             "transport feedback",
             metadata: [
@@ -295,8 +296,9 @@ extension RelayState {
     /// a viewer's packets were held up 40–80 ms with no cap on its path, the trend read that as
     /// overuse with 26 ms queued, and the viewer left 720p (SimulcastBrowserTests, 2026-12-05:
     /// one run in about twelve). A bottleneck keeps the trend overusing; a long queue or lasting
-    /// loss still counts at once. Call it for every feedback that reads congestion (`since` then
-    /// remembers the first), and `since` is cleared by one that does not, or by other congestion.
+    /// loss still counts at once. Called for every feedback that reads congestion (`since` then
+    /// remembers the first) and is not a burst; `since` is cleared by a feedback that reads no
+    /// congestion, or by other congestion.
     static func overuseHasLasted(since: inout MediaTime?, trendOnly: Bool, now: MediaTime) -> Bool {
         guard trendOnly else {
             since = nil
