@@ -16,6 +16,7 @@ import ShowroomCore
 /// | `conflict` | the request contradicts the current state (a move ``ConsultationStatus`` forbids, a duplicate id) | 409 |
 /// | `not_allowed` | the caller may not do this (role, ownership) | 403 |
 /// | `storage` | the store failed (a disk error, the database unreachable): nothing was changed | 503 |
+/// | `unavailable` | in a cluster, the desk's node could not be reached (it is changing, or down) | 503 |
 public struct DeskError: CodedError {
     public static let domain = "desk"
 
@@ -34,6 +35,10 @@ public struct DeskError: CodedError {
         case notAllowed = "not_allowed"
         /// The store failed (disk, database); nothing was changed. Worth a retry later.
         case storage
+        /// In a cluster: the node running the desk could not be reached — none holds it for a
+        /// moment (one died, the next is starting), or the request to it failed. A request that
+        /// failed on its way may or may not have been carried out; retry in a moment.
+        case unavailable
     }
 
     public let code: Code

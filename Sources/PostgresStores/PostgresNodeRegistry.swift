@@ -22,7 +22,14 @@ public final class PostgresNodeRegistry: Sendable {
                 "CREATE TABLE cluster_room (room TEXT PRIMARY KEY, node TEXT NOT NULL, placed_at DOUBLE PRECISION NOT NULL)",
             ]),
         PostgresMigration("cluster.v2", ["ALTER TABLE cluster_node ADD COLUMN holds_lock BOOLEAN NOT NULL DEFAULT false"]),
+        // The desk's node: written by the session holding the `desk` lock, on that session.
+        PostgresMigration(
+            "cluster.v3",
+            ["CREATE TABLE cluster_desk (id INTEGER PRIMARY KEY CHECK (id = 1), url TEXT NOT NULL, pid INTEGER NOT NULL, since DOUBLE PRECISION NOT NULL)"]),
     ]
+
+    /// The key of the lock the desk's node holds: one node at a time runs the desk (docs/cluster.md).
+    public static let deskLockKey = "desk"
 
     /// The key of the session lock a node holds while it lives (``PostgresSessionLock``); the
     /// registry's queries spell the same `'node:' || url` in SQL.
@@ -31,6 +38,34 @@ public final class PostgresNodeRegistry: Sendable {
     /// Holds `url`'s session lock for this process (until released): report
     /// ``PostgresSessionLock/isHeld`` in its heartbeats.
     public func holdLock(for url: String) -> PostgresSessionLock { database.holdLock(Self.lockKey(url)) }
+
+    /// Waits in line for the desk's lock for this process, `url` the node's address, and holds it
+    /// once it is this node's turn (until released). While held, the lock's session is recorded as
+    /// the desk's (``deskNode()``); the moment this process dies, the next node in line has it.
+    public func holdDeskLock(for url: String) -> PostgresSessionLock {
+        database.holdLock(Self.deskLockKey, contended: true) { connection, logger in
+            let now = Date().timeIntervalSince1970
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO cluster_desk (id, url, pid, since) VALUES (1, \(url), pg_backend_pid(), \(now))
+                ON CONFLICT (id) DO UPDATE SET url = excluded.url, pid = excluded.pid, since = excluded.since
+                """, logger: logger)
+            {}
+        }
+    }
+
+    /// The URL of the node running the desk: the one whose session holds the desk's lock now (not
+    /// merely the last to record it). Nil while no node does (between one's death and the next
+    /// one's start).
+    public func deskNode() throws(PostgresStoreError) -> String? {
+        try Self.run("desk node") {
+            try database.read("desk node") { session in
+                try session.query(
+                    "SELECT d.url FROM cluster_desk d WHERE d.id = 1 AND \(unescaped: Self.lockHeld("'\(Self.deskLockKey)'", pid: "d.pid"))"
+                ).first?.decode(String.self)
+            }
+        }
+    }
 
     /// Applies the cluster's migrations to `database`.
     public init(database: PostgresDatabase) throws(PostgresStoreError) {
@@ -66,10 +101,11 @@ public final class PostgresNodeRegistry: Sendable {
     /// SQL: whether some session of this database holds the advisory lock `hashtextextended(key, 0)`
     /// (`key` an SQL expression) — in `pg_locks`, a `bigint` key shows as its high half in
     /// `classid`, its low half in `objid`, and `objsubid` 1.
-    static func lockHeld(_ key: String) -> String {
+    /// With `pid` (an SQL expression), held by that backend.
+    static func lockHeld(_ key: String, pid: String? = nil) -> String {
         """
         EXISTS (
-            SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1\(pid.map { " AND l.pid = \($0)" } ?? "")
             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
             AND l.classid::bigint = ((hashtextextended(\(key), 0) >> 32) & 4294967295)
             AND l.objid::bigint = (hashtextextended(\(key), 0) & 4294967295))

@@ -39,7 +39,14 @@ public final class PostgresSessionLock: Sendable {
 extension PostgresDatabase {
     /// Takes the advisory lock `hashtextextended(key, 0)` on a connection of its own and holds it
     /// until ``PostgresSessionLock/release()`` (see ``PostgresSessionLock``).
-    public func holdLock(_ key: String) -> PostgresSessionLock {
+    ///
+    /// With `contended` (a lock the nodes take turns holding, such as the desk's), a try waits for
+    /// the lock without a time limit — the moment its holder's session ends, the longest waiter
+    /// has it — and waiting is not worth a warning. `onHeld` then runs on the lock's connection,
+    /// while it is held (to record who holds it); if it throws, the lock is let go and taken again.
+    public func holdLock(
+        _ key: String, contended: Bool = false, onHeld: (@Sendable (PostgresConnection, Logger) async throws -> Void)? = nil
+    ) -> PostgresSessionLock {
         let lock = PostgresSessionLock()
         let (configuration, loop, logger) = (self.configuration, group.next(), self.logger)
         lock.start { lock in
@@ -52,7 +59,13 @@ extension PostgresDatabase {
                     let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                     await withTaskCancellationHandler {
                         do {
+                            if contended {
+                                // No time limits on this session: it waits in the lock's queue.
+                                for try await _ in try await connection.query("SET lock_timeout = 0", logger: logger) {}
+                                for try await _ in try await connection.query("SET statement_timeout = 0", logger: logger) {}
+                            }
                             for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
+                            try await onHeld?(connection, logger)
                             lock.set(true)
                             heldSince = .now
                             wait = .milliseconds(500)

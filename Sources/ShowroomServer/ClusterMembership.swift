@@ -28,6 +28,8 @@ public final class ClusterMembership: Service, Sendable {
     /// Its URL once ``reachesItself(_:)`` said so: then it registers, and rooms placed at that URL
     /// are its own.
     private let verified = Mutex<String?>(nil)
+    /// This node's URL once it has checked that the URL reaches it (nil until then).
+    var verifiedURL: String? { verified.withLock { $0 } }
     /// This node's URL: `--node-url`, or `http://HOST:PORT` once the server is listening.
     private let url = Mutex<String?>(nil)
     private let known = AsyncStream<String>.makeStream()
@@ -118,7 +120,7 @@ public final class ClusterMembership: Service, Sendable {
                 if await self.reachesItself(url) { return true }
                 if checks % 30 == 0 {
                     self.logger.error(
-                        "cluster: --node-url does not reach this node; not taking rooms until it does",
+                        "cluster: --node-url does not reach this node; not taking rooms or the desk until it does",
                         metadata: ["url": .string(url), "checked": .string(url + "/healthz")])
                 }
                 checks += 1

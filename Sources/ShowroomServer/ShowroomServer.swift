@@ -37,7 +37,7 @@ public enum ShowroomServer {
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
         hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil, turn: TURNCredentials? = nil,
-        cluster: ClusterMembership? = nil
+        cluster: ClusterMembership? = nil, desks: DeskLeadership? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -62,15 +62,20 @@ public enum ShowroomServer {
         }
         if let metrics {
             router.get("metrics") { _, _ -> Response in
-                let text = await metrics.render(relay: relay, hub: hub, desk: desk)
+                let text = await metrics.render(relay: relay, hub: hub, desk: desks?.current?.desk ?? desk)
                 return Response(
                     status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                     body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
         if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn, cluster: cluster) }
-        if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
-        if let assist, let desk, let auth { AssistRoutes.add(to: router, assist: assist, desk: desk, auth: auth) }
+        if let desks {
+            // A cluster: the desk's API is answered by the node whose turn it is (here or forwarded).
+            router.add(middleware: DeskForwarding(leadership: desks))
+        } else {
+            if let desk, let auth { DeskRoutes.add(to: router, desk: desk, auth: auth) }
+            if let assist, let desk, let auth { AssistRoutes.add(to: router, assist: assist, desk: desk, auth: auth) }
+        }
         if demoTokens, let auth {
             // Only with `--demo`: tokens for any room and role, for the pages on this server — never
             // for another origin (no CORS here; a cross-site request is refused outright).
@@ -165,17 +170,35 @@ public enum ShowroomServer {
             cluster = nil
         }
         let media: (any MediaNegotiator)? = relay.map { RelayMedia(relay: $0, cluster: cluster) }
-        // The desk (consultations, bot, queue, routing).
-        let desk = try auth.map { auth throws(ServerError) in
-            try DeskService.open(stores: stores, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
+        let secret: [UInt8]?
+        do { secret = auth == nil ? nil : try TokenAuthority.loadSecret(dataDirectory: dataDirectory) } catch {
+            throw ServerError(.invalidConfiguration, "assist: the server's secret: \(error)")
         }
-        // Agent assist (catalog, profiles, recommendations, scripts, hints, conversions, webhooks).
-        let assist = try desk.map { desk throws(ServerError) in
-            let secret: [UInt8]
-            do { secret = try TokenAuthority.loadSecret(dataDirectory: dataDirectory) } catch {
-                throw ServerError(.invalidConfiguration, "assist: the server's secret: \(error)")
+        // The desk (consultations, bot, queue, routing) and agent assist (catalog, profiles,
+        // recommendations, scripts, hints, conversions, webhooks): on a node of its own, here for
+        // good; in a cluster, on one node at a time (``DeskLeadership``), the others forwarding.
+        var desk: DeskService?
+        var assist: AssistService?
+        var desks: DeskLeadership?
+        if let auth, let secret {
+            if let cluster, case .postgres(let database) = stores {
+                let demo = configuration.demo
+                let registry: PostgresNodeRegistry
+                do { registry = try PostgresNodeRegistry(database: database) } catch { throw ServerError(.storage, "cluster: \(error.description)") }
+                desks = DeskLeadership(registry: registry, cluster: cluster, hub: hub, logger: logger) {
+                    let desk = try DeskService.open(stores: stores, demo: demo, hub: hub, auth: auth, followsRooms: false, logger: logger)
+                    let assist = try AssistService.open(
+                        stores: stores, secret: secret, demo: demo, desk: desk, hub: hub, followsRooms: false, logger: logger)
+                    let routes = Router()
+                    DeskRoutes.add(to: routes, desk: desk, auth: auth)
+                    AssistRoutes.add(to: routes, assist: assist, desk: desk, auth: auth)
+                    return DeskLeadership.Term(desk: desk, assist: assist, responder: routes.buildResponder())
+                }
+            } else {
+                let opened = try DeskService.open(stores: stores, demo: configuration.demo, hub: hub, auth: auth, logger: logger)
+                desk = opened
+                assist = try AssistService.open(stores: stores, secret: secret, demo: configuration.demo, desk: opened, hub: hub, logger: logger)
             }
-            return try AssistService.open(stores: stores, secret: secret, demo: configuration.demo, desk: desk, hub: hub, logger: logger)
         }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
@@ -187,7 +210,7 @@ public enum ShowroomServer {
         return Application(
             router: router(
                 relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist,
-                turn: configuration.turn, cluster: cluster),
+                turn: configuration.turn, cluster: cluster, desks: desks),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -205,7 +228,8 @@ public enum ShowroomServer {
             services: [
                 ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger),
                 SharedChatFeed(hub: hub),
-            ] + (cluster.map { [$0] } ?? []) + (desk.map { [DeskLifecycle(desk: $0)] } ?? []) + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
+            ] + (cluster.map { [$0] } ?? []) + (desks.map { [$0] } ?? []) + (desk.map { [DeskLifecycle(desk: $0)] } ?? [])
+                + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 cluster?.listening(at: "http://\(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(port)")

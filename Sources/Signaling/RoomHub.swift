@@ -140,6 +140,18 @@ public final class RoomHub: Sendable {
         }
     }
 
+    /// Up to `limit` stored messages of `room` after `seq`, in order, read on a store thread: for
+    /// a reader outside the room's members (the desk's node in a cluster follows consultations
+    /// whose members are on other nodes).
+    public func stored(room: String, after seq: Int64, limit: Int) async throws(SignalingError) -> [StoredMessage] {
+        let store = self.store
+        do {
+            return try await threads.run { () throws(ChatError) in try store.messages(room: room, after: seq, limit: limit) }
+        } catch {
+            throw SignalingError(.storage, error.description)
+        }
+    }
+
     /// Takes one chat send from `identity`'s shared rate; false (and counted) when it is over.
     public func maySend(_ identity: String, now: ContinuousClock.Instant) -> Bool {
         if sendRate.take(identity, now: now) { return true }

@@ -81,7 +81,7 @@ import Testing
         #expect(DeskError(.conflict, "one") != DeskError(.notFound, "one"))
         #expect(DeskError(.invalidFAQ, "entry x: answer is empty").description == "desk invalid_faq: entry x: answer is empty")
         #expect(DeskError.Code.allCases.map(\.rawValue) == [
-            "invalid_faq", "unknown_department", "invalid_argument", "not_found", "conflict", "not_allowed", "storage",
+            "invalid_faq", "unknown_department", "invalid_argument", "not_found", "conflict", "not_allowed", "storage", "unavailable",
         ])
     }
 }

@@ -8,9 +8,10 @@ extension AssistService {
     /// (scripts, flows, hint rules, conversions, webhooks), opened through `stores`;
     /// tracking tokens signed with a key derived from the server's secret (so they survive a
     /// restart and no second secret needs keeping). With `demo`, an empty catalog is filled with
-    /// the demo's shop (``AssistDemo``).
+    /// the demo's shop (``AssistDemo``). `followsRooms` as for ``AssistService/init``.
     static func open(
-        stores: StoreLocation, secret: [UInt8], demo: Bool, desk: DeskService, hub: RoomHub, logger: Logger
+        stores: StoreLocation, secret: [UInt8], demo: Bool, desk: DeskService, hub: RoomHub, followsRooms: Bool = true,
+        logger: Logger
     ) throws(ServerError) -> AssistService {
         do {
             let catalogStore = try stores.catalogStore()
@@ -22,7 +23,7 @@ extension AssistService {
             guard let key = HMACSHA256.mac(key: secret, message: Array("showroom tracking tokens v1".utf8)) else {
                 throw ServerError(.invalidConfiguration, "assist: the tracking key cannot be derived (OpenSSL's HMAC failed)")
             }
-            return try AssistService(desk: desk, hub: hub, catalogStore: catalogStore, store: store, trackingKey: key, logger: logger)
+            return try AssistService(desk: desk, hub: hub, catalogStore: catalogStore, store: store, trackingKey: key, followsRooms: followsRooms, logger: logger)
         } catch let e as ServerError {
             throw e
         } catch {

@@ -47,10 +47,11 @@ public actor AssistService {
 
     /// The rooms' messages and the desk's transitions, until ``run()`` reads them.
     private let messages: AsyncStream<StoredMessage>
+    private nonisolated let messageSink: AsyncStream<StoredMessage>.Continuation
 
     init(
         desk: DeskService, hub: RoomHub, catalogStore: any CatalogStore, store: any AssistStore, trackingKey: [UInt8],
-        shopName: String = "Showroom", clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+        shopName: String = "Showroom", clock: @escaping @Sendable () -> Date = { Date() }, followsRooms: Bool = true, logger: Logger
     ) throws(AssistError) {
         self.desk = desk
         self.hub = hub
@@ -69,13 +70,16 @@ public actor AssistService {
         let since = clock().addingTimeInterval(-Self.ledgerDays * 86_400)
         ledger = ConversionLedger(key: try TrackingKey(trackingKey), events: try store.conversions(from: since, to: Date.distantFuture))
         webhooks = try ShopWebhooks(store: store, clock: clock, logger: logger)
-        let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
-        self.messages = messages
-        // Only the rooms of open consultations (the desk's set): a live stream's chat is not assist's business.
-        hub.observe { [rooms = desk.consultationRooms] m in
-            guard rooms.contains(m.room) else { return }
-            sink.yield(m)
-        }
+        (messages, messageSink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        if followsRooms { hub.observe { [weak self] m in self?.deliver(m) } }
+    }
+
+    /// Hands assist a stored message of any room, in its room's order: it keeps only the rooms of
+    /// open consultations (the desk's set) — a live stream's chat is not assist's business. With
+    /// `followsRooms` the hub calls it; in a cluster the ``ConsultationFeed`` does.
+    public nonisolated func deliver(_ m: StoredMessage) {
+        guard desk.consultationRooms.contains(m.room) else { return }
+        messageSink.yield(m)
     }
 
     /// Reads the rooms and the desk's transitions (for hints and the shop's webhooks) and

@@ -11,7 +11,7 @@ extension DeskError {
         case .notFound: .notFound
         case .conflict: .conflict
         case .notAllowed: .forbidden
-        case .storage: .serviceUnavailable
+        case .storage, .unavailable: .serviceUnavailable
         }
     }
 }

@@ -88,7 +88,7 @@ public actor DeskService {
     /// `demo`, the demo's agents `anna` (sales and support, supervisor) and `ben` (sales) in a
     /// store that has none.
     static func open(
-        stores: StoreLocation, demo: Bool = false, hub: RoomHub, auth: TokenAuthority, logger: Logger
+        stores: StoreLocation, demo: Bool = false, hub: RoomHub, auth: TokenAuthority, followsRooms: Bool = true, logger: Logger
     ) throws(ServerError) -> DeskService {
         do {
             let store = try stores.deskStore()
@@ -99,7 +99,7 @@ public actor DeskService {
                 try store.save(AgentProfile(id: "anna", name: "Anna", departments: ["sales", "support"], capacity: 3, supervisor: true))
                 try store.save(AgentProfile(id: "ben", name: "Ben", departments: ["sales"], capacity: 2))
             }
-            return try DeskService(store: store, hub: hub, auth: auth, faq: try FAQ.sample(), logger: logger)
+            return try DeskService(store: store, hub: hub, auth: auth, faq: try FAQ.sample(), followsRooms: followsRooms, logger: logger)
         } catch {
             throw ServerError(.storage, "desk: \(error.description)")
         }
@@ -107,6 +107,7 @@ public actor DeskService {
 
     /// The rooms' messages, in the order they are stored, until ``run(tickEvery:)`` reads them.
     private let messages: AsyncStream<StoredMessage>
+    private nonisolated let messageSink: AsyncStream<StoredMessage>.Continuation
 
     /// Every consultation's transitions (created, each status move, rated), in order, for one
     /// listener (agent assist: the shop's webhooks, conversion attribution). Bounded: past
@@ -118,11 +119,12 @@ public actor DeskService {
 
     /// Loads departments, agents and open consultations from the store (seeding the departments
     /// `sales` and `support` into an empty one) and starts listening to the rooms; ``run(tickEvery:)``
-    /// then does the work. Create it before the server takes requests.
+    /// then does the work. Create it before the server takes requests. With `followsRooms` it
+    /// reads this node's rooms (``RoomHub/observe(_:)``); without, what ``deliver(_:)`` is given.
     public init(
         store: any DeskStore, hub: RoomHub, auth: TokenAuthority, faq: FAQ, orders: any OrderStatusLookup = NoOrderLookup(),
         router configuration: Router.Configuration = Router.Configuration(), clock: @escaping @Sendable () -> Date = { Date() },
-        logger: Logger
+        followsRooms: Bool = true, logger: Logger
     ) throws(DeskError) {
         self.store = store
         self.hub = hub
@@ -160,14 +162,18 @@ public actor DeskService {
         router.restore(from: restored)
         self.router = router
         self.bots = bots
-        let (messages, sink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(Self.maximumUnreadMessages))
-        self.messages = messages
+        (messages, messageSink) = AsyncStream<StoredMessage>.makeStream(bufferingPolicy: .bufferingNewest(Self.maximumUnreadMessages))
         (transitions, transitionSink) = AsyncStream<DeskTransition>.makeStream(bufferingPolicy: .bufferingNewest(Self.maximumUnreadTransitions))
         consultationRooms.set(restored.map(\.room))
-        hub.observe { [consultationRooms] m in
-            guard consultationRooms.contains(m.room) else { return }
-            if case .dropped = sink.yield(m) { consultationRooms.dropped.add(1, ordering: .relaxed) }
-        }
+        if followsRooms { hub.observe { [weak self] m in self?.deliver(m) } }
+    }
+
+    /// Hands the desk a stored message of any room (it keeps those of open consultations), in the
+    /// order its room stored them. With `followsRooms` the hub calls it; in a cluster the
+    /// ``ConsultationFeed`` does, for every node's appends.
+    public nonisolated func deliver(_ m: StoredMessage) {
+        guard consultationRooms.contains(m.room) else { return }
+        if case .dropped = messageSink.yield(m) { consultationRooms.dropped.add(1, ordering: .relaxed) }
     }
 
     /// Reads the rooms and ticks once per `interval` (offers lapse, reply targets escalate) until
