@@ -109,4 +109,55 @@ import Testing
         print("a killed node's room served by another node \(after) after the kill (heartbeat timeout 10 s)")
         _ = await b.stop()
     }
+
+    /// The desk (must-have 6: "its consultations stay assigned"): node A (the real binary, started
+    /// first) runs the desk; the shopper and the agent use node B, which forwards to A. With the
+    /// consultation assigned, A is killed with SIGKILL: its desk lock's session ends with it, B has
+    /// the desk within seconds, built from the store, and the consultation is still the agent's.
+    @Test func aKilledDeskNodesConsultationStaysAssignedAndTheDeskMoves() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let a = try KilledServer(arguments: ["--database", url])
+        let portA = a.port.withLock { $0 }
+        defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
+        try await a.start()
+        let registry = try ClusterPlacementTests.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 20) { ((try? registry.deskNode()) ?? nil) == "http://127.0.0.1:\(portA)" }, "A runs the desk")
+        let b = try await ClusterPlacementTests.node(url)
+        let desk = DeskClient(port: b.port)
+        #expect(
+            await SignalingServer.eventually(seconds: 20) {
+                (try? await desk.request("GET", "/api/admin/agents", token: try await DeskFlowTests.admin()))?.status == 200
+            }, "B forwards the desk's API to A")
+        try await DeskFlowTests.addAgent(desk, "anna", name: "Anna", departments: ["sales"])
+        let annaToken = try await wsToken("desk", .agent, identity: "anna")
+        let workspace = try DeskEventStream(port: b.port, token: annaToken)
+        _ = try await workspace.next("hello")
+        let shopperToken = try await wsToken("shop-9", .shopper, identity: "sam")
+        let opened = try await desk.request("POST", "/api/consultations", token: shopperToken, body: ["department": "sales", "name": "Sam"])
+        let id = try #require(opened.json["id"] as? String, "\(opened.text)")
+        let shopper = SignalingClient(port: b.port)
+        try await shopper.enter(token: shopperToken, room: "shop-9")
+        shopper.send(["type": "send", "id": "q1", "kind": "text", "text": "I'd like to talk to a person please"])
+        _ = try await workspace.next("offer")
+        #expect(try await desk.request("POST", "/api/desk/consultations/\(id)/accept", token: annaToken).status == 200)
+        workspace.close()
+
+        await a.stop()  // SIGKILL
+        let killed = ContinuousClock.now
+        #expect(
+            await SignalingServer.eventually(seconds: 20) { ((try? registry.deskNode()) ?? nil) == "http://127.0.0.1:\(b.port)" }, "B has the desk")
+        let locked = ContinuousClock.now - killed
+        var record: [String: Any] = [:]
+        #expect(
+            await SignalingServer.eventually(seconds: 20) {
+                record = (try? await desk.request("GET", "/api/consultations/\(id)", token: shopperToken))?.json ?? [:]
+                return record["status"] != nil
+            })
+        let after = ContinuousClock.now - killed
+        #expect(record["status"] as? String == "active" && record["assignee"] as? String == "anna", "\(record)")
+        #expect(after < .seconds(5), "B answered for the desk \(after) after A was killed")
+        print("a killed desk node: B held the desk's lock \(locked) and answered for the desk \(after) after the kill, the consultation still \(record["assignee"] ?? "-")'s")
+        await shopper.close()
+        _ = await b.stop()
+    }
 }
