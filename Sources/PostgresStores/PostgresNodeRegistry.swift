@@ -42,7 +42,8 @@ public final class PostgresNodeRegistry: Sendable {
     /// Waits in line for the desk's lock for this process, `url` the node's address, and holds it
     /// once it is this node's turn (until released). While held, the lock's session is recorded as
     /// the desk's (``deskNode()``); the moment this process dies, the next node in line has it.
-    public func holdDeskLock(for url: String) -> PostgresSessionLock {
+    /// `onHeld` is called once the row says so (before the lock reports itself held).
+    public func holdDeskLock(for url: String, onHeld: @escaping @Sendable () -> Void = {}) -> PostgresSessionLock {
         database.holdLock(Self.deskLockKey, contended: true) { connection, logger in
             let now = Date().timeIntervalSince1970
             for try await _ in try await connection.query(
@@ -51,6 +52,7 @@ public final class PostgresNodeRegistry: Sendable {
                 ON CONFLICT (id) DO UPDATE SET url = excluded.url, pid = excluded.pid, since = excluded.since
                 """, logger: logger)
             {}
+            onHeld()
         }
     }
 

@@ -11,7 +11,7 @@ import Synchronization
 /// holds one so that the others know at once that it died, not a heartbeat timeout later
 /// (``PostgresNodeRegistry``). After losing the connection it tries again — 0.5 s, doubling to
 /// 5 s; a lock another session holds is waited for up to the server's `lock_timeout` (5 s) each
-/// try.
+/// try (a contended lock, at once again: see ``PostgresDatabase/holdLock(_:contended:onHeld:)``).
 public final class PostgresSessionLock: Sendable {
     private let held = Atomic<Bool>(false)
     private let task = Mutex<Task<Void, Never>?>(nil)
@@ -37,13 +37,28 @@ public final class PostgresSessionLock: Sendable {
 }
 
 extension PostgresDatabase {
+    /// How often a held lock's connection is checked, and how long a check may take before the
+    /// connection is taken for dead and closed (the lock then counts as lost).
+    static let lockCheckInterval: Duration = .seconds(1)
+    static let lockCheckTimeout: Duration = .seconds(3)
+    /// How long one try for a contended lock may wait on the client, past the server's
+    /// `lock_timeout` (5 s) that normally ends it first.
+    static let lockWaitTimeout: Duration = .seconds(15)
+
     /// Takes the advisory lock `hashtextextended(key, 0)` on a connection of its own and holds it
     /// until ``PostgresSessionLock/release()`` (see ``PostgresSessionLock``).
     ///
-    /// With `contended` (a lock the nodes take turns holding, such as the desk's), a try waits for
-    /// the lock without a time limit — the moment its holder's session ends, the longest waiter
-    /// has it — and waiting is not worth a warning. `onHeld` then runs on the lock's connection,
-    /// while it is held (to record who holds it); if it throws, the lock is let go and taken again.
+    /// While held, the connection is checked every ``lockCheckInterval`` (a query that must answer
+    /// within ``lockCheckTimeout``): a connection that died without a word (a partition, the
+    /// database's host gone) is closed and the lock counted lost within seconds, not when TCP
+    /// gives up. The session asks the server for TCP keepalives too (5 s idle, 2 s apart, 3 lost),
+    /// so that the server ends it, and frees the lock, soon after this process's host vanishes.
+    ///
+    /// With `contended` (a lock the nodes take turns holding, such as the desk's), a try that the
+    /// server's `lock_timeout` ends is tried again at once and without a warning: the nodes wait
+    /// in line, and the holder's end hands the lock to a waiter at once. `onHeld` runs on the
+    /// lock's connection once it is held, before ``PostgresSessionLock/isHeld`` says so (to
+    /// record who holds it); if it throws, the lock is let go and taken again.
     public func holdLock(
         _ key: String, contended: Bool = false, onHeld: (@Sendable (PostgresConnection, Logger) async throws -> Void)? = nil
     ) -> PostgresSessionLock {
@@ -59,19 +74,33 @@ extension PostgresDatabase {
                     let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                     await withTaskCancellationHandler {
                         do {
-                            if contended {
-                                // No time limits on this session: it waits in the lock's queue.
-                                for try await _ in try await connection.query("SET lock_timeout = 0", logger: logger) {}
-                                for try await _ in try await connection.query("SET statement_timeout = 0", logger: logger) {}
+                            for setting in ["tcp_keepalives_idle = 5", "tcp_keepalives_interval = 2", "tcp_keepalives_count = 3"] {
+                                try? await Self.within(Self.lockCheckTimeout, connection) {
+                                    for try await _ in try await connection.query("SET \(unescaped: setting)", logger: logger) {}
+                                }
                             }
-                            for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
+                            while true {
+                                do {
+                                    try await Self.within(Self.lockWaitTimeout, connection) {
+                                        for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
+                                    }
+                                    break
+                                } catch let error as PSQLError where contended && error.serverInfo?[.sqlState] == "55P03" {
+                                    continue  // lock_timeout: another node holds it; still in line, on the same connection
+                                }
+                            }
                             try await onHeld?(connection, logger)
                             lock.set(true)
                             heldSince = .now
                             wait = .milliseconds(500)
-                            try? await connection.closeFuture.get()
+                            while !Task.isCancelled {
+                                try await Task.sleep(for: Self.lockCheckInterval)
+                                try await Self.within(Self.lockCheckTimeout, connection) {
+                                    for try await _ in try await connection.query("SELECT 1", logger: logger) {}
+                                }
+                            }
                         } catch {
-                            logger.warning("database lock not taken", metadata: ["key": .string(key), "error": .string("\(error)")])
+                            if !Task.isCancelled { logger.warning("database lock not held", metadata: ["key": .string(key), "error": .string("\(error)")]) }
                         }
                     } onCancel: {
                         let _: EventLoopFuture<Void> = connection.close()
@@ -90,5 +119,16 @@ extension PostgresDatabase {
             lock.set(false)
         }
         return lock
+    }
+
+    /// Runs `body`, closing `connection` if it has not finished within `limit` (its query then
+    /// fails): a client-side bound for a connection that may have died without a word.
+    static func within(_ limit: Duration, _ connection: PostgresConnection, _ body: () async throws -> Void) async throws {
+        let watchdog = Task {
+            try await Task.sleep(for: limit)
+            let _: EventLoopFuture<Void> = connection.close()
+        }
+        defer { watchdog.cancel() }
+        try await body()
     }
 }

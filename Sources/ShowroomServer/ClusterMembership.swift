@@ -34,11 +34,16 @@ public final class ClusterMembership: Service, Sendable {
     private let url = Mutex<String?>(nil)
     private let known = AsyncStream<String>.makeStream()
 
+    /// The database call behind ``home(of:)`` (the registry's, or a test's).
+    let place: @Sendable (_ room: String, _ now: Date, _ deadAfter: TimeInterval) throws -> ClusterNode?
+
     init(
         registry: PostgresNodeRegistry, relay: RelayServer, url: String?, deadAfter: TimeInterval, interval: Duration, mediaAddress: String,
-        logger: Logger, calls: BlockingCallQueue = BlockingCallQueue()
+        logger: Logger, calls: BlockingCallQueue = BlockingCallQueue(),
+        place: (@Sendable (String, Date, TimeInterval) throws -> ClusterNode?)? = nil
     ) {
         self.registry = registry
+        self.place = place ?? { room, now, deadAfter in try registry.place(room: room, now: now, deadAfter: deadAfter) }
         self.calls = calls
         self.relay = relay
         self.deadAfter = deadAfter
@@ -68,11 +73,18 @@ public final class ClusterMembership: Service, Sendable {
     /// under way share its answer, so a flood of offers or `/ws` publishes for one room (any
     /// token holder can send them) takes one of ``calls``' places, not all of them.
     func home(of room: String) async throws(PostgresStoreError) -> ClusterNode? {
-        let (registry, deadAfter, calls) = (self.registry, self.deadAfter, self.calls)
+        let (place, deadAfter, calls) = (self.place, self.deadAfter, self.calls)
         let lookup = lookups.withLock { pending in
-            if let running = pending[room] { return running }
+            if let running = pending[room] {
+                sharedLookups.add(1, ordering: .relaxed)
+                return running
+            }
             let task = Task { () async throws -> ClusterNode? in
-                try await calls.run { () throws(PostgresStoreError) in try registry.place(room: room, now: Date(), deadAfter: deadAfter) }
+                try await calls.run { () throws(PostgresStoreError) in
+                    do { return try place(room, Date(), deadAfter) } catch let e as PostgresStoreError { throw e } catch {
+                        throw PostgresStoreError("placement: \(error)")
+                    }
+                }
             }
             pending[room] = task
             return task
@@ -87,6 +99,10 @@ public final class ClusterMembership: Service, Sendable {
         }
     }
 
+    /// Callers that shared a lookup under way instead of making their own (since start).
+    let sharedLookups = Atomic<Int>(0)
+    /// Failed lookups are logged once per 10 s, with how many failed in between.
+    let lookupFailures = LogThrottle()
     /// Placement lookups under way, by room (at most one each).
     private let lookups = Mutex<[String: Task<ClusterNode?, any Error>]>([:])
 
@@ -98,7 +114,11 @@ public final class ClusterMembership: Service, Sendable {
     func elsewhere(_ room: String) async throws(PostgresStoreError) -> String? {
         let home: ClusterNode?
         do { home = try await self.home(of: room) } catch {
-            logger.warning("cluster: placement lookup failed", metadata: ["room": .string(room), "error": .string(error.description)])
+            if let earlier = lookupFailures.admit() {
+                logger.warning(
+                    "cluster: placement lookup failed",
+                    metadata: ["room": .string(room), "error": .string(error.description), "failedSinceLastLine": .stringConvertible(earlier)])
+            }
             throw PostgresStoreError("the cluster's registry did not answer")
         }
         guard let home, home.url != verified.withLock({ $0 }) else { return nil }

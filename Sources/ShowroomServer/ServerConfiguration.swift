@@ -50,7 +50,7 @@ public struct ServerConfiguration: Sendable {
     /// share one desk and one chat (docs/cluster.md). Nil: SQLite (the embedded default).
     public var databaseURL: String?
     /// `--node-url` or `SHOWROOM_NODE_URL`: with `databaseURL`, the URL other nodes send this
-    /// node's rooms' WHIP/WHEP clients to (`http://10.0.0.11:8080`); nil: `http://HOST:PORT` as
+    /// node's rooms' WHIP/WHEP clients (and the desk's API, while this node runs the desk) to (`http://10.0.0.11:8080`); nil: `http://HOST:PORT` as
     /// bound (refused for a wildcard `--host`, which names no address to send anyone to).
     public var nodeURL: String?
     /// A node whose last heartbeat is older than this is dead: its rooms are placed again at their

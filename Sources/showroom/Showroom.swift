@@ -76,7 +76,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A PostgreSQL database every store uses instead of the data directory's SQLite files, so that several nodes share one chat and one desk: postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=disable|prefer|require|verify-full]. SHOWROOM_DATABASE_URL is read when this is absent — prefer it, command lines are visible to every user of the machine (docs/cluster.md).")
     var database: String?
 
-    @Option(help: "With --database: the URL other nodes send this node's rooms' WHIP/WHEP clients to, e.g. http://10.0.0.11:8080 (SHOWROOM_NODE_URL; default http://HOST:PORT as bound, which needs a --host that is an address). It must reach this node: a node takes rooms only once GET <url>/healthz answers with its own id.")
+    @Option(help: "With --database: the URL other nodes send this node's rooms' WHIP/WHEP clients to, and forward the desk's API to when this node runs the desk, e.g. http://10.0.0.11:8080 (SHOWROOM_NODE_URL; default http://HOST:PORT as bound, which needs a --host that is an address). It must reach this node from the others: a node takes rooms and the desk only once GET <url>/healthz answers with its own id.")
     var nodeUrl: String?
 
     func run() async throws {

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
 import PostgresStores
-import ShowroomServer
+@testable import ShowroomServer
 import Synchronization
 import Testing
 
@@ -136,5 +136,18 @@ import Testing
         #expect(gate.ran.load(ordering: .sequentiallyConsistent) == 0)
         // A call that comes later runs.
         #expect(try await calls.run { 1 } == 1)
+    }
+}
+
+/// A failure that repeats with every request is logged once per interval, with a count.
+@Suite struct LogThrottleTests {
+    @Test func theFirstIsWrittenTheRestCountedUntilTheIntervalEnds() {
+        let throttle = LogThrottle(interval: .seconds(10))
+        let start = ContinuousClock.now
+        #expect(throttle.admit(now: start) == 0, "the first is written")
+        for i in 1...1_000 { #expect(throttle.admit(now: start + .milliseconds(i)) == nil) }
+        #expect(throttle.admit(now: start + .seconds(10)) == 1_000, "the next line says how many were not")
+        #expect(throttle.admit(now: start + .seconds(11)) == nil)
+        #expect(throttle.admit(now: start + .seconds(30)) == 1)
     }
 }

@@ -116,6 +116,14 @@ import FoundationNetworking
         again.close()
         await shopper.close()
         await agent.close()
-        for n in others { _ = await n.stop() }
+
+        // A node that forwards a workspace stream stops without waiting for the agent to close it.
+        let forwarder = try #require(others.first { Self.url($0) != second })
+        let open = try DeskEventStream(port: forwarder.port, token: annaToken)
+        _ = try await open.next("hello")
+        let took = await forwarder.stop(within: 10)
+        #expect(took != nil, "the forwarding node stopped with a workspace stream open through it")
+        open.close()
+        for n in others where Self.url(n) != Self.url(forwarder) { _ = await n.stop() }
     }
 }

@@ -1,10 +1,14 @@
+import Dispatch
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import NIOCore
 import PostgresStores
-import ShowroomServer
+import Relay
+@testable import ShowroomServer
 import ShowroomTestSupport
+import Synchronization
 import Testing
 
 /// Three nodes on one PostgreSQL with media: a room lives on one node, placed at its first use on
@@ -174,5 +178,53 @@ import Testing
             }, "the silent node's room is placed on the live one")
         #expect(try registry.place(room: "quiet", now: Date(), deadAfter: 1.5)?.url == "http://127.0.0.1:\(other.port)")
         _ = await other.stop()
+    }
+
+    /// An attack on the bound of placement lookups: any token holder may send offers or `/ws`
+    /// publishes for one room as fast as they like. While its lookup stalls (the database slow),
+    /// 500 more for the same room share that one call — one database call, one of the queue's
+    /// places — instead of filling the 4 places and being refused `storage`.
+    @Test func aFloodOfLookupsForOneRoomMakesOneDatabaseCall() async throws {
+        final class Gate: @unchecked Sendable {
+            let calls = Atomic<Int>(0)
+            let open = DispatchSemaphore(value: 0)
+        }
+        let gate = Gate()
+        let database = try await PostgresTestCluster.shared().freshDatabase()
+        var relayConfiguration = RelayConfiguration()
+        relayConfiguration.mediaPort = 0
+        let relay = try await RelayServer.start(configuration: relayConfiguration, logger: Logger(label: "test"))
+        let home = ClusterNode(url: "http://127.0.0.1:1", mediaAddress: "", cores: 1, sessions: 0, cpu: 0, heartbeat: Date(), holdsLock: true)
+        let membership = ClusterMembership(
+            registry: try Self.registry(database), relay: relay, url: nil, deadAfter: 10, interval: .seconds(2), mediaAddress: "",
+            logger: Logger(label: "test"), calls: BlockingCallQueue(threads: 2, limit: 4, maximumWait: .seconds(60)),
+            place: { _, _, _ in
+                gate.calls.add(1, ordering: .relaxed)
+                gate.open.wait()
+                return home
+            })
+        let flood = 500
+        let answers = Task {
+            await withTaskGroup(of: String?.self) { group in
+                for _ in 0..<flood { group.addTask { try? await membership.home(of: "launch")?.url } }
+                var answers: [String?] = []
+                for await a in group { answers.append(a) }
+                return answers
+            }
+        }
+        #expect(
+            await SignalingServer.eventually(seconds: 30) { membership.sharedLookups.load(ordering: .relaxed) == flood - 1 },
+            "every caller but the first waits for the first's lookup: \(membership.sharedLookups.load(ordering: .relaxed))")
+        #expect(gate.calls.load(ordering: .relaxed) == 1, "one database call")
+        // Every call let through (without the guard there would be up to 500; the test then
+        // fails on the count, not by waiting forever).
+        for _ in 0..<flood { gate.open.signal() }
+        let results = await answers.value
+        #expect(results.count == flood && results.allSatisfy { $0 == home.url }, "all answered, none refused: \(results.filter { $0 == nil }.count) refused")
+        #expect(gate.calls.load(ordering: .relaxed) == 1)
+        // The next asks afresh (the answer is not kept).
+        #expect(try await membership.home(of: "launch")?.url == home.url)
+        #expect(gate.calls.load(ordering: .relaxed) == 2)
+        await relay.stop()
     }
 }

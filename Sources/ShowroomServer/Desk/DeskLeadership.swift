@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import PostgresStores
 import ServiceLifecycle
 import Signaling
@@ -38,14 +39,28 @@ public final class DeskLeadership: Service, Sendable {
     static let leaderTTL: Duration = .seconds(1)
     /// How often the lock's state is read: how late a node notices it gained or lost its turn.
     static let poll: Duration = .milliseconds(100)
-    /// Requests forwarded at once to the desk's node, each on a connection of its own (a
-    /// workspace stream holds one for as long as it is open); past it a request waits for one,
-    /// until ``headDeadline``.
-    static let maximumForwarded = 1_024
+    /// Workspace streams forwarded at once to the desk's node, each on a connection of its own
+    /// for as long as it is open; past it one waits for a connection, until ``headDeadline``.
+    static let maximumForwardedStreams = 1_024
+    /// Other requests forwarded at once (each holds its connection only while the desk's node
+    /// answers: its body has arrived whole before it is sent).
+    static let maximumForwardedCalls = 256
+    /// A request body is read whole before it is forwarded, up to this size and within
+    /// ``bodyDeadline`` (a client trickling its body holds its own connection, not one of
+    /// the desk's); a larger one (a catalog import) is streamed.
+    static let maximumBufferedBody = 1 << 20
+    static let bodyDeadline: Duration = .seconds(10)
+    /// Turns that failed to start in a row before this node gives up its place at the desk to
+    /// the next in line (and joins the line again after ``rejoinAfter``).
+    static let maximumFailedStarts = 3
+    static let rejoinAfter: Duration = .seconds(5)
     /// A forwarded request's answer must begin within this long; a stream's body may then go
     /// quiet for at most ``readTimeout`` (a workspace stream writes a keep-alive every 15 s).
     static let headDeadline: TimeAmount = .seconds(15)
     static let readTimeout: TimeAmount = .seconds(40)
+    /// Chunks of a forwarded workspace stream held for a client that does not read; past it the
+    /// stream ends (as the desk's own stream buffer does for its notices).
+    static let streamChunks = 256
 
     let registry: PostgresNodeRegistry
     let cluster: ClusterMembership
@@ -53,10 +68,15 @@ public final class DeskLeadership: Service, Sendable {
     let logger: Logger
     private let build: @Sendable () throws -> Term
     private let term = Mutex<Term?>(nil)
-    private let client: HTTPClient
+    /// Forwards workspace streams, and everything else, on pools of their own.
+    private let streamClient: HTTPClient
+    private let callClient: HTTPClient
     /// The desk's node as last looked up, and the lookup under way (one at a time).
     private let leader = Mutex<(url: String?, at: ContinuousClock.Instant)?>(nil)
     private let lookup = Mutex<Task<String?, any Error>?>(nil)
+    /// Failed lookups and forwards (one per request while the desk's node is away) are logged
+    /// once per 10 s, with a count.
+    private let failures = LogThrottle()
 
     /// `build` opens this node's desk and assist from the store and their routes; it runs at the
     /// start of each turn.
@@ -66,10 +86,14 @@ public final class DeskLeadership: Service, Sendable {
         self.hub = hub
         self.logger = logger
         self.build = build
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: Self.readTimeout), decompression: .disabled)
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.maximumForwarded)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        func client(connections: Int) -> HTTPClient {
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: Self.readTimeout), decompression: .disabled)
+            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+            return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        }
+        streamClient = client(connections: Self.maximumForwardedStreams)
+        callClient = client(connections: Self.maximumForwardedCalls)
     }
 
     /// This node's turn, while it has one.
@@ -85,7 +109,7 @@ public final class DeskLeadership: Service, Sendable {
         let deadline = ContinuousClock.now + Self.startWait
         while true {
             if let turn = current { return turn }
-            guard starting.load(ordering: .acquiring), ContinuousClock.now < deadline else { return nil }
+            guard starting.load(ordering: .acquiring), ContinuousClock.now < deadline else { return current }
             try? await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -102,28 +126,52 @@ public final class DeskLeadership: Service, Sendable {
                 try? await Task.sleep(for: Self.poll)
             }
             guard let url else { return }
-            let lock = self.registry.holdDeskLock(for: url)
+            let join = { self.registry.holdDeskLock(for: url) { self.starting.store(true, ordering: .releasing) } }
+            var lock = join()
             defer { lock.release() }
+            var failedStarts = 0
             while !Task.isCancelled {
-                if lock.isHeld { await self.serve(while: lock, url: url) }
+                if lock.isHeld {
+                    if await self.serve(while: lock, url: url) {
+                        failedStarts = 0
+                    } else {
+                        failedStarts += 1
+                        if failedStarts >= Self.maximumFailedStarts {
+                            // Let the next node in line try: this one cannot build the desk.
+                            lock.release()
+                            self.starting.store(false, ordering: .releasing)
+                            try? await Task.sleep(for: Self.rejoinAfter)
+                            failedStarts = 0
+                            lock = join()
+                        }
+                    }
+                }
                 try? await Task.sleep(for: Self.poll)
             }
         }
         term.withLock { $0 = nil }
-        try? await client.shutdown()
+        starting.store(false, ordering: .releasing)
+        try? await streamClient.shutdown()
+        try? await callClient.shutdown()
     }
 
-    /// One turn: the desk and assist built from the store, run until the lock is lost or the
-    /// server stops.
-    private func serve(while lock: PostgresSessionLock, url: String) async {
+    /// One turn: the desk and assist built from the store (on a thread of its own: it reads
+    /// every open consultation, and its calls block), run until the lock is lost or the server
+    /// stops. False when the turn could not start.
+    private func serve(while lock: PostgresSessionLock, url: String) async -> Bool {
         let started = ContinuousClock.now
         starting.store(true, ordering: .releasing)
         let turn: Term
-        do { turn = try build() } catch {
+        do {
+            let build = self.build
+            turn = try await withCheckedThrowingContinuation { continuation in
+                Thread.detachNewThread { continuation.resume(with: Result { try build() }) }
+            }
+        } catch {
             starting.store(false, ordering: .releasing)
             logger.error("desk: cannot start this node's turn", metadata: ["error": .string("\(error)")])
             try? await Task.sleep(for: .seconds(1))
-            return
+            return false
         }
         term.withLock { $0 = turn }
         starting.store(false, ordering: .releasing)
@@ -142,6 +190,7 @@ public final class DeskLeadership: Service, Sendable {
             group.cancelAll()
         }
         if !Task.isCancelled { logger.warning("desk: this node lost its turn (its database session ended)", metadata: ["url": .string(url)]) }
+        return true
     }
 
     // MARK: Forwarding
@@ -171,7 +220,8 @@ public final class DeskLeadership: Service, Sendable {
 
     /// Sends `request` to the desk's node and streams its answer back. `unavailable` (503) when no
     /// node runs the desk now, when it is this node between turns, when the request was already
-    /// forwarded once, or when the desk's node does not answer.
+    /// forwarded once, or when the desk's node does not answer; a body that does not arrive
+    /// whole within ``bodyDeadline`` gets `408`, one over its bound `413`.
     func forward(_ request: Request) async throws -> Response {
         let unavailable = HTTPError(
             .serviceUnavailable, headers: [.retryAfter: "1"],
@@ -179,32 +229,114 @@ public final class DeskLeadership: Service, Sendable {
         guard request.headers[Self.forwardedHeader] == nil else { throw unavailable }
         let leader: String?
         do { leader = try await leaderURL() } catch {
-            logger.warning("desk: looking up the desk's node failed", metadata: ["error": .string("\(error)")])
+            if let earlier = failures.admit() {
+                logger.warning("desk: looking up the desk's node failed", metadata: ["error": .string("\(error)"), "failedSinceLastLine": .stringConvertible(earlier)])
+            }
             throw unavailable
         }
-        guard let leader, leader != cluster.verifiedURL else { throw unavailable }
+        guard var leader, leader != cluster.verifiedURL else { throw unavailable }
         var outbound = HTTPClientRequest(url: leader + request.uri.description)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
         for field in request.headers where !Self.hopByHop.contains(field.name.canonicalName) {
             outbound.headers.add(name: field.name.rawName, value: field.value)
         }
         outbound.headers.add(name: Self.forwardedHeader.rawName, value: cluster.verifiedURL ?? "")
-        if let length = request.headers[.contentLength].flatMap({ Int64($0) }) {
+        let length = request.headers[.contentLength].flatMap { Int64($0) }
+        var replayable = true
+        if let length, length > Self.maximumBufferedBody {
             outbound.body = .stream(request.body, length: .known(length))
-        } else if request.headers[.transferEncoding] != nil {
-            outbound.body = .stream(request.body, length: .unknown)
+            replayable = false
+        } else if length != nil || request.headers[.transferEncoding] != nil {
+            outbound.body = .bytes(try await Self.collect(request.body))
         }
+        let isStream = request.uri.path == "/api/desk/events"
+        let client = isStream ? streamClient : callClient
         let response: HTTPClientResponse
-        do { response = try await client.execute(outbound, deadline: .now() + Self.headDeadline, logger: logger) } catch {
-            self.leader.withLock { $0 = nil }
-            logger.warning("desk: forwarding to the desk's node failed", metadata: ["node": .string(leader), "error": .string("\(error)")])
-            throw unavailable
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                response = try await client.execute(outbound, deadline: .now() + Self.headDeadline, logger: logger)
+                break
+            } catch {
+                // Only the desk's node failing says anything about it (not a client that went away).
+                guard Self.isNodeFailure(error) else { throw unavailable }
+                self.leader.withLock { $0 = nil }
+                if let earlier = failures.admit() {
+                    logger.warning(
+                        "desk: forwarding to the desk's node failed",
+                        metadata: ["node": .string(leader), "error": .string("\(error)"), "failedSinceLastLine": .stringConvertible(earlier)])
+                }
+                // Never sent (no connection): once more to whoever runs the desk now — the node
+                // known a moment ago may have just handed it on.
+                guard attempt == 1, replayable, Self.neverSent(error), let next = try? await leaderURL(), next != leader,
+                    next != cluster.verifiedURL
+                else { throw unavailable }
+                leader = next
+                outbound.url = next + request.uri.description
+            }
         }
         var headers = HTTPFields()
         for (name, value) in response.headers where !Self.hopByHop.contains(name.lowercased()) || name.lowercased() == "content-length" {
             if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
         }
-        return Response(status: HTTPResponse.Status(code: Int(response.status.code)), headers: headers, body: ResponseBody(asyncSequence: response.body))
+        let status = HTTPResponse.Status(code: Int(response.status.code))
+        let body = response.body
+        guard isStream else { return Response(status: status, headers: headers, body: ResponseBody(asyncSequence: body)) }
+        // A workspace stream ends when this server stops (as on the desk's node), so that a
+        // graceful stop does not wait for every agent to close their page; the page reconnects.
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody { writer in
+                // Read from the desk's node on a task of its own into a bounded buffer (a client
+                // that does not read has its stream ended, and reconnects to a fresh `hello`).
+                let (chunks, sink) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.streamChunks))
+                let reader = Task {
+                    do {
+                        for try await chunk in body {
+                            if case .dropped = sink.yield(chunk) { break }
+                        }
+                    } catch {}
+                    sink.finish()
+                }
+                defer { reader.cancel() }
+                try await withGracefulShutdownHandler {
+                    for await chunk in chunks { try await writer.write(chunk) }
+                } onGracefulShutdown: {
+                    sink.finish()
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// A request body read whole: at most ``maximumBufferedBody`` bytes within ``bodyDeadline``.
+    static func collect(_ body: RequestBody) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: maximumBufferedBody) }
+            group.addTask {
+                try await Task.sleep(for: bodyDeadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw HTTPError(.requestTimeout, message: "invalid_argument: the request's body did not arrive within \(bodyDeadline)")
+            }
+            return buffer
+        }
+    }
+
+    /// Whether `error` says no connection to the desk's node was made: the request was not sent.
+    static func neverSent(_ error: any Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        return (error as? HTTPClientError) == .connectTimeout
+    }
+
+    /// Whether `error` says the desk's node could not be reached or stopped answering.
+    static func isNodeFailure(_ error: any Error) -> Bool {
+        if error is NIOConnectionError || error is ChannelError || error is IOError { return true }
+        guard let error = error as? HTTPClientError else { return false }
+        return [.connectTimeout, .deadlineExceeded, .remoteConnectionClosed, .readTimeout, .getConnectionFromPoolTimeout].contains(error)
     }
 }
 

@@ -201,6 +201,18 @@ public actor DeskService {
         }
         for (_, s) in streams { for c in s.values { c.finish() } }
         streams = [:]
+        stopped = true
+    }
+
+    /// Set when ``run(tickEvery:)`` ends: in a cluster, this node's turn at the desk is over and
+    /// another node's desk may already have loaded the store, so nothing here writes to it or
+    /// opens a stream any more (``ensureRunning()``).
+    private var stopped = false
+
+    /// `unavailable` once the desk has stopped: a request that reached it just before its turn
+    /// ended is refused, not carried out behind the next node's back.
+    private func ensureRunning() throws(DeskError) {
+        if stopped { throw DeskError(.unavailable, "this node's turn at the desk is over; try again") }
     }
 
     // MARK: Shoppers
@@ -224,6 +236,7 @@ public actor DeskService {
         let c = Consultation(
             id: "c-" + UUID().uuidString.lowercased(), room: room, shopper: shopper, shopperName: name.isEmpty ? "Shopper" : name,
             context: context, department: departmentID, priority: priority, created: clock())
+        try ensureRunning()
         try store.create(c)
         open[c.id] = c
         openInRoom[room] = c.id
@@ -311,6 +324,7 @@ public actor DeskService {
         guard let c = try store.consultation(id), c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
         guard (1...5).contains(score) else { throw DeskError(.invalidArgument, "a rating is 1 to 5") }
         let now = clock()
+        try ensureRunning()
         try store.rate(id, score: score, at: now)
         transitionSink.yield(DeskTransition(event: "consultation.rated", consultation: ConsultationView(c), at: now, rating: score))
     }
@@ -325,6 +339,7 @@ public actor DeskService {
         botReplies += 1
         if c.times.firstBotReply == nil {
             let now = clock()
+            try ensureRunning()
             try store.recordFirstReply(id, byAgent: false, at: now)
             open[id]?.times.firstBotReply = now
         }
@@ -349,6 +364,7 @@ public actor DeskService {
     /// queues, then every notice for them. The agent is online while a stream is open; when the
     /// last one closes they go offline (their offers move on; what they hold stays theirs).
     public func connect(agent: String) async throws(DeskError) -> AsyncStream<DeskNotice> {
+        try ensureRunning()
         guard let profile = router.profile(agent) else { throw DeskError(.notFound, "no agent \(agent): an admin adds agents first") }
         guard (streams[agent]?.count ?? 0) < Self.maximumStreamsPerAgent else {
             throw DeskError(.notAllowed, "\(agent) has \(Self.maximumStreamsPerAgent) workspaces open, the most one agent may")
@@ -441,7 +457,10 @@ public actor DeskService {
     public func transfer(_ id: String, from agent: String, to other: String, note: String? = nil) async throws(DeskError) {
         try Self.check(note ?? "", "note", max: 2_000)
         let actions = try router.handle(.transferToAgent(consultation: id, from: agent, to: other), now: clock())
-        if let note, !note.isEmpty { try store.note(id, agent: agent, text: note, at: clock()) }
+        if let note, !note.isEmpty {
+            try ensureRunning()
+            try store.note(id, agent: agent, text: note, at: clock())
+        }
         await carryOut(actions)
         notify(agent, DeskNotice(type: .revoked, consultation: open[id].map { view($0) }))
     }
@@ -450,7 +469,10 @@ public actor DeskService {
     public func requeue(_ id: String, agent: String, department: String?, note: String? = nil) async throws(DeskError) {
         try Self.check(note ?? "", "note", max: 2_000)
         let actions = try router.handle(.requeue(consultation: id, by: agent, department: department), now: clock())
-        if let note, !note.isEmpty { try store.note(id, agent: agent, text: note, at: clock()) }
+        if let note, !note.isEmpty {
+            try ensureRunning()
+            try store.note(id, agent: agent, text: note, at: clock())
+        }
         var moved = try move(id, to: .queued, assignee: nil, detail: department.map { "transferred to \($0)" })
         if let department, department != moved.department {
             moved.department = department
@@ -507,12 +529,14 @@ public actor DeskService {
     // MARK: Admin
 
     public func save(department: Department) async throws(DeskError) {
+        try ensureRunning()
         let actions = try router.handle(.department(department), now: clock())
         try store.save(department)
         await carryOut(actions)
     }
 
     public func save(agent: AgentProfile) async throws(DeskError) {
+        try ensureRunning()
         let actions = try router.handle(.agent(agent), now: clock())
         try store.save(agent)
         await carryOut(actions)
@@ -704,6 +728,7 @@ public actor DeskService {
     /// Stores a status move (and its event) and keeps the open set in step.
     @discardableResult
     private func move(_ id: String, to status: ConsultationStatus, assignee: String?, detail: String?) throws(DeskError) -> Consultation {
+        try ensureRunning()
         let moved = try store.move(id, to: status, assignee: assignee, at: clock(), detail: detail)
         moves[status, default: 0] += 1
         if status.isFinal || status != .bot { lastShopperActivity[id] = nil }
