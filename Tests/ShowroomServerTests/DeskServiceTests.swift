@@ -88,6 +88,26 @@ import Testing
         }
     }
 
+    /// In a cluster a desk's turn ends when its node loses the desk's lock: a request that reached
+    /// it just before is refused (`unavailable`) — no stream that would never hear a notice, no
+    /// store write behind the next node's back.
+    @Test func aStoppedDeskRefusesStreamsAndWrites() async throws {
+        let f = try await Fixture()
+        defer { try? FileManager.default.removeItem(atPath: f.directory) }
+        let opened = try await f.desk.open(shopper: "sam", room: "shop-1", name: "Sam", department: "sales", context: ConsultationContext())
+        let run = Task { await f.desk.run() }
+        run.cancel()
+        await run.value
+        await #expect(throws: DeskError(.unavailable, "")) { _ = try await f.desk.connect(agent: "anna") }
+        await #expect(throws: DeskError(.unavailable, "")) {
+            _ = try await f.desk.open(shopper: "kim", room: "shop-2", name: "Kim", department: "sales", context: ConsultationContext())
+        }
+        await #expect(throws: DeskError(.unavailable, "")) {
+            try await f.desk.save(agent: AgentProfile(id: "zed", name: "Zed", departments: ["sales"], capacity: 1, supervisor: false))
+        }
+        await #expect(throws: DeskError(.unavailable, "")) { _ = try await f.desk.close(opened.id, shopper: "sam") }
+    }
+
     @Test func aClosedWorkspaceGoesOfflineAfterTheGracePeriod() async throws {
         let f = try await Fixture()
         defer { try? FileManager.default.removeItem(atPath: f.directory) }
