@@ -10,16 +10,27 @@ import Testing
 /// (peers/chromium_desk.py); each wait there has a deadline and a missing step fails the test.
 @Suite(.serialized) struct ChromiumDeskTests {
     @Test func twoAgentsServeThreeShoppersThroughThePages() async throws {
+        let (result, line) = try await Self.drive()
+        Self.check(result, line: line)
+    }
+
+    /// Runs peers/chromium_desk.py (with `arguments`) in a lo-only namespace: its JSON result.
+    static func drive(_ arguments: [String] = []) async throws -> (result: [String: Any], line: String) {
         let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
         try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium"), "run tools/dev setup: it installs chromium")
         try #require(FileManager.default.isExecutableFile(atPath: ShowroomCommandTests.executable), "build first: swift build")
         let text = try await inLoopbackNamespace(
             [python, repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/chromium_desk.py").path,
-             "--showroom", ShowroomCommandTests.executable],
+             "--showroom", ShowroomCommandTests.executable] + arguments,
             timeout: 300)
         let line = try #require(text.split(separator: "\n").last, "no output from the browser driver")
-        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(text.suffix(2_000))")
+        return (result, String(line))
+    }
+
+    /// What every run of the desk's pages must show (one node, or a cluster).
+    static func check(_ result: [String: Any], line: String) {
         #expect(result["failed"] is NSNull, "\(result["failed"] ?? "no result"): \(line)")
 
         let shoppers = result["shoppers"] as? [[String: Any]] ?? []

@@ -37,4 +37,17 @@ import Testing
         }
         print("a call across two nodes in two Chromium instances: \(line)")
     }
+
+    /// Issue 15, must-have 3, through the pages: the desk's end-to-end browser run
+    /// (`ChromiumDeskTests`, its every check) on two nodes of the real binary and a PostgreSQL of
+    /// their own — the agents' workspaces and the supervisor on node A, which runs the desk, the
+    /// three shoppers' widgets on node B. B forwards every desk call and the workspace streams'
+    /// notices never leave A, but the shoppers' questions are stored on B and the bot, the queue
+    /// and the offers on A hear them through the store.
+    @Test func theDeskThroughItsPagesWithShoppersOnAnotherNode() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/postgresql/15/bin/initdb"), "run tools/dev setup: it installs postgresql")
+        let (result, line) = try await ChromiumDeskTests.drive(["--cluster"])
+        #expect(result["desk_node"] as? String == "http://127.0.0.1:18082" && result["shop_node"] as? String == "http://127.0.0.1:18083", "\(line.prefix(500))")
+        ChromiumDeskTests.check(result, line: line)
+    }
 }

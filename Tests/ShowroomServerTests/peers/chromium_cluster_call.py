@@ -8,25 +8,14 @@ node (placed at the first publish): the page on the other node is answered `else
 client (consult.js) reconnects there, resumes the chat and publishes and subscribes again. Prints
 one JSON line with what each page saw and where the room was placed.
 """
-import argparse, json, os, pwd, shutil, subprocess, tempfile, time
+import argparse, json, os, shutil, subprocess, tempfile, time
 
 from selenium.webdriver.common.by import By
 
-from chromium_common import browser, chat_items, consultation_stats as stats, until, wait_healthy
+from chromium_common import Postgres, browser, chat_items, consultation_stats as stats, until, wait_healthy
 
-PG = "/usr/lib/postgresql/15/bin"
 PG_PORT = 55440
 NODES = {"A": (18082, 40010), "B": (18083, 40030)}
-
-
-def as_postgres(command):
-    return ["/usr/sbin/runuser", "-u", "postgres", "--"] + command if os.getuid() == 0 else command
-
-
-def sql(query):
-    out = subprocess.run([f"{PG}/psql", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "showroom", "-d", "postgres", "-tAc", query],
-                         capture_output=True, text=True, timeout=20)
-    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def messages(driver):
@@ -39,16 +28,8 @@ def main():
     ap.add_argument("--showroom", required=True)
     args = ap.parse_args()
     result = {}
-    pgdir = tempfile.mkdtemp(prefix="showroom-pg-ns-")
-    if os.getuid() == 0:
-        owner = pwd.getpwnam("postgres")
-        os.chown(pgdir, owner.pw_uid, owner.pw_gid)
-    subprocess.run(as_postgres([f"{PG}/initdb", "-D", f"{pgdir}/data", "-A", "trust", "-U", "showroom", "-E", "UTF8", "--no-sync"]),
-                   check=True, capture_output=True, timeout=120)
-    subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{pgdir}/data", "-l", f"{pgdir}/log", "-w", "-o",
-                                f"-p {PG_PORT} -k {pgdir} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
-                   check=True, capture_output=True, timeout=120)
-    database = f"postgres://showroom@127.0.0.1:{PG_PORT}/postgres?sslmode=disable"
+    postgres = Postgres(PG_PORT)
+    sql, database = postgres.sql, postgres.url
     environment = dict(os.environ, SHOWROOM_SECRET="cluster-call-test-secret-0123456789abcdef")
     data = {name: tempfile.mkdtemp(prefix=f"showroom-cluster-{name}-") for name in NODES}
     servers = []
@@ -101,8 +82,8 @@ def main():
                 s.wait(10)
             except subprocess.TimeoutExpired:
                 s.kill()
-        subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{pgdir}/data", "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60)
-        for d in [pgdir] + list(data.values()):
+        postgres.stop()
+        for d in data.values():
             shutil.rmtree(d, ignore_errors=True)
     print(json.dumps(result), flush=True)
 

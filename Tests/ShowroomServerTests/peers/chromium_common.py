@@ -1,6 +1,6 @@
 """What the Chromium peer scripts share: waiting for the server and starting a headless browser
 with a fake camera and microphone (loopback only: the caller's namespace holds only `lo`)."""
-import time, urllib.request
+import os, pwd, shutil, subprocess, tempfile, time, urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -112,3 +112,38 @@ def chat_items(driver):
 def consultation_stats(driver):
     """A consultation page's client counters (consult.js: `window.showroom.stats`)."""
     return driver.execute_script("return window.showroom && window.showroom.stats") or {}
+
+
+PG = "/usr/lib/postgresql/15/bin"
+
+
+def as_postgres(command):
+    """`command` as the `postgres` user when run as root (initdb refuses root)."""
+    return ["/usr/sbin/runuser", "-u", "postgres", "--"] + command if os.getuid() == 0 else command
+
+
+class Postgres:
+    """A throw-away PostgreSQL on 127.0.0.1:`port`, in a temporary directory (the caller's
+    namespace): `url` for `--database`, `sql(query)` for a single value, `stop()` at the end."""
+
+    def __init__(self, port):
+        self.port = port
+        self.directory = tempfile.mkdtemp(prefix="showroom-pg-ns-")
+        if os.getuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+        subprocess.run(as_postgres([f"{PG}/initdb", "-D", f"{self.directory}/data", "-A", "trust", "-U", "showroom", "-E", "UTF8", "--no-sync"]),
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{self.directory}/data", "-l", f"{self.directory}/log", "-w", "-o",
+                                    f"-p {port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off", "start"]),
+                       check=True, capture_output=True, timeout=120)
+        self.url = f"postgres://showroom@127.0.0.1:{port}/postgres?sslmode=disable"
+
+    def sql(self, query):
+        out = subprocess.run([f"{PG}/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "showroom", "-d", "postgres", "-tAc", query],
+                             capture_output=True, text=True, timeout=20)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def stop(self):
+        subprocess.run(as_postgres([f"{PG}/pg_ctl", "-D", f"{self.directory}/data", "-m", "immediate", "-w", "stop"]), capture_output=True, timeout=60)
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -2,22 +2,28 @@
 --demo, all inside the caller's network namespace (which must hold only `lo`).
 
 Two agents (anna, ben) sign in on /workspace, each in a browser of their own; three shoppers open
-/shop in three rooms, each in a browser of their own. Every shopper asks the bot an FAQ question,
+/shop in three rooms, each in a browser of their own. With `--cluster`, two nodes on a throw-away
+PostgreSQL of the script's own: node A starts first and takes the desk, the agents' workspaces and
+the supervisor open on A, the shoppers' widgets on B — whose desk calls B forwards to A, and whose
+chat the desk on A reads through the store. Every shopper asks the bot an FAQ question,
 then asks for a person; the agents accept the offers their inboxes show, reply in each
 consultation's tab, one consultation is resolved and its shopper rates it. Everything is read from
 the pages' DOM. Prints one JSON line: what each page showed, and `failed` (the first step that did
 not happen within its deadline, with what the pages showed instead) or null.
 """
-import argparse, json, re, subprocess, tempfile, time, urllib.parse
+import argparse, json, os, re, shutil, subprocess, tempfile, time, urllib.parse
 
 from selenium.common.exceptions import ElementNotInteractableException, NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from chromium_common import browser, wait_healthy
+from chromium_common import Postgres, browser, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18082, 40002
+# With --cluster: the second node (the shoppers'), and the database's port.
+SHOP_HTTP_PORT, SHOP_MEDIA_PORT, PG_PORT = 18083, 40030, 55441
 BASE = f"http://127.0.0.1:{HTTP_PORT}"
+SHOP_BASE = BASE
 AGENTS = ["anna", "ben"]
 CAPACITY = {"anna": 3, "ben": 2}  # the demo's agents (DeskService.open with demo)
 # The third shopper's name is markup: every page must show it as text (and run none of it).
@@ -76,13 +82,23 @@ return {
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--showroom", required=True)
+    ap.add_argument("--cluster", action="store_true")
     args = ap.parse_args()
+    global SHOP_BASE
     started = time.monotonic()
     result = {"failed": None, "steps": [], "shoppers": SHOPPERS, "agents": {a: {} for a in AGENTS},
               "double_offers": [], "owners": {}}
-    data = tempfile.mkdtemp(prefix="showroom-desk-")
-    server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
-                               "--data-dir", data, "--log-level", "warning", "--demo"])
+    postgres = Postgres(PG_PORT) if args.cluster else None
+    environment = dict(os.environ, SHOWROOM_SECRET="desk-cluster-test-secret-0123456789abcdef")
+    database = ["--database", postgres.url] if postgres else []
+
+    directories = []
+
+    def serve(http, media):
+        directories.append(tempfile.mkdtemp(prefix="showroom-desk-"))
+        return subprocess.Popen([args.showroom, "serve", "--port", str(http), "--media-port", str(media), "--data-dir",
+                                 directories[-1], "--log-level", "warning", "--demo"] + database, env=environment)
+    servers = [serve(HTTP_PORT, MEDIA_PORT)]
     drivers = {}
 
     def step(name):
@@ -97,6 +113,14 @@ def main():
     try:
         if not wait_healthy(BASE, time.monotonic() + 20):
             raise StepFailed("the server did not start")
+        if postgres:
+            # A takes the desk first; B, started then, forwards to it.
+            until("node A takes the desk", lambda: postgres.sql("SELECT url FROM cluster_desk") == BASE)
+            servers.append(serve(SHOP_HTTP_PORT, SHOP_MEDIA_PORT))
+            SHOP_BASE = f"http://127.0.0.1:{SHOP_HTTP_PORT}"
+            if not wait_healthy(SHOP_BASE, time.monotonic() + 20):
+                raise StepFailed("the shoppers' node did not start")
+            result["desk_node"], result["shop_node"] = BASE, SHOP_BASE
         for name in AGENTS + [f"shopper{i}" for i in range(len(SHOPPERS))]:
             drivers[name] = browser(console=True)
         step("browsers started")
@@ -115,7 +139,7 @@ def main():
         # Each shopper asks the bot an FAQ question through the widget.
         for i, s in enumerate(SHOPPERS):
             d = drivers[f"shopper{i}"]
-            d.get(f"{BASE}/shop?room={s['room']}&sku={s['sku']}&name={urllib.parse.quote(s['name'])}")
+            d.get(f"{SHOP_BASE}/shop?room={s['room']}&sku={s['sku']}&name={urllib.parse.quote(s['name'])}")
             d.find_element(By.ID, "text").send_keys("How long does delivery take?")
             d.find_element(By.ID, "send").click()
         for i, s in enumerate(SHOPPERS):
@@ -291,8 +315,17 @@ def main():
                 result["console"][n] = entries
         for d in drivers.values():
             d.quit()
-        server.terminate()
-        server.wait(10)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if postgres:
+            postgres.stop()
+        for d in directories:
+            shutil.rmtree(d, ignore_errors=True)
     result["seconds"] = round(time.monotonic() - started, 2)
     print(json.dumps(result), flush=True)
 
