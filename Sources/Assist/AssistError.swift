@@ -16,6 +16,7 @@ import ShowroomCore
 /// | `conflict` | contradicts the current state (a duplicate short code) | 409 |
 /// | `rate_limited` | faster than the caller's documented rate | 429 |
 /// | `storage` | the store failed (a disk error, the database unreachable): nothing was changed | 503 |
+/// | `unavailable` | in a cluster, this node's turn at the desk ended: nothing was changed; retry (another node has it) | 503 |
 public struct AssistError: CodedError {
     public static let domain = "assist"
 
@@ -34,6 +35,8 @@ public struct AssistError: CodedError {
         case rateLimited = "rate_limited"
         /// The store failed (disk, database); nothing was changed. Worth a retry later.
         case storage
+        /// In a cluster: this node's turn at the desk (and assist) ended; nothing was changed.
+        case unavailable
     }
 
     public let code: Code

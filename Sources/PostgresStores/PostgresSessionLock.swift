@@ -37,28 +37,31 @@ public final class PostgresSessionLock: Sendable {
 }
 
 extension PostgresDatabase {
-    /// How often a held lock's connection is checked, and how long a check may take before the
-    /// connection is taken for dead and closed (the lock then counts as lost).
+    /// For a contended lock: how often its connection is checked while held, and how long a check
+    /// may take before the connection is taken for dead and closed (the lock then counts as lost).
     static let lockCheckInterval: Duration = .seconds(1)
-    static let lockCheckTimeout: Duration = .seconds(3)
-    /// How long one try for a contended lock may wait on the client, past the server's
-    /// `lock_timeout` (5 s) that normally ends it first.
-    static let lockWaitTimeout: Duration = .seconds(15)
+    static let lockCheckTimeout: Duration = .seconds(5)
+    /// For a contended lock: how long one try waits in the lock's queue on the server
+    /// (`lock_timeout`; a try that ends so is made again at once), and on the client.
+    static let lockWaitSeconds = 60
+    static let lockWaitTimeout: Duration = .seconds(75)
 
     /// Takes the advisory lock `hashtextextended(key, 0)` on a connection of its own and holds it
-    /// until ``PostgresSessionLock/release()`` (see ``PostgresSessionLock``).
+    /// until ``PostgresSessionLock/release()`` (see ``PostgresSessionLock``). The lock counts as
+    /// lost the moment its connection closes.
     ///
-    /// While held, the connection is checked every ``lockCheckInterval`` (a query that must answer
-    /// within ``lockCheckTimeout``): a connection that died without a word (a partition, the
-    /// database's host gone) is closed and the lock counted lost within seconds, not when TCP
-    /// gives up. The session asks the server for TCP keepalives too (5 s idle, 2 s apart, 3 lost),
-    /// so that the server ends it, and frees the lock, soon after this process's host vanishes.
+    /// With `contended` (a lock the nodes take turns holding, such as the desk's), a try waits in
+    /// the lock's queue up to ``lockWaitSeconds`` and is made again at once, without a warning;
+    /// while held, the connection is checked every ``lockCheckInterval`` (a query that must answer
+    /// within ``lockCheckTimeout``), so that a connection that died without a word (a partition, the
+    /// database's host gone) is closed and the turn ends within seconds, not when TCP gives up; and
+    /// the session asks the server to end it soon after this process's host vanishes (TCP
+    /// keepalives 5 s idle, 2 s apart, 3 lost; unacknowledged data 11 s). `onHeld` runs on the
+    /// lock's connection once it is held, before ``PostgresSessionLock/isHeld`` says so (to record
+    /// who holds it); if it throws, the lock is let go and taken again.
     ///
-    /// With `contended` (a lock the nodes take turns holding, such as the desk's), a try that the
-    /// server's `lock_timeout` ends is tried again at once and without a warning: the nodes wait
-    /// in line, and the holder's end hands the lock to a waiter at once. `onHeld` runs on the
-    /// lock's connection once it is held, before ``PostgresSessionLock/isHeld`` says so (to
-    /// record who holds it); if it throws, the lock is let go and taken again.
+    /// A node's own lock (not contended) is not checked so: a slow database must not make a live
+    /// node look dead (``PostgresNodeRegistry``).
     public func holdLock(
         _ key: String, contended: Bool = false, onHeld: (@Sendable (PostgresConnection, Logger) async throws -> Void)? = nil
     ) -> PostgresSessionLock {
@@ -74,30 +77,43 @@ extension PostgresDatabase {
                     let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: id, logger: logger)
                     await withTaskCancellationHandler {
                         do {
-                            for setting in ["tcp_keepalives_idle = 5", "tcp_keepalives_interval = 2", "tcp_keepalives_count = 3"] {
-                                try? await Self.within(Self.lockCheckTimeout, connection) {
-                                    for try await _ in try await connection.query("SET \(unescaped: setting)", logger: logger) {}
+                            if contended {
+                                let settings = [
+                                    "tcp_keepalives_idle = 5", "tcp_keepalives_interval = 2", "tcp_keepalives_count = 3", "tcp_user_timeout = 11000",
+                                    "lock_timeout = '\(Self.lockWaitSeconds)s'", "statement_timeout = '\(Self.lockWaitSeconds + 5)s'",
+                                ]
+                                for setting in settings {
+                                    try? await Self.within(Self.lockCheckTimeout, connection) {
+                                        for try await _ in try await connection.query("SET \(unescaped: setting)", logger: logger) {}
+                                    }
                                 }
                             }
                             while true {
                                 do {
-                                    try await Self.within(Self.lockWaitTimeout, connection) {
+                                    try await Self.within(contended ? Self.lockWaitTimeout : .seconds(3_600), connection) {
                                         for try await _ in try await connection.query("SELECT pg_advisory_lock(hashtextextended(\(key), 0))", logger: logger) {}
                                     }
                                     break
                                 } catch let error as PSQLError where contended && error.serverInfo?[.sqlState] == "55P03" {
-                                    continue  // lock_timeout: another node holds it; still in line, on the same connection
+                                    continue  // lock_timeout: another node holds it; wait again, on the same connection
                                 }
                             }
                             try await onHeld?(connection, logger)
                             lock.set(true)
+                            // Lost the moment the connection closes (the server ended the session,
+                            // the database restarted), not at the next check.
+                            connection.closeFuture.whenComplete { _ in lock.set(false) }
                             heldSince = .now
                             wait = .milliseconds(500)
-                            while !Task.isCancelled {
-                                try await Task.sleep(for: Self.lockCheckInterval)
-                                try await Self.within(Self.lockCheckTimeout, connection) {
-                                    for try await _ in try await connection.query("SELECT 1", logger: logger) {}
+                            if contended {
+                                while !Task.isCancelled {
+                                    try await Task.sleep(for: Self.lockCheckInterval)
+                                    try await Self.within(Self.lockCheckTimeout, connection) {
+                                        for try await _ in try await connection.query("SELECT 1", logger: logger) {}
+                                    }
                                 }
+                            } else {
+                                try? await connection.closeFuture.get()
                             }
                         } catch {
                             if !Task.isCancelled { logger.warning("database lock not held", metadata: ["key": .string(key), "error": .string("\(error)")]) }
@@ -124,11 +140,17 @@ extension PostgresDatabase {
     /// Runs `body`, closing `connection` if it has not finished within `limit` (its query then
     /// fails): a client-side bound for a connection that may have died without a word.
     static func within(_ limit: Duration, _ connection: PostgresConnection, _ body: () async throws -> Void) async throws {
+        let finished = Atomic<Bool>(false)
         let watchdog = Task {
             try await Task.sleep(for: limit)
-            let _: EventLoopFuture<Void> = connection.close()
+            if !finished.load(ordering: .acquiring) {
+                let _: EventLoopFuture<Void> = connection.close()
+            }
         }
-        defer { watchdog.cancel() }
+        defer {
+            finished.store(true, ordering: .releasing)
+            watchdog.cancel()
+        }
         try await body()
     }
 }

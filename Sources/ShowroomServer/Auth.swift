@@ -38,13 +38,18 @@ public struct AccessToken: JWTPayload, Equatable {
     /// For a shopper: `"vip"` when the shop says so (its backend mints the token); the desk's bot
     /// then hands a VIP to a person at once, ahead in the queue. Absent: a standard shopper.
     public var tier: String?
+    /// ``redirectTicket`` for a ticket a node puts in a WHIP/WHEP redirect (``TokenAuthority/ticket(for:role:)``):
+    /// taken from the redirected URL's query, and only there. Absent: an ordinary token.
+    public var purpose: String?
+    public static let redirectTicket = "redirect"
 
-    public init(identity: String, room: String, role: Role, expires: Date, tier: String? = nil) {
+    public init(identity: String, room: String, role: Role, expires: Date, tier: String? = nil, purpose: String? = nil) {
         sub = SubjectClaim(value: identity)
         exp = ExpirationClaim(value: expires)
         self.room = room
         self.role = role
         self.tier = tier
+        self.purpose = purpose
     }
 
     public func verify(using algorithm: some JWTAlgorithm) throws {
@@ -85,7 +90,21 @@ public struct TokenAuthority: Sendable {
         return try await keys.sign(AccessToken(identity: identity, room: room, role: role, expires: Date().addingTimeInterval(ttl), tier: tier))
     }
 
-    /// Checks an `Authorization` header value for `room` and `role`.
+    /// How long a redirect ticket lasts: long enough to follow a redirect, short enough that one
+    /// read from a log is of no use.
+    public static let ticketSeconds: TimeInterval = 60
+
+    /// A ticket for following a WHIP/WHEP redirect to another node of a cluster: the same
+    /// identity, room and `role` as `token`, for ``ticketSeconds``, marked ``AccessToken/redirectTicket``.
+    /// Browsers (and most HTTP clients) drop the `Authorization` header when a redirect leads to
+    /// another origin, so the ticket travels in the redirect's URL instead.
+    public func ticket(for token: AccessToken, role: Role) async throws -> String {
+        try await keys.sign(
+            AccessToken(
+                identity: token.sub.value, room: token.room, role: role, expires: Date().addingTimeInterval(Self.ticketSeconds),
+                purpose: AccessToken.redirectTicket))
+    }
+
     /// Checks an `Authorization` header value for `room` and `role` (`.publisher`: may send media;
     /// `.viewer`: may watch — every role may).
     public func authorize(_ header: String?, room: String, role: Role) async throws(AuthError) -> AccessToken {

@@ -71,22 +71,38 @@ enum WHIPRoutes {
     /// which keeps the method and the body). Nil when the
     /// room is this node's, or no node is live yet (it is served here); `503 storage` when the
     /// database cannot say.
-    static func redirect(_ request: Request, room: String, cluster: ClusterMembership?) async throws -> Response? {
+    ///
+    /// The redirect's URL carries a ticket (`ticket=`: ``TokenAuthority/ticket(for:role:)``, 60 s,
+    /// this room and role only) in place of the `Authorization` header, which browsers drop when a
+    /// redirect leads to another origin (`ClusterBrowserTests` saw Chromium send none).
+    static func redirect(
+        _ request: Request, room: String, token: AccessToken, role: Role, auth: TokenAuthority, cluster: ClusterMembership?
+    ) async throws -> Response? {
         let home: String?
         do { home = try await cluster?.elsewhere(room) } catch {
             throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
         }
         guard let home else { return nil }
+        let ticket = try await auth.ticket(for: token, role: role)
+        // The query as sent, without a ticket of its own (one redirect's ticket is not carried on).
+        let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("ticket=") && $0 != "ticket" }
         var headers = HTTPFields()
-        headers[.location] = home + request.uri.description
+        headers[.location] = home + request.uri.path + "?" + (query + ["ticket=\(ticket)"]).joined(separator: "&")
         return Response(status: .temporaryRedirect, headers: headers)
     }
 
     /// 401 for a missing, forged or expired token, 403 for one of another room or role: before the
-    /// body is read or anything else happens.
+    /// body is read or anything else happens. With `ticket`, a request without an `Authorization`
+    /// header may bring a redirect ticket in its query instead (``redirect(_:room:token:role:auth:cluster:)``),
+    /// and only such a ticket.
     @discardableResult
-    static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role) async throws -> AccessToken {
-        do {
+    static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role, ticket: Bool = false) async throws -> AccessToken {
+        do throws(AuthError) {
+            if ticket, request.headers[.authorization] == nil, let value = request.uri.queryParameters.get("ticket") {
+                let token = try await auth.authorize("Bearer " + value, room: room, role: role)
+                guard token.purpose == AccessToken.redirectTicket else { throw AuthError(.unauthorized, "ticket= takes only a redirect's ticket") }
+                return token
+            }
             return try await auth.authorize(request.headers[.authorization], room: room, role: role)
         } catch {
             switch error.code {
@@ -106,8 +122,9 @@ enum WHIPRoutes {
     ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
-        let token = try await authorize(request, auth: auth, room: room, role: publishing ? .publisher : .viewer)
-        if let redirect = try await redirect(request, room: room, cluster: cluster) { return redirect }
+        let role: Role = publishing ? .publisher : .viewer
+        let token = try await authorize(request, auth: auth, room: room, role: role, ticket: cluster != nil)
+        if let redirect = try await redirect(request, room: room, token: token, role: role, auth: auth, cluster: cluster) { return redirect }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }
@@ -133,7 +150,9 @@ enum WHIPRoutes {
                 room: room, identity: token.sub.value, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
-            headers[.location] = "/\(kind)/\(room)/\(session.resource)"
+            // In a cluster the session's URL names this node: a client that reached it through a
+            // redirect deletes it here, not on the node it first asked.
+            headers[.location] = (cluster?.verifiedURL ?? "") + "/\(kind)/\(room)/\(session.resource)"
             for server in turn?.iceServers(for: token.sub.value, now: Date()) ?? [] {
                 for value in server.linkValues { headers.append(HTTPField(name: link, value: value)) }
             }

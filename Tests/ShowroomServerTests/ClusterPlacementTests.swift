@@ -28,14 +28,14 @@ import Testing
     /// POST an offer (not a valid one: a node that serves the room answers 400 for it — or 404 for
     /// WHEP before anyone publishes — and one that does not redirects before reading it) on a connection of its own, not following a
     /// redirect; the status and Location.
-    static func offer(_ server: SignalingServer, _ uri: String, token: String) async throws -> (HTTPResponse.Status, String?) {
+    static func offer(_ server: SignalingServer, _ uri: String, token: String?) async throws -> (HTTPResponse.Status, String?) {
         let connection = TestClient(host: "127.0.0.1", port: server.port, configuration: .init(timeout: .seconds(20)))
         connection.connect()
         defer { Task { try? await connection.shutdown() } }
+        var headers: HTTPFields = [.contentType: "application/sdp"]
+        if let token { headers[.authorization] = "Bearer \(token)" }
         let response = try await connection.execute(
-            TestClient.Request(
-                uri, method: .post, authority: "127.0.0.1:\(server.port)",
-                headers: [.authorization: "Bearer \(token)", .contentType: "application/sdp"], body: ByteBuffer(string: "v=0\r\n")))
+            TestClient.Request(uri, method: .post, authority: "127.0.0.1:\(server.port)", headers: headers, body: ByteBuffer(string: "v=0\r\n")))
         return (response.head.status, response.head.headerFields[.location])
     }
 
@@ -55,12 +55,15 @@ import Testing
             let token = try await wsToken(room, .viewer, identity: "viewer-\(room)")
             var served: [String] = []
             var redirectedTo: Set<String> = []
+            var tickets: [String] = []
             for node in nodes {
                 let (status, location) = try await Self.offer(node, "/whep/\(room)?quality=low", token: token)
                 if status == .temporaryRedirect {
                     let location = try #require(location)
-                    #expect(location.hasSuffix("/whep/\(room)?quality=low"), "\(location)")
-                    redirectedTo.insert(String(location.dropLast("/whep/\(room)?quality=low".count)))
+                    let suffix = "/whep/\(room)?quality=low&ticket="
+                    let range = try #require(location.range(of: suffix), "\(location)")
+                    redirectedTo.insert(String(location[..<range.lowerBound]))
+                    tickets.append(location)
                 } else {
                     // The room's node takes the request itself: no publisher yet (404) or the offer (400).
                     #expect([.notFound, .badRequest].contains(status), "the room's node answers itself: \(status)")
@@ -69,6 +72,18 @@ import Testing
             }
             #expect(served.count == 1, "\(room): exactly one node serves it, \(served)")
             #expect(redirectedTo == Set(served), "\(room): the other two send clients there")
+            // Followed as a browser does across origins — without the Authorization header — the
+            // redirect's ticket lets the offer in (404: nobody publishes yet), where it was 401.
+            for location in tickets {
+                let home = try #require(nodes.first { location.hasPrefix("http://127.0.0.1:\($0.port)/") })
+                let path = String(location.dropFirst("http://127.0.0.1:\(home.port)".count))
+                #expect(try await Self.offer(home, path, token: nil).0 == .notFound, "the ticket opens \(path)")
+                // The ticket is for this room only, and ticket= takes nothing but a ticket.
+                let otherRoom = path.replacingOccurrences(of: "/whep/\(room)?", with: "/whep/\(room)-x?")
+                #expect(try await Self.offer(home, otherRoom, token: nil).0 == .forbidden)
+                let plain = "/whep/\(room)?quality=low&ticket=\(token)"
+                #expect(try await Self.offer(home, plain, token: nil).0 == .unauthorized, "an ordinary token in the URL is refused")
+            }
             let home = try #require(try registry.place(room: room, now: Date(), deadAfter: 10))
             #expect([home.url] == served, "the placement is the row every node reads")
             homes.insert(home.url)
@@ -142,9 +157,9 @@ import Testing
         #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes().first { $0.url == goodURL }?.heartbeat) ?? first) > first + 1 })
         #expect(try registry.nodes().map(\.url) == [goodURL], "only the node its URL reaches")
         let token = try await wsToken("launch", .publisher, identity: "merchant")
-        #expect(try await Self.offer(nowhere, "/whip/launch", token: token).1 == goodURL + "/whip/launch", "rooms go to the good node")
+        #expect(try await Self.offer(nowhere, "/whip/launch", token: token).1?.hasPrefix(goodURL + "/whip/launch?ticket=") == true, "rooms go to the good node")
         // The impostor does not take the good node's rooms as its own: it sends them there.
-        #expect(try await Self.offer(impostor, "/whip/launch", token: token).1 == goodURL + "/whip/launch")
+        #expect(try await Self.offer(impostor, "/whip/launch", token: token).1?.hasPrefix(goodURL + "/whip/launch?ticket=") == true)
         for n in [good, nowhere, impostor] { _ = await n.stop() }
     }
 
@@ -170,7 +185,7 @@ import Testing
         try registry.heartbeat(ClusterNode(url: "http://127.0.0.1:1", mediaAddress: "127.0.0.1", cores: 64, sessions: 0, cpu: 0, heartbeat: Date()))
         let silentToken = try await wsToken("quiet", .publisher, identity: "merchant")
         let (status, location) = try await Self.offer(other, "/whip/quiet", token: silentToken)
-        #expect(status == .temporaryRedirect && location == "http://127.0.0.1:1/whip/quiet")
+        #expect(status == .temporaryRedirect && location?.hasPrefix("http://127.0.0.1:1/whip/quiet?ticket=") == true, "\(location ?? "")")
         // Once it has been silent for 1.5 s it is dead, and the room is placed again, here.
         #expect(
             await SignalingServer.eventually(seconds: 10) {

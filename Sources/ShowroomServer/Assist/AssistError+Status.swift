@@ -12,7 +12,7 @@ extension AssistError {
         case .notFound: .notFound
         case .conflict: .conflict
         case .rateLimited: .tooManyRequests
-        case .storage: .serviceUnavailable
+        case .storage, .unavailable: .serviceUnavailable
         }
     }
 }

@@ -82,6 +82,17 @@ public actor AssistService {
         messageSink.yield(m)
     }
 
+    /// Set by ``stop()``: in a cluster, this node's turn at the desk is over; nothing here writes
+    /// or posts any more (``ensureRunning()``).
+    private var stopped = false
+
+    /// Ends assist's turn with the desk's (``DeskLeadership``).
+    public func stop() { stopped = true }
+
+    private func ensureRunning() throws(AssistError) {
+        if stopped { throw AssistError(.unavailable, "this node's turn at the desk is over; try again") }
+    }
+
     /// Reads the rooms and the desk's transitions (for hints and the shop's webhooks) and
     /// delivers webhooks, until the task is cancelled.
     public func run() async {
@@ -133,6 +144,7 @@ public actor AssistService {
     /// `parsed` is read off the actor (``AssistRoutes``: seconds for a large file); the index and
     /// the store write happen here.
     public func importCatalog(_ parsed: CatalogImport, replace: Bool, parseSeconds: Double) throws(AssistError) -> CatalogImportReport {
+        try ensureRunning()
         let started = ContinuousClock.now
         var next = catalog
         if replace { try next.replace(with: parsed.products) } else { try next.upsert(parsed.products) }
@@ -146,6 +158,7 @@ public actor AssistService {
     }
 
     public func setStock(_ updates: [StockUpdate]) throws(AssistError) {
+        try ensureRunning()
         var next = catalog
         try next.setStock(updates)
         try catalogStore.setStock(updates)
@@ -163,6 +176,7 @@ public actor AssistService {
 
     /// Records a batch of shopper events (all checked first: one unknown SKU refuses the batch).
     public func record(_ batch: [ShopperEvent]) throws(AssistError) -> Int {
+        try ensureRunning()
         // Checked, stored, then applied in place: the log is large and never copied.
         let accepted = try ShopperEventLog.check(batch, catalog: catalog)
         try catalogStore.append(accepted, retentionPerShopper: events.retention)
@@ -253,6 +267,7 @@ public actor AssistService {
 
     /// The consultation's flow and its current step (started at the first step when first asked).
     public func flow(consultation id: String, agent: String) async throws(AssistError) -> FlowView? {
+        try ensureRunning()
         let c = try await held(id, agent: agent)
         guard let flow = flows[c.department] else { return nil }
         if progress[id] == nil, let stored = try store.progress(consultation: id) { progress[id] = stored }
@@ -266,6 +281,7 @@ public actor AssistService {
 
     /// `advance`, `back`, or a step by id.
     public func moveFlow(consultation id: String, agent: String, to step: String?, back: Bool) async throws(AssistError) -> FlowView {
+        try ensureRunning()
         guard let current = try await flow(consultation: id, agent: agent), var p = progress[id] else {
             throw AssistError(.notFound, "no guided flow for this consultation's department")
         }
@@ -298,6 +314,7 @@ public actor AssistService {
     /// Sends a product as a card into the consultation's room, as the agent, its link carrying a
     /// tracking token (``ConversionDesk``).
     public func sendProduct(_ sku: String, consultation id: String, agent: String, linkBase: String) async throws(AssistError) -> StoredMessage {
+        try ensureRunning()
         let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
         let p = try product(sku: sku)
@@ -315,6 +332,7 @@ public actor AssistService {
     /// Sends a coupon (a script's attachment) into the room, tracked like a card: an order the
     /// shop reports with the coupon's token counts for the consultation.
     public func sendCoupon(code: String, description: String, consultation id: String, agent: String) async throws(AssistError) -> StoredMessage {
+        try ensureRunning()
         let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
         let discount = description.prefix(200).firstMatch(of: /[0-9]{1,3}%|[0-9]{1,9}(\.[0-9]{1,2})? [A-Z]{3}/).map { String($0.output.0) } ?? "10%"
@@ -341,6 +359,7 @@ public actor AssistService {
 
     /// A conversion the shop reports (docs/assist.md, "Conversions": attribution rules).
     public func conversion(_ report: ConversionReport) async throws(AssistError) -> ConversionAnswer {
+        try ensureRunning()
         // The ledger is large and never copied: recorded in place, then stored; a store failure
         // rebuilds it from the store, so a report the shop retries is not taken for a duplicate.
         var (outcome, event) = try ledger.record(report)
@@ -369,6 +388,7 @@ public actor AssistService {
     /// once per shopper and card, and only for a card sent in a consultation of this shopper in
     /// this room — a token from another consultation is rejected.
     public func click(token: String, shopper: String, room: String) async throws(AssistError) -> ConversionAnswer {
+        try ensureRunning()
         guard hub.maySend(shopper, now: .now) else { throw AssistError(.rateLimited, "reporting clicks too fast") }
         var claimed: String?
         if let t = try? TrackingToken.verify(token, key: ledger.key) {
@@ -391,6 +411,7 @@ public actor AssistService {
 
     /// Sends one of a product's clips (its catalog media) into the room.
     public func sendVideo(_ sku: String, index: Int, consultation id: String, agent: String) async throws(AssistError) -> StoredMessage {
+        try ensureRunning()
         let c = try await held(id, agent: agent)
         guard c.assignee == agent else { throw AssistError(.conflict, "consultation \(id) is not held by \(agent)") }
         let p = try product(sku: sku)
@@ -422,6 +443,7 @@ public actor AssistService {
     /// Replaces the scripts and flows a file holds (a section left out is kept); all checked
     /// first, nothing changes on any error.
     public func importScripts(_ body: Data) throws(AssistError) -> ScriptFile {
+        try ensureRunning()
         let file = try ScriptFile(json: body)
         let result = try ScriptImport.apply(file, library: scripts, flows: Array(flows.values), replacing: false)
         try store.replaceScripts(result.library.scripts, flows: result.flows)
@@ -431,6 +453,7 @@ public actor AssistService {
     }
 
     public func save(script: Script) throws(AssistError) -> Script {
+        try ensureRunning()
         var next = scripts
         try next.upsert(script)
         try store.saveScript(script)
@@ -439,6 +462,7 @@ public actor AssistService {
     }
 
     public func deleteScript(id: String) throws(AssistError) {
+        try ensureRunning()
         var next = scripts
         _ = try next.remove(id: id)
         try store.deleteScript(id: id)
@@ -449,6 +473,7 @@ public actor AssistService {
 
     /// Replaces every hint rule (checked and compiled first; nothing changes on an error).
     public func replaceHintRules(_ body: Data) throws(AssistError) -> HintRuleFile {
+        try ensureRunning()
         let file = try HintRuleFile(json: body)
         let engine = try HintEngine(rules: file.rules)
         try store.replaceHintRules(file.rules)

@@ -89,7 +89,8 @@ public final class DeskLeadership: Service, Sendable {
         func client(connections: Int) -> HTTPClient {
             var configuration = HTTPClient.Configuration(
                 redirectConfiguration: .disallow, timeout: .init(connect: .seconds(2), read: Self.readTimeout), decompression: .disabled)
-            configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+            // Idle connections go before the desk's node closes them (its idle timeout is 30 s).
+            configuration.connectionPool = .init(idleTimeout: .seconds(20), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
             return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         }
         streamClient = client(connections: Self.maximumForwardedStreams)
@@ -131,6 +132,9 @@ public final class DeskLeadership: Service, Sendable {
             defer { lock.release() }
             var failedStarts = 0
             while !Task.isCancelled {
+                // A lock lost (or taken and lost between two looks) leaves no request waiting
+                // for a turn that is not coming.
+                if !lock.isHeld { self.starting.store(false, ordering: .releasing) }
                 if lock.isHeld {
                     if await self.serve(while: lock, url: url) {
                         failedStarts = 0
@@ -173,6 +177,11 @@ public final class DeskLeadership: Service, Sendable {
             try? await Task.sleep(for: .seconds(1))
             return false
         }
+        // Lost while it was being built: not installed.
+        guard lock.isHeld else {
+            starting.store(false, ordering: .releasing)
+            return true
+        }
         term.withLock { $0 = turn }
         starting.store(false, ordering: .releasing)
         logger.info("desk: this node runs the desk", metadata: ["url": .string(url), "startedIn": .string("\(ContinuousClock.now - started)")])
@@ -185,8 +194,11 @@ public final class DeskLeadership: Service, Sendable {
                 while lock.isHeld, !Task.isCancelled { try? await Task.sleep(for: Self.poll) }
             }
             await group.next()
-            // No request reaches this turn from now on; then it ends (its streams close).
+            // No request reaches this turn from now on; then it ends (its streams close), and
+            // what still reaches it is refused.
             self.term.withLock { $0 = nil }
+            await turn.desk.stop()
+            await turn.assist?.stop()
             group.cancelAll()
         }
         if !Task.isCancelled { logger.warning("desk: this node lost its turn (its database session ended)", metadata: ["url": .string(url)]) }
@@ -243,13 +255,15 @@ public final class DeskLeadership: Service, Sendable {
         outbound.headers.add(name: Self.forwardedHeader.rawName, value: cluster.verifiedURL ?? "")
         let length = request.headers[.contentLength].flatMap { Int64($0) }
         var replayable = true
-        if let length, length > Self.maximumBufferedBody {
-            outbound.body = .stream(request.body, length: .known(length))
-            replayable = false
-        } else if length != nil || request.headers[.transferEncoding] != nil {
+        if let length, length <= Self.maximumBufferedBody {
             outbound.body = .bytes(try await Self.collect(request.body))
+        } else if length != nil || request.headers[.transferEncoding] != nil {
+            // A large or chunked upload (a catalog import): streamed.
+            outbound.body = .stream(request.body, length: length.map { .known($0) } ?? .unknown)
+            replayable = false
         }
-        let isStream = request.uri.path == "/api/desk/events"
+        // The router takes `/api/desk//events/` for the stream too: compare the path's segments.
+        let isStream = request.uri.path.split(separator: "/") == ["api", "desk", "events"]
         let client = isStream ? streamClient : callClient
         let response: HTTPClientResponse
         var attempt = 0
@@ -294,7 +308,12 @@ public final class DeskLeadership: Service, Sendable {
                 let reader = Task {
                     do {
                         for try await chunk in body {
-                            if case .dropped = sink.yield(chunk) { break }
+                            switch sink.yield(chunk) {
+                            case .enqueued: continue
+                            case .dropped, .terminated: break
+                            @unknown default: break
+                            }
+                            break
                         }
                     } catch {}
                     sink.finish()
@@ -336,7 +355,8 @@ public final class DeskLeadership: Service, Sendable {
     static func isNodeFailure(_ error: any Error) -> Bool {
         if error is NIOConnectionError || error is ChannelError || error is IOError { return true }
         guard let error = error as? HTTPClientError else { return false }
-        return [.connectTimeout, .deadlineExceeded, .remoteConnectionClosed, .readTimeout, .getConnectionFromPoolTimeout].contains(error)
+        // Not `getConnectionFromPoolTimeout`: this node's own pool was full, the desk's node may be fine.
+        return [.connectTimeout, .deadlineExceeded, .remoteConnectionClosed, .readTimeout].contains(error)
     }
 }
 

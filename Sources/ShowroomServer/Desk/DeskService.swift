@@ -199,9 +199,16 @@ public actor DeskService {
             await group.next()
             group.cancelAll()
         }
+        stop()
+    }
+
+    /// Ends this desk's turn at once (``run(tickEvery:)`` calls it when it ends; in a cluster the
+    /// turn's end calls it before it cancels the run): every workspace stream ends, and from now
+    /// on nothing writes, posts or opens a stream (``ensureRunning()``).
+    public func stop() {
+        stopped = true
         for (_, s) in streams { for c in s.values { c.finish() } }
         streams = [:]
-        stopped = true
     }
 
     /// Set when ``run(tickEvery:)`` ends: in a cluster, this node's turn at the desk is over and
@@ -292,6 +299,7 @@ public actor DeskService {
     /// The shopper leaves a message instead of waiting (offered past the maximum wait, or any
     /// time while queued): the consultation is `missed`, for an agent to pick up later.
     public func leaveMessage(_ id: String, shopper: String) async throws(DeskError) -> ConsultationView {
+        try ensureRunning()
         guard let c = open[id], c.shopper == shopper else { throw DeskError(.notFound, "no consultation \(id)") }
         guard c.status == .queued || c.status == .offered else { throw DeskError(.conflict, "consultation \(id) is \(c.status.rawValue)") }
         let actions = try router.handle(.resolved(consultation: id, by: nil), now: clock())
@@ -304,6 +312,7 @@ public actor DeskService {
     /// The shopper ends the consultation (closes the widget's chat): one the bot or the queue
     /// still had is `abandoned`, one with an agent `resolved` (the agent is told).
     public func close(_ id: String, shopper: String) async throws(DeskError) -> ConsultationView {
+        try ensureRunning()
         guard let c = open[id], c.shopper == shopper else { throw DeskError(.notFound, "no open consultation \(id)") }
         let actions = c.status == .bot || c.status == .missed ? [] : try router.handle(.left(consultation: id), now: clock())
         let moved: Consultation
@@ -333,6 +342,7 @@ public actor DeskService {
 
     /// An external bot answers a consultation of a department it serves (still with the bot).
     public func botReply(_ id: String, bot identity: String, text: String) async throws(DeskError) {
+        try ensureRunning()
         let c = try externallyHandled(id)
         guard !text.isEmpty, text.utf8.count <= 4_000 else { throw DeskError(.invalidArgument, "text is 1 to 4,000 bytes") }
         _ = try? await hub.post(room: c.room, sender: identity, role: Self.botRole, clientID: "bot-" + UUID().uuidString, content: .text(text))
@@ -347,6 +357,7 @@ public actor DeskService {
 
     /// An external bot hands a consultation to the queue.
     public func botHandOff(_ id: String, reason: HandOffReason) async throws(DeskError) {
+        try ensureRunning()
         _ = try externallyHandled(id)
         await botDecided(.handOff(reason, closedHours: nil), consultation: id)
     }
@@ -425,20 +436,24 @@ public actor DeskService {
 
     /// Online, away (no new offers) or offline.
     public func setPresence(agent: String, _ presence: AgentPresence) async {
+        guard !stopped else { return }
         guard let actions = try? router.handle(.presence(agent: agent, presence), now: clock()) else { return }
         await carryOut(actions)
     }
 
     public func accept(_ id: String, agent: String) async throws(DeskError) {
+        try ensureRunning()
         await carryOut(try router.handle(.accept(consultation: id, agent: agent), now: clock()))
     }
 
     public func decline(_ id: String, agent: String) async throws(DeskError) {
+        try ensureRunning()
         await carryOut(try router.handle(.decline(consultation: id, agent: agent), now: clock()))
     }
 
     /// Takes a waiting (or missed) consultation from the queue.
     public func pick(_ id: String, agent: String) async throws(DeskError) {
+        try ensureRunning()
         if let c = open[id], c.status == .missed {
             guard let p = router.profile(agent), p.departments.contains(c.department) || p.supervisor else {
                 throw DeskError(.notAllowed, "\(agent) does not serve \(c.department)")
@@ -455,6 +470,7 @@ public actor DeskService {
     /// Hands a consultation to another online agent with free capacity; `note` (for them) is stored
     /// with it and shown in their `assigned` notice.
     public func transfer(_ id: String, from agent: String, to other: String, note: String? = nil) async throws(DeskError) {
+        try ensureRunning()
         try Self.check(note ?? "", "note", max: 2_000)
         let actions = try router.handle(.transferToAgent(consultation: id, from: agent, to: other), now: clock())
         if let note, !note.isEmpty {
@@ -467,6 +483,7 @@ public actor DeskService {
 
     /// Back to the queue (to `department`'s, or its own), keeping its place.
     public func requeue(_ id: String, agent: String, department: String?, note: String? = nil) async throws(DeskError) {
+        try ensureRunning()
         try Self.check(note ?? "", "note", max: 2_000)
         let actions = try router.handle(.requeue(consultation: id, by: agent, department: department), now: clock())
         if let note, !note.isEmpty {
@@ -484,11 +501,13 @@ public actor DeskService {
     }
 
     public func hold(_ id: String, agent: String, on: Bool) async throws(DeskError) {
+        try ensureRunning()
         _ = try router.handle(.hold(consultation: id, by: agent, on: on), now: clock())
         _ = try move(id, to: on ? .onHold : .active, assignee: agent, detail: nil)
     }
 
     public func resolve(_ id: String, agent: String) async throws(DeskError) {
+        try ensureRunning()
         let actions = try router.handle(.resolved(consultation: id, by: agent), now: clock())
         try finish(id, status: .resolved, by: agent)
         await carryOut(actions)
@@ -547,6 +566,7 @@ public actor DeskService {
 
     /// Replaces the FAQ the bot answers from (consultations the bot is in keep the old one).
     public func replace(faq new: FAQ) throws(DeskError) {
+        try ensureRunning()
         try new.validate(departments: Set(router.departments.keys))
         faq = new
         index = FAQIndex(entries: new.entries)
@@ -687,6 +707,7 @@ public actor DeskService {
 
     /// Announces the queues whose changes waited for ``queueNoticeInterval``.
     func announcePendingQueues() async {
+        guard !stopped else { return }
         for d in pendingQueueNotices where lastQueueNotice[d].map({ ContinuousClock.now - $0 >= Self.queueNoticeInterval }) ?? true {
             await announceQueue(d)
         }
@@ -716,6 +737,7 @@ public actor DeskService {
     }
 
     func tick() async {
+        guard !stopped else { return }
         await announcePendingQueues()
         await expireClosedWorkspaces()
         abandonIdleBotConsultations()
@@ -754,11 +776,13 @@ public actor DeskService {
 
     /// A line from the bot in a room.
     private func say(room: String, _ text: String) async {
+        guard !stopped else { return }
         _ = try? await hub.post(room: room, sender: Self.botIdentity, role: Self.botRole, clientID: "bot-" + UUID().uuidString, content: .text(text))
     }
 
     /// A `system` line in a room: a status the shopper should see.
     private func tell(room: String, _ text: String) async {
+        guard !stopped else { return }
         _ = try? await hub.post(room: room, sender: Self.botIdentity, role: "system", clientID: "sys-" + UUID().uuidString, content: .system(text))
     }
 
