@@ -64,9 +64,43 @@ import FoundationNetworking
             .appendingPathComponent(".build/debug/showroom").path
     }
 
-    static func get(_ url: String) async -> (Int, String)? {
-        guard let u = URL(string: url), let (data, response) = try? await URLSession.shared.data(from: u) else { return nil }
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    /// `GET url` (http://127.0.0.1:PORT/…) on a connection of its own, answered within `limit`
+    /// or nil: status and body. Not URLSession: a CI run hung for good in a `/healthz` poll after
+    /// the chaos test's SIGKILL (URLSession.shared's answer never came, no timeout fired), and with
+    /// it every later caller.
+    static func get(_ url: String, within limit: Duration = .seconds(10)) async -> (Int, String)? {
+        guard let u = URL(string: url), u.host == "127.0.0.1", let port = u.port, let c = try? RawTCPConnection(port: port) else { return nil }
+        let deadline = ContinuousClock.now + limit
+        let target = (u.path.isEmpty ? "/" : u.path) + (u.query.map { "?" + $0 } ?? "")
+        let request = "GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n"
+        guard (try? await c.write(Array(request.utf8), within: limit)) != nil else { return nil }
+        var bytes: [UInt8] = []
+        reading: while true {
+            switch await c.read(upTo: 65_536, until: deadline) {
+            case .bytes(let b): bytes += b
+            case .closed: break reading
+            case .timedOut: return nil
+            }
+        }
+        guard let end = bytes.firstRange(of: [13, 10, 13, 10]) else { return nil }
+        let head = String(decoding: bytes[..<end.lowerBound], as: UTF8.self).lowercased()
+        let statusLine = head.split(separator: "\r\n").first ?? ""
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
+        var body = Array(bytes[end.upperBound...])
+        if head.contains("transfer-encoding: chunked") {
+            // Chunk sizes in hex, each line ended by CRLF; a size of 0 ends the body.
+            var decoded: [UInt8] = []
+            var rest = body[...]
+            while let line = rest.firstRange(of: [13, 10]), let size = Int(String(decoding: rest[..<line.lowerBound], as: UTF8.self), radix: 16), size > 0 {
+                let start = line.upperBound
+                guard rest.endIndex - start >= size else { return nil }
+                decoded += rest[start..<(start + size)]
+                rest = rest[(start + size)...].dropFirst(2)
+            }
+            body = decoded
+        }
+        return (status, String(decoding: body, as: UTF8.self))
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
