@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Relay",
             dependencies: [
-                "MediaWire", "MediaCrypto", "MediaPipeline",
+                "ShowroomCore", "MediaWire", "MediaCrypto", "MediaPipeline",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

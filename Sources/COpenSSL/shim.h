@@ -124,4 +124,32 @@ static inline int COpenSSL_selectedSRTPProfile(SSL *s) {
     SRTP_PROTECTION_PROFILE *p = SSL_get_selected_srtp_profile(s);
     return p ? (int)p->id : 0;
 }
+/* AES-256-GCM (NIST SP 800-38D) with a 12-byte IV and a 16-byte tag on a context keyed once
+   (EVP_aes_256_gcm, key given at creation): the node-to-node media pipes' AEAD. */
+static inline EVP_CIPHER_CTX *COpenSSL_gcmNew(const unsigned char *key32, int encrypt) {
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (!ctx) return NULL;
+    if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key32, NULL, encrypt) != 1) { EVP_CIPHER_CTX_free(ctx); return NULL; }
+    return ctx;
+}
+/* Encrypts length bytes of in to out (may be the same) under iv12 with aad; writes the tag. 1 on success. */
+static inline int COpenSSL_gcmSeal(EVP_CIPHER_CTX *ctx, const unsigned char *iv12, const unsigned char *aad, int aadLength,
+                                   const unsigned char *in, int length, unsigned char *out, unsigned char *tag16) {
+    int n = 0;
+    if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, iv12) != 1) return 0;
+    if (aadLength > 0 && EVP_EncryptUpdate(ctx, NULL, &n, aad, aadLength) != 1) return 0;
+    if (length > 0 && (EVP_EncryptUpdate(ctx, out, &n, in, length) != 1 || n != length)) return 0;
+    if (EVP_EncryptFinal_ex(ctx, out + length, &n) != 1) return 0;
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, tag16) == 1;
+}
+/* Decrypts and checks the tag; 1 only when the tag matches (out then holds the plaintext). */
+static inline int COpenSSL_gcmOpen(EVP_CIPHER_CTX *ctx, const unsigned char *iv12, const unsigned char *aad, int aadLength,
+                                   const unsigned char *in, int length, unsigned char *out, const unsigned char *tag16) {
+    int n = 0;
+    if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv12) != 1) return 0;
+    if (aadLength > 0 && EVP_DecryptUpdate(ctx, NULL, &n, aad, aadLength) != 1) return 0;
+    if (length > 0 && (EVP_DecryptUpdate(ctx, out, &n, in, length) != 1 || n != length)) return 0;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, 16, (void *)tag16) != 1) return 0;
+    return EVP_DecryptFinal_ex(ctx, out + length, &n) > 0;
+}
 #endif

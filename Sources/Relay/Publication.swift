@@ -38,6 +38,9 @@ final class Publication {
     /// A mirror's subscribers follow the next publisher only once its pipe is attached
     /// (``RelayState/mirrorAttached(id:token:)``).
     var attached = false
+    /// A mirror of another node's publication (``RelayState/mirrorFromNode(_:token:secret:now:)``):
+    /// the other workers of this process mirror it in turn, as they would an origin here.
+    var fromNode = false
     /// Since when a mirror has had no subscriber (``RelayState/sweepMirrors(now:)``).
     var emptySince: MediaTime?
     /// Subscribers of the source stream, held directly: fan-out does no lookup per subscriber.

@@ -19,7 +19,11 @@ struct ReadBurst {
 
     /// The burst is over: pipes, one flush, busy time.
     mutating func end(state: RelayState, output: MediaOutput) {
-        state.flushPipes()
+        let toNodes = state.flushPipes()
+        if !toNodes.isEmpty {
+            output.write(toNodes)
+            pending += toNodes.count
+        }
         if pending > 0 {
             output.flush()
             pending = 0

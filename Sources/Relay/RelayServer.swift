@@ -4,6 +4,7 @@ import MediaPipeline
 import MediaWire
 import NIOCore
 import NIOPosix
+import ShowroomCore
 import Synchronization
 
 /// The media plane: ``RelayConfiguration/mediaThreads`` workers (``RelayWorker``), each an event
@@ -22,6 +23,8 @@ public final class RelayServer: Sendable {
     private let directory: SharedDirectory
     private let codecGroup: MultiThreadedEventLoopGroup
     private let stopped = Atomic(false)
+    /// Mirrors of other nodes' publications being made, by worker and room (one at a time each).
+    private let nodeMirrors = SingleFlight<String, String>()
 
     public static func start(
         configuration: RelayConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
@@ -76,9 +79,13 @@ public final class RelayServer: Sendable {
     /// already; others share the room (a call). A subscriber receives `source` (a publication's
     /// id) or the room's latest publication, gets `quality` at most, and with `adaptive` the relay
     /// moves it down to renditions its path can carry and back up (``QualityController``).
+    ///
+    /// With `origin`, the room's publications are another node's: a subscriber is served from a
+    /// mirror on its room's home worker here, fed by that node's pipe (``NodePipe``), asked for
+    /// through `origin` when this node has none yet.
     public func open(
         room: String, identity: String = "", publishing: Bool, quality: Quality = .source, adaptive: Bool = true,
-        source: String? = nil, exclusive: Bool = true, offer: String
+        source: String? = nil, exclusive: Bool = true, origin: NodeOrigin? = nil, offer: String
     ) async throws(RelayError) -> OpenedSession {
         // Parsed here, on the caller's task: the workers' loops forward media and get only the
         // parsed, size-capped description.
@@ -100,9 +107,12 @@ public final class RelayServer: Sendable {
         var opened = false
         defer { directory.withLock { $0.finish(room: room, identity: identity, worker: index, opened: opened) } }
         guard !stopped.load(ordering: .relaxed) else { throw RelayError(.internalError, "the relay is stopping") }
+        // Another node's publication: this node's mirror of it, on the room's home worker.
+        var held = source
+        if let origin, !publishing { held = try await nodeMirror(room: room, source: source, on: home, origin: origin) }
         // The room's home is busy: this subscriber is served here from a mirror of the
         // publication, piped from the home.
-        let source = !publishing && index != home ? try await pipe(room: room, source: source, from: home, to: index) : source
+        let source = !publishing && index != home ? try await pipe(room: room, source: held, from: home, to: index) : held
         let result = await workers[index].withState { state, _ -> Result<OpenedSession, RelayError> in
             do throws(RelayError) {
                 return .success(
@@ -173,6 +183,65 @@ public final class RelayServer: Sendable {
         }
         guard made != nil else { throw RelayError(.internalError, "relay unavailable") }
         return id
+    }
+
+    /// The id of a mirror on worker `home` of `source` (the room's latest publication when nil),
+    /// a publication of another node: the one there, or one made now, its pipe asked of `origin`.
+    /// One is made at a time per worker and room; those asking meanwhile share it.
+    private func nodeMirror(room: String, source: String?, on home: Int, origin: NodeOrigin) async throws(RelayError) -> String {
+        let worker = workers[home]
+        do {
+            return try await nodeMirrors.run("\(home) \(room)") {
+                if let id = await worker.withState({ state, _ in state.nodeMirror(room: room, source: source) }) ?? nil { return id }
+                let token = UInt64.random(in: 1...UInt64.max)
+                let offer = try await origin.attach(token, worker.port)
+                guard offer.room == room, source == nil || offer.id == source else {
+                    throw RelayError(.internalError, "the room's node offered publication \(offer.id) of room \(offer.room)")
+                }
+                let made = await worker.withState { state, _ -> Result<String, RelayError> in
+                    do throws(RelayError) {
+                        return .success(try state.mirrorFromNode(offer, token: token, secret: origin.secret, now: .now))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                guard let made else { throw RelayError(.internalError, "relay unavailable") }
+                return try made.get()
+            }
+        } catch let error as RelayError {
+            throw error
+        } catch {
+            throw RelayError(.internalError, "the room's node: \(error)")
+        }
+    }
+
+    /// Pipes `request.source` (the room's latest publication when nil) of `request.room`, held on
+    /// this node, to the asking node's mirror (``NodePipe``): once per node, whatever its number
+    /// of viewers. `secret` is the cluster's, which keys the pipe with the request's token.
+    /// `nothingPublished` when this node publishes nothing in the room.
+    public func pipe(toNode request: NodePipeRequest, secret: [UInt8]) async throws(RelayError) -> NodePipeOffer {
+        guard let token = UInt64(request.token), token != 0 else { throw RelayError(.badOffer, "token: a decimal number of 64 bits, not 0") }
+        guard let peer = PeerAddress(host: request.host, port: request.port) else {
+            throw RelayError(.badOffer, "host and port: an IP address and a port")
+        }
+        guard let home = directory.withLock({ $0.rooms[request.room]?.home }) else {
+            throw RelayError(.nothingPublished, "nothing is published in room \(request.room) on this node")
+        }
+        let worker = workers[home]
+        let ips = configuration.announceIPs
+        let host = ips.first { $0.contains(":") == request.host.contains(":") } ?? ips.first ?? "127.0.0.1"
+        let result = await worker.withState { state, output -> Result<NodePipeOffer, RelayError> in
+            do throws(RelayError) {
+                let (description, out) = try state.pipeToNode(
+                    room: request.room, source: request.source, token: token, secret: secret, peer: peer, now: .now)
+                RelayWorker.write(out, to: output)
+                return .success(NodePipeOffer(description, host: host, port: worker.port))
+            } catch {
+                return .failure(error)
+            }
+        }
+        guard let result else { throw RelayError(.internalError, "relay unavailable") }
+        return try result.get()
     }
 
     /// The workers that hold sessions of `room` now, its home first.
@@ -258,6 +327,8 @@ public final class RelayServer: Sendable {
             total.adaptationHeld += s.adaptationHeld
             total.pipes += s.pipes
             total.pipedPackets += s.pipedPackets
+            total.nodePipesOut += s.nodePipesOut
+            total.nodePipesIn += s.nodePipesIn
         }
         return total
     }

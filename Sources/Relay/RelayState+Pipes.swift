@@ -15,7 +15,7 @@ extension RelayState {
 
     /// What another worker needs to mirror `source` (or the room's latest publication).
     func describe(room: String, source: String?) throws(RelayError) -> PublicationDescription {
-        let candidates = (publishers[room] ?? []).filter { $0.mirrorToken == nil }
+        let candidates = (publishers[room] ?? []).filter { $0.mirrorToken == nil || $0.fromNode }
         guard let publication = source == nil ? candidates.last : candidates.first(where: { $0.id == source }) else {
             throw RelayError(.nothingPublished, "nothing is published in room \(room)")
         }
@@ -26,7 +26,7 @@ extension RelayState {
     /// mirror is then let go). The publisher is asked for a key frame (throttled as any), so
     /// that the far end's subscribers start at once.
     func attach(_ pipe: PipeOut, to id: String, now: MediaTime) -> (attached: Bool, out: [OutgoingDatagram]) {
-        guard let publication = publications[id], publication.mirrorToken == nil else { return (false, []) }
+        guard let publication = publications[id], publication.mirrorToken == nil || publication.fromNode else { return (false, []) }
         publication.attach(pipe)
         if !piping.contains(where: { $0 === publication }) { piping.append(publication) }
         return (true, publication.requestKeyFrameFromPublisher(now: now).map { [$0] } ?? [])
@@ -41,7 +41,7 @@ extension RelayState {
     /// A mirror's subscribers or renditions want a key frame of publication `id` (of one simulcast
     /// `layer`, or of everything).
     func pipedKeyFrameRequest(for id: String, layer: Int? = nil, now: MediaTime) -> [OutgoingDatagram] {
-        guard let publication = publications[id], publication.mirrorToken == nil else { return [] }
+        guard let publication = publications[id], publication.mirrorToken == nil || publication.fromNode else { return [] }
         if let layer { return publication.requestKeyFrame(layer: layer, now: now).map { [$0] } ?? [] }
         return publication.requestKeyFrameFromPublisher(now: now).map { [$0] } ?? []
     }
@@ -49,18 +49,21 @@ extension RelayState {
     /// A mirror's rendition misses packets of publication `id`: the publisher is asked for them,
     /// and what it resends is piped on with the rest.
     func pipedNACK(for id: String, lost: [UInt16], kind: MediaKind) -> [OutgoingDatagram] {
-        guard let publication = publications[id], publication.mirrorToken == nil else { return [] }
+        guard let publication = publications[id], publication.mirrorToken == nil || publication.fromNode else { return [] }
         return publication.nack(lost, kind: kind).map { [$0] } ?? []
     }
 
     /// Sends what this loop turn queued for other workers: one hop per pipe per turn, called by
-    /// the worker's handler when a read batch is done.
-    func flushPipes() {
+    /// the worker's handler when a read batch is done. Returns the datagrams for other nodes
+    /// (``NodePipe``), which the handler writes.
+    @discardableResult
+    func flushPipes() -> [OutgoingDatagram] {
         for publication in piping {
             let (sent, dropped) = publication.flushPipes()
             pipedPackets += sent
             if dropped > 0 { drops.count("pipe-backlog", dropped) }
         }
+        return takeNodeOutbox()
     }
 
     // MARK: The mirror's side
@@ -138,7 +141,8 @@ extension RelayState {
     /// its mirror at once).
     func sweepMirrors(now: MediaTime) {
         for mirror in Array(publications.values) where mirror.mirrorToken != nil {
-            guard mirror.allSubscribers.isEmpty else {
+            // A mirror of another node's publication may feed this process's other workers.
+            guard mirror.allSubscribers.isEmpty && mirror.pipes.isEmpty else {
                 mirror.emptySince = nil
                 continue
             }

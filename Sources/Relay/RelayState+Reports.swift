@@ -34,6 +34,7 @@ extension RelayState {
             }
             measureMirrors(now: now, intervalSeconds: seconds)
             sweepMirrors(now: now)
+            keepNodePipes(now: now)
         }
         for s in Array(sessions.values) {
             if s.ice.consentExpired(now: now) || (s.ice.selected == nil && now - s.created > ICELiteAgent.consentTimeout) {
@@ -47,6 +48,7 @@ extension RelayState {
         }
         if !qualityPending.isEmpty { out += applyPendingQualityChanges(now: now) }
         if !resendPending.isEmpty { out += answerDeferredNACKs(now: now) }
+        out += takeNodeOutbox()
         if !roundTripProbing.isEmpty { out += runRoundTripProbes(now: now, ntp: ntp) }
         return out
     }
@@ -66,7 +68,9 @@ extension RelayState {
         out.lateTicks = lateTicks
         out.loopBusy = loopLoad.busyFraction
         out.adaptationHeld = adaptationHeld
-        out.pipes = piping.reduce(0) { $0 + $1.pipes.count }
+        out.pipes = piping.reduce(0) { $0 + $1.pipes.count { $0.worker >= 0 } }
+        out.nodePipesOut = nodePipes.values.count(where: \.isOrigin)
+        out.nodePipesIn = nodePipes.count - out.nodePipesOut
         out.pipedPackets = pipedPackets
         out.dropped = dropped
         return out

@@ -41,6 +41,10 @@ final class RelayState {
     var publications: [String: Publication] = [:]
     /// Publications held here that pipe to other workers (what ``flushPipes()`` visits).
     var piping: [Publication] = []
+    /// Media pipes to and from other nodes held here, by token (RelayState+NodePipes.swift).
+    var nodePipes: [UInt64: NodePipe] = [:]
+    /// What node pipes send, until the loop turn ends or the next tick.
+    var nodeOutbox: [OutgoingDatagram] = []
     /// Packets handed to other workers through pipes, since start.
     var pipedPackets = 0
     /// Room → subscribers whose publisher left: they follow the room's next publisher.
@@ -388,6 +392,7 @@ final class RelayState {
         case 0...3: return stun(Array(buffer.readableBytesView), from: address, socket: socket, now: now)
         case 20...63: return dtls(Array(buffer.readableBytesView), from: address)
         case 128...191: return rtpOrRTCP(&buffer, from: address, now: now)
+        case NodePipeDatagram.marker: return receiveNodePipe(buffer, now: now)
         default:
             count("unknown-first-byte")
             return []

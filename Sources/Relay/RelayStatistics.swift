@@ -116,6 +116,10 @@ public struct RelaySnapshot: Sendable, Equatable {
     public var pipes = 0
     /// Packets handed from one worker to another through pipes, since start.
     public var pipedPackets = 0
+    /// Media pipes between this node and others (``NodePipe``), now: those feeding another node's
+    /// mirror (one per node and publication, whatever its viewers) and those feeding a mirror here.
+    public var nodePipesOut = 0
+    public var nodePipesIn = 0
     public init() {}
 }
 

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import JWTKit
 import ShowroomCore
@@ -42,6 +43,9 @@ public struct AccessToken: JWTPayload, Equatable {
     /// taken from the redirected URL's query, and only there. Absent: an ordinary token.
     public var purpose: String?
     public static let redirectTicket = "redirect"
+    /// ``nodePipe`` for a node's request to another node to pipe a room's media to it
+    /// (``TokenAuthority/nodeToken(room:)``), taken by `POST /cluster/pipes` only.
+    public static let nodePipe = "node-pipe"
 
     public init(identity: String, room: String, role: Role, expires: Date, tier: String? = nil, purpose: String? = nil) {
         sub = SubjectClaim(value: identity)
@@ -73,8 +77,16 @@ public struct AuthError: CodedError {
 /// Signs and checks access tokens with the server's secret.
 public struct TokenAuthority: Sendable {
     private let keys: JWTKeyCollection
+    /// What keys the media pipes between nodes (``NodePipeCipher``, with each pipe's token): a
+    /// key of its own derived from the secret (HMAC-SHA256(secret, "showroom node pipes")), so
+    /// that a node that checks the others' tokens shares it, and the token key is used for nothing else.
+    public let nodePipeSecret: [UInt8]
 
     public init(secret: [UInt8]) async {
+        var derived = [UInt8](repeating: 0, count: 32)
+        let label = Array("showroom node pipes".utf8)
+        _ = COpenSSL_hmacSHA256(secret, secret.count, label, label.count, &derived)
+        nodePipeSecret = derived
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
     }
@@ -103,6 +115,18 @@ public struct TokenAuthority: Sendable {
             AccessToken(
                 identity: token.sub.value, room: token.room, role: role, expires: Date().addingTimeInterval(Self.ticketSeconds),
                 purpose: AccessToken.redirectTicket))
+    }
+
+    /// How long a node's token for another node lasts: one request.
+    public static let nodeTokenSeconds: TimeInterval = 30
+
+    /// A token a node of a cluster sends another to ask for `room`'s media (``NodePipes``): only
+    /// nodes hold the secret that signs it, and it is marked ``AccessToken/nodePipe``.
+    public func nodeToken(room: String) async throws -> String {
+        try await keys.sign(
+            AccessToken(
+                identity: "node", room: room, role: .viewer, expires: Date().addingTimeInterval(Self.nodeTokenSeconds),
+                purpose: AccessToken.nodePipe))
     }
 
     /// Checks an `Authorization` header value for `room` and `role` (`.publisher`: may send media;

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresStores
+import ShowroomCore
 import Relay
 import ServiceLifecycle
 import Synchronization
@@ -74,37 +75,27 @@ public final class ClusterMembership: Service, Sendable {
     /// token holder can send them) takes one of ``calls``' places, not all of them.
     func home(of room: String) async throws(PostgresStoreError) -> ClusterNode? {
         let (place, deadAfter, calls) = (self.place, self.deadAfter, self.calls)
-        let lookup = lookups.withLock { pending in
-            if let running = pending[room] {
-                sharedLookups.add(1, ordering: .relaxed)
-                return running
-            }
-            let task = Task { () async throws -> ClusterNode? in
+        do {
+            return try await lookups.run(room) {
                 try await calls.run { () throws(PostgresStoreError) in
                     do { return try place(room, Date(), deadAfter) } catch let e as PostgresStoreError { throw e } catch {
                         throw PostgresStoreError("placement: \(error)")
                     }
                 }
             }
-            pending[room] = task
-            return task
-        }
-        let result = await lookup.result
-        // Whoever is answered first forgets it: the next asks afresh.
-        lookups.withLock { pending in if pending[room] == lookup { pending[room] = nil } }
-        switch result {
-        case .success(let node): return node
-        case .failure(let error as PostgresStoreError): throw error
-        case .failure(let error): throw PostgresStoreError("placement: \(error)")
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError("placement: \(error)")
         }
     }
 
     /// Callers that shared a lookup under way instead of making their own (since start).
-    let sharedLookups = Atomic<Int>(0)
+    var sharedLookups: Int { lookups.shared }
     /// Failed lookups are logged once per 10 s, with how many failed in between.
     let lookupFailures = LogThrottle()
     /// Placement lookups under way, by room (at most one each).
-    private let lookups = Mutex<[String: Task<ClusterNode?, any Error>]>([:])
+    private let lookups = SingleFlight<String, ClusterNode?>()
 
     /// The URL of the node `room` lives on when it is another one (placing it first); nil when it
     /// is this node's, or no node is live yet (the room is then served here). Until this node has

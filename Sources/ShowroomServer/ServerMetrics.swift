@@ -64,6 +64,8 @@ public final class ServerMetrics: Sendable {
         registry.makeGauge(name: "showroom_relay_loop_busy_ratio").set(s.loopBusy)
         advance("showroom_relay_adaptation_held_total", [], to: s.adaptationHeld)
         registry.makeGauge(name: "showroom_relay_pipes").set(Double(s.pipes))
+        registry.makeGauge(name: "showroom_relay_node_pipes", labels: [("direction", "out")]).set(Double(s.nodePipesOut))
+        registry.makeGauge(name: "showroom_relay_node_pipes", labels: [("direction", "in")]).set(Double(s.nodePipesIn))
         advance("showroom_relay_piped_packets_total", [], to: s.pipedPackets)
         let t = s.totals
         advance("showroom_relay_packets_total", [("direction", "in")], to: t.packetsIn)

@@ -37,7 +37,7 @@ public enum ShowroomServer {
     public static func router(
         relay: RelayServer? = nil, auth: TokenAuthority? = nil, demoTokens: Bool = false, metrics: ServerMetrics? = nil,
         hub: RoomHub? = nil, desk: DeskService? = nil, assist: AssistService? = nil, turn: TURNCredentials? = nil,
-        cluster: ClusterMembership? = nil, desks: DeskLeadership? = nil
+        cluster: ClusterMembership? = nil, desks: DeskLeadership? = nil, pipes: NodePipes? = nil
     ) -> Router<BasicRequestContext> {
         let router = Router()
         // Request counts and durations through swift-metrics (a no-op until a backend is bootstrapped).
@@ -68,7 +68,8 @@ public enum ShowroomServer {
                     body: .init(byteBuffer: ByteBuffer(string: text)))
             }
         }
-        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn, cluster: cluster) }
+        if let relay, let auth { WHIPRoutes.add(to: router, relay: relay, auth: auth, turn: turn, cluster: cluster, pipes: pipes) }
+        if let pipes { NodePipes.add(to: router, pipes: pipes) }
         if let desks {
             // A cluster: the desk's API is answered by the node whose turn it is (here or forwarded).
             router.add(middleware: DeskForwarding(leadership: desks))
@@ -210,7 +211,10 @@ public enum ShowroomServer {
         return Application(
             router: router(
                 relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist,
-                turn: configuration.turn, cluster: cluster, desks: desks),
+                turn: configuration.turn, cluster: cluster, desks: desks,
+                pipes: cluster != nil ? relay.flatMap { relay in auth.map { auth in
+                    NodePipes(relay: relay, auth: auth, host: relay.configuration.announceIPs.first ?? "127.0.0.1")
+                } } : nil),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.

@@ -26,13 +26,13 @@ enum WHIPRoutes {
 
     static func add(
         to router: Router<BasicRequestContext>, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials? = nil,
-        cluster: ClusterMembership? = nil
+        cluster: ClusterMembership? = nil, pipes: NodePipes? = nil
     ) {
         router.post("whip/:room") { request, context in
             try await open(request, context, relay: relay, auth: auth, turn: turn, cluster: cluster, publishing: true)
         }
         router.post("whep/:room") { request, context in
-            try await open(request, context, relay: relay, auth: auth, turn: turn, cluster: cluster, publishing: false)
+            try await open(request, context, relay: relay, auth: auth, turn: turn, cluster: cluster, pipes: pipes, publishing: false)
         }
         // Any token for the room (every role may watch) gets credentials in its own identity.
         router.get("ice-servers/:room") { request, context -> ICEServers in
@@ -65,24 +65,24 @@ enum WHIPRoutes {
 
     static func validRoom(_ room: String) -> Bool { RoomName.isValid(room) }
 
-    /// In a cluster, a room's media lives on one node: a WHIP or WHEP offer that reached another
-    /// gets `307 Temporary Redirect` to the same path and query on the room's node
+    /// The room's node when it is another one (nil: this node's, or no node is live yet, so it is
+    /// served here); `503 storage` when the database cannot say.
+    static func home(of room: String, cluster: ClusterMembership?) async throws -> String? {
+        do { return try await cluster?.elsewhere(room) } catch {
+            throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
+        }
+    }
+
+    /// In a cluster, a room's publishers are on one node: a WHIP offer that reached another — and
+    /// a WHEP offer that this node cannot serve from a pipe (``NodePipes``) — gets
+    /// `307 Temporary Redirect` to the same path and query on the room's node
     /// ([RFC 9725 §4.5](https://www.rfc-editor.org/rfc/rfc9725#section-4.5): clients follow a 307,
-    /// which keeps the method and the body). Nil when the
-    /// room is this node's, or no node is live yet (it is served here); `503 storage` when the
-    /// database cannot say.
+    /// which keeps the method and the body).
     ///
     /// The redirect's URL carries a ticket (`ticket=`: ``TokenAuthority/ticket(for:role:)``, 60 s,
     /// this room and role only) in place of the `Authorization` header, which browsers drop when a
     /// redirect leads to another origin (`ClusterBrowserTests` saw Chromium send none).
-    static func redirect(
-        _ request: Request, room: String, token: AccessToken, role: Role, auth: TokenAuthority, cluster: ClusterMembership?
-    ) async throws -> Response? {
-        let home: String?
-        do { home = try await cluster?.elsewhere(room) } catch {
-            throw HTTPError(.serviceUnavailable, message: "storage: where room \(room) lives is unknown now (\(error.description)); retry shortly")
-        }
-        guard let home else { return nil }
+    static func redirect(_ request: Request, to home: String, token: AccessToken, role: Role, auth: TokenAuthority) async throws -> Response {
         let ticket = try await auth.ticket(for: token, role: role)
         // The query as sent, without a ticket of its own (one redirect's ticket is not carried on).
         let query = (request.uri.query ?? "").split(separator: "&").filter { !$0.hasPrefix("ticket=") && $0 != "ticket" }
@@ -118,13 +118,15 @@ enum WHIPRoutes {
 
     static func open(
         _ request: Request, _ context: BasicRequestContext, relay: RelayServer, auth: TokenAuthority, turn: TURNCredentials?,
-        cluster: ClusterMembership? = nil, publishing: Bool
+        cluster: ClusterMembership? = nil, pipes: NodePipes? = nil, publishing: Bool
     ) async throws -> Response {
         let room = try context.parameters.require("room")
         guard validRoom(room) else { throw HTTPError(.badRequest, message: RoomName.rule) }
         let role: Role = publishing ? .publisher : .viewer
         let token = try await authorize(request, auth: auth, room: room, role: role, ticket: cluster != nil)
-        if let redirect = try await redirect(request, room: room, token: token, role: role, auth: auth, cluster: cluster) { return redirect }
+        let home = try await home(of: room, cluster: cluster)
+        // A publisher goes to the room's node; a viewer is served here from a pipe, when there is one.
+        if let home, publishing || pipes == nil { return try await redirect(request, to: home, token: token, role: role, auth: auth) }
         guard request.headers[.contentType]?.lowercased().hasPrefix("application/sdp") == true else {
             throw HTTPError(.unsupportedMediaType, message: "the offer must be sent as application/sdp")
         }
@@ -145,9 +147,19 @@ enum WHIPRoutes {
         guard let adaptive = ["1": true, "true": true, "0": false, "false": false][adaptiveName] else {
             throw HTTPError(.badRequest, message: "adaptive must be 1 or 0 (true or false)")
         }
+        let origin = home.flatMap { home in pipes?.origin(room: room, node: home) }
+        let session: OpenedSession
+        do throws(RelayError) {
+            session = try await relay.open(
+                room: room, identity: token.sub.value, publishing: publishing, quality: quality, adaptive: adaptive, origin: origin, offer: offer)
+        } catch {
+            // The room's node has nothing to pipe, or could not be asked: the viewer asks it itself.
+            if let home, origin != nil, error.code == .nothingPublished || error.code == .internalError {
+                return try await redirect(request, to: home, token: token, role: role, auth: auth)
+            }
+            throw HTTPError(error.httpStatus, message: error.detail)
+        }
         do {
-            let session = try await relay.open(
-                room: room, identity: token.sub.value, publishing: publishing, quality: quality, adaptive: adaptive, offer: offer)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
             // In a cluster the session's URL names this node: a client that reached it through a
@@ -157,8 +169,6 @@ enum WHIPRoutes {
                 for value in server.linkValues { headers.append(HTTPField(name: link, value: value)) }
             }
             return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: session.answer)))
-        } catch {
-            throw HTTPError(error.httpStatus, message: error.detail)
         }
     }
 }

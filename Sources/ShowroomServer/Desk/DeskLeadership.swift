@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import PostgresStores
+import ShowroomCore
 import ServiceLifecycle
 import Signaling
 import Synchronization
@@ -73,7 +74,7 @@ public final class DeskLeadership: Service, Sendable {
     private let callClient: HTTPClient
     /// The desk's node as last looked up, and the lookup under way (one at a time).
     private let leader = Mutex<(url: String?, at: ContinuousClock.Instant)?>(nil)
-    private let lookup = Mutex<Task<String?, any Error>?>(nil)
+    private let lookup = SingleFlight<String, String?>()
     /// Failed lookups and forwards (one per request while the desk's node is away) are logged
     /// once per 10 s, with a count.
     private let failures = LogThrottle()
@@ -211,17 +212,9 @@ public final class DeskLeadership: Service, Sendable {
     private func leaderURL() async throws -> String? {
         if let known = leader.withLock({ $0 }), ContinuousClock.now - known.at < Self.leaderTTL { return known.url }
         let (registry, calls) = (self.registry, cluster.calls)
-        let task = lookup.withLock { running in
-            if let running { return running }
-            let task = Task { () async throws -> String? in
-                try await calls.run { () throws(PostgresStoreError) in try registry.deskNode() }
-            }
-            running = task
-            return task
+        let url = try await lookup.run("desk") {
+            try await calls.run { () throws(PostgresStoreError) in try registry.deskNode() }
         }
-        let result = await task.result
-        lookup.withLock { if $0 == task { $0 = nil } }
-        let url = try result.get()
         leader.withLock { $0 = (url, .now) }
         return url
     }

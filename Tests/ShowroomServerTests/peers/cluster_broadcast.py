@@ -1,0 +1,120 @@
+"""A broadcast watched from several nodes of a cluster: an aiortc publisher (WHIP) on one node and
+aiortc viewers (WHEP) on every node given, each counting the frames it decodes.
+
+Prints one JSON line: the WHIP status and node, and per viewer its node, WHEP status, frames
+decoded per kind and when the first video frame came. Used by ClusterMediaTests; by hand:
+  .venv/bin/python cluster_broadcast.py --room launch --publisher-token T --viewer-token V \
+      --publish-url http://127.0.0.1:8080 --view-url http://127.0.0.1:8081 --view-url http://127.0.0.1:8082
+"""
+import argparse, asyncio, json, time, urllib.error, urllib.request
+from urllib.parse import urljoin
+
+import aioice.ice
+
+# aiortc ignores loopback unless told; and it must never contact anything but loopback.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
+from whip_whep import prefer  # noqa: E402
+
+
+def post(url, sdp, token):
+    """POST an offer, following one 307 as RFC 9725 §4.5 says (same method and body; the
+    redirect's URL carries a ticket, so no Authorization header goes to the other node)."""
+    headers = {"Content-Type": "application/sdp", "Authorization": f"Bearer {token}"}
+    for _ in range(2):
+        req = urllib.request.Request(url, data=sdp.encode(), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, url, resp.read().decode(), urljoin(url, resp.headers.get("Location", ""))
+        except urllib.error.HTTPError as e:
+            if e.code != 307:
+                return e.code, url, e.read().decode(), None
+            url = urljoin(url, e.headers["Location"])
+            headers = {"Content-Type": "application/sdp"}
+    return 508, url, "", None
+
+
+def delete(url, token):
+    req = urllib.request.Request(url, method="DELETE", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+async def negotiate(pc, url, token):
+    """Offer, POST, answer: the status, the URL that served it and the session's URL."""
+    await pc.setLocalDescription(await pc.createOffer())
+    status, served, answer, session = await asyncio.get_running_loop().run_in_executor(None, post, url, pc.localDescription.sdp, token)
+    if status == 201:
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return status, served, session
+
+
+async def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--room", required=True)
+    ap.add_argument("--publisher-token", required=True)
+    ap.add_argument("--viewer-token", required=True)
+    ap.add_argument("--url", help="the default --publish-url")
+    ap.add_argument("--publish-url")
+    ap.add_argument("--view-url", action="append", required=True, help="a viewer on this node (repeat)")
+    ap.add_argument("--video-frames", type=int, default=30)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--hold", type=float, default=0, help="seconds to keep watching once every viewer has its frames")
+    args = ap.parse_args()
+    args.publish_url = args.publish_url or args.url
+    t0 = time.monotonic()
+    result = {"viewers": []}
+    config = RTCConfiguration(iceServers=[])
+    publisher = RTCPeerConnection(config)
+    publisher.addTrack(AudioStreamTrack())
+    publisher.addTrack(VideoStreamTrack())
+    prefer(publisher, "video", "video/vp8")
+    prefer(publisher, "audio", "audio/opus")
+    result["whip_status"], result["whip_url"], whip_session = await negotiate(publisher, f"{args.publish_url}/whip/{args.room}", args.publisher_token)
+    viewers = []
+    for url in args.view_url:
+        pc = RTCPeerConnection(config)
+        pc.addTransceiver("audio", direction="recvonly")
+        pc.addTransceiver("video", direction="recvonly")
+        entry = {"node": url, "audio": 0, "video": 0, "first_video_s": None}
+
+        def on_track(track, entry=entry):
+            async def consume():
+                while True:
+                    try:
+                        await track.recv()
+                    except Exception:
+                        return
+                    entry[track.kind] += 1
+                    if track.kind == "video" and entry["first_video_s"] is None:
+                        entry["first_video_s"] = round(time.monotonic() - t0, 3)
+            asyncio.ensure_future(consume())
+
+        pc.on("track", on_track)
+        entry["whep_status"], entry["served_by"], session = await negotiate(pc, f"{url}/whep/{args.room}", args.viewer_token)
+        viewers.append((pc, session))
+        result["viewers"].append(entry)
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline and not all(v["video"] >= args.video_frames for v in result["viewers"]):
+        await asyncio.sleep(0.1)
+    if args.hold:
+        print(json.dumps({"watching": True}), flush=True)
+        await asyncio.sleep(args.hold)
+    result["elapsed_s"] = round(time.monotonic() - t0, 3)
+    loop = asyncio.get_running_loop()
+    for (pc, session), entry in zip(viewers, result["viewers"]):
+        if session:
+            entry["whep_delete"] = await loop.run_in_executor(None, delete, session, args.viewer_token)
+        await pc.close()
+    if whip_session:
+        result["whip_delete"] = await loop.run_in_executor(None, delete, whip_session, args.publisher_token)
+    await publisher.close()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
