@@ -1,6 +1,6 @@
 import Foundation
 import PostgresStores
-import ShowroomServer
+@testable import ShowroomServer
 import ShowroomTestSupport
 import Testing
 
@@ -17,6 +17,16 @@ import FoundationNetworking
 /// built from the store, with the consultation still assigned to the agent.
 @Suite(.serialized) struct ClusterDeskTests {
     static func url(_ node: SignalingServer) -> String { "http://127.0.0.1:\(node.port)" }
+
+    /// RFC 9110 §7.6.1: what a request's `Connection` header names is the connection's own and
+    /// is not forwarded, beside the fixed hop-by-hop fields; everything else is.
+    @Test func headersTheConnectionHeaderNamesAreNotForwarded() {
+        let dropped = DeskLeadership.perConnection(["close, X-Foo", " x-bar ,"])
+        for name in ["x-foo", "x-bar", "close", "connection", "keep-alive", "transfer-encoding", "upgrade"] {
+            #expect(dropped.contains(name), "\(name)")
+        }
+        #expect(!dropped.contains("authorization") && !dropped.contains("content-type") && !dropped.contains("x-baz"))
+    }
 
     @Test func anAgentOnOneNodeServesAShopperOnAnotherAndTheDeskOutlivesItsNode() async throws {
         let database = try await PostgresTestCluster.shared().freshDatabase()

@@ -223,6 +223,14 @@ public final class DeskLeadership: Service, Sendable {
     /// https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1
     static let hopByHop: Set<String> = ["connection", "proxy-connection", "keep-alive", "te", "transfer-encoding", "upgrade", "trailer", "content-length"]
 
+    /// The header fields not to forward: ``hopByHop``, and those a `Connection` header names as
+    /// this connection's own (RFC 9110 §7.6.1: "a proxy or gateway MUST … remove any header or
+    /// trailer field(s) … listed in the Connection header field"), in lowercase.
+    static func perConnection(_ connection: [String]) -> Set<String> {
+        hopByHop.union(
+            connection.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+    }
+
     /// Sends `request` to the desk's node and streams its answer back. `unavailable` (503) when no
     /// node runs the desk now, when it is this node between turns, when the request was already
     /// forwarded once, or when the desk's node does not answer; a body that does not arrive
@@ -242,7 +250,8 @@ public final class DeskLeadership: Service, Sendable {
         guard var leader, leader != cluster.verifiedURL else { throw unavailable }
         var outbound = HTTPClientRequest(url: leader + request.uri.description)
         outbound.method = HTTPMethod(rawValue: request.method.rawValue)
-        for field in request.headers where !Self.hopByHop.contains(field.name.canonicalName) {
+        let dropped = Self.perConnection(request.headers[values: .connection])
+        for field in request.headers where !dropped.contains(field.name.canonicalName) {
             outbound.headers.add(name: field.name.rawName, value: field.value)
         }
         outbound.headers.add(name: Self.forwardedHeader.rawName, value: cluster.verifiedURL ?? "")
@@ -284,7 +293,8 @@ public final class DeskLeadership: Service, Sendable {
             }
         }
         var headers = HTTPFields()
-        for (name, value) in response.headers where !Self.hopByHop.contains(name.lowercased()) || name.lowercased() == "content-length" {
+        let droppedInAnswer = Self.perConnection(response.headers[canonicalForm: "connection"].map(String.init))
+        for (name, value) in response.headers where !droppedInAnswer.contains(name.lowercased()) || name.lowercased() == "content-length" {
             if let name = HTTPField.Name(name) { headers.append(HTTPField(name: name, value: value)) }
         }
         let status = HTTPResponse.Status(code: Int(response.status.code))
@@ -300,12 +310,9 @@ public final class DeskLeadership: Service, Sendable {
                 let (chunks, sink) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(Self.streamChunks))
                 let reader = Task {
                     do {
+                        // A full buffer (the client does not read) or a finished stream ends the copy.
                         for try await chunk in body {
-                            switch sink.yield(chunk) {
-                            case .enqueued: continue
-                            case .dropped, .terminated: break
-                            @unknown default: break
-                            }
+                            if case .enqueued = sink.yield(chunk) { continue }
                             break
                         }
                     } catch {}

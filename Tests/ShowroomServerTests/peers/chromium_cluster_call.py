@@ -12,7 +12,7 @@ import argparse, json, os, shutil, subprocess, tempfile, time
 
 from selenium.webdriver.common.by import By
 
-from chromium_common import Postgres, browser, chat_items, consultation_stats as stats, until, wait_healthy
+from chromium_common import Postgres, browser, chat_items, consultation_stats as stats, stop_servers, until, wait_healthy
 
 PG_PORT = 55440
 NODES = {"A": (18082, 40010), "B": (18083, 40030)}
@@ -68,15 +68,16 @@ def main():
         shopper.find_element(By.ID, "text").send_keys("Lovely, thank you")
         shopper.find_element(By.ID, "send").click()
         until(lambda: any("thank you" in m[1] for m in messages(agent)))
-        # A WHEP offer from the page on the other node's origin: that node redirects it to the
-        # room's, and the browser drops the Authorization header on the way (another origin) — the
-        # redirect's ticket must let it in: 400 for this offer that is not one, not 401.
+        # A WHIP offer from the page on the other node's origin: that node redirects it to the
+        # room's (a WHEP offer would be served where it landed, from a pipe), and the browser drops
+        # the Authorization header on the way (another origin) — the redirect's ticket must let it
+        # in: refused for this offer that is not one (400, or 409: the call's sides publish), not 401.
         other = shopper if result["home"] == a else agent
-        result["cross_origin_whep"] = other.execute_async_script("""
+        result["cross_origin_whip"] = other.execute_async_script("""
             const done = arguments[arguments.length - 1];
             (async () => {
-              const t = (await (await fetch('/demo-token?room=""" + room + """&role=viewer')).text()).trim();
-              const r = await fetch('/whep/""" + room + """', {method: 'POST', headers: {'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + t}, body: 'v=0\\r\\n'});
+              const t = (await (await fetch('/demo-token?room=""" + room + """&role=publisher')).text()).trim();
+              const r = await fetch('/whip/""" + room + """', {method: 'POST', headers: {'Content-Type': 'application/sdp', 'Authorization': 'Bearer ' + t}, body: 'v=0\\r\\n'});
               done({status: r.status, redirected: r.redirected, url: r.url});
             })().catch(e => done({error: String(e)}));""")
         result.update(a=a, b=b, shopper_messages=messages(shopper), agent_messages=messages(agent),
@@ -86,13 +87,7 @@ def main():
         for d in (shopper, agent):
             if d:
                 d.quit()
-        for s in servers:
-            s.terminate()
-        for s in servers:
-            try:
-                s.wait(10)
-            except subprocess.TimeoutExpired:
-                s.kill()
+        stop_servers(servers)
         postgres.stop()
         for d in data.values():
             shutil.rmtree(d, ignore_errors=True)

@@ -7,6 +7,18 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 
 
+def stop_servers(servers, grace=10):
+    """SIGTERM to every server at once (they stop gracefully together), then SIGKILL to any still
+    running after `grace` seconds."""
+    for s in servers:
+        s.terminate()
+    for s in servers:
+        try:
+            s.wait(grace)
+        except subprocess.TimeoutExpired:
+            s.kill()
+
+
 def wait_healthy(base, deadline):
     while time.monotonic() < deadline:
         try:

@@ -17,7 +17,7 @@ from selenium.common.exceptions import ElementNotInteractableException, NoSuchEl
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from chromium_common import Postgres, browser, wait_healthy
+from chromium_common import Postgres, browser, stop_servers, wait_healthy
 
 HTTP_PORT, MEDIA_PORT = 18082, 40002
 # With --cluster: the second node (the shoppers'), and the database's port.
@@ -315,13 +315,7 @@ def main():
                 result["console"][n] = entries
         for d in drivers.values():
             d.quit()
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_servers(servers)
         if postgres:
             postgres.stop()
         for d in directories:
