@@ -3,8 +3,10 @@ import COpenSSL
 /// The AEAD of a media pipe between two nodes of a cluster: AES-256-GCM
 /// ([NIST SP 800-38D](https://csrc.nist.gov/pubs/sp/800/38/d/final); the AEAD_AES_256_GCM of
 /// [RFC 5116 §5.2](https://www.rfc-editor.org/rfc/rfc5116#section-5.2)) under a key only nodes
-/// sharing the cluster's secret can compute: HMAC-SHA256(secret, "showroom node pipe v1" ‖ token),
-/// a different key for every pipe (`token`, 64 random bits the mirroring node chooses). The key
+/// sharing the cluster's secret can compute: HMAC-SHA256(secret, "showroom node pipe v1" ‖ token ‖
+/// salt), a different key for every pipe: `token` is 64 random bits the mirroring node chooses,
+/// `salt` 16 random bytes the origin draws for each pipe it makes — so even a request replayed
+/// with an old token gets a key of its own, and no (key, nonce) pair is ever used twice. The key
 /// never crosses the wire. Each direction numbers its datagrams from 1; the nonce is the
 /// direction (4 bytes) and that number (8 bytes), so no nonce repeats under one key.
 ///
@@ -15,9 +17,13 @@ public final class NodePipeCipher {
     private let opener: OpaquePointer
 
     /// Nil when OpenSSL cannot make the contexts (out of memory).
-    public init?(secret: [UInt8], token: UInt64) {
+    public static let saltLength = 16
+
+    public init?(secret: [UInt8], token: UInt64, salt: [UInt8]) {
+        guard salt.count == Self.saltLength else { return nil }
         var info = Array("showroom node pipe v1".utf8)
         for shift in stride(from: 56, through: 0, by: -8) { info.append(UInt8(truncatingIfNeeded: token >> UInt64(shift))) }
+        info += salt
         var key = [UInt8](repeating: 0, count: 32)
         guard COpenSSL_hmacSHA256(secret, secret.count, info, info.count, &key) == 1,
             let s = COpenSSL_gcmNew(key, 1)

@@ -12,7 +12,8 @@ import MediaWire
 /// the pipe go when the other end is silent for ``timeout``.
 final class NodePipe {
     enum Role {
-        /// The origin's end: it pipes publication `publication` through `pipe`.
+        /// The origin's end: it pipes publication `publication` through `pipe` — attached to the
+        /// publication only once the mirroring node has been heard on the pipe (``confirmed``).
         case origin(publication: String, pipe: PipeOut)
         /// The mirroring node's end: mirror publication `publication`.
         case mirror(publication: String)
@@ -29,6 +30,10 @@ final class NodePipe {
     private var highest: UInt64 = 0
     private var seen: UInt64 = 0
     var lastHeard: MediaTime
+    /// The other end has sent an authenticated datagram. Until then an origin sends nothing — not
+    /// a packet, not a keep-alive — so a request naming someone else's address as the mirror's
+    /// (to turn the origin on a victim) gets nothing sent there.
+    var confirmed = false
     /// Datagrams sealed and sent, and accepted, for statistics.
     private(set) var datagramsSent = 0
     private(set) var datagramsReceived = 0
@@ -51,6 +56,9 @@ final class NodePipe {
     }
 
     var isOrigin: Bool { if case .origin = role { true } else { false } }
+
+    /// The origin's ``PipeOut`` (nil at a mirror).
+    var pipeOut: PipeOut? { if case .origin(_, let pipe) = role { pipe } else { nil } }
 
     /// A datagram of `kind` to the other end, numbered and sealed; nil if sealing failed.
     func datagram(_ kind: NodePipeDatagram.Kind, _ plaintext: [UInt8] = []) -> OutgoingDatagram? {

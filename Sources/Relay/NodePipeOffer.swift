@@ -1,3 +1,5 @@
+import Foundation
+import MediaCrypto
 import MediaWire
 
 /// What a node asks of the node holding a room's publication, to show it to viewers of its own
@@ -37,8 +39,11 @@ public struct NodePipeOffer: Codable, Sendable, Equatable {
     /// The origin worker's media address and port.
     public var host: String
     public var port: Int
+    /// 16 random bytes, hex, that the origin drew for this pipe: with the token, what keys it
+    /// (``NodePipeCipher``).
+    public var salt: String
 
-    init(_ d: PublicationDescription, host: String, port: Int) {
+    init(_ d: PublicationDescription, host: String, port: Int, salt: [UInt8]) {
         id = d.id
         room = d.room
         kinds = d.kinds
@@ -49,6 +54,19 @@ public struct NodePipeOffer: Codable, Sendable, Equatable {
         ridExtensionID = d.ridExtensionID
         self.host = host
         self.port = port
+        self.salt = salt.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The salt's bytes; nil unless it is 32 hex digits.
+    var saltBytes: [UInt8]? {
+        let digits = Array(salt.utf8)
+        guard digits.count == 2 * NodePipeCipher.saltLength else { return nil }
+        var bytes: [UInt8] = []
+        for i in stride(from: 0, to: digits.count, by: 2) {
+            guard let byte = UInt8(String(decoding: digits[i..<i + 2], as: UTF8.self), radix: 16) else { return nil }
+            bytes.append(byte)
+        }
+        return bytes
     }
 
     var description: PublicationDescription {

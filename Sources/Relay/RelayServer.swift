@@ -191,28 +191,51 @@ public final class RelayServer: Sendable {
     private func nodeMirror(room: String, source: String?, on home: Int, origin: NodeOrigin) async throws(RelayError) -> String {
         let worker = workers[home]
         do {
-            return try await nodeMirrors.run("\(home) \(room)") {
+            return try await nodeMirrors.run("\(home) \(room) \(source ?? "")") {
                 if let id = await worker.withState({ state, _ in state.nodeMirror(room: room, source: source) }) ?? nil { return id }
                 let token = UInt64.random(in: 1...UInt64.max)
                 let offer = try await origin.attach(token, worker.port)
                 guard offer.room == room, source == nil || offer.id == source else {
                     throw RelayError(.internalError, "the room's node offered publication \(offer.id) of room \(offer.room)")
                 }
-                let made = await worker.withState { state, _ -> Result<String, RelayError> in
+                let made = await worker.withState { state, output -> Result<String, RelayError> in
                     do throws(RelayError) {
-                        return .success(try state.mirrorFromNode(offer, token: token, secret: origin.secret, now: .now))
+                        let id = try state.mirrorFromNode(offer, token: token, secret: origin.secret, now: .now)
+                        RelayWorker.write(state.takeNodeOutbox(), to: output)  // the origin starts once it hears this
+                        return .success(id)
                     } catch {
                         return .failure(error)
                     }
                 }
                 guard let made else { throw RelayError(.internalError, "relay unavailable") }
-                return try made.get()
+                let id = try made.get()
+                // A broadcast's viewers on other workers here, left by the room's previous publisher, follow it.
+                let others = self.directory.withLock { $0.rooms[room]?.workers ?? [] }.filter { $0 != home }
+                for w in others { _ = try? await self.pipe(room: room, source: id, from: home, to: w, onlyForOrphans: true) }
+                return id
             }
         } catch let error as RelayError {
             throw error
         } catch {
             throw RelayError(.internalError, "the room's node: \(error)")
         }
+    }
+
+    /// Rooms whose viewers here wait for a publisher of another node: their mirror of it ended (its
+    /// publisher left, or its node fell silent). The server asks the room's node again for each
+    /// (``followNodePublisher(room:origin:)``), so that they follow the next publisher there as
+    /// viewers on its own node do.
+    public func roomsAwaitingNodePublisher() async -> Set<String> {
+        var rooms: Set<String> = []
+        for w in workers { rooms.formUnion(await w.withState { state, _ in state.roomsAwaitingNodePublisher() } ?? []) }
+        return rooms
+    }
+
+    /// Asks `origin` (the room's node now) for its publication of `room` for the viewers here that
+    /// wait for one; `nothingPublished` when it has none yet.
+    public func followNodePublisher(room: String, origin: NodeOrigin) async throws(RelayError) {
+        guard let home = directory.withLock({ $0.rooms[room]?.home }) else { return }  // nobody waits any more
+        _ = try await nodeMirror(room: room, source: nil, on: home, origin: origin)
     }
 
     /// Pipes `request.source` (the room's latest publication when nil) of `request.room`, held on
@@ -230,12 +253,11 @@ public final class RelayServer: Sendable {
         let worker = workers[home]
         let ips = configuration.announceIPs
         let host = ips.first { $0.contains(":") == request.host.contains(":") } ?? ips.first ?? "127.0.0.1"
-        let result = await worker.withState { state, output -> Result<NodePipeOffer, RelayError> in
+        let result = await worker.withState { state, _ -> Result<NodePipeOffer, RelayError> in
             do throws(RelayError) {
-                let (description, out) = try state.pipeToNode(
+                let (description, salt) = try state.pipeToNode(
                     room: request.room, source: request.source, token: token, secret: secret, peer: peer, now: .now)
-                RelayWorker.write(out, to: output)
-                return .success(NodePipeOffer(description, host: host, port: worker.port))
+                return .success(NodePipeOffer(description, host: host, port: worker.port, salt: salt))
             } catch {
                 return .failure(error)
             }

@@ -12,17 +12,22 @@ extension RelayState {
     /// room from every other, or as many nodes mirroring this worker's rooms.
     static let maximumNodePipes = 256
 
-    /// The ``PipeOut/worker`` a node pipe's ``PipeOut`` goes by: negative, so never a worker of
-    /// this process, and one per pipe.
-    static func nodeWorker(_ token: UInt64) -> Int { -1 - Int(token >> 2) }
+    /// The ``PipeOut/worker`` the next node pipe's ``PipeOut`` goes by: negative, so never a
+    /// worker of this process, and one per pipe (a publication keeps one pipe per worker).
+    func nextNodeWorker() -> Int {
+        nodeWorkers = nodeWorkers == Int.min ? -1 : nodeWorkers - 1
+        return nodeWorkers
+    }
 
     // MARK: The origin's side
 
-    /// Starts piping `source` (the room's latest publication when nil) of `room`, held here, to the
-    /// node whose mirror `token` names, at `peer`; returns what that node's mirror needs and a key
-    /// frame request to the publisher (throttled as any), so the far viewers start at once.
+    /// Makes a pipe of `source` (the room's latest publication when nil) of `room`, held here, to
+    /// the node whose mirror `token` names, at `peer`; returns what that node's mirror needs and the
+    /// salt drawn for the pipe's key. Nothing is sent until that node's first datagram on the pipe
+    /// arrives: then the pipe is attached, and the publisher asked for a key frame (throttled as
+    /// any) so the far viewers start at once. Unheard for ``NodePipe/timeout``, it goes.
     func pipeToNode(room: String, source: String?, token: UInt64, secret: [UInt8], peer: PeerAddress, now: MediaTime)
-        throws(RelayError) -> (description: PublicationDescription, out: [OutgoingDatagram])
+        throws(RelayError) -> (description: PublicationDescription, salt: [UInt8])
     {
         guard nodePipes[token] == nil else { throw RelayError(.badOffer, "pipe token \(token) is in use") }
         guard nodePipes.count < Self.maximumNodePipes else {
@@ -33,17 +38,29 @@ extension RelayState {
         guard let publication = source == nil ? candidates.last : candidates.first(where: { $0.id == source }) else {
             throw RelayError(.nothingPublished, "nothing is published in room \(room) on this node")
         }
-        guard let cipher = NodePipeCipher(secret: secret, token: token) else { throw RelayError(.internalError, "no cipher for the pipe") }
+        var rng = SystemRandomNumberGenerator()
+        let salt = (0..<NodePipeCipher.saltLength).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        guard let cipher = NodePipeCipher(secret: secret, token: token, salt: salt) else {
+            throw RelayError(.internalError, "no cipher for the pipe")
+        }
         let pipe = PipeOut(
-            worker: Self.nodeWorker(token), token: token,
+            worker: nextNodeWorker(), token: token,
             send: { [weak self] batch, gauge in
                 self?.sealForNode(batch, token: token)
                 gauge.done(batch.count)
             },
             ended: { [weak self] in self?.originEnded(token: token) })
         nodePipes[token] = NodePipe(role: .origin(publication: publication.id, pipe: pipe), token: token, cipher: cipher, peer: peer, now: now)
-        let (_, out) = attach(pipe, to: publication.id, now: now)
-        return (publication.description, out)
+        return (publication.description, salt)
+    }
+
+    /// The mirroring node was heard on pipe `pipe` for the first time: the pipe starts.
+    private func confirm(_ pipe: NodePipe, now: MediaTime) -> [OutgoingDatagram] {
+        pipe.confirmed = true
+        guard let out = pipe.pipeOut else { return [] }
+        let (attached, keyFrame) = attach(out, to: pipe.publication, now: now)
+        if !attached { originEnded(token: pipe.token) }  // it ended meanwhile
+        return keyFrame
     }
 
     /// A loop turn's packets for the node of pipe `token`, each sealed into a datagram of its own.
@@ -86,7 +103,9 @@ extension RelayState {
         // Mirrored here already (an open's pipe made meanwhile): that one serves; the origin
         // drops the pipe just made when it hears nothing on it (``NodePipe/timeout``).
         if publications[offer.id] != nil { return offer.id }
-        guard let cipher = NodePipeCipher(secret: secret, token: token) else { throw RelayError(.internalError, "no cipher for the pipe") }
+        guard let salt = offer.saltBytes, let cipher = NodePipeCipher(secret: secret, token: token, salt: salt) else {
+            throw RelayError(.internalError, "the origin node's pipe salt \(offer.salt.prefix(40)) is not 16 bytes in hex")
+        }
         let upstream = PipeUpstream(
             requestKeyFrame: { [weak self] layer in
                 self?.toOrigin(token, .keyFrame, [layer.map { UInt8(clamping: $0) } ?? NodePipeDatagram.noLayer])
@@ -98,9 +117,23 @@ extension RelayState {
         mirror.attached = true
         publishers[offer.room, default: []].append(mirror)
         publications[offer.id] = mirror
-        nodePipes[token] = NodePipe(role: .mirror(publication: offer.id), token: token, cipher: cipher, peer: peer, now: now)
+        let pipe = NodePipe(role: .mirror(publication: offer.id), token: token, cipher: cipher, peer: peer, now: now)
+        pipe.confirmed = true
+        nodePipes[token] = pipe
+        // The origin starts once it hears this.
+        toOrigin(token, .mirrorAlive, [])
         if mirror.exclusive { adoptOrphans(of: offer.room, by: mirror) }
         return offer.id
+    }
+
+    /// Ends the mirrors here of other nodes' publications of `room` (the origin is told to stop);
+    /// a broadcast's viewers wait for the room's next publisher.
+    func endNodeMirrors(in room: String) {
+        for mirror in (publishers[room] ?? []) where mirror.fromNode {
+            guard let token = mirror.mirrorToken else { continue }
+            detachFromOrigin(token: token)
+            mirrorEnded(id: mirror.id, token: token)
+        }
     }
 
     /// The id of a mirror here of a publication of `room` held by another node (`source`, or
@@ -152,6 +185,7 @@ extension RelayState {
         }
         guard let (datagram, pipe) = opened else { return [] }
         let id = pipe.publication
+        let started = pipe.confirmed ? [] : confirm(pipe, now: now)
         switch datagram.kind {
         case .media:
             guard let (kind, layer, packet) = datagram.media, let mirror = publications[id], mirror.mirrorToken == pipe.token else {
@@ -170,16 +204,16 @@ extension RelayState {
             mirrorEnded(id: id, token: pipe.token)
             return []
         case .originAlive, .mirrorAlive:
-            return []
+            return started
         case .keyFrame:
-            guard let layer = datagram.keyFrameLayer else { return [] }
-            return pipedKeyFrameRequest(for: id, layer: layer, now: now)
+            guard let layer = datagram.keyFrameLayer else { return started }
+            return started + pipedKeyFrameRequest(for: id, layer: layer, now: now)
         case .nack:
-            guard let (kind, lost) = datagram.nack, !lost.isEmpty else { return [] }
-            return pipedNACK(for: id, lost: lost, kind: kind)
+            guard let (kind, lost) = datagram.nack, !lost.isEmpty else { return started }
+            return started + pipedNACK(for: id, lost: lost, kind: kind)
         case .detach:
             nodePipes[pipe.token] = nil
-            detachPipe(from: id, worker: Self.nodeWorker(pipe.token), token: pipe.token)
+            if let out = pipe.pipeOut { detachPipe(from: id, worker: out.worker, token: pipe.token) }
             return []
         }
     }
@@ -192,15 +226,22 @@ extension RelayState {
             guard now - pipe.lastHeard < NodePipe.timeout else {
                 count("node-pipe-timeout")
                 nodePipes[pipe.token] = nil
-                if pipe.isOrigin {
-                    detachPipe(from: pipe.publication, worker: Self.nodeWorker(pipe.token), token: pipe.token)
+                if let out = pipe.pipeOut {
+                    detachPipe(from: pipe.publication, worker: out.worker, token: pipe.token)
                 } else {
                     mirrorEnded(id: pipe.publication, token: pipe.token)
                 }
                 continue
             }
-            if let d = pipe.datagram(pipe.isOrigin ? .originAlive : .mirrorAlive) { nodeOutbox.append(d) }
+            // An origin not yet heard from sends nothing (``NodePipe/confirmed``).
+            if pipe.confirmed, let d = pipe.datagram(pipe.isOrigin ? .originAlive : .mirrorAlive) { nodeOutbox.append(d) }
         }
+    }
+
+    /// Rooms whose broadcast viewers here wait for a next publisher while nothing is published
+    /// in them here: the server asks the room's node, when that is another one.
+    func roomsAwaitingNodePublisher() -> Set<String> {
+        Set(orphans.keys.filter { hasOrphans(in: $0) && publishers[$0] == nil })
     }
 
     /// What node pipes queued since it was last taken.

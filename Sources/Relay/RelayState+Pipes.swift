@@ -134,6 +134,7 @@ extension RelayState {
         publishers[publication.room]?.removeAll { $0 === publication }
         if publishers[publication.room]?.isEmpty == true { publishers[publication.room] = nil }
         if publications[publication.id] === publication { publications[publication.id] = nil }
+        piping.removeAll { $0 === publication }  // a mirror of another node's may pipe to workers here
     }
 
     /// Mirrors without a subscriber for ``mirrorGrace`` go (one made for an open that then

@@ -43,6 +43,8 @@ final class RelayState {
     var piping: [Publication] = []
     /// Media pipes to and from other nodes held here, by token (RelayState+NodePipes.swift).
     var nodePipes: [UInt64: NodePipe] = [:]
+    /// The last ``PipeOut/worker`` given to a node pipe (``nextNodeWorker()``).
+    var nodeWorkers = 0
     /// What node pipes send, until the loop turn ends or the next tick.
     var nodeOutbox: [OutgoingDatagram] = []
     /// Packets handed to other workers through pipes, since start.
@@ -172,6 +174,9 @@ final class RelayState {
         var watched: Publication?
         switch role {
         case .publisher:
+            // A publisher here means the room is this node's now: a mirror of another node's
+            // publication (that node died, or the room moved) is over, and its viewers follow this one.
+            endNodeMirrors(in: room)
             let present = publishers[room] ?? []
             if (exclusive && !present.isEmpty) || present.contains(where: \.exclusive) { throw RelayError(.roomBusy, "room \(room) already has a publisher") }
         case .viewer:
@@ -340,7 +345,9 @@ final class RelayState {
             let watched = subscription.publication
             watched?.unsubscribe(subscription)
             // A mirror nobody here watches any more: the origin stops piping to it.
-            if let watched, watched.mirrorToken != nil, watched.allSubscribers.isEmpty { dropMirror(watched) }
+            // (A mirror of another node's publication that feeds other workers here stays; the sweep
+            // lets it go once those are gone too.)
+            if let watched, watched.mirrorToken != nil, watched.allSubscribers.isEmpty, watched.pipes.isEmpty { dropMirror(watched) }
             orphans[s.room]?.removeAll { $0 === subscription }
             if orphans[s.room]?.isEmpty == true { orphans[s.room] = nil }
             qualityPending.remove(id)

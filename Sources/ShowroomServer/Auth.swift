@@ -85,7 +85,8 @@ public struct TokenAuthority: Sendable {
     public init(secret: [UInt8]) async {
         var derived = [UInt8](repeating: 0, count: 32)
         let label = Array("showroom node pipes".utf8)
-        _ = COpenSSL_hmacSHA256(secret, secret.count, label, label.count, &derived)
+        // Fails only when OpenSSL cannot allocate: no key at all is better than a key of zeros.
+        precondition(COpenSSL_hmacSHA256(secret, secret.count, label, label.count, &derived) == 1, "HMAC-SHA256 failed")
         nodePipeSecret = derived
         keys = JWTKeyCollection()
         await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
@@ -131,11 +132,11 @@ public struct TokenAuthority: Sendable {
 
     /// Checks an `Authorization` header value for `room` and `role` (`.publisher`: may send media;
     /// `.viewer`: may watch — every role may).
-    public func authorize(_ header: String?, room: String, role: Role) async throws(AuthError) -> AccessToken {
+    public func authorize(_ header: String?, room: String, role: Role, purpose: String? = nil) async throws(AuthError) -> AccessToken {
         guard let header, header.lowercased().hasPrefix("bearer ") else {
             throw AuthError(.unauthorized, "an Authorization: Bearer token is required")
         }
-        let token = try await verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let token = try await verify(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces), purpose: purpose)
         guard token.room == room else { throw AuthError(.forbidden, "the token is for room \(token.room), not \(room)") }
         guard role == .viewer || token.role.canPublish else {
             throw AuthError(.forbidden, "a \(token.role.rawValue) token cannot act as \(role.rawValue)")
@@ -144,8 +145,10 @@ public struct TokenAuthority: Sendable {
     }
 
     /// Checks a bare token (as sent in the WebSocket `hello`): signature and expiry. Spaces and
-    /// tabs around it are ignored, as in an `Authorization` header.
-    public func verify(_ token: String) async throws(AuthError) -> AccessToken {
+    /// tabs around it are ignored, as in an `Authorization` header. A token made for one purpose
+    /// (a redirect's ticket, a node's request) is taken only where that `purpose` is asked for,
+    /// and an ordinary one only where none is.
+    public func verify(_ token: String, purpose: String? = nil) async throws(AuthError) -> AccessToken {
         let claims: AccessToken
         do {
             claims = try await keys.verify(token.trimmingCharacters(in: .whitespaces), as: AccessToken.self)
@@ -155,6 +158,9 @@ public struct TokenAuthority: Sendable {
         // Every quota is per identity and per room: a token without one (an empty subject was
         // once exempt from the relay's identity quota) or with a room of two spellings is refused.
         if let problem = Self.problem(identity: claims.sub.value, room: claims.room) { throw AuthError(.unauthorized, problem) }
+        guard claims.purpose == purpose else {
+            throw AuthError(.unauthorized, purpose.map { "this needs a \($0) token" } ?? "a \(claims.purpose ?? "") token is taken only where it was made for")
+        }
         return claims
     }
 

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import Relay
+import ServiceLifecycle
 import ShowroomCore
 
 /// Media between the nodes of a cluster, the HTTP half (the relay carries the media:
@@ -16,9 +17,10 @@ import ShowroomCore
 /// The request carries a ``TokenAuthority/nodeToken(room:)`` (only nodes hold the secret that
 /// signs it); the pipe's datagrams are encrypted and authenticated under a key both nodes derive
 /// from that secret and the pipe's token (``NodePipeCipher``), which never crosses the wire.
-public struct NodePipes: Sendable {
+public struct NodePipes: Service {
     let relay: RelayServer
     let auth: TokenAuthority
+    let cluster: ClusterMembership
     var secret: [UInt8] { auth.nodePipeSecret }
     /// This node's media address, given to the room's node as where to send (an IP literal).
     let host: String
@@ -26,6 +28,25 @@ public struct NodePipes: Sendable {
     static let requestTimeout: TimeAmount = .seconds(3)
     /// The largest request body `POST /cluster/pipes` reads, and the largest answer read back.
     static let maximumBody = 4_096
+
+    /// How often viewers waiting for another node's next publisher make this node ask again.
+    static let followInterval: Duration = .seconds(1)
+
+    /// Viewers here of a room whose publisher is on another node follow the room's next publisher
+    /// as that node's own viewers do: while they wait (their mirror ended — the publisher left, or
+    /// its node died), this node asks the room's node now — perhaps another one, the room placed
+    /// again — every second until it pipes one.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.followInterval)
+                for room in await relay.roomsAwaitingNodePublisher() {
+                    guard let home = try? await cluster.elsewhere(room) else { continue }
+                    try? await relay.followNodePublisher(room: room, origin: origin(room: room, node: home))
+                }
+            }
+        }
+    }
 
     /// The room's node at `node` (its URL) as the relay asks it for a pipe.
     func origin(room: String, node: String) -> NodeOrigin {
@@ -60,11 +81,10 @@ public struct NodePipes: Sendable {
                 guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
                     throw AuthError(.unauthorized, "an Authorization: Bearer token is required")
                 }
-                token = try await pipes.auth.verify(String(header.dropFirst(7)))
+                token = try await pipes.auth.verify(String(header.dropFirst(7)), purpose: AccessToken.nodePipe)
             } catch {
                 throw HTTPError(.unauthorized, message: error.detail)
             }
-            guard token.purpose == AccessToken.nodePipe else { throw HTTPError(.forbidden, message: "only a node's token asks for a pipe") }
             let body: ByteBuffer
             do { body = try await request.body.collect(upTo: maximumBody) } catch is NIOTooManyBytesError {
                 throw HTTPError(.contentTooLarge, message: "a pipe request is at most \(maximumBody) bytes")

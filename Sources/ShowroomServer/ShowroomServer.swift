@@ -201,6 +201,11 @@ public enum ShowroomServer {
                 assist = try AssistService.open(stores: stores, secret: secret, demo: configuration.demo, desk: opened, hub: hub, logger: logger)
             }
         }
+        // Media between nodes: viewers served where they land from a pipe of the room's node.
+        var pipes: NodePipes?
+        if let cluster, let relay, let auth {
+            pipes = NodePipes(relay: relay, auth: auth, cluster: cluster, host: cluster.mediaAddress)
+        }
         // No WebSocket-level pings: the protocol's own ping (every 10 s, 30 s idle timeout) keeps a
         // socket alive and proves the client is there, and per-socket ping timers cost memory.
         let wsConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
@@ -211,10 +216,7 @@ public enum ShowroomServer {
         return Application(
             router: router(
                 relay: relay, auth: auth, demoTokens: configuration.demo, metrics: metrics, hub: hub, desk: desk, assist: assist,
-                turn: configuration.turn, cluster: cluster, desks: desks,
-                pipes: cluster != nil ? relay.flatMap { relay in auth.map { auth in
-                    NodePipes(relay: relay, auth: auth, host: relay.configuration.announceIPs.first ?? "127.0.0.1")
-                } } : nil),
+                turn: configuration.turn, cluster: cluster, desks: desks, pipes: pipes),
             server: HTTPServerBuilder { responder in
                 connectionGuard.wrap(HTTP1WebSocketUpgradeChannel(responder: responder, configuration: wsConfiguration) { request, channel, logger in
                 // `/ws` (signaling and chat) upgrades; everything else is plain HTTP.
@@ -232,7 +234,7 @@ public enum ShowroomServer {
             services: [
                 ChatRetention(hub: hub, policy: configuration.chatRetention, interval: configuration.chatRetentionInterval, logger: logger),
                 SharedChatFeed(hub: hub),
-            ] + (cluster.map { [$0] } ?? []) + (desks.map { [$0] } ?? []) + (desk.map { [DeskLifecycle(desk: $0)] } ?? [])
+            ] + (cluster.map { [$0] } ?? []) + (pipes.map { [$0] } ?? []) + (desks.map { [$0] } ?? []) + (desk.map { [DeskLifecycle(desk: $0)] } ?? [])
                 + (assist.map { [AssistLifecycle(assist: $0)] } ?? []),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port

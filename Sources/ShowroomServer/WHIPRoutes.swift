@@ -99,9 +99,7 @@ enum WHIPRoutes {
     static func authorize(_ request: Request, auth: TokenAuthority, room: String, role: Role, ticket: Bool = false) async throws -> AccessToken {
         do throws(AuthError) {
             if ticket, request.headers[.authorization] == nil, let value = request.uri.queryParameters.get("ticket") {
-                let token = try await auth.authorize("Bearer " + value, room: room, role: role)
-                guard token.purpose == AccessToken.redirectTicket else { throw AuthError(.unauthorized, "ticket= takes only a redirect's ticket") }
-                return token
+                return try await auth.authorize("Bearer " + value, room: room, role: role, purpose: AccessToken.redirectTicket)
             }
             return try await auth.authorize(request.headers[.authorization], room: room, role: role)
         } catch {

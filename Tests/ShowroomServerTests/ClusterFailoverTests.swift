@@ -110,6 +110,67 @@ import Testing
         _ = await b.stop()
     }
 
+    /// Media (must-have 6: "its viewers re-subscribe and play again within a few seconds"): a
+    /// broadcast published on node A (the real binary) and watched from A and from B (through the
+    /// pipe). A is killed with SIGKILL. The publisher publishes again on B, and the viewer that
+    /// was on A offers again there, as clients whose connection failed do; the viewer on B does
+    /// nothing. Both play the new stream again within seconds: B's mirror of A's publication is
+    /// over the moment the room's publisher opens on B, and its viewer follows that publisher.
+    @Test func aKilledNodesViewersPlayAgainOnAnother() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let a = try KilledServer(arguments: ["--database", url])
+        let portA = a.port.withLock { $0 }
+        defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
+        try await a.start()
+        // B's URL sorts after A's (`localhost` > `127.0.0.1`): between two idle nodes the rule picks A.
+        let portB = Int(try UDPSocket().port)
+        let b = try await SignalingServer.start(
+            relay: true,
+            configure: {
+                $0.databaseURL = url
+                $0.port = portB
+                $0.nodeURL = "http://localhost:\(portB)"
+                $0.heartbeatInterval = .milliseconds(200)
+            })
+        let registry = try ClusterPlacementTests.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 20) { ((try? registry.nodes()) ?? []).filter(\.holdsLock).count == 2 }, "both nodes hold their locks")
+        // A room the rule places on A (as above).
+        var placed: String?
+        for i in 0..<20 where placed == nil {
+            let room = "show-\(i)"
+            let (status, location) = try await ClusterPlacementTests.offer(b, "/whep/\(room)", token: try await wsToken(room, .viewer, identity: "viewer"))
+            if status == .temporaryRedirect, location?.hasPrefix("http://127.0.0.1:\(portA)/whep/\(room)?ticket=") == true { placed = room }
+        }
+        let room = try #require(placed, "no room placed on A in 20")
+        let (urlA, urlB) = ("http://127.0.0.1:\(portA)", "http://127.0.0.1:\(b.port)")
+        let marker = ShowroomServerTests.temporaryDirectory() + "-killed"  // a file, made once A is killed
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let peers = try await AiortcPeers(
+            port: portA, room: room, script: "cluster_broadcast.py",
+            arguments: ["--view-url", urlA, "--view-url", urlB, "--video-frames", "30", "--seconds", "30", "--failover", marker, "--failover-url", urlB])
+        var killedAt: ContinuousClock.Instant?
+        let (result, line) = try await peers.result(limit: 120) {
+            guard killedAt == nil, peers.process.output().contains("\"watching\"") else { return }
+            await a.stop()
+            killedAt = .now
+            #expect(FileManager.default.createFile(atPath: marker, contents: Data()), "the marker \(marker)")
+        }
+        #expect(killedAt != nil, "A was killed while both watched: \(line)")
+        if result["viewers"] == nil { Issue.record("the peers said: \(peers.process.output().suffix(2_000)) \(peers.process.errors().suffix(3_000))") }
+        #expect(result["whip_status"] as? Int == 201 && (result["whip_url"] as? String ?? "").hasPrefix(urlA + "/"), "published on A: \(line)")
+        #expect(result["whip_status_again"] as? Int == 201 && (result["whip_url_again"] as? String ?? "").hasPrefix(urlB + "/"), "again on B: \(line)")
+        let viewers = result["viewers"] as? [[String: Any]] ?? []
+        #expect(viewers.count == 2)
+        for viewer in viewers {
+            #expect(viewer["video"] as? Int ?? 0 >= 30, "watched before the kill: \(viewer)")
+            #expect(viewer["video_after_failover"] as? Int ?? 0 >= 30, "plays again after the kill: \(viewer)")
+            #expect((viewer["resumed_s"] as? Double ?? 99) < 5, "within a few seconds: \(viewer)")
+        }
+        #expect(viewers.first?["whep_status_again"] as? Int == 201, "the viewer on A was served by B: \(viewers.first ?? [:])")
+        print("a killed node's viewers play again: \(viewers.map { "\($0["node"] ?? "") resumed \($0["resumed_s"] ?? "-") s" })")
+        _ = await b.stop()
+    }
+
     /// The desk (must-have 6: "its consultations stay assigned"): node A (the real binary, started
     /// first) runs the desk; the shopper and the agent use node B, which forwards to A. With the
     /// consultation assigned, A is killed with SIGKILL: its desk lock's session ends with it, B has

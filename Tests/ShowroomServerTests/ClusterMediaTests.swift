@@ -1,4 +1,7 @@
 import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
 import Relay
 @testable import ShowroomServer
 import ShowroomTestSupport
@@ -52,6 +55,27 @@ import Testing
                 #expect(mostSessions[i] == 2, "its two viewers: \(mostSessions[i])")
             }
         }
+        // Only a node's token asks for a pipe, for its own room, naming an IP address.
+        let homeNode = nodes[home]
+        func ask(_ token: String, _ body: String) async throws -> Int {
+            let connection = TestClient(host: "127.0.0.1", port: homeNode.port, configuration: .init(timeout: .seconds(20)))
+            connection.connect()
+            defer { Task { try? await connection.shutdown() } }
+            let response = try await connection.execute(
+                TestClient.Request(
+                    "/cluster/pipes", method: .post, authority: "127.0.0.1:\(homeNode.port)",
+                    headers: [.contentType: "application/json", .authorization: "Bearer \(token)"], body: ByteBuffer(string: body)))
+            return response.head.status.code
+        }
+        let auth = await TokenAuthority(secret: testSecret)
+        let pipeBody = #"{"room":"launch","token":"12345","host":"127.0.0.1","port":9}"#
+        #expect(try await ask(try await token("launch", .viewer), pipeBody) == 401, "a viewer's token")
+        #expect(try await ask(try await auth.nodeToken(room: "other"), pipeBody) == 403, "a node token for another room")
+        #expect(
+            try await ask(try await auth.nodeToken(room: "launch"), #"{"room":"launch","token":"1","host":"node-b.internal","port":9}"#) == 400,
+            "a host name, not an address")
+        // And a node's token is good for nothing else: watching, for one.
+        #expect(try await ClusterPlacementTests.offer(nodes[home], "/whep/launch", token: try await auth.nodeToken(room: "launch")).0 == .unauthorized)
         // Everyone gone: the pipes go (the mirrors' grace, then the detach).
         #expect(
             await SignalingServer.eventually(seconds: 15) {
@@ -59,5 +83,29 @@ import Testing
                 for n in nodes { open += (await n.relay?.snapshot()).map { $0.nodePipesOut + $0.nodePipesIn } ?? 0 }
                 return open == 0
             }, "no pipe outlives its viewers")
+    }
+
+    /// The publisher leaves and publishes again on its node: the other nodes' viewers, untouched,
+    /// play again — their node asks the room's node for the new publication by itself, as a
+    /// node's own viewers follow its next publisher.
+    @Test func viewersOnOtherNodesFollowTheNextPublisher() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let nodes = [try await ClusterPlacementTests.node(url), try await ClusterPlacementTests.node(url)]
+        defer { Task { for n in nodes { _ = await n.stop() } } }
+        let registry = try ClusterPlacementTests.registry(url)
+        #expect(await SignalingServer.eventually(seconds: 10) { ((try? registry.nodes()) ?? []).count == 2 }, "both registered")
+        let urls = nodes.map { "http://127.0.0.1:\($0.port)" }
+        let peers = try await AiortcPeers(
+            port: nodes[0].port, room: "relaunch", script: "cluster_broadcast.py",
+            arguments: urls.flatMap { ["--view-url", $0] } + ["--video-frames", "30", "--seconds", "30", "--republish"])
+        let (result, line) = try await peers.result(limit: 90)
+        #expect(result["whip_status"] as? Int == 201 && result["whip_delete_first"] as? Int == 200, "\(line)")
+        #expect(result["whip_status_again"] as? Int == 201, "\(line)")
+        for viewer in result["viewers"] as? [[String: Any]] ?? [] {
+            #expect(viewer["whep_status"] as? Int == 201, "\(viewer)")
+            #expect(viewer["video_after_republish"] as? Int ?? 0 >= 30, "plays the next publisher: \(viewer)")
+            if let resumed = viewer["resumed_s"] as? Double { #expect(resumed < 5, "within a few seconds: \(viewer)") }
+        }
+        print("viewers following the next publisher across nodes: \(line)")
     }
 }

@@ -21,8 +21,10 @@ import Testing
         let publisher: ConnectedPeer
         let id: String
         let token: UInt64
-        /// What the origin sent the publisher when the pipe was made (a key-frame request).
+        /// What the origin sent the publisher when the mirror's first datagram started the pipe (a
+        /// key-frame request).
         let attachOut: [OutgoingDatagram]
+        let salt: [UInt8]
 
         init(room: String = "launch", token: UInt64 = 0x0123_4567_89AB_CDEF, mirrorSecret: [UInt8] = NodePipeTests.secret) throws {
             origin = try PublicationTests.World()
@@ -30,11 +32,17 @@ import Testing
             publisher = try ConnectedPeer.connect(to: origin.relay, room: room, identity: "p", publishing: true, port: 7_000)
             _ = origin.relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: 1), from: publisher.address, now: .zero)
             self.token = token
-            let (description, out) = try origin.relay.pipeToNode(
+            let (description, salt) = try origin.relay.pipeToNode(
                 room: room, source: nil, token: token, secret: NodePipeTests.secret, peer: NodePipeTests.mirrorAddress, now: .zero)
-            attachOut = out
+            self.salt = salt
             id = try mirror.relay.mirrorFromNode(
-                NodePipeOffer(description, host: "127.0.0.1", port: 40_000), token: token, secret: mirrorSecret, now: .zero)
+                NodePipeOffer(description, host: "127.0.0.1", port: 40_000, salt: salt), token: token, secret: mirrorSecret, now: .zero)
+            // The mirror's first word starts the pipe.
+            let (hello, originState) = (mirror.relay.takeNodeOutbox(), origin.relay)
+            attachOut = hello.flatMap { d in
+                var buffer = d.buffer
+                return originState.receive(&buffer, from: NodePipeTests.mirrorAddress, now: .zero)
+            }
         }
 
         /// The publisher's packets `sequences` into the origin, and the loop turn's end: the node
@@ -136,7 +144,7 @@ import Testing
         #expect(nodes.mirror.relay.receive(recounted, from: NodePipeTests.originAddress, now: .milliseconds(30)).isEmpty)
         #expect(nodes.mirror.relay.dropped["node-pipe-forged"] == 2)
         // Sealed by someone with another secret, for this pipe's token.
-        let other = try #require(NodePipeCipher(secret: Array("not the cluster's secret, but long enough".utf8), token: nodes.token))
+        let other = try #require(NodePipeCipher(secret: Array("not the cluster's secret, but long enough".utf8), token: nodes.token, salt: nodes.salt))
         let counterfeit = try #require(NodePipeDatagram(kind: .media, token: nodes.token, counter: 1_000, plaintext: [1, 255] + [0x80, 96, 0, 1]).sealed(with: other))
         #expect(nodes.mirror.relay.receive(counterfeit, from: NodePipeTests.originAddress, now: .milliseconds(30)).isEmpty)
         #expect(nodes.mirror.relay.dropped["node-pipe-forged"] == 3)
@@ -157,8 +165,35 @@ import Testing
         // A mirror keyed with another secret opens none of the origin's datagrams.
         let wrong = try Nodes(room: "other", token: 77, mirrorSecret: Array("a second, different secret of 32+ bytes".utf8))
         _ = try ConnectedPeer.connect(to: wrong.mirror.relay, room: "other", identity: "w", publishing: false, port: 7_031, source: wrong.id)
-        #expect(wrong.toMirror(try wrong.publish(5...7)).isEmpty)
-        #expect(wrong.mirror.relay.dropped["node-pipe-forged"] == 3)
+        #expect(wrong.attachOut.isEmpty, "the origin never heard the mirror (its hello is forged to it)")
+        #expect(try wrong.publish(5...7).isEmpty, "and sends nothing")
+        #expect(wrong.origin.relay.dropped["node-pipe-forged"] == 1)
+    }
+
+    /// A pipe request naming someone else's address as the mirror's gets nothing sent there: the
+    /// origin waits for an authenticated word from that address's node, and after 5 s of silence
+    /// the pipe goes. And the same token asked again gets a key of its own (a fresh salt), so a
+    /// replayed request never makes the origin reuse a nonce under one key.
+    @Test func anOriginSendsNothingUntilTheMirrorSpeaksAndNeverReusesAKey() throws {
+        let world = try PublicationTests.World()
+        let publisher = try ConnectedPeer.connect(to: world.relay, room: "launch", identity: "p", publishing: true, port: 7_070)
+        let victim = PeerAddress(ip: [192, 0, 2, 1], port: 9)
+        let first = try world.relay.pipeToNode(room: "launch", source: nil, token: 5, secret: NodePipeTests.secret, peer: victim, now: .zero)
+        var sent: [OutgoingDatagram] = []
+        var now = MediaTime.zero
+        for seq in UInt16(1)...50 {
+            now = now + .milliseconds(20)
+            _ = world.relay.receive(try publisher.rtp(ssrc: publisher.offer.videoSSRC, sequence: seq), from: publisher.address, now: now)
+            sent += world.relay.flushPipes()
+        }
+        for _ in 0..<6 {
+            now = now + .milliseconds(1_000)
+            sent += world.relay.tick(now: now)
+        }
+        #expect(!sent.contains { $0.to == victim }, "nothing to the named address: \(sent.filter { $0.to == victim }.count)")
+        #expect(world.relay.snapshot().nodePipesOut == 0, "the unconfirmed pipe went")
+        let second = try world.relay.pipeToNode(room: "launch", source: nil, token: 5, secret: NodePipeTests.secret, peer: victim, now: now)
+        #expect(first.salt != second.salt && first.salt.count == 16)
     }
 
     /// Each end says it is there every second; an end not heard from for five seconds goes: the

@@ -6,8 +6,8 @@ decoded per kind and when the first video frame came. Used by ClusterMediaTests;
   .venv/bin/python cluster_broadcast.py --room launch --publisher-token T --viewer-token V \
       --publish-url http://127.0.0.1:8080 --view-url http://127.0.0.1:8081 --view-url http://127.0.0.1:8082
 """
-import argparse, asyncio, json, time, urllib.error, urllib.request
-from urllib.parse import urljoin
+import argparse, asyncio, json, os, time, urllib.error, urllib.request
+from urllib.parse import urljoin, urlsplit
 
 import aioice.ice
 
@@ -42,6 +42,8 @@ def delete(url, token):
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
+    except OSError:  # the node is gone
+        return 0
 
 
 async def negotiate(pc, url, token):
@@ -64,6 +66,13 @@ async def main():
     ap.add_argument("--video-frames", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--hold", type=float, default=0, help="seconds to keep watching once every viewer has its frames")
+    ap.add_argument("--republish", action="store_true",
+                    help="then the publisher leaves (DELETE) and publishes again; the viewers, untouched, must play again")
+    ap.add_argument("--failover", metavar="MARKER",
+                    help="then print {\"watching\": true} and wait for this file: the publisher's node was killed. The publisher "
+                         "publishes again on --failover-url, and each viewer that was on the killed node offers again there; "
+                         "the others, untouched, must play again")
+    ap.add_argument("--failover-url")
     args = ap.parse_args()
     args.publish_url = args.publish_url or args.url
     t0 = time.monotonic()
@@ -75,14 +84,18 @@ async def main():
     prefer(publisher, "video", "video/vp8")
     prefer(publisher, "audio", "audio/opus")
     result["whip_status"], result["whip_url"], whip_session = await negotiate(publisher, f"{args.publish_url}/whip/{args.room}", args.publisher_token)
+    frame_times = []
     viewers = []
+    handlers = []
     for url in args.view_url:
         pc = RTCPeerConnection(config)
         pc.addTransceiver("audio", direction="recvonly")
         pc.addTransceiver("video", direction="recvonly")
         entry = {"node": url, "audio": 0, "video": 0, "first_video_s": None}
+        times = []
+        frame_times.append(times)
 
-        def on_track(track, entry=entry):
+        def on_track(track, entry=entry, times=times):
             async def consume():
                 while True:
                     try:
@@ -90,11 +103,14 @@ async def main():
                     except Exception:
                         return
                     entry[track.kind] += 1
+                    if track.kind == "video":
+                        times.append(time.monotonic())
                     if track.kind == "video" and entry["first_video_s"] is None:
                         entry["first_video_s"] = round(time.monotonic() - t0, 3)
             asyncio.ensure_future(consume())
 
         pc.on("track", on_track)
+        handlers.append(on_track)
         entry["whep_status"], entry["served_by"], session = await negotiate(pc, f"{url}/whep/{args.room}", args.viewer_token)
         viewers.append((pc, session))
         result["viewers"].append(entry)
@@ -104,8 +120,60 @@ async def main():
     if args.hold:
         print(json.dumps({"watching": True}), flush=True)
         await asyncio.sleep(args.hold)
-    result["elapsed_s"] = round(time.monotonic() - t0, 3)
     loop = asyncio.get_running_loop()
+    if args.failover:
+        print(json.dumps({"watching": True}), flush=True)
+        while not os.path.exists(args.failover):
+            await asyncio.sleep(0.05)
+        killed = urlsplit(result["whip_url"]).netloc
+        again = time.monotonic()
+        publisher = RTCPeerConnection(config)
+        publisher.addTrack(AudioStreamTrack())
+        publisher.addTrack(VideoStreamTrack())
+        prefer(publisher, "video", "video/vp8")
+        prefer(publisher, "audio", "audio/opus")
+        result["whip_status_again"], result["whip_url_again"], whip_session = await negotiate(
+            publisher, f"{args.failover_url}/whip/{args.room}", args.publisher_token)
+        for i, entry in enumerate(result["viewers"]):
+            if urlsplit(entry["node"]).netloc != killed:
+                continue
+            # This viewer's node is gone: it offers again to a live one, as a page whose connection failed does.
+            old, _ = viewers[i]
+            await old.close()
+            pc = RTCPeerConnection(config)
+            pc.addTransceiver("audio", direction="recvonly")
+            pc.addTransceiver("video", direction="recvonly")
+            pc.on("track", handlers[i])
+            entry["whep_status_again"], entry["served_by_again"], session = await negotiate(
+                pc, f"{args.failover_url}/whep/{args.room}", args.viewer_token)
+            viewers[i] = (pc, session)
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline and not all(len([t for t in ts if t > again]) >= args.video_frames for ts in frame_times):
+            await asyncio.sleep(0.1)
+        for entry, ts in zip(result["viewers"], frame_times):
+            later = [t for t in ts if t > again]
+            entry["video_after_failover"] = len(later)
+            entry["resumed_s"] = round(later[0] - again, 3) if later else None
+    if args.republish:
+        result["whip_delete_first"] = await loop.run_in_executor(None, delete, whip_session, args.publisher_token)
+        await publisher.close()
+        await asyncio.sleep(1)
+        publisher = RTCPeerConnection(config)
+        publisher.addTrack(AudioStreamTrack())
+        publisher.addTrack(VideoStreamTrack())
+        prefer(publisher, "video", "video/vp8")
+        prefer(publisher, "audio", "audio/opus")
+        again = time.monotonic()
+        result["whip_status_again"], result["whip_url_again"], whip_session = await negotiate(
+            publisher, f"{args.publish_url}/whip/{args.room}", args.publisher_token)
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline and not all(len([t for t in ts if t > again]) >= args.video_frames for ts in frame_times):
+            await asyncio.sleep(0.1)
+        for entry, ts in zip(result["viewers"], frame_times):
+            later = [t for t in ts if t > again]
+            entry["video_after_republish"] = len(later)
+            entry["resumed_s"] = round(later[0] - again, 3) if later else None
+    result["elapsed_s"] = round(time.monotonic() - t0, 3)
     for (pc, session), entry in zip(viewers, result["viewers"]):
         if session:
             entry["whep_delete"] = await loop.run_in_executor(None, delete, session, args.viewer_token)
