@@ -228,8 +228,12 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 
 /// One publisher per room → `n` viewers in all (spread evenly over `rooms` rooms), each publisher
 /// sending `rate` packets/s, through a relay with `workers` media threads. Relay CPU is the sum
-/// over its worker threads.
-func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int = 1, workers: Int = 1) async throws -> String {
+/// over its worker threads. With `throughNode`, the viewers are on a second relay (another node
+/// of a cluster, one media thread), which mirrors the publication through a node pipe
+/// (``NodePipe``) from the publisher's: the first relay's CPU is then what the pipe costs it.
+func run(
+    viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int = 1, workers: Int = 1, throughNode: Bool = false
+) async throws -> String {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: workers)
     var config = RelayConfiguration()
     config.mediaPort = 0
@@ -238,20 +242,35 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int
     config.limits.sessionsPerRoom = n + 1
     var logger = Logger(label: "bench")
     logger.logLevel = .warning
-    let relay = try await RelayServer.start(configuration: config, group: group, logger: logger)
+    let origin = try await RelayServer.start(configuration: config, group: group, logger: logger)
     var tids: [Int32] = []
     for loop in group.makeIterator() { tids.append(try await loop.submit { c_gettid() }.get()) }
+    // The other node: its own relay on a thread of its own.
+    let edgeGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    var edgeConfig = config
+    edgeConfig.mediaThreads = 1
+    let edge = throughNode ? try await RelayServer.start(configuration: edgeConfig, group: edgeGroup, logger: logger) : nil
+    var edgeTIDs: [Int32] = []
+    if edge != nil { for loop in edgeGroup.makeIterator() { edgeTIDs.append(try await loop.submit { c_gettid() }.get()) } }
+    let relay = edge ?? origin
+    let secret = [UInt8](repeating: 7, count: 32)
 
     var publishers: [Peer] = []
     var viewers: [Peer] = []
     for r in 0..<rooms {
-        let publisher = try Peer(relayPort: relay.port, publishing: true)
-        let pubAnswer = try await relay.open(room: "bench-\(r)", publishing: true, offer: publisher.offer.sdp).answer
+        let publisher = try Peer(relayPort: origin.port, publishing: true)
+        let pubAnswer = try await origin.open(room: "bench-\(r)", publishing: true, offer: publisher.offer.sdp).answer
         try publisher.connect(answer: pubAnswer)
         publishers.append(publisher)
+        let room = "bench-\(r)"
+        let pipe = edge.map { _ in
+            NodeOrigin(secret: secret) { token, port in
+                try await origin.pipe(toNode: NodePipeRequest(room: room, source: nil, token: token, host: "127.0.0.1", port: port), secret: secret)
+            }
+        }
         for _ in 0..<(n / rooms + (r < n % rooms ? 1 : 0)) {
             let v = try Peer(relayPort: relay.port, publishing: false)
-            let answer = try await relay.open(room: "bench-\(r)", publishing: false, offer: v.offer.sdp).answer
+            let answer = try await relay.open(room: room, publishing: false, origin: pipe, offer: v.offer.sdp).answer
             try v.connect(answer: answer)
             viewers.append(v)
         }
@@ -266,7 +285,7 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int
     // epoll: one wait for all viewer sockets, whatever their number.
     let epoll = Epoll()
     for (i, v) in viewers.enumerated() { epoll.add(v.udp.fd, tag: UInt64(i)) }
-    let cpuBefore = tids.map(threadCPUSeconds)
+    let cpuBefore = tids.map(threadCPUSeconds), edgeBefore = edgeTIDs.map(threadCPUSeconds)
     let start = monotonicNanos()
     let interval = UInt64(1_000_000_000 / (rate * rooms))
     var next = start
@@ -313,12 +332,21 @@ func run(viewers n: Int, packetsPerSecond rate: Int, seconds: Double, rooms: Int
     let elapsed = Double(monotonicNanos() - start) / 1e9
     let cpuPerThread = zip(tids.map(threadCPUSeconds), cpuBefore).map { $0 - $1 }
     let cpu = cpuPerThread.reduce(0, +)
-    await relay.stop()
+    let edgeCPU = zip(edgeTIDs.map(threadCPUSeconds), edgeBefore).map { $0 - $1 }.reduce(0, +)
+    await origin.stop()
     try await group.shutdownGracefully()
+    if let edge { await edge.stop() }
+    try await edgeGroup.shutdownGracefully()
     latencies.sort()
     let forwarded = Double(received) / elapsed
     let perCore = cpu > 0 ? Double(received) / cpu : 0
     let busy = cpuPerThread.map { String(format: "%.0f%%", $0 / elapsed * 100) }.joined(separator: "+")
+    if edge != nil {
+        return String(
+            format: "N=%d on another node  sent %d pkt/s  forwarded %.0f pkt/s  publisher's node busy %@ (%.1f µs of its CPU per packet it piped, ticks included)  other node busy %.0f%%  delivered %.1f%%  added latency p50 %.0f µs p99 %.0f µs",
+            n, rate * rooms, forwarded, busy, cpu / Double(max(sent, 1)) * 1e6, edgeCPU / elapsed * 100,
+            Double(received) / Double(max(sent * n / rooms, 1)) * 100, percentile(latencies, 0.5), percentile(latencies, 0.99))
+    }
     return String(
         format: "N=%d rooms=%d workers=%d  sent %d pkt/s  forwarded %.0f pkt/s  relay busy %@  => %.0f pkt/s per relay core  delivered %.1f%%  added latency p50 %.0f µs p99 %.0f µs",
         n, rooms, workers, rate * rooms, forwarded, busy, perCore, Double(received) / Double(max(sent * n / rooms, 1)) * 100,
@@ -361,6 +389,16 @@ if CommandLine.arguments.dropFirst().first == "rooms" {
     for w in workers {
         print(try await run(viewers: n, packetsPerSecond: max(100, 60_000 / n), seconds: 5, rooms: rooms, workers: w))
     }
+    exit(0)
+}
+
+// RelayBenchmark nodes N: one publisher → N viewers on its own relay, then the same N viewers on a
+// second relay (another node) fed by one node pipe: what the pipe costs the publisher's node.
+if CommandLine.arguments.dropFirst().first == "nodes" {
+    let n = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 500
+    let rate = max(100, 60_000 / n)
+    print(try await run(viewers: n, packetsPerSecond: rate, seconds: 5))
+    print(try await run(viewers: n, packetsPerSecond: rate, seconds: 5, throughNode: true))
     exit(0)
 }
 
