@@ -54,6 +54,30 @@ func run(_ command: [String], inNamespace ns: String, timeout: TimeInterval) asy
         print("\(publisher) → showroom → chromium: \(line)")
     }
 
+    /// Issue 15, must-have 6, as a browser sees it: a Chromium page watches an aiortc publisher;
+    /// the server is killed with SIGKILL and comes back on the same address (what a page behind a
+    /// load balancer sees when its node dies and another answers), and the publisher publishes
+    /// again. The page, untouched, notices its connection failed, offers again (`app.js`) and
+    /// plays: 60 frames decoded on its new connection.
+    @Test func aWatchingPagePlaysAgainAfterItsNodeIsKilled() async throws {
+        let python = repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(FileManager.default.isExecutableFile(atPath: python), "run tools/dev setup: it creates .venv")
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/lib/chromium/chromium"), "run tools/dev setup: it installs chromium")
+        let text = try await inLoopbackNamespace(
+            [python, repositoryRoot.appendingPathComponent("Tests/ShowroomServerTests/peers/chromium_whip_whep.py").path,
+             "--showroom", ShowroomCommandTests.executable, "--publisher", "aiortc", "--seconds", "10", "--restart"],
+            timeout: 150)
+        let line = try #require(text.split(separator: "\n").last, "no output from the browser driver")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let before = result["viewer"] as? [String: Any] ?? [:], after = result["after_restart"] as? [String: Any] ?? [:]
+        #expect(before["framesDecoded"] as? Int ?? 0 >= 60, "played before the kill: \(line)")
+        #expect(after["rewatches"] as? Int ?? 0 >= 1, "the page offered again by itself: \(line)")
+        #expect(after["framesDecoded"] as? Int ?? 0 >= 60, "and plays again: \(line)")
+        #expect(result["frames_2s_later"] as? Int ?? 0 > after["framesDecoded"] as? Int ?? 0, "and goes on playing: \(line)")
+        #expect((result["playing_again_s"] as? Double ?? 99) < 20, "within seconds of the kill: \(line)")
+        print("a watching page after its node was killed: \(line)")
+    }
+
     /// Issue 4: a shopper widget and an agent console in two Chromium instances hold a
     /// consultation — a question, a reply, a product card and a coupon through the pages' UI; the
     /// shopper's connection cut and resumed; video both ways, decoded on each side.

@@ -8,7 +8,47 @@ let token = null;
 let lastBytes = null;
 
 // For tests and curious users: the latest figures, also shown on the page.
-window.showroomStats = { state: "idle", framesDecoded: 0, framesSent: 0, audioPacketsReceived: 0, bitrateKbps: 0 };
+window.showroomStats = { state: "idle", framesDecoded: 0, framesSent: 0, audioPacketsReceived: 0, bitrateKbps: 0, rewatches: 0 };
+
+// While the page watches, a connection that fails (its node died, the network moved) is offered
+// again (WHEP to this page's origin: a node behind it that lives serves it, or sends it on): at
+// once when "failed", after 2 s still "disconnected"; a refused offer (the room's publisher is not
+// back yet, the node still starting) is tried again after 1, 2, 4, then every 5 s; at most 6 new
+// connections a minute.
+let watching = false;
+let rewatchTimes = [];
+let rewatchTimer = null;
+
+function connectionLost(lost) {
+  if (!watching || pc !== lost || rewatchTimer) return;
+  const state = lost.connectionState;
+  if (state === "disconnected") {
+    rewatchTimer = setTimeout(() => { rewatchTimer = null; if (pc === lost && lost.connectionState !== "connected") rewatch(0); }, 2000);
+  } else if (state === "failed") {
+    rewatch(0);
+  }
+}
+
+async function rewatch(attempt) {
+  if (!watching) return;
+  const now = Date.now();
+  rewatchTimes = rewatchTimes.filter((t) => now - t < 60000);
+  const delay = rewatchTimes.length >= 6 ? 60000 - (now - rewatchTimes[0]) : 0;
+  if (delay > 0) { rewatchTimer = setTimeout(() => { rewatchTimer = null; rewatch(attempt); }, delay); return; }
+  rewatchTimes.push(now);
+  if (pc) pc.close();
+  pc = null;
+  resource = null;
+  try {
+    await watch();
+    window.showroomStats.rewatches += 1;
+    $("error").textContent = "";
+  } catch (e) {
+    $("error").textContent = `reconnecting: ${e.message}`;
+    const wait = [1000, 2000, 4000][attempt] ?? 5000;
+    rewatchTimer = setTimeout(() => { rewatchTimer = null; rewatch(attempt + 1); }, wait);
+  }
+}
 
 async function tokenFor(room, role) {
   const typed = $("token").value.trim();
@@ -107,10 +147,13 @@ async function iceServersFor(room) {
 
 function newConnection(iceServers) {
   const relayOnly = new URLSearchParams(location.search).get("ice") === "relay";
-  pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? "relay" : "all" });
-  pc.addEventListener("connectionstatechange", () => {
-    $("state").textContent = pc.connectionState;
-    window.showroomStats.state = pc.connectionState;
+  const connection = new RTCPeerConnection({ iceServers, iceTransportPolicy: relayOnly ? "relay" : "all" });
+  pc = connection;
+  connection.addEventListener("connectionstatechange", () => {
+    if (pc !== connection) return;
+    $("state").textContent = connection.connectionState;
+    window.showroomStats.state = connection.connectionState;
+    connectionLost(connection);
   });
 }
 
@@ -140,6 +183,10 @@ async function goLive() {
 }
 
 async function watch() {
+  watching = true;
+  // The figures are this connection's.
+  lastBytes = null;
+  Object.assign(window.showroomStats, { framesDecoded: 0, audioPacketsReceived: 0, audioSamplesReceived: 0 });
   const room = $("room").value;
   token = await tokenFor(room, "viewer");
   newConnection(await iceServersFor(room));
@@ -159,6 +206,9 @@ async function watch() {
 }
 
 async function stop() {
+  watching = false;
+  if (rewatchTimer) clearTimeout(rewatchTimer);
+  rewatchTimer = null;
   if (resource) await fetch(resource, { method: "DELETE", headers: { "Authorization": `Bearer ${token}` } }).catch(() => {});
   if (pc) pc.close();
   pc = null;

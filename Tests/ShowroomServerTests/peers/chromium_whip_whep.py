@@ -4,6 +4,8 @@
   --publisher chromium : one Chromium page goes live (fake camera and microphone) via WHIP,
                          a second page watches via WHEP.
   --publisher aiortc   : an aiortc publisher goes live via WHIP, a Chromium page watches.
+  --restart            : then the server is killed (SIGKILL) and started again, the publisher
+                         publishes again, and the watching page — untouched — must play again.
 
 Prints one JSON line with what the watching page's getStats() reported.
 """
@@ -54,11 +56,15 @@ def main():
     ap.add_argument("--showroom", required=True)
     ap.add_argument("--publisher", choices=["chromium", "aiortc"], required=True)
     ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--restart", action="store_true")
     args = ap.parse_args()
     result = {"publisher": args.publisher}
     data = tempfile.mkdtemp(prefix="showroom-chromium-")
-    server = subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
-                               "--data-dir", data, "--log-level", "warning", "--demo"])
+
+    def serve():
+        return subprocess.Popen([args.showroom, "serve", "--port", str(HTTP_PORT), "--media-port", str(MEDIA_PORT),
+                                 "--data-dir", data, "--log-level", "warning", "--demo"])
+    server = serve()
     driver = None
     stop = threading.Event()
     try:
@@ -89,6 +95,34 @@ def main():
                 break
             time.sleep(0.2)
         result.update(viewer=s, seconds=time.monotonic() - start, error=driver.find_element(By.ID, "error").text)
+        if args.restart and args.publisher == "aiortc":
+            # The node dies: no goodbye. It comes back on the same address (as another node behind
+            # the page's origin would answer), the publisher publishes again, the page does nothing.
+            server.kill()
+            server.wait(10)
+            killed = time.monotonic()
+            stop.set()
+            server = serve()
+            if not wait_healthy(BASE, time.monotonic() + 20):
+                raise SystemExit("server did not start again")
+            stop = threading.Event()
+            ready = threading.Event()
+            threading.Thread(target=aiortc_publisher, args=(room, ready, stop), daemon=True).start()
+            if not ready.wait(15):
+                raise SystemExit("aiortc publisher did not connect again")
+            result["republished_s"] = round(time.monotonic() - killed, 3)
+            s, first = {}, None
+            while time.monotonic() - killed < 40:
+                s = stats(driver) or {}
+                if first is None and s.get("rewatches", 0) >= 1 and s.get("framesDecoded", 0) > 0:
+                    first = time.monotonic() - killed
+                if s.get("rewatches", 0) >= 1 and s.get("framesDecoded", 0) >= 60:
+                    break
+                time.sleep(0.2)
+            time.sleep(2)
+            result["frames_2s_later"] = (stats(driver) or {}).get("framesDecoded", 0)
+            result.update(after_restart=s, playing_again_s=round(first, 3) if first else None,
+                          error_after=driver.find_element(By.ID, "error").text)
     finally:
         stop.set()
         if driver:
