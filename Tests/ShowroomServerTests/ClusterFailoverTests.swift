@@ -63,18 +63,13 @@ import Testing
         _ = await b.stop()
     }
 
-    /// Media: a room placed on node A (the real binary), A killed with SIGKILL. A WHEP offer to
-    /// node B went to A (`307`); B serves the room itself as soon as A's database session is gone
-    /// (its session lock free, `PostgresSessionLock`) — within a few seconds, where the heartbeat
-    /// timeout alone (10 s here) would have taken at least 10. (Viewers and the publisher then
-    /// offer again: `307` from anywhere else to B.)
-    @Test func aKilledNodesRoomIsServedElsewhereWithinSecondsNotAfterTheHeartbeatTimeout() async throws {
-        let url = try await PostgresTestCluster.shared().freshDatabase()
-        // A's URL (as bound: http://127.0.0.1:PORT) sorts before B's (http://localhost:PORT), so
-        // between two idle nodes the placement rule picks A.
+    /// Node A (the real binary, to be killed) and node B (in this process, with media) on one
+    /// database, both holding their locks, and a room the placement rule put on A: A's URL (as
+    /// bound: http://127.0.0.1:PORT) sorts before B's (http://localhost:PORT), so between two idle
+    /// nodes the rule picks A (a busy loop on this machine could tip one to B: then the next name).
+    static func nodesAndARoomOnA(_ url: String, prefix: String) async throws -> (a: KilledServer, b: SignalingServer, room: String, token: String) {
         let a = try KilledServer(arguments: ["--database", url])
         let portA = a.port.withLock { $0 }
-        defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
         try await a.start()
         let portB = Int(try UDPSocket().port)
         let b = try await SignalingServer.start(
@@ -88,15 +83,29 @@ import Testing
             })
         let registry = try ClusterPlacementTests.registry(url)
         #expect(await SignalingServer.eventually(seconds: 20) { ((try? registry.nodes()) ?? []).filter(\.holdsLock).count == 2 }, "both nodes hold their locks")
-        // The first room the rule places on A (it does so between two idle nodes; a busy loop on
-        // this machine could tip one to B: then the next name).
-        var placed: (room: String, token: String)?
-        for i in 0..<20 where placed == nil {
-            let room = "launch-\(i)", token = try await wsToken("launch-\(i)", .viewer, identity: "viewer")
+        for i in 0..<20 {
+            let room = "\(prefix)-\(i)", token = try await wsToken(room, .viewer, identity: "viewer")
             let (status, location) = try await ClusterPlacementTests.offer(b, "/whep/\(room)", token: token)
-            if status == .temporaryRedirect, location?.hasPrefix("http://127.0.0.1:\(portA)/whep/\(room)?ticket=") == true { placed = (room, token) }
+            if status == .temporaryRedirect, location?.hasPrefix("http://127.0.0.1:\(portA)/whep/\(room)?ticket=") == true { return (a, b, room, token) }
         }
-        let (room, token) = try #require(placed, "no room placed on A in 20")
+        throw PlacementMissed()
+    }
+
+    struct PlacementMissed: Error, CustomStringConvertible {
+        var description: String { "no room placed on A in 20" }
+    }
+
+    /// Media: a room placed on node A (the real binary), A killed with SIGKILL. A WHEP offer to
+    /// node B went to A (`307`); B serves the room itself as soon as A's database session is gone
+    /// (its session lock free, `PostgresSessionLock`) — within a few seconds, where the heartbeat
+    /// timeout alone (10 s here) would have taken at least 10. (Viewers and the publisher then
+    /// offer again: `307` from anywhere else to B.)
+    @Test func aKilledNodesRoomIsServedElsewhereWithinSecondsNotAfterTheHeartbeatTimeout() async throws {
+        let url = try await PostgresTestCluster.shared().freshDatabase()
+        let (a, b, room, token) = try await Self.nodesAndARoomOnA(url, prefix: "launch")
+        defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
+        let portB = b.port
+        let registry = try ClusterPlacementTests.registry(url)
         await a.stop()
         let killed = ContinuousClock.now
         // Served by B: 404 (nobody publishes there yet), where it was a redirect to A.
@@ -118,30 +127,9 @@ import Testing
     /// over the moment the room's publisher opens on B, and its viewer follows that publisher.
     @Test func aKilledNodesViewersPlayAgainOnAnother() async throws {
         let url = try await PostgresTestCluster.shared().freshDatabase()
-        let a = try KilledServer(arguments: ["--database", url])
-        let portA = a.port.withLock { $0 }
+        let (a, b, room, _) = try await Self.nodesAndARoomOnA(url, prefix: "show")
         defer { try? FileManager.default.removeItem(atPath: a.dataDirectory) }
-        try await a.start()
-        // B's URL sorts after A's (`localhost` > `127.0.0.1`): between two idle nodes the rule picks A.
-        let portB = Int(try UDPSocket().port)
-        let b = try await SignalingServer.start(
-            relay: true,
-            configure: {
-                $0.databaseURL = url
-                $0.port = portB
-                $0.nodeURL = "http://localhost:\(portB)"
-                $0.heartbeatInterval = .milliseconds(200)
-            })
-        let registry = try ClusterPlacementTests.registry(url)
-        #expect(await SignalingServer.eventually(seconds: 20) { ((try? registry.nodes()) ?? []).filter(\.holdsLock).count == 2 }, "both nodes hold their locks")
-        // A room the rule places on A (as above).
-        var placed: String?
-        for i in 0..<20 where placed == nil {
-            let room = "show-\(i)"
-            let (status, location) = try await ClusterPlacementTests.offer(b, "/whep/\(room)", token: try await wsToken(room, .viewer, identity: "viewer"))
-            if status == .temporaryRedirect, location?.hasPrefix("http://127.0.0.1:\(portA)/whep/\(room)?ticket=") == true { placed = room }
-        }
-        let room = try #require(placed, "no room placed on A in 20")
+        let portA = a.port.withLock { $0 }
         let (urlA, urlB) = ("http://127.0.0.1:\(portA)", "http://127.0.0.1:\(b.port)")
         let marker = ShowroomServerTests.temporaryDirectory() + "-killed"  // a file, made once A is killed
         defer { try? FileManager.default.removeItem(atPath: marker) }

@@ -15,7 +15,7 @@ import aioice.ice
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 from aiortc import AudioStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack  # noqa: E402
-from whip_whep import prefer  # noqa: E402
+from whip_whep import delete, prefer  # noqa: E402
 
 
 def post(url, sdp, token):
@@ -35,15 +35,14 @@ def post(url, sdp, token):
     return 508, url, "", None
 
 
-def delete(url, token):
-    req = urllib.request.Request(url, method="DELETE", headers={"Authorization": f"Bearer {token}"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except OSError:  # the node is gone
-        return 0
+def publisher_connection(config):
+    """A publishing connection with aiortc's test tracks, VP8 and Opus."""
+    pc = RTCPeerConnection(config)
+    pc.addTrack(AudioStreamTrack())
+    pc.addTrack(VideoStreamTrack())
+    prefer(pc, "video", "video/vp8")
+    prefer(pc, "audio", "audio/opus")
+    return pc
 
 
 async def negotiate(pc, url, token):
@@ -53,6 +52,18 @@ async def negotiate(pc, url, token):
     if status == 201:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
     return status, served, session
+
+
+async def played_again(entries, frame_times, since, key, args):
+    """Waits (at most --seconds) until every viewer decoded --video-frames frames after `since`;
+    records how many each did (`key`) and when its first came (`resumed_s`)."""
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline and not all(len([t for t in ts if t > since]) >= args.video_frames for ts in frame_times):
+        await asyncio.sleep(0.1)
+    for entry, ts in zip(entries, frame_times):
+        later = [t for t in ts if t > since]
+        entry[key] = len(later)
+        entry["resumed_s"] = round(later[0] - since, 3) if later else None
 
 
 async def main():
@@ -78,11 +89,7 @@ async def main():
     t0 = time.monotonic()
     result = {"viewers": []}
     config = RTCConfiguration(iceServers=[])
-    publisher = RTCPeerConnection(config)
-    publisher.addTrack(AudioStreamTrack())
-    publisher.addTrack(VideoStreamTrack())
-    prefer(publisher, "video", "video/vp8")
-    prefer(publisher, "audio", "audio/opus")
+    publisher = publisher_connection(config)
     result["whip_status"], result["whip_url"], whip_session = await negotiate(publisher, f"{args.publish_url}/whip/{args.room}", args.publisher_token)
     frame_times = []
     viewers = []
@@ -127,11 +134,7 @@ async def main():
             await asyncio.sleep(0.05)
         killed = urlsplit(result["whip_url"]).netloc
         again = time.monotonic()
-        publisher = RTCPeerConnection(config)
-        publisher.addTrack(AudioStreamTrack())
-        publisher.addTrack(VideoStreamTrack())
-        prefer(publisher, "video", "video/vp8")
-        prefer(publisher, "audio", "audio/opus")
+        publisher = publisher_connection(config)
         result["whip_status_again"], result["whip_url_again"], whip_session = await negotiate(
             publisher, f"{args.failover_url}/whip/{args.room}", args.publisher_token)
         for i, entry in enumerate(result["viewers"]):
@@ -147,32 +150,16 @@ async def main():
             entry["whep_status_again"], entry["served_by_again"], session = await negotiate(
                 pc, f"{args.failover_url}/whep/{args.room}", args.viewer_token)
             viewers[i] = (pc, session)
-        deadline = time.monotonic() + args.seconds
-        while time.monotonic() < deadline and not all(len([t for t in ts if t > again]) >= args.video_frames for ts in frame_times):
-            await asyncio.sleep(0.1)
-        for entry, ts in zip(result["viewers"], frame_times):
-            later = [t for t in ts if t > again]
-            entry["video_after_failover"] = len(later)
-            entry["resumed_s"] = round(later[0] - again, 3) if later else None
+        await played_again(result["viewers"], frame_times, again, "video_after_failover", args)
     if args.republish:
         result["whip_delete_first"] = await loop.run_in_executor(None, delete, whip_session, args.publisher_token)
         await publisher.close()
         await asyncio.sleep(1)
-        publisher = RTCPeerConnection(config)
-        publisher.addTrack(AudioStreamTrack())
-        publisher.addTrack(VideoStreamTrack())
-        prefer(publisher, "video", "video/vp8")
-        prefer(publisher, "audio", "audio/opus")
+        publisher = publisher_connection(config)
         again = time.monotonic()
         result["whip_status_again"], result["whip_url_again"], whip_session = await negotiate(
             publisher, f"{args.publish_url}/whip/{args.room}", args.publisher_token)
-        deadline = time.monotonic() + args.seconds
-        while time.monotonic() < deadline and not all(len([t for t in ts if t > again]) >= args.video_frames for ts in frame_times):
-            await asyncio.sleep(0.1)
-        for entry, ts in zip(result["viewers"], frame_times):
-            later = [t for t in ts if t > again]
-            entry["video_after_republish"] = len(later)
-            entry["resumed_s"] = round(later[0] - again, 3) if later else None
+        await played_again(result["viewers"], frame_times, again, "video_after_republish", args)
     result["elapsed_s"] = round(time.monotonic() - t0, 3)
     for (pc, session), entry in zip(viewers, result["viewers"]):
         if session:

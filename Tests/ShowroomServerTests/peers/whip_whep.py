@@ -32,6 +32,8 @@ def delete(url, token):
             return resp.status
     except urllib.error.HTTPError as e:
         return e.code
+    except OSError:  # the server is gone
+        return 0
 
 
 def prefer(pc, kind, mime):
