@@ -48,6 +48,33 @@ public final class NodePipeCipher {
         return n
     }
 
+    /// Seals in place: `datagram` holds the associated data (its first `aadLength` bytes), the
+    /// plaintext, and ``tagLength`` bytes at its end for the tag; the plaintext is encrypted where
+    /// it is and the tag written after it — no copy. False if OpenSSL fails.
+    public func sealInPlace(_ datagram: UnsafeMutableRawBufferPointer, aadLength: Int, direction: UInt32, counter: UInt64) -> Bool {
+        guard aadLength >= 0, datagram.count >= aadLength + Self.tagLength, let base = datagram.bindMemory(to: UInt8.self).baseAddress else {
+            return false
+        }
+        let length = datagram.count - aadLength - Self.tagLength
+        let iv = Self.nonce(direction: direction, counter: counter)
+        let body = base + aadLength
+        return COpenSSL_gcmSeal(sealer, iv, base, Int32(aadLength), body, Int32(length), body, body + length) == 1
+    }
+
+    /// Opens in place: `datagram` holds the associated data (its first `aadLength` bytes), the
+    /// ciphertext and the tag; when the tag matches, the ciphertext is replaced by the plaintext
+    /// and true returned. False for anything forged, altered, cut or sealed under another key
+    /// (the bytes are then not to be used).
+    public func openInPlace(_ datagram: UnsafeMutableRawBufferPointer, aadLength: Int, direction: UInt32, counter: UInt64) -> Bool {
+        guard aadLength >= 0, datagram.count >= aadLength + Self.tagLength, let base = datagram.bindMemory(to: UInt8.self).baseAddress else {
+            return false
+        }
+        let length = datagram.count - aadLength - Self.tagLength
+        let iv = Self.nonce(direction: direction, counter: counter)
+        let body = base + aadLength
+        return COpenSSL_gcmOpen(opener, iv, base, Int32(aadLength), body, Int32(length), body, body + length) == 1
+    }
+
     /// `aad` followed by `plaintext` encrypted and its tag; nil if OpenSSL fails.
     public func seal(aad: [UInt8], plaintext: [UInt8], direction: UInt32, counter: UInt64) -> [UInt8]? {
         let iv = Self.nonce(direction: direction, counter: counter)

@@ -1,6 +1,7 @@
 import MediaCrypto
 import MediaPipeline
 import MediaWire
+import NIOCore
 
 /// One end of a media pipe between two nodes of a cluster (mediasoup's PipeTransport between
 /// routers on two hosts): on the node holding a publication (the *origin*), what feeds one other
@@ -66,6 +67,16 @@ final class NodePipe {
         guard let bytes = NodePipeDatagram(kind: kind, token: token, counter: sent, plaintext: plaintext).sealed(with: cipher) else { return nil }
         datagramsSent += 1
         return OutgoingDatagram(bytes: bytes, to: peer)
+    }
+
+    /// A media datagram of `packet` to the other end, numbered and sealed in place.
+    func mediaDatagram(_ packet: ByteBuffer, kind: MediaKind, layer: Int?, allocator: ByteBufferAllocator) -> OutgoingDatagram? {
+        sent += 1
+        guard
+            let buffer = NodePipeDatagram.media(packet, kind: kind, layer: layer, token: token, counter: sent, cipher: cipher, allocator: allocator)
+        else { return nil }
+        datagramsSent += 1
+        return OutgoingDatagram(buffer: buffer, to: peer)
     }
 
     /// Whether `counter` is new: above the highest, or within the window and not yet seen.

@@ -1,5 +1,6 @@
 import MediaCrypto
 import MediaWire
+import NIOCore
 
 /// One datagram of a media pipe between two nodes (``NodePipe``), parsed and serialized here side
 /// by side. It travels between the nodes' media sockets, beside WebRTC's traffic, and starts with
@@ -78,21 +79,52 @@ struct NodePipeDatagram: Equatable {
         return cipher.seal(aad: header, plaintext: plaintext, direction: kind.direction, counter: counter)
     }
 
+    /// A media datagram carrying `packet` (sent by the origin), written once into a buffer of its
+    /// own and sealed there in place: the one copy a pipe makes of each packet. Nil if OpenSSL fails.
+    static func media(
+        _ packet: ByteBuffer, kind: MediaKind, layer: Int?, token: UInt64, counter: UInt64, cipher: NodePipeCipher, allocator: ByteBufferAllocator
+    ) -> ByteBuffer? {
+        var buffer = allocator.buffer(capacity: overhead + 2 + packet.readableBytes)
+        buffer.writeInteger(marker)
+        buffer.writeInteger(Kind.media.rawValue)
+        buffer.writeInteger(token)
+        buffer.writeInteger(counter)
+        buffer.writeInteger(kind.pipeCode)
+        buffer.writeInteger(layer.map { UInt8(clamping: $0) } ?? noLayer)
+        buffer.writeImmutableBuffer(packet)
+        buffer.writeRepeatingByte(0, count: NodePipeCipher.tagLength)
+        let sealed = buffer.withUnsafeMutableReadableBytes {
+            cipher.sealInPlace($0, aadLength: headerLength, direction: Kind.media.direction, counter: counter)
+        }
+        return sealed ? buffer : nil
+    }
+
+    /// A received media datagram opened in a buffer of its own (one copy), `counter` its header's:
+    /// the packet's kind, layer, and the RTP packet (the buffer's readable bytes). Nil when the tag
+    /// does not match, or the plaintext is too short or names no kind.
+    static func openMedia(_ datagram: ByteBuffer, counter: UInt64, with cipher: NodePipeCipher, allocator: ByteBufferAllocator)
+        -> (kind: MediaKind, layer: Int?, packet: ByteBuffer)?
+    {
+        guard datagram.readableBytes > overhead + 2 else { return nil }
+        var owned = allocator.buffer(capacity: datagram.readableBytes)
+        owned.writeImmutableBuffer(datagram)
+        let opened = owned.withUnsafeMutableReadableBytes {
+            cipher.openInPlace($0, aadLength: headerLength, direction: Kind.media.direction, counter: counter)
+        }
+        guard opened else { return nil }
+        owned.moveReaderIndex(forwardBy: headerLength)
+        owned.moveWriterIndex(to: owned.writerIndex - NodePipeCipher.tagLength)
+        guard let code = owned.readInteger(as: UInt8.self), let kind = MediaKind(pipeCode: code), let layer = owned.readInteger(as: UInt8.self) else {
+            return nil
+        }
+        return (kind, layer == noLayer ? nil : Int(layer), owned)
+    }
+
     private static func bigEndian(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> UInt64 {
         (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(bytes[offset + $1]) }
     }
 
     // MARK: Plaintexts
-
-    static func mediaPlaintext(_ packet: [UInt8], kind: MediaKind, layer: Int?) -> [UInt8] {
-        [kind.pipeCode, layer.map { UInt8(clamping: $0) } ?? noLayer] + packet
-    }
-
-    /// A media datagram's kind, layer and RTP packet; nil if the plaintext is too short or names no kind.
-    var media: (kind: MediaKind, layer: Int?, packet: ArraySlice<UInt8>)? {
-        guard kind == .media, plaintext.count > 2, let k = MediaKind(pipeCode: plaintext[0]) else { return nil }
-        return (k, plaintext[1] == Self.noLayer ? nil : Int(plaintext[1]), plaintext[2...])
-    }
 
     /// A key-frame request's layer (nil: every layer); nil as a whole when it is not one.
     var keyFrameLayer: Int?? {

@@ -67,13 +67,12 @@ extension RelayState {
     private func sealForNode(_ batch: [PipedPacket], token: UInt64) {
         guard let pipe = nodePipes[token] else { return }
         for piped in batch {
-            let plaintext = NodePipeDatagram.mediaPlaintext(Array(piped.packet.readableBytesView), kind: piped.kind, layer: piped.layer)
             // The far socket reads datagrams of at most this size; a larger one would arrive cut.
-            guard plaintext.count + NodePipeDatagram.overhead <= Self.maximumDatagram else {
+            guard piped.packet.readableBytes + 2 + NodePipeDatagram.overhead <= Self.maximumDatagram else {
                 count("node-pipe-oversize")
                 continue
             }
-            if let d = pipe.datagram(.media, plaintext) { nodeOutbox.append(d) }
+            if let d = pipe.mediaDatagram(piped.packet, kind: piped.kind, layer: piped.layer, allocator: allocator) { nodeOutbox.append(d) }
         }
     }
 
@@ -159,7 +158,7 @@ extension RelayState {
     /// key checks it before anything it says is done; what is unknown, replayed, forged or sent the
     /// wrong way is dropped and counted.
     func receiveNodePipe(_ buffer: ByteBuffer, now: MediaTime) -> [OutgoingDatagram] {
-        let opened = buffer.withUnsafeReadableBytes { bytes -> (NodePipeDatagram, NodePipe)? in
+        let checked = buffer.withUnsafeReadableBytes { bytes -> (NodePipeDatagram.Kind, UInt64, NodePipe)? in
             guard let (kind, token, counter) = NodePipeDatagram.header(bytes) else {
                 count("node-pipe-malformed")
                 return nil
@@ -176,29 +175,36 @@ extension RelayState {
                 count("node-pipe-replay")
                 return nil
             }
-            guard let datagram = NodePipeDatagram.open(bytes, with: pipe.cipher) else {
+            return (kind, counter, pipe)
+        }
+        guard let (kind, counter, pipe) = checked else { return [] }
+        let id = pipe.publication
+        if kind == .media {
+            // The data path: opened in place in one copy of its own, which the mirror keeps.
+            guard let (kind, layer, packet) = NodePipeDatagram.openMedia(buffer, counter: counter, with: pipe.cipher, allocator: allocator) else {
                 count("node-pipe-forged")
-                return nil
+                return []
             }
             pipe.accept(counter, now: now)
-            return (datagram, pipe)
+            guard let mirror = publications[id], mirror.mirrorToken == pipe.token else {
+                count("node-pipe-without-mirror")
+                return []
+            }
+            guard let header = packet.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else {
+                count("node-pipe-malformed")
+                return []
+            }
+            return mirror.receive(packet, header: header, kind: kind, now: now, allocator: allocator, drops: drops, owned: true, layer: layer)
         }
-        guard let (datagram, pipe) = opened else { return [] }
-        let id = pipe.publication
+        guard let datagram = buffer.withUnsafeReadableBytes({ NodePipeDatagram.open($0, with: pipe.cipher) }) else {
+            count("node-pipe-forged")
+            return []
+        }
+        pipe.accept(counter, now: now)
         let started = pipe.confirmed ? [] : confirm(pipe, now: now)
         switch datagram.kind {
         case .media:
-            guard let (kind, layer, packet) = datagram.media, let mirror = publications[id], mirror.mirrorToken == pipe.token else {
-                count("node-pipe-malformed")
-                return []
-            }
-            var buffer = allocator.buffer(capacity: packet.count)
-            buffer.writeBytes(packet)
-            guard let header = buffer.withUnsafeReadableBytes({ try? RTPHeaderView($0) }) else {
-                count("node-pipe-malformed")
-                return []
-            }
-            return mirror.receive(buffer, header: header, kind: kind, now: now, allocator: allocator, drops: drops, owned: true, layer: layer)
+            return []  // handled above
         case .ended:
             nodePipes[pipe.token] = nil
             mirrorEnded(id: id, token: pipe.token)
