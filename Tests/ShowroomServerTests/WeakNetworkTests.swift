@@ -42,15 +42,19 @@ final class ImpairedPath {
 
     /// Runs the peers for `seconds` through the impaired path and hands the outcome to `check`.
     static func run(
-        quality: String, network: [String], seconds: Int = 20, adaptive: Bool = true, check: @Sendable (Run) throws -> Void
+        quality: String, network: [String], seconds: Int = 20, firstFrameSeconds: Int = 15, adaptive: Bool = true,
+        check: @Sendable (Run) throws -> Void
     ) async throws {
         try await withLiveServer { client, relay in
             let path = try ImpairedPath(relayPort: relay.port, network)
             let peers = try await AiortcPeers(
                 port: try #require(client.port), room: "weak", script: "latency.py",
-                arguments: ["--seconds", "\(seconds)", "--quality", quality, "--viewer-via", "\(path.port)", "--adaptive", adaptive ? "1" : "0"])
+                arguments: [
+                    "--seconds", "\(seconds)", "--quality", quality, "--viewer-via", "\(path.port)", "--adaptive", adaptive ? "1" : "0",
+                    "--first-frame-seconds", "\(firstFrameSeconds)",
+                ])
             var viewer: SessionStatistics?
-            let (fields, line) = try await peers.result(limit: Double(seconds) + 40) {
+            let (fields, line) = try await peers.result(limit: Double(seconds + firstFrameSeconds) + 25) {
                 if let v = await relay.statistics().first(where: { !$0.publishing }) { viewer = v }
             }
             _ = path
@@ -96,9 +100,13 @@ final class ImpairedPath {
     }
 
     /// A `source` subscriber behind a 300 kbit/s bottleneck (the publisher sends well over 1 Mbit/s):
-    /// the relay moves it down to `low` from its receiver reports, and it keeps playing.
+    /// the relay moves it down to `low` from its receiver reports, and it keeps playing. aiortc's
+    /// first frame here comes late — it waits for a complete key frame after every hole the
+    /// source's first seconds left (6–10 s by hand; docs/benchmarks.md) — and in one CI rehearsal
+    /// in about twenty none came within 15 s: the harness waits 30 s for it. What is asserted is
+    /// the move and the last 5 s of the 20 measured after it.
     @Test func aSourceViewerBehindA300KbpsCapIsMovedDownAndKeepsPlaying() async throws {
-        try await Self.run(quality: "source", network: ["--delay", "20", "--rate", "300"]) { r in
+        try await Self.run(quality: "source", network: ["--delay", "20", "--rate", "300"], firstFrameSeconds: 30) { r in
             print("weak network, source behind 300 kbit/s: \(r.line); relay: \(String(describing: r.viewer))")
             let viewer = try #require(r.viewer)
             #expect(viewer.quality == .low)

@@ -75,6 +75,8 @@ def percentile(values, p):
 async def main():
     ap = arguments(seconds=20)
     ap.add_argument("--viewer-via", type=int, help="UDP port of showroom-netsim in front of the server")
+    ap.add_argument("--first-frame-seconds", type=float, default=15,
+                    help="how long to wait for the viewer's first frame before measuring (then `--seconds` from it)")
     args = ap.parse_args()
     result = {}
     t0 = time.monotonic()
@@ -103,7 +105,7 @@ async def main():
     query = f"quality={args.quality}&adaptive={args.adaptive}"
     result["whep_status"], whep_location = await negotiate(
         viewer, f"{args.url}/whep/{args.room}?{query}", args.viewer_token, via=args.viewer_via)
-    first_deadline = time.monotonic() + 15
+    first_deadline = time.monotonic() + args.first_frame_seconds
     while not frames and time.monotonic() < first_deadline:
         await asyncio.sleep(0.05)
     start = time.monotonic()
